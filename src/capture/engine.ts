@@ -1,0 +1,35 @@
+import { CaptureHub } from './hub.js';
+import { CaptureQueue } from './queue.js';
+import { Redactor } from './redact.js';
+import { SessionTracker } from './tracker.js';
+import type { CaptureContext } from './http-exchange.js';
+
+export interface EngineOptions {
+  target: string;
+  label?: string | null;
+  redact?: boolean;
+  maxBody?: number;
+}
+
+export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+
+/** Everything that turns mirrored bytes into sessions and messages, without sockets or storage. */
+export class CaptureEngine implements CaptureContext {
+  readonly hub = new CaptureHub();
+  readonly redactor: Redactor;
+  readonly tracker: SessionTracker;
+  readonly queue: CaptureQueue;
+  readonly maxBody: number;
+
+  constructor(opts: EngineOptions) {
+    this.redactor = new Redactor(opts.redact !== false);
+    this.maxBody = opts.maxBody ?? DEFAULT_MAX_BODY;
+    this.tracker = new SessionTracker(this.hub, {
+      target: this.redactor.url(opts.target),
+      label: opts.label ?? null,
+      maxBody: this.maxBody,
+      scrub: (t) => this.redactor.text(t),
+    });
+    this.queue = new CaptureQueue((err) => this.hub.emit('warning', `capture step failed: ${err.message}`));
+  }
+}

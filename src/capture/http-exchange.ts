@@ -1,0 +1,263 @@
+import type { CaptureHub } from './hub.js';
+import type { Channel, Exchange, HeaderList, Session } from './model.js';
+import type { Redactor } from './redact.js';
+import type { SessionTracker } from './tracker.js';
+import { header, mediaType } from './headers.js';
+import { BodyTap, type BodyResult } from '../wire/body.js';
+import { SseDecoder, type SseEvent } from '../wire/sse.js';
+import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
+
+export interface CaptureContext {
+  hub: CaptureHub;
+  tracker: SessionTracker;
+  redactor: Redactor;
+  maxBody: number;
+}
+
+/** JSON bodies are decoded whole; past this size they are stored (capped) but not decoded. */
+const DECODE_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The capture side of one HTTP exchange. Every method runs from the capture queue, never on the
+ * forwarding path. It decodes the request body, then the response (a JSON body or an SSE stream),
+ * and hands messages to the tracker once the exchange's session is known: that needs both the request
+ * body (is it `initialize`?) and the response head (did the server issue `Mcp-Session-Id`?).
+ */
+export class HttpExchangeCapture {
+  private session: Session | null = null;
+  private waiting: Array<() => void> = [];
+  private requestTap: BodyTap;
+  private responseTap: BodyTap | null = null;
+  private requestText: Buffer[] = [];
+  private requestBytes = 0;
+  private requestMessages: DecodedMessage[] = [];
+  private requestDone = false;
+  private headDone = false;
+  private sse: SseDecoder | null = null;
+  private responseJson: Buffer[] | null = null;
+  private responseJsonBytes = 0;
+  private lastChunkAt = 0;
+  private mcp = false;
+  private finished = false;
+
+  constructor(
+    private readonly ctx: CaptureContext,
+    readonly exchange: Exchange,
+    private readonly rawRequestHeaders: HeaderList,
+    private readonly connectionId: number,
+    private readonly legacySessionId: string | null,
+  ) {
+    ctx.hub.emit('exchange', exchange);
+    this.requestTap = new BodyTap({
+      contentEncoding: header(rawRequestHeaders, 'content-encoding'),
+      cap: ctx.maxBody,
+      onDecoded: (c) => {
+        this.requestBytes += c.length;
+        if (this.requestBytes <= DECODE_LIMIT) this.requestText.push(c);
+      },
+      onEnd: (r) => this.onRequestBody(r),
+    });
+  }
+
+  requestChunk(chunk: Buffer): void {
+    this.requestTap.push(chunk);
+  }
+
+  requestEnd(): void {
+    this.requestTap.end();
+  }
+
+  private onRequestBody(r: BodyResult): void {
+    const ex = this.exchange;
+    ex.requestBytes = r.wireBytes;
+    ex.requestBody = r.text == null ? null : this.ctx.redactor.text(r.text);
+    ex.requestTruncated = r.truncated;
+    if (this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
+      const decoded = decodeJsonRpcText(Buffer.concat(this.requestText).toString('utf8'));
+      // A JSON body that is not JSON-RPC (a model API call through the same gateway) is plain HTTP;
+      // a broken body sent the way MCP clients send is still shown, as the error it is.
+      if (decoded.some((d) => looksLikeRpc(d.value)) || this.hasMcpHeaders() || this.acceptsEventStream()) {
+        this.requestMessages = decoded;
+      }
+    }
+    this.requestText = [];
+    this.requestDone = true;
+    this.maybeAssign();
+  }
+
+  private hasMcpHeaders(): boolean {
+    const h = this.rawRequestHeaders;
+    return !!(header(h, 'mcp-session-id') || header(h, 'mcp-protocol-version') || header(h, 'mcp-method') || this.legacySessionId);
+  }
+
+  private acceptsEventStream(): boolean {
+    return (header(this.rawRequestHeaders, 'accept') ?? '').includes('text/event-stream');
+  }
+
+  responseHead(status: number, statusMessage: string, headers: HeaderList, at: number): void {
+    const ex = this.exchange;
+    ex.status = status;
+    ex.firstByteAt = at;
+    ex.responseHeaders = this.ctx.redactor.headers(headers);
+    const type = mediaType(header(headers, 'content-type'));
+    if (type === 'text/event-stream') {
+      this.sse = new SseDecoder((e) => this.onSseEvent(e));
+    } else if (type.includes('json')) {
+      this.responseJson = [];
+    }
+    this.responseTap = new BodyTap({
+      contentEncoding: header(headers, 'content-encoding'),
+      cap: this.ctx.maxBody,
+      onDecoded: (c) => {
+        if (this.sse) this.sse.push(c);
+        else if (this.responseJson) {
+          this.responseJsonBytes += c.length;
+          if (this.responseJsonBytes <= DECODE_LIMIT) this.responseJson.push(c);
+        }
+      },
+      onEnd: (r) => this.onResponseBody(r),
+    });
+    void statusMessage;
+    this.headDone = true;
+    this.ctx.hub.emit('exchange', ex);
+    this.maybeAssign();
+  }
+
+  responseChunk(chunk: Buffer, at: number): void {
+    this.lastChunkAt = at;
+    this.responseTap?.push(chunk);
+  }
+
+  responseEnd(at: number): void {
+    this.lastChunkAt = at;
+    if (this.responseTap) this.responseTap.end();
+    else this.finish(at);
+  }
+
+  /** The upstream failed (refused, reset) or the client went away. */
+  fail(error: string | null, aborted: boolean, at: number): void {
+    const ex = this.exchange;
+    if (error && !ex.error) ex.error = error;
+    if (aborted) ex.aborted = true;
+    this.lastChunkAt = at;
+    if (!this.requestDone) this.requestTap.abort(error ?? 'aborted');
+    if (this.responseTap) this.responseTap.abort(error ?? 'aborted');
+    this.finish(at);
+  }
+
+  /** The proxy answered in the upstream's place (e.g. 502 when it is unreachable). */
+  noteError(error: string): void {
+    this.exchange.error ??= error;
+    this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  private onResponseBody(r: BodyResult): void {
+    const ex = this.exchange;
+    ex.responseBytes = r.wireBytes;
+    ex.responseBody = r.text == null ? null : this.ctx.redactor.text(r.text);
+    ex.responseTruncated = r.truncated;
+    if (this.sse) this.sse.end();
+    if (this.responseJson && this.responseJsonBytes > 0 && this.responseJsonBytes <= DECODE_LIMIT) {
+      const decoded = decodeJsonRpcText(Buffer.concat(this.responseJson).toString('utf8'));
+      this.responseJson = null;
+      const at = this.lastChunkAt || ex.firstByteAt || ex.startedAt;
+      this.whenAssigned(() => {
+        if (this.mcp || decoded.some((d) => looksLikeRpc(d.value))) this.record('server->client', 'response-body', decoded, at, null);
+      });
+    }
+    this.finish(this.lastChunkAt);
+    // Encoded bodies finish decoding after the exchange may have ended: publish the final state.
+    this.ctx.hub.emit('exchange', ex);
+  }
+
+  private onSseEvent(e: SseEvent): void {
+    const at = this.lastChunkAt;
+    const ex = this.exchange;
+    if (e.event === 'endpoint') {
+      const legacyId = legacyIdFromEndpoint(e.data);
+      this.whenAssigned(() => {
+        if (legacyId && this.session) this.ctx.tracker.bindLegacy(this.session.id, legacyId);
+      });
+      return;
+    }
+    // Empty events prime a stream for resumption; they carry no message.
+    if (e.data.trim() === '') return;
+    const decoded = decodeJsonRpcText(e.data);
+    const channel: Channel = ex.method === 'GET' ? 'get-sse' : 'response-sse';
+    this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
+  }
+
+  private record(direction: 'client->server' | 'server->client', channel: Channel, decoded: DecodedMessage[], at: number, eventId: string | null): void {
+    if (!this.session || decoded.length === 0) return;
+    this.ctx.tracker.record(this.session.id, this.exchange.id, direction, channel, decoded, at, eventId);
+  }
+
+  private whenAssigned(step: () => void): void {
+    if (this.session) step();
+    else this.waiting.push(step);
+  }
+
+  private maybeAssign(force = false): void {
+    if (this.session) return;
+    if (!force && !(this.requestDone && this.headDone)) return;
+    const ex = this.exchange;
+    const respHeaders = ex.responseHeaders;
+    const isStream = ex.method === 'GET' && mediaType(header(respHeaders, 'content-type')) === 'text/event-stream';
+    const requestSessionId = header(this.rawRequestHeaders, 'mcp-session-id');
+    this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
+      !!header(respHeaders, 'mcp-session-id') ||
+      (ex.method === 'POST' && this.acceptsEventStream());
+    this.session = this.ctx.tracker.assign({
+      exchange: ex,
+      requestSessionId,
+      responseSessionId: header(respHeaders, 'mcp-session-id'),
+      legacySessionId: this.legacySessionId,
+      hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
+      isMcp: this.mcp,
+      isLegacyStream: isStream && !requestSessionId,
+      connectionId: this.connectionId,
+    });
+    this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
+    this.requestMessages = [];
+    const steps = this.waiting;
+    this.waiting = [];
+    for (const s of steps) s();
+    this.ctx.hub.emit('exchange', ex);
+  }
+
+  private finish(at: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    const ex = this.exchange;
+    ex.endedAt = at || ex.startedAt;
+    if (!this.requestDone) {
+      this.requestDone = true;
+    }
+    this.maybeAssign(true);
+    const s = this.session;
+    if (s) {
+      if (ex.method === 'DELETE' && ex.status != null && ex.status < 300) this.ctx.tracker.end(s.id, 'delete', ex.endedAt);
+      else if (s.transport === 'sse' && ex.method === 'GET' && mediaType(header(ex.responseHeaders, 'content-type')) === 'text/event-stream') {
+        this.ctx.tracker.end(s.id, 'stream-closed', ex.endedAt);
+      }
+    }
+    this.ctx.hub.emit('exchange', ex);
+  }
+}
+
+/** The `sessionId` a legacy `endpoint` event announces, relative or absolute. */
+export function legacyIdFromEndpoint(data: string): string | null {
+  try {
+    return new URL(data.trim(), 'http://endpoint.invalid/').searchParams.get('sessionId');
+  } catch {
+    return null;
+  }
+}
+
+/** JSON-RPC, or close enough that a broken client or server meant it to be. */
+function looksLikeRpc(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(looksLikeRpc);
+  if (!v || typeof v !== 'object') return false;
+  const o = v as Record<string, unknown>;
+  return 'jsonrpc' in o || typeof o.method === 'string' || ('id' in o && ('result' in o || 'error' in o));
+}

@@ -1,0 +1,45 @@
+import { EventEmitter } from 'node:events';
+import type { Exchange, RpcMessage, Session } from './model.js';
+
+export interface HubEvents {
+  /** A session was created or changed (handshake info, counters, end). */
+  session: [Session];
+  /** An exchange was created or changed (response head, end, error). */
+  exchange: [Exchange];
+  /** A message was captured, or changed (a request learning its response). `isNew` tells which. */
+  message: [RpcMessage, boolean];
+  warning: [string];
+}
+
+/**
+ * The one stream of capture events. The recorder, the live checks and the in-process UI all listen here;
+ * nothing on the forwarding path does. Listener errors are contained: a broken listener must not stop
+ * the others, nor reach the proxy.
+ */
+export class CaptureHub {
+  private readonly ee = new EventEmitter();
+
+  constructor() {
+    this.ee.setMaxListeners(50);
+  }
+
+  on<K extends keyof HubEvents>(event: K, fn: (...args: HubEvents[K]) => void): () => void {
+    const safe = (...args: HubEvents[K]) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        if (event !== 'warning') this.emit('warning', `capture listener failed on ${event}: ${(err as Error).message}`);
+      }
+    };
+    this.ee.on(event, safe as (...a: unknown[]) => void);
+    return () => this.ee.off(event, safe as (...a: unknown[]) => void);
+  }
+
+  emit<K extends keyof HubEvents>(event: K, ...args: HubEvents[K]): void {
+    this.ee.emit(event, ...args);
+  }
+
+  listenerCount(event: keyof HubEvents): number {
+    return this.ee.listenerCount(event);
+  }
+}

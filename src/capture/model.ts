@@ -1,0 +1,142 @@
+// The one place that names mcptap's domain. Engine, store, analysis and UI all speak these types.
+
+/** Who sent a JSON-RPC message. Spelled as in `mcptap show --json`. */
+export type Direction = 'client->server' | 'server->client';
+
+/** How an MCP session is carried. `http` groups traffic that is not MCP at all. */
+export type Transport = 'streamable-http' | 'sse' | 'websocket' | 'http';
+
+/**
+ * What carried a message:
+ * - `request-body`: the body of an HTTP request (POST)
+ * - `response-body`: a JSON response body
+ * - `response-sse`: an SSE event in the response to a POST (Streamable HTTP)
+ * - `get-sse`: an SSE event on a GET stream (standalone Streamable HTTP stream, or the legacy HTTP+SSE stream)
+ * - `ws-frame`: one WebSocket frame
+ */
+export type Channel = 'request-body' | 'response-body' | 'response-sse' | 'get-sse' | 'ws-frame';
+
+/**
+ * - `invalid`: JSON, but not a valid JSON-RPC 2.0 message
+ * - `non-json`: a body or frame that was expected to carry JSON-RPC and does not parse
+ */
+export type MessageKind = 'request' | 'notification' | 'response' | 'error' | 'invalid' | 'non-json';
+
+export type RpcId = string | number;
+
+export interface PeerInfo {
+  name: string;
+  version?: string;
+  title?: string;
+  [k: string]: unknown;
+}
+
+export interface Session {
+  /** 12 hex characters; commands accept any unique prefix. */
+  id: string;
+  label: string | null;
+  transport: Transport;
+  /** The upstream the proxy forwarded to (origin and path prefix). */
+  target: string;
+  /** `Mcp-Session-Id` (Streamable HTTP) or the legacy `sessionId` query value (HTTP+SSE). */
+  mcpSessionId: string | null;
+  /** Negotiated in `initialize` (the server's answer), else the version the client asked for. */
+  protocolVersion: string | null;
+  clientInfo: PeerInfo | null;
+  serverInfo: PeerInfo | null;
+  clientCapabilities: Record<string, unknown> | null;
+  serverCapabilities: Record<string, unknown> | null;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  endedAt: number | null;
+  /** Why the session ended: `delete`, `stream-closed`, `ws-closed`, `proxy-stopped`. */
+  endReason: string | null;
+  messageCount: number;
+  /** JSON-RPC errors, `isError` tool results, invalid messages and HTTP statuses ≥ 400. */
+  errorCount: number;
+  exchangeCount: number;
+}
+
+/** Header pairs in the order they were sent, names as sent; values already redacted. */
+export type HeaderList = Array<[string, string]>;
+
+export type ExchangeKind = 'http' | 'websocket';
+
+/** One HTTP request/response, or one WebSocket connection. */
+export interface Exchange {
+  /** 16 hex characters. */
+  id: string;
+  sessionId: string | null;
+  kind: ExchangeKind;
+  /** HTTP method (`GET` for a WebSocket upgrade). */
+  method: string;
+  /** Path and query as the client sent them to the proxy. */
+  url: string;
+  /** The full URL the proxy requested upstream. */
+  upstreamUrl: string;
+  status: number | null;
+  requestHeaders: HeaderList;
+  responseHeaders: HeaderList | null;
+  /** Epoch milliseconds (fractional). */
+  startedAt: number;
+  /** When the response head arrived (or the WebSocket opened). */
+  firstByteAt: number | null;
+  endedAt: number | null;
+  requestBytes: number;
+  responseBytes: number;
+  /** Stored copies of the bodies, decoded (Content-Encoding) and capped at --max-body; null when absent. */
+  requestBody: string | null;
+  responseBody: string | null;
+  requestTruncated: boolean;
+  responseTruncated: boolean;
+  /** The connection failed: refused, reset, DNS, TLS; the text says which. */
+  error: string | null;
+  /** The client went away before the exchange completed. */
+  aborted: boolean;
+  /** The proxy changed bytes (legacy `endpoint` rewrite); says from what to what. */
+  rewrite: string | null;
+  /** Address of the client that made the request. */
+  clientAddress: string | null;
+}
+
+export interface RpcMessage {
+  sessionId: string;
+  /** Position in the session, from 1. */
+  seq: number;
+  exchangeId: string | null;
+  /** Epoch milliseconds (fractional). */
+  ts: number;
+  direction: Direction;
+  channel: Channel;
+  kind: MessageKind;
+  rpcId: RpcId | null;
+  /** The method; for responses and errors the method of the request they answer. */
+  method: string | null;
+  /** Tool name for `tools/call`, URI for `resources/read` and friends, prompt name for `prompts/get`. */
+  subject: string | null;
+  /** JSON text as captured (redacted), or the raw text for `non-json`; capped, see `truncated`. */
+  payload: string;
+  truncated: boolean;
+  /** Size in bytes of the message as it was on the wire. */
+  size: number;
+  /** For a response: the seq of its request; for a request: the seq of its response. */
+  correlatedSeq: number | null;
+  /** Request → response time, on both the request and its response. */
+  latencyMs: number | null;
+  sseEventId: string | null;
+  /** Index inside a JSON-RPC batch, null when not batched. */
+  batchIndex: number | null;
+  /** A JSON-RPC error, or a tool result with `isError: true`. */
+  isError: boolean;
+  errorCode: number | null;
+  /** Why decoding failed (`non-json`, `invalid`), or null. */
+  decodeError: string | null;
+}
+
+export function clientName(s: Pick<Session, 'clientInfo'>): string | null {
+  return s.clientInfo?.name ?? null;
+}
+
+export function serverName(s: Pick<Session, 'serverInfo'>): string | null {
+  return s.serverInfo?.name ?? null;
+}

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import type { HeaderList } from './model.js';
+
+const SECRET_HEADERS = new Set([
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie',
+  'x-api-key', 'x-litellm-api-key', 'api-key',
+]);
+// Handshake nonces that merely look like secrets by name.
+const NOT_SECRET = new Set(['sec-websocket-key', 'sec-websocket-accept']);
+const SECRET_NAME = /token|secret|key|password|passwd/i;
+const SECRET_QUERY = /token|secret|key|password|passwd|^auth|signature|^sig$|^code$/i;
+const BODY_SECRET_KEYS = /^(authorization|password|passwd|client_secret|access_token|refresh_token|id_token|api[-_]?key|x-api-key|secret|private[-_]?key)$/i;
+
+export function isSecretHeader(name: string): boolean {
+  const n = name.toLowerCase();
+  if (NOT_SECRET.has(n)) return false;
+  return SECRET_HEADERS.has(n) || SECRET_NAME.test(n);
+}
+
+/**
+ * A short fingerprint that tells two secrets apart without revealing them: the scheme, a few leading
+ * characters and the last four of a long token (`Bearer sk-…2404`), or a hash for short ones.
+ */
+export function fingerprint(value: string): string {
+  const m = /^(\w+)\s+(.+)$/.exec(value);
+  const scheme = m && /^(bearer|basic|token|digest|apikey)$/i.test(m[1]) ? m[1] + ' ' : '';
+  const secret = scheme ? m![2] : value;
+  if (secret.length >= 16) return `${scheme}${secret.slice(0, 3)}…${secret.slice(-4)}`;
+  const h = createHash('sha256').update(secret).digest('hex').slice(0, 6);
+  return `${scheme}[redacted ${secret.length} chars #${h}]`;
+}
+
+/**
+ * Removes secrets before anything is stored. It remembers the secret values it saw in headers and
+ * scrubs them from bodies too: a key echoed back by a server (or typed into a tool call) must not
+ * survive in a capture that a user pastes into a bug report.
+ */
+export class Redactor {
+  private readonly seen = new Map<string, string>();
+
+  constructor(readonly enabled = true) {}
+
+  headers(list: HeaderList): HeaderList {
+    if (!this.enabled) return list;
+    return list.map(([name, value]) => {
+      if (!isSecretHeader(name)) return [name, value];
+      const lower = name.toLowerCase();
+      const redacted = lower === 'cookie' || lower === 'set-cookie' ? this.cookie(value) : this.remember(value);
+      return [name, redacted];
+    });
+  }
+
+  private remember(value: string): string {
+    const fp = fingerprint(value);
+    const bare = value.replace(/^(bearer|basic|token|digest|apikey)\s+/i, '');
+    // Very short values would scrub ordinary text; they are not worth hunting for in bodies.
+    if (bare.length >= 8) this.seen.set(bare, fingerprint(bare));
+    if (value.length >= 8) this.seen.set(value, fp);
+    return fp;
+  }
+
+  private cookie(value: string): string {
+    return value
+      .split(/;\s*/)
+      .map((part) => {
+        const eq = part.indexOf('=');
+        if (eq < 0) return part;
+        const k = part.slice(0, eq);
+        // Cookie attributes (Path, Expires…) are not secrets.
+        if (/^(path|domain|expires|max-age|samesite)$/i.test(k)) return part;
+        return `${k}=${this.remember(part.slice(eq + 1))}`;
+      })
+      .join('; ');
+  }
+
+  url(url: string): string {
+    if (!this.enabled || !url.includes('?')) return url;
+    const q = url.indexOf('?');
+    const params = url.slice(q + 1).split('&').map((p) => {
+      const eq = p.indexOf('=');
+      if (eq < 0) return p;
+      const k = decodeURIComponent(p.slice(0, eq).replace(/\+/g, ' '));
+      if (k !== 'sessionId' && SECRET_QUERY.test(k)) {
+        return `${p.slice(0, eq)}=${encodeURIComponent(this.remember(decodeURIComponent(p.slice(eq + 1))))}`;
+      }
+      return p;
+    });
+    return url.slice(0, q + 1) + params.join('&');
+  }
+
+  /** Scrubs secret-named JSON keys and every secret value seen in headers from a text body. */
+  text(body: string): string {
+    if (!this.enabled) return body;
+    let out = body;
+    if (/"[^"]*(password|passwd|secret|token|key|authorization)[^"]*"\s*:/i.test(out)) {
+      out = out.replace(/"([^"\\]{1,64})"(\s*:\s*)"((?:[^"\\]|\\.)*)"/g, (all, k: string, sep: string, v: string) =>
+        BODY_SECRET_KEYS.test(k) && v.length > 0 ? `"${k}"${sep}"${fingerprint(v)}"` : all,
+      );
+    }
+    for (const [secret, fp] of this.seen) {
+      if (out.includes(secret)) out = out.split(secret).join(fp);
+    }
+    return out;
+  }
+}

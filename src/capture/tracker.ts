@@ -1,0 +1,267 @@
+import type { CaptureHub } from './hub.js';
+import type { Channel, Direction, Exchange, RpcMessage, Session, Transport } from './model.js';
+import type { DecodedMessage } from '../wire/jsonrpc.js';
+import { newSessionId } from './ids.js';
+
+export interface TrackerOptions {
+  target: string;
+  label: string | null;
+  /** Stored payload cap in bytes. */
+  maxBody: number;
+  /** Scrubs secrets out of payload text before it is stored. */
+  scrub: (text: string) => string;
+}
+
+interface SessionState {
+  session: Session;
+  nextSeq: number;
+  /** Requests waiting for their response, keyed by direction of the request + JSON id. */
+  pending: Map<string, RpcMessage>;
+  initializeSeen: boolean;
+  lastActivity: number;
+}
+
+/** What the proxy knows of an exchange when it asks which session it belongs to. */
+export interface SessionHint {
+  exchange: Exchange;
+  /** `Mcp-Session-Id` the client sent. */
+  requestSessionId: string | null;
+  /** `Mcp-Session-Id` the server answered with. */
+  responseSessionId: string | null;
+  /** The legacy `sessionId` query parameter (POST /message?sessionId=…). */
+  legacySessionId: string | null;
+  /** The request body carried an `initialize` request. */
+  hasInitialize: boolean;
+  /** The request or response carried JSON-RPC at all. */
+  isMcp: boolean;
+  /** A GET answered with text/event-stream and no session header: a legacy HTTP+SSE stream. */
+  isLegacyStream: boolean;
+  /** Identifies the client's TCP connection, to keep a probe and the initialize after it together. */
+  connectionId: number;
+}
+
+const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));
+
+/**
+ * Turns decoded JSON-RPC messages into a session's ordered, correlated record. It decides which MCP
+ * session an exchange belongs to (Mcp-Session-Id, legacy sessionId, WebSocket connection, or the
+ * initialize that starts one), numbers messages, pairs responses with requests across connections,
+ * and lifts handshake facts (versions, peer info, capabilities) onto the session.
+ */
+export class SessionTracker {
+  private readonly states = new Map<string, SessionState>();
+  private readonly byMcpId = new Map<string, SessionState>();
+  private readonly byLegacyId = new Map<string, SessionState>();
+  private readonly byConnection = new Map<number, SessionState>();
+  private httpSession: SessionState | null = null;
+
+  constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
+
+  private create(transport: Transport, startedAt: number): SessionState {
+    const session: Session = {
+      id: newSessionId(),
+      label: this.opts.label,
+      transport,
+      target: this.opts.target,
+      mcpSessionId: null,
+      protocolVersion: null,
+      clientInfo: null,
+      serverInfo: null,
+      clientCapabilities: null,
+      serverCapabilities: null,
+      startedAt,
+      endedAt: null,
+      endReason: null,
+      messageCount: 0,
+      errorCount: 0,
+      exchangeCount: 0,
+    };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt };
+    this.states.set(session.id, st);
+    this.hub.emit('session', session);
+    return st;
+  }
+
+  get(sessionId: string): Session | null {
+    return this.states.get(sessionId)?.session ?? null;
+  }
+
+  /** Decides the session of an HTTP exchange once its request body and response head are known. */
+  assign(h: SessionHint): Session {
+    const st = this.pick(h);
+    const ex = h.exchange;
+    ex.sessionId = st.session.id;
+    st.session.exchangeCount++;
+    st.lastActivity = ex.startedAt;
+    if (ex.status != null && ex.status >= 400) st.session.errorCount++;
+    if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
+    if (st.session.transport !== 'http') this.byConnection.set(h.connectionId, st);
+    this.hub.emit('session', st.session);
+    return st.session;
+  }
+
+  private pick(h: SessionHint): SessionState {
+    const ex = h.exchange;
+    if (h.legacySessionId) {
+      const st = this.byLegacyId.get(h.legacySessionId);
+      if (st) return st;
+    }
+    if (h.requestSessionId) {
+      const st = this.byMcpId.get(h.requestSessionId);
+      if (st) return st;
+      // The proxy started after the client connected: pick the session up where we join it.
+      const joined = this.create('streamable-http', ex.startedAt);
+      this.bindMcpId(joined, h.requestSessionId);
+      return joined;
+    }
+    if (h.isLegacyStream) return this.create('sse', ex.startedAt);
+    if (h.responseSessionId) {
+      const known = this.byMcpId.get(h.responseSessionId);
+      if (known) return known;
+    }
+    if (h.hasInitialize) {
+      // A probe (server/discover) or a rejected attempt just before, on the same connection and not yet
+      // part of a handshake, belongs to this session: users need to see why a fallback happened.
+      const prev = this.byConnection.get(h.connectionId);
+      if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && ex.startedAt - prev.lastActivity < 10_000) {
+        prev.initializeSeen = true;
+        return prev;
+      }
+      const st = this.create('streamable-http', ex.startedAt);
+      st.initializeSeen = true;
+      return st;
+    }
+    if (!h.isMcp) {
+      if (!this.httpSession || this.httpSession.session.endedAt) this.httpSession = this.create('http', ex.startedAt);
+      return this.httpSession;
+    }
+    // JSON-RPC without any session identity: a stateless server, or a client that lost its session id.
+    const prev = this.byConnection.get(h.connectionId);
+    if (prev && !prev.session.endedAt && prev.session.transport === 'streamable-http') return prev;
+    return this.create('streamable-http', ex.startedAt);
+  }
+
+  private bindMcpId(st: SessionState, id: string): void {
+    st.session.mcpSessionId = id;
+    this.byMcpId.set(id, st);
+  }
+
+  /** A legacy stream announced its `endpoint`; POSTs carrying this sessionId belong to it. */
+  bindLegacy(sessionId: string, legacyId: string): void {
+    const st = this.states.get(sessionId);
+    if (!st) return;
+    st.session.mcpSessionId = legacyId;
+    this.byLegacyId.set(legacyId, st);
+    this.hub.emit('session', st.session);
+  }
+
+  /** A WebSocket connection is one session. */
+  openWebSocket(ex: Exchange): Session {
+    const st = this.create('websocket', ex.startedAt);
+    ex.sessionId = st.session.id;
+    st.session.exchangeCount++;
+    this.hub.emit('session', st.session);
+    return st.session;
+  }
+
+  end(sessionId: string, reason: string, at: number): void {
+    const st = this.states.get(sessionId);
+    if (!st || st.session.endedAt) return;
+    st.session.endedAt = at;
+    st.session.endReason = reason;
+    this.hub.emit('session', st.session);
+    if (st.session.mcpSessionId) {
+      this.byMcpId.delete(st.session.mcpSessionId);
+      this.byLegacyId.delete(st.session.mcpSessionId);
+    }
+    for (const [conn, s] of this.byConnection) if (s === st) this.byConnection.delete(conn);
+    // Keep ended sessions out of memory: everything about them is in the store already.
+    this.states.delete(sessionId);
+  }
+
+  endAll(reason: string, at: number): void {
+    for (const id of [...this.states.keys()]) this.end(id, reason, at);
+  }
+
+  /** Records decoded messages in order; returns the stored messages. */
+  record(
+    sessionId: string,
+    exchangeId: string | null,
+    direction: Direction,
+    channel: Channel,
+    decoded: DecodedMessage[],
+    ts: number,
+    sseEventId: string | null = null,
+  ): RpcMessage[] {
+    const st = this.states.get(sessionId);
+    if (!st) return [];
+    const out: RpcMessage[] = [];
+    for (const d of decoded) {
+      const text = this.opts.scrub(d.text);
+      const capped = Buffer.byteLength(text) > this.opts.maxBody;
+      const m: RpcMessage = {
+        sessionId,
+        seq: st.nextSeq++,
+        exchangeId,
+        ts,
+        direction,
+        channel,
+        kind: d.kind,
+        rpcId: d.rpcId,
+        method: d.method,
+        subject: d.subject,
+        payload: capped ? Buffer.from(text).subarray(0, this.opts.maxBody).toString('utf8') : text,
+        truncated: capped,
+        size: d.size,
+        correlatedSeq: null,
+        latencyMs: null,
+        sseEventId,
+        batchIndex: d.batchIndex,
+        isError: d.isError,
+        errorCode: d.errorCode,
+        decodeError: d.decodeError,
+      };
+      st.session.messageCount++;
+      if (m.isError || m.kind === 'invalid' || m.kind === 'non-json') st.session.errorCount++;
+      st.lastActivity = ts;
+      this.correlate(st, m, d.value);
+      this.hub.emit('message', m, true);
+      out.push(m);
+    }
+    if (out.length) this.hub.emit('session', st.session);
+    return out;
+  }
+
+  private correlate(st: SessionState, m: RpcMessage, value: unknown): void {
+    const v = value as Record<string, any> | null;
+    if (m.kind === 'request' && m.rpcId != null) {
+      st.pending.set(m.direction + enc(m.rpcId), m);
+      if (m.method === 'initialize' && m.direction === 'client->server') {
+        const p = v?.params ?? {};
+        st.session.clientInfo = p.clientInfo ?? null;
+        st.session.clientCapabilities = p.capabilities ?? null;
+        st.session.protocolVersion ??= typeof p.protocolVersion === 'string' ? p.protocolVersion : null;
+      }
+      return;
+    }
+    if ((m.kind === 'response' || m.kind === 'error') && m.rpcId != null) {
+      const reqDir: Direction = m.direction === 'client->server' ? 'server->client' : 'client->server';
+      const key = reqDir + enc(m.rpcId);
+      const req = st.pending.get(key);
+      if (!req) return;
+      st.pending.delete(key);
+      req.correlatedSeq = m.seq;
+      m.correlatedSeq = req.seq;
+      m.method = req.method;
+      m.subject = req.subject;
+      req.latencyMs = m.latencyMs = Math.max(0, m.ts - req.ts);
+      this.hub.emit('message', req, false);
+      const r = v?.result;
+      if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === 'server/discover')) {
+        if (typeof r.protocolVersion === 'string') st.session.protocolVersion = r.protocolVersion;
+        if (r.serverInfo) st.session.serverInfo = r.serverInfo;
+        if (r.capabilities) st.session.serverCapabilities = r.capabilities;
+      }
+    }
+  }
+}

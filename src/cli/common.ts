@@ -1,0 +1,77 @@
+import { Command, Option } from 'commander';
+import { UsageError, EXIT } from '../errors.js';
+import { defaultDbPath } from '../store/db.js';
+import { CaptureStore } from '../store/read.js';
+
+export const EXIT_CODES_HELP = `
+Exit codes: 0 ok · 1 a check or diff found something · 2 bad input`;
+
+/** The --db option every command that reads or writes captures takes. */
+export function dbOption(): Option {
+  return new Option('--db <file>', 'capture database (default: $MCPTAP_DB or ~/.mcptap/captures.db)');
+}
+
+export function resolveDb(opt: string | undefined): string {
+  return opt || defaultDbPath();
+}
+
+/** Opens the capture store for reading; a missing or unreadable file is a usage error. */
+export function openStore(opt: string | undefined, opts: { write?: boolean } = {}): CaptureStore {
+  const file = resolveDb(opt);
+  return CaptureStore.open(file, opts.write ? { create: true } : { readonly: true });
+}
+
+export function parseIntOption(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < min || n > max) {
+      throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got '${v}')`);
+    }
+    return n;
+  };
+}
+
+export function parseBytes(name: string) {
+  return (v: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(v.trim());
+    if (!m) throw new UsageError(`${name} must be a size like 8388608, 512k or 8m (got '${v}')`);
+    const unit = (m[2] ?? 'b').toLowerCase()[0];
+    const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+    const n = Math.floor(Number(m[1]) * mult);
+    if (n < 1) throw new UsageError(`${name} must be at least 1 byte`);
+    return n;
+  };
+}
+
+/**
+ * Runs a command's action: a UsageError becomes one line and exit 2; anything unexpected becomes one
+ * line and exit 2 as well (set MCPTAP_DEBUG=1 for the stack). The action returns its exit code.
+ */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) {
+  return async (...args: A): Promise<void> => {
+    try {
+      const code = await fn(...args);
+      process.exitCode = code ?? EXIT.ok;
+    } catch (err) {
+      fail(err);
+    }
+  };
+}
+
+export function fail(err: unknown): void {
+  const e = err as Error;
+  if (process.env.MCPTAP_DEBUG && e?.stack) process.stderr.write(e.stack + '\n');
+  const msg = (e?.message ?? String(err)).split('\n')[0];
+  process.stderr.write(`mcptap: ${msg}\n`);
+  process.exitCode = EXIT.usage;
+}
+
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => '  $ ' + l).join('\n')}\n${EXIT_CODES_HELP}\n`;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export type { Command };

@@ -1,0 +1,85 @@
+import type { RpcMessage, Session } from '../capture/model.js';
+
+export function arrow(m: Pick<RpcMessage, 'direction'>): string {
+  return m.direction === 'client->server' ? '→' : '←';
+}
+
+export function isoTime(ms: number | null): string {
+  return ms == null ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+export function clockTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+export function duration(ms: number | null): string {
+  if (ms == null) return '';
+  if (ms < 1) return `${ms.toFixed(2)}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)}K`;
+  return `${(n / 1024 / 1024).toFixed(1)}M`;
+}
+
+export function pad(s: string, w: number): string {
+  if (s.length > w) return s.slice(0, Math.max(0, w - 1)) + '…';
+  return s + ' '.repeat(w - s.length);
+}
+
+/** One line that says what a message is about, for tables and the timeline. */
+export function summary(m: RpcMessage): string {
+  if (m.kind === 'non-json') return `not JSON: ${m.decodeError ?? ''}`.trim();
+  if (m.kind === 'invalid') return `invalid JSON-RPC: ${m.decodeError ?? ''}`.trim();
+  let v: any;
+  try {
+    v = JSON.parse(m.payload);
+  } catch {
+    return m.truncated ? '(truncated)' : '';
+  }
+  if (m.kind === 'error') return `error ${v?.error?.code ?? ''} ${v?.error?.message ?? ''}`.trim();
+  if (m.kind === 'response') {
+    const r = v?.result ?? {};
+    if (Array.isArray(r.tools)) return `${r.tools.length} tools: ${r.tools.slice(0, 4).map((t: any) => t.name).join(', ')}${r.tools.length > 4 ? ', …' : ''}`;
+    if (Array.isArray(r.resources)) return `${r.resources.length} resources`;
+    if (Array.isArray(r.prompts)) return `${r.prompts.length} prompts`;
+    if (r.serverInfo) return `${r.serverInfo.name ?? '?'} ${r.serverInfo.version ?? ''} protocol ${r.protocolVersion ?? '?'}`.trim();
+    if (Array.isArray(r.content)) {
+      const text = r.content.find((c: any) => c?.type === 'text')?.text ?? r.content[0]?.type ?? '';
+      return `${r.isError ? 'isError: ' : ''}${String(text).replace(/\s+/g, ' ')}`;
+    }
+    if (Array.isArray(r.contents)) return `${r.contents.length} contents`;
+    if (Array.isArray(r.messages)) return `${r.messages.length} messages`;
+    return Object.keys(r).length ? `{${Object.keys(r).join(', ')}}` : 'ok';
+  }
+  const p = v?.params ?? {};
+  if (m.method === 'initialize') return `${p.clientInfo?.name ?? '?'} ${p.clientInfo?.version ?? ''} protocol ${p.protocolVersion ?? '?'}`.trim();
+  if (m.method === 'tools/call') return `${p.name}(${JSON.stringify(p.arguments ?? {})})`;
+  if (m.method === 'notifications/progress') return `progress ${p.progress}${p.total != null ? '/' + p.total : ''} ${p.message ?? ''}`.trim();
+  if (m.method === 'notifications/message') return `[${p.level}] ${typeof p.data === 'string' ? p.data : JSON.stringify(p.data)}`;
+  if (m.subject) return m.subject;
+  return Object.keys(p).length ? JSON.stringify(p) : '';
+}
+
+export function sessionRowJson(s: Session) {
+  return {
+    id: s.id,
+    label: s.label,
+    transport: s.transport,
+    target: s.target,
+    clientName: s.clientInfo?.name ?? null,
+    serverName: s.serverInfo?.name ?? null,
+    protocolVersion: s.protocolVersion,
+    mcpSessionId: s.mcpSessionId,
+    startedAt: new Date(s.startedAt).toISOString(),
+    endedAt: s.endedAt == null ? null : new Date(s.endedAt).toISOString(),
+    messageCount: s.messageCount,
+    errorCount: s.errorCount,
+  };
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT } from '../errors.js';
+import { fail } from './common.js';
+import { registerCommands } from './registry.js';
+
+const program = new Command();
+program
+  .name('mcptap')
+  .description('See, record, diff, replay and check the traffic between an MCP client and an MCP server or gateway.')
+  .version('0.1.0')
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
+registerCommands(program);
+program.commands.forEach((c) => c.exitOverride());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander has already printed its one-line message.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    fail(err);
+  }
+}

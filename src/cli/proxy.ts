@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { startProxy, type RunningProxy } from '../proxy/server.js';
+import { DEFAULT_MAX_BODY } from '../capture/engine.js';
+import { action, dbOption, examples, parseBytes, parseIntOption, resolveDb } from './common.js';
+
+export interface ProxyCliOptions {
+  target: string;
+  port: number;
+  host: string;
+  db?: string;
+  label?: string;
+  redact: boolean;
+  maxBody: number;
+  insecure?: boolean;
+  name: string;
+  ui?: boolean;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+
+export function registerProxy(program: Command, hooks: { onStarted?: (p: RunningProxy, o: ProxyCliOptions) => Promise<void> } = {}): void {
+  program
+    .command('proxy')
+    .description('run the capture proxy in front of an MCP server or gateway')
+    .requiredOption('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8808)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .addOption(dbOption())
+    .option('--label <text>', 'name the sessions of this run (shown in lists and the TUI)')
+    .option('--no-redact', 'store secrets (authorization, cookies, API keys) as sent')
+    .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
+    .option('--insecure', 'accept any TLS certificate from an https target')
+    .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
+    .option('--ui', 'open the terminal UI in this process')
+    .addHelpText('after', examples(
+      'mcptap proxy --target http://localhost:4000',
+      'mcptap proxy --target http://localhost:4000 --port 0 --label gateway --db ./gw.db',
+      'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
+    ))
+    .action(action(async (opts: ProxyCliOptions) => {
+      const db = resolveDb(opts.db);
+      const proxy = await startProxy({
+        target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
+        redact: opts.redact, maxBody: opts.maxBody, insecure: opts.insecure,
+        onWarning: (m) => process.stderr.write(`mcptap: warning: ${m}\n`),
+      });
+      if (!LOOPBACK.test(opts.host)) {
+        process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
+      }
+      if (!opts.ui) printBanner(proxy, db, opts);
+      const stop = async (signal: string) => {
+        process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);
+        await proxy.close();
+        const st = proxy.stats();
+        process.stderr.write(`mcptap: stopped after ${st.exchanges} exchanges; ${st.written} records written${st.droppedWrites ? `, ${st.droppedWrites} dropped` : ''}\n`);
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('interrupted'));
+      process.once('SIGTERM', () => void stop('terminated'));
+      if (hooks.onStarted) await hooks.onStarted(proxy, opts);
+      // Keep running until a signal: the server holds the event loop open.
+      return new Promise<number>(() => {});
+    }));
+}
+
+function printBanner(proxy: RunningProxy, db: string, opts: ProxyCliOptions): void {
+  const t = proxy.target;
+  const base = proxy.url;
+  const lines = [
+    `mcptap proxy listening on ${base}`,
+    `  target    ${t.display}`,
+    `  database  ${db}`,
+  ];
+  if (opts.label) lines.push(`  label     ${opts.label}`);
+  lines.push('', 'Point Claude Code at the proxy instead of the server:');
+  if (t.prefix) {
+    lines.push(`  claude mcp add --transport http ${opts.name} ${base}/        # Streamable HTTP (the proxy root is ${t.display})`);
+    lines.push(`  claude mcp add --transport sse ${opts.name} ${base}/         # legacy HTTP+SSE, if ${t.display} is an SSE endpoint`);
+  } else {
+    lines.push(`  claude mcp add --transport http ${opts.name} ${base}/mcp`);
+    lines.push(`  claude mcp add --transport sse ${opts.name} ${base}/sse`);
+  }
+  lines.push('', `Watch live:  mcptap tui${opts.db ? ` --db ${db}` : ''}      List:  mcptap sessions${opts.db ? ` --db ${db}` : ''}`, 'Ctrl-C stops (captures are flushed first).', '');
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import { registerProxy } from './proxy.js';
+import { registerSessions } from './sessions.js';
+import { registerShow } from './show.js';
+
+/** Every command, in the order `mcptap --help` lists them. */
+export function registerCommands(program: Command): void {
+  registerProxy(program);
+  registerSessions(program);
+  registerShow(program);
+}

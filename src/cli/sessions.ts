@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { duration, isoTime, pad, sessionRowJson } from './format.js';
+
+export function registerSessions(program: Command): void {
+  program
+    .command('sessions')
+    .description('list captured sessions, oldest first')
+    .addOption(dbOption())
+    .option('--json', 'print a JSON array')
+    .option('--last <n>', 'only the newest N sessions', (v) => Number(v))
+    .addHelpText('after', examples('mcptap sessions', 'mcptap sessions --last 5 --json | jq .[0].id'))
+    .action(action((opts: { db?: string; json?: boolean; last?: number }) => {
+      const store = openStore(opts.db);
+      try {
+        const sessions = store.listSessions({ limit: opts.last && opts.last > 0 ? opts.last : undefined });
+        if (opts.json) {
+          printJson(sessions.map(sessionRowJson));
+          return 0;
+        }
+        if (!sessions.length) {
+          process.stdout.write(`no sessions in ${store.file} yet\n`);
+          return 0;
+        }
+        const head = `${pad('ID', 12)}  ${pad('LABEL', 12)}  ${pad('TRANSPORT', 15)}  ${pad('CLIENT → SERVER', 34)}  ${pad('PROTOCOL', 10)}  ${'MSGS'.padStart(5)}  ${'ERRS'.padStart(4)}  ${pad('STARTED', 20)}  LENGTH`;
+        const lines = [head];
+        for (const s of sessions) {
+          const peers = `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
+          const length = s.endedAt ? duration(s.endedAt - s.startedAt) : 'live';
+          lines.push(`${pad(s.id, 12)}  ${pad(s.label ?? '', 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
+        }
+        process.stdout.write(lines.join('\n') + '\n');
+        return 0;
+      } finally {
+        store.close();
+      }
+    }));
+}

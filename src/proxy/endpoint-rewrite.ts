@@ -1,0 +1,96 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+export interface EndpointRewriteOptions {
+  /** The upstream URL of the GET stream (for resolving relative endpoints). */
+  streamUrl: string;
+  /** The path prefix of --target ('' when none). */
+  upstreamPrefix: string;
+  /** Origin the client used to reach the proxy, e.g. http://127.0.0.1:8808. */
+  proxyOrigin: string;
+  onRewrite: (from: string, to: string) => void;
+}
+
+/** Bytes kept while looking for the first event; past this the stream passes untouched. */
+const HEAD_LIMIT = 64 * 1024;
+
+/**
+ * Computes the `endpoint` a legacy HTTP+SSE client must use to keep talking through the proxy, or null
+ * when the original already does. An absolute URI on the upstream's origin is moved to the proxy's
+ * origin; a path under the --target prefix loses the prefix (the proxy adds it back on the way up).
+ */
+export function rewriteEndpoint(data: string, o: Omit<EndpointRewriteOptions, 'onRewrite'>): string | null {
+  const raw = data.trim();
+  let u: URL;
+  let stream: URL;
+  try {
+    stream = new URL(o.streamUrl);
+    u = new URL(raw, stream);
+  } catch {
+    return null;
+  }
+  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(raw) || raw.startsWith('//');
+  let path = u.pathname;
+  const prefix = o.upstreamPrefix.replace(/\/+$/, '');
+  if (prefix && (path === prefix || path.startsWith(prefix + '/'))) path = path.slice(prefix.length) || '/';
+  if (absolute) {
+    if (u.origin !== stream.origin) return null;
+    return o.proxyOrigin + path + u.search + u.hash;
+  }
+  if (raw.startsWith('/') && path !== u.pathname) return path + u.search + u.hash;
+  return null;
+}
+
+/**
+ * Watches the head of a legacy SSE stream for its `endpoint` event and rewrites it when needed; after
+ * the first complete event everything passes straight through. This is the one place mcptap changes
+ * bytes, and it records when it does.
+ */
+export class EndpointRewriter extends Transform {
+  private head = '';
+  private passthrough = false;
+
+  constructor(private readonly o: EndpointRewriteOptions) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.passthrough) return cb(null, chunk);
+    // latin1 keeps every byte as one char, so the untouched parts go back out byte-identical.
+    this.head += chunk.toString('latin1');
+    const m = /\r\n\r\n|\n\n|\r\r/.exec(this.head);
+    if (!m) {
+      if (this.head.length > HEAD_LIMIT) this.release(this.head);
+      return cb();
+    }
+    const end = m.index + m[0].length;
+    const block = this.head.slice(0, end);
+    const rest = this.head.slice(end);
+    this.release(this.rewriteBlock(block) + rest);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (!this.passthrough && this.head) this.release(this.head);
+    cb();
+  }
+
+  private release(text: string): void {
+    this.passthrough = true;
+    this.head = '';
+    if (text) this.push(Buffer.from(text, 'latin1'));
+  }
+
+  private rewriteBlock(block: string): string {
+    const lines = block.split(/(\r\n|\n|\r)/);
+    const isEndpoint = lines.some((l) => /^event:\s?endpoint$/.test(l));
+    if (!isEndpoint) return block;
+    const i = lines.findIndex((l) => l.startsWith('data:'));
+    if (i < 0) return block;
+    const data = Buffer.from(lines[i].slice(5).replace(/^ /, ''), 'latin1').toString('utf8');
+    const to = rewriteEndpoint(data, this.o);
+    if (to == null) return block;
+    lines[i] = 'data: ' + Buffer.from(to, 'utf8').toString('latin1');
+    this.o.onRewrite(data, to);
+    return lines.join('');
+  }
+}

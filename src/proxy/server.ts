@@ -1,0 +1,311 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { CaptureEngine } from '../capture/engine.js';
+import { now } from '../capture/clock.js';
+import { pairs, header, mediaType } from '../capture/headers.js';
+import { HttpExchangeCapture } from '../capture/http-exchange.js';
+import { newExchangeId } from '../capture/ids.js';
+import type { Exchange } from '../capture/model.js';
+import { UsageError } from '../errors.js';
+import { EndpointRewriter } from './endpoint-rewrite.js';
+import { parseTarget, upstreamUrl, type Target } from './target.js';
+import { WebSocketBridge } from './ws-bridge.js';
+import { attachRecorder, type AttachedStore } from './store-link.js';
+
+export interface ProxyOptions {
+  target: string;
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** Capture database; null captures in memory only (the hub still sees everything). */
+  db?: string | null;
+  label?: string | null;
+  redact?: boolean;
+  maxBody?: number;
+  /** Skip TLS certificate checks towards an https target (self-signed gateways). */
+  insecure?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+export interface ProxyStats {
+  exchanges: number;
+  webSockets: number;
+  captureFailures: number;
+  written: number;
+  pendingWrites: number;
+  writeFailures: number;
+  droppedWrites: number;
+}
+
+export interface RunningProxy {
+  /** http://HOST:PORT */
+  url: string;
+  port: number;
+  host: string;
+  target: Target;
+  engine: CaptureEngine;
+  stats(): ProxyStats;
+  /** Runs queued capture work and writes it (tests, shutdown). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Hop-by-hop headers describe one connection; the proxy's connection to the client is its own.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+
+interface InFlight {
+  cap: HttpExchangeCapture | null;
+  proxyReq: http.ClientRequest | null;
+  proxyRes: http.IncomingMessage | null;
+  upstreamFailed: boolean;
+}
+
+export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
+  const target = parseTarget(opts.target);
+  const host = opts.host ?? '127.0.0.1';
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
+  const engine = new CaptureEngine({ target: target.display, label: opts.label, redact: opts.redact, maxBody: opts.maxBody });
+  engine.hub.on('warning', warn);
+  const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
+  const queue = engine.queue;
+
+  const secure = target.url.protocol === 'https:';
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, rejectUnauthorized: !opts.insecure })
+    : new http.Agent({ keepAlive: true });
+  const proxy = httpProxy.createProxyServer({
+    target: target.url.href,
+    changeOrigin: true,
+    selfHandleResponse: true,
+    agent,
+    secure: !opts.insecure,
+    xfwd: false,
+  });
+  const inflight = new WeakMap<http.IncomingMessage, InFlight>();
+  const connectionIds = new WeakMap<Socket, number>();
+  const sockets = new Set<Socket>();
+  let nextConnection = 1;
+  let exchanges = 0;
+
+  const server = http.createServer({ noDelay: true });
+  server.on('connection', (s: Socket) => {
+    connectionIds.set(s, nextConnection++);
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  proxy.on('proxyReq', (proxyReq, req) => {
+    const st = inflight.get(req);
+    if (st) st.proxyReq = proxyReq;
+    proxyReq.on('socket', (sock) => sock.setNoDelay?.(true));
+  });
+
+  proxy.on('proxyRes', (proxyRes, req, res) => {
+    const st = inflight.get(req);
+    if (!st) return;
+    st.proxyRes = proxyRes;
+    const tHead = now();
+    const status = proxyRes.statusCode ?? 502;
+    const raw = pairs(proxyRes.rawHeaders);
+    queue.push(() => st.cap!.responseHead(status, proxyRes.statusMessage ?? '', raw, tHead));
+
+    const out: string[] = [];
+    for (const [k, v] of raw) {
+      const lk = k.toLowerCase();
+      if (HOP_BY_HOP.has(lk)) continue;
+      if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
+      out.push(k, v);
+    }
+    let body: Readable = proxyRes;
+    if (isLegacyStreamCandidate(req, raw)) {
+      const rw = new EndpointRewriter({
+        streamUrl: upstreamUrl(target, req.url ?? '/'),
+        upstreamPrefix: target.prefix,
+        proxyOrigin: `http://${req.headers.host ?? `${host}:${port}`}`,
+        onRewrite: (from, to) => queue.push(() => {
+          st.cap!.exchange.rewrite = `endpoint ${from} → ${to}`;
+        }),
+      });
+      proxyRes.pipe(rw);
+      body = rw;
+    }
+    res.writeHead(status, proxyRes.statusMessage, out);
+    // Send the head now: an SSE client must see its stream open before the first event.
+    res.flushHeaders();
+    proxyRes.on('data', (chunk: Buffer) => {
+      const t = now();
+      queue.push(() => st.cap!.responseChunk(chunk, t));
+    });
+    proxyRes.on('end', () => {
+      const t = now();
+      queue.push(() => st.cap!.responseEnd(t));
+    });
+    proxyRes.on('close', () => {
+      if (proxyRes.complete) return;
+      st.upstreamFailed = true;
+      const t = now();
+      queue.push(() => st.cap!.fail('upstream closed the connection mid-response', false, t));
+      res.destroy();
+    });
+    proxyRes.on('error', () => {});
+    body.pipe(res);
+  });
+
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    exchanges++;
+    const t0 = now();
+    const st: InFlight = { cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false };
+    inflight.set(req, st);
+    const connectionId = connectionIds.get(req.socket) ?? 0;
+    const url = req.url ?? '/';
+    const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
+    const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
+    queue.push(() => {
+      const ex = newExchange(engine, target, req, t0, clientAddress);
+      st.cap = new HttpExchangeCapture(engine, ex, pairs(req.rawHeaders), connectionId, legacyId);
+    });
+    req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
+    req.on('end', () => queue.push(() => st.cap!.requestEnd()));
+    res.on('close', () => {
+      if (res.writableFinished || st.upstreamFailed) return;
+      // The client went away: stop the upstream request too, or a long SSE stream would leak.
+      st.proxyRes?.destroy();
+      st.proxyReq?.destroy();
+      const t = now();
+      queue.push(() => st.cap!.fail(null, true, t));
+    });
+
+    proxy.web(req, res, { target: upstreamUrl(target, url), ignorePath: true }, (err: NodeJS.ErrnoException) => {
+      const t = now();
+      const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
+      st.upstreamFailed = true;
+      if (res.headersSent) {
+        res.destroy();
+        queue.push(() => st.cap!.fail(cause, false, t));
+        return;
+      }
+      const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: target.display, cause });
+      const headers: Array<[string, string]> = [['content-type', 'application/json'], ['x-mcptap-error', 'upstream']];
+      res.writeHead(502, headers.flat());
+      res.end(body);
+      queue.push(() => {
+        st.cap!.responseHead(502, 'Bad Gateway', headers, t);
+        st.cap!.responseChunk(Buffer.from(body), t);
+        st.cap!.responseEnd(t);
+        st.cap!.noteError(cause);
+      });
+    });
+  });
+
+  const bridge = new WebSocketBridge(engine, target, { insecure: !!opts.insecure });
+  server.on('upgrade', (req, socket, head) => bridge.handle(req, socket as Socket, head));
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  let port = opts.port ?? 0;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE') reject(new UsageError(`port ${port} is already in use on ${host}; pick another with --port (or --port 0 for a free one)`));
+      else if (err.code === 'EACCES') reject(new UsageError(`not allowed to listen on ${host}:${port}; use a port above 1024`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new UsageError(`cannot listen on ${host}: no such local address`));
+      else reject(new UsageError(`cannot listen on ${host}:${port}: ${err.message}`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  }).catch((e) => {
+    store?.close();
+    throw e;
+  });
+  port = (server.address() as { port: number }).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+
+  const settle = async () => {
+    // Let pending socket callbacks and zlib work land in the queue, then run it.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      queue.flush();
+    }
+  };
+
+  let closed: Promise<void> | null = null;
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    host,
+    target,
+    engine,
+    stats: () => ({
+      exchanges,
+      webSockets: bridge.count,
+      captureFailures: queue.failures,
+      written: store?.recorder.stats.written ?? 0,
+      pendingWrites: store?.recorder.stats.pending ?? 0,
+      writeFailures: store?.recorder.stats.failures ?? 0,
+      droppedWrites: store?.recorder.stats.dropped ?? 0,
+    }),
+    flush: async () => {
+      await settle();
+      store?.recorder.flush();
+    },
+    close: () => {
+      closed ??= (async () => {
+        const done = new Promise<void>((r) => server.close(() => r()));
+        bridge.closeAll();
+        server.closeAllConnections();
+        for (const s of sockets) s.destroy();
+        await done;
+        proxy.close();
+        agent.destroy();
+        await settle();
+        engine.tracker.endAll('proxy-stopped', now());
+        queue.flush();
+        store?.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, string]>): boolean {
+  return req.method === 'GET' &&
+    mediaType(header(raw, 'content-type')) === 'text/event-stream' &&
+    !header(raw, 'content-length') &&
+    !/\S/.test((header(raw, 'content-encoding') ?? '').replace(/identity/i, '')) &&
+    !req.headers['mcp-session-id'];
+}
+
+function newExchange(engine: CaptureEngine, target: Target, req: http.IncomingMessage, t0: number, clientAddress: string | null): Exchange {
+  const url = req.url ?? '/';
+  return {
+    id: newExchangeId(),
+    sessionId: null,
+    kind: 'http',
+    method: req.method ?? 'GET',
+    url: engine.redactor.url(url),
+    upstreamUrl: engine.redactor.url(upstreamUrl(target, url)),
+    status: null,
+    requestHeaders: engine.redactor.headers(pairs(req.rawHeaders)),
+    responseHeaders: null,
+    startedAt: t0,
+    firstByteAt: null,
+    endedAt: null,
+    requestBytes: 0,
+    responseBytes: 0,
+    requestBody: null,
+    responseBody: null,
+    requestTruncated: false,
+    responseTruncated: false,
+    error: null,
+    aborted: false,
+    rewrite: null,
+    clientAddress,
+  };
+}

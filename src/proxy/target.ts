@@ -1,0 +1,34 @@
+import { UsageError } from '../errors.js';
+
+export interface Target {
+  url: URL;
+  /** The path prefix, without a trailing slash ('' for none). */
+  prefix: string;
+  /** The form shown to people and stored on sessions. */
+  display: string;
+}
+
+export function parseTarget(input: string): Target {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new UsageError(`--target '${input}' is not a URL; give one like http://localhost:4000`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--target must be an http:// or https:// URL (got ${url.protocol}); WebSocket traffic is proxied through the same http target`);
+  }
+  if (url.search || url.hash) throw new UsageError(`--target takes an origin with an optional path prefix, without ?query or #fragment`);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  return { url, prefix, display: url.origin + prefix };
+}
+
+/** The upstream URL for a request path, the way the proxy forwards it (prefix + path). */
+export function upstreamUrl(t: Target, path: string, ws = false): string {
+  const origin = ws ? t.url.origin.replace(/^http/, 'ws') : t.url.origin;
+  let p = path.startsWith('/') ? path : '/' + path;
+  // With a prefix, the proxy's root is the target itself: --target http://gw/mcp and a client at
+  // http://proxy/ reach http://gw/mcp, not http://gw/mcp/.
+  if (t.prefix && (p === '/' || p.startsWith('/?'))) p = p.slice(1);
+  return origin + t.prefix + p;
+}

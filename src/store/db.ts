@@ -1,0 +1,77 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { UsageError } from '../errors.js';
+
+/** Where captures go when neither --db nor MCPTAP_DB says otherwise. */
+export function defaultDbPath(): string {
+  return process.env.MCPTAP_DB || path.join(os.homedir(), '.mcptap', 'captures.db');
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** Create the file (mode 0600) and its folder (0700) when missing. */
+  create?: boolean;
+}
+
+export function openDatabase(file: string, opts: OpenOptions = {}): Database.Database {
+  const memory = file === ':memory:';
+  if (!memory) {
+    if (!fs.existsSync(file)) {
+      if (!opts.create) throw new UsageError(`no capture database at ${file} (capture with 'mcptap proxy' first, or pass --db FILE)`);
+      try {
+        fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+        // Captures hold request bodies: only the owner may read them.
+        fs.closeSync(fs.openSync(file, 'a', 0o600));
+      } catch (e) {
+        throw new UsageError(`cannot create database ${file}: ${(e as Error).message}`);
+      }
+    }
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: !!opts.readonly, fileMustExist: !memory });
+  } catch (e) {
+    throw new UsageError(`cannot open database ${file}: ${(e as Error).message}`);
+  }
+  try {
+    // A short busy timeout: a writer waiting here blocks the event loop that forwards traffic.
+    db.pragma('busy_timeout = 50');
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+    }
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new UsageError(`database ${file} was written by a newer mcptap (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade mcptap`);
+    }
+    if (version < SCHEMA_VERSION) {
+      if (opts.readonly) {
+        if (version === 0 && isEmpty(db)) throw new UsageError(`database ${file} holds no captures yet`);
+        throw new UsageError(`database ${file} has schema ${version}; open it once with a writing command (e.g. 'mcptap sessions') to upgrade`);
+      }
+      migrate(db, version);
+    }
+  } catch (e) {
+    db.close();
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot use database ${file}: ${(e as Error).message}`);
+  }
+  return db;
+}
+
+function isEmpty(db: Database.Database): boolean {
+  const row = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number };
+  return row.n === 0;
+}
+
+export function migrate(db: Database.Database, from: number, to = SCHEMA_VERSION): void {
+  for (let v = from; v < to; v++) {
+    db.transaction(() => {
+      MIGRATIONS[v](db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,83 @@
+import type Database from 'better-sqlite3';
+
+// Each entry moves the schema from version i to i+1 inside one transaction. Never edit a shipped
+// entry: add a new one, so that every database ever written still opens.
+export const MIGRATIONS: Array<(db: Database.Database) => void> = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        label TEXT,
+        transport TEXT NOT NULL,
+        target TEXT NOT NULL,
+        mcp_session_id TEXT,
+        protocol_version TEXT,
+        client_info TEXT,
+        server_info TEXT,
+        client_capabilities TEXT,
+        server_capabilities TEXT,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        end_reason TEXT,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        exchange_count INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX sessions_started ON sessions(started_at);
+
+      CREATE TABLE exchanges (
+        id TEXT PRIMARY KEY,
+        session_id TEXT,
+        kind TEXT NOT NULL,
+        method TEXT NOT NULL,
+        url TEXT NOT NULL,
+        upstream_url TEXT NOT NULL,
+        status INTEGER,
+        request_headers TEXT NOT NULL,
+        response_headers TEXT,
+        started_at REAL NOT NULL,
+        first_byte_at REAL,
+        ended_at REAL,
+        request_bytes INTEGER NOT NULL DEFAULT 0,
+        response_bytes INTEGER NOT NULL DEFAULT 0,
+        request_body TEXT,
+        response_body TEXT,
+        request_truncated INTEGER NOT NULL DEFAULT 0,
+        response_truncated INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        aborted INTEGER NOT NULL DEFAULT 0,
+        rewrite TEXT,
+        client_address TEXT
+      );
+      CREATE INDEX exchanges_session ON exchanges(session_id, started_at);
+
+      CREATE TABLE messages (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        exchange_id TEXT,
+        ts REAL NOT NULL,
+        direction TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        rpc_id TEXT,
+        method TEXT,
+        subject TEXT,
+        payload TEXT NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL,
+        correlated_seq INTEGER,
+        latency_ms REAL,
+        sse_event_id TEXT,
+        batch_index INTEGER,
+        is_error INTEGER NOT NULL DEFAULT 0,
+        error_code INTEGER,
+        decode_error TEXT
+      );
+      CREATE UNIQUE INDEX messages_session_seq ON messages(session_id, seq);
+      CREATE INDEX messages_session_method ON messages(session_id, method);
+      CREATE INDEX messages_session_kind ON messages(session_id, kind);
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

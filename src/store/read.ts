@@ -1,0 +1,113 @@
+import type Database from 'better-sqlite3';
+import type { Exchange, MessageKind, RpcMessage, Session } from '../capture/model.js';
+import { UsageError } from '../errors.js';
+import { openDatabase } from './db.js';
+import { rowToExchange, rowToMessage, rowToSession } from './rows.js';
+
+export interface MessageQuery {
+  /** First seq to return (inclusive). */
+  fromSeq?: number;
+  /** Last seq to return (inclusive). */
+  toSeq?: number;
+  limit?: number;
+  /** Leave payloads out (the UI's timeline needs only the columns). */
+  withoutPayload?: boolean;
+  kinds?: MessageKind[];
+  method?: string;
+}
+
+/**
+ * The read API: every reader of captures (commands, TUI, analysis) goes through here. Reads are paged;
+ * nothing loads a whole session's payloads unless a caller iterates them.
+ */
+export class CaptureStore {
+  private constructor(readonly db: Database.Database, readonly file: string) {}
+
+  static open(file: string, opts: { readonly?: boolean; create?: boolean } = {}): CaptureStore {
+    return new CaptureStore(openDatabase(file, opts), file);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  listSessions(opts: { limit?: number } = {}): Session[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM sessions ORDER BY started_at ${opts.limit ? 'DESC LIMIT ' + Number(opts.limit) : 'ASC'}`)
+      .all() as Record<string, unknown>[];
+    const sessions = rows.map(rowToSession);
+    return opts.limit ? sessions.reverse() : sessions;
+  }
+
+  getSession(id: string): Session | null {
+    const row = this.db.prepare(`SELECT * FROM sessions WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return row ? rowToSession(row) : null;
+  }
+
+  /** An id or a unique id prefix; anything else is a usage error that says what to do. */
+  resolveSession(idOrPrefix: string): Session {
+    const wanted = idOrPrefix.trim().toLowerCase();
+    if (!/^[0-9a-z-]+$/.test(wanted)) throw new UsageError(`'${idOrPrefix}' is not a session id (see 'mcptap sessions')`);
+    const exact = this.getSession(wanted);
+    if (exact) return exact;
+    const rows = this.db
+      .prepare(`SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY started_at LIMIT 6`)
+      .all(wanted.replace(/[%_\\]/g, '\\$&') + '%') as Record<string, unknown>[];
+    if (rows.length === 1) return rowToSession(rows[0]);
+    if (rows.length === 0) throw new UsageError(`no session matches '${idOrPrefix}' in ${this.file} (see 'mcptap sessions')`);
+    const ids = rows.slice(0, 5).map((r) => r.id as string).join(', ');
+    throw new UsageError(`'${idOrPrefix}' matches several sessions (${ids}${rows.length > 5 ? ', …' : ''}); give more characters`);
+  }
+
+  countMessages(sessionId: string): number {
+    const r = this.db.prepare(`SELECT count(*) AS n FROM messages WHERE session_id = ?`).get(sessionId) as { n: number };
+    return r.n;
+  }
+
+  maxSeq(sessionId: string): number {
+    const r = this.db.prepare(`SELECT max(seq) AS n FROM messages WHERE session_id = ?`).get(sessionId) as { n: number | null };
+    return r.n ?? 0;
+  }
+
+  messages(sessionId: string, q: MessageQuery = {}): RpcMessage[] {
+    const where = ['session_id = @sessionId'];
+    const params: Record<string, unknown> = { sessionId };
+    if (q.fromSeq != null) { where.push('seq >= @fromSeq'); params.fromSeq = q.fromSeq; }
+    if (q.toSeq != null) { where.push('seq <= @toSeq'); params.toSeq = q.toSeq; }
+    if (q.method != null) { where.push('method = @method'); params.method = q.method; }
+    if (q.kinds?.length) where.push(`kind IN (${q.kinds.map((k) => `'${k.replace(/'/g, '')}'`).join(',')})`);
+    const cols = q.withoutPayload ? `*, '' AS payload` : '*';
+    const sql = `SELECT ${cols} FROM messages WHERE ${where.join(' AND ')} ORDER BY seq${q.limit ? ' LIMIT ' + Number(q.limit) : ''}`;
+    return (this.db.prepare(sql).all(params) as Record<string, unknown>[]).map(rowToMessage);
+  }
+
+  /** All of a session's messages, a page at a time. */
+  *iterateMessages(sessionId: string, pageSize = 2000): Generator<RpcMessage> {
+    let from = 1;
+    for (;;) {
+      const page = this.messages(sessionId, { fromSeq: from, limit: pageSize });
+      for (const m of page) yield m;
+      if (page.length < pageSize) return;
+      from = page[page.length - 1].seq + 1;
+    }
+  }
+
+  message(sessionId: string, seq: number): RpcMessage | null {
+    const row = this.db.prepare(`SELECT * FROM messages WHERE session_id = ? AND seq = ?`).get(sessionId, seq) as Record<string, unknown> | undefined;
+    return row ? rowToMessage(row) : null;
+  }
+
+  exchanges(sessionId: string): Exchange[] {
+    return (this.db.prepare(`SELECT * FROM exchanges WHERE session_id = ? ORDER BY started_at`).all(sessionId) as Record<string, unknown>[]).map(rowToExchange);
+  }
+
+  exchange(id: string): Exchange | null {
+    const row = this.db.prepare(`SELECT * FROM exchanges WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+    return row ? rowToExchange(row) : null;
+  }
+
+  /** Changes whenever another connection commits; the live UI polls this (cheap) before re-reading. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+}

@@ -1,0 +1,147 @@
+import type Database from 'better-sqlite3';
+import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import {
+  EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
+  exchangeToRow, messageToRow, sessionToRow, upsertSql,
+} from './rows.js';
+
+export interface RecorderStats {
+  written: number;
+  /** Rows waiting for a write that failed; retried on every flush. */
+  pending: number;
+  failures: number;
+  /** Rows given up on because the backlog hit its bound while the database kept failing. */
+  dropped: number;
+  lastError: string | null;
+}
+
+export interface RecorderOptions {
+  /** How long rows gather before one transaction writes them. */
+  flushMs?: number;
+  /** Rows kept for retry while the database fails; beyond this the oldest are dropped and counted. */
+  maxBacklog?: number;
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Batches model objects into one SQLite transaction per tick. Objects are kept by reference and keyed,
+ * so a message updated again before its flush (a request getting its correlated response) is written
+ * once, with its latest state. A failing database never throws into the caller: it warns once, counts,
+ * and keeps the rows for the next attempt.
+ */
+export class Recorder {
+  private sessions = new Map<string, Session>();
+  private exchanges = new Map<string, Exchange>();
+  private messages = new Map<string, RpcMessage>();
+  private timer: NodeJS.Timeout | null = null;
+  private warned = false;
+  private closed = false;
+  private readonly flushMs: number;
+  private readonly maxBacklog: number;
+  readonly stats: RecorderStats = { written: 0, pending: 0, failures: 0, dropped: 0, lastError: null };
+  private stmts: { session: Database.Statement; exchange: Database.Statement; message: Database.Statement } | null = null;
+
+  constructor(private readonly db: Database.Database, private readonly opts: RecorderOptions = {}) {
+    this.flushMs = opts.flushMs ?? 15;
+    this.maxBacklog = opts.maxBacklog ?? 200_000;
+  }
+
+  session(s: Session): void {
+    this.sessions.set(s.id, s);
+    this.schedule();
+  }
+
+  exchange(e: Exchange): void {
+    this.exchanges.set(e.id, e);
+    this.schedule();
+  }
+
+  message(m: RpcMessage): void {
+    this.messages.set(m.sessionId + ':' + m.seq, m);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.flushMs);
+    this.timer.unref?.();
+  }
+
+  private prepare() {
+    if (!this.stmts) {
+      this.stmts = {
+        session: this.db.prepare(upsertSql('sessions', SESSION_COLUMNS, ['id'])),
+        exchange: this.db.prepare(upsertSql('exchanges', EXCHANGE_COLUMNS, ['id'])),
+        message: this.db.prepare(upsertSql('messages', MESSAGE_COLUMNS, ['session_id', 'seq'])),
+      };
+    }
+    return this.stmts;
+  }
+
+  /** Writes everything gathered so far. Returns false when the database refused the write. */
+  flush(): boolean {
+    const total = this.sessions.size + this.exchanges.size + this.messages.size;
+    if (total === 0) return true;
+    const sessions = [...this.sessions.values()];
+    const exchanges = [...this.exchanges.values()];
+    const messages = [...this.messages.values()];
+    try {
+      const stmts = this.prepare();
+      this.db.transaction(() => {
+        for (const s of sessions) stmts.session.run(sessionToRow(s));
+        for (const e of exchanges) stmts.exchange.run(exchangeToRow(e));
+        for (const m of messages) stmts.message.run(messageToRow(m));
+      })();
+    } catch (err) {
+      this.stats.failures++;
+      this.stats.lastError = (err as Error).message;
+      this.trimBacklog();
+      this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
+      if (!this.warned) {
+        this.warned = true;
+        this.opts.onWarning?.(`capture database write failed (${this.stats.lastError}); traffic keeps flowing, ${this.stats.pending} records held for retry`);
+      }
+      if (!this.closed) this.schedule();
+      return false;
+    }
+    // Only what was written leaves the maps: objects added during the write stay queued.
+    for (const s of sessions) if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    for (const e of exchanges) if (this.exchanges.get(e.id) === e) this.exchanges.delete(e.id);
+    for (const m of messages) {
+      const k = m.sessionId + ':' + m.seq;
+      if (this.messages.get(k) === m) this.messages.delete(k);
+    }
+    this.stats.written += total;
+    this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
+    if (this.warned) {
+      this.warned = false;
+      this.opts.onWarning?.('capture database writable again; backlog written');
+    }
+    return true;
+  }
+
+  private trimBacklog(): void {
+    let excess = this.messages.size - this.maxBacklog;
+    if (excess <= 0) return;
+    for (const k of this.messages.keys()) {
+      if (excess-- <= 0) break;
+      this.messages.delete(k);
+      this.stats.dropped++;
+    }
+  }
+
+  /** Unwritten records, for a last-resort dump when the database never recovered. */
+  backlog(): { sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[] } {
+    return { sessions: [...this.sessions.values()], exchanges: [...this.exchanges.values()], messages: [...this.messages.values()] };
+  }
+
+  close(): boolean {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.closed = true;
+    return this.flush();
+  }
+}
