@@ -119,7 +119,7 @@ export class SessionTracker {
       const known = this.byMcpId.get(h.responseSessionId);
       if (known) return known;
     }
-    if (h.hasInitialize) {
+    if (h.hasInitialize || h.responseSessionId) {
       // A probe (server/discover) or a rejected attempt just before, on the same connection and not yet
       // part of a handshake, belongs to this session: users need to see why a fallback happened.
       const prev = this.byConnection.get(h.connectionId);

@@ -17,6 +17,8 @@ export interface AttachedStore {
  */
 export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) => void): AttachedStore {
   const db = openDatabase(file, { create: true });
+  // Never wait for a lock on the thread that forwards traffic: a busy database is retried later.
+  db.pragma('busy_timeout = 0');
   const recorder = new Recorder(db, { onWarning: warn });
   const off = [
     hub.on('session', (s) => recorder.session(s)),

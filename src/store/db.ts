@@ -22,7 +22,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Database.Dat
     if (!fs.existsSync(file)) {
       if (!opts.create) throw new UsageError(`no capture database at ${file} (capture with 'mcptap proxy' first, or pass --db FILE)`);
       try {
-        fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+        makeDirs(path.dirname(path.resolve(file)));
         // Captures hold request bodies: only the owner may read them.
         fs.closeSync(fs.openSync(file, 'a', 0o600));
       } catch (e) {
@@ -74,4 +74,12 @@ export function migrate(db: Database.Database, from: number, to = SCHEMA_VERSION
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
+}
+
+/** mkdir -p one level at a time (Node's recursive mkdir spins forever under /proc). */
+function makeDirs(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  const parent = path.dirname(dir);
+  if (parent !== dir) makeDirs(parent);
+  fs.mkdirSync(dir, { mode: 0o700 });
 }

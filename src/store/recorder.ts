@@ -35,6 +35,8 @@ export class Recorder {
   private messages = new Map<string, RpcMessage>();
   private timer: NodeJS.Timeout | null = null;
   private warned = false;
+  /** Failed writes in a row; retries back off so a locked database costs the proxy almost nothing. */
+  private streak = 0;
   private closed = false;
   private readonly flushMs: number;
   private readonly maxBacklog: number;
@@ -63,10 +65,11 @@ export class Recorder {
 
   private schedule(): void {
     if (this.timer || this.closed) return;
+    const delay = this.streak ? Math.min(1000, 50 * 2 ** this.streak) : this.flushMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush();
-    }, this.flushMs);
+    }, delay);
     this.timer.unref?.();
   }
 
@@ -97,6 +100,7 @@ export class Recorder {
       })();
     } catch (err) {
       this.stats.failures++;
+      this.streak++;
       this.stats.lastError = (err as Error).message;
       this.trimBacklog();
       this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
@@ -114,6 +118,7 @@ export class Recorder {
       const k = m.sessionId + ':' + m.seq;
       if (this.messages.get(k) === m) this.messages.delete(k);
     }
+    this.streak = 0;
     this.stats.written += total;
     this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
     if (this.warned) {

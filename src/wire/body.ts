@@ -1,0 +1,147 @@
+import zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+
+export interface BodyResult {
+  /** Decoded UTF-8 text of the first `cap` bytes; null for an empty body. */
+  text: string | null;
+  truncated: boolean;
+  decodedBytes: number;
+  wireBytes: number;
+  error: string | null;
+}
+
+export interface BodyTapOptions {
+  contentEncoding?: string | null;
+  /** Bytes of decoded body kept for storage. */
+  cap: number;
+  /** Every decoded byte, uncapped: it feeds the SSE and JSON decoders. */
+  onDecoded?: (chunk: Buffer) => void;
+  onEnd?: (r: BodyResult) => void;
+}
+
+function decoderFor(coding: string): Transform | null {
+  switch (coding) {
+    case 'gzip':
+    case 'x-gzip':
+      return zlib.createGunzip();
+    // Servers send both zlib-wrapped and raw deflate under this name; Unzip detects the former only,
+    // so the raw case falls back below when the header check fails.
+    case 'deflate':
+      return zlib.createInflate();
+    case 'br':
+      return zlib.createBrotliDecompress();
+    default:
+      return null;
+  }
+}
+
+/**
+ * A tap on one HTTP body: keeps a capped copy for storage and hands every decoded byte on. Identity
+ * bodies are handled synchronously inside push/end; encoded ones go through zlib streams. Decoding
+ * errors are reported in the result, never thrown: this runs beside live traffic.
+ */
+export class BodyTap {
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
+  private decodedBytes = 0;
+  private truncated = false;
+  private error: string | null = null;
+  private done = false;
+  private chain: Transform[] = [];
+  private raw: Buffer[] | null = null;
+  wireBytes = 0;
+
+  constructor(private readonly opts: BodyTapOptions) {
+    const codings = (opts.contentEncoding ?? '')
+      .split(',')
+      .map((c) => c.trim().toLowerCase())
+      .filter((c) => c && c !== 'identity')
+      .reverse();
+    for (const c of codings) {
+      const d = decoderFor(c);
+      if (!d) {
+        this.error = `unsupported content-encoding: ${c}`;
+        this.chain = [];
+        return;
+      }
+      this.chain.push(d);
+    }
+    if (this.chain.length === 0) return;
+    // Keep the encoded bytes of a deflate body in case it turns out to be raw deflate.
+    if (codings.includes('deflate')) this.raw = [];
+    for (let i = 0; i < this.chain.length - 1; i++) this.chain[i].pipe(this.chain[i + 1]);
+    const last = this.chain[this.chain.length - 1];
+    last.on('data', (c: Buffer) => this.decoded(c));
+    last.on('end', () => this.finish());
+    for (const d of this.chain) d.on('error', (e) => this.onZlibError(e));
+  }
+
+  private onZlibError(e: Error): void {
+    if (this.done) return;
+    if (this.raw && this.decodedBytes === 0 && /header/i.test(e.message)) {
+      // Raw deflate: start over with inflateRaw on the bytes seen so far.
+      const rawBytes = Buffer.concat(this.raw);
+      this.raw = null;
+      try {
+        this.decoded(zlib.inflateRawSync(rawBytes));
+        this.finish();
+        return;
+      } catch {
+        // fall through to the error below
+      }
+    }
+    this.error = `${this.opts.contentEncoding}: ${e.message}`;
+    this.finish();
+  }
+
+  private decoded(c: Buffer): void {
+    // Once anything decoded, the body is not raw deflate: stop keeping encoded bytes.
+    this.raw = null;
+    this.decodedBytes += c.length;
+    if (this.keptBytes < this.opts.cap) {
+      const room = this.opts.cap - this.keptBytes;
+      const part = c.length > room ? c.subarray(0, room) : c;
+      this.kept.push(part);
+      this.keptBytes += part.length;
+      if (c.length > room) this.truncated = true;
+    } else if (c.length) {
+      this.truncated = true;
+    }
+    this.opts.onDecoded?.(c);
+  }
+
+  push(chunk: Buffer): void {
+    if (this.done) return;
+    this.wireBytes += chunk.length;
+    if (this.chain.length) {
+      this.raw?.push(chunk);
+      this.chain[0].write(chunk);
+    } else {
+      this.decoded(chunk);
+    }
+  }
+
+  end(): void {
+    if (this.done) return;
+    if (this.chain.length) this.chain[0].end();
+    else this.finish();
+  }
+
+  abort(reason = 'aborted'): void {
+    if (this.done) return;
+    if (this.chain.length) {
+      for (const d of this.chain) d.destroy();
+    }
+    void reason;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : Buffer.concat(this.kept).toString('utf8');
+    this.kept = [];
+    this.raw = null;
+    this.opts.onEnd?.({ text, truncated: this.truncated, decodedBytes: this.decodedBytes, wireBytes: this.wireBytes, error: this.error });
+  }
+}

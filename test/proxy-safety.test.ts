@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
+import type { AddressInfo } from 'node:net';
+import { startProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { tempDb } from './helpers/tmp.js';
+
+// Secrets, a database that refuses writes, and the CLI's answers to bad input.
+
+const SECRET = 'sk-live-4f9c2d7e8a1b3c5d6e7f8091a2b3c4d5';
+const tmp = tempDb();
+let upstream: http.Server;
+let upstreamUrl: string;
+
+function rpcServer(): http.Server {
+  return http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const msg = JSON.parse(body);
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'sess-' + (req.headers['x-n'] ?? '0'), 'set-cookie': `sid=${SECRET}; Path=/` });
+      // A server that echoes what it got: the key comes back in the body too.
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { echoed: req.headers.authorization, apiKey: SECRET } }));
+    });
+  });
+}
+
+function post(url: string, headers: Record<string, string>, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+beforeAll(async () => {
+  upstream = rpcServer();
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  upstream.closeAllConnections();
+  await new Promise((r) => upstream.close(r));
+  tmp.cleanup();
+});
+
+describe('redaction', () => {
+  it('never writes the secret to the database file, and keeps a fingerprint', async () => {
+    const db = path.join(tmp.dir, 'redact.db');
+    const proxy = await startProxy({ target: upstreamUrl, port: 0, db, onWarning: () => {} });
+    try {
+      const status = await post(proxy.url + '/mcp?api_key=' + SECRET, { authorization: `Bearer ${SECRET}`, 'x-litellm-api-key': SECRET, 'x-n': '1' }, {
+        jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'login', arguments: { password: 'hunter2-hunter2', token: SECRET } },
+      });
+      expect(status).toBe(200);
+    } finally {
+      await proxy.close();
+    }
+    const bytes = Buffer.concat(['', '-wal', '-shm'].filter((s) => fs.existsSync(db + s)).map((s) => fs.readFileSync(db + s)));
+    expect(bytes.includes(Buffer.from(SECRET))).toBe(false);
+    expect(bytes.includes(Buffer.from('hunter2-hunter2'))).toBe(false);
+    expect(fs.statSync(db).mode & 0o777).toBe(0o600);
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const [session] = store.listSessions();
+      const [ex] = store.exchanges(session.id);
+      const auth = ex.requestHeaders.find(([k]) => k.toLowerCase() === 'authorization')![1];
+      expect(auth).toBe('Bearer sk-…c4d5');
+      expect(ex.url).not.toContain(SECRET);
+      const msgs = store.messages(session.id);
+      expect(msgs).toHaveLength(2);
+      expect(msgs[1].payload).toContain('sk-…c4d5');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores secrets as sent with --no-redact', async () => {
+    const db = path.join(tmp.dir, 'plain.db');
+    const proxy = await startProxy({ target: upstreamUrl, port: 0, db, redact: false, onWarning: () => {} });
+    try {
+      await post(proxy.url + '/mcp', { authorization: `Bearer ${SECRET}` }, { jsonrpc: '2.0', id: 1, method: 'ping' });
+    } finally {
+      await proxy.close();
+    }
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const [session] = store.listSessions();
+      expect(store.exchanges(session.id)[0].requestHeaders).toContainEqual(['authorization', `Bearer ${SECRET}`]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('a failing database', () => {
+  it('keeps traffic flowing while the database is locked, warns once, and writes the backlog later', async () => {
+    const db = path.join(tmp.dir, 'locked.db');
+    const warnings: string[] = [];
+    const proxy = await startProxy({ target: upstreamUrl, port: 0, db, onWarning: (m) => warnings.push(m) });
+    const locker = new Database(db);
+    try {
+      locker.prepare('BEGIN EXCLUSIVE').run();
+      for (let i = 0; i < 20; i++) {
+        expect(await post(proxy.url + '/mcp', { 'x-n': String(i) }, { jsonrpc: '2.0', id: i, method: 'ping' })).toBe(200);
+      }
+      await proxy.flush();
+      expect(proxy.stats().writeFailures).toBeGreaterThan(0);
+      expect(warnings.filter((w) => w.includes('write failed'))).toHaveLength(1);
+      locker.prepare('COMMIT').run();
+      await proxy.flush();
+      expect(proxy.stats().pendingWrites).toBe(0);
+    } finally {
+      locker.close();
+      await proxy.close();
+    }
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const sessions = store.listSessions();
+      expect(sessions).toHaveLength(20);
+      expect(sessions.reduce((n, s) => n + store.countMessages(s.id), 0)).toBe(40);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('CLI bad input', () => {
+  const cli = path.resolve('dist/src/cli/main.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MCPTAP_DB: path.join(tmp.dir, 'cli.db') }, timeout: 15_000 });
+
+  it.each([
+    [['proxy', '--target', 'not a url'], /not a URL/],
+    [['proxy', '--target', 'ftp://example.com'], /http:\/\/ or https:\/\//],
+    [['proxy', '--target', 'http://127.0.0.1:1', '--port', '99999'], /--port must be/],
+    [['proxy', '--target', 'http://127.0.0.1:1', '--db', '/proc/nope/captures.db'], /cannot create database/],
+    [['show', 'zzzz'], /no capture database|no session/],
+    [['sessions', '--db', '/nonexistent/dir/x.db'], /no capture database/],
+  ])('%j → one line, exit 2', (args, pattern) => {
+    const r = run(...(args as string[]));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('port in use → one line, exit 2', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = String((busy.address() as AddressInfo).port);
+      const r = run('proxy', '--target', upstreamUrl, '--port', port);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/already in use/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await new Promise((r) => busy.close(r));
+    }
+  });
+});
