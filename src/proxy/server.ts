@@ -61,6 +61,7 @@ interface InFlight {
   proxyReq: http.ClientRequest | null;
   proxyRes: http.IncomingMessage | null;
   upstreamFailed: boolean;
+  clientGone: boolean;
 }
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
@@ -144,7 +145,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       queue.push(() => st.cap!.responseEnd(t));
     });
     proxyRes.on('close', () => {
-      if (proxyRes.complete) return;
+      if (proxyRes.complete || st.clientGone) return;
       st.upstreamFailed = true;
       const t = now();
       queue.push(() => st.cap!.fail('upstream closed the connection mid-response', false, t));
@@ -157,7 +158,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     exchanges++;
     const t0 = now();
-    const st: InFlight = { cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false };
+    const st: InFlight = { cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false };
     inflight.set(req, st);
     const connectionId = connectionIds.get(req.socket) ?? 0;
     const url = req.url ?? '/';
@@ -171,6 +172,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
     res.on('close', () => {
       if (res.writableFinished || st.upstreamFailed) return;
+      st.clientGone = true;
       // The client went away: stop the upstream request too, or a long SSE stream would leak.
       st.proxyRes?.destroy();
       st.proxyReq?.destroy();
