@@ -44,7 +44,7 @@ export class HttpExchangeCapture {
     private readonly ctx: CaptureContext,
     readonly exchange: Exchange,
     private readonly rawRequestHeaders: HeaderList,
-    private readonly connectionId: number,
+    private readonly clientKey: string,
     private readonly legacySessionId: string | null,
   ) {
     ctx.hub.emit('exchange', exchange);
@@ -215,7 +215,7 @@ export class HttpExchangeCapture {
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
       isMcp: this.mcp,
       isLegacyStream: isStream && !requestSessionId,
-      connectionId: this.connectionId,
+      clientKey: this.clientKey,
     });
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
     this.requestMessages = [];

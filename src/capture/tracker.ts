@@ -36,8 +36,11 @@ export interface SessionHint {
   isMcp: boolean;
   /** A GET answered with text/event-stream and no session header: a legacy HTTP+SSE stream. */
   isLegacyStream: boolean;
-  /** Identifies the client's TCP connection, to keep a probe and the initialize after it together. */
-  connectionId: number;
+  /**
+   * Who sent it: client address and User-Agent. Keeps a probe and the initialize after it together
+   * (clients open a new connection for the fallback, so the TCP connection cannot tell).
+   */
+  clientKey: string;
 }
 
 const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));
@@ -52,7 +55,7 @@ export class SessionTracker {
   private readonly states = new Map<string, SessionState>();
   private readonly byMcpId = new Map<string, SessionState>();
   private readonly byLegacyId = new Map<string, SessionState>();
-  private readonly byConnection = new Map<number, SessionState>();
+  private readonly byClient = new Map<string, SessionState>();
   private httpSession: SessionState | null = null;
 
   constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
@@ -95,7 +98,7 @@ export class SessionTracker {
     st.lastActivity = ex.startedAt;
     if (ex.status != null && ex.status >= 400) st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
-    if (st.session.transport !== 'http') this.byConnection.set(h.connectionId, st);
+    if (st.session.transport !== 'http') this.byClient.set(h.clientKey, st);
     this.hub.emit('session', st.session);
     return st.session;
   }
@@ -120,9 +123,9 @@ export class SessionTracker {
       if (known) return known;
     }
     if (h.hasInitialize || h.responseSessionId) {
-      // A probe (server/discover) or a rejected attempt just before, on the same connection and not yet
+      // A probe (server/discover) or a rejected attempt just before, from the same client and not yet
       // part of a handshake, belongs to this session: users need to see why a fallback happened.
-      const prev = this.byConnection.get(h.connectionId);
+      const prev = this.byClient.get(h.clientKey);
       if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && ex.startedAt - prev.lastActivity < 10_000) {
         prev.initializeSeen = true;
         return prev;
@@ -136,7 +139,7 @@ export class SessionTracker {
       return this.httpSession;
     }
     // JSON-RPC without any session identity: a stateless server, or a client that lost its session id.
-    const prev = this.byConnection.get(h.connectionId);
+    const prev = this.byClient.get(h.clientKey);
     if (prev && !prev.session.endedAt && prev.session.transport === 'streamable-http') return prev;
     return this.create('streamable-http', ex.startedAt);
   }
@@ -174,7 +177,7 @@ export class SessionTracker {
       this.byMcpId.delete(st.session.mcpSessionId);
       this.byLegacyId.delete(st.session.mcpSessionId);
     }
-    for (const [conn, s] of this.byConnection) if (s === st) this.byConnection.delete(conn);
+    for (const [key, s] of this.byClient) if (s === st) this.byClient.delete(key);
     // Keep ended sessions out of memory: everything about them is in the store already.
     this.states.delete(sessionId);
   }
@@ -244,11 +247,17 @@ export class SessionTracker {
       }
       return;
     }
-    if ((m.kind === 'response' || m.kind === 'error') && m.rpcId != null) {
+    if (m.kind === 'response' || m.kind === 'error') {
       const reqDir: Direction = m.direction === 'client->server' ? 'server->client' : 'client->server';
-      const key = reqDir + enc(m.rpcId);
-      const req = st.pending.get(key);
-      if (!req) return;
+      let key = m.rpcId != null ? reqDir + enc(m.rpcId) : null;
+      if (key == null && m.exchangeId) {
+        // An error with id null (the server could not read the id, or refused before reading): if the
+        // HTTP exchange that carried it sent exactly one request, that is what it answers.
+        const same = [...st.pending].filter(([, r]) => r.exchangeId === m.exchangeId && r.direction === reqDir);
+        if (same.length === 1) key = same[0][0];
+      }
+      const req = key == null ? undefined : st.pending.get(key);
+      if (!req || key == null) return;
       st.pending.delete(key);
       req.correlatedSeq = m.seq;
       m.correlatedSeq = req.seq;

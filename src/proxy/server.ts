@@ -86,14 +86,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     xfwd: false,
   });
   const inflight = new WeakMap<http.IncomingMessage, InFlight>();
-  const connectionIds = new WeakMap<Socket, number>();
   const sockets = new Set<Socket>();
-  let nextConnection = 1;
   let exchanges = 0;
 
   const server = http.createServer({ noDelay: true });
   server.on('connection', (s: Socket) => {
-    connectionIds.set(s, nextConnection++);
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -160,13 +157,13 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const t0 = now();
     const st: InFlight = { cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false };
     inflight.set(req, st);
-    const connectionId = connectionIds.get(req.socket) ?? 0;
+    const clientKey = `${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     const url = req.url ?? '/';
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
       const ex = newExchange(engine, target, req, t0, clientAddress);
-      st.cap = new HttpExchangeCapture(engine, ex, pairs(req.rawHeaders), connectionId, legacyId);
+      st.cap = new HttpExchangeCapture(engine, ex, pairs(req.rawHeaders), clientKey, legacyId);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
