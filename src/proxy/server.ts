@@ -11,7 +11,7 @@ import { newExchangeId } from '../capture/ids.js';
 import type { Exchange } from '../capture/model.js';
 import { UsageError } from '../errors.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
-import { parseTarget, upstreamUrl, type Target } from './target.js';
+import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
@@ -78,7 +78,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     ? new https.Agent({ keepAlive: true, rejectUnauthorized: !opts.insecure })
     : new http.Agent({ keepAlive: true });
   const proxy = httpProxy.createProxyServer({
-    target: target.url.href,
+    target: target.url.origin,
+    prependPath: false,
     changeOrigin: true,
     selfHandleResponse: true,
     agent,
@@ -120,7 +121,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     let body: Readable = proxyRes;
     if (isLegacyStreamCandidate(req, raw)) {
       const rw = new EndpointRewriter({
-        streamUrl: upstreamUrl(target, req.url ?? '/'),
+        streamUrl: target.url.origin + (req.url ?? '/'),
         upstreamPrefix: target.prefix,
         proxyOrigin: `http://${req.headers.host ?? `${host}:${port}`}`,
         onRewrite: (from, to) => queue.push(() => {
@@ -131,8 +132,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       body = rw;
     }
     res.writeHead(status, proxyRes.statusMessage, out);
-    // Send the head now: an SSE client must see its stream open before the first event.
-    res.flushHeaders();
+    // An SSE client must see its stream open before the first event; other heads go out with the
+    // first body bytes, in one packet.
+    if (mediaType(header(raw, 'content-type')) === 'text/event-stream') res.flushHeaders();
     proxyRes.on('data', (chunk: Buffer) => {
       const t = now();
       queue.push(() => st.cap!.responseChunk(chunk, t));
@@ -162,7 +164,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
-      const ex = newExchange(engine, target, req, t0, clientAddress);
+      const ex = newExchange(engine, target, req, url, t0, clientAddress);
       st.cap = new HttpExchangeCapture(engine, ex, pairs(req.rawHeaders), clientKey, legacyId);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
@@ -177,7 +179,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       queue.push(() => st.cap!.fail(null, true, t));
     });
 
-    proxy.web(req, res, { target: upstreamUrl(target, url), ignorePath: true }, (err: NodeJS.ErrnoException) => {
+    // The proxy is created on the bare origin: the path (with any --target prefix) is ours to set.
+    req.url = upstreamPath(target, url);
+    proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => {
       const t = now();
       const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
       st.upstreamFailed = true;
@@ -281,8 +285,7 @@ function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, 
     !req.headers['mcp-session-id'];
 }
 
-function newExchange(engine: CaptureEngine, target: Target, req: http.IncomingMessage, t0: number, clientAddress: string | null): Exchange {
-  const url = req.url ?? '/';
+function newExchange(engine: CaptureEngine, target: Target, req: http.IncomingMessage, url: string, t0: number, clientAddress: string | null): Exchange {
   return {
     id: newExchangeId(),
     sessionId: null,

@@ -23,12 +23,17 @@ export function parseTarget(input: string): Target {
   return { url, prefix, display: url.origin + prefix };
 }
 
-/** The upstream URL for a request path, the way the proxy forwards it (prefix + path). */
-export function upstreamUrl(t: Target, path: string, ws = false): string {
-  const origin = ws ? t.url.origin.replace(/^http/, 'ws') : t.url.origin;
+/** The upstream path for a request path: the --target prefix, then the path as the client sent it. */
+export function upstreamPath(t: Target, path: string): string {
   let p = path.startsWith('/') ? path : '/' + path;
   // With a prefix, the proxy's root is the target itself: --target http://gw/mcp and a client at
   // http://proxy/ reach http://gw/mcp, not http://gw/mcp/.
   if (t.prefix && (p === '/' || p.startsWith('/?'))) p = p.slice(1);
-  return origin + t.prefix + p;
+  return t.prefix + p;
+}
+
+/** The upstream URL for a request path, the way the proxy forwards it. */
+export function upstreamUrl(t: Target, path: string, ws = false): string {
+  const origin = ws ? t.url.origin.replace(/^http/, 'ws') : t.url.origin;
+  return origin + upstreamPath(t, path);
 }

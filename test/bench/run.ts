@@ -1,0 +1,58 @@
+import { benchRecorder } from './recorder.js';
+import { benchSseStream } from './sse-stream.js';
+import { benchThroughput, type PathFigures } from './throughput.js';
+
+// `npm run bench`: every figure is measured in this one run, and proxy figures are ratios against a
+// bare http-proxy measured alongside, so they mean the same on a fast or a slow machine.
+
+const only = new Set(process.argv.slice(2));
+const want = (name: string) => only.size === 0 || only.has(name);
+const lines: string[] = [];
+const say = (s = '') => {
+  lines.push(s);
+  process.stdout.write(s + '\n');
+};
+const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+
+say(`mcptap bench — node ${process.version}, ${new Date().toISOString()}`);
+
+if (want('throughput')) {
+  const rows = await benchThroughput();
+  say('');
+  say('MCP tools/call, real SDK server; bare = http-proxy with keep-alive agent, no capture; mcptap = full capture to SQLite');
+  say('transport        clients  direct calls/s  bare calls/s  mcptap calls/s  mcptap/bare  p50 bare→mcptap (ms)  added p50   p99 mcptap');
+  for (const r of rows) {
+    for (const [label, set] of [['1', r.single], ['20', r.concurrent]] as const) {
+      const s = set as Record<'direct' | 'bare' | 'mcptap', PathFigures>;
+      const ratio = s.mcptap.callsPerSec / s.bare.callsPerSec;
+      const added = s.mcptap.p50 - s.bare.p50;
+      say(`${r.transport.padEnd(16)} ${label.padStart(7)}  ${String(s.direct.callsPerSec).padStart(14)}  ${String(s.bare.callsPerSec).padStart(12)}  ${String(s.mcptap.callsPerSec).padStart(14)}  ${ratio.toFixed(2).padStart(6)} ${mark(ratio >= 0.9).padEnd(6)} ${`${s.bare.p50.toFixed(3)}→${s.mcptap.p50.toFixed(3)}`.padStart(20)}  ${added.toFixed(3).padStart(6)} ${mark(label === '20' || added <= 0.5).padEnd(6)} ${s.mcptap.p99.toFixed(2).padStart(8)}`);
+    }
+  }
+}
+
+if (want('recorder')) {
+  const r = await benchRecorder();
+  say('');
+  say(`recorder: ${r.messages} messages in ${r.ms} ms = ${r.perSecond} messages/s (target ≥ 20,000: ${mark(r.perSecond >= 20_000)}); none dropped`);
+}
+
+if (want('sse')) {
+  const r = await benchSseStream(200);
+  say('');
+  say(`SSE stream: ${r.mb} MB in ${r.events} events through full capture in ${r.seconds}s; RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); first event reached the client ${r.firstEventMs} ms after the upstream wrote it`);
+}
+
+for (const [name, mod, fn] of [['diff', './diff.js', 'benchDiff'], ['tui', './tui.js', 'benchTui']] as const) {
+  if (!want(name)) continue;
+  let bench: (() => Promise<Record<string, number>>) | undefined;
+  try {
+    bench = (await import(mod))[fn];
+  } catch {
+    bench = undefined;
+  }
+  if (!bench) continue;
+  const r = await bench();
+  say('');
+  say(`${name}: ${Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}

@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { connectClient, type TransportKind } from '../helpers/peers.js';
+
+// MCP calls through three paths — direct, a bare http-proxy, mcptap with full capture — measured in
+// one run against the same real SDK server. Servers and proxies run in their own processes; this
+// process only drives SDK clients.
+
+export interface PathFigures {
+  callsPerSec: number;
+  p50: number;
+  p99: number;
+}
+export interface TransportFigures {
+  transport: TransportKind;
+  single: Record<'direct' | 'bare' | 'mcptap', PathFigures>;
+  concurrent: Record<'direct' | 'bare' | 'mcptap', PathFigures>;
+}
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+
+function child(script: string, args: string[]): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
+  const proc = fork(here(script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    proc.once('message', (msg) => resolve({ proc, msg: msg as Record<string, string> }));
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  const gone = new Promise((r) => proc.once('exit', r));
+  if (proc.connected) proc.send('stop');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+  await gone;
+  clearTimeout(t);
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+
+function endpoint(kind: TransportKind, base: string): string {
+  if (kind === 'websocket') return base.replace(/^http/, 'ws') + '/';
+  return base + (kind === 'sse' ? '/sse' : '/mcp');
+}
+
+async function run(kind: TransportKind, base: string, clients: number, calls: number): Promise<PathFigures> {
+  const conns = await Promise.all(Array.from({ length: clients }, (_, i) => connectClient(kind, endpoint(kind, base), { name: `bench-${i}` })));
+  for (const c of conns) for (let i = 0; i < 20; i++) await c.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(conns.map(async (c, ci) => {
+    for (let i = 0; i < calls; i++) {
+      const s = performance.now();
+      await c.client.callTool({ name: 'echo', arguments: { message: `c${ci} call ${i}` } });
+      lat.push(performance.now() - s);
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  await Promise.all(conns.map((c) => c.close()));
+  lat.sort((a, b) => a - b);
+  return { callsPerSec: Math.round(lat.length / secs), p50: Math.round(pct(lat, 0.5) * 1000) / 1000, p99: Math.round(pct(lat, 0.99) * 1000) / 1000 };
+}
+
+export async function benchThroughput(opts: { singleCalls?: number; concurrentCalls?: number } = {}): Promise<TransportFigures[]> {
+  const singleCalls = opts.singleCalls ?? 600;
+  const concurrentCalls = opts.concurrentCalls ?? 60;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-'));
+  const servers = await child('server-peer.js', []);
+  const out: TransportFigures[] = [];
+  try {
+    for (const kind of ['streamable-http', 'sse', 'websocket'] as TransportKind[]) {
+      const target = servers.msg[kind];
+      const bare = await child('bare-proxy.js', [target]);
+      const tap = await child('mcptap-proxy.js', [target, path.join(dir, `${kind}.db`)]);
+      const paths = { direct: target, bare: bare.msg.url, mcptap: tap.msg.url };
+      const single = {} as TransportFigures['single'];
+      const concurrent = {} as TransportFigures['concurrent'];
+      // Interleave the paths and keep each one's best round, so drift on a shared machine hits all alike.
+      for (let round = 0; round < 2; round++) {
+        for (const name of ['direct', 'bare', 'mcptap'] as const) {
+          const s = await run(kind, paths[name], 1, singleCalls);
+          if (!single[name] || s.callsPerSec > single[name].callsPerSec) single[name] = s;
+          const c = await run(kind, paths[name], 20, concurrentCalls);
+          if (!concurrent[name] || c.callsPerSec > concurrent[name].callsPerSec) concurrent[name] = c;
+        }
+      }
+      await stop(bare.proc);
+      await stop(tap.proc);
+      out.push({ transport: kind, single, concurrent });
+    }
+  } finally {
+    await stop(servers.proc);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
