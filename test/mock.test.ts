@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { startProxy, type RunningProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { startMock, type RunningMock } from '../src/replay/mock.js';
+import { recordingFromStore, type Recording } from '../src/replay/recording.js';
+import { connectClient, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
+import { tempDb } from './helpers/tmp.js';
+
+// A session recorded from server-everything through the proxy, served back by `startMock` with no
+// upstream: the SDK client must complete the same calls and get the same results over every transport.
+
+interface Outcome {
+  tools: string[];
+  echo: unknown;
+  progress: number[];
+  longRun: unknown;
+  sampled: unknown;
+  prompt: unknown;
+  resource: unknown;
+}
+
+/**
+ * server-everything asks for the client's roots 350 ms after `initialized` and logs the answer; waiting
+ * for that log keeps the message order the same in every run, so recordings can be compared.
+ */
+function rootsSynced(client: Client): Promise<void> {
+  return new Promise((resolve) => client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    if (String(n.params.data).includes('Roots updated')) resolve();
+  }));
+}
+
+async function scenario(client: Client): Promise<Outcome> {
+  await rootsSynced(client);
+  const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+  const echo = await client.callTool({ name: 'echo', arguments: { message: 'from the recording' } });
+  const progress: number[] = [];
+  const longRun = await client.callTool(
+    { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } },
+    undefined,
+    { onprogress: (p) => progress.push(p.progress) },
+  );
+  const sampled = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'say hi', maxTokens: 5 } });
+  const prompt = await client.getPrompt({ name: 'simple-prompt' });
+  const resource = await client.readResource({ uri: 'demo://resource/static/document/architecture.md' });
+  return { tools, echo, progress, longRun, sampled, prompt, resource };
+}
+
+const tmp = tempDb();
+let peer: Peer;
+let proxy: RunningProxy;
+let mock: RunningMock;
+let recording: Recording;
+let original: Outcome;
+const SPEED = 3;
+
+beforeAll(async () => {
+  peer = await startStreamableServer();
+  proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label: 'original', onWarning: () => {} });
+  const c = await connectClient('streamable-http', proxy.url + '/mcp');
+  original = await scenario(c.client);
+  await c.close();
+  await proxy.flush();
+  await proxy.close();
+  const store = CaptureStore.open(tmp.db, { readonly: true });
+  try {
+    recording = recordingFromStore(store, store.listSessions().find((s) => s.label === 'original' && s.transport === 'streamable-http')!.id);
+  } finally {
+    store.close();
+  }
+  // No upstream from here on: the mock alone answers.
+  await peer.close();
+  mock = await startMock({ recording, port: 0, speed: SPEED });
+});
+
+afterAll(async () => {
+  await mock?.close();
+  await proxy?.close();
+  await peer?.close();
+  tmp.cleanup();
+});
+
+const endpoints: Array<{ kind: TransportKind; at: (m: RunningMock) => string }> = [
+  { kind: 'streamable-http', at: (m) => m.url + m.path },
+  { kind: 'sse', at: (m) => m.url + '/sse' },
+  { kind: 'websocket', at: (m) => m.url.replace('http', 'ws') + '/' },
+];
+
+describe.each(endpoints)('the SDK client against the mock over $kind', ({ kind, at }) => {
+  let outcome: Outcome;
+  let elapsedLongRun = 0;
+
+  beforeAll(async () => {
+    const c = await connectClient(kind, at(mock));
+    try {
+      outcome = await scenario(c.client);
+      const t0 = performance.now();
+      await c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 } }, undefined, { onprogress: () => {} });
+      elapsedLongRun = performance.now() - t0;
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('completes the same calls with the same results', () => {
+    expect(outcome.tools).toEqual(original.tools);
+    expect(outcome.tools).toContain('echo');
+    expect(outcome.echo).toEqual(original.echo);
+    expect(outcome.longRun).toEqual(original.longRun);
+    expect(outcome.sampled).toEqual(original.sampled);
+    expect(outcome.prompt).toEqual(original.prompt);
+    expect(outcome.resource).toEqual(original.resource);
+  });
+
+  it('replays progress under the client’s own token', () => {
+    // The SDK client may drop the last progress callback when the result lands in the same read.
+    expect(outcome.progress.length).toBeGreaterThanOrEqual(2);
+    expect([1, 2, 3].slice(0, outcome.progress.length)).toEqual(outcome.progress);
+  });
+
+  it('keeps the recorded spacing of progress, scaled by the speed', () => {
+    const call = recording.messages.find((m) => m.kind === 'request' && m.subject === 'trigger-long-running-operation')!;
+    const res = recording.messages.find((m) => m.seq === call.correlatedSeq)!;
+    const span = res.ts - call.ts;
+    expect(span).toBeGreaterThanOrEqual(250);
+    expect(elapsedLongRun).toBeGreaterThanOrEqual((span / SPEED) * 0.8);
+  });
+});
+
+describe('requests the recording cannot answer', () => {
+  it('answers an unmatched call with an error that names the closest recorded request', async () => {
+    const c = await connectClient('streamable-http', mock.url + mock.path);
+    try {
+      const echoSeq = recording.messages.find((m) => m.kind === 'request' && m.subject === 'echo')!.seq;
+      await expect(c.client.callTool({ name: 'echo', arguments: { message: 'never recorded' } }))
+        .rejects.toThrow(new RegExp(`no recorded tools/call request matches .*never recorded.*closest recorded request: #${echoSeq} tools/call .*from the recording.*differs at arguments\\.message`));
+      await expect(c.client.listResourceTemplates()).rejects.toThrow(/-32601.*no recorded resources\/templates\/list request.*closest recorded request: #\d+ resources\/\w+/);
+      // A miss does not disturb the session: recorded calls still answer.
+      expect(await c.client.callTool({ name: 'echo', arguments: { message: 'from the recording' } })).toEqual(original.echo);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('rewrites ids to the client’s and reuses a call once every match is used', async () => {
+    const post = (sid: string | null, body: unknown) => fetch(mock.url + mock.path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(sid ? { 'mcp-session-id': sid } : {}) },
+      body: JSON.stringify(body),
+    });
+    const init = recording.messages.find((m) => m.method === 'initialize' && m.kind === 'request')!;
+    const r0 = await post(null, { ...JSON.parse(init.payload), id: 'first' });
+    const sid = r0.headers.get('mcp-session-id')!;
+    expect(sid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sid).not.toBe(recording.session.mcpSessionId);
+    expect(await r0.text()).toContain('"id":"first"');
+    for (const id of ['x-1', 99]) {
+      const r = await post(sid, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: 'from the recording' } } });
+      const text = await r.text();
+      expect(text).toContain(`"id":${JSON.stringify(id)}`);
+      expect(text).toContain('Echo: from the recording');
+    }
+    expect((await post('no-such-session', { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status).toBe(404);
+    expect((await post(null, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status).toBe(400);
+  });
+});
