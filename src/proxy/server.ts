@@ -10,6 +10,7 @@ import { HttpExchangeCapture } from '../capture/http-exchange.js';
 import { newExchangeId } from '../capture/ids.js';
 import type { Exchange } from '../capture/model.js';
 import { UsageError } from '../errors.js';
+import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
 import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
 import { WebSocketBridge } from './ws-bridge.js';
@@ -223,8 +224,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     server.once('error', onError);
     server.once('listening', onListening);
     server.listen(port, host);
-  }).catch((e) => {
-    store?.close();
+  }).catch(async (e) => {
+    await store?.close();
     throw e;
   });
   port = (server.address() as { port: number }).port;
@@ -232,7 +233,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   const settle = async () => {
     // Let pending socket callbacks and zlib work land in the queue, then run it.
-    for (let i = 0; i < 3; i++) {
+    const deadline = Date.now() + 2000;
+    for (let i = 0; i < 3 || (pendingDecodes() > 0 && Date.now() < deadline); i++) {
       await new Promise((r) => setImmediate(r));
       queue.flush();
     }
@@ -256,7 +258,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     }),
     flush: async () => {
       await settle();
-      store?.recorder.flush();
+      await store?.flush();
     },
     close: () => {
       closed ??= (async () => {
@@ -270,7 +272,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         await settle();
         engine.tracker.endAll('proxy-stopped', now());
         queue.flush();
-        store?.close();
+        await store?.close();
       })();
       return closed;
     },

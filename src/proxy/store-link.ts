@@ -1,13 +1,12 @@
 import fs from 'node:fs';
-import type Database from 'better-sqlite3';
 import type { CaptureHub } from '../capture/hub.js';
 import { openDatabase } from '../store/db.js';
-import { Recorder } from '../store/recorder.js';
+import { RecorderClient } from '../store/recorder-client.js';
 
 export interface AttachedStore {
-  db: Database.Database;
-  recorder: Recorder;
-  close(): void;
+  recorder: RecorderClient;
+  flush(): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 /**
@@ -16,39 +15,33 @@ export interface AttachedStore {
  * JSON-lines file beside it at shutdown, so nothing captured is lost.
  */
 export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) => void): AttachedStore {
-  const db = openDatabase(file, { create: true });
-  // Never wait for a lock on the thread that forwards traffic: a busy database is retried later.
-  db.pragma('busy_timeout = 0');
-  const recorder = new Recorder(db, { onWarning: warn });
+  // Open (and migrate) here first, so that a bad path is a usage error before the proxy listens.
+  openDatabase(file, { create: true }).close();
+  const recorder = new RecorderClient(file, warn);
   const off = [
     hub.on('session', (s) => recorder.session(s)),
     hub.on('exchange', (e) => recorder.exchange(e)),
     hub.on('message', (m) => recorder.message(m)),
   ];
   return {
-    db,
     recorder,
-    close() {
+    flush: () => recorder.flush(),
+    async close() {
       off.forEach((f) => f());
-      if (!recorder.close()) {
-        const rescue = `${file}.unsaved-${Date.now()}.jsonl`;
-        try {
-          const b = recorder.backlog();
-          const lines = [
-            ...b.sessions.map((x) => JSON.stringify({ type: 'session', session: x })),
-            ...b.exchanges.map((x) => JSON.stringify({ type: 'exchange', exchange: x })),
-            ...b.messages.map((x) => JSON.stringify({ type: 'message', message: x })),
-          ];
-          fs.writeFileSync(rescue, lines.join('\n') + '\n', { mode: 0o600 });
-          warn(`the database could not take the last ${lines.length} records; they are in ${rescue}`);
-        } catch (e) {
-          warn(`the database could not take the last records and neither could ${rescue}: ${(e as Error).message}`);
-        }
-      }
+      const left = await recorder.close();
+      if (!left) return;
+      const rescue = `${file}.unsaved-${Date.now()}.jsonl`;
+      const lines = [
+        ...left.sessions.map((x) => JSON.stringify({ type: 'session', session: x })),
+        ...left.exchanges.map((x) => JSON.stringify({ type: 'exchange', exchange: x })),
+        ...left.messages.map((x) => JSON.stringify({ type: 'message', message: x })),
+      ];
+      if (!lines.length) return;
       try {
-        db.close();
-      } catch {
-        // Closing a broken database has nothing left to lose.
+        fs.writeFileSync(rescue, lines.join('\n') + '\n', { mode: 0o600 });
+        warn(`the database could not take the last ${lines.length} records; they are in ${rescue}`);
+      } catch (e) {
+        warn(`the database could not take the last records and neither could ${rescue}: ${(e as Error).message}`);
       }
     },
   };

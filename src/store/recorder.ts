@@ -21,6 +21,8 @@ export interface RecorderOptions {
   /** Rows kept for retry while the database fails; beyond this the oldest are dropped and counted. */
   maxBacklog?: number;
   onWarning?: (message: string) => void;
+  /** Called after each successful write (the worker reports progress with it). */
+  onWrite?: () => void;
 }
 
 /**
@@ -121,6 +123,7 @@ export class Recorder {
     this.streak = 0;
     this.stats.written += total;
     this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
+    this.opts.onWrite?.();
     if (this.warned) {
       this.warned = false;
       this.opts.onWarning?.('capture database writable again; backlog written');

@@ -1,6 +1,13 @@
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 
+let decoding = 0;
+
+/** Encoded bodies whose zlib work has not finished yet (shutdown and tests wait for none). */
+export function pendingDecodes(): number {
+  return decoding;
+}
+
 export interface BodyResult {
   /** Decoded UTF-8 text of the first `cap` bytes; null for an empty body. */
   text: string | null;
@@ -67,6 +74,7 @@ export class BodyTap {
       this.chain.push(d);
     }
     if (this.chain.length === 0) return;
+    decoding++;
     // Keep the encoded bytes of a deflate body in case it turns out to be raw deflate.
     if (codings.includes('deflate')) this.raw = [];
     for (let i = 0; i < this.chain.length - 1; i++) this.chain[i].pipe(this.chain[i + 1]);
@@ -139,6 +147,7 @@ export class BodyTap {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.chain.length) decoding--;
     const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : Buffer.concat(this.kept).toString('utf8');
     this.kept = [];
     this.raw = null;

@@ -1,0 +1,124 @@
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { RecorderStats } from './recorder.js';
+import type { FromWorker, ToWorker } from './recorder-worker.js';
+
+type Backlog = { sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[] };
+
+/** The worker script; tests run this file from src/, where only the built copy of the worker exists. */
+function workerUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return new URL('../../dist/src/store/recorder-worker.js', import.meta.url);
+  return new URL('./recorder-worker.js', import.meta.url);
+}
+
+/**
+ * The proxy's side of the recorder: gathers model objects (keyed, so an object updated twice before
+ * it is sent goes once) and hands them to the database thread every few milliseconds. Its cost on the
+ * forwarding thread is a structured clone per batch.
+ */
+export class RecorderClient {
+  private readonly worker: Worker;
+  private sessions = new Map<string, Session>();
+  private exchanges = new Map<string, Exchange>();
+  private messages = new Map<string, RpcMessage>();
+  private timer: NodeJS.Timeout | null = null;
+  private acks = new Map<number, (m: Extract<FromWorker, { type: 'ack' }>) => void>();
+  private nextAck = 1;
+  private dead: Backlog | null = null;
+  stats: RecorderStats = { written: 0, pending: 0, failures: 0, dropped: 0, lastError: null };
+
+  constructor(file: string, private readonly onWarning: (m: string) => void, private readonly intervalMs = 10) {
+    this.worker = new Worker(workerUrl(), { workerData: { file } });
+    this.worker.on('message', (m: FromWorker) => {
+      if (m.type === 'warning') this.onWarning(m.message);
+      else if (m.type === 'stats') this.stats = m.stats;
+      else {
+        this.stats = m.stats;
+        this.acks.get(m.id)?.(m);
+        this.acks.delete(m.id);
+      }
+    });
+    this.worker.on('error', (err) => {
+      // Keep what could not be sent: close() writes it beside the database.
+      this.dead ??= { sessions: [], exchanges: [], messages: [] };
+      this.onWarning(`capture database thread failed (${err.message}); traffic keeps flowing, captures are kept in memory until shutdown`);
+      for (const ack of this.acks.values()) ack({ type: 'ack', id: 0, ok: false, stats: this.stats });
+      this.acks.clear();
+    });
+    this.worker.unref();
+  }
+
+  session(s: Session): void {
+    this.sessions.set(s.id, s);
+    this.schedule();
+  }
+
+  exchange(e: Exchange): void {
+    this.exchanges.set(e.id, e);
+    this.schedule();
+  }
+
+  message(m: RpcMessage): void {
+    this.messages.set(m.sessionId + ':' + m.seq, m);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.send();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private send(): void {
+    if (!this.sessions.size && !this.exchanges.size && !this.messages.size) return;
+    const batch = { sessions: [...this.sessions.values()], exchanges: [...this.exchanges.values()], messages: [...this.messages.values()] };
+    this.sessions.clear();
+    this.exchanges.clear();
+    this.messages.clear();
+    if (this.dead) {
+      this.dead.sessions.push(...batch.sessions);
+      this.dead.exchanges.push(...batch.exchanges);
+      this.dead.messages.push(...batch.messages);
+      return;
+    }
+    this.worker.postMessage({ type: 'batch', ...batch } satisfies ToWorker);
+  }
+
+  private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {
+    if (this.dead) return Promise.resolve({ type: 'ack', id: 0, ok: false, stats: this.stats, backlog: this.dead });
+    const id = this.nextAck++;
+    // While an answer is awaited the thread must keep the process alive (at shutdown nothing else does).
+    this.worker.ref();
+    return new Promise((resolve) => {
+      this.acks.set(id, (m) => {
+        if (this.acks.size <= 1) this.worker.unref();
+        resolve(m);
+      });
+      this.worker.postMessage({ type, id } satisfies ToWorker);
+    });
+  }
+
+  /** Sends what is gathered and waits until the database has it. False when the write failed. */
+  async flush(): Promise<boolean> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.send();
+    return (await this.request('flush')).ok;
+  }
+
+  /** Writes the rest and stops the thread; returns what the database would not take. */
+  async close(): Promise<Backlog | null> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.send();
+    const ack = await this.request('close');
+    await this.worker.terminate();
+    if (ack.ok) return null;
+    return ack.backlog ?? this.dead ?? { sessions: [], exchanges: [], messages: [] };
+  }
+}
