@@ -77,8 +77,10 @@ export class WebSocketBridge {
       });
     });
 
+    let refused = false;
     up.on('unexpected-response', (_r, res) => {
       // The upstream refused the upgrade: give the client the same answer.
+      refused = true;
       const t = now();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -101,12 +103,12 @@ export class WebSocketBridge {
           this.engine.tracker.end(state.session.id, 'ws-refused', ex.endedAt);
           this.engine.hub.emit('exchange', ex);
         });
+        up.terminate();
       });
-      up.terminate();
     });
 
     up.on('error', (err: NodeJS.ErrnoException) => {
-      if (opened) return;
+      if (opened || refused) return;
       const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
       if (!socket.destroyed && socket.writable) {
         const body = JSON.stringify({ error: 'mcptap: the upstream WebSocket failed', target: this.target.display, cause });

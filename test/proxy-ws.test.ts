@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { startProxy, type RunningProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { tempDb } from './helpers/tmp.js';
+
+// The WebSocket bridge with a raw `ws` upstream: close codes, pings, binary frames, a refused upgrade
+// and an unreachable upstream, as a client sees them through the proxy.
+
+const tmp = tempDb();
+let server: http.Server;
+let wss: WebSocketServer;
+let proxy: RunningProxy;
+let wsBase: string;
+
+beforeAll(async () => {
+  server = http.createServer();
+  wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  server.on('upgrade', (req, socket, head) => {
+    if (req.url === '/private') {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="mcp"\r\ncontent-type: application/json\r\ncontent-length: 24\r\n\r\n{"error":"unauthorized"}');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('message', (data, isBinary) => {
+        const text = data.toString();
+        if (isBinary) return void ws.send(Buffer.from([0xde, 0xad, 0xbe, 0xef]), { binary: true });
+        if (text.includes('"bye"')) return void ws.close(4001, 'bye now');
+        const msg = JSON.parse(text);
+        ws.send(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { got: msg.method, auth: req.headers.authorization ?? null } }));
+      });
+      ws.on('ping', (d) => ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'debug', data: `ping ${d}` } })));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  proxy = await startProxy({ target: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, port: 0, db: tmp.db, onWarning: () => {} });
+  wsBase = proxy.url.replace('http', 'ws');
+});
+
+afterAll(async () => {
+  await proxy.close();
+  for (const c of wss.clients) c.terminate();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  tmp.cleanup();
+});
+
+function open(path: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsBase + path, 'mcp', { headers });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+const next = (ws: WebSocket) => new Promise<{ data: Buffer; isBinary: boolean }>((r) => ws.once('message', (data, isBinary) => r({ data: data as Buffer, isBinary })));
+
+describe('WebSocket bridge', () => {
+  it('negotiates the mcp subprotocol, forwards frames, headers, pings and the close code', async () => {
+    const ws = await open('/ws', { authorization: 'Bearer abcdefghijklmnop1234' });
+    expect(ws.protocol).toBe('mcp');
+    let reply = next(ws);
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(JSON.parse((await reply).data.toString()).result).toEqual({ got: 'tools/list', auth: 'Bearer abcdefghijklmnop1234' });
+    reply = next(ws);
+    ws.ping('hello');
+    expect((await reply).data.toString()).toContain('ping hello');
+    reply = next(ws);
+    ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    const bin = await reply;
+    expect(bin.isBinary).toBe(true);
+    expect([...bin.data]).toEqual([0xde, 0xad, 0xbe, 0xef]);
+    const closed = new Promise<[number, string]>((r) => ws.once('close', (code, reason) => r([code, reason.toString()])));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'bye' }));
+    expect(await closed).toEqual([4001, 'bye now']);
+
+    await proxy.flush();
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.transport === 'websocket' && x.endReason === 'ws-closed')!;
+      const msgs = store.messages(s.id);
+      expect(msgs.map((m) => [m.direction, m.kind, m.method])).toEqual([
+        ['client->server', 'request', 'tools/list'],
+        ['server->client', 'response', 'tools/list'],
+        ['server->client', 'notification', 'notifications/message'],
+        ['client->server', 'non-json', null],
+        ['server->client', 'non-json', null],
+        ['client->server', 'notification', 'bye'],
+      ]);
+      expect(msgs.every((m) => m.channel === 'ws-frame')).toBe(true);
+      const [ex] = store.exchanges(s.id);
+      expect(ex).toMatchObject({ kind: 'websocket', status: 101, url: '/ws' });
+      expect(ex.requestHeaders.find(([k]) => k === 'authorization')![1]).toBe('Bearer abc…1234');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('passes a refused upgrade back to the client with its status and headers', async () => {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const ws = new WebSocket(wsBase + '/private', 'mcp');
+      ws.once('unexpected-response', (_req, r) => resolve(r));
+      ws.once('error', reject);
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="mcp"');
+  });
+
+  it('answers 502 when the upstream cannot be reached', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise((r) => dead.close(r));
+    const p2 = await startProxy({ target: `http://127.0.0.1:${port}`, port: 0, db: tmp.db, onWarning: () => {} });
+    try {
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        const ws = new WebSocket(p2.url.replace('http', 'ws') + '/', 'mcp');
+        ws.once('unexpected-response', (_req, r) => resolve(r));
+        ws.once('error', reject);
+      });
+      expect(res.statusCode).toBe(502);
+    } finally {
+      await p2.close();
+    }
+  });
+});
