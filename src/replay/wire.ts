@@ -1,0 +1,262 @@
+import http from 'node:http';
+import { WebSocket } from 'ws';
+import type { HeaderList } from '../capture/model.js';
+import { header, mediaType, pairs } from '../capture/headers.js';
+import { isSecretHeader } from '../capture/redact.js';
+import { SseDecoder } from '../wire/sse.js';
+
+// The replay client's side of each transport, spoken with node:http and ws so that recorded bodies
+// and headers go out as recorded (names, order, ids), which an MCP SDK client would not allow.
+
+export interface WireHandlers {
+  /** One JSON-RPC message (or batch) from the server. */
+  message(value: unknown): void;
+  warn(message: string): void;
+}
+
+export interface SendResult {
+  status: number | null;
+  /** No answer to what was sent can come any more (the POST's own response has ended, or was refused). */
+  settled: boolean;
+}
+
+export interface Wire {
+  /** `Mcp-Session-Id` (or the legacy sessionId) of the live session, once the server issued one. */
+  readonly sessionId: string | null;
+  start(): Promise<void>;
+  send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult>;
+  openStream(recorded: { path: string; headers: HeaderList }): Promise<void>;
+  remove(recorded: { path: string; headers: HeaderList }): Promise<void>;
+  close(): Promise<void>;
+}
+
+// Per-connection and per-body headers are the replay's own; the rest go out as recorded.
+const OWN = /^(host|connection|keep-alive|transfer-encoding|content-length|content-encoding|accept-encoding|upgrade|expect|te|trailer|proxy-connection|sec-websocket-(key|version|extensions|accept))$/i;
+const REDACTED = /…|\[redacted \d+ chars #[0-9a-f]{6}\]/;
+
+/** Recorded headers made fit to send again: hop-by-hop gone, secrets that were redacted gone (or given by --header), the live session id in. */
+export class HeaderPlan {
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly extra: HeaderList, private readonly warn: (m: string) => void) {}
+
+  build(recorded: HeaderList, sessionId: string | null, extraDefaults: HeaderList = []): string[] {
+    const out: HeaderList = [];
+    const overridden = new Set(this.extra.map(([k]) => k.toLowerCase()));
+    for (const [k, v] of [...recorded, ...extraDefaults.filter(([d]) => !header(recorded, d))]) {
+      const lk = k.toLowerCase();
+      if (OWN.test(lk) || overridden.has(lk)) continue;
+      if (lk === 'mcp-session-id') {
+        if (sessionId) out.push([k, sessionId]);
+        continue;
+      }
+      if (isSecretHeader(lk) && REDACTED.test(v)) {
+        if (!this.warned.has(lk)) {
+          this.warned.add(lk);
+          this.warn(`the recorded ${k} header was redacted, so it is not sent; give it with --header '${k}: …'`);
+        }
+        continue;
+      }
+      out.push([k, v]);
+    }
+    out.push(...this.extra);
+    return out.flat();
+  }
+}
+
+interface Base {
+  host: string;
+  port: number;
+  agent: http.Agent;
+  handlers: WireHandlers;
+  headers: HeaderPlan;
+}
+
+function request(b: Base, method: string, path: string, headers: string[], body?: string): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    // With headers given as a list, node:http adds none of its own: Host is ours to send.
+    const h = ['host', `${b.host}:${b.port}`, ...headers, ...(body != null ? ['content-length', String(Buffer.byteLength(body))] : [])];
+    const req = http.request({ host: b.host, port: b.port, method, path, headers: h as unknown as http.OutgoingHttpHeaders, agent: b.agent });
+    req.on('response', resolve);
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Reads a response body: SSE events or one JSON body, each message to the handler. */
+function consume(b: Base, res: http.IncomingMessage, onEvent?: (event: string, data: string) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const deliver = (text: string) => {
+      if (!/\S/.test(text)) return;
+      try {
+        b.handlers.message(JSON.parse(text));
+      } catch {
+        b.handlers.warn(`the server sent something that is not JSON: ${text.slice(0, 80)}`);
+      }
+    };
+    const sse = mediaType(res.headers['content-type'] ?? '') === 'text/event-stream';
+    const json = /json/.test(res.headers['content-type'] ?? '');
+    const dec = sse ? new SseDecoder((e) => {
+      if (onEvent?.(e.event, e.data)) return;
+      if (e.event === 'message') deliver(e.data);
+    }) : null;
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => (dec ? dec.push(c) : json && chunks.push(c)));
+    res.on('end', () => {
+      dec?.end();
+      if (json && (res.statusCode ?? 0) < 300) deliver(Buffer.concat(chunks).toString('utf8'));
+      resolve();
+    });
+    res.on('error', () => resolve());
+    res.on('close', () => resolve());
+  });
+}
+
+export class StreamableWire implements Wire {
+  sessionId: string | null = null;
+  private protocolVersion: string | null = null;
+  private readonly streams = new Set<http.IncomingMessage>();
+
+  constructor(private readonly b: Base, private readonly defaultPath: string) {}
+
+  async start(): Promise<void> {}
+
+  /** Defaults for a message that was recorded on another transport. */
+  private defaults(): HeaderList {
+    const h: HeaderList = [['content-type', 'application/json'], ['accept', 'application/json, text/event-stream']];
+    if (this.protocolVersion) h.push(['mcp-protocol-version', this.protocolVersion]);
+    if (this.sessionId) h.push(['mcp-session-id', this.sessionId]);
+    return h;
+  }
+
+  async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult> {
+    const headers = this.b.headers.build(recorded?.headers ?? [], this.sessionId, recorded ? [] : this.defaults());
+    const res = await request(this.b, 'POST', recorded?.path ?? this.defaultPath, headers, body);
+    const sid = res.headers['mcp-session-id'];
+    if (typeof sid === 'string' && sid) this.sessionId = sid;
+    await consume(this.b, res);
+    return { status: res.statusCode ?? null, settled: true };
+  }
+
+  /** Learns the negotiated version from the initialize result, for messages that carry no recorded headers. */
+  noteProtocolVersion(v: string): void {
+    this.protocolVersion ??= v;
+  }
+
+  async openStream(recorded: { path: string; headers: HeaderList }): Promise<void> {
+    const res = await request(this.b, 'GET', recorded.path, this.b.headers.build(recorded.headers, this.sessionId));
+    this.streams.add(res);
+    void consume(this.b, res).then(() => this.streams.delete(res));
+  }
+
+  async remove(recorded: { path: string; headers: HeaderList }): Promise<void> {
+    const res = await request(this.b, 'DELETE', recorded.path, this.b.headers.build(recorded.headers, this.sessionId));
+    await consume(this.b, res);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams) s.destroy();
+    this.streams.clear();
+  }
+}
+
+/** The 2024-11-05 transport: a GET stream announces the endpoint; POSTs go there; answers come on the stream. */
+export class LegacySseWire implements Wire {
+  sessionId: string | null = null;
+  private endpoint: string | null = null;
+  private stream: http.IncomingMessage | null = null;
+  private streamDone: Promise<void> = Promise.resolve();
+
+  constructor(private readonly b: Base, private readonly recorded: { path: string; headers: HeaderList } | null, private readonly timeoutMs: number) {}
+
+  async start(): Promise<void> {
+    const path = this.recorded?.path ?? '/sse';
+    const headers = this.b.headers.build(this.recorded?.headers ?? [], null, [['accept', 'text/event-stream']]);
+    const res = await request(this.b, 'GET', path, headers);
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw new Error(`GET ${path} answered ${res.statusCode}, not an SSE stream`);
+    }
+    this.stream = res;
+    let announced!: () => void;
+    const endpoint = new Promise<void>((r) => (announced = r));
+    this.streamDone = consume(this.b, res, (event, data) => {
+      if (event !== 'endpoint') return false;
+      const u = new URL(data.trim(), `http://${this.b.host}:${this.b.port}${path}`);
+      this.endpoint = u.pathname + u.search;
+      this.sessionId = u.searchParams.get('sessionId');
+      announced();
+      return true;
+    });
+    const timer = new Promise<void>((r) => setTimeout(r, this.timeoutMs).unref());
+    await Promise.race([endpoint, this.streamDone, timer]);
+    if (!this.endpoint) throw new Error(`GET ${path} announced no endpoint`);
+  }
+
+  async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult> {
+    const headers = this.b.headers.build(recorded?.headers ?? [], null, [['content-type', 'application/json']]);
+    const res = await request(this.b, 'POST', this.endpoint!, headers, body);
+    res.resume();
+    await new Promise<void>((r) => res.on('close', r));
+    const status = res.statusCode ?? null;
+    return { status, settled: status == null || status >= 300 };
+  }
+
+  async openStream(): Promise<void> {}
+  async remove(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.stream?.destroy();
+    await this.streamDone;
+  }
+}
+
+export class WebSocketWire implements Wire {
+  readonly sessionId = null;
+  private ws: WebSocket | null = null;
+
+  constructor(private readonly b: Base, private readonly recorded: { path: string; headers: HeaderList } | null) {}
+
+  async start(): Promise<void> {
+    const path = this.recorded?.path ?? '/';
+    const protocols = (header(this.recorded?.headers, 'sec-websocket-protocol') ?? 'mcp').split(',').map((p) => p.trim()).filter(Boolean);
+    const headers = pairs(this.b.headers.build((this.recorded?.headers ?? []).filter(([k]) => k.toLowerCase() !== 'sec-websocket-protocol'), null));
+    const ws = new WebSocket(`ws://${this.b.host}:${this.b.port}${path}`, protocols, { headers: Object.fromEntries(headers), perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`the WebSocket upgrade was refused with ${res.statusCode}`)));
+    });
+    ws.on('error', (e) => this.b.handlers.warn(`WebSocket: ${e.message}`));
+    ws.on('message', (data) => {
+      const text = data.toString();
+      try {
+        this.b.handlers.message(JSON.parse(text));
+      } catch {
+        this.b.handlers.warn(`the server sent a frame that is not JSON: ${text.slice(0, 80)}`);
+      }
+    });
+    this.ws = ws;
+  }
+
+  async send(body: string): Promise<SendResult> {
+    if (this.ws?.readyState !== WebSocket.OPEN) return { status: null, settled: true };
+    await new Promise<void>((resolve) => this.ws!.send(body, () => resolve()));
+    return { status: null, settled: false };
+  }
+
+  async openStream(): Promise<void> {}
+  async remove(): Promise<void> {}
+
+  async close(): Promise<void> {
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return;
+    const closed = new Promise<void>((r) => ws.once('close', () => r()));
+    ws.close(1000);
+    const t = setTimeout(() => ws.terminate(), 1000);
+    await closed;
+    clearTimeout(t);
+  }
+}
+
+export type { Base as WireBase };
