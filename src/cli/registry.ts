@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
 import { registerSessions } from './sessions.js';
 import { registerShow } from './show.js';
@@ -8,4 +9,5 @@ export function registerCommands(program: Command): void {
   registerProxy(program);
   registerSessions(program);
   registerShow(program);
+  registerMock(program);
 }

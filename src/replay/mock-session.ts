@@ -15,6 +15,8 @@ export interface MockScript {
   unsolicited: Map<number, Unsolicited[]>;
   /** The client's notifications, by method and normalised params. */
   notifications: Map<string, RpcMessage[]>;
+  /** HTTP status of each recorded exchange, so a refused request is refused again. */
+  statusByExchange: Map<string, number>;
 }
 
 export function mockScript(rec: Recording): MockScript {
@@ -31,7 +33,9 @@ export function mockScript(rec: Recording): MockScript {
     const key = callKey(m.method, parsePayload(m)?.params);
     notifications.set(key, [...(notifications.get(key) ?? []), m]);
   }
-  return { calls, unsolicited, notifications };
+  const statusByExchange = new Map<string, number>();
+  for (const e of rec.exchanges) if (e.status != null) statusByExchange.set(e.id, e.status);
+  return { calls, unsolicited, notifications, statusByExchange };
 }
 
 /** What the mock will send for one client request. */
@@ -44,6 +48,8 @@ export interface Plan {
   reply: JsonObject | null;
   /** How the recorded response travelled, so the answer goes the same way (SSE or a JSON body). */
   channel: Channel | null;
+  /** The recorded HTTP status of the exchange that carried the response. */
+  status: number | null;
 }
 
 // A server→client request (sampling, elicitation) waits this long for the client's answer.
@@ -115,9 +121,11 @@ export class MockSession {
       (method === 'initialize' ? this.matcher.calls.find((c) => c.method === 'initialize') ?? null : null);
     if (call) {
       this.reached(call.request.seq);
-      return { id, progressToken: progressToken(msg.params), call, reply: null, channel: call.response?.message.channel ?? null };
+      const res = call.response?.message;
+      const status = res?.exchangeId ? this.script.statusByExchange.get(res.exchangeId) ?? null : null;
+      return { id, progressToken: progressToken(msg.params), call, reply: null, channel: res?.channel ?? null, status };
     }
-    if (method === 'ping') return { id, progressToken: undefined, call: null, reply: { jsonrpc: '2.0', id, result: {} }, channel: null };
+    if (method === 'ping') return { id, progressToken: undefined, call: null, reply: { jsonrpc: '2.0', id, result: {} }, channel: null, status: null };
     const near = this.matcher.closest(method, msg.params);
     const same = near?.call.method === method;
     const what = `no recorded ${method} request matches ${describeCall(method, msg.params).slice(method.length + 1)}`;
@@ -130,7 +138,7 @@ export class MockSession {
   }
 
   private error(id: RpcId | null, code: number, message: string, data?: JsonObject): Plan {
-    return { id, progressToken: undefined, call: null, channel: null, reply: { jsonrpc: '2.0', id, error: { code, message, ...(data ? { data } : {}) } } };
+    return { id, progressToken: undefined, call: null, channel: null, status: null, reply: { jsonrpc: '2.0', id, error: { code, message, ...(data ? { data } : {}) } } };
   }
 
   /** The live session got as far as recorded client message `seq`: schedule what the server sent after it. */

@@ -21,6 +21,8 @@ export interface RunningMock {
   host: string;
   /** The Streamable HTTP path (the recorded one, else /mcp). */
   path: string;
+  /** How many recorded client requests it can answer. */
+  calls: number;
   close(): Promise<void>;
 }
 
@@ -103,7 +105,9 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
       const replies: JsonObject[] = [];
       // A JSON body can carry only responses; anything sent on the way goes to the GET stream.
       await Promise.all(plans.map((p) => session.mcp.play(p, (m) => ('method' in m ? session.mcp.push(m) : replies.push(m)))));
-      res.writeHead(200, { 'content-type': 'application/json', ...head });
+      // A request the recorded server refused at the HTTP level (a probe answered 400) is refused the same way.
+      const refused = plans.length === 1 && (plans[0].status ?? 0) >= 400 ? plans[0].status! : 200;
+      res.writeHead(refused, { 'content-type': 'application/json', ...head });
       return void res.end(JSON.stringify(Array.isArray(body) ? replies : replies[0]));
     }
     if (!sid) return rpcHttpError(res, 400, -32000, 'Bad Request: No valid session ID provided');
@@ -184,6 +188,7 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     port,
     host,
     path,
+    calls: script.calls.length,
     close: () => {
       closed ??= (async () => {
         for (const s of live) s.close();
