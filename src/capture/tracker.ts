@@ -2,6 +2,7 @@ import type { CaptureHub } from './hub.js';
 import type { Channel, Direction, Exchange, RpcMessage, Session, Transport } from './model.js';
 import type { DecodedMessage } from '../wire/jsonrpc.js';
 import { newSessionId } from './ids.js';
+import { utf8Prefix } from '../wire/utf8.js';
 
 export interface TrackerOptions {
   target: string;
@@ -213,7 +214,7 @@ export class SessionTracker {
         rpcId: d.rpcId,
         method: d.method,
         subject: d.subject,
-        payload: capped ? Buffer.from(text).subarray(0, this.opts.maxBody).toString('utf8') : text,
+        payload: capped ? utf8Prefix(Buffer.from(text), this.opts.maxBody).toString('utf8') : text,
         truncated: capped,
         size: d.size,
         correlatedSeq: null,

@@ -1,5 +1,6 @@
 import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
+import { utf8Trim } from './utf8.js';
 
 let decoding = 0;
 
@@ -148,7 +149,8 @@ export class BodyTap {
     if (this.done) return;
     this.done = true;
     if (this.chain.length) decoding--;
-    const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : Buffer.concat(this.kept).toString('utf8');
+    const kept = Buffer.concat(this.kept);
+    const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
     this.kept = [];
     this.raw = null;
     this.opts.onEnd?.({ text, truncated: this.truncated, decodedBytes: this.decodedBytes, wireBytes: this.wireBytes, error: this.error });

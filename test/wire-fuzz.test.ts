@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import zlib from 'node:zlib';
+import { SseDecoder, type SseEvent } from '../src/wire/sse.js';
+import { BodyTap, type BodyResult } from '../src/wire/body.js';
+import { classify, decodeJsonRpcText } from '../src/wire/jsonrpc.js';
+
+// DESIGN invariant 5: a decoder gives the same result however its input is split into chunks.
+// Every input is split at every position (small inputs) and in 200 seeded random patterns.
+
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randomSplits(buf: Buffer, rand: () => number): Buffer[] {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i < buf.length) {
+    const n = 1 + Math.floor(rand() * Math.min(64, buf.length - i));
+    parts.push(buf.subarray(i, i + n));
+    i += n;
+  }
+  return parts;
+}
+
+function* splittings(buf: Buffer, seed: number): Generator<Buffer[]> {
+  if (buf.length <= 600) for (let i = 1; i < buf.length; i++) yield [buf.subarray(0, i), buf.subarray(i)];
+  const rand = prng(seed);
+  for (let k = 0; k < 200; k++) yield randomSplits(buf, rand);
+}
+
+function sse(parts: Buffer[]): { events: SseEvent[]; errors: string[] } {
+  const events: SseEvent[] = [];
+  const d = new SseDecoder((e) => events.push(e));
+  for (const p of parts) d.push(p);
+  d.end();
+  return { events, errors: d.errors };
+}
+
+const initResult = { jsonrpc: '2.0', id: 0, result: { protocolVersion: '2025-11-25', capabilities: { tools: { listChanged: true } }, serverInfo: { name: 'everything', version: '2.0.0' } } };
+const streams: Record<string, string> = {
+  'streamable response with progress first': [
+    'event: message\nid: 1\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1,"total":3}}\n\n',
+    ': keep-alive\n\n',
+    `event: message\nid: 2\ndata: ${JSON.stringify(initResult)}\n\n`,
+  ].join(''),
+  'legacy endpoint then CRLF message': 'event: endpoint\r\ndata: /message?sessionId=6f1c\r\n\r\nevent: message\r\ndata: {"jsonrpc":"2.0","id":"a","result":{}}\r\n\r\n',
+  'multi-line data, emoji and CJK': 'data: {"jsonrpc":"2.0","method":"notifications/message",\ndata: "params":{"level":"info","data":"héllo 🌍 你好"}}\n\n',
+  'priming event and retry': 'id: 0\ndata:\n\nretry: 1000\n\nevent: message\ndata: {"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"Method not found"}}\n\n',
+  garbage: 'data: {"jsonrpc":"2.0", oops\n\n\u0000\u0001binary\n\nnonsense line\nevent: message\ndata: not json\n\n',
+};
+
+describe('SseDecoder', () => {
+  it.each(Object.entries(streams))('%s decodes the same however it is split', (_name, text) => {
+    const whole = Buffer.from(text);
+    const expected = sse([whole]);
+    expect(expected.events.length).toBeGreaterThan(0);
+    for (const parts of splittings(whole, whole.length)) expect(sse(parts)).toEqual(expected);
+  });
+
+  it('reads event names, ids and multi-byte text', () => {
+    const r = sse([Buffer.from(streams['legacy endpoint then CRLF message'])]);
+    expect(r.events[0]).toEqual({ event: 'endpoint', data: '/message?sessionId=6f1c', id: null });
+    expect(r.events[1].event).toBe('message');
+    const m = sse([Buffer.from(streams['multi-line data, emoji and CJK'])]);
+    expect(JSON.parse(m.events[0].data).params.data).toBe('héllo 🌍 你好');
+  });
+
+  it('passes a 2 MB event whole', () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'x'.repeat(2 * 1024 * 1024) }] } });
+    const r = sse(randomSplits(Buffer.from(`event: message\ndata: ${big}\n\n`), prng(7)).map((b) => Buffer.from(b)));
+    expect(r.events).toHaveLength(1);
+    expect(r.events[0].data).toBe(big);
+  });
+
+  it('reports a stream that ends inside an event', () => {
+    expect(sse([Buffer.from('data: {"jsonrpc":"2.0"')]).errors).toContain('stream ended inside an event');
+    expect(sse([Buffer.from(': ping\n\n')]).errors).toEqual([]);
+  });
+});
+
+describe('JSON-RPC classification', () => {
+  it.each([
+    [{ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query', arguments: {} } }, { kind: 'request', rpcId: 1, method: 'tools/call', subject: 'query' }],
+    [{ jsonrpc: '2.0', method: 'notifications/initialized' }, { kind: 'notification', method: 'notifications/initialized' }],
+    [{ jsonrpc: '2.0', id: 'x', result: { content: [], isError: true } }, { kind: 'response', rpcId: 'x', isError: true }],
+    [{ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Not Acceptable' } }, { kind: 'error', rpcId: null, errorCode: -32000, isError: true }],
+    [{ jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'demo://resource/1' } }, { kind: 'request', subject: 'demo://resource/1' }],
+    [{ id: 1, method: 'ping' }, { kind: 'invalid', decodeError: 'missing "jsonrpc": "2.0"' }],
+    [{ jsonrpc: '2.0', id: { a: 1 }, method: 'ping' }, { kind: 'invalid' }],
+    [{ jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'x' } }, { kind: 'invalid' }],
+    [{ jsonrpc: '2.0', id: 1, error: { code: 'E', message: 'x' } }, { kind: 'invalid' }],
+    [{ jsonrpc: '2.0', id: null, method: 'ping' }, { kind: 'invalid' }],
+  ])('%j', (value, expected) => {
+    expect(classify(value)).toMatchObject(expected);
+  });
+
+  it('splits a batch into members with their own text and index', () => {
+    const batch = decodeJsonRpcText('[{"jsonrpc":"2.0","id":1,"method":"a"}, {"jsonrpc":"2.0","method":"b"}]');
+    expect(batch.map((m) => [m.kind, m.method, m.batchIndex, m.text])).toEqual([
+      ['request', 'a', 0, '{"jsonrpc":"2.0","id":1,"method":"a"}'],
+      ['notification', 'b', 1, '{"jsonrpc":"2.0","method":"b"}'],
+    ]);
+    expect(decodeJsonRpcText('[]')[0]).toMatchObject({ kind: 'invalid', decodeError: 'empty batch' });
+    expect(decodeJsonRpcText('  \n')).toEqual([]);
+    const bad = decodeJsonRpcText('{"jsonrpc":"2.0",');
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatchObject({ kind: 'non-json', text: '{"jsonrpc":"2.0",' });
+    expect(bad[0].decodeError).toBeTruthy();
+  });
+});
+
+function tap(parts: Buffer[], encoding: string | null, cap: number): Promise<{ decoded: string; result: BodyResult }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const t = new BodyTap({ contentEncoding: encoding, cap, onDecoded: (c) => chunks.push(c), onEnd: (result) => resolve({ decoded: Buffer.concat(chunks).toString(), result }) });
+    for (const p of parts) t.push(p);
+    t.end();
+  });
+}
+
+describe('BodyTap', () => {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 3, result: { tools: Array.from({ length: 200 }, (_, i) => ({ name: `tool_${i}`, description: 'ünïcödé ' + i })) } });
+  const encoded: Record<string, Buffer> = {
+    identity: Buffer.from(body),
+    gzip: zlib.gzipSync(body),
+    deflate: zlib.deflateSync(body),
+    'raw deflate': zlib.deflateRawSync(body),
+    br: zlib.brotliCompressSync(body),
+    'gzip, br': zlib.brotliCompressSync(zlib.gzipSync(body)),
+  };
+  const header = (k: string) => (k === 'raw deflate' ? 'deflate' : k);
+
+  it.each(Object.keys(encoded))('%s decodes to the same text however it is split', async (k) => {
+    const rand = prng(k.length * 31);
+    for (let i = 0; i < 25; i++) {
+      const r = await tap(randomSplits(encoded[k], rand), header(k), 1 << 20);
+      expect(r.decoded).toBe(body);
+      expect(r.result).toMatchObject({ text: body, truncated: false, error: null, wireBytes: encoded[k].length, decodedBytes: Buffer.byteLength(body) });
+    }
+  });
+
+  it('keeps only the first cap bytes and flags the rest, while passing every byte on', async () => {
+    const r = await tap([Buffer.from(body)], null, 100);
+    expect(r.result.truncated).toBe(true);
+    expect(Buffer.byteLength(r.result.text!)).toBeLessThanOrEqual(100);
+    expect(body.startsWith(r.result.text!)).toBe(true);
+    expect(r.result.text!.length).toBeGreaterThan(90);
+    expect(r.decoded).toBe(body);
+  });
+
+  it('never stores half a character when it truncates', async () => {
+    for (let cap = 1; cap < 12; cap++) {
+      const r = await tap([Buffer.from('a€😀ü€😀ü')], null, cap);
+      expect('a€😀ü€😀ü'.startsWith(r.result.text!)).toBe(true);
+      expect(Buffer.byteLength(r.result.text!)).toBeLessThanOrEqual(cap);
+    }
+  });
+
+  it('reports a corrupt gzip body without throwing', async () => {
+    const r = await tap([Buffer.from('this is not gzip at all')], 'gzip', 1000);
+    expect(r.result.error).toMatch(/gzip/);
+  });
+
+  it('keeps the raw bytes of an unknown coding and says so', async () => {
+    const r = await tap([Buffer.from('abc')], 'zstd-unknown', 1000);
+    expect(r.result).toMatchObject({ text: 'abc', error: 'unsupported content-encoding: zstd-unknown' });
+  });
+});
