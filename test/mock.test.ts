@@ -5,6 +5,7 @@ import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { startMock, type RunningMock } from '../src/replay/mock.js';
 import { recordingFromStore, type Recording } from '../src/replay/recording.js';
+import type { RpcMessage } from '../src/capture/model.js';
 import { connectClient, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
@@ -125,6 +126,33 @@ describe.each(endpoints)('the SDK client against the mock over $kind', ({ kind, 
     const span = res.ts - call.ts;
     expect(span).toBeGreaterThanOrEqual(250);
     expect(elapsedLongRun).toBeGreaterThanOrEqual((span / SPEED) * 0.8);
+  });
+});
+
+describe('a session recorded against the mock', () => {
+  let again: RpcMessage[];
+
+  beforeAll(async () => {
+    const p = await startProxy({ target: mock.url, port: 0, db: tmp.db, label: 'against-mock', onWarning: () => {} });
+    try {
+      const c = await connectClient('streamable-http', p.url + mock.path);
+      await scenario(c.client);
+      await c.close();
+      await p.flush();
+    } finally {
+      await p.close();
+    }
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      again = store.messages(store.listSessions().find((s) => s.label === 'against-mock')!.id);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('says the same things in the same order as the original', () => {
+    const shape = (m: RpcMessage) => `${m.direction} ${m.kind} ${m.method ?? ''} ${m.subject ?? ''} ${m.channel}`;
+    expect(again.map(shape)).toEqual(recording.messages.map(shape));
   });
 });
 
