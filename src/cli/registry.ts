@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerDiff } from './diff.js';
+import { registerExport } from './export.js';
+import { registerImport } from './import.js';
 import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
 import { registerSessions } from './sessions.js';
@@ -9,5 +12,8 @@ export function registerCommands(program: Command): void {
   registerProxy(program);
   registerSessions(program);
   registerShow(program);
+  registerDiff(program);
+  registerExport(program);
+  registerImport(program);
   registerMock(program);
 }

@@ -1,0 +1,20 @@
+import fs from 'node:fs';
+import { UsageError } from '../errors.js';
+import { readRecording } from '../store/jsonl.js';
+import type { CaptureStore } from '../store/read.js';
+import type { DiffInput } from './diff.js';
+
+/** A recording file when the argument names one (a path, or ending in .jsonl); else a session in the store. */
+export function isRecordingPath(arg: string): boolean {
+  return arg.endsWith('.jsonl') || arg.includes('/') || (fs.existsSync(arg) && fs.statSync(arg).isFile());
+}
+
+export function loadDiffInput(arg: string, store: CaptureStore | null): DiffInput {
+  if (isRecordingPath(arg)) {
+    const r = readRecording(arg);
+    return { session: r.session, messages: r.messages, exchanges: r.exchanges };
+  }
+  if (!store) throw new UsageError(`'${arg}' is not a recording file, and there is no capture database to look it up in`);
+  const session = store.resolveSession(arg);
+  return { session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) };
+}

@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import { newExchangeId, newSessionId } from '../capture/ids.js';
+import { UsageError } from '../errors.js';
+import type { CaptureStore } from './read.js';
+import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, exchangeToRow, messageToRow, sessionToRow } from './rows.js';
+
+/**
+ * Recording files: JSON lines. Line 1 is `{"type":"mcptap-recording","version":1,"session":{…}}`; then
+ * `{"type":"exchange","exchange":{…}}` and `{"type":"message","message":{…}}` lines in capture order
+ * (an exchange before the first message it carried). Objects are the model types of
+ * src/capture/model.ts, already redacted. A newer version is refused; every older one stays readable.
+ */
+export const RECORDING_VERSION = 1;
+
+export interface Recording {
+  version: number;
+  session: Session;
+  exchanges: Exchange[];
+  messages: RpcMessage[];
+}
+
+export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
+  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: rec.session })];
+  const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));
+  const byId = new Map(exchanges.map((e) => [e.id, e]));
+  const written = new Set<string>();
+  const put = (e: Exchange) => {
+    if (written.has(e.id)) return;
+    written.add(e.id);
+    lines.push(JSON.stringify({ type: 'exchange', exchange: e }));
+  };
+  let next = 0;
+  for (const m of rec.messages) {
+    while (next < exchanges.length && exchanges[next].startedAt <= m.ts) put(exchanges[next++]);
+    const own = m.exchangeId ? byId.get(m.exchangeId) : undefined;
+    if (own) put(own);
+    lines.push(JSON.stringify({ type: 'message', message: m }));
+  }
+  for (const e of exchanges) put(e);
+  return lines;
+}
+
+export function writeRecording(store: CaptureStore, sessionId: string, out: string | NodeJS.WritableStream): void {
+  const session = store.resolveSession(sessionId);
+  const lines = recordingLines({ session, exchanges: store.exchanges(session.id), messages: [...store.iterateMessages(session.id)] });
+  const text = lines.join('\n') + '\n';
+  if (typeof out === 'string') {
+    try {
+      fs.writeFileSync(out, text, { mode: 0o600 });
+    } catch (e) {
+      throw new UsageError(`cannot write ${out}: ${(e as Error).message}`);
+    }
+  } else out.write(text);
+}
+
+/** Reads a recording from a path, or from its text when given text that starts with `{`. */
+export function readRecording(fileOrText: string): Recording {
+  let text = fileOrText;
+  const name = fileOrText.trimStart().startsWith('{') ? 'recording' : fileOrText;
+  if (name !== 'recording') {
+    try {
+      text = fs.readFileSync(fileOrText, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read recording ${fileOrText}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  const lines = text.split('\n');
+  let header: { version: number; session: Session } | null = null;
+  const exchanges: Exchange[] = [];
+  const messages: RpcMessage[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line);
+    } catch (e) {
+      throw new UsageError(`${name}:${i + 1}: not JSON (${(e as Error).message.split('\n')[0]})`);
+    }
+    if (!header) {
+      if (obj.type !== 'mcptap-recording') throw new UsageError(`${name}:1: not an mcptap recording (the first line must have "type":"mcptap-recording")`);
+      if (typeof obj.version !== 'number' || obj.version > RECORDING_VERSION) {
+        throw new UsageError(`${name}: recording format version ${String(obj.version)} was written by a newer mcptap (this one reads up to ${RECORDING_VERSION}); upgrade mcptap`);
+      }
+      if (!obj.session || typeof (obj.session as Session).id !== 'string') throw new UsageError(`${name}:1: the header has no session`);
+      header = { version: obj.version, session: obj.session as Session };
+      return;
+    }
+    if (obj.type === 'exchange' && obj.exchange) exchanges.push(obj.exchange as Exchange);
+    else if (obj.type === 'message' && obj.message) messages.push(obj.message as RpcMessage);
+    else throw new UsageError(`${name}:${i + 1}: unknown line type ${JSON.stringify(obj.type)}`);
+  });
+  if (!header) throw new UsageError(`${name}: empty recording`);
+  const h: { version: number; session: Session } = header;
+  return { version: h.version, session: h.session, exchanges, messages };
+}
+
+/**
+ * Adds a recording to a database. A session whose id is already there comes in under a new id (and
+ * new exchange ids), which the result says.
+ */
+export function importRecording(store: CaptureStore, rec: Recording, opts: { label?: string } = {}): { session: Session; renamed: boolean } {
+  const db = store.db;
+  const exists = !!store.getSession(rec.session.id);
+  const session: Session = { ...rec.session, id: exists ? newSessionId() : rec.session.id, label: opts.label ?? rec.session.label };
+  const exIds = new Map<string, string>();
+  const exchanges = rec.exchanges.map((e) => {
+    const id = exists ? newExchangeId() : e.id;
+    exIds.set(e.id, id);
+    return { ...e, id, sessionId: session.id };
+  });
+  const messages = rec.messages.map((m) => ({ ...m, sessionId: session.id, exchangeId: m.exchangeId ? exIds.get(m.exchangeId) ?? m.exchangeId : null }));
+  const insert = (table: string, cols: string[]) => db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
+  const s = insert('sessions', SESSION_COLUMNS);
+  const e = insert('exchanges', EXCHANGE_COLUMNS);
+  const m = insert('messages', MESSAGE_COLUMNS);
+  try {
+    db.transaction(() => {
+      s.run(sessionToRow(session));
+      for (const x of exchanges) e.run(exchangeToRow(x));
+      for (const x of messages) m.run(messageToRow(x));
+    })();
+  } catch (err) {
+    throw new UsageError(`cannot import into ${store.file}: ${(err as Error).message}`);
+  }
+  return { session, renamed: exists };
+}
