@@ -1,0 +1,85 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { CaptureStore } from '../src/store/read.js';
+import { importRecording, readRecording, recordingLines } from '../src/store/jsonl.js';
+import { tempDb } from './helpers/tmp.js';
+
+// The recording format: every version ever written keeps loading (one fixture per version, made by
+// test/record-references.ts from real server-everything traffic), and export ∘ import is lossless.
+
+const tmp = tempDb();
+const cli = path.resolve('dist/src/cli/main.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 15_000 });
+const FIXTURE_V1 = path.resolve('test/fixtures/recording-v1.jsonl');
+
+afterAll(() => tmp.cleanup());
+
+describe('recording format', () => {
+  it('still loads version 1, correlated and redacted', () => {
+    const r = readRecording(FIXTURE_V1);
+    expect(r.version).toBe(1);
+    expect(r.session.transport).toBe('streamable-http');
+    expect(r.session.serverInfo?.name).toBe('mcp-servers/everything');
+    expect(r.messages.length).toBe(r.session.messageCount);
+    const requests = r.messages.filter((m) => m.kind === 'request' && m.direction === 'client->server');
+    expect(requests.every((m) => m.correlatedSeq != null)).toBe(true);
+    expect(fs.readFileSync(FIXTURE_V1, 'utf8')).not.toContain('not-a-real-key');
+    expect(r.exchanges[0].requestHeaders).toContainEqual(['authorization', 'Bearer sk-…4242']);
+  });
+
+  it('export → import → export is byte-identical', () => {
+    const db = path.join(tmp.dir, 'roundtrip.db');
+    expect(run('import', FIXTURE_V1, '--db', db).status).toBe(0);
+    const id = readRecording(FIXTURE_V1).session.id;
+    const out = path.join(tmp.dir, 'again.jsonl');
+    const r = run('export', id, '-o', out, '--db', db);
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(out)).toEqual(fs.readFileSync(FIXTURE_V1));
+    // And in memory: lines written from what was read are the lines that were read.
+    expect(recordingLines(readRecording(FIXTURE_V1)).join('\n') + '\n').toBe(fs.readFileSync(FIXTURE_V1, 'utf8'));
+  });
+
+  it('imports a session whose id is taken under a new id', () => {
+    const db = path.join(tmp.dir, 'twice.db');
+    const store = CaptureStore.open(db, { create: true });
+    try {
+      const rec = readRecording(FIXTURE_V1);
+      const first = importRecording(store, rec);
+      const second = importRecording(store, rec, { label: 'copy' });
+      expect(first.renamed).toBe(false);
+      expect(second.renamed).toBe(true);
+      expect(second.session.id).not.toBe(first.session.id);
+      expect(store.countMessages(second.session.id)).toBe(rec.messages.length);
+      expect(store.exchanges(second.session.id)).toHaveLength(rec.exchanges.length);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses bad files with one line that says where', () => {
+    const bad = path.join(tmp.dir, 'bad.jsonl');
+    fs.writeFileSync(bad, fs.readFileSync(FIXTURE_V1, 'utf8').split('\n').slice(0, 3).join('\n') + '\n{oops\n');
+    let r = run('import', bad, '--db', path.join(tmp.dir, 'x.db'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/bad\.jsonl:4: not JSON/);
+    fs.writeFileSync(bad, JSON.stringify({ type: 'mcptap-recording', version: 99, session: { id: 'x' } }) + '\n');
+    r = run('diff', bad, FIXTURE_V1);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/version 99 was written by a newer mcptap/);
+    r = run('import', path.join(tmp.dir, 'missing.jsonl'));
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('the checked-in references differ by transport and nothing else that matters', () => {
+    const r = run('diff', 'recordings/everything-streamable-http.jsonl', 'recordings/everything-sse.jsonl', '--json');
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.handshake).toContainEqual({ field: 'transport', a: 'streamable-http', b: 'sse' });
+    expect(report.outcomes).toEqual([]);
+    expect(report.tools.renamed).toEqual([]);
+    expect(run('diff', 'recordings/everything-streamable-http.jsonl', FIXTURE_V1).status).toBe(0);
+  });
+});
