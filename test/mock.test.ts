@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { startMock, type RunningMock } from '../src/replay/mock.js';
-import { recordingFromStore, type Recording } from '../src/replay/recording.js';
+import type { Recording } from '../src/replay/recording.js';
+import { loadDiffInput } from '../src/analysis/input.js';
+import { diffSessions } from '../src/analysis/diff.js';
 import type { RpcMessage } from '../src/capture/model.js';
 import { connectClient, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
@@ -66,7 +70,7 @@ beforeAll(async () => {
   await proxy.close();
   const store = CaptureStore.open(tmp.db, { readonly: true });
   try {
-    recording = recordingFromStore(store, store.listSessions().find((s) => s.label === 'original' && s.transport === 'streamable-http')!.id);
+    recording = loadDiffInput(store.listSessions().find((s) => s.label === 'original' && s.transport === 'streamable-http')!.id, store);
   } finally {
     store.close();
   }
@@ -130,7 +134,7 @@ describe.each(endpoints)('the SDK client against the mock over $kind', ({ kind, 
 });
 
 describe('a session recorded against the mock', () => {
-  let again: RpcMessage[];
+  let again: Recording;
 
   beforeAll(async () => {
     const p = await startProxy({ target: mock.url, port: 0, db: tmp.db, label: 'against-mock', onWarning: () => {} });
@@ -144,7 +148,7 @@ describe('a session recorded against the mock', () => {
     }
     const store = CaptureStore.open(tmp.db, { readonly: true });
     try {
-      again = store.messages(store.listSessions().find((s) => s.label === 'against-mock')!.id);
+      again = loadDiffInput(store.listSessions().find((s) => s.label === 'against-mock')!.id, store);
     } finally {
       store.close();
     }
@@ -152,7 +156,13 @@ describe('a session recorded against the mock', () => {
 
   it('says the same things in the same order as the original', () => {
     const shape = (m: RpcMessage) => `${m.direction} ${m.kind} ${m.method ?? ''} ${m.subject ?? ''} ${m.channel}`;
-    expect(again.map(shape)).toEqual(recording.messages.map(shape));
+    expect(again.messages.map(shape)).toEqual(recording.messages.map(shape));
+  });
+
+  it('shows no differences in the diff against the original', () => {
+    const report = diffSessions(recording, again);
+    expect(report.verdict).toMatch(/^equivalent/);
+    expect(report.equivalent).toBe(true);
   });
 });
 
@@ -191,5 +201,35 @@ describe('requests the recording cannot answer', () => {
     }
     expect((await post('no-such-session', { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status).toBe(404);
     expect((await post(null, { jsonrpc: '2.0', id: 1, method: 'tools/list' })).status).toBe(400);
+  });
+});
+
+describe('mcptap mock', () => {
+  it('serves a .jsonl reference recording and prints where', async () => {
+    const child = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'mock', 'recordings/everything-streamable-http.jsonl', '--port', '0', '--speed', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const banner = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('Ctrl-C stops.')) resolve(out);
+        });
+        child.on('exit', (code) => reject(new Error(`mcptap mock exited ${code}: ${out}`)));
+      });
+      expect(banner).toMatch(/^mcptap mock serving session [0-9a-f]{12} \(streamable-http, mcp-servers\/everything, \d+ recorded requests\)/);
+      const url = /claude mcp add --transport http mcptap-mock (\S+)/.exec(banner)![1];
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      expect(banner).toContain(`claude mcp add --transport sse mcptap-mock ${url.replace(/\/mcp$/, '/sse')}`);
+      const c = await connectClient('streamable-http', url);
+      try {
+        expect((await c.client.listTools()).tools.map((t) => t.name)).toContain('get-sum');
+        expect(await c.client.callTool({ name: 'get-sum', arguments: { a: 2, b: 40 } })).toEqual({ content: [{ type: 'text', text: 'The sum of 2 and 40 is 42.' }] });
+        await expect(c.client.callTool({ name: 'get-sum', arguments: { a: 1, b: 1 } })).rejects.toThrow(/closest recorded request: #8 tools\/call .*differs at arguments\.a, arguments\.b/);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      child.kill();
+    }
   });
 });

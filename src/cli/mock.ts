@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startMock, type RunningMock } from '../replay/mock.js';
-import { recordingFromStore, type Recording } from '../replay/recording.js';
+import type { Recording } from '../replay/recording.js';
+import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
 import { UsageError } from '../errors.js';
 import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
 
@@ -16,7 +17,7 @@ export function registerMock(program: Command): void {
   program
     .command('mock')
     .description('serve a recorded session as an MCP server, with no upstream')
-    .argument('<session>', 'session id or unique id prefix')
+    .argument('<session>', 'session id/prefix, or a .jsonl recording')
     .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8809)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--speed <x>', 'play recorded progress and notifications X times as fast (0.5 = half speed)', parseSpeed, 1)
@@ -25,15 +26,16 @@ export function registerMock(program: Command): void {
     .addHelpText('after', examples(
       'mcptap mock 3f2a',
       'mcptap mock 3f2a --port 0 --speed 10 --db ./gw.db',
+      'mcptap mock recordings/everything-streamable-http.jsonl',
       'claude mcp add --transport http recorded http://127.0.0.1:8809/mcp   # then use Claude Code against the recording',
     ))
     .action(action(async (id: string, opts: MockCliOptions) => {
-      const store = openStore(opts.db);
+      const store = isRecordingPath(id) ? null : openStore(opts.db);
       let recording: Recording;
       try {
-        recording = recordingFromStore(store, id);
+        recording = loadDiffInput(id, store);
       } finally {
-        store.close();
+        store?.close();
       }
       if (recording.session.transport === 'http') throw new UsageError(`session ${recording.session.id} is plain HTTP, not an MCP session; pick one from 'mcptap sessions'`);
       const mock = await startMock({ recording, port: opts.port, host: opts.host, speed: opts.speed });

@@ -4,6 +4,7 @@ import { registerExport } from './export.js';
 import { registerImport } from './import.js';
 import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
+import { registerReplay } from './replay.js';
 import { registerSessions } from './sessions.js';
 import { registerShow } from './show.js';
 
@@ -15,5 +16,6 @@ export function registerCommands(program: Command): void {
   registerDiff(program);
   registerExport(program);
   registerImport(program);
+  registerReplay(program);
   registerMock(program);
 }

@@ -1,20 +1,12 @@
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
-import type { CaptureStore } from '../store/read.js';
+import type { RpcMessage } from '../capture/model.js';
+import type { DiffInput } from '../analysis/diff.js';
 
-/** A whole recorded session in memory: what replay and mock work from. */
-export interface Recording {
-  session: Session;
-  /** In seq order. */
-  messages: RpcMessage[];
-  /** In start order. */
-  exchanges: Exchange[];
-}
-
-/** Reads a session (id or unique prefix) from the store. */
-export function recordingFromStore(store: CaptureStore, idOrPrefix: string): Recording {
-  const session = store.resolveSession(idOrPrefix);
-  return { session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) };
-}
+/**
+ * A whole recorded session in memory (messages in seq order, exchanges in start order): what replay
+ * and mock work from. The same shape diff reads, so `loadDiffInput` loads it from a session id or a
+ * .jsonl recording.
+ */
+export type Recording = DiffInput;
 
 /** A stored payload parsed, or undefined when it is not JSON or was cut by --max-body. */
 export function parsePayload(m: RpcMessage): Record<string, unknown> | undefined {

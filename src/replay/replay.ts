@@ -128,6 +128,8 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
         if (due > 0) await sleep(due);
       } else {
         await expect.before(step.ts);
+        // The recorded client had answered what the server asked before it went on.
+        await Promise.all(pendingAnswers);
       }
       const run = runStep(wire, step, live);
       sent++;

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { diffSessions, type DiffReport } from '../analysis/diff.js';
+import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
+import { renderDiffText } from '../analysis/render.js';
+import type { HeaderList } from '../capture/model.js';
+import { EXIT, UsageError } from '../errors.js';
+import { replaySession, type ReplayTransport } from '../replay/replay.js';
+import type { Recording } from '../replay/recording.js';
+import { CaptureStore } from '../store/read.js';
+import { action, dbOption, examples, printJson, resolveDb } from './common.js';
+
+interface ReplayCliOptions {
+  target: string;
+  transport?: ReplayTransport;
+  timing: 'wait' | 'original';
+  db?: string;
+  header: HeaderList;
+  timeout: number;
+  ignore?: string[];
+  insecure?: boolean;
+  json?: boolean;
+}
+
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description("re-send a recorded session's client side to a live server, record the run, and diff it against the original")
+    .argument('<session>', 'session id/prefix, or a .jsonl recording')
+    .requiredOption('--target <url>', 'server origin with optional path prefix; recorded paths are appended (http://localhost:4000 + /mcp)')
+    .option('--transport <t>', 'http, sse or ws (default: the recorded transport)', parseTransport)
+    .option('--timing <mode>', "'wait' sends each message once the server has sent what it sent before it; 'original' keeps the recorded pacing", parseTiming, 'wait')
+    .addOption(dbOption())
+    .option('--header <line>', "add or replace a request header, e.g. 'Authorization: Bearer …' (repeatable; redacted credentials are not re-sent)", collectHeader, [])
+    .option('--timeout <seconds>', 'how long to wait for each thing the recorded server sent', parseSeconds, 10)
+    .option('--ignore <path...>', 'JSON paths that are not differences in the diff (repeatable)')
+    .option('--insecure', 'accept any TLS certificate from an https target')
+    .option('--json', 'print { original, replay, sent, answered, missing, diff } as JSON')
+    .addHelpText('after', examples(
+      'mcptap replay 3f2a --target http://localhost:4000',
+      'mcptap replay reference.jsonl --target http://localhost:3001 --transport sse',
+      "mcptap replay 3f2a --target https://gateway.example.com/mcp-proxy --header 'x-litellm-api-key: sk-…' --timing original",
+    ) + 'The run is recorded as a new session labelled "replay of <id>". Exit 0 when it matches the original, 1 when not.\n')
+    .action(action(async (arg: string, opts: ReplayCliOptions) => {
+      const db = resolveDb(opts.db);
+      const recording = load(arg, isRecordingPath(arg) ? null : db);
+      const warnings: string[] = [];
+      const result = await replaySession({
+        recording, target: opts.target, transport: opts.transport, timing: opts.timing, db,
+        headers: opts.header, timeoutMs: opts.timeout * 1000, insecure: opts.insecure,
+        onWarning: (m) => {
+          warnings.push(m);
+          if (!opts.json) process.stderr.write(`mcptap: warning: ${m}\n`);
+        },
+      });
+      if (!result.session) throw new UsageError(`nothing was captured while replaying to ${opts.target}`);
+      const replayed = load(result.session.id, db);
+      const report = diffSessions(recording, replayed, { ignore: opts.ignore });
+      if (opts.json) {
+        printJson({ original: recording.session.id, replay: result.session.id, sent: result.sent, answered: result.answered, missing: result.missing, warnings, diff: summary(report) });
+      } else {
+        const lines = [`replayed ${recording.session.id} to ${opts.target} as session ${result.session.id} (${result.sent} steps sent, ${result.answered} server requests answered from the recording)`];
+        for (const m of result.missing) lines.push(`  never came: ${m}`);
+        process.stdout.write(lines.join('\n') + '\n\n' + renderDiffText(report));
+      }
+      return report.equivalent ? EXIT.ok : EXIT.found;
+    }));
+}
+
+function load(arg: string, db: string | null): Recording {
+  const store = db ? CaptureStore.open(db, { readonly: true }) : null;
+  try {
+    return loadDiffInput(arg, store);
+  } finally {
+    store?.close();
+  }
+}
+
+/** The report without whole messages: sequence numbers, methods and JSON-path differences. */
+function summary(r: DiffReport): unknown {
+  const { pairs, changes, ...rest } = r;
+  const brief = (p: DiffReport['pairs'][number]) => ({
+    status: p.status, aSeq: p.a?.seq ?? null, bSeq: p.b?.seq ?? null, method: (p.a ?? p.b)?.method ?? null,
+    paths: p.paths, responsePaths: p.response?.paths ?? [],
+  });
+  return { ...rest, changes: changes.map(brief), pairs: pairs.filter((p) => p.status !== 'same').map(brief) };
+}
+
+function parseTransport(v: string): ReplayTransport {
+  if (v === 'http' || v === 'sse' || v === 'ws') return v;
+  throw new UsageError(`--transport must be http, sse or ws (got '${v}')`);
+}
+
+function parseTiming(v: string): 'wait' | 'original' {
+  if (v === 'wait' || v === 'original') return v;
+  throw new UsageError(`--timing must be wait or original (got '${v}')`);
+}
+
+function parseSeconds(v: string): number {
+  const n = Number(v);
+  if (!/^\d*\.?\d+$/.test(v.trim()) || !(n > 0)) throw new UsageError(`--timeout must be a positive number of seconds (got '${v}')`);
+  return n;
+}
+
+function collectHeader(v: string, list: HeaderList): HeaderList {
+  const i = v.indexOf(':');
+  const name = i > 0 ? v.slice(0, i).trim() : '';
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header takes 'Name: value' (got '${v}')`);
+  return [...list, [name, v.slice(i + 1).trim()]];
+}
