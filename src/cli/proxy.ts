@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
+import { attachLiveChecks } from '../analysis/checks/live.js';
 import { DEFAULT_MAX_BODY } from '../capture/engine.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, resolveDb } from './common.js';
 
@@ -14,6 +15,7 @@ export interface ProxyCliOptions {
   insecure?: boolean;
   name: string;
   ui?: boolean;
+  liveChecks: boolean;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -32,6 +34,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--insecure', 'accept any TLS certificate from an https target')
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'open the terminal UI in this process')
+    .option('--no-live-checks', 'do not print check findings while traffic flows')
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
       'mcptap proxy --target http://localhost:4000 --port 0 --label gateway --db ./gw.db',
@@ -48,6 +51,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
       if (!opts.ui) printBanner(proxy, db, opts);
+      // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
+      if (opts.liveChecks && !opts.ui) attachLiveChecks(proxy.engine.hub, (line) => process.stderr.write(`mcptap: ${line}\n`));
       const stop = async (signal: string) => {
         process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);
         await proxy.close();

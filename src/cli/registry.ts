@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCheck } from './check.js';
 import { registerDiff } from './diff.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerSessions(program);
   registerShow(program);
   registerDiff(program);
+  registerCheck(program);
   registerExport(program);
   registerImport(program);
   registerReplay(program);

@@ -1,0 +1,69 @@
+import type { Exchange, RpcMessage } from '../../capture/model.js';
+import { header, mediaType } from '../../capture/headers.js';
+import type { CheckInput, Evidence, Finding, Severity } from './types.js';
+
+/** Lookups every rule needs, built once per session. */
+export class SessionView {
+  readonly bySeq = new Map<number, RpcMessage>();
+  readonly exchangeById = new Map<string, Exchange>();
+
+  constructor(readonly input: CheckInput) {
+    for (const m of input.messages) this.bySeq.set(m.seq, m);
+    for (const e of input.exchanges) this.exchangeById.set(e.id, e);
+  }
+
+  get session() {
+    return this.input.session;
+  }
+
+  exchangeOf(m: RpcMessage): Exchange | undefined {
+    return m.exchangeId ? this.exchangeById.get(m.exchangeId) : undefined;
+  }
+
+  /** The client's initialize request and the server's answer, if any. */
+  initialize(): { request?: RpcMessage; response?: RpcMessage } {
+    const request = this.input.messages.find((m) => m.kind === 'request' && m.method === 'initialize' && m.direction === 'client->server');
+    const response = request?.correlatedSeq != null ? this.bySeq.get(request.correlatedSeq) : undefined;
+    return { request, response };
+  }
+
+  /** The exchanges the client sent (HTTP), in order. */
+  requests(): Exchange[] {
+    return this.input.exchanges.filter((e) => e.kind === 'http');
+  }
+
+  finding(ruleId: string, severity: Severity, title: string, ev: Partial<Omit<Evidence, 'sessionId'>>, explanation: string, fix: string): Finding {
+    return {
+      ruleId, severity, title,
+      evidence: { sessionId: this.session.id, messageSeqs: ev.messageSeqs ?? [], exchangeIds: ev.exchangeIds ?? [] },
+      explanation, fix,
+    };
+  }
+
+  /** The URL the client used (proxy-relative path) with the proxy origin unknown: shown as a path. */
+  path(e: Exchange): string {
+    return e.url.split('?')[0];
+  }
+}
+
+export function payload(m: RpcMessage | undefined): any {
+  if (!m || m.kind === 'non-json' || m.truncated) return undefined;
+  try {
+    return JSON.parse(m.payload);
+  } catch {
+    return undefined;
+  }
+}
+
+export const reqHeader = (e: Exchange, name: string) => header(e.requestHeaders, name);
+export const resHeader = (e: Exchange, name: string) => header(e.responseHeaders, name);
+export const resType = (e: Exchange) => mediaType(resHeader(e, 'content-type'));
+
+/** A line to paste into a shell to register the server with Claude Code. */
+export function claudeAdd(transport: 'http' | 'sse', url: string): string {
+  return `claude mcp add --transport ${transport} <name> ${url}`;
+}
+
+export function compareVersions(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

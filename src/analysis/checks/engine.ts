@@ -1,0 +1,33 @@
+import { acceptHeader, auth, endpointRewrite, transportMismatch, upstreamFailure } from './http-rules.js';
+import { invalidJsonRpc, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
+import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
+import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
+
+export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.js';
+
+/** Every rule, in the order findings are listed. */
+export const RULES: Rule[] = [
+  acceptHeader, unknownTool, transportMismatch, sessionHeader, protocolVersion, auth,
+  endpointRewrite, unanswered, invalidJsonRpc, ordering, toolErrors, upstreamFailure,
+];
+
+export const DEFAULT_SLOW_MS = 5000;
+const ORDER = { error: 0, warning: 1, info: 2 } as const;
+
+/** Runs every rule over one session; a rule that throws is reported as a finding, never fatal. */
+export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): Finding[] {
+  const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now };
+  const out: Finding[] = [];
+  for (const rule of RULES) {
+    try {
+      out.push(...rule.check(input, o));
+    } catch (err) {
+      out.push({
+        ruleId: rule.id, severity: 'warning', title: `rule ${rule.id} could not run: ${(err as Error).message}`,
+        evidence: { sessionId: input.session.id, messageSeqs: [], exchangeIds: [] },
+        explanation: 'A bug in mcptap, not in your traffic.', fix: 'Please report it with `mcptap export` of this session.',
+      });
+    }
+  }
+  return out.sort((a, b) => ORDER[a.severity] - ORDER[b.severity] || (a.evidence.messageSeqs[0] ?? 0) - (b.evidence.messageSeqs[0] ?? 0));
+}

@@ -1,0 +1,180 @@
+import type { Exchange } from '../../capture/model.js';
+import { claudeAdd, reqHeader, resHeader, resType, SessionView } from './context.js';
+import type { Finding, Rule } from './types.js';
+
+/** The URL the client used, rebuilt from its Host header (the proxy's address). */
+export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
+  const host = reqHeader(e, 'host');
+  return host ? `http://${host}${path}` : path;
+}
+
+const short = (s: string | null, n = 160) => (s ?? '').replace(/\s+/g, ' ').slice(0, n);
+
+export const acceptHeader: Rule = {
+  id: 'accept-header',
+  description: 'A Streamable HTTP POST answered 406 Not Acceptable: the client did not accept both application/json and text/event-stream.',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const e of v.requests()) {
+      if (e.status !== 406) continue;
+      const accept = reqHeader(e, 'accept');
+      const missing = ['application/json', 'text/event-stream'].filter((t) => !(accept ?? '').toLowerCase().includes(t) && !(accept ?? '').includes('*/*'));
+      const what = missing.length ? missing.join(' and ') : 'one of the required media types';
+      out.push(v.finding('accept-header', 'error',
+        `${e.method} ${v.path(e)} answered 406 Not Acceptable: the request did not accept ${what}`,
+        { exchangeIds: [e.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+        `The server requires every POST to accept both application/json and text/event-stream (Streamable HTTP). The request sent ${accept ? `Accept: ${accept}` : 'no Accept header'}. Server said: ${short(e.responseBody) || '406'}`,
+        `Send "Accept: application/json, text/event-stream" on every POST. Claude Code does this with --transport http; a gateway in between must pass the header through unchanged.`));
+    }
+    return out;
+  },
+};
+
+export const transportMismatch: Rule = {
+  id: 'transport-mismatch',
+  description: 'A legacy SSE client against a Streamable HTTP endpoint or the reverse (405/404 on GET or POST, no endpoint event, 404 on /message).',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const e of v.requests()) {
+      const path = v.path(e);
+      const accept = reqHeader(e, 'accept') ?? '';
+      const hasRpc = input.messages.some((m) => m.exchangeId === e.id && m.direction === 'client->server');
+      if (e.method === 'GET' && accept.includes('text/event-stream') && !reqHeader(e, 'mcp-session-id') && (e.status === 405 || e.status === 404 || (e.status === 200 && resType(e) !== 'text/event-stream'))) {
+        const base = clientUrl(e, path.replace(/\/sse$/, '/mcp'));
+        out.push(v.finding('transport-mismatch', 'error',
+          `GET ${path} answered ${e.status}${e.status === 200 ? ` (${resType(e) || 'no content type'})` : ''}: this is not a legacy SSE endpoint`,
+          { exchangeIds: [e.id] },
+          `The client opened a legacy HTTP+SSE stream (GET expecting text/event-stream, then an "endpoint" event), and the server did not offer one. Servers speaking Streamable HTTP take POSTs at a single endpoint such as /mcp.`,
+          `Use Streamable HTTP: ${claudeAdd('http', base)}`));
+      } else if (e.method === 'POST' && /\/sse\/?$/.test(path) && (e.status === 404 || e.status === 405 || e.status === 400) && hasRpc) {
+        out.push(v.finding('transport-mismatch', 'error',
+          `POST ${path} answered ${e.status}: a Streamable HTTP client is talking to a legacy SSE endpoint`,
+          { exchangeIds: [e.id] },
+          `The client POSTed JSON-RPC to ${path}, which on legacy HTTP+SSE servers only serves the GET stream; messages go to the URL its "endpoint" event names.`,
+          `Use the legacy transport: ${claudeAdd('sse', clientUrl(e, path))}`));
+      } else if (e.method === 'POST' && /[?&]sessionId=/.test(e.url) && e.status === 404) {
+        out.push(v.finding('transport-mismatch', 'error',
+          `POST ${path} answered 404: the server does not know this legacy SSE session`,
+          { exchangeIds: [e.id] },
+          `The message endpoint announced by the SSE stream rejected the session id. The stream may have closed (the server forgets the session), or the POST went to another server instance than the stream.`,
+          `Keep the GET /sse stream open while posting; behind a load balancer, pin both connections to one instance (sticky sessions), or move to Streamable HTTP.`));
+      }
+    }
+    if (input.session.transport === 'sse') {
+      const stream = v.requests().find((e) => e.method === 'GET' && resType(e) === 'text/event-stream');
+      if (stream && !input.session.mcpSessionId && !(stream.responseBody ?? '').includes('event: endpoint')) {
+        out.push(v.finding('transport-mismatch', 'error',
+          `the SSE stream ${v.path(stream)} never sent an "endpoint" event`,
+          { exchangeIds: [stream.id] },
+          `A legacy HTTP+SSE server must first send "event: endpoint" naming the URL to POST messages to. Without it the client cannot send anything, and waits.`,
+          `If the server speaks Streamable HTTP, connect with ${claudeAdd('http', clientUrl(stream, v.path(stream).replace(/\/sse$/, '/mcp')))}; otherwise check the server's SSE route.`));
+      }
+    }
+    return out;
+  },
+};
+
+export const auth: Rule = {
+  id: 'auth',
+  description: '401/403 answers, WWW-Authenticate challenges, and OAuth discovery documents that 404.',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const e of v.requests()) {
+      const path = v.path(e);
+      if (/^\/\.well-known\/oauth-(protected-resource|authorization-server)/.test(path) && e.status === 404) {
+        out.push(v.finding('auth', 'warning',
+          `OAuth discovery ${path} answered 404`,
+          { exchangeIds: [e.id] },
+          `The client looked for OAuth metadata (it does so after a 401 with a Bearer challenge, or before connecting). The server, or the gateway in front of it, does not publish it, so the client cannot obtain a token by itself.`,
+          `Either give the client a key directly (e.g. claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>"), or expose the OAuth metadata through the gateway.`));
+        continue;
+      }
+      if (e.status !== 401 && e.status !== 403) continue;
+      const challenge = resHeader(e, 'www-authenticate');
+      const sent = reqHeader(e, 'authorization') ?? reqHeader(e, 'x-api-key') ?? reqHeader(e, 'x-litellm-api-key');
+      out.push(v.finding('auth', 'error',
+        `${e.method} ${path} answered ${e.status}${challenge ? ` (WWW-Authenticate: ${short(challenge, 80)})` : ''}; ${sent ? `credential sent: ${sent}` : 'no credential was sent'}`,
+        { exchangeIds: [e.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+        sent
+          ? `The request carried a credential (shown by its fingerprint) and the server refused it: wrong key, expired token, or a key for another gateway or team.`
+          : `The request carried no Authorization header (nor x-api-key / x-litellm-api-key). A header configured for the client never reached the server: check the client config, and that nothing in between strips it.`,
+        sent
+          ? `Check the key: compare its fingerprint with the one the gateway expects (LiteLLM: a virtual key or the master key, sent as "Authorization: Bearer sk-…").`
+          : `Add the header: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>" (LiteLLM also accepts "x-litellm-api-key: <key>").`));
+    }
+    return out;
+  },
+};
+
+export const endpointRewrite: Rule = {
+  id: 'endpoint-rewrite',
+  description: 'A legacy endpoint event that points at a host the client cannot reach or that bypasses the proxy.',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const e of v.requests()) {
+      if (e.rewrite) {
+        out.push(v.finding('endpoint-rewrite', 'info',
+          `the server's endpoint event named the upstream directly; mcptap rewrote it (${e.rewrite})`,
+          { exchangeIds: [e.id] },
+          `The legacy SSE server announced an absolute URL on its own address. Left alone, the client would post there and bypass the proxy (and anything else in between). mcptap changed only that line.`,
+          `Nothing to do here; without mcptap, make the server send a relative endpoint (e.g. /message?sessionId=…) or its public address.`));
+        continue;
+      }
+      const m = /event: endpoint\r?\ndata: ?(\S+)/.exec(e.responseBody ?? '');
+      if (!m || !/^[a-z]+:\/\//i.test(m[1])) continue;
+      let u: URL;
+      try {
+        u = new URL(m[1]);
+      } catch {
+        continue;
+      }
+      const host = reqHeader(e, 'host');
+      const unreachable = /^(0\.0\.0\.0|\[::\])$/.test(u.hostname);
+      if (unreachable || (host && u.host !== host)) {
+        out.push(v.finding('endpoint-rewrite', unreachable ? 'error' : 'warning',
+          `the endpoint event points at ${u.origin}${unreachable ? ', which no client can connect to' : `, not at ${host} where the client connected`}`,
+          { exchangeIds: [e.id] },
+          `Legacy SSE clients POST every message to the URL the endpoint event names. ${u.origin} ${unreachable ? 'is a listen address, not a reachable one' : 'is another host: the messages skip whatever the client connected through (gateway, proxy)'}.`,
+          `Make the server announce a relative endpoint (/message?sessionId=…) or its public URL; behind a gateway, have the gateway rewrite it.`));
+      }
+    }
+    return out;
+  },
+};
+
+export const upstreamFailure: Rule = {
+  id: 'upstream-failure',
+  description: '5xx answers, refused or reset connections, and responses cut off mid-stream.',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const e of input.exchanges) {
+      const seqs = input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq);
+      const mcptapAnswer = resHeader(e, 'x-mcptap-error') === 'upstream';
+      if (e.error && (mcptapAnswer || e.status == null || e.status === 502 && e.kind === 'websocket')) {
+        out.push(v.finding('upstream-failure', 'error',
+          `${e.method} ${v.path(e)}: the upstream could not be reached (${e.error})`,
+          { exchangeIds: [e.id], messageSeqs: seqs },
+          `The proxy could not get an answer from ${input.session.target}: the server is down, on another port, or refusing connections. The client got 502 from mcptap.`,
+          `Start the server, or point --target at the address it listens on (check with: curl -i ${input.session.target}).`));
+      } else if (e.error && /mid-response/.test(e.error)) {
+        out.push(v.finding('upstream-failure', 'error',
+          `${e.method} ${v.path(e)}: the upstream closed the connection in the middle of the response`,
+          { exchangeIds: [e.id], messageSeqs: seqs },
+          `The response started (status ${e.status ?? '?'}) but the connection ended before it was complete; anything the client was waiting for on it never came. Gateways with short idle timeouts do this to long SSE streams.`,
+          `Raise the gateway's or load balancer's read/idle timeout for the MCP route, or have the server send SSE keep-alive comments.`));
+      } else if (e.status != null && e.status >= 500) {
+        out.push(v.finding('upstream-failure', 'error',
+          `${e.method} ${v.path(e)} answered ${e.status}`,
+          { exchangeIds: [e.id], messageSeqs: seqs },
+          `The server (or gateway) failed while handling the request. It said: ${short(e.responseBody) || `${e.status}`}`,
+          `Look at the server's or gateway's log at ${new Date(e.startedAt).toISOString()}; for a gateway, check that the MCP server behind it is up (LiteLLM: the mcp_servers entry's url and transport).`));
+      }
+    }
+    return out;
+  },
+};

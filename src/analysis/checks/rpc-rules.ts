@@ -1,0 +1,193 @@
+import type { RpcMessage } from '../../capture/model.js';
+import { payload, SessionView } from './context.js';
+import type { Finding, Rule } from './types.js';
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length];
+}
+
+const norm = (s: string) => s.toLowerCase().replace(/[-_.:/]+/g, '_');
+
+/** Why a called name is not in the list: a gateway prefix, an mcp__server__tool name, a separator. */
+export function explainToolName(name: string, tools: string[]): { closest: string[]; reason: string | null; suggestion: string | null } {
+  const prefixed = tools.filter((t) => t.endsWith(name) && t.length > name.length);
+  if (prefixed.length) {
+    const prefix = prefixed[0].slice(0, prefixed[0].length - name.length);
+    return { closest: prefixed.slice(0, 3), reason: `the server (or gateway) lists it with the prefix '${prefix}'`, suggestion: prefixed[0] };
+  }
+  const stripped = tools.filter((t) => name.endsWith(t) && name.length > t.length);
+  if (stripped.length) {
+    return { closest: stripped.slice(0, 3), reason: `the client added the prefix '${name.slice(0, name.length - stripped[0].length)}', which the server does not use`, suggestion: stripped[0] };
+  }
+  const claude = /^mcp__[^_]+(?:_[^_]+)*?__(.+)$/.exec(name);
+  if (claude && tools.includes(claude[1])) {
+    return { closest: [claude[1]], reason: `the client sent its own namespaced name (mcp__server__tool); the server knows it as '${claude[1]}'`, suggestion: claude[1] };
+  }
+  const sep = tools.filter((t) => norm(t) === norm(name) || norm(t).endsWith('_' + norm(name)));
+  if (sep.length) return { closest: sep.slice(0, 3), reason: `the names differ in separators ('${name}' vs '${sep[0]}')`, suggestion: sep[0] };
+  const closest = [...tools].sort((x, y) => distance(name, x) - distance(name, y)).slice(0, 3);
+  return { closest, reason: null, suggestion: null };
+}
+
+export const unknownTool: Rule = {
+  id: 'unknown-tool',
+  description: "A tools/call whose name is not in the session's latest tools/list result (the cause of 'No such tool available').",
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    let tools: string[] | null = null;
+    let listSeq: number | null = null;
+    for (const m of input.messages) {
+      if (m.kind === 'response' && m.method === 'tools/list') {
+        const list = payload(m)?.result?.tools;
+        if (Array.isArray(list)) {
+          tools = list.map((t: { name: string }) => t.name);
+          listSeq = m.seq;
+        }
+        continue;
+      }
+      if (m.kind !== 'request' || m.method !== 'tools/call' || m.direction !== 'client->server' || !m.subject) continue;
+      const answer = m.correlatedSeq != null ? v.bySeq.get(m.correlatedSeq) : undefined;
+      const answerText = answer ? answer.payload : '';
+      const refused = !!answer && (answer.kind === 'error' || answer.isError) && /not found|unknown tool|no such tool|invalid tool/i.test(answerText);
+      if (tools ? tools.includes(m.subject) : !refused) continue;
+      const known = tools ?? [];
+      const why = explainToolName(m.subject, known);
+      const seqs = [m.seq, ...(answer ? [answer.seq] : []), ...(listSeq ? [listSeq] : [])];
+      out.push(v.finding('unknown-tool', 'error',
+        `tools/call ${m.subject}: no such tool${why.reason ? ` — ${why.reason}` : tools ? '' : ' (the server said so)'}`,
+        { messageSeqs: seqs, exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
+        tools
+          ? `The client called '${m.subject}', but the latest tools/list of this session (#${listSeq}) has ${known.length} tools${why.closest.length ? `; the closest are ${why.closest.map((t) => `'${t}'`).join(', ')}` : ''}. ${why.reason ? `The names do not match because ${why.reason}.` : ''}`.trim()
+          : `The server answered that '${m.subject}' does not exist; the client never listed tools in this session, so it called a name it remembered from elsewhere.`,
+        why.suggestion
+          ? `Call '${why.suggestion}'. With a gateway that prefixes tool names (LiteLLM: '<server_name>-<tool>'), reconnect the client so it lists tools through the gateway, and use those names.`
+          : `Reconnect the client so it lists tools again (Claude Code: /mcp), and call a name from that list.`));
+    }
+    return out;
+  },
+};
+
+export const unanswered: Rule = {
+  id: 'unanswered',
+  description: 'Requests with no response, responses with no request, duplicate ids in flight, cancelled requests.',
+  check(input, opts) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    const last = input.session.endedAt ?? input.messages.at(-1)?.ts ?? input.session.startedAt;
+    const inflight = new Map<string, RpcMessage>();
+    for (const m of input.messages) {
+      const key = `${m.direction}|${typeof m.rpcId}|${m.rpcId}`;
+      if (m.kind === 'request' && m.rpcId != null) {
+        const prev = inflight.get(key);
+        if (prev && (prev.correlatedSeq == null || prev.correlatedSeq > m.seq)) {
+          out.push(v.finding('unanswered', 'error',
+            `id ${JSON.stringify(m.rpcId)} used again (#${m.seq} ${m.method}) while #${prev.seq} ${prev.method} was still waiting`,
+            { messageSeqs: [prev.seq, m.seq] },
+            `JSON-RPC ids must be unique among requests in flight; the answers can no longer be told apart.`,
+            `Fix the sender's id counter; a gateway that merges clients must rewrite ids.`));
+        }
+        inflight.set(key, m);
+      }
+      if (m.kind === 'notification' && m.method === 'notifications/cancelled') {
+        const p = payload(m)?.params;
+        out.push(v.finding('unanswered', 'info',
+          `${m.direction === 'client->server' ? 'the client' : 'the server'} cancelled request ${JSON.stringify(p?.requestId)}${p?.reason ? `: ${p.reason}` : ''}`,
+          { messageSeqs: [m.seq] },
+          `A cancellation usually follows a timeout on the sender's side.`,
+          `If this was a timeout, make the tool report progress, or raise the client's timeout (Claude Code: MCP_TOOL_TIMEOUT).`));
+      }
+      if ((m.kind === 'response' || m.kind === 'error') && m.correlatedSeq == null && m.rpcId != null) {
+        out.push(v.finding('unanswered', 'warning',
+          `a ${m.kind} with id ${JSON.stringify(m.rpcId)} answers no request of this session`,
+          { messageSeqs: [m.seq] },
+          `No request with that id was seen in this session: it was sent before the capture started, on another session, or the id was rewritten by something in between.`,
+          `If a gateway sits in between, check that it maps ids back to the client's.`));
+      }
+      if (m.kind !== 'request' || m.correlatedSeq != null || m.rpcId == null) continue;
+      const waited = last - m.ts;
+      if (opts.live && waited < 30_000) continue;
+      const ex = v.exchangeOf(m);
+      const streamClosed = ex?.endedAt != null;
+      const http = ex?.status != null && ex.status >= 400 ? ` (HTTP ${ex.status})` : '';
+      out.push(v.finding('unanswered', ex?.status != null && ex.status >= 400 ? 'warning' : 'error',
+        `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response${http}; waited ${(waited / 1000).toFixed(1)}s`,
+        { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] },
+        `${streamClosed ? 'The connection that should have carried the answer closed first.' : 'No answer arrived before the capture ended.'} ${http ? 'The HTTP request itself failed; see the other findings for why.' : ''}`.trim(),
+        m.direction === 'client->server'
+          ? `Look at the server's log for this request; for long tools, send progress notifications so clients do not give up, and check gateway timeouts on streaming responses.`
+          : `The client did not answer the server's ${m.method}; check that it supports it (capabilities) and is not blocked waiting for a person.`));
+    }
+    return out;
+  },
+};
+
+const SPEC_CODES = new Set([-32700, -32600, -32601, -32602, -32603, -32002, -32042, -32001, -32000]);
+
+export const invalidJsonRpc: Rule = {
+  id: 'invalid-jsonrpc',
+  description: 'Invalid JSON-RPC (missing jsonrpc "2.0", bad ids), reserved error codes outside the spec, non-JSON bodies, batches where the version forbids them.',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    const noBatches = (input.session.protocolVersion ?? '') >= '2025-06-18';
+    for (const m of input.messages) {
+      const who = m.direction === 'client->server' ? 'the client' : 'the server';
+      if (m.kind === 'invalid') {
+        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent invalid JSON-RPC: ${m.decodeError}`, { messageSeqs: [m.seq] },
+          `The message parses as JSON but is not a valid JSON-RPC 2.0 message, so the other side will reject or ignore it.`,
+          `Fix the sender to emit {"jsonrpc":"2.0", …} with a string or number id.`));
+      } else if (m.kind === 'non-json') {
+        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent a body that is not JSON where JSON-RPC was expected (${(m.decodeError ?? '').slice(0, 80)})`, { messageSeqs: [m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
+          `Starts with: ${JSON.stringify(m.payload.slice(0, 80))}. An HTML error page or plain-text message from a proxy or gateway often lands here.`,
+          `Find what produced it (see the exchange's status and headers); a gateway error page means the request never reached the MCP server.`));
+      } else if (m.kind === 'error' && m.errorCode != null && m.errorCode <= -32000 && m.errorCode >= -32768 && !SPEC_CODES.has(m.errorCode) && !(m.errorCode > -32100)) {
+        out.push(v.finding('invalid-jsonrpc', 'warning', `error code ${m.errorCode} is in the reserved range but not defined by JSON-RPC or MCP`, { messageSeqs: [m.seq] },
+          `Codes from -32768 to -32000 are reserved; only -32700, -32600…-32603, -32000…-32099 (server errors) and MCP's own codes are defined.`,
+          `Use a defined code, or one outside the reserved range for application errors.`));
+      }
+      if (m.batchIndex === 0 && noBatches) {
+        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent a JSON-RPC batch, which protocol ${input.session.protocolVersion} does not allow`, { messageSeqs: [m.seq] },
+          `Batches were allowed in 2025-03-26 only; from 2025-06-18 on, every message is sent on its own.`,
+          `Send messages one at a time, or negotiate 2025-03-26.`));
+      }
+    }
+    return out;
+  },
+};
+
+export const toolErrors: Rule = {
+  id: 'tool-errors',
+  description: 'Tool results with isError: true, and calls slower than --slow MS.',
+  check(input, opts) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const m of input.messages) {
+      if (m.direction !== 'server->client' || m.method !== 'tools/call') continue;
+      if (m.kind === 'response' && m.isError) {
+        const text = payload(m)?.result?.content?.find((c: { text?: string }) => c?.text)?.text as string | undefined;
+        out.push(v.finding('tool-errors', 'warning', `tools/call ${m.subject ?? '?'} returned isError${text ? `: ${text.replace(/\s+/g, ' ').slice(0, 100)}` : ''}`,
+          { messageSeqs: [m.correlatedSeq ?? m.seq, m.seq] },
+          `The tool ran and reported a failure (the model sees it as a tool result, not a protocol error).`,
+          `Check the arguments the client sent (#${m.correlatedSeq ?? '?'}) and the tool's own logs.`));
+      }
+      if ((m.kind === 'response' || m.kind === 'error') && m.latencyMs != null && m.latencyMs > opts.slowMs) {
+        out.push(v.finding('tool-errors', 'warning', `tools/call ${m.subject ?? '?'} took ${(m.latencyMs / 1000).toFixed(2)}s (over --slow ${opts.slowMs} ms)`,
+          { messageSeqs: [m.correlatedSeq ?? m.seq, m.seq] },
+          `Slow calls hit client timeouts (and make the model wait).`,
+          `Send progress notifications from long tools; raise the client's tool timeout if needed (Claude Code: MCP_TOOL_TIMEOUT).`));
+      }
+    }
+    return out;
+  },
+};

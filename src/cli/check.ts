@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { DEFAULT_SLOW_MS, RULES, runChecks } from '../analysis/checks/engine.js';
+import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
+import { EXIT, UsageError } from '../errors.js';
+import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
+
+const FORMATS = { text: formatText, json: formatJson, sarif: formatSarif, junit: formatJunit } as const;
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('name what went wrong in captured sessions, with the evidence and the fix')
+    .argument('[sessions...]', 'session ids or unique prefixes (default: the newest session)')
+    .addOption(dbOption())
+    .option('--all', 'check every session in the database')
+    .option('--format <format>', 'text, json, sarif or junit', 'text')
+    .option('--slow <ms>', 'report tool calls slower than this', parseIntOption('--slow', 1, 86_400_000), DEFAULT_SLOW_MS)
+    .addHelpText('after', examples(
+      'mcptap check                     # the newest session',
+      'mcptap check 3f2a 9c1b',
+      'mcptap check --all --format sarif > mcptap.sarif',
+      'mcptap check --all --format junit > mcptap-junit.xml',
+    ) + `Exit 1 when any error-severity finding exists (a CI gate).\n\nRules:\n${RULES.map((r) => `  ${r.id.padEnd(19)} ${r.description}`).join('\n')}\n`)
+    .action(action((ids: string[], opts: { db?: string; all?: boolean; format: string; slow: number }) => {
+      const format = FORMATS[opts.format as keyof typeof FORMATS];
+      if (!format) throw new UsageError(`--format must be text, json, sarif or junit (got '${opts.format}')`);
+      if (opts.all && ids.length) throw new UsageError('give session ids or --all, not both');
+      const store = openStore(opts.db);
+      try {
+        const sessions = opts.all ? store.listSessions() : ids.length ? ids.map((id) => store.resolveSession(id)) : store.listSessions({ limit: 1 });
+        if (!sessions.length) throw new UsageError(`no sessions in ${store.file} yet`);
+        const all: SessionFindings[] = sessions.map((session) => ({
+          session,
+          findings: runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) }, { slowMs: opts.slow }),
+        }));
+        process.stdout.write(format(all));
+        return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;
+      } finally {
+        store.close();
+      }
+    }));
+}
