@@ -255,11 +255,14 @@ describe.concurrent('mcptap replay', () => {
       ['replay', recording.session.id, '--target', 'not a url', '--db', db],
       ['replay', recording.session.id, '--target', peer.url, '--transport', 'carrier-pigeon', '--db', db],
       ['replay', path.join(tmp.dir, 'missing.jsonl'), '--target', peer.url, '--db', db],
+      ['replay', recording.session.id, '--target', 'http://127.0.0.1:1', '--db', db],
+      ['replay', recording.session.id, '--target', 'http://127.0.0.1:1', '--transport', 'ws', '--db', db],
     ].map(async (args) => ({ args, r: await run(...args) })));
     for (const { args, r } of results) {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toMatch(/^mcptap: /);
+      if (args.includes('http://127.0.0.1:1')) expect(r.stderr).toMatch(/^mcptap: cannot reach http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
     }
   });
 });

@@ -6,7 +6,7 @@ import { startProxy } from '../proxy/server.js';
 import { CallMatcher, recordedCalls } from './match.js';
 import type { Recording } from './recording.js';
 import { buildScript, type Step } from './steps.js';
-import { HeaderPlan, LegacySseWire, StreamableWire, WebSocketWire, type Wire, type WireBase } from './wire.js';
+import { HeaderPlan, LegacySseWire, StreamableWire, UpstreamError, WebSocketWire, type Wire, type WireBase } from './wire.js';
 
 export type ReplayTransport = 'http' | 'sse' | 'ws';
 
@@ -113,12 +113,13 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   let sent = 0;
   try {
     await wire.start().catch((e: Error) => {
-      throw new UsageError(`cannot open the ${transport} session at ${opts.target}: ${e.message}`);
+      throw new UsageError(e instanceof UpstreamError ? `cannot reach ${opts.target}: ${e.message}` : `cannot open the ${transport} session at ${opts.target}: ${e.message}`);
     });
     const expect = new Expectations(rec, live, timeoutMs, missing);
     const t0 = performance.now();
     const first = script.steps[0].ts;
     let initId: RpcId | null = null;
+    let reached = false;
     const inFlight: Promise<unknown>[] = [];
     for (const step of script.steps) {
       if (opts.timing === 'original') {
@@ -131,14 +132,21 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
         // The recorded client had answered what the server asked before it went on.
         await Promise.all(pendingAnswers);
       }
-      const run = runStep(wire, step, live);
+      // A target that cannot be reached at all is a wrong --target, not a finding about the server.
+      const fail = (e: Error) => {
+        if (e instanceof UpstreamError && !reached) throw new UsageError(`cannot reach ${opts.target}: ${e.message}`);
+        warn(`${describeStep(step)}: ${e.message}`);
+      };
+      const run = runStep(wire, step, live).then(() => {
+        reached = true;
+      });
       sent++;
       if (step.kind === 'send') {
         const init = step.requests.find((r) => r.method === 'initialize');
         if (init) initId = init.id;
       }
-      if (opts.timing === 'original' || step.kind === 'stream') inFlight.push(run.catch((e: Error) => warn(`${describeStep(step)}: ${e.message}`)));
-      else await run.catch((e: Error) => warn(`${describeStep(step)}: ${e.message}`));
+      if (opts.timing === 'original' || step.kind === 'stream') inFlight.push(run.catch(fail));
+      else await run.catch(fail);
     }
     await Promise.all(inFlight);
     await expect.before(Infinity);

@@ -64,6 +64,27 @@ export class HeaderPlan {
   }
 }
 
+/** The proxy could not reach the target (it answered for it, with x-mcptap-error: upstream). */
+export class UpstreamError extends Error {}
+
+/**
+ * Throws UpstreamError when the in-process proxy answered for an unreachable target: it marks such
+ * answers with x-mcptap-error (HTTP) or a JSON body whose error starts with "mcptap:" (a refused upgrade).
+ */
+async function checkUpstream(res: http.IncomingMessage, upgrade = false): Promise<void> {
+  if (res.headers['x-mcptap-error'] !== 'upstream' && !(upgrade && res.statusCode === 502)) return;
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  let body: { error?: unknown; cause?: unknown } = {};
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+  } catch {
+    // not the proxy's JSON
+  }
+  if (upgrade && !String(body.error ?? '').startsWith('mcptap:')) return;
+  throw new UpstreamError(typeof body.cause === 'string' ? body.cause : `HTTP ${res.statusCode}`);
+}
+
 interface Base {
   host: string;
   port: number;
@@ -104,7 +125,7 @@ function consume(b: Base, res: http.IncomingMessage, onEvent?: (event: string, d
     res.on('data', (c: Buffer) => (dec ? dec.push(c) : json && chunks.push(c)));
     res.on('end', () => {
       dec?.end();
-      if (json && (res.statusCode ?? 0) < 300) deliver(Buffer.concat(chunks).toString('utf8'));
+      if (json) deliver(Buffer.concat(chunks).toString('utf8'));
       resolve();
     });
     res.on('error', () => resolve());
@@ -132,6 +153,7 @@ export class StreamableWire implements Wire {
   async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult> {
     const headers = this.b.headers.build(recorded?.headers ?? [], this.sessionId, recorded ? [] : this.defaults());
     const res = await request(this.b, 'POST', recorded?.path ?? this.defaultPath, headers, body);
+    await checkUpstream(res);
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid) this.sessionId = sid;
     await consume(this.b, res);
@@ -145,12 +167,14 @@ export class StreamableWire implements Wire {
 
   async openStream(recorded: { path: string; headers: HeaderList }): Promise<void> {
     const res = await request(this.b, 'GET', recorded.path, this.b.headers.build(recorded.headers, this.sessionId));
+    await checkUpstream(res);
     this.streams.add(res);
     void consume(this.b, res).then(() => this.streams.delete(res));
   }
 
   async remove(recorded: { path: string; headers: HeaderList }): Promise<void> {
     const res = await request(this.b, 'DELETE', recorded.path, this.b.headers.build(recorded.headers, this.sessionId));
+    await checkUpstream(res);
     await consume(this.b, res);
   }
 
@@ -173,6 +197,7 @@ export class LegacySseWire implements Wire {
     const path = this.recorded?.path ?? '/sse';
     const headers = this.b.headers.build(this.recorded?.headers ?? [], null, [['accept', 'text/event-stream']]);
     const res = await request(this.b, 'GET', path, headers);
+    await checkUpstream(res);
     if (res.statusCode !== 200) {
       res.resume();
       throw new Error(`GET ${path} answered ${res.statusCode}, not an SSE stream`);
@@ -196,6 +221,7 @@ export class LegacySseWire implements Wire {
   async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult> {
     const headers = this.b.headers.build(recorded?.headers ?? [], null, [['content-type', 'application/json']]);
     const res = await request(this.b, 'POST', this.endpoint!, headers, body);
+    await checkUpstream(res);
     res.resume();
     await new Promise<void>((r) => res.on('close', r));
     const status = res.statusCode ?? null;
@@ -225,7 +251,12 @@ export class WebSocketWire implements Wire {
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`the WebSocket upgrade was refused with ${res.statusCode}`)));
+      ws.once('unexpected-response', (_req, res) => {
+        checkUpstream(res, true).then(() => {
+          res.resume();
+          reject(new Error(`the WebSocket upgrade was refused with ${res.statusCode}`));
+        }, reject);
+      });
     });
     ws.on('error', (e) => this.b.handlers.warn(`WebSocket: ${e.message}`));
     ws.on('message', (data) => {
