@@ -12,7 +12,7 @@ import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import type { Recording } from '../src/replay/recording.js';
 import { replaySession, type ReplayResult } from '../src/replay/replay.js';
-import { connectClient, startPlainToolsServer, startSseServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, startSseServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
 // Sessions recorded from server-everything through the proxy with the SDK client, replayed against
@@ -59,9 +59,14 @@ async function record(kind: 'streamable-http' | 'sse', label: string, headers?: 
   await c.close();
   await proxy.flush();
   await proxy.close();
+  return { peer, db, recording: byLabel(db, label) };
+}
+
+/** The MCP session captured under this label. */
+function byLabel(db: string, label: string): Recording {
   const store = CaptureStore.open(db, { readonly: true });
   try {
-    return { peer, db, recording: loadDiffInput(store.listSessions().find((s) => s.label === label && s.transport === kind)!.id, store) };
+    return loadDiffInput(store.listSessions().find((s) => s.label === label && s.transport !== 'http')!.id, store);
   } finally {
     store.close();
   }
@@ -191,6 +196,27 @@ describe.concurrent('replay options', () => {
     // Recorded pacing does not wait for the server: what it sends on its own (roots/list, 350 ms in)
     // may land before or after a request sent on time, so only the messages are compared, not the order.
     expect(read(db, r.session!.id).messages.map(shape).sort()).toEqual(recording.messages.map(shape).sort());
+  });
+
+  it('replayed against a gateway that prefixes tool names, the diff names the rename and the failing call', async () => {
+    const direct = await startPlainToolsServer();
+    const gateway = await startGatewayLikeServer({ prefix: 'db_main-' });
+    peers.push(direct, gateway);
+    const db = dbFor('gateway');
+    const proxy = await startProxy({ target: direct.url, port: 0, db, label: 'direct', onWarning: () => {} });
+    const c = await connectClient('streamable-http', proxy.url + '/mcp');
+    await c.client.listTools();
+    await c.client.callTool({ name: 'list_schemas', arguments: {} });
+    await c.close();
+    await proxy.flush();
+    await proxy.close();
+    const original = byLabel(db, 'direct');
+    const r = await replaySession({ recording: original, target: gateway.url, db, timeoutMs: 500 });
+    const report = diffSessions(original, read(db, r.session!.id).input);
+    expect(report.equivalent).toBe(false);
+    expect(report.tools.pattern).toMatch(/db_main-/);
+    expect(report.outcomes).toEqual([expect.objectContaining({ label: 'tools/call list_schemas', a: { kind: 'result' } })]);
+    expect(report.outcomes[0].b!.kind).not.toBe('result');
   });
 
   it('reports what the live server never sent, after the timeout', async () => {
