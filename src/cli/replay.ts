@@ -14,7 +14,7 @@ interface ReplayCliOptions {
   transport?: ReplayTransport;
   timing: 'wait' | 'original';
   db?: string;
-  header: HeaderList;
+  header?: HeaderList;
   timeout: number;
   ignore?: string[];
   insecure?: boolean;
@@ -30,7 +30,7 @@ export function registerReplay(program: Command): void {
     .option('--transport <t>', 'http, sse or ws (default: the recorded transport)', parseTransport)
     .option('--timing <mode>', "'wait' sends each message once the server has sent what it sent before it; 'original' keeps the recorded pacing", parseTiming, 'wait')
     .addOption(dbOption())
-    .option('--header <line>', "add or replace a request header, e.g. 'Authorization: Bearer …' (repeatable; redacted credentials are not re-sent)", collectHeader, [])
+    .option('--header <line>', "add or replace a request header, e.g. 'Authorization: Bearer …' (repeatable; redacted credentials are not re-sent)", collectHeader)
     .option('--timeout <seconds>', 'how long to wait for each thing the recorded server sent', parseSeconds, 10)
     .option('--ignore <path...>', 'JSON paths that are not differences in the diff (repeatable)')
     .option('--insecure', 'accept any TLS certificate from an https target')
@@ -46,7 +46,7 @@ export function registerReplay(program: Command): void {
       const warnings: string[] = [];
       const result = await replaySession({
         recording, target: opts.target, transport: opts.transport, timing: opts.timing, db,
-        headers: opts.header, timeoutMs: opts.timeout * 1000, insecure: opts.insecure,
+        headers: opts.header ?? [], timeoutMs: opts.timeout * 1000, insecure: opts.insecure,
         onWarning: (m) => {
           warnings.push(m);
           if (!opts.json) process.stderr.write(`mcptap: warning: ${m}\n`);
@@ -101,7 +101,7 @@ function parseSeconds(v: string): number {
   return n;
 }
 
-function collectHeader(v: string, list: HeaderList): HeaderList {
+function collectHeader(v: string, list: HeaderList = []): HeaderList {
   const i = v.indexOf(':');
   const name = i > 0 ? v.slice(0, i).trim() : '';
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header takes 'Name: value' (got '${v}')`);
