@@ -206,7 +206,7 @@ export class HttpExchangeCapture {
     const requestSessionId = header(this.rawRequestHeaders, 'mcp-session-id');
     this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
       !!header(respHeaders, 'mcp-session-id') ||
-      (ex.method === 'POST' && this.acceptsEventStream());
+      this.acceptsEventStream();
     this.session = this.ctx.tracker.assign({
       exchange: ex,
       requestSessionId,

@@ -41,7 +41,7 @@ export const transportMismatch: Rule = {
       const path = v.path(e);
       const accept = reqHeader(e, 'accept') ?? '';
       const hasRpc = input.messages.some((m) => m.exchangeId === e.id && m.direction === 'client->server');
-      if (e.method === 'GET' && accept.includes('text/event-stream') && !reqHeader(e, 'mcp-session-id') && (e.status === 405 || e.status === 404 || (e.status === 200 && resType(e) !== 'text/event-stream'))) {
+      if (e.method === 'GET' && accept.includes('text/event-stream') && !reqHeader(e, 'mcp-session-id') && (e.status === 405 || e.status === 404 || e.status === 400 || (e.status === 200 && resType(e) !== 'text/event-stream'))) {
         const base = clientUrl(e, path.replace(/\/sse$/, '/mcp'));
         out.push(v.finding('transport-mismatch', 'error',
           `GET ${path} answered ${e.status}${e.status === 200 ? ` (${resType(e) || 'no content type'})` : ''}: this is not a legacy SSE endpoint`,

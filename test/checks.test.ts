@@ -1,0 +1,317 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { XMLParser } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import { startProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStreamableServer, type Peer } from './helpers/peers.js';
+import { tempDb } from './helpers/tmp.js';
+
+// Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
+// session. Misbehaving peers are small purpose-built servers and raw HTTP clients.
+
+const tmp = tempDb();
+const peers: Peer[] = [];
+const cli = path.resolve('dist/src/cli/main.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 15_000 });
+const ACCEPT = 'application/json, text/event-stream';
+const INIT = (id = 1, caps: object = {}) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: caps, clientInfo: { name: 'raw-client', version: '1' } } });
+
+afterAll(async () => {
+  for (const p of peers) await p.close();
+  tmp.cleanup();
+});
+
+async function peer<T extends Peer>(p: Promise<T>): Promise<T> {
+  const x = await p;
+  peers.push(x);
+  return x;
+}
+
+/** Captures what `drive` does through a fresh proxy; returns the findings of every session it made. */
+async function capture(target: string, label: string, drive: (url: string) => Promise<void>, slowMs = 5000): Promise<Finding[]> {
+  const proxy = await startProxy({ target, port: 0, db: tmp.db, label, onWarning: () => {} });
+  try {
+    await drive(proxy.url);
+    await proxy.flush();
+  } finally {
+    await proxy.close();
+  }
+  const store = CaptureStore.open(tmp.db, { readonly: true });
+  try {
+    return store.listSessions().filter((s) => s.label === label).flatMap((session) =>
+      runChecks({ session, messages: store.messages(session.id), exchanges: store.exchanges(session.id) }, { slowMs }));
+  } finally {
+    store.close();
+  }
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    .then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
+
+const of = (fs: Finding[], rule: string) => fs.filter((f) => f.ruleId === rule);
+
+describe('a clean session', () => {
+  it('fires no error or warning (every rule has a case where it stays quiet)', async () => {
+    const srv = await peer(startStreamableServer());
+    const fs = await capture(srv.url, 'clean', async (url) => {
+      const c = await connectClient('streamable-http', url + '/mcp');
+      await c.client.listTools();
+      await c.client.callTool({ name: 'echo', arguments: { message: 'fine' } });
+      await c.client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
+      await c.close();
+    });
+    expect(fs.filter((f) => f.severity !== 'info')).toEqual([]);
+  });
+});
+
+describe('rules', () => {
+  it('accept-header: a POST without text/event-stream gets 406, and the missing type is named', async () => {
+    const srv = await peer(startStreamableServer());
+    const fs = await capture(srv.url, 'accept', async (url) => {
+      expect((await post(url + '/mcp', INIT(), { accept: 'application/json' })).status).toBe(406);
+    });
+    expect(of(fs, 'accept-header')).toHaveLength(1);
+    expect(of(fs, 'accept-header')[0]).toMatchObject({ severity: 'error' });
+    expect(of(fs, 'accept-header')[0].title).toContain('did not accept text/event-stream');
+  });
+
+  it('unknown-tool: the unprefixed name against a prefixing gateway, with the prefixed name suggested', async () => {
+    const gw = await peer(startGatewayLikeServer({ prefix: 'db_main-' }));
+    const fs = await capture(gw.url, 'unknown-tool', async (url) => {
+      const c = await connectClient('streamable-http', url + '/mcp');
+      await c.client.listTools();
+      await c.client.callTool({ name: 'list_schemas', arguments: {} }).catch(() => undefined);
+      await c.client.callTool({ name: 'db_main-query', arguments: { sql: 'select 1' } });
+      await c.close();
+    });
+    const f = of(fs, 'unknown-tool');
+    expect(f).toHaveLength(1);
+    expect(f[0].title).toBe("tools/call list_schemas: no such tool — the server (or gateway) lists it with the prefix 'db_main-'");
+    expect(f[0].fix).toContain("Call 'db_main-list_schemas'");
+  });
+
+  it('transport-mismatch: a legacy SSE client at a Streamable HTTP endpoint, and a Streamable client at /sse', async () => {
+    const http2 = await peer(startStreamableServer());
+    const fs1 = await capture(http2.url, 'sse-at-mcp', async (url) => {
+      await connectClient('sse', url + '/mcp').then((c) => c.close(), () => undefined);
+    });
+    expect(of(fs1, 'transport-mismatch')[0]?.fix).toMatch(/claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp/);
+    const sse = await peer(startSseServer());
+    const fs2 = await capture(sse.url, 'http-at-sse', async (url) => {
+      expect((await post(url + '/sse', INIT())).status).toBe(404);
+    });
+    expect(of(fs2, 'transport-mismatch')[0]?.fix).toMatch(/--transport sse <name> http:\/\/127\.0\.0\.1:\d+\/sse/);
+  });
+
+  it('session-header and protocol-version: requests without the issued session id, and with the wrong version', async () => {
+    const srv = await peer(startStreamableServer());
+    const fs = await capture(srv.url, 'session', async (url) => {
+      const init = await post(url + '/mcp', INIT());
+      const sid = init.headers.get('mcp-session-id')!;
+      await post(url + '/mcp', { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+      expect((await post(url + '/mcp', { jsonrpc: '2.0', id: 2, method: 'tools/list' })).status).toBe(400);
+      expect((await post(url + '/mcp', { jsonrpc: '2.0', id: 5, method: 'tools/list' }, { 'mcp-session-id': 'expired-session' })).status).toBe(404);
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': sid });
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 4, method: 'prompts/list' }, { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' });
+    });
+    const sh = of(fs, 'session-header');
+    expect(sh.map((f) => f.title)).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^1 request after initialize did not send the Mcp-Session-Id/),
+      expect.stringMatching(/answered 404: .*Session not found/),
+    ]));
+    const pv = of(fs, 'protocol-version');
+    expect(pv.map((f) => f.severity).sort()).toEqual(['error', 'warning']);
+    expect(pv.find((f) => f.severity === 'error')!.title).toContain('sent MCP-Protocol-Version 2025-03-26, but the session negotiated 2025-11-25');
+  });
+
+  it('auth: 401 with a challenge and no credential, OAuth discovery 404, and a refused key shown by fingerprint', async () => {
+    const srv = await peer(startRawHttpServer((req, res) => {
+      if (req.url!.startsWith('/.well-known/')) return void res.writeHead(404).end('not found');
+      res.writeHead(401, { 'www-authenticate': 'Bearer resource_metadata="/.well-known/oauth-protected-resource"', 'content-type': 'application/json' });
+      res.end('{"error":"unauthorized"}');
+    }));
+    const fs = await capture(srv.url, 'auth', async (url) => {
+      await post(url + '/mcp', INIT());
+      await fetch(url + '/.well-known/oauth-protected-resource').then((r) => r.text());
+      await post(url + '/mcp', INIT(2), { authorization: 'Bearer sk-wrong-key-0000000000001234' });
+    });
+    const f = of(fs, 'auth');
+    expect(f.map((x) => x.severity).sort()).toEqual(['error', 'error', 'warning']);
+    expect(f.find((x) => x.title.includes('no credential'))!.title).toContain('WWW-Authenticate: Bearer');
+    expect(f.find((x) => x.title.includes('credential sent'))!.title).toContain('Bearer sk-…1234');
+    expect(JSON.stringify(f)).not.toContain('sk-wrong-key');
+  });
+
+  it('endpoint-rewrite: a rewritten absolute endpoint (info) and one on an unreachable listen address (error)', async () => {
+    const abs = await peer(startSseServer({ absoluteEndpoint: true }));
+    const fs1 = await capture(abs.url, 'rewritten', async (url) => {
+      const c = await connectClient('sse', url + '/sse');
+      await c.client.listTools();
+      await c.close();
+    });
+    expect(of(fs1, 'endpoint-rewrite')).toEqual([expect.objectContaining({ severity: 'info' })]);
+    const bad = await peer(startRawHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('event: endpoint\ndata: http://0.0.0.0:9/message?sessionId=abc\n\n');
+    }));
+    const fs2 = await capture(bad.url, 'unreachable-endpoint', async (url) => {
+      await fetch(url + '/sse', { headers: { accept: 'text/event-stream' } }).then((r) => r.text());
+    });
+    expect(of(fs2, 'endpoint-rewrite')[0]).toMatchObject({ severity: 'error' });
+    expect(of(fs2, 'endpoint-rewrite')[0].title).toContain('http://0.0.0.0:9, which no client can connect to');
+  });
+
+  it('unanswered: a request never answered, an orphan response, a duplicate id in flight, a cancellation', async () => {
+    const srv = await peer(startRawHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const msg = JSON.parse(body);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'unanswered' });
+        if (msg.method === 'initialize') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
+        if (msg.method === 'tools/call') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 999, result: {} })}\n\n`);
+        res.end();
+      });
+    }));
+    const fs = await capture(srv.url, 'unanswered', async (url) => {
+      await post(url + '/mcp', INIT());
+      const h = { 'mcp-session-id': 'unanswered', 'mcp-protocol-version': '2025-11-25' };
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow', arguments: {} } }, h);
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow', arguments: {} } }, h);
+      await post(url + '/mcp', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'timed out' } }, h);
+    });
+    const titles = of(fs, 'unanswered').map((f) => `${f.severity}: ${f.title}`);
+    expect(titles).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^error: tools\/call slow \(id 7\) got no response; waited/),
+      expect.stringMatching(/^error: id 7 used again/),
+      expect.stringMatching(/^warning: a response with id 999 answers no request/),
+      'info: the client cancelled request 7: timed out',
+    ]));
+  });
+
+  it('invalid-jsonrpc: a message without "jsonrpc", a body that is not JSON, and a batch under 2025-11-25', async () => {
+    const srv = await peer(startStreamableServer());
+    const fs = await capture(srv.url, 'invalid', async (url) => {
+      const init = await post(url + '/mcp', INIT());
+      const h = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+      await post(url + '/mcp', { id: 2, method: 'tools/list' }, h);
+      await post(url + '/mcp', '<html>gateway error</html>', h);
+      await post(url + '/mcp', [{ jsonrpc: '2.0', id: 3, method: 'tools/list' }, { jsonrpc: '2.0', id: 4, method: 'prompts/list' }], h);
+    });
+    const titles = of(fs, 'invalid-jsonrpc').map((f) => f.title);
+    expect(titles).toEqual(expect.arrayContaining([
+      'the client sent invalid JSON-RPC: missing "jsonrpc": "2.0"',
+      expect.stringMatching(/^the client sent a body that is not JSON/),
+      'the client sent a JSON-RPC batch, which protocol 2025-11-25 does not allow',
+    ]));
+  });
+
+  it('ordering: a request before initialize completed, and sampling to a client that did not declare it', async () => {
+    const srv = await peer(startRawHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const msg = JSON.parse(body);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'ordering' });
+        if (msg.method === 'initialize') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
+        if (msg.method === 'tools/call') {
+          res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 's1', method: 'sampling/createMessage', params: { messages: [], maxTokens: 5 } })}\n\n`);
+          return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } })}\n\n`);
+        }
+        res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { tools: [{ name: 'ask', inputSchema: { type: 'object' } }] } })}\n\n`);
+      });
+    }));
+    const fs = await capture(srv.url, 'ordering', async (url) => {
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 0, method: 'tools/list' });
+      await post(url + '/mcp', INIT(1, { roots: {} }));
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ask', arguments: {} } }, { 'mcp-session-id': 'ordering', 'mcp-protocol-version': '2025-11-25' });
+    });
+    const titles = of(fs, 'ordering').map((f) => f.title);
+    expect(titles).toEqual(expect.arrayContaining([
+      '1 request (tools/list…) sent before the initialize handshake completed',
+      'the server sent sampling/createMessage, but the client did not declare the "sampling" capability',
+    ]));
+  });
+
+  it('tool-errors: an isError result, and a call slower than --slow', async () => {
+    const broken = await peer(startPlainToolsServer({ failingTool: 'query' }));
+    const fs1 = await capture(broken.url, 'tool-error', async (url) => {
+      const c = await connectClient('streamable-http', url + '/mcp');
+      await c.client.callTool({ name: 'query', arguments: { sql: 'select * from x' } });
+      await c.close();
+    });
+    expect(of(fs1, 'tool-errors').map((f) => f.title)).toEqual(['tools/call query returned isError: relation "x" does not exist']);
+    const srv = await peer(startStreamableServer());
+    const fs2 = await capture(srv.url, 'slow', async (url) => {
+      const c = await connectClient('streamable-http', url + '/mcp');
+      // A real 100 ms of work in the server, not a test sleep.
+      await c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.1, steps: 1 } });
+      await c.close();
+    }, 50);
+    expect(of(fs2, 'tool-errors')[0].title).toMatch(/^tools\/call trigger-long-running-operation took 0\.\d\ds \(over --slow 50 ms\)$/);
+  });
+
+  it('upstream-failure: connection refused, a 500, and a response cut off mid-stream', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise((r) => dead.close(r));
+    const fs1 = await capture(`http://127.0.0.1:${port}`, 'refused', async (url) => {
+      expect((await post(url + '/mcp', INIT())).status).toBe(502);
+    });
+    expect(of(fs1, 'upstream-failure')[0].title).toMatch(/could not be reached \(ECONNREFUSED/);
+    const srv = await peer(startRawHttpServer((req, res) => {
+      if (req.url === '/boom') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error: db down');
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      // Cut the connection once the first event is on the wire: the response is half sent.
+      res.write('data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"half"}}\n\n', () => res.socket!.destroy());
+    }));
+    const fs2 = await capture(srv.url, 'failing', async (url) => {
+      await post(url + '/boom', INIT());
+      await post(url + '/mcp', INIT(2)).catch(() => undefined);
+    });
+    const titles = of(fs2, 'upstream-failure').map((f) => f.title);
+    expect(titles).toEqual(expect.arrayContaining(['POST /boom answered 500', 'POST /mcp: the upstream closed the connection in the middle of the response']));
+  });
+});
+
+describe('mcptap check', () => {
+  it('exits 1 on errors and writes valid SARIF 2.1.0 and JUnit XML', () => {
+    const text = run('check', '--all');
+    expect(text.status).toBe(1);
+    expect(text.stdout).toContain('[unknown-tool]');
+    const sarifRun = run('check', '--all', '--format', 'sarif');
+    expect(sarifRun.status).toBe(1);
+    const sarif = JSON.parse(sarifRun.stdout);
+    // The schema is draft-04; its only draft-04-only keyword is the top-level "id".
+    const { id, $schema: _draft, ...schemaBody } = createRequire(import.meta.url)('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
+    const schema = { $id: id, ...schemaBody };
+    const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, unicodeRegExp: false });
+    addFormats.default(ajv);
+    const validate = ajv.compile(schema);
+    expect(validate(sarif), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+    expect(sarif.runs[0].results.length).toBeGreaterThan(10);
+    const junit = run('check', '--all', '--format', 'junit');
+    const doc = new XMLParser({ ignoreAttributes: false }).parse(junit.stdout);
+    const suites = [doc.testsuites.testsuite].flat();
+    expect(suites.length).toBeGreaterThan(5);
+    const cases = suites.flatMap((s: any) => [s.testcase].flat());
+    expect(cases.some((c: any) => c.failure && c['@_name'] === 'unknown-tool')).toBe(true);
+  });
+
+  it('exits 0 on a clean session and 2 on bad input', () => {
+    const clean = JSON.parse(run('sessions', '--json').stdout).find((s: any) => s.label === 'clean').id;
+    expect(run('check', clean).status).toBe(0);
+    expect(run('check', '--format', 'xml').status).toBe(2);
+    expect(run('check', 'zzzzzz').status).toBe(2);
+  });
+});
