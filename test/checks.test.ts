@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -11,7 +11,7 @@ import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
 import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStreamableServer, type Peer } from './helpers/peers.js';
-import { tempDb } from './helpers/tmp.js';
+import { tempDb, until } from './helpers/tmp.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
 // session. Misbehaving peers are small purpose-built servers and raw HTTP clients.
@@ -313,5 +313,33 @@ describe('mcptap check', () => {
     expect(run('check', clean).status).toBe(0);
     expect(run('check', '--format', 'xml').status).toBe(2);
     expect(run('check', 'zzzzzz').status).toBe(2);
+  });
+});
+
+describe('live checks in mcptap proxy', () => {
+  it('prints each error finding once, as one line, while traffic flows', async () => {
+    const srv = await peer(startStreamableServer());
+    const child = spawn(process.execPath, [cli, 'proxy', '--target', srv.url, '--port', '0', '--db', path.join(tmp.dir, 'live.db')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const exited = new Promise((r) => child.on('exit', r));
+    try {
+      await until(() => /listening on (http:\/\/\S+)/.test(out), 'the banner', 10_000);
+      const url = /listening on (http:\/\/\S+)/.exec(out)![1];
+      for (let i = 0; i < 3; i++) expect((await post(url + '/mcp', INIT(i), { accept: 'application/json' })).status).toBe(406);
+      await until(() => err.includes('[accept-header]'), 'the live finding', 10_000);
+      const c = await connectClient('streamable-http', url + '/mcp');
+      await c.client.callTool({ name: 'echo', arguments: { message: 'after' } });
+      await c.close();
+      child.kill('SIGINT');
+      await exited;
+      const lines = err.split('\n').filter((l) => l.includes('check:'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^mcptap: check: error \[accept-header\] session \w+: POST \/mcp answered 406 Not Acceptable: the request did not accept text\/event-stream — fix: /);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -27,7 +27,8 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()] }, { slowMs: opts.slowMs, live: !l.session.endedAt, now: Date.now() });
     for (const f of findings) {
       if (f.severity !== 'error') continue;
-      const key = `${l.session.id}|${f.ruleId}|${f.title}`;
+      // The same failure in a client's next attempt (a new session) is not news: once per run.
+      const key = `${f.ruleId}|${f.title}`;
       if (printed.has(key)) continue;
       printed.add(key);
       print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: ${f.title} — fix: ${f.fix}`);
