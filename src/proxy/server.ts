@@ -90,6 +90,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const inflight = new WeakMap<http.IncomingMessage, InFlight>();
   const sockets = new Set<Socket>();
   let exchanges = 0;
+  // Streams cut by our own shutdown are not upstream failures.
+  let stopping = false;
 
   const server = http.createServer({ noDelay: true });
   server.on('connection', (s: Socket) => {
@@ -145,7 +147,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       queue.push(() => st.cap!.responseEnd(t));
     });
     proxyRes.on('close', () => {
-      if (proxyRes.complete || st.clientGone) return;
+      if (proxyRes.complete || st.clientGone || stopping) return;
       st.upstreamFailed = true;
       const t = now();
       queue.push(() => st.cap!.fail('upstream closed the connection mid-response', false, t));
@@ -261,6 +263,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       await store?.flush();
     },
     close: () => {
+      stopping = true;
       closed ??= (async () => {
         const done = new Promise<void>((r) => server.close(() => r()));
         bridge.closeAll();

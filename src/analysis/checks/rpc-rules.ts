@@ -118,12 +118,13 @@ export const unanswered: Rule = {
       const waited = last - m.ts;
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);
+      // A request the server refused at the HTTP level has its own finding (auth, accept, session…).
+      if (ex?.status != null && ex.status >= 400) continue;
       const streamClosed = ex?.endedAt != null;
-      const http = ex?.status != null && ex.status >= 400 ? ` (HTTP ${ex.status})` : '';
-      out.push(v.finding('unanswered', ex?.status != null && ex.status >= 400 ? 'warning' : 'error',
-        `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response${http}; waited ${(waited / 1000).toFixed(1)}s`,
+      out.push(v.finding('unanswered', 'error',
+        `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response; waited ${(waited / 1000).toFixed(1)}s`,
         { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] },
-        `${streamClosed ? 'The connection that should have carried the answer closed first.' : 'No answer arrived before the capture ended.'} ${http ? 'The HTTP request itself failed; see the other findings for why.' : ''}`.trim(),
+        streamClosed ? 'The connection that should have carried the answer closed first.' : 'No answer arrived before the capture ended.',
         m.direction === 'client->server'
           ? `Look at the server's log for this request; for long tools, send progress notifications so clients do not give up, and check gateway timeouts on streaming responses.`
           : `The client did not answer the server's ${m.method}; check that it supports it (capabilities) and is not blocked waiting for a person.`));
@@ -176,6 +177,8 @@ export const toolErrors: Rule = {
       if (m.direction !== 'server->client' || m.method !== 'tools/call') continue;
       if (m.kind === 'response' && m.isError) {
         const text = payload(m)?.result?.content?.find((c: { text?: string }) => c?.text)?.text as string | undefined;
+        // "Tool X not found" is the unknown-tool rule's finding, with a better explanation.
+        if (text && /tool .* not found|unknown tool|no such tool/i.test(text)) continue;
         out.push(v.finding('tool-errors', 'warning', `tools/call ${m.subject ?? '?'} returned isError${text ? `: ${text.replace(/\s+/g, ' ').slice(0, 100)}` : ''}`,
           { messageSeqs: [m.correlatedSeq ?? m.seq, m.seq] },
           `The tool ran and reported a failure (the model sees it as a tool result, not a protocol error).`,

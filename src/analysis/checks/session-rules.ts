@@ -38,6 +38,8 @@ export const sessionHeader: Rule = {
       if (e.status !== 400 && e.status !== 404) continue;
       const body = e.responseBody ?? '';
       if (!/session/i.test(body)) continue;
+      // A stream opened with no session at all is a transport mismatch (that rule says so), not a lost session.
+      if (!issued && !reqHeader(e, 'mcp-session-id') && e.method === 'GET') continue;
       out.push(v.finding('session-header', 'error',
         `${e.method} ${v.path(e)} answered ${e.status}: ${body.replace(/\s+/g, ' ').slice(0, 120)}`,
         { exchangeIds: [e.id] },
