@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import { PendingRecords, type RecordBatch } from './pending.js';
 import type { RecorderStats } from './recorder.js';
 import type { FromWorker, ToWorker } from './recorder-worker.js';
 
-type Backlog = { sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[] };
+type Backlog = RecordBatch;
 
 /** The worker script; tests run this file from src/, where only the built copy of the worker exists. */
 function workerUrl(): URL {
@@ -20,9 +21,7 @@ function workerUrl(): URL {
  */
 export class RecorderClient {
   private readonly worker: Worker;
-  private sessions = new Map<string, Session>();
-  private exchanges = new Map<string, Exchange>();
-  private messages = new Map<string, RpcMessage>();
+  private readonly pending = new PendingRecords();
   private timer: NodeJS.Timeout | null = null;
   private acks = new Map<number, (m: Extract<FromWorker, { type: 'ack' }>) => void>();
   private nextAck = 1;
@@ -51,17 +50,17 @@ export class RecorderClient {
   }
 
   session(s: Session): void {
-    this.sessions.set(s.id, s);
+    this.pending.session(s);
     this.schedule();
   }
 
   exchange(e: Exchange): void {
-    this.exchanges.set(e.id, e);
+    this.pending.exchange(e);
     this.schedule();
   }
 
   message(m: RpcMessage): void {
-    this.messages.set(m.sessionId + ':' + m.seq, m);
+    this.pending.message(m);
     this.schedule();
   }
 
@@ -75,11 +74,8 @@ export class RecorderClient {
   }
 
   private send(): void {
-    if (!this.sessions.size && !this.exchanges.size && !this.messages.size) return;
-    const batch = { sessions: [...this.sessions.values()], exchanges: [...this.exchanges.values()], messages: [...this.messages.values()] };
-    this.sessions.clear();
-    this.exchanges.clear();
-    this.messages.clear();
+    if (!this.pending.size) return;
+    const batch = this.pending.take();
     if (this.dead) {
       this.dead.sessions.push(...batch.sessions);
       this.dead.exchanges.push(...batch.exchanges);

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import { PendingRecords, type RecordBatch } from './pending.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
   exchangeToRow, messageToRow, sessionToRow, upsertSql,
@@ -32,9 +33,7 @@ export interface RecorderOptions {
  * and keeps the rows for the next attempt.
  */
 export class Recorder {
-  private sessions = new Map<string, Session>();
-  private exchanges = new Map<string, Exchange>();
-  private messages = new Map<string, RpcMessage>();
+  private readonly pending = new PendingRecords();
   private timer: NodeJS.Timeout | null = null;
   private warned = false;
   /** Failed writes in a row; retries back off so a locked database costs the proxy almost nothing. */
@@ -51,17 +50,17 @@ export class Recorder {
   }
 
   session(s: Session): void {
-    this.sessions.set(s.id, s);
+    this.pending.session(s);
     this.schedule();
   }
 
   exchange(e: Exchange): void {
-    this.exchanges.set(e.id, e);
+    this.pending.exchange(e);
     this.schedule();
   }
 
   message(m: RpcMessage): void {
-    this.messages.set(m.sessionId + ':' + m.seq, m);
+    this.pending.message(m);
     this.schedule();
   }
 
@@ -88,24 +87,23 @@ export class Recorder {
 
   /** Writes everything gathered so far. Returns false when the database refused the write. */
   flush(): boolean {
-    const total = this.sessions.size + this.exchanges.size + this.messages.size;
+    const total = this.pending.size;
     if (total === 0) return true;
-    const sessions = [...this.sessions.values()];
-    const exchanges = [...this.exchanges.values()];
-    const messages = [...this.messages.values()];
+    const batch = this.pending.take();
     try {
       const stmts = this.prepare();
       this.db.transaction(() => {
-        for (const s of sessions) stmts.session.run(sessionToRow(s));
-        for (const e of exchanges) stmts.exchange.run(exchangeToRow(e));
-        for (const m of messages) stmts.message.run(messageToRow(m));
+        for (const s of batch.sessions) stmts.session.run(sessionToRow(s));
+        for (const e of batch.exchanges) stmts.exchange.run(exchangeToRow(e));
+        for (const m of batch.messages) stmts.message.run(messageToRow(m));
       })();
     } catch (err) {
       this.stats.failures++;
       this.streak++;
       this.stats.lastError = (err as Error).message;
-      this.trimBacklog();
-      this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
+      this.pending.restore(batch);
+      this.stats.dropped += this.pending.trimMessages(this.maxBacklog);
+      this.stats.pending = this.pending.size;
       if (!this.warned) {
         this.warned = true;
         this.opts.onWarning?.(`capture database write failed (${this.stats.lastError}); traffic keeps flowing, ${this.stats.pending} records held for retry`);
@@ -113,16 +111,9 @@ export class Recorder {
       if (!this.closed) this.schedule();
       return false;
     }
-    // Only what was written leaves the maps: objects added during the write stay queued.
-    for (const s of sessions) if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
-    for (const e of exchanges) if (this.exchanges.get(e.id) === e) this.exchanges.delete(e.id);
-    for (const m of messages) {
-      const k = m.sessionId + ':' + m.seq;
-      if (this.messages.get(k) === m) this.messages.delete(k);
-    }
     this.streak = 0;
     this.stats.written += total;
-    this.stats.pending = this.sessions.size + this.exchanges.size + this.messages.size;
+    this.stats.pending = this.pending.size;
     this.opts.onWrite?.();
     if (this.warned) {
       this.warned = false;
@@ -131,19 +122,11 @@ export class Recorder {
     return true;
   }
 
-  private trimBacklog(): void {
-    let excess = this.messages.size - this.maxBacklog;
-    if (excess <= 0) return;
-    for (const k of this.messages.keys()) {
-      if (excess-- <= 0) break;
-      this.messages.delete(k);
-      this.stats.dropped++;
-    }
-  }
-
   /** Unwritten records, for a last-resort dump when the database never recovered. */
-  backlog(): { sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[] } {
-    return { sessions: [...this.sessions.values()], exchanges: [...this.exchanges.values()], messages: [...this.messages.values()] };
+  backlog(): RecordBatch {
+    const b = this.pending.take();
+    this.pending.restore(b);
+    return b;
   }
 
   close(): boolean {
