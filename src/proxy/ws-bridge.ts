@@ -147,7 +147,7 @@ export class WebSocketBridge {
     const queue = this.engine.queue;
     const tap = (direction: Direction, data: RawData, isBinary: boolean) => {
       const t = now();
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       queue.push(() => {
         const ex = state.ex!;
         if (direction === 'client->server') ex.requestBytes += buf.length;
