@@ -14,17 +14,21 @@ export interface WireHandlers {
   warn(message: string): void;
 }
 
-export interface SendResult {
+/** What a send gave, as soon as the response head is in (what an MCP client waits for before going on). */
+export interface Sent {
   status: number | null;
-  /** No answer to what was sent can come any more (the POST's own response has ended, or was refused). */
-  settled: boolean;
+  /**
+   * Resolves when the exchange is over: true when no answer to what was sent can come any more (the
+   * POST's own response has ended, or the legacy POST was refused).
+   */
+  done: Promise<boolean>;
 }
 
 export interface Wire {
   /** `Mcp-Session-Id` (or the legacy sessionId) of the live session, once the server issued one. */
   readonly sessionId: string | null;
   start(): Promise<void>;
-  send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult>;
+  send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<Sent>;
   openStream(recorded: { path: string; headers: HeaderList }): Promise<void>;
   remove(recorded: { path: string; headers: HeaderList }): Promise<void>;
   close(): Promise<void>;
@@ -150,14 +154,13 @@ export class StreamableWire implements Wire {
     return h;
   }
 
-  async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult> {
+  async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<Sent> {
     const headers = this.b.headers.build(recorded?.headers ?? [], this.sessionId, recorded ? [] : this.defaults());
     const res = await request(this.b, 'POST', recorded?.path ?? this.defaultPath, headers, body);
     await checkUpstream(res);
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid) this.sessionId = sid;
-    await consume(this.b, res);
-    return { status: res.statusCode ?? null, settled: true };
+    return { status: res.statusCode ?? null, done: consume(this.b, res).then(() => true) };
   }
 
   /** Learns the negotiated version from the initialize result, for messages that carry no recorded headers. */
@@ -218,14 +221,14 @@ export class LegacySseWire implements Wire {
     if (!this.endpoint) throw new Error(`GET ${path} announced no endpoint`);
   }
 
-  async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<SendResult> {
+  async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<Sent> {
     const headers = this.b.headers.build(recorded?.headers ?? [], null, [['content-type', 'application/json']]);
     const res = await request(this.b, 'POST', this.endpoint!, headers, body);
     await checkUpstream(res);
     res.resume();
-    await new Promise<void>((r) => res.on('close', r));
     const status = res.statusCode ?? null;
-    return { status, settled: status == null || status >= 300 };
+    // Answers come on the stream; a refused POST brings none.
+    return { status, done: new Promise<boolean>((r) => res.on('close', () => r(status == null || status >= 300))) };
   }
 
   async openStream(): Promise<void> {}
@@ -270,10 +273,10 @@ export class WebSocketWire implements Wire {
     this.ws = ws;
   }
 
-  async send(body: string): Promise<SendResult> {
-    if (this.ws?.readyState !== WebSocket.OPEN) return { status: null, settled: true };
+  async send(body: string): Promise<Sent> {
+    if (this.ws?.readyState !== WebSocket.OPEN) return { status: null, done: Promise.resolve(true) };
     await new Promise<void>((resolve) => this.ws!.send(body, () => resolve()));
-    return { status: null, settled: false };
+    return { status: null, done: Promise.resolve(false) };
   }
 
   async openStream(): Promise<void> {}
