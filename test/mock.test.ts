@@ -3,14 +3,14 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startProxy, type RunningProxy } from '../src/proxy/server.js';
+import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { startMock, type RunningMock } from '../src/replay/mock.js';
 import type { Recording } from '../src/replay/recording.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import type { RpcMessage } from '../src/capture/model.js';
-import { connectClient, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
+import { connectClient, startSseServer, startStreamableServer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
 // A session recorded from server-everything through the proxy, served back by `startMock` with no
@@ -53,36 +53,52 @@ async function scenario(client: Client): Promise<Outcome> {
 }
 
 const tmp = tempDb();
-let peer: Peer;
-let proxy: RunningProxy;
 let mock: RunningMock;
 let recording: Recording;
 let original: Outcome;
+/** The same scenario recorded over legacy SSE, served by a mock of its own. */
+let sseRecording: Recording;
+let sseMock: RunningMock;
 const SPEED = 3;
 
-beforeAll(async () => {
-  peer = await startStreamableServer();
-  proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label: 'original', onWarning: () => {} });
-  const c = await connectClient('streamable-http', proxy.url + '/mcp');
-  original = await scenario(c.client);
-  await c.close();
-  await proxy.flush();
-  await proxy.close();
+/** Records the scenario through the proxy from server-everything, then stops the server. */
+async function recordOriginal(kind: 'streamable-http' | 'sse'): Promise<{ recording: Recording; outcome: Outcome }> {
+  const peer = kind === 'sse' ? await startSseServer() : await startStreamableServer();
+  const label = `original-${kind}`;
+  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
+  try {
+    const c = await connectClient(kind, proxy.url + (kind === 'sse' ? '/sse' : '/mcp'));
+    const outcome = await scenario(c.client);
+    await c.close();
+    await proxy.flush();
+    return { recording: byLabel(label), outcome };
+  } finally {
+    await proxy.close();
+    // No upstream from here on: the mock alone answers.
+    await peer.close();
+  }
+}
+
+function byLabel(label: string): Recording {
   const store = CaptureStore.open(tmp.db, { readonly: true });
   try {
-    recording = loadDiffInput(store.listSessions().find((s) => s.label === 'original' && s.transport === 'streamable-http')!.id, store);
+    return loadDiffInput(store.listSessions().find((s) => s.label === label && s.transport !== 'http')!.id, store);
   } finally {
     store.close();
   }
-  // No upstream from here on: the mock alone answers.
-  await peer.close();
+}
+
+beforeAll(async () => {
+  const [http, sse] = await Promise.all([recordOriginal('streamable-http'), recordOriginal('sse')]);
+  ({ recording, outcome: original } = http);
+  sseRecording = sse.recording;
   mock = await startMock({ recording, port: 0, speed: SPEED });
+  sseMock = await startMock({ recording: sseRecording, port: 0, speed: SPEED });
 });
 
 afterAll(async () => {
   await mock?.close();
-  await proxy?.close();
-  await peer?.close();
+  await sseMock?.close();
   tmp.cleanup();
 });
 
@@ -133,34 +149,33 @@ describe.each(endpoints)('the SDK client against the mock over $kind', ({ kind, 
   });
 });
 
-describe('a session recorded against the mock', () => {
+describe.each(['streamable-http', 'sse'] as const)('a %s session recorded against the mock', (kind) => {
+  let reference: Recording;
   let again: Recording;
 
   beforeAll(async () => {
-    const p = await startProxy({ target: mock.url, port: 0, db: tmp.db, label: 'against-mock', onWarning: () => {} });
+    reference = kind === 'sse' ? sseRecording : recording;
+    const m = kind === 'sse' ? sseMock : mock;
+    const label = `against-mock-${kind}`;
+    const p = await startProxy({ target: m.url, port: 0, db: tmp.db, label, onWarning: () => {} });
     try {
-      const c = await connectClient('streamable-http', p.url + mock.path);
+      const c = await connectClient(kind, p.url + (kind === 'sse' ? '/sse' : m.path));
       await scenario(c.client);
       await c.close();
       await p.flush();
     } finally {
       await p.close();
     }
-    const store = CaptureStore.open(tmp.db, { readonly: true });
-    try {
-      again = loadDiffInput(store.listSessions().find((s) => s.label === 'against-mock')!.id, store);
-    } finally {
-      store.close();
-    }
+    again = byLabel(label);
   });
 
   it('says the same things in the same order as the original', () => {
     const shape = (m: RpcMessage) => `${m.direction} ${m.kind} ${m.method ?? ''} ${m.subject ?? ''} ${m.channel}`;
-    expect(again.messages.map(shape)).toEqual(recording.messages.map(shape));
+    expect(again.messages.map(shape)).toEqual(reference.messages.map(shape));
   });
 
   it('shows no differences in the diff against the original', () => {
-    const report = diffSessions(recording, again);
+    const report = diffSessions(reference, again);
     expect(report.verdict).toMatch(/^equivalent/);
     expect(report.equivalent).toBe(true);
   });

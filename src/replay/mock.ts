@@ -148,7 +148,8 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     if (!s || !s.stream) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('Session not found');
     const body = await readJson(req);
     if (body === undefined) return void res.writeHead(400, { 'content-type': 'text/plain' }).end('Invalid message: the body is not JSON');
-    res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+    // As the SDK's SSE server answers: a bare 202 with the word, no content type.
+    res.writeHead(202).end('Accepted');
     const plans = (Array.isArray(body) ? body : [body]).map((m) => s.mcp.receive(m)).filter((p): p is Plan => p != null);
     await Promise.all(plans.map((p) => s.mcp.play(p, (m) => s.mcp.push(m))));
   }
