@@ -33,7 +33,7 @@ export interface ReplayOptions {
 export interface ReplayResult {
   /** The replayed session as captured, or null when nothing was captured. */
   session: Session | null;
-  /** Steps sent (POST bodies, frames, streams, DELETE). */
+  /** Steps taken: POST bodies or frames, answers to server requests, the GET stream, DELETE. */
   sent: number;
   /** Server→client requests answered with a recorded client answer. */
   answered: number;
@@ -42,7 +42,6 @@ export interface ReplayResult {
 }
 
 const TRANSPORTS: Record<ReplayTransport, Transport> = { http: 'streamable-http', sse: 'sse', ws: 'websocket' };
-const DEFAULT_PATH: Record<Transport, string> = { 'streamable-http': '/mcp', sse: '/sse', websocket: '/', http: '/mcp' };
 
 /**
  * Re-sends the client side of a recorded session to a live server as a new MCP session, through an
@@ -117,7 +116,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   };
 
   const connection = script.connection ? sendTarget(script.connection) : null;
-  if (transport === 'streamable-http') wire = new StreamableWire(base, DEFAULT_PATH[transport]);
+  if (transport === 'streamable-http') wire = new StreamableWire(base, '/mcp');
   else if (transport === 'sse') wire = new LegacySseWire(base, connection, timeoutMs);
   else wire = new WebSocketWire(base, connection);
   const w = wire;
