@@ -184,6 +184,10 @@ describe('forwarding', () => {
         const exchanges = sessions.flatMap((x) => s.exchanges(x.id));
         expect(exchanges).toHaveLength(2);
         expect(exchanges.every((e) => e.status === 502 && /ECONNREFUSED/.test(e.error ?? ''))).toBe(true);
+        // mcptap's own 502 body is kept on the exchange, never taken for a message from the server.
+        const msgs = sessions.flatMap((x) => s.messages(x.id));
+        expect(msgs.map((m) => [m.direction, m.method])).toEqual([['client->server', 'initialize'], ['client->server', 'initialize']]);
+        expect(exchanges[0].responseBody).toContain('the upstream request failed');
       } finally {
         s.close();
       }

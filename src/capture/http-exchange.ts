@@ -145,10 +145,20 @@ export class HttpExchangeCapture {
     this.finish(at);
   }
 
-  /** The proxy answered in the upstream's place (e.g. 502 when it is unreachable). */
-  noteError(error: string): void {
-    this.exchange.error ??= error;
-    this.ctx.hub.emit('exchange', this.exchange);
+  /**
+   * The proxy answered in the upstream's place (502 when it is unreachable). The answer is stored on the
+   * exchange but not decoded: it is mcptap's own JSON, not a message from the server.
+   */
+  answeredByProxy(status: number, headers: HeaderList, body: string, error: string, at: number): void {
+    const ex = this.exchange;
+    ex.status = status;
+    ex.firstByteAt = at;
+    ex.responseHeaders = headers;
+    ex.responseBody = body;
+    ex.responseBytes = Buffer.byteLength(body);
+    ex.error ??= error;
+    this.headDone = true;
+    this.fail(error, false, at);
   }
 
   private onResponseBody(r: BodyResult): void {

@@ -197,12 +197,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const headers: Array<[string, string]> = [['content-type', 'application/json'], ['x-mcptap-error', 'upstream']];
       res.writeHead(502, headers.flat());
       res.end(body);
-      queue.push(() => {
-        st.cap!.responseHead(502, 'Bad Gateway', headers, t);
-        st.cap!.responseChunk(Buffer.from(body), t);
-        st.cap!.responseEnd(t);
-        st.cap!.noteError(cause);
-      });
+      queue.push(() => st.cap!.answeredByProxy(502, headers, body, cause, t));
     });
   });
 
