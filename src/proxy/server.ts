@@ -135,9 +135,13 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       body = rw;
     }
     res.writeHead(status, proxyRes.statusMessage, out);
-    // An SSE client must see its stream open before the first event; other heads go out with the
-    // first body bytes, in one packet.
-    if (mediaType(header(raw, 'content-type')) === 'text/event-stream') res.flushHeaders();
+    // An SSE client must see its stream open before the first event arrives. When that event came in
+    // the same read as the head, the pipe below sends both in one packet and this finds nothing to do.
+    if (mediaType(header(raw, 'content-type')) === 'text/event-stream') {
+      setImmediate(() => {
+        if (!res.headersSent && !res.destroyed) res.flushHeaders();
+      });
+    }
     proxyRes.on('data', (chunk: Buffer) => {
       const t = now();
       queue.push(() => st.cap!.responseChunk(chunk, t));

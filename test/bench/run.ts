@@ -6,6 +6,8 @@ import { benchThroughput, type PathFigures } from './throughput.js';
 // bare http-proxy measured alongside, so they mean the same on a fast or a slow machine.
 
 const only = new Set(process.argv.slice(2));
+// The SDK's legacy SSE client adds an abort listener per request; its leak warning is not ours.
+process.removeAllListeners('warning');
 const want = (name: string) => only.size === 0 || only.has(name);
 const lines: string[] = [];
 const say = (s = '') => {
@@ -20,13 +22,13 @@ if (want('throughput')) {
   const rows = await benchThroughput();
   say('');
   say('MCP tools/call, real SDK server; bare = http-proxy with keep-alive agent, no capture; mcptap = full capture to SQLite');
-  say('transport        clients  direct calls/s  bare calls/s  mcptap calls/s  mcptap/bare  p50 bare→mcptap (ms)  added p50   p99 mcptap');
+  say('transport        clients  direct calls/s  bare calls/s  mcptap calls/s  mcptap/bare  p50 bare→mcptap (ms)  added p50   p99 mcptap  proxy CPU/call bare→mcptap');
   for (const r of rows) {
     for (const [label, set] of [['1', r.single], ['20', r.concurrent]] as const) {
       const s = set as Record<'direct' | 'bare' | 'mcptap', PathFigures>;
       const ratio = s.mcptap.callsPerSec / s.bare.callsPerSec;
       const added = s.mcptap.p50 - s.bare.p50;
-      say(`${r.transport.padEnd(16)} ${label.padStart(7)}  ${String(s.direct.callsPerSec).padStart(14)}  ${String(s.bare.callsPerSec).padStart(12)}  ${String(s.mcptap.callsPerSec).padStart(14)}  ${ratio.toFixed(2).padStart(6)} ${mark(ratio >= 0.9).padEnd(6)} ${`${s.bare.p50.toFixed(3)}→${s.mcptap.p50.toFixed(3)}`.padStart(20)}  ${added.toFixed(3).padStart(6)} ${mark(label === '20' || added <= 0.5).padEnd(6)} ${s.mcptap.p99.toFixed(2).padStart(8)}`);
+      say(`${r.transport.padEnd(16)} ${label.padStart(7)}  ${String(s.direct.callsPerSec).padStart(14)}  ${String(s.bare.callsPerSec).padStart(12)}  ${String(s.mcptap.callsPerSec).padStart(14)}  ${ratio.toFixed(2).padStart(6)} ${mark(ratio >= 0.9).padEnd(6)} ${`${s.bare.p50.toFixed(3)}→${s.mcptap.p50.toFixed(3)}`.padStart(20)}  ${added.toFixed(3).padStart(6)} ${mark(label === '20' || added <= 0.5).padEnd(6)} ${s.mcptap.p99.toFixed(2).padStart(8)}  ${`${s.bare.cpuMicrosPerCall}→${s.mcptap.cpuMicrosPerCall} µs`.padStart(20)}`);
     }
   }
 }

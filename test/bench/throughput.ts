@@ -13,6 +13,8 @@ export interface PathFigures {
   callsPerSec: number;
   p50: number;
   p99: number;
+  /** CPU time the proxy process spent per call (user + system), when there is a proxy. */
+  cpuMicrosPerCall?: number;
 }
 export interface TransportFigures {
   transport: TransportKind;
@@ -45,10 +47,18 @@ function endpoint(kind: TransportKind, base: string): string {
   return base + (kind === 'sse' ? '/sse' : '/mcp');
 }
 
-async function run(kind: TransportKind, base: string, clients: number, calls: number): Promise<PathFigures> {
+function ask<T>(proc: ChildProcess, msg: string): Promise<T> {
+  return new Promise((resolve) => {
+    proc.once('message', (m) => resolve(m as T));
+    proc.send(msg);
+  });
+}
+
+async function run(kind: TransportKind, base: string, clients: number, calls: number, proc?: ChildProcess): Promise<PathFigures> {
   const conns = await Promise.all(Array.from({ length: clients }, (_, i) => connectClient(kind, endpoint(kind, base), { name: `bench-${i}` })));
   for (const c of conns) for (let i = 0; i < 20; i++) await c.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
   const lat: number[] = [];
+  if (proc) await ask(proc, 'cpu-start');
   const t0 = performance.now();
   await Promise.all(conns.map(async (c, ci) => {
     for (let i = 0; i < calls; i++) {
@@ -58,9 +68,15 @@ async function run(kind: TransportKind, base: string, clients: number, calls: nu
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  const cpu = proc ? (await ask<{ cpuMicros: number }>(proc, 'cpu-read')).cpuMicros : undefined;
   await Promise.all(conns.map((c) => c.close()));
   lat.sort((a, b) => a - b);
-  return { callsPerSec: Math.round(lat.length / secs), p50: Math.round(pct(lat, 0.5) * 1000) / 1000, p99: Math.round(pct(lat, 0.99) * 1000) / 1000 };
+  return {
+    callsPerSec: Math.round(lat.length / secs),
+    p50: Math.round(pct(lat, 0.5) * 1000) / 1000,
+    p99: Math.round(pct(lat, 0.99) * 1000) / 1000,
+    ...(cpu != null ? { cpuMicrosPerCall: Math.round(cpu / lat.length) } : {}),
+  };
 }
 
 export async function benchThroughput(opts: { singleCalls?: number; concurrentCalls?: number } = {}): Promise<TransportFigures[]> {
@@ -75,14 +91,15 @@ export async function benchThroughput(opts: { singleCalls?: number; concurrentCa
       const bare = await child('bare-proxy.js', [target]);
       const tap = await child('mcptap-proxy.js', [target, path.join(dir, `${kind}.db`)]);
       const paths = { direct: target, bare: bare.msg.url, mcptap: tap.msg.url };
+      const procs = { direct: undefined, bare: bare.proc, mcptap: tap.proc };
       const single = {} as TransportFigures['single'];
       const concurrent = {} as TransportFigures['concurrent'];
       // Interleave the paths and keep each one's best round, so drift on a shared machine hits all alike.
       for (let round = 0; round < 2; round++) {
         for (const name of ['direct', 'bare', 'mcptap'] as const) {
-          const s = await run(kind, paths[name], 1, singleCalls);
+          const s = await run(kind, paths[name], 1, singleCalls, procs[name]);
           if (!single[name] || s.callsPerSec > single[name].callsPerSec) single[name] = s;
-          const c = await run(kind, paths[name], 20, concurrentCalls);
+          const c = await run(kind, paths[name], 20, concurrentCalls, procs[name]);
           if (!concurrent[name] || c.callsPerSec > concurrent[name].callsPerSec) concurrent[name] = c;
         }
       }
