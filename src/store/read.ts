@@ -4,6 +4,11 @@ import { UsageError } from '../errors.js';
 import { openDatabase } from './db.js';
 import { rowToExchange, rowToMessage, rowToSession } from './rows.js';
 
+export interface TimelineRow extends RpcMessage {
+  /** HTTP status of the exchange that carried the message (101 for WebSocket), or null. */
+  httpStatus: number | null;
+}
+
 export interface MessageQuery {
   /** First seq to return (inclusive). */
   fromSeq?: number;
@@ -104,6 +109,39 @@ export class CaptureStore {
   exchange(id: string): Exchange | null {
     const row = this.db.prepare(`SELECT * FROM exchanges WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
     return row ? rowToExchange(row) : null;
+  }
+
+  /**
+   * Timeline rows: messages without payloads, with the HTTP status of the exchange that carried them.
+   * `seqs` picks rows by seq (a filtered view); otherwise a page from `fromSeq`.
+   */
+  timeline(sessionId: string, q: { fromSeq?: number; limit?: number; seqs?: number[] } = {}): TimelineRow[] {
+    const cols = `m.session_id, m.seq, m.exchange_id, m.ts, m.direction, m.channel, m.kind, m.rpc_id, m.method, m.subject, '' AS payload,
+      m.truncated, m.size, m.correlated_seq, m.latency_ms, m.sse_event_id, m.batch_index, m.is_error, m.error_code, m.decode_error, e.status AS http_status`;
+    const base = `SELECT ${cols} FROM messages m LEFT JOIN exchanges e ON e.id = m.exchange_id WHERE m.session_id = ?`;
+    let rows: Record<string, unknown>[];
+    if (q.seqs) {
+      rows = [];
+      // Chunked: SQLite limits the number of bound parameters.
+      for (let i = 0; i < q.seqs.length; i += 500) {
+        const part = q.seqs.slice(i, i + 500);
+        rows.push(...(this.db.prepare(`${base} AND m.seq IN (${part.map(() => '?').join(',')}) ORDER BY m.seq`).all(sessionId, ...part) as Record<string, unknown>[]));
+      }
+    } else {
+      rows = this.db.prepare(`${base} AND m.seq >= ? ORDER BY m.seq LIMIT ?`).all(sessionId, q.fromSeq ?? 1, q.limit ?? 200) as Record<string, unknown>[];
+    }
+    return rows.map((r) => ({ ...rowToMessage(r), httpStatus: (r.http_status as number) ?? null }));
+  }
+
+  /** Seqs of messages whose payload contains `text` (case-insensitive for ASCII). */
+  seqsContaining(sessionId: string, text: string): number[] {
+    const like = '%' + text.replace(/[%_\\]/g, '\\$&') + '%';
+    return (this.db.prepare(`SELECT seq FROM messages WHERE session_id = ? AND payload LIKE ? ESCAPE '\\' ORDER BY seq`).all(sessionId, like) as Array<{ seq: number }>).map((r) => r.seq);
+  }
+
+  /** Every message's filterable columns (no payloads), for filtering a long session in memory. */
+  timelineAll(sessionId: string): TimelineRow[] {
+    return this.timeline(sessionId, { fromSeq: 1, limit: -1 });
   }
 
   /** Changes whenever another connection commits; the live UI polls this (cheap) before re-reading. */
