@@ -260,7 +260,7 @@ function verdict(r: DiffReport): string {
   if (failing.length) parts.push(`${failing.length} call${failing.length > 1 ? 's' : ''} now fail${failing.length > 1 ? '' : 's'}`);
   const other = r.outcomes.length - failing.length;
   if (other > 0) parts.push(`${other} other outcome change${other > 1 ? 's' : ''}`);
-  if (r.changes.length) parts.push(`${r.changes.length} message${r.changes.length > 1 ? 's' : ''} differ`);
+  if (r.changes.length) parts.push(`${r.changes.length} message${r.changes.length > 1 ? 's differ' : ' differs'}`);
   if (r.counts.added) parts.push(`${r.counts.added} only in B`);
   if (r.counts.removed) parts.push(`${r.counts.removed} only in A`);
   if (r.http.length) parts.push(`${r.http.length} HTTP difference${r.http.length > 1 ? 's' : ''}`);

@@ -8,12 +8,14 @@ import { registerProxy } from './proxy.js';
 import { registerReplay } from './replay.js';
 import { registerSessions } from './sessions.js';
 import { registerShow } from './show.js';
+import { registerTui } from './tui.js';
 
 /** Every command, in the order `mcptap --help` lists them. */
 export function registerCommands(program: Command): void {
   registerProxy(program);
   registerSessions(program);
   registerShow(program);
+  registerTui(program);
   registerDiff(program);
   registerCheck(program);
   registerExport(program);

@@ -1,0 +1,123 @@
+import React, { useMemo, useState } from 'react';
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import type { CaptureStore } from '../src/store/read.js';
+import { diffSessions } from '../src/analysis/diff.js';
+import { loadDiffInput } from '../src/analysis/input.js';
+import { runChecks } from '../src/analysis/checks/engine.js';
+import { actionFor, hints, type Screen } from './keymap.js';
+import { useDataVersion } from './hooks/useDataVersion.js';
+import { useSessions } from './hooks/useSessions.js';
+import { useWindowedList } from './hooks/useWindowedList.js';
+import { ErrorBoundary } from './ErrorBoundary.js';
+import { exportSession, yankMessage } from './actions.js';
+import { SessionsView } from './views/SessionsView.js';
+import { TimelineView } from './views/TimelineView.js';
+import { DetailView } from './views/DetailView.js';
+import { DiffView } from './views/DiffView.js';
+import { ProblemsView } from './views/ProblemsView.js';
+import { HelpView } from './views/HelpView.js';
+import { color } from './theme.js';
+
+export interface AppProps {
+  store: CaptureStore;
+  sessionId?: string;
+  reference?: string;
+}
+
+export function App({ store, sessionId, reference }: AppProps) {
+  const { exit } = useApp();
+  const { stdout } = useStdout();
+  const width = Math.max(40, (stdout.columns ?? 80) - 1);
+  const height = Math.max(10, stdout.rows ?? 24);
+  const version = useDataVersion(store);
+  const sessions = useSessions(store, version);
+  const [stack, setStack] = useState<Screen[]>(sessionId ? ['sessions', 'timeline'] : ['sessions']);
+  const screen = stack[stack.length - 1];
+  const list = useWindowedList(sessions.length, height - 5, sessionId ? Math.max(0, sessions.findIndex((s) => s.id === sessionId)) : sessions.length - 1);
+  const session = sessions[list.selected];
+  const [seq, setSeq] = useState<number | null>(null);
+  const [refId, setRefId] = useState<string | null>(reference ?? null);
+  const [status, setStatus] = useState('');
+  const [editing, setEditing] = useState(false);
+
+  const push = (s: Screen) => setStack((st) => [...st, s]);
+  const back = () => setStack((st) => (st.length > 1 ? st.slice(0, -1) : st));
+  const say = (fn: () => string) => {
+    try {
+      setStatus(fn());
+    } catch (e) {
+      setStatus(`failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
+  const report = useMemo(() => {
+    if (screen !== 'diff' || !session || !refId) return null;
+    try {
+      return diffSessions(loadDiffInput(refId, store), loadDiffInput(session.id, store));
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }, [screen, session?.id, refId, version]);
+  const findings = useMemo(() => (screen === 'problems' && session
+    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) })
+    : []), [screen, session?.id, version]);
+
+  const onAction = (a: 'diff' | 'problems' | 'yank' | 'export', s: number | null) => {
+    if (!session) return;
+    if (a === 'diff') {
+      if (refId) push('diff');
+      else setStatus('no reference: mark one with r in the sessions list, or start with --reference SESSION|FILE');
+    } else if (a === 'problems') push('problems');
+    else if (a === 'yank' && s != null) say(() => `wrote message #${s} to ${yankMessage(store, session.id, s)}`);
+    else if (a === 'export') say(() => `exported session ${session.id} to ${exportSession(store, session.id)}`);
+  };
+
+  useInput((input, key) => {
+    if (editing) return;
+    const a = actionFor(input, key, screen);
+    if (a === 'quit') exit();
+    else if (a === 'help') push('help');
+    else if (a === 'back') back();
+    else if (screen === 'sessions') {
+      if (a === 'up') list.move(-1);
+      else if (a === 'down') list.move(1);
+      else if (a === 'pageUp') list.move(-(height - 5));
+      else if (a === 'pageDown') list.move(height - 5);
+      else if (a === 'top') list.setSelected(0);
+      else if (a === 'bottom') list.setSelected(sessions.length - 1);
+      else if (a === 'open' && session) {
+        setSeq(null);
+        push('timeline');
+      } else if (a === 'reference' && session) {
+        setRefId(session.id);
+        setStatus(`reference: ${session.id}${session.label ? ` (${session.label})` : ''} — select another session and press d`);
+      } else if (a === 'diff' || a === 'problems') onAction(a, null);
+    }
+  });
+
+  const bodyHeight = height - 3;
+  let body: React.ReactNode;
+  if (screen === 'help') body = <HelpView />;
+  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} />;
+  else if (screen === 'timeline') {
+    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} active initialSeq={seq}
+      onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} onEditing={setEditing} />;
+  } else if (screen === 'detail' && seq != null) {
+    body = <DetailView store={store} session={session} seq={seq} height={bodyHeight} width={width} active onJump={setSeq} onAction={onAction} />;
+  } else if (screen === 'diff') {
+    body = typeof report === 'string' || !report
+      ? <Text color={color('red')}>{`cannot diff: ${report ?? 'no reference'}`}</Text>
+      : <DiffView report={report} height={bodyHeight} width={width} active onOpen={(s) => { setSeq(s); push('detail'); }} />;
+  } else if (screen === 'problems') {
+    body = <ProblemsView findings={findings} height={bodyHeight} width={width} active onOpen={(s) => { setSeq(s); push('detail'); }} />;
+  }
+
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text inverse>{` mcptap · ${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
+      <Box height={bodyHeight} flexDirection="column" overflow="hidden">
+        <ErrorBoundary resetKey={`${screen}:${session?.id}:${seq}`}>{body}</ErrorBoundary>
+      </Box>
+      <Text dimColor wrap="truncate-end">{status || hints(screen)}</Text>
+    </Box>
+  );
+}

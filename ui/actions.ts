@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CaptureStore } from '../src/store/read.js';
+import { writeRecording } from '../src/store/jsonl.js';
+
+/** Where copy-outs go: the working directory when writable, else the temp folder. */
+function outDir(): string {
+  try {
+    fs.accessSync(process.cwd(), fs.constants.W_OK);
+    return process.cwd();
+  } catch {
+    return os.tmpdir();
+  }
+}
+
+export function yankMessage(store: CaptureStore, sessionId: string, seq: number): string {
+  const m = store.message(sessionId, seq);
+  if (!m) throw new Error(`no message #${seq}`);
+  let text = m.payload;
+  try {
+    text = JSON.stringify(JSON.parse(m.payload), null, 2);
+  } catch {
+    // non-JSON payloads are written as captured
+  }
+  const file = path.join(outDir(), `mcptap-${sessionId}-${seq}.json`);
+  fs.writeFileSync(file, text + '\n', { mode: 0o600 });
+  return file;
+}
+
+export function exportSession(store: CaptureStore, sessionId: string): string {
+  const file = path.join(outDir(), `mcptap-${sessionId}.jsonl`);
+  writeRecording(store, sessionId, file);
+  return file;
+}

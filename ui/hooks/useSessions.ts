@@ -1,0 +1,7 @@
+import { useMemo } from 'react';
+import type { CaptureStore } from '../../src/store/read.js';
+
+/** All sessions, newest last, re-read when the database changes. */
+export function useSessions(store: CaptureStore, version: number) {
+  return useMemo(() => store.listSessions(), [store, version]);
+}

@@ -1,0 +1,74 @@
+import type { Key } from 'ink';
+
+export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'help';
+
+export type Action =
+  | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
+  | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
+  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference';
+
+interface Binding {
+  /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
+  keys: string[];
+  action: Action;
+  screens: Screen[] | 'all';
+  help: string;
+}
+
+// Every key binding of the UI, in one place; `?` renders this table.
+export const BINDINGS: Binding[] = [
+  { keys: ['@upArrow', 'k'], action: 'up', screens: 'all', help: 'move up' },
+  { keys: ['@downArrow', 'j'], action: 'down', screens: 'all', help: 'move down' },
+  { keys: ['@pageUp', 'u'], action: 'pageUp', screens: 'all', help: 'page up' },
+  { keys: ['@pageDown', ' '], action: 'pageDown', screens: ['sessions', 'detail', 'diff', 'problems'], help: 'page down' },
+  { keys: ['g'], action: 'top', screens: 'all', help: 'first' },
+  { keys: ['G'], action: 'bottom', screens: 'all', help: 'last' },
+  { keys: ['@return'], action: 'open', screens: ['sessions', 'timeline', 'problems', 'diff'], help: 'open' },
+  { keys: ['@escape', 'b', '@backspace'], action: 'back', screens: 'all', help: 'back' },
+  { keys: ['q'], action: 'quit', screens: 'all', help: 'quit' },
+  { keys: ['?'], action: 'help', screens: 'all', help: 'all keys' },
+  { keys: ['/'], action: 'filter', screens: ['timeline'], help: 'filter (method:… tool:… dir:c2s kind:error status:>=400 latency:>500ms text !negate)' },
+  { keys: ['f'], action: 'follow', screens: ['timeline'], help: 'follow the newest message' },
+  { keys: ['p'], action: 'play', screens: ['timeline'], help: 'playback: start / stop' },
+  { keys: [' '], action: 'pause', screens: ['timeline'], help: 'playback: pause / resume' },
+  { keys: [',', '@leftArrow'], action: 'stepBack', screens: ['timeline'], help: 'playback: step back' },
+  { keys: ['.', '@rightArrow'], action: 'stepForward', screens: ['timeline'], help: 'playback: step forward' },
+  { keys: ['s'], action: 'speed', screens: ['timeline'], help: 'playback: speed 1× / 4× / 16× / max' },
+  { keys: ['d'], action: 'diff', screens: ['sessions', 'timeline'], help: 'diff against the reference session' },
+  { keys: ['r'], action: 'reference', screens: ['sessions'], help: 'mark the selected session as the reference' },
+  { keys: ['!'], action: 'problems', screens: ['sessions', 'timeline'], help: 'problems (mcptap check) of the session' },
+  { keys: ['c'], action: 'correlated', screens: ['detail'], help: 'jump to the correlated request / response' },
+  { keys: ['y'], action: 'yank', screens: ['detail', 'timeline'], help: 'write the message JSON to a file' },
+  { keys: ['e'], action: 'export', screens: ['timeline', 'detail'], help: 'export the session as JSONL' },
+];
+
+export function actionFor(input: string, key: Key, screen: Screen): Action | null {
+  for (const b of BINDINGS) {
+    if (b.screens !== 'all' && !b.screens.includes(screen)) continue;
+    for (const k of b.keys) {
+      if (k.startsWith('@') ? (key as unknown as Record<string, boolean>)[k.slice(1)] : input === k && !key.ctrl && !key.meta) return b.action;
+    }
+  }
+  return null;
+}
+
+export function keyName(k: string): string {
+  const names: Record<string, string> = { '@upArrow': '↑', '@downArrow': '↓', '@leftArrow': '←', '@rightArrow': '→', '@pageUp': 'PgUp', '@pageDown': 'PgDn', '@return': 'Enter', '@escape': 'Esc', '@backspace': 'Bksp', ' ': 'Space' };
+  return names[k] ?? k;
+}
+
+/** One-line hints for the footer of a screen. */
+export function hints(screen: Screen): string {
+  const pick: Record<Screen, Action[]> = {
+    sessions: ['open', 'reference', 'diff', 'problems', 'help', 'quit'],
+    timeline: ['open', 'filter', 'follow', 'play', 'diff', 'problems', 'back', 'help'],
+    detail: ['correlated', 'yank', 'export', 'back', 'help'],
+    diff: ['open', 'back', 'help'],
+    problems: ['open', 'back', 'help'],
+    help: ['back', 'quit'],
+  };
+  return pick[screen]
+    .map((a) => BINDINGS.find((b) => b.action === a && (b.screens === 'all' || b.screens.includes(screen)))!)
+    .map((b) => `${keyName(b.keys[0])} ${b.help.split(' (')[0]}`)
+    .join(' · ');
+}

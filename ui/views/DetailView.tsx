@@ -1,0 +1,67 @@
+import React, { useMemo, useState } from 'react';
+import { Box, Text, useInput } from 'ink';
+import type { Session } from '../../src/capture/model.js';
+import type { CaptureStore } from '../../src/store/read.js';
+import { clockTime, duration } from '../../src/cli/format.js';
+import { actionFor } from '../keymap.js';
+import { color } from '../theme.js';
+import { JsonLine, jsonLines } from './json.js';
+
+interface Props {
+  store: CaptureStore;
+  session: Session;
+  seq: number;
+  height: number;
+  width: number;
+  active: boolean;
+  onJump: (seq: number) => void;
+  onAction: (a: 'yank' | 'export', seq: number) => void;
+}
+
+export function DetailView({ store, session, seq, height, width, active, onJump, onAction }: Props) {
+  const m = useMemo(() => store.message(session.id, seq), [store, session.id, seq]);
+  const ex = useMemo(() => (m?.exchangeId ? store.exchange(m.exchangeId) : null), [store, m?.exchangeId]);
+  const [scroll, setScroll] = useState(0);
+  const lines = useMemo(() => {
+    if (!m) return [];
+    const out = jsonLines(m.payload);
+    if (m.truncated) out.push(`… truncated at --max-body (${m.size} bytes on the wire)`);
+    if (ex) {
+      out.push('', `── HTTP exchange ${ex.id}`);
+      out.push(`${ex.method} ${ex.url} → ${ex.status ?? '—'}${ex.error ? `  ${ex.error}` : ''}${ex.aborted ? '  (client went away)' : ''}`);
+      out.push(`upstream ${ex.upstreamUrl}   first byte ${duration(ex.firstByteAt && ex.firstByteAt - ex.startedAt)}   total ${duration(ex.endedAt && ex.endedAt - ex.startedAt)}   ${ex.requestBytes}B → ${ex.responseBytes}B`);
+      if (ex.rewrite) out.push(`rewrote ${ex.rewrite}`);
+      out.push('request headers:', ...ex.requestHeaders.map(([k, v]) => `  ${k}: ${v}`));
+      if (ex.responseHeaders) out.push('response headers:', ...ex.responseHeaders.map(([k, v]) => `  ${k}: ${v}`));
+    }
+    return out;
+  }, [m, ex]);
+  const bodyHeight = Math.max(3, height - 3);
+
+  useInput((input, key) => {
+    const a = actionFor(input, key, 'detail');
+    if (a === 'down') setScroll((s) => Math.min(Math.max(0, lines.length - bodyHeight), s + 1));
+    else if (a === 'up') setScroll((s) => Math.max(0, s - 1));
+    else if (a === 'pageDown') setScroll((s) => Math.min(Math.max(0, lines.length - bodyHeight), s + bodyHeight));
+    else if (a === 'pageUp') setScroll((s) => Math.max(0, s - bodyHeight));
+    else if (a === 'top') setScroll(0);
+    else if (a === 'bottom') setScroll(Math.max(0, lines.length - bodyHeight));
+    else if (a === 'correlated' && m?.correlatedSeq != null) {
+      setScroll(0);
+      onJump(m.correlatedSeq);
+    } else if ((a === 'yank' || a === 'export') && m) onAction(a, m.seq);
+  }, { isActive: active });
+
+  if (!m) return <Text>message #{seq} is not in this session</Text>;
+  const corr = m.correlatedSeq != null ? `  ·  c → #${m.correlatedSeq} (${m.kind === 'request' ? 'response' : 'request'})` : '';
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate-end">
+        <Text bold>{`#${m.seq} ${m.direction === 'client->server' ? '→ client→server' : '← server→client'} ${m.kind} ${m.method ?? ''}${m.subject ? ' ' + m.subject : ''}`}</Text>
+        {`  id ${m.rpcId ?? '—'}  ${clockTime(m.ts)}  ${m.channel}${m.latencyMs != null ? `  latency ${duration(m.latencyMs)}` : ''}${corr}`}
+      </Text>
+      {m.isError || m.decodeError ? <Text wrap="truncate-end" color={color('red')}>{m.decodeError ?? (m.kind === 'error' ? `JSON-RPC error ${m.errorCode}` : 'tool result with isError: true')}</Text> : <Text> </Text>}
+      {lines.slice(scroll, scroll + bodyHeight).map((l, i) => <JsonLine key={scroll + i} line={l} width={width} />)}
+    </Box>
+  );
+}

@@ -1,0 +1,124 @@
+import React, { useEffect, useMemo, useState } from 'react';
+import { Box, Text, useInput } from 'ink';
+import type { Session } from '../../src/capture/model.js';
+import type { CaptureStore } from '../../src/store/read.js';
+import { completions, matches, parseFilter } from '../../src/analysis/filter.js';
+import { actionFor } from '../keymap.js';
+import { useWindowedList } from '../hooks/useWindowedList.js';
+import { color } from '../theme.js';
+import { TimelineRows } from './TimelineRows.js';
+
+const SPEEDS = [1, 4, 16, Infinity];
+
+interface Props {
+  store: CaptureStore;
+  session: Session;
+  version: number;
+  height: number;
+  width: number;
+  active: boolean;
+  initialSeq?: number | null;
+  onOpen: (seq: number) => void;
+  onAction: (a: 'diff' | 'problems' | 'yank' | 'export', seq: number | null) => void;
+  onEditing: (editing: boolean) => void;
+}
+
+/** The seqs a filter keeps, or null for all (then row i is seq i + 1). */
+function useFilteredSeqs(store: CaptureStore, session: Session, filter: string, version: number): { seqs: number[] | null; errors: string[] } {
+  return useMemo(() => {
+    const parsed = parseFilter(filter);
+    if (!parsed.terms.length) return { seqs: null, errors: parsed.errors };
+    const hits = new Map<string, Set<number>>();
+    for (const t of parsed.terms) if (t.field === 'text') hits.set(t.value, new Set(store.seqsContaining(session.id, t.value)));
+    const seqs = store.timelineAll(session.id).filter((r) => matches(r, parsed.terms, hits)).map((r) => r.seq);
+    return { seqs, errors: parsed.errors };
+  }, [store, session.id, filter, version]);
+}
+
+export function TimelineView({ store, session, version, height, width, active, initialSeq, onOpen, onAction, onEditing }: Props) {
+  const [filter, setFilter] = useState('');
+  const [editing, setEditing] = useState(false);
+  const [follow, setFollow] = useState(session.endedAt == null);
+  const [play, setPlay] = useState<{ head: number; paused: boolean; speed: number } | null>(null);
+  const maxSeq = useMemo(() => store.maxSeq(session.id), [store, session.id, version]);
+  const { seqs, errors } = useFilteredSeqs(store, session, filter, version);
+  const total = seqs ? seqs.length : maxSeq;
+  const count = play ? Math.min(total, play.head + 1) : total;
+  const rowsHeight = Math.max(3, height - 3);
+  const list = useWindowedList(count, rowsHeight, initialSeq ? Math.max(0, (seqs ? seqs.indexOf(initialSeq) : initialSeq - 1)) : 0);
+  const seqAt = (i: number) => (seqs ? seqs[i] : i + 1);
+
+  useEffect(() => {
+    if (follow && !play) list.setSelected(count - 1);
+  }, [follow, count, play]);
+  useEffect(() => {
+    if (play) list.setSelected(play.head);
+  }, [play?.head]);
+
+  // Playback: the next message appears after the recorded gap, divided by the speed.
+  useEffect(() => {
+    if (!play || play.paused || play.head >= total - 1) return;
+    const [a, b] = store.timeline(session.id, { seqs: [seqAt(play.head), seqAt(play.head + 1)] });
+    const gap = a && b ? Math.max(0, b.ts - a.ts) : 0;
+    const t = setTimeout(() => setPlay((p) => (p ? { ...p, head: p.head + 1 } : p)), play.speed === Infinity ? 1 : Math.min(2000, gap / play.speed));
+    return () => clearTimeout(t);
+  }, [play, total]);
+
+  const rows = useMemo(() => {
+    const want = Array.from({ length: list.end - list.start }, (_, i) => seqAt(list.start + i));
+    return want.length ? store.timeline(session.id, seqs ? { seqs: want } : { fromSeq: want[0], limit: want.length }) : [];
+  }, [store, session.id, list.start, list.end, seqs, version]);
+  const selectedSeq = count ? seqAt(list.selected) : null;
+
+  useInput((input, key) => {
+    if (editing) {
+      if (key.return || key.escape) {
+        setEditing(false);
+        onEditing(false);
+      } else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
+      else if (key.tab) {
+        const c = completions(filter)[0];
+        if (c) setFilter((f) => f.replace(/\S*$/, c));
+      } else if (input && !key.ctrl && !key.meta) setFilter((f) => f + input);
+      return;
+    }
+    const a = actionFor(input, key, 'timeline');
+    if (!a) return;
+    if (a === 'filter') {
+      setEditing(true);
+      onEditing(true);
+    } else if (a === 'follow') setFollow((f) => !f);
+    else if (a === 'up' || a === 'down' || a === 'pageUp' || a === 'pageDown' || a === 'top' || a === 'bottom') {
+      setFollow(false);
+      if (play) setPlay({ ...play, paused: true });
+      const step = { up: -1, down: 1, pageUp: -rowsHeight, pageDown: rowsHeight, top: -Infinity, bottom: Infinity }[a];
+      if (step === -Infinity) list.setSelected(0);
+      else if (step === Infinity) list.setSelected(count - 1);
+      else list.move(step);
+    } else if (a === 'open' && selectedSeq != null) onOpen(selectedSeq);
+    else if (a === 'play') setPlay(play ? null : { head: 0, paused: false, speed: 1 });
+    else if (a === 'pause' && play) setPlay({ ...play, paused: !play.paused });
+    else if (a === 'stepForward' && play) setPlay({ ...play, paused: true, head: Math.min(total - 1, play.head + 1) });
+    else if (a === 'stepBack' && play) setPlay({ ...play, paused: true, head: Math.max(0, play.head - 1) });
+    else if (a === 'speed' && play) setPlay({ ...play, speed: SPEEDS[(SPEEDS.indexOf(play.speed) + 1) % SPEEDS.length] });
+    else if (a === 'diff' || a === 'problems' || a === 'yank' || a === 'export') onAction(a, selectedSeq);
+  }, { isActive: active });
+
+  const hint = editing ? completions(filter).join('  ') : '';
+  const playLine = play ? `▶ playback ${play.head >= total - 1 ? 'at the end' : play.paused ? 'paused' : 'playing'} ${play.speed === Infinity ? 'max' : play.speed + '×'}  ${play.head + 1}/${total}  (space pause · , . step · s speed · p stop)` : '';
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate-end">
+        <Text bold>{`session ${session.id}`}</Text>
+        {` ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'} · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${session.endedAt == null ? ' · live' : ''}`}
+      </Text>
+      <Text wrap="truncate-end" color={editing ? color('yellow') : undefined}>
+        {`filter: ${filter}${editing ? '▏' : ''}`}
+        <Text dimColor>{editing ? `   ${hint}` : filter ? '' : '   (/ to filter)'}</Text>
+        {errors.length ? <Text color={color('red')}>{`   ${errors[0]}`}</Text> : null}
+      </Text>
+      {playLine ? <Text color={color('magenta')}>{playLine}</Text> : null}
+      <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} />
+    </Box>
+  );
+}
