@@ -1,4 +1,4 @@
-import React, { useMemo, useState } from 'react';
+import React, { useMemo, useRef, useState } from 'react';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import type { CaptureStore } from '../src/store/read.js';
 import { diffSessions } from '../src/analysis/diff.js';
@@ -17,6 +17,7 @@ import { DiffView } from './views/DiffView.js';
 import { ProblemsView } from './views/ProblemsView.js';
 import { HelpView } from './views/HelpView.js';
 import { color } from './theme.js';
+import type { ViewInput } from './hooks/useViewInput.js';
 
 export interface AppProps {
   store: CaptureStore;
@@ -38,7 +39,8 @@ export function App({ store, sessionId, reference }: AppProps) {
   const [seq, setSeq] = useState<number | null>(null);
   const [refId, setRefId] = useState<string | null>(reference ?? null);
   const [status, setStatus] = useState('');
-  const [editing, setEditing] = useState(false);
+  const viewInput = useRef<ViewInput | null>(null);
+  const [filter, setFilter] = useState('');
 
   const push = (s: Screen) => setStack((st) => [...st, s]);
   const back = () => setStack((st) => (st.length > 1 ? st.slice(0, -1) : st));
@@ -71,8 +73,12 @@ export function App({ store, sessionId, reference }: AppProps) {
     else if (a === 'export') say(() => `exported session ${session.id} to ${exportSession(store, session.id)}`);
   };
 
+  // Read through a ref: a key can arrive before Ink re-binds this handler after a render.
+  const screenRef = useRef(screen);
+  screenRef.current = screen;
   useInput((input, key) => {
-    if (editing) return;
+    const screen = screenRef.current;
+    if (screen !== 'sessions' && screen !== 'help' && viewInput.current?.(input, key)) return;
     const a = actionFor(input, key, screen);
     if (a === 'quit') exit();
     else if (a === 'help') push('help');
@@ -86,6 +92,7 @@ export function App({ store, sessionId, reference }: AppProps) {
       else if (a === 'bottom') list.setSelected(sessions.length - 1);
       else if (a === 'open' && session) {
         setSeq(null);
+        setFilter('');
         push('timeline');
       } else if (a === 'reference' && session) {
         setRefId(session.id);
@@ -96,19 +103,19 @@ export function App({ store, sessionId, reference }: AppProps) {
 
   const bodyHeight = height - 3;
   let body: React.ReactNode;
-  if (screen === 'help') body = <HelpView />;
+  if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
   else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} />;
   else if (screen === 'timeline') {
-    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} active initialSeq={seq}
-      onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} onEditing={setEditing} />;
+    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq}
+      onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;
   } else if (screen === 'detail' && seq != null) {
-    body = <DetailView store={store} session={session} seq={seq} height={bodyHeight} width={width} active onJump={setSeq} onAction={onAction} />;
+    body = <DetailView store={store} session={session} seq={seq} height={bodyHeight} width={width} input={viewInput} onJump={setSeq} onAction={onAction} />;
   } else if (screen === 'diff') {
     body = typeof report === 'string' || !report
       ? <Text color={color('red')}>{`cannot diff: ${report ?? 'no reference'}`}</Text>
-      : <DiffView report={report} height={bodyHeight} width={width} active onOpen={(s) => { setSeq(s); push('detail'); }} />;
+      : <DiffView report={report} height={bodyHeight} width={width} input={viewInput} onOpen={(s) => { setSeq(s); push('detail'); }} />;
   } else if (screen === 'problems') {
-    body = <ProblemsView findings={findings} height={bodyHeight} width={width} active onOpen={(s) => { setSeq(s); push('detail'); }} />;
+    body = <ProblemsView findings={findings} height={bodyHeight} width={width} input={viewInput} onOpen={(s) => { setSeq(s); push('detail'); }} />;
   }
 
   return (

@@ -1,11 +1,12 @@
 import React, { useMemo, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import type { Session } from '../../src/capture/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { clockTime, duration } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { color } from '../theme.js';
 import { JsonLine, jsonLines } from './json.js';
+import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 interface Props {
   store: CaptureStore;
@@ -13,12 +14,12 @@ interface Props {
   seq: number;
   height: number;
   width: number;
-  active: boolean;
+  input: ViewInputRef;
   onJump: (seq: number) => void;
   onAction: (a: 'yank' | 'export', seq: number) => void;
 }
 
-export function DetailView({ store, session, seq, height, width, active, onJump, onAction }: Props) {
+export function DetailView({ store, session, seq, height, width, input: inputRef, onJump, onAction }: Props) {
   const m = useMemo(() => store.message(session.id, seq), [store, session.id, seq]);
   const ex = useMemo(() => (m?.exchangeId ? store.exchange(m.exchangeId) : null), [store, m?.exchangeId]);
   const [scroll, setScroll] = useState(0);
@@ -38,7 +39,7 @@ export function DetailView({ store, session, seq, height, width, active, onJump,
   }, [m, ex]);
   const bodyHeight = Math.max(3, height - 3);
 
-  useInput((input, key) => {
+  useViewInput(inputRef, (input, key) => {
     const a = actionFor(input, key, 'detail');
     if (a === 'down') setScroll((s) => Math.min(Math.max(0, lines.length - bodyHeight), s + 1));
     else if (a === 'up') setScroll((s) => Math.max(0, s - 1));
@@ -50,7 +51,9 @@ export function DetailView({ store, session, seq, height, width, active, onJump,
       setScroll(0);
       onJump(m.correlatedSeq);
     } else if ((a === 'yank' || a === 'export') && m) onAction(a, m.seq);
-  }, { isActive: active });
+    else return false;
+    return true;
+  });
 
   if (!m) return <Text>message #{seq} is not in this session</Text>;
   const corr = m.correlatedSeq != null ? `  ·  c → #${m.correlatedSeq} (${m.kind === 'request' ? 'response' : 'request'})` : '';

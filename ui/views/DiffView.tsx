@@ -1,24 +1,25 @@
 import React, { useMemo } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import type { DiffReport } from '../../src/analysis/diff.js';
 import { describeOutcome } from '../../src/analysis/diff.js';
 import { pad } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';
 import { color } from '../theme.js';
+import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 interface Props {
   report: DiffReport;
   height: number;
   width: number;
-  active: boolean;
+  input: ViewInputRef;
   onOpen: (seq: number) => void;
 }
 
 const MARK = { same: ' ', changed: '~', added: '+', removed: '-' } as const;
 const TINT = { same: undefined, changed: 'yellow', added: 'green', removed: 'red' } as const;
 
-export function DiffView({ report, height, width, active, onOpen }: Props) {
+export function DiffView({ report, height, width, input: inputRef, onOpen }: Props) {
   const pairs = report.pairs;
   const head: string[] = [];
   if (report.tools.pattern) head.push(`tools: ${report.tools.pattern}`);
@@ -33,7 +34,7 @@ export function DiffView({ report, height, width, active, onOpen }: Props) {
     m ? `#${m.seq} ${m.direction === 'client->server' ? '→' : '←'} ${m.kind} ${m.method ?? ''}${m.subject ? ' ' + m.subject : ''}` : '';
   const paths = useMemo(() => (sel ? [...sel.paths, ...(sel.response?.paths ?? []).map((p) => ({ ...p, path: 'response ' + p.path }))] : []), [sel]);
 
-  useInput((input, key) => {
+  useViewInput(inputRef, (input, key) => {
     const a = actionFor(input, key, 'diff');
     if (a === 'up') list.move(-1);
     else if (a === 'down') list.move(1);
@@ -42,7 +43,9 @@ export function DiffView({ report, height, width, active, onOpen }: Props) {
     else if (a === 'top') list.setSelected(0);
     else if (a === 'bottom') list.setSelected(pairs.length - 1);
     else if (a === 'open' && sel?.b) onOpen(sel.b.seq);
-  }, { isActive: active });
+    else return false;
+    return true;
+  });
 
   return (
     <Box flexDirection="column">

@@ -1,33 +1,36 @@
 import React from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import type { Finding } from '../../src/analysis/checks/engine.js';
 import { pad } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';
 import { color } from '../theme.js';
+import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 interface Props {
   findings: Finding[];
   height: number;
   width: number;
-  active: boolean;
+  input: ViewInputRef;
   onOpen: (seq: number) => void;
 }
 
 const TINT = { error: 'red', warning: 'yellow', info: 'blue' } as const;
 
-export function ProblemsView({ findings, height, width, active, onOpen }: Props) {
+export function ProblemsView({ findings, height, width, input: inputRef, onOpen }: Props) {
   const detail = 4;
   const list = useWindowedList(findings.length, Math.max(3, height - detail - 2));
   const sel = findings[list.selected];
-  useInput((input, key) => {
+  useViewInput(inputRef, (input, key) => {
     const a = actionFor(input, key, 'problems');
     if (a === 'up') list.move(-1);
     else if (a === 'down') list.move(1);
     else if (a === 'top') list.setSelected(0);
     else if (a === 'bottom') list.setSelected(findings.length - 1);
     else if (a === 'open' && sel?.evidence.messageSeqs.length) onOpen(sel.evidence.messageSeqs[0]);
-  }, { isActive: active });
+    else return false;
+    return true;
+  });
   if (!findings.length) return <Text color={color('green')}>No problems found in this session (mcptap check).</Text>;
   return (
     <Box flexDirection="column">

@@ -1,5 +1,5 @@
-import React, { useEffect, useMemo, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
+import { Box, Text } from 'ink';
 import type { Session } from '../../src/capture/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { completions, matches, parseFilter } from '../../src/analysis/filter.js';
@@ -7,6 +7,7 @@ import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';
 import { color } from '../theme.js';
 import { TimelineRows } from './TimelineRows.js';
+import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 const SPEEDS = [1, 4, 16, Infinity];
 
@@ -16,11 +17,13 @@ interface Props {
   version: number;
   height: number;
   width: number;
-  active: boolean;
+  input: ViewInputRef;
   initialSeq?: number | null;
   onOpen: (seq: number) => void;
   onAction: (a: 'diff' | 'problems' | 'yank' | 'export', seq: number | null) => void;
-  onEditing: (editing: boolean) => void;
+  /** The filter lives with the app, so it survives a visit to a message's detail. */
+  filter: string;
+  setFilter: (f: string | ((prev: string) => string)) => void;
 }
 
 /** The seqs a filter keeps, or null for all (then row i is seq i + 1). */
@@ -35,9 +38,14 @@ function useFilteredSeqs(store: CaptureStore, session: Session, filter: string, 
   }, [store, session.id, filter, version]);
 }
 
-export function TimelineView({ store, session, version, height, width, active, initialSeq, onOpen, onAction, onEditing }: Props) {
-  const [filter, setFilter] = useState('');
-  const [editing, setEditing] = useState(false);
+export function TimelineView({ store, session, version, height, width, input: inputRef, initialSeq, onOpen, onAction, filter, setFilter }: Props) {
+  const [editing, setEditingState] = useState(false);
+  // Typed keys can outrun renders: the handler reads the mode from a ref, not from its closure.
+  const editingRef = useRef(false);
+  const setEditing = (v: boolean) => {
+    editingRef.current = v;
+    setEditingState(v);
+  };
   const [follow, setFollow] = useState(session.endedAt == null);
   const [play, setPlay] = useState<{ head: number; paused: boolean; speed: number } | null>(null);
   const maxSeq = useMemo(() => store.maxSeq(session.id), [store, session.id, version]);
@@ -70,12 +78,9 @@ export function TimelineView({ store, session, version, height, width, active, i
   }, [store, session.id, list.start, list.end, seqs, version]);
   const selectedSeq = count ? seqAt(list.selected) : null;
 
-  useInput((input, key) => {
-    if (editing) {
-      if (key.return || key.escape) {
-        setEditing(false);
-        onEditing(false);
-      } else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
+  useViewInput(inputRef, (input, key) => {
+    if (editingRef.current) {
+      if (key.return || key.escape) setEditing(false); else if (key.backspace || key.delete) setFilter((f) => f.slice(0, -1));
       else if (key.tab) {
         const c = completions(filter)[0];
         if (c) setFilter((f) => f.replace(/\S*$/, c));
@@ -83,11 +88,8 @@ export function TimelineView({ store, session, version, height, width, active, i
       return;
     }
     const a = actionFor(input, key, 'timeline');
-    if (!a) return;
-    if (a === 'filter') {
-      setEditing(true);
-      onEditing(true);
-    } else if (a === 'follow') setFollow((f) => !f);
+    if (!a) return false;
+    if (a === 'filter') setEditing(true); else if (a === 'follow') setFollow((f) => !f);
     else if (a === 'up' || a === 'down' || a === 'pageUp' || a === 'pageDown' || a === 'top' || a === 'bottom') {
       setFollow(false);
       if (play) setPlay({ ...play, paused: true });
@@ -102,7 +104,9 @@ export function TimelineView({ store, session, version, height, width, active, i
     else if (a === 'stepBack' && play) setPlay({ ...play, paused: true, head: Math.max(0, play.head - 1) });
     else if (a === 'speed' && play) setPlay({ ...play, speed: SPEEDS[(SPEEDS.indexOf(play.speed) + 1) % SPEEDS.length] });
     else if (a === 'diff' || a === 'problems' || a === 'yank' || a === 'export') onAction(a, selectedSeq);
-  }, { isActive: active });
+    else return false;
+    return true;
+  });
 
   const hint = editing ? completions(filter).join('  ') : '';
   const playLine = play ? `▶ playback ${play.head >= total - 1 ? 'at the end' : play.paused ? 'paused' : 'playing'} ${play.speed === Infinity ? 'max' : play.speed + '×'}  ${play.head + 1}/${total}  (space pause · , . step · s speed · p stop)` : '';
@@ -110,7 +114,7 @@ export function TimelineView({ store, session, version, height, width, active, i
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         <Text bold>{`session ${session.id}`}</Text>
-        {` ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'} · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${session.endedAt == null ? ' · live' : ''}`}
+        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${session.endedAt == null ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'}`}
       </Text>
       <Text wrap="truncate-end" color={editing ? color('yellow') : undefined}>
         {`filter: ${filter}${editing ? '▏' : ''}`}

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import React from 'react';
+import { render } from 'ink-testing-library';
+import { startProxy } from '../../src/proxy/server.js';
+import { CaptureStore } from '../../src/store/read.js';
+import { App } from '../../ui/App.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, type Peer } from '../helpers/peers.js';
+import { tempDb, until } from '../helpers/tmp.js';
+
+// The UI on sessions captured for real through the proxy, driven by key presses, read frame by frame.
+
+const tmp = tempDb();
+const peers: Peer[] = [];
+let store: CaptureStore;
+let direct: string;
+let gateway: string;
+
+async function capture(peer: Peer, label: string, tool: string): Promise<string> {
+  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
+  const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'ui-test' });
+  await c.client.listTools();
+  await c.client.callTool({ name: tool, arguments: {} }).catch(() => undefined);
+  await c.client.callTool({ name: label === 'gateway' ? 'db_main-query' : 'query', arguments: { sql: 'select 1' } });
+  await c.close();
+  await proxy.close();
+  const s = CaptureStore.open(tmp.db, { readonly: true });
+  try {
+    return s.listSessions().find((x) => x.label === label)!.id;
+  } finally {
+    s.close();
+  }
+}
+
+beforeAll(async () => {
+  const plain = await startPlainToolsServer();
+  const gw = await startGatewayLikeServer({ prefix: 'db_main-' });
+  peers.push(plain, gw);
+  direct = await capture(plain, 'direct', 'list_schemas');
+  gateway = await capture(gw, 'gateway', 'list_schemas');
+  store = CaptureStore.open(tmp.db, { readonly: true });
+});
+
+afterAll(async () => {
+  store?.close();
+  for (const p of peers) await p.close();
+  tmp.cleanup();
+});
+
+// React subscribes a view's key handler just after the view first renders: a key written in the
+// same turn as the render that mounts the view would miss it. Each key waits for the frame it
+// causes (or, when a key changes nothing visible, for a settled turn).
+const settle = () => new Promise((r) => setTimeout(r, 0)).then(() => new Promise((r) => setImmediate(r)));
+const press = async (ui: ReturnType<typeof render>, keys: string[], expectText?: string) => {
+  for (const k of keys) {
+    const before = ui.lastFrame();
+    ui.stdin.write(k);
+    await until(() => ui.lastFrame() !== before, 'a new frame', 500).catch(() => undefined);
+    await settle();
+  }
+  if (expectText) await until(() => (ui.lastFrame() ?? '').includes(expectText), `frame with "${expectText}"`, 3000).catch((e) => { throw new Error(`${e.message}; the frame was:\n${ui.lastFrame()}`); });
+  await settle();
+};
+
+const ENTER = '\r';
+const ESC = '\u001b';
+
+describe('mcptap tui', () => {
+  it('lists sessions, opens the timeline, filters to tools/call, and opens a message', async () => {
+    const ui = render(<App store={store} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes('gateway'), 'the sessions list');
+      await settle();
+      expect(ui.lastFrame()).toContain('ui-test → gateway');
+      expect(ui.lastFrame()).toContain('ui-test → postgres-mcp');
+      await press(ui, ['g', ENTER], `session ${direct}`);
+      expect(ui.lastFrame()).toMatch(/→ request\s+initialize/);
+      await press(ui, ['/', ...'method:tools/call'], 'filter: method:tools/call');
+      await until(() => /\b4 of 9 messages/.test(ui.lastFrame() ?? ''), 'the filtered count').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      expect(ui.lastFrame()).not.toMatch(/→ request\s+initialize/);
+      await press(ui, [ENTER, 'g', ENTER], 'client→server request tools/call list_schemas');
+      expect(ui.lastFrame()).toContain('"name": "list_schemas"');
+      await press(ui, ['c'], 'server→client response tools/call list_schemas');
+      await press(ui, [ESC], 'filter: method:tools/call');
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('shows the diff against a reference with the tool prefix and the failing call', async () => {
+    const ui = render(<App store={store} sessionId={gateway} reference={direct} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${gateway}`), 'the timeline');
+      await settle();
+      await press(ui, ['d'], "tool names gained the prefix 'db_main-'");
+      expect(ui.lastFrame()).toMatch(/outcome: tools\/call list_schemas: result → isError/);
+      expect(ui.lastFrame()).toMatch(/A .*\(direct\).*B .*\(gateway\)/);
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('lists problems and jumps to the evidence', async () => {
+    const ui = render(<App store={store} sessionId={gateway} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${gateway}`), 'the timeline');
+      await settle();
+      await press(ui, ['!'], '[unknown-tool]');
+      await press(ui, [ENTER], 'request tools/call list_schemas');
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('plays the session back from the first message', async () => {
+    const ui = render(<App store={store} sessionId={direct} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${direct}`), 'the timeline');
+      await settle();
+      await press(ui, ['p', ' '], '▶ playback paused');
+      expect(ui.lastFrame()).toMatch(/1\/9|2\/9/);
+      await press(ui, ['.', '.'], 'paused');
+      await press(ui, ['s', 's', 's', ' '], 'at the end');
+      expect(ui.lastFrame()).toContain('max');
+      expect(ui.lastFrame()).toContain('9/9');
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('shows every key with ?', async () => {
+    const ui = render(<App store={store} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes('gateway'), 'the sessions list');
+      await settle();
+      await press(ui, ['?'], 'Keys');
+      expect(ui.lastFrame()).toContain('playback: start / stop');
+      expect(ui.lastFrame()).toContain('diff against the reference');
+    } finally {
+      ui.unmount();
+    }
+  });
+});
