@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { startProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
+import { tempDb, until } from './helpers/tmp.js';
+
+// The real `mcptap tui` binary in a real terminal (tmux), on a database captured through the proxy.
+// Keys go in with send-keys; the screen comes back with capture-pane.
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+const tmp = tempDb();
+const peers: Peer[] = [];
+const name = `mcptap-e2e-${process.pid}`;
+const cli = path.resolve('dist/src/cli/main.js');
+const screensDir = path.join(process.env.MCPTAP_SCREENS_DIR ?? path.join(tmp.dir, 'screens'));
+let reference = '';
+
+const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
+const screen = () => tmux('capture-pane', '-p', '-t', name);
+const keys = (...k: string[]) => tmux('send-keys', '-t', name, ...k);
+const typed = (text: string) => tmux('send-keys', '-t', name, '-l', text);
+async function see(text: string | RegExp, what = String(text)): Promise<string> {
+  await until(() => (typeof text === 'string' ? screen().includes(text) : text.test(screen())), `the screen to show ${what}`, 8000)
+    .catch((e) => {
+      throw new Error(`${e.message}; the screen was:\n${screen()}`);
+    });
+  return screen();
+}
+const save = (file: string, text: string) => fs.writeFileSync(path.join(screensDir, file), text);
+
+async function capture(peer: Peer, label: string, calls: (c: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<void>): Promise<string> {
+  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
+  const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'claude-code' });
+  await calls(c.client);
+  await c.close();
+  await proxy.close();
+  const s = CaptureStore.open(tmp.db, { readonly: true });
+  try {
+    return s.listSessions().find((x) => x.label === label)!.id;
+  } finally {
+    s.close();
+  }
+}
+
+beforeAll(async () => {
+  if (!hasTmux) return;
+  fs.mkdirSync(screensDir, { recursive: true });
+  const plain = await startPlainToolsServer();
+  const gw = await startGatewayLikeServer({ prefix: 'db_main-' });
+  peers.push(plain, gw);
+  reference = await capture(plain, 'direct', async (c) => {
+    await c.listTools();
+    await c.callTool({ name: 'list_schemas', arguments: {} });
+    await c.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+  });
+  await capture(gw, 'gateway', async (c) => {
+    await c.listTools();
+    await c.callTool({ name: 'list_schemas', arguments: {} }).catch(() => undefined);
+    await c.callTool({ name: 'db_main-query', arguments: { sql: 'select 1' } });
+  });
+});
+
+afterAll(async () => {
+  if (hasTmux) spawnSync('tmux', ['kill-session', '-t', name]);
+  for (const p of peers) await p.close();
+  tmp.cleanup();
+});
+
+describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
+  it('opens, selects a session, filters, opens a message, plays back, diffs, and quits cleanly', async () => {
+    tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', `TERM=xterm-256color NO_COLOR=1 ${process.execPath} ${cli} tui --db ${tmp.db} --reference ${reference}; echo "mcptap exited $?"; sleep 30`);
+    save('sessions.txt', await see('claude-code → gateway'));
+    keys('Enter');
+    save('timeline.txt', await see('tools/call list_schemas'));
+    keys('/');
+    await see('filter: ▏');
+    typed('method:tools/call');
+    await see(/4 of 9 messages/, 'the filtered count');
+    keys('Enter');
+    save('filter.txt', screen());
+    keys('g');
+    keys('Enter');
+    save('detail.txt', await see('client→server request tools/call list_schemas'));
+    keys('c');
+    await see('"text": "MCP error -32602: Tool list_schemas not found"');
+    keys('Escape');
+    await see('filter: method:tools/call');
+    keys('p');
+    save('playback.txt', await see(/▶ playback (playing|at the end)/, 'playback'));
+    keys('p');
+    keys('d');
+    save('diff.txt', await see("tools: tool names gained the prefix 'db_main-'"));
+    expect(screen()).toMatch(/outcome: tools\/call list_schemas: result → isError/);
+    keys('Escape');
+    keys('!');
+    save('problems.txt', await see('[unknown-tool]'));
+    keys('q');
+    const after = await see('mcptap exited 0');
+    // The UI is gone and the shell's line follows: Ink gave the terminal back.
+    expect(after).not.toContain('mcptap · ');
+  });
+});
