@@ -9,6 +9,8 @@ export interface TimelineRow extends RpcMessage {
   httpStatus: number | null;
 }
 
+export type FilterableRow = Pick<RpcMessage, 'seq' | 'method' | 'subject' | 'direction' | 'kind' | 'isError' | 'latencyMs' | 'rpcId' | 'errorCode'> & { httpStatus: number | null };
+
 export interface MessageQuery {
   /** First seq to return (inclusive). */
   fromSeq?: number;
@@ -139,9 +141,15 @@ export class CaptureStore {
     return (this.db.prepare(`SELECT seq FROM messages WHERE session_id = ? AND payload LIKE ? ESCAPE '\\' ORDER BY seq`).all(sessionId, like) as Array<{ seq: number }>).map((r) => r.seq);
   }
 
-  /** Every message's filterable columns (no payloads), for filtering a long session in memory. */
-  timelineAll(sessionId: string): TimelineRow[] {
-    return this.timeline(sessionId, { fromSeq: 1, limit: -1 });
+  /** Every message's filterable columns only (no payloads), for filtering a long session in memory. */
+  filterRows(sessionId: string): FilterableRow[] {
+    const rows = this.db.prepare(`SELECT m.seq, m.method, m.subject, m.direction, m.kind, m.is_error, m.latency_ms, m.rpc_id, m.error_code, e.status
+      FROM messages m LEFT JOIN exchanges e ON e.id = m.exchange_id WHERE m.session_id = ? ORDER BY m.seq`).raw().all(sessionId) as unknown[][];
+    return rows.map((r) => ({
+      seq: r[0] as number, method: r[1] as string | null, subject: r[2] as string | null, direction: r[3] as RpcMessage['direction'],
+      kind: r[4] as RpcMessage['kind'], isError: r[5] === 1, latencyMs: r[6] as number | null,
+      rpcId: r[7] == null ? null : (JSON.parse(r[7] as string) as RpcMessage['rpcId']), errorCode: r[8] as number | null, httpStatus: r[9] as number | null,
+    }));
   }
 
   /** Changes whenever another connection commits; the live UI polls this (cheap) before re-reading. */

@@ -26,16 +26,22 @@ interface Props {
   setFilter: (f: string | ((prev: string) => string)) => void;
 }
 
-/** The seqs a filter keeps, or null for all (then row i is seq i + 1). */
+/**
+ * The seqs a filter keeps, or null for all (then row i is seq i + 1). The rows and the payload
+ * searches are cached for the session's current data, so each keystroke only re-runs the match.
+ */
 function useFilteredSeqs(store: CaptureStore, session: Session, filter: string, version: number): { seqs: number[] | null; errors: string[] } {
+  const parsed = useMemo(() => parseFilter(filter), [filter]);
+  const active = parsed.terms.length > 0;
+  const rows = useMemo(() => (active ? store.filterRows(session.id) : null), [store, session.id, version, active]);
+  const hitCache = useMemo(() => new Map<string, Set<number>>(), [store, session.id, version]);
   return useMemo(() => {
-    const parsed = parseFilter(filter);
-    if (!parsed.terms.length) return { seqs: null, errors: parsed.errors };
-    const hits = new Map<string, Set<number>>();
-    for (const t of parsed.terms) if (t.field === 'text') hits.set(t.value, new Set(store.seqsContaining(session.id, t.value)));
-    const seqs = store.timelineAll(session.id).filter((r) => matches(r, parsed.terms, hits)).map((r) => r.seq);
-    return { seqs, errors: parsed.errors };
-  }, [store, session.id, filter, version]);
+    if (!rows) return { seqs: null, errors: parsed.errors };
+    for (const t of parsed.terms) {
+      if (t.field === 'text' && !hitCache.has(t.value)) hitCache.set(t.value, new Set(store.seqsContaining(session.id, t.value)));
+    }
+    return { seqs: rows.filter((r) => matches(r, parsed.terms, hitCache)).map((r) => r.seq), errors: parsed.errors };
+  }, [rows, parsed, hitCache]);
 }
 
 export function TimelineView({ store, session, version, height, width, input: inputRef, initialSeq, onOpen, onAction, filter, setFilter }: Props) {
