@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
+import { CaptureStore } from '../store/read.js';
 import { DEFAULT_MAX_BODY } from '../capture/engine.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, resolveDb } from './common.js';
 
@@ -33,7 +34,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
     .option('--insecure', 'accept any TLS certificate from an https target')
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
-    .option('--ui', 'open the terminal UI in this process')
+    .option('--ui', 'run the terminal UI in this process (q stops both)')
     .option('--no-live-checks', 'do not print check findings while traffic flows')
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
@@ -42,17 +43,31 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     ))
     .action(action(async (opts: ProxyCliOptions) => {
       const db = resolveDb(opts.db);
+      // With the UI on screen, lines go through console.error, which Ink prints above its frame.
+      const say = (line: string) => (opts.ui ? console.error(line) : process.stderr.write(line + '\n'));
       const proxy = await startProxy({
         target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, insecure: opts.insecure,
-        onWarning: (m) => process.stderr.write(`mcptap: warning: ${m}\n`),
+        onWarning: (m) => say(`mcptap: warning: ${m}`),
       });
       if (!LOOPBACK.test(opts.host)) {
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
       if (!opts.ui) printBanner(proxy, db, opts);
       // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
-      if (opts.liveChecks && !opts.ui) attachLiveChecks(proxy.engine.hub, (line) => process.stderr.write(`mcptap: ${line}\n`));
+      if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`));
+      if (opts.ui) {
+        const { runTui } = await import('../../ui/run.js');
+        const store = CaptureStore.open(db, { readonly: true });
+        try {
+          await runTui({ store });
+        } finally {
+          store.close();
+          await proxy.close();
+        }
+        process.stderr.write(`mcptap: proxy stopped; ${proxy.stats().written} records written to ${db}\n`);
+        return 0;
+      }
       const stop = async (signal: string) => {
         process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);
         await proxy.close();
