@@ -7,6 +7,17 @@ import type { FromWorker, ToWorker } from './recorder-worker.js';
 
 type Backlog = RecordBatch;
 
+/** Payload bytes kept per message while the database is behind. */
+const CUT_TO = 4096;
+
+/** Roughly what a batch weighs in memory until the database thread takes it. */
+function batchBytes(b: RecordBatch): number {
+  let n = 0;
+  for (const m of b.messages) n += m.payload.length + 200;
+  for (const e of b.exchanges) n += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0) + 500;
+  return n + b.sessions.length * 500;
+}
+
 /** The worker script; tests run this file from src/, where only the built copy of the worker exists. */
 function workerUrl(): URL {
   const here = fileURLToPath(import.meta.url);
@@ -27,12 +38,24 @@ export class RecorderClient {
   private nextAck = 1;
   private dead: Backlog | null = null;
   stats: RecorderStats = { written: 0, pending: 0, failures: 0, dropped: 0, lastError: null };
+  /** Bytes posted to the database thread and not yet taken by it. */
+  private inflight = 0;
+  private overloaded = false;
+  /** Payloads stored cut because the database fell behind the traffic. */
+  cut = 0;
 
-  constructor(file: string, private readonly onWarning: (m: string) => void, private readonly intervalMs = 10) {
+  constructor(file: string, private readonly onWarning: (m: string) => void, private readonly intervalMs = 10, private readonly maxInflight = 24 * 1024 * 1024) {
     this.worker = new Worker(workerUrl(), { workerData: { file } });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'warning') this.onWarning(m.message);
       else if (m.type === 'stats') this.stats = m.stats;
+      else if (m.type === 'taken') {
+        this.inflight -= m.bytes;
+        if (this.overloaded && this.inflight < this.maxInflight / 4) {
+          this.overloaded = false;
+          this.onWarning(`capture database caught up; ${this.cut} payloads were stored cut to ${CUT_TO} bytes meanwhile (marked truncated)`);
+        }
+      }
       else {
         this.stats = m.stats;
         this.acks.get(m.id)?.(m);
@@ -60,7 +83,12 @@ export class RecorderClient {
   }
 
   message(m: RpcMessage): void {
-    this.pending.message(m);
+    // When traffic outruns the disk, memory would grow without bound: keep every message, but cut
+    // big payloads (flagged truncated) until the database catches up. Forwarding never waits.
+    if (this.overloaded && m.payload.length > CUT_TO) {
+      this.cut++;
+      this.pending.message({ ...m, payload: m.payload.slice(0, CUT_TO), truncated: true });
+    } else this.pending.message(m);
     this.schedule();
   }
 
@@ -76,13 +104,19 @@ export class RecorderClient {
   private send(): void {
     if (!this.pending.size) return;
     const batch = this.pending.take();
+    const bytes = batchBytes(batch);
     if (this.dead) {
       this.dead.sessions.push(...batch.sessions);
       this.dead.exchanges.push(...batch.exchanges);
       this.dead.messages.push(...batch.messages);
       return;
     }
-    this.worker.postMessage({ type: 'batch', ...batch } satisfies ToWorker);
+    this.inflight += bytes;
+    if (!this.overloaded && this.inflight > this.maxInflight) {
+      this.overloaded = true;
+      this.onWarning(`capture database is ${Math.round(this.inflight / 1048576)} MB behind the traffic; payloads over ${CUT_TO} bytes are stored cut until it catches up`);
+    }
+    this.worker.postMessage({ type: 'batch', ...batch, bytes } satisfies ToWorker);
   }
 
   private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {

@@ -7,14 +7,16 @@ import { Recorder } from './recorder.js';
 // never block the event loop that forwards traffic.
 
 export type ToWorker =
-  | { type: 'batch'; sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[] }
+  | { type: 'batch'; sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[]; bytes: number }
   | { type: 'flush'; id: number }
   | { type: 'close'; id: number };
 
 export type FromWorker =
   | { type: 'ack'; id: number; ok: boolean; stats: Recorder['stats']; backlog?: ReturnType<Recorder['backlog']> }
   | { type: 'warning'; message: string }
-  | { type: 'stats'; stats: Recorder['stats'] };
+  | { type: 'stats'; stats: Recorder['stats'] }
+  /** A batch reached the database (or the retry backlog): its bytes are no longer in flight. */
+  | { type: 'taken'; bytes: number };
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
@@ -29,6 +31,9 @@ port.on('message', (m: ToWorker) => {
     for (const s of m.sessions) recorder.session(s);
     for (const e of m.exchanges) recorder.exchange(e);
     for (const x of m.messages) recorder.message(x);
+    // Batches come every few milliseconds already: write each at once, so the sender knows how far behind we are.
+    recorder.flush();
+    post({ type: 'taken', bytes: m.bytes });
   } else if (m.type === 'flush') {
     post({ type: 'ack', id: m.id, ok: recorder.flush(), stats: recorder.stats });
   } else if (m.type === 'close') {
