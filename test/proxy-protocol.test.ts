@@ -187,3 +187,17 @@ describe('mcptap proxy (the command)', () => {
     }
   });
 });
+
+describe('listening beyond loopback', () => {
+  it('warns when --host is not a loopback address', async () => {
+    const child = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'proxy', '--target', everything.url, '--port', '0', '--host', '0.0.0.0', '--db', path.join(tmp.dir, 'open.db')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    try {
+      await until(() => err.includes('not loopback'), 'the warning', 10_000);
+      expect(err).toMatch(/warning: listening on 0\.0\.0\.0, not loopback/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

@@ -103,3 +103,25 @@ describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
     expect(after).not.toContain('mcptap · ');
   });
 });
+
+describe.skipIf(!hasTmux)('mcptap tui at 80×24', () => {
+  it('fits the smallest common terminal: header, rows and key hints all on screen', async () => {
+    const small = `${name}-small`;
+    tmux('new-session', '-d', '-s', small, '-x', '80', '-y', '24', `${process.execPath} ${cli} tui --db ${tmp.db}; sleep 30`);
+    try {
+      const cap = () => tmux('capture-pane', '-p', '-t', small);
+      await until(() => /\bgateway\s+streamable-http/.test(cap()), 'the sessions list', 8000);
+      tmux('send-keys', '-t', small, 'Enter');
+      await until(() => cap().includes('→ request      tools/call'), 'the timeline', 8000);
+      const lines = cap().split('\n');
+      expect(lines[0]).toMatch(/^ mcptap · .* · timeline/);
+      expect(lines.some((l) => l.startsWith('Enter open'))).toBe(true);
+      expect(lines.every((l) => l.length <= 80)).toBe(true);
+      tmux('send-keys', '-t', small, '?');
+      await until(() => cap().includes('Keys'), 'the help', 8000);
+      expect(cap()).toContain('playback: start / stop');
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', small]);
+    }
+  });
+});
