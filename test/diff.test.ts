@@ -2,36 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { diffSessions, type DiffInput } from '../src/analysis/diff.js';
 import { renderDiffText } from '../src/analysis/render.js';
-import { connectClient, startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
+import { startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
+import { captureSession } from './helpers/capture.js';
 
 // Sessions captured for real through the proxy, then compared: the same calls against the same
 // server, against a gateway that prefixes tool names, against a server whose tool now fails.
 
 const tmp = tempDb();
 const peers: Peer[] = [];
-const proxies: RunningProxy[] = [];
 const cli = path.resolve('dist/src/cli/main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 15_000 });
 
-async function capture(peer: Peer, label: string, calls: (c: Client) => Promise<void>): Promise<string> {
-  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
-  proxies.push(proxy);
-  const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'diff-test' });
-  await calls(c.client);
-  await c.close();
-  await proxy.flush();
-  const store = CaptureStore.open(tmp.db, { readonly: true });
-  try {
-    return store.listSessions().find((s) => s.label === label)!.id;
-  } finally {
-    store.close();
-  }
-}
+const capture = (peer: Peer, label: string, calls: (c: Client) => Promise<void>) => captureSession(tmp.db, peer, label, calls, 'diff-test');
 
 function input(id: string): DiffInput {
   const store = CaptureStore.open(tmp.db, { readonly: true });
@@ -83,7 +69,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of proxies) await p.close();
   for (const p of peers) await p.close();
   tmp.cleanup();
 });

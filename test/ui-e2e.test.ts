@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { startProxy } from '../src/proxy/server.js';
-import { CaptureStore } from '../src/store/read.js';
-import { connectClient, startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
+import { startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
+import { captureSession } from './helpers/capture.js';
 
 // The real `mcptap tui` binary in a real terminal (tmux), on a database captured through the proxy.
 // Keys go in with send-keys; the screen comes back with capture-pane.
@@ -31,19 +30,7 @@ async function see(text: string | RegExp, what = String(text)): Promise<string> 
 }
 const save = (file: string, text: string) => fs.writeFileSync(path.join(screensDir, file), text);
 
-async function capture(peer: Peer, label: string, calls: (c: Awaited<ReturnType<typeof connectClient>>['client']) => Promise<void>): Promise<string> {
-  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
-  const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'claude-code' });
-  await calls(c.client);
-  await c.close();
-  await proxy.close();
-  const s = CaptureStore.open(tmp.db, { readonly: true });
-  try {
-    return s.listSessions().find((x) => x.label === label)!.id;
-  } finally {
-    s.close();
-  }
-}
+const capture = (peer: Peer, label: string, calls: Parameters<typeof captureSession>[3]) => captureSession(tmp.db, peer, label, calls);
 
 beforeAll(async () => {
   if (!hasTmux) return;

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import React from 'react';
 import { render } from 'ink-testing-library';
-import { startProxy } from '../../src/proxy/server.js';
 import { CaptureStore } from '../../src/store/read.js';
 import { App } from '../../ui/App.js';
-import { connectClient, startGatewayLikeServer, startPlainToolsServer, type Peer } from '../helpers/peers.js';
+import { startGatewayLikeServer, startPlainToolsServer, type Peer } from '../helpers/peers.js';
 import { tempDb, until } from '../helpers/tmp.js';
+import { captureSession } from '../helpers/capture.js';
 
 // The UI on sessions captured for real through the proxy, driven by key presses, read frame by frame.
 
@@ -15,21 +14,11 @@ let store: CaptureStore;
 let direct: string;
 let gateway: string;
 
-async function capture(peer: Peer, label: string, tool: string): Promise<string> {
-  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
-  const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'ui-test' });
-  await c.client.listTools();
-  await c.client.callTool({ name: tool, arguments: {} }).catch(() => undefined);
-  await c.client.callTool({ name: label === 'gateway' ? 'db_main-query' : 'query', arguments: { sql: 'select 1' } });
-  await c.close();
-  await proxy.close();
-  const s = CaptureStore.open(tmp.db, { readonly: true });
-  try {
-    return s.listSessions().find((x) => x.label === label)!.id;
-  } finally {
-    s.close();
-  }
-}
+const capture = (peer: Peer, label: string, tool: string) => captureSession(tmp.db, peer, label, async (c) => {
+  await c.listTools();
+  await c.callTool({ name: tool, arguments: {} }).catch(() => undefined);
+  await c.callTool({ name: label === 'gateway' ? 'db_main-query' : 'query', arguments: { sql: 'select 1' } });
+}, 'ui-test');
 
 beforeAll(async () => {
   const plain = await startPlainToolsServer();
