@@ -75,3 +75,13 @@ export function printJson(value: unknown): void {
 }
 
 export type { Command };
+
+/**
+ * Ink renders only a final frame when it believes it runs in CI (CI=true and friends). A person at a
+ * terminal who asked for the UI is not a CI job: drop those variables before Ink is loaded.
+ */
+export function preferInteractive(): void {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) return;
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+}

@@ -3,7 +3,7 @@ import { startProxy, type RunningProxy } from '../proxy/server.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
 import { CaptureStore } from '../store/read.js';
 import { DEFAULT_MAX_BODY } from '../capture/engine.js';
-import { action, dbOption, examples, parseBytes, parseIntOption, resolveDb } from './common.js';
+import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
 export interface ProxyCliOptions {
   target: string;
@@ -57,6 +57,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
       if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`));
       if (opts.ui) {
+        preferInteractive();
         const { runTui } = await import('../../ui/run.js');
         const store = CaptureStore.open(db, { readonly: true });
         try {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { isRecordingPath } from '../analysis/input.js';
-import { action, dbOption, examples, openStore } from './common.js';
+import { action, dbOption, examples, openStore, preferInteractive } from './common.js';
 
 export function registerTui(program: Command): void {
   program
@@ -21,6 +21,7 @@ export function registerTui(program: Command): void {
         if (opts.reference && !isRecordingPath(opts.reference)) store.resolveSession(opts.reference);
         if (!process.stdin.isTTY) throw new UsageError('mcptap tui needs a terminal (stdin is not a TTY)');
         // The engine never imports the UI: it is loaded only when this command runs.
+        preferInteractive();
         const { runTui } = await import('../../ui/run.js');
         await runTui({ store, sessionId: session?.id, reference: opts.reference });
         return 0;
