@@ -8,7 +8,7 @@ import { now } from '../capture/clock.js';
 import { pairs, header, mediaType } from '../capture/headers.js';
 import { HttpExchangeCapture } from '../capture/http-exchange.js';
 import { newExchangeId } from '../capture/ids.js';
-import type { Exchange } from '../capture/model.js';
+import type { Exchange, HeaderList } from '../capture/model.js';
 import { UsageError } from '../errors.js';
 import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
@@ -171,8 +171,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
-      const ex = newExchange(engine, target, req, url, t0, clientAddress);
-      st.cap = new HttpExchangeCapture(engine, ex, pairs(req.rawHeaders), clientKey, legacyId);
+      const raw = pairs(req.rawHeaders);
+      const ex = newExchange(engine, target, req.method ?? 'GET', raw, url, t0, clientAddress);
+      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
@@ -289,16 +290,16 @@ function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, 
     !req.headers['mcp-session-id'];
 }
 
-function newExchange(engine: CaptureEngine, target: Target, req: http.IncomingMessage, url: string, t0: number, clientAddress: string | null): Exchange {
+function newExchange(engine: CaptureEngine, target: Target, method: string, raw: HeaderList, url: string, t0: number, clientAddress: string | null): Exchange {
   return {
     id: newExchangeId(),
     sessionId: null,
     kind: 'http',
-    method: req.method ?? 'GET',
+    method,
     url: engine.redactor.url(url),
     upstreamUrl: engine.redactor.url(upstreamUrl(target, url)),
     status: null,
-    requestHeaders: engine.redactor.headers(pairs(req.rawHeaders)),
+    requestHeaders: engine.redactor.headers(raw),
     responseHeaders: null,
     startedAt: t0,
     firstByteAt: null,
