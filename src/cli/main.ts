@@ -9,7 +9,8 @@ program
   .name('mcptap')
   .description('See, record, diff, replay and check the traffic between an MCP client and an MCP server or gateway.')
   .version('0.1.0')
-  .showHelpAfterError('(add --help for usage)')
+  // Usage errors in our one-line form: "mcptap: <what is wrong> (see --help)".
+  .configureOutput({ outputError: (str, write) => write(`mcptap: ${str.trim().replace(/^error: /, '')} (see --help)\n`) })
   .exitOverride();
 registerCommands(program);
 program.commands.forEach((c) => c.exitOverride());
