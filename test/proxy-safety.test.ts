@@ -145,6 +145,8 @@ describe('CLI bad input', () => {
     [['proxy', '--target', 'http://127.0.0.1:1', '--db', '/proc/nope/captures.db'], /cannot create database/],
     [['show', 'zzzz'], /no capture database|no session/],
     [['sessions', '--db', '/nonexistent/dir/x.db'], /no capture database/],
+    [['nosuch'], /^mcptap: unknown command 'nosuch' \(see --help\)/],
+    [['proxy'], /^mcptap: required option '--target <url>' not specified/],
   ])('%j → one line, exit 2', (args, pattern) => {
     const r = run(...(args as string[]));
     expect(r.status).toBe(2);
