@@ -27,8 +27,8 @@ function ignored(path: string[], ignores: string[][]): boolean {
  */
 export function normalize(value: unknown, opts: { ignore: string[][] } = { ignore: [] }, path: string[] = []): unknown {
   if (path.length === 0 && value && typeof value === 'object' && !Array.isArray(value)) {
-    const { id: _id, ...rest } = value as Record<string, unknown>;
-    void _id;
+    const rest: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    delete rest.id;
     return normalizeInner(rest, opts.ignore, path);
   }
   return normalizeInner(value, opts.ignore, path);

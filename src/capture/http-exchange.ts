@@ -94,7 +94,7 @@ export class HttpExchangeCapture {
     return (header(this.rawRequestHeaders, 'accept') ?? '').includes('text/event-stream');
   }
 
-  responseHead(status: number, statusMessage: string, headers: HeaderList, at: number): void {
+  responseHead(status: number, headers: HeaderList, at: number): void {
     const ex = this.exchange;
     ex.status = status;
     ex.firstByteAt = at;
@@ -117,7 +117,6 @@ export class HttpExchangeCapture {
       },
       onEnd: (r) => this.onResponseBody(r),
     });
-    void statusMessage;
     this.headDone = true;
     this.ctx.hub.emit('exchange', ex);
     this.maybeAssign();
@@ -140,8 +139,8 @@ export class HttpExchangeCapture {
     if (error && !ex.error) ex.error = error;
     if (aborted) ex.aborted = true;
     this.lastChunkAt = at;
-    if (!this.requestDone) this.requestTap.abort(error ?? 'aborted');
-    if (this.responseTap) this.responseTap.abort(error ?? 'aborted');
+    if (!this.requestDone) this.requestTap.abort();
+    if (this.responseTap) this.responseTap.abort();
     this.finish(at);
   }
 

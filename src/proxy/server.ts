@@ -112,7 +112,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const tHead = now();
     const status = proxyRes.statusCode ?? 502;
     const raw = pairs(proxyRes.rawHeaders);
-    queue.push(() => st.cap!.responseHead(status, proxyRes.statusMessage ?? '', raw, tHead));
+    queue.push(() => st.cap!.responseHead(status, raw, tHead));
 
     const out: string[] = [];
     for (const [k, v] of raw) {

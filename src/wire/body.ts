@@ -136,12 +136,12 @@ export class BodyTap {
     else this.finish();
   }
 
-  abort(reason = 'aborted'): void {
+  /** Stops decoding (the connection went away); what was decoded so far is reported. */
+  abort(): void {
     if (this.done) return;
     if (this.chain.length) {
       for (const d of this.chain) d.destroy();
     }
-    void reason;
     this.finish();
   }
 
