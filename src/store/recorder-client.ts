@@ -44,7 +44,7 @@ export class RecorderClient {
   /** Payloads stored cut because the database fell behind the traffic. */
   cut = 0;
 
-  constructor(file: string, private readonly onWarning: (m: string) => void, private readonly intervalMs = 10, private readonly maxInflight = 24 * 1024 * 1024) {
+  constructor(file: string, private readonly onWarning: (m: string) => void, private readonly intervalMs = 30, private readonly maxInflight = 24 * 1024 * 1024) {
     this.worker = new Worker(workerUrl(), { workerData: { file } });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'warning') this.onWarning(m.message);
