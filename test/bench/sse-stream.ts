@@ -1,31 +1,31 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startProxy } from '../../src/proxy/server.js';
 
 /**
  * A long SSE stream through the full capture path (decode every event, store every message). The
- * upstream and the client run in a child process, so this process's RSS growth is the proxy's own.
+ * upstream and the client run in one child process, the proxy in another, so the proxy's RSS
+ * growth is measured on a fresh process of its own.
  */
 export async function benchSseStream(totalMb = 200): Promise<{ mb: number; events: number; rssGrowthMb: number; firstEventMs: number; seconds: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-'));
-  const child = fork(fileURLToPath(new URL('./sse-peer.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
-  const proxy = await startProxy({ target: `http://127.0.0.1:${port}`, port: 0, db: path.join(dir, 'bench.db'), onWarning: () => {} });
-  global.gc?.();
-  const base = process.memoryUsage().rss;
-  let peak = base;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  const result = await new Promise<{ firstEventMs: number; bytes: number; seconds: number; events: number }>((resolve) => {
-    child.on('message', (m: { done?: boolean; firstEventMs: number; bytes: number; seconds: number; events: number }) => m.done && resolve(m));
-    child.send({ run: proxy.url, mb: totalMb });
+  const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+  const next = <T>(p: ChildProcess) => new Promise<T>((resolve) => p.once('message', (m) => resolve(m as T)));
+  const peer = fork(here('./sse-peer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port } = await next<{ port: number }>(peer);
+  const proxy = fork(here('./sse-proxy-child.js'), [`http://127.0.0.1:${port}`, path.join(dir, 'bench.db')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+  const { url } = await next<{ url: string }>(proxy);
+  const done = new Promise<{ firstEventMs: number; bytes: number; seconds: number; events: number }>((resolve) => {
+    peer.on('message', (m: { done?: boolean; firstEventMs: number; bytes: number; seconds: number; events: number }) => m.done && resolve(m));
   });
-  await proxy.flush();
-  peak = Math.max(peak, process.memoryUsage().rss);
-  clearInterval(sampler);
-  await proxy.close();
+  peer.send({ run: url, mb: totalMb });
+  const result = await done;
+  proxy.send('rss');
+  const { base, peak } = await next<{ base: number; peak: number }>(proxy);
+  proxy.send('stop');
+  await new Promise((r) => proxy.once('exit', r));
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     mb: Math.round(result.bytes / 1024 / 1024),
