@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { NODE_FLAGS } from '../src/proxy/heap.js';
 import { startProxy } from '../src/proxy/server.js';
 import { connectClient, startStreamableServer, type Peer } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
@@ -26,6 +28,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await peer.close();
   tmp.cleanup();
+});
+
+describe('the mcptap command', () => {
+  it('starts node with the heap flags the proxy is tuned and benchmarked with', () => {
+    const first = fs.readFileSync(cli, 'utf8').split('\n')[0];
+    expect(first).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+    // The way the shebang runs it: env splits the line and this node takes the flags.
+    const r = spawnSync('/usr/bin/env', ['-S', `${process.execPath} ${NODE_FLAGS.join(' ')}`, cli, '--version'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
 });
 
 describe('mcptap sessions', () => {

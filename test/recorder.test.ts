@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import type { RpcMessage, Session } from '../src/capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../src/capture/model.js';
 import { openDatabase } from '../src/store/db.js';
 import { RecorderClient } from '../src/store/recorder-client.js';
 import { CaptureStore } from '../src/store/read.js';
@@ -51,6 +51,51 @@ describe('RecorderClient', () => {
       expect(warnings[0]).toMatch(/behind the traffic/);
     } finally {
       store.close();
+    }
+  });
+
+  it('stores text exactly as captured, whatever its characters, and the latest state of a row sent twice', async () => {
+    const db = path.join(tmp.dir, 'text.db');
+    openDatabase(db, { create: true }).close();
+    const rec = new RecorderClient(db, () => {}, 1);
+    const s2 = { ...session, id: 'f00dfeedbeef' };
+    rec.session(s2);
+    const texts = ['{"jsonrpc":"2.0","method":"x","params":{"t":"héllo — 東京 🚀"}}', '', 'not json \u0000 but NUL-free', 'x'.repeat(70_000) + 'é'];
+    const msgs = texts.map((t, i) => ({ ...message(i + 1, t), sessionId: s2.id }));
+    for (const m of msgs) rec.message(m);
+    const ex: Exchange = {
+      id: 'ex-text', sessionId: s2.id, kind: 'http', method: 'POST', url: '/mcp', upstreamUrl: 'http://x/mcp', status: 200,
+      requestHeaders: [['content-type', 'application/json']], responseHeaders: null, startedAt: 1, firstByteAt: null, endedAt: null,
+      requestBytes: 3, responseBytes: 0, requestBody: 'ünï', responseBody: '', requestTruncated: false, responseTruncated: false,
+      error: null, aborted: false, rewrite: null, clientAddress: null,
+    };
+    rec.exchange(ex);
+    expect(await rec.flush()).toBe(true);
+    // Updated after it was written: the row is rewritten, payload and all.
+    msgs[0].latencyMs = 12.5;
+    msgs[0].correlatedSeq = 2;
+    rec.message(msgs[0]);
+    ex.responseBody = '{"ok":"✓"}';
+    rec.exchange(ex);
+    expect(await rec.close()).toBeNull();
+    // Written the packed way, not rescued by the retry path.
+    expect(rec.stats).toMatchObject({ failures: 0, written: 8 });
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const got = store.messages(s2.id);
+      expect(got.map((m) => m.payload)).toEqual(texts);
+      expect(got[0]).toMatchObject({ latencyMs: 12.5, correlatedSeq: 2 });
+      const e = store.exchanges(s2.id).find((x) => x.id === 'ex-text');
+      expect(e).toMatchObject({ requestBody: 'ünï', responseBody: '{"ok":"✓"}', requestHeaders: [['content-type', 'application/json']] });
+    } finally {
+      store.close();
+    }
+    const raw = openDatabase(db, { readonly: true });
+    try {
+      const types = raw.prepare(`SELECT DISTINCT typeof(payload) AS t FROM messages WHERE session_id = ?`).all(s2.id) as Array<{ t: string }>;
+      expect(types).toEqual([{ t: 'text' }]);
+    } finally {
+      raw.close();
     }
   });
 });

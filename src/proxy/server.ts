@@ -12,6 +12,7 @@ import type { Exchange, HeaderList } from '../capture/model.js';
 import { UsageError } from '../errors.js';
 import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
+import { tuneHeapForStreaming } from './heap.js';
 import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
@@ -67,6 +68,7 @@ interface InFlight {
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const target = parseTarget(opts.target);
+  tuneHeapForStreaming();
   const host = opts.host ?? '127.0.0.1';
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
   const engine = new CaptureEngine({ target: target.display, label: opts.label, redact: opts.redact, maxBody: opts.maxBody });

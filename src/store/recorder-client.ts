@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import { packBatch } from './packed.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
 import type { RecorderStats } from './recorder.js';
 import type { FromWorker, ToWorker } from './recorder-worker.js';
@@ -10,13 +11,10 @@ type Backlog = RecordBatch;
 /** Payload bytes kept per message while the database is behind. */
 const CUT_TO = 4096;
 
-/** Roughly what a batch weighs in memory until the database thread takes it. */
-function batchBytes(b: RecordBatch): number {
-  let n = 0;
-  for (const m of b.messages) n += m.payload.length + 200;
-  for (const e of b.exchanges) n += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0) + 500;
-  return n + b.sessions.length * 500;
-}
+/** Payload bytes gathered that make a batch go at once rather than on the timer. */
+const SEND_AT = 256 * 1024;
+/** Text buffers up to this size are reused. */
+const SPARE_MAX = 1024 * 1024;
 
 /** The worker script; tests run this file from src/, where only the built copy of the worker exists. */
 function workerUrl(): URL {
@@ -27,13 +25,19 @@ function workerUrl(): URL {
 
 /**
  * The proxy's side of the recorder: gathers model objects (keyed, so an object updated twice before
- * it is sent goes once) and hands them to the database thread every few milliseconds. Its cost on the
- * forwarding thread is a structured clone per batch.
+ * it is sent goes once) and hands them to the database thread every few milliseconds, or as soon as
+ * a quarter megabyte of payload has gathered: under a fast stream, payloads then die young instead of
+ * piling up in the heap. Batches travel packed (see packed.ts): flat rows plus one transferred buffer.
  */
 export class RecorderClient {
   private readonly worker: Worker;
   private readonly pending = new PendingRecords();
   private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Immediate | null = null;
+  /** Text buffers back from the database thread, for the next batches. */
+  private spare: ArrayBuffer[] = [];
+  /** Payload characters gathered since the last batch went. */
+  private gathered = 0;
   private acks = new Map<number, (m: Extract<FromWorker, { type: 'ack' }>) => void>();
   private nextAck = 1;
   private dead: Backlog | null = null;
@@ -51,6 +55,7 @@ export class RecorderClient {
       else if (m.type === 'stats') this.stats = m.stats;
       else if (m.type === 'taken') {
         this.inflight -= m.bytes;
+        this.keep(m.buffer);
         if (this.overloaded && this.inflight < this.maxInflight / 4) {
           this.overloaded = false;
           this.onWarning(`capture database caught up; ${this.cut} payloads were stored cut to ${CUT_TO} bytes meanwhile (marked truncated)`);
@@ -79,6 +84,7 @@ export class RecorderClient {
 
   exchange(e: Exchange): void {
     this.pending.exchange(e);
+    this.gathered += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
     this.schedule();
   }
 
@@ -89,10 +95,17 @@ export class RecorderClient {
       this.cut++;
       this.pending.message({ ...m, payload: m.payload.slice(0, CUT_TO), truncated: true });
     } else this.pending.message(m);
+    this.gathered += m.payload.length;
     this.schedule();
   }
 
   private schedule(): void {
+    if (this.gathered >= SEND_AT && !this.soon) {
+      this.soon = setImmediate(() => {
+        this.soon = null;
+        this.send();
+      });
+    }
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -101,22 +114,38 @@ export class RecorderClient {
     this.timer.unref();
   }
 
+  private keep(b: ArrayBuffer): void {
+    // A few of batch size: enough for the batches in flight at a steady rate. A rare big one (a
+    // stream's whole stored body) is left to the GC rather than kept for good.
+    if (b.byteLength === 0 || b.byteLength > SPARE_MAX || this.spare.length >= 4) return;
+    this.spare.push(b);
+  }
+
+  private buffer = (n: number): ArrayBuffer => {
+    const i = this.spare.findIndex((b) => b.byteLength >= n);
+    if (i >= 0) return this.spare.splice(i, 1)[0];
+    // Whole 64 KB steps, so that a slightly bigger batch next time still fits.
+    return new ArrayBuffer(n === 0 ? 0 : Math.ceil(n / 65536) * 65536);
+  };
+
   private send(): void {
+    this.gathered = 0;
     if (!this.pending.size) return;
     const batch = this.pending.take();
-    const bytes = batchBytes(batch);
     if (this.dead) {
       this.dead.sessions.push(...batch.sessions);
       this.dead.exchanges.push(...batch.exchanges);
       this.dead.messages.push(...batch.messages);
       return;
     }
+    const packed = packBatch(batch, this.buffer);
+    const bytes = packed.text.length + 8 * (packed.sessions.length + packed.exchanges.length + packed.messages.length);
     this.inflight += bytes;
     if (!this.overloaded && this.inflight > this.maxInflight) {
       this.overloaded = true;
       this.onWarning(`capture database is ${Math.round(this.inflight / 1048576)} MB behind the traffic; payloads over ${CUT_TO} bytes are stored cut until it catches up`);
     }
-    this.worker.postMessage({ type: 'batch', ...batch, bytes } satisfies ToWorker);
+    this.worker.postMessage({ type: 'batch', batch: packed, bytes } satisfies ToWorker, [packed.text.buffer as ArrayBuffer]);
   }
 
   private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {
@@ -136,7 +165,9 @@ export class RecorderClient {
   /** Sends what is gathered and waits until the database has it. False when the write failed. */
   async flush(): Promise<boolean> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearImmediate(this.soon);
     this.timer = null;
+    this.soon = null;
     this.send();
     return (await this.request('flush')).ok;
   }
@@ -144,7 +175,9 @@ export class RecorderClient {
   /** Writes the rest and stops the thread; returns what the database would not take. */
   async close(): Promise<Backlog | null> {
     if (this.timer) clearTimeout(this.timer);
+    if (this.soon) clearImmediate(this.soon);
     this.timer = null;
+    this.soon = null;
     this.send();
     const ack = await this.request('close');
     await this.worker.terminate();

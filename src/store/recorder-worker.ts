@@ -1,13 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import { openDatabase } from './db.js';
+import type { PackedBatch } from './packed.js';
 import { Recorder } from './recorder.js';
 
 // The database side of the recorder, on its own thread: SQLite commits and WAL checkpoints (fsync)
 // never block the event loop that forwards traffic.
 
 export type ToWorker =
-  | { type: 'batch'; sessions: Session[]; exchanges: Exchange[]; messages: RpcMessage[]; bytes: number }
+  | { type: 'batch'; batch: PackedBatch; bytes: number }
   | { type: 'flush'; id: number }
   | { type: 'close'; id: number };
 
@@ -16,24 +16,26 @@ export type FromWorker =
   | { type: 'warning'; message: string }
   | { type: 'stats'; stats: Recorder['stats'] }
   /** A batch reached the database (or the retry backlog): its bytes are no longer in flight. */
-  | { type: 'taken'; bytes: number };
+  | { type: 'taken'; bytes: number; buffer: ArrayBuffer };
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const db = openDatabase((workerData as { file: string }).file, { create: true });
 // A locked database is retried later, never waited for.
 db.pragma('busy_timeout = 0');
+// Capture writes append: a small page cache does, and it is memory the proxy keeps for good.
+db.pragma('cache_size = -2000');
 const recorder = new Recorder(db, {
   flushMs: 5, onWarning: (message) => post({ type: 'warning', message }), onWrite: () => post({ type: 'stats', stats: recorder.stats }) });
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'batch') {
-    for (const s of m.sessions) recorder.session(s);
-    for (const e of m.exchanges) recorder.exchange(e);
-    for (const x of m.messages) recorder.message(x);
     // Batches come every few milliseconds already: write each at once, so the sender knows how far behind we are.
-    recorder.flush();
-    post({ type: 'taken', bytes: m.bytes });
+    recorder.writePacked(m.batch);
+    // The text buffer goes back for reuse: a transferred buffer is freed only when this thread's GC
+    // gets to it, and this thread allocates too little to run one often.
+    const buffer = m.batch.text.buffer as ArrayBuffer;
+    port.postMessage({ type: 'taken', bytes: m.bytes, buffer } satisfies FromWorker, [buffer]);
   } else if (m.type === 'flush') {
     post({ type: 'ack', id: m.id, ok: recorder.flush(), stats: recorder.stats });
   } else if (m.type === 'close') {

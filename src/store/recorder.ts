@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
+import { BIG_COLUMNS, TABLES, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
   exchangeToRow, messageToRow, sessionToRow, upsertSql,
@@ -43,6 +44,7 @@ export class Recorder {
   private readonly maxBacklog: number;
   readonly stats: RecorderStats = { written: 0, pending: 0, failures: 0, dropped: 0, lastError: null };
   private stmts: { session: Database.Statement; exchange: Database.Statement; message: Database.Statement } | null = null;
+  private packedStmts: { session: Database.Statement; exchange: Database.Statement; message: Database.Statement } | null = null;
 
   constructor(private readonly db: Database.Database, private readonly opts: RecorderOptions = {}) {
     this.flushMs = opts.flushMs ?? 15;
@@ -98,19 +100,70 @@ export class Recorder {
         for (const m of batch.messages) stmts.message.run(messageToRow(m));
       })();
     } catch (err) {
-      this.stats.failures++;
-      this.streak++;
-      this.stats.lastError = (err as Error).message;
-      this.pending.restore(batch);
-      this.stats.dropped += this.pending.trimMessages(this.maxBacklog);
-      this.stats.pending = this.pending.size;
-      if (!this.warned) {
-        this.warned = true;
-        this.opts.onWarning?.(`capture database write failed (${this.stats.lastError}); traffic keeps flowing, ${this.stats.pending} records held for retry`);
-      }
-      if (!this.closed) this.schedule();
-      return false;
+      return this.failed(batch, err as Error);
     }
+    return this.written(total);
+  }
+
+  /**
+   * Writes a batch packed by the proxy thread, binding its payload bytes as they are (no strings are
+   * made of them here). Behind a backlog of failed writes it queues up instead, so order holds.
+   */
+  writePacked(p: PackedBatch): boolean {
+    if (p.count === 0) return true;
+    if (this.pending.size > 0) {
+      this.add(unpackBatch(p));
+      return this.flush();
+    }
+    try {
+      const stmts = this.preparePacked();
+      const cursor = { text: p.text, off: 0 };
+      // A zero-length blob binds as NULL; the empty string is what was captured.
+      const bytes = (b: Uint8Array) => (b.length ? Buffer.from(b.buffer, b.byteOffset, b.length) : '');
+      this.db.transaction(() => {
+        for (const row of unpackRows(p.sessions, TABLES.sessions, cursor, bytes)) stmts.session.run(row);
+        for (const row of unpackRows(p.exchanges, TABLES.exchanges, cursor, bytes)) stmts.exchange.run(row);
+        for (const row of unpackRows(p.messages, TABLES.messages, cursor, bytes)) stmts.message.run(row);
+      })();
+    } catch (err) {
+      return this.failed(unpackBatch(p), err as Error);
+    }
+    return this.written(p.count);
+  }
+
+  private add(b: RecordBatch): void {
+    for (const s of b.sessions) this.pending.session(s);
+    for (const e of b.exchanges) this.pending.exchange(e);
+    for (const m of b.messages) this.pending.message(m);
+  }
+
+  private preparePacked() {
+    // Big text columns arrive as UTF-8 bytes: CAST stores them as the TEXT they are.
+    const place = (c: string) => (BIG_COLUMNS.has(c) ? 'CAST(? AS TEXT)' : '?');
+    this.packedStmts ??= {
+      session: this.db.prepare(upsertSql('sessions', SESSION_COLUMNS, ['id'], place)),
+      exchange: this.db.prepare(upsertSql('exchanges', EXCHANGE_COLUMNS, ['id'], place)),
+      message: this.db.prepare(upsertSql('messages', MESSAGE_COLUMNS, ['session_id', 'seq'], place)),
+    };
+    return this.packedStmts;
+  }
+
+  private failed(batch: RecordBatch, err: Error): false {
+    this.stats.failures++;
+    this.streak++;
+    this.stats.lastError = err.message;
+    this.pending.restore(batch);
+    this.stats.dropped += this.pending.trimMessages(this.maxBacklog);
+    this.stats.pending = this.pending.size;
+    if (!this.warned) {
+      this.warned = true;
+      this.opts.onWarning?.(`capture database write failed (${this.stats.lastError}); traffic keeps flowing, ${this.stats.pending} records held for retry`);
+    }
+    if (!this.closed) this.schedule();
+    return false;
+  }
+
+  private written(total: number): true {
     this.streak = 0;
     this.stats.written += total;
     this.stats.pending = this.pending.size;

@@ -161,8 +161,8 @@ export const EXCHANGE_COLUMNS = Object.keys(exchangeToRow({ requestHeaders: [] }
 export const MESSAGE_COLUMNS = Object.keys(messageToRow({} as RpcMessage));
 
 /** `INSERT … ON CONFLICT DO UPDATE` for a table whose rows are rewritten as they evolve. */
-export function upsertSql(table: string, columns: string[], key: string[]): string {
+export function upsertSql(table: string, columns: string[], key: string[], placeholder: (column: string) => string = (c) => '@' + c): string {
   const updates = columns.filter((c) => !key.includes(c)).map((c) => `${c} = excluded.${c}`);
-  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(placeholder).join(', ')})
     ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates.join(', ')}`;
 }

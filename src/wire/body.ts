@@ -49,7 +49,9 @@ function decoderFor(coding: string): Transform | null {
  * errors are reported in the result, never thrown: this runs beside live traffic.
  */
 export class BodyTap {
-  private kept: Buffer[] = [];
+  /** The stored copy: the first chunk as it came, then one buffer of our own that grows up to the cap. */
+  private kept: Buffer | null = null;
+  private keptOwned = false;
   private keptBytes = 0;
   private decodedBytes = 0;
   private truncated = false;
@@ -109,14 +111,35 @@ export class BodyTap {
     this.decodedBytes += c.length;
     if (this.keptBytes < this.opts.cap) {
       const room = this.opts.cap - this.keptBytes;
-      const part = c.length > room ? c.subarray(0, room) : c;
-      this.kept.push(part);
-      this.keptBytes += part.length;
+      this.keep(c.length > room ? c.subarray(0, room) : c);
       if (c.length > room) this.truncated = true;
     } else if (c.length) {
       this.truncated = true;
     }
     this.opts.onDecoded?.(c);
+  }
+
+  /**
+   * Copies into one growing buffer rather than holding on to every chunk: a long stream's socket
+   * buffers are then freed as soon as they are forwarded, and the end needs no concatenation.
+   */
+  private keep(part: Buffer): void {
+    if (!part.length) return;
+    if (!this.kept) {
+      this.kept = part;
+      this.keptBytes = part.length;
+      return;
+    }
+    const need = this.keptBytes + part.length;
+    if (!this.keptOwned || need > this.kept.length) {
+      const size = Math.min(this.opts.cap, Math.max(need, 16 * 1024, this.keptOwned ? this.kept.length * 2 : need * 2));
+      const grown = Buffer.allocUnsafeSlow(size);
+      this.kept.copy(grown, 0, 0, this.keptBytes);
+      this.kept = grown;
+      this.keptOwned = true;
+    }
+    part.copy(this.kept, this.keptBytes);
+    this.keptBytes = need;
   }
 
   push(chunk: Buffer): void {
@@ -149,9 +172,9 @@ export class BodyTap {
     if (this.done) return;
     this.done = true;
     if (this.chain.length) decoding--;
-    const kept = Buffer.concat(this.kept);
+    const kept = this.kept ? this.kept.subarray(0, this.keptBytes) : Buffer.alloc(0);
     const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
-    this.kept = [];
+    this.kept = null;
     this.raw = null;
     this.opts.onEnd?.({ text, truncated: this.truncated, decodedBytes: this.decodedBytes, wireBytes: this.wireBytes, error: this.error });
   }

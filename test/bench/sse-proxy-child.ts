@@ -4,6 +4,8 @@ import { startProxy } from '../../src/proxy/server.js';
 // argv: target, db. Replies to 'rss' with { base, peak } in bytes; 'stop' flushes and exits.
 
 const proxy = await startProxy({ target: process.argv[2], port: 0, db: process.argv[3], onWarning: () => {} });
+// The recorder thread is up once a flush comes back: its start is not growth.
+await proxy.flush();
 global.gc?.();
 const base = process.memoryUsage().rss;
 let peak = base;

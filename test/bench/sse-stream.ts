@@ -3,11 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/proxy/heap.js';
 
 /**
  * A long SSE stream through the full capture path (decode every event, store every message). The
  * upstream and the client run in one child process, the proxy in another, so the proxy's RSS
- * growth is measured on a fresh process of its own.
+ * growth is measured on a fresh process of its own, started with the flags the `mcptap` command uses.
  */
 export async function benchSseStream(totalMb = 200): Promise<{ mb: number; events: number; rssGrowthMb: number; firstEventMs: number; seconds: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-'));
@@ -15,7 +16,7 @@ export async function benchSseStream(totalMb = 200): Promise<{ mb: number; event
   const next = <T>(p: ChildProcess) => new Promise<T>((resolve) => p.once('message', (m) => resolve(m as T)));
   const peer = fork(here('./sse-peer.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const { port } = await next<{ port: number }>(peer);
-  const proxy = fork(here('./sse-proxy-child.js'), [`http://127.0.0.1:${port}`, path.join(dir, 'bench.db')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
+  const proxy = fork(here('./sse-proxy-child.js'), [`http://127.0.0.1:${port}`, path.join(dir, 'bench.db')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...NODE_FLAGS] });
   const { url } = await next<{ url: string }>(proxy);
   const done = new Promise<{ firstEventMs: number; bytes: number; seconds: number; events: number }>((resolve) => {
     peer.on('message', (m: { done?: boolean; firstEventMs: number; bytes: number; seconds: number; events: number }) => m.done && resolve(m));

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/proxy/heap.js';
 import { connectClient, type TransportKind } from '../helpers/peers.js';
 
 // MCP calls through three paths — direct, a bare http-proxy, mcptap with full capture — measured in
@@ -24,8 +25,8 @@ export interface TransportFigures {
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
-function child(script: string, args: string[]): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
-  const proc = fork(here(script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function child(script: string, args: string[], execArgv: string[] = []): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
+  const proc = fork(here(script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     proc.once('message', (msg) => resolve({ proc, msg: msg as Record<string, string> }));
     proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
@@ -89,7 +90,8 @@ export async function benchThroughput(opts: { singleCalls?: number; concurrentCa
     for (const kind of ['streamable-http', 'sse', 'websocket'] as TransportKind[]) {
       const target = servers.msg[kind];
       const bare = await child('bare-proxy.js', [target]);
-      const tap = await child('mcptap-proxy.js', [target, path.join(dir, `${kind}.db`)]);
+      // mcptap runs as the `mcptap` command starts it.
+      const tap = await child('mcptap-proxy.js', [target, path.join(dir, `${kind}.db`)], NODE_FLAGS);
       const paths = { direct: target, bare: bare.msg.url, mcptap: tap.msg.url };
       const procs = { direct: undefined, bare: bare.proc, mcptap: tap.proc };
       const single = {} as TransportFigures['single'];
