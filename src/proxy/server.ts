@@ -2,7 +2,6 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import httpProxy from 'http-proxy';
 import { CaptureEngine } from '../capture/engine.js';
 import { now } from '../capture/clock.js';
 import { pairs, header, mediaType } from '../capture/headers.js';
@@ -55,8 +54,9 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-// Hop-by-hop headers describe one connection; the proxy's connection to the client is its own.
+// Hop-by-hop headers describe one connection; the proxy's connections are its own.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
+const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
 
 interface InFlight {
   cap: HttpExchangeCapture | null;
@@ -80,16 +80,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const agent = secure
     ? new https.Agent({ keepAlive: true, rejectUnauthorized: !opts.insecure })
     : new http.Agent({ keepAlive: true });
-  const proxy = httpProxy.createProxyServer({
-    target: target.url.origin,
-    prependPath: false,
-    changeOrigin: true,
-    selfHandleResponse: true,
-    agent,
-    secure: !opts.insecure,
-    xfwd: false,
-  });
-  const inflight = new WeakMap<http.IncomingMessage, InFlight>();
+  const upstream = {
+    request: secure ? https.request : http.request,
+    hostname: target.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(target.url.port) || (secure ? 443 : 80),
+    host: target.url.host,
+  };
   const sockets = new Set<Socket>();
   let exchanges = 0;
   // Streams cut by our own shutdown are not upstream failures.
@@ -101,15 +97,35 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     s.on('close', () => sockets.delete(s));
   });
 
-  proxy.on('proxyReq', (proxyReq, req) => {
-    const st = inflight.get(req);
-    if (st) st.proxyReq = proxyReq;
+  /**
+   * The forwarding core: the request goes upstream with its headers as the client sent them (case,
+   * order, repeats), except Host, which names the target, and the hop-by-hop ones, which describe the
+   * client's connection. A direct http.request: http-proxy's per-request set-up (URL parsing, option
+   * merging, event fan-out) cost more CPU per call than the capture's decoding.
+   */
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void) => {
+    const raw = req.rawHeaders;
+    const headers: string[] = [];
+    let host = false;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const lk = raw[i].toLowerCase();
+      if (lk === 'host') {
+        if (!host) headers.push(raw[i], upstream.host);
+        host = true;
+      } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
+    }
+    if (!host) headers.push('Host', upstream.host);
+    const proxyReq = upstream.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, agent });
+    st.proxyReq = proxyReq;
     proxyReq.on('socket', (sock) => sock.setNoDelay?.(true));
-  });
+    proxyReq.on('response', (proxyRes) => onResponse(proxyRes, req, res, st));
+    proxyReq.on('error', onError);
+    // A failing client is seen on `res` ('close'); the upstream request goes with it.
+    req.on('error', () => proxyReq.destroy());
+    req.pipe(proxyReq);
+  };
 
-  proxy.on('proxyRes', (proxyRes, req, res) => {
-    const st = inflight.get(req);
-    if (!st) return;
+  const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight) => {
     st.proxyRes = proxyRes;
     const tHead = now();
     const status = proxyRes.statusCode ?? 502;
@@ -126,7 +142,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     let body: Readable = proxyRes;
     if (isLegacyStreamCandidate(req, raw)) {
       const rw = new EndpointRewriter({
-        streamUrl: target.url.origin + (req.url ?? '/'),
+        streamUrl: target.url.origin + upstreamPath(target, req.url ?? '/'),
         upstreamPrefix: target.prefix,
         proxyOrigin: `http://${req.headers.host ?? `${host}:${port}`}`,
         onRewrite: (from, to) => queue.push(() => {
@@ -161,13 +177,12 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
     proxyRes.on('error', () => {});
     body.pipe(res);
-  });
+  };
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     exchanges++;
     const t0 = now();
     const st: InFlight = { cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false };
-    inflight.set(req, st);
     const clientKey = `${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     const url = req.url ?? '/';
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
@@ -189,9 +204,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       queue.push(() => st.cap!.fail(null, true, t));
     });
 
-    // The proxy is created on the bare origin: the path (with any --target prefix) is ours to set.
-    req.url = upstreamPath(target, url);
-    proxy.web(req, res, {}, (err: NodeJS.ErrnoException) => {
+    // Upstream, the path carries the --target prefix.
+    forward(req, res, st, upstreamPath(target, url), (err: NodeJS.ErrnoException) => {
       const t = now();
       const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
       st.upstreamFailed = true;
@@ -272,7 +286,6 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         server.closeAllConnections();
         for (const s of sockets) s.destroy();
         await done;
-        proxy.close();
         agent.destroy();
         await settle();
         engine.tracker.endAll('proxy-stopped', now());
