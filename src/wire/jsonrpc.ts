@@ -39,12 +39,17 @@ export function isJsonRpcLike(value: unknown): boolean {
   return isObj(value) && 'jsonrpc' in value;
 }
 
-function invalid(value: unknown, why: string, partial: Partial<Classified> = {}): Classified {
-  return { kind: 'invalid', rpcId: null, method: null, subject: null, isError: false, errorCode: null, decodeError: why, value, ...partial };
+function invalid(value: unknown, why: string, partial: Partial<Classified> = {}): DecodedMessage {
+  return { ...message('invalid', null, null, null, false, null, why, value), ...partial };
+}
+
+/** Every DecodedMessage has this one shape, fields in this order: the hot path stays monomorphic. */
+function message(kind: MessageKind, rpcId: RpcId | null, method: string | null, subject: string | null, isError: boolean, errorCode: number | null, decodeError: string | null, value: unknown): DecodedMessage {
+  return { kind, rpcId, method, subject, isError, errorCode, decodeError, value, text: '', batchIndex: null, size: 0 };
 }
 
 /** Classifies one JSON value as a JSON-RPC 2.0 request, notification, response, error, or invalid (saying why). */
-export function classify(value: unknown): Classified {
+export function classify(value: unknown): DecodedMessage {
   if (!isObj(value)) return invalid(value, `expected a JSON-RPC object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
   const hasId = 'id' in value;
   const id = value.id;
@@ -62,9 +67,9 @@ export function classify(value: unknown): Classified {
     }
     const key = SUBJECT_PARAM[method];
     const subject = key && isObj(params) && typeof params[key] === 'string' ? (params[key] as string) : null;
-    if (!hasId) return { kind: 'notification', rpcId: null, method, subject, isError: false, errorCode: null, decodeError: null, value };
+    if (!hasId) return message('notification', null, method, subject, false, null, null, value);
     if (!validId(id)) return invalid(value, `id must be a string or a number (got ${id === null ? 'null' : typeof id})`, { method, subject });
-    return { kind: 'request', rpcId: id, method, subject, isError: false, errorCode: null, decodeError: null, value };
+    return message('request', id, method, subject, false, null, null, value);
   }
   const hasResult = 'result' in value;
   const hasError = 'error' in value;
@@ -78,12 +83,12 @@ export function classify(value: unknown): Classified {
       return invalid(value, 'error must be an object with an integer code and a string message', { rpcId: idPart, isError: true, errorCode: code });
     }
     if (id !== null && !validId(id)) return invalid(value, `id must be a string, a number or null (got ${typeof id})`, { isError: true, errorCode: code });
-    return { kind: 'error', rpcId: idPart, method: null, subject: null, isError: true, errorCode: code, decodeError: null, value };
+    return message('error', idPart, null, null, true, code, null, value);
   }
   if (!validId(id)) return invalid(value, `id must be a string or a number (got ${id === null ? 'null' : typeof id})`, {});
   const result = value.result;
   const toolError = isObj(result) && result.isError === true;
-  return { kind: 'response', rpcId: id, method: null, subject: null, isError: toolError, errorCode: null, decodeError: null, value };
+  return message('response', id, null, null, toolError, null, null, value);
 }
 
 /**
@@ -96,17 +101,18 @@ export function decodeJsonRpcText(text: string): DecodedMessage[] {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return [{
-      kind: 'non-json', rpcId: null, method: null, subject: null, isError: false, errorCode: null,
-      decodeError: (e as Error).message.split('\n')[0], value: undefined, text, batchIndex: null, size: Buffer.byteLength(text),
-    }];
+    return [withText(message('non-json', null, null, null, false, null, (e as Error).message.split('\n')[0], undefined), text, null)];
   }
   if (Array.isArray(value)) {
-    if (value.length === 0) return [{ ...invalid(value, 'empty batch'), text, batchIndex: null, size: Buffer.byteLength(text) }];
-    return value.map((v, i) => {
-      const own = JSON.stringify(v);
-      return { ...classify(v), text: own, batchIndex: i, size: Buffer.byteLength(own) };
-    });
+    if (value.length === 0) return [withText(invalid(value, 'empty batch'), text, null)];
+    return value.map((v, i) => withText(classify(v), JSON.stringify(v), i));
   }
-  return [{ ...classify(value), text, batchIndex: null, size: Buffer.byteLength(text) }];
+  return [withText(classify(value), text, null)];
+}
+
+function withText(m: DecodedMessage, text: string, batchIndex: number | null): DecodedMessage {
+  m.text = text;
+  m.batchIndex = batchIndex;
+  m.size = Buffer.byteLength(text);
+  return m;
 }
