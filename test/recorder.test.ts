@@ -99,3 +99,31 @@ describe('RecorderClient', () => {
     }
   });
 });
+
+describe('schema migrations', () => {
+  it('reads a schema-1 database as it is, and a writer moves it to the current schema without the write-costly indexes', async () => {
+    const file = path.join(tmp.dir, 'v1.db');
+    const Database = (await import('better-sqlite3')).default;
+    const { MIGRATIONS, SCHEMA_VERSION } = await import('../src/store/migrations.js');
+    const old = new Database(file);
+    MIGRATIONS[0](old);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO sessions (id, transport, target, started_at) VALUES ('0123456789ab', 'http', 'http://x', 1)`).run();
+    old.close();
+
+    const reader = CaptureStore.open(file, { readonly: true });
+    expect(reader.listSessions().map((s) => s.id)).toEqual(['0123456789ab']);
+    reader.close();
+
+    const db = openDatabase(file);
+    try {
+      expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'`).all() as Array<{ name: string }>).map((r) => r.name);
+      expect(indexes).toContain('messages_session_seq');
+      expect(indexes).not.toContain('messages_session_method');
+      expect(indexes).not.toContain('messages_session_kind');
+    } finally {
+      db.close();
+    }
+  });
+});

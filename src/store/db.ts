@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import { MIGRATIONS, MIN_READ_VERSION, SCHEMA_VERSION } from './migrations.js';
 import { UsageError } from '../errors.js';
 
 /** Where captures go when neither --db nor MCPTAP_DB says otherwise. */
@@ -47,7 +47,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Database.Dat
     if (version > SCHEMA_VERSION) {
       throw new UsageError(`database ${file} was written by a newer mcptap (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade mcptap`);
     }
-    if (version < SCHEMA_VERSION) {
+    if (version < SCHEMA_VERSION && !(opts.readonly && version >= MIN_READ_VERSION)) {
       if (opts.readonly) {
         if (version === 0 && isEmpty(db)) throw new UsageError(`database ${file} holds no captures yet`);
         throw new UsageError(`database ${file} has schema ${version}; open it once with a writing command (e.g. 'mcptap sessions') to upgrade`);
