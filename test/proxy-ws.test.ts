@@ -126,3 +126,59 @@ describe('WebSocket bridge', () => {
     }
   });
 });
+
+describe('WebSocket relay with permessage-deflate', () => {
+  it('passes the negotiated compression through and stores every message decompressed, context takeover included', async () => {
+    const up = http.createServer();
+    // Compress everything (threshold 0); by default ws keeps the compression context between messages.
+    const wss2 = new WebSocketServer({ server: up, perMessageDeflate: { threshold: 0 } });
+    wss2.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const msg = JSON.parse(data.toString());
+        const reply = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text: `echo ${msg.params.arguments.message}` }] } });
+        // The reply in two fragments, both compressed as one message.
+        ws.send(reply.slice(0, 10), { fin: false });
+        ws.send(reply.slice(10), { fin: true });
+      });
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+    const db = tmp.db.replace(/\.db$/, '-deflate.db');
+    const p2 = await startProxy({ target: `http://127.0.0.1:${(up.address() as AddressInfo).port}`, port: 0, db, onWarning: () => {} });
+    try {
+      const ws = new WebSocket(p2.url.replace('http', 'ws') + '/', { perMessageDeflate: { threshold: 0 } });
+      await new Promise((r, j) => ws.once('open', r).once('error', j));
+      expect(ws.extensions).toContain('permessage-deflate');
+      const sent: string[] = [];
+      const got: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const body = JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { message: `the same words again, ${i}: ${'héllo '.repeat(50)}` } } });
+        sent.push(body);
+        const reply = next(ws);
+        ws.send(body);
+        got.push((await reply).data.toString());
+      }
+      const closed = new Promise((r) => ws.once('close', r));
+      ws.close(1000);
+      await closed;
+      await p2.flush();
+      const store = CaptureStore.open(db, { readonly: true });
+      try {
+        const s = store.listSessions().find((x) => x.transport === 'websocket')!;
+        const msgs = store.messages(s.id);
+        expect(msgs.filter((m) => m.direction === 'client->server').map((m) => m.payload)).toEqual(sent);
+        expect(msgs.filter((m) => m.direction === 'server->client').map((m) => m.payload)).toEqual(got);
+        expect(msgs.every((m) => m.kind === 'request' || (m.kind === 'response' && m.correlatedSeq != null))).toBe(true);
+        const [ex] = store.exchanges(s.id);
+        expect(ex.error).toBeNull();
+        expect(ex.aborted).toBe(false);
+        expect(ex.responseHeaders!.find(([k]) => k.toLowerCase() === 'sec-websocket-extensions')![1]).toContain('permessage-deflate');
+      } finally {
+        store.close();
+      }
+    } finally {
+      await p2.close();
+      for (const c of wss2.clients) c.terminate();
+      await new Promise((r) => up.close(r));
+    }
+  });
+});

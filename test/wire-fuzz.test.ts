@@ -3,6 +3,7 @@ import zlib from 'node:zlib';
 import { SseDecoder, type SseEvent } from '../src/wire/sse.js';
 import { BodyTap, type BodyResult } from '../src/wire/body.js';
 import { classify, decodeJsonRpcText } from '../src/wire/jsonrpc.js';
+import { WsFrameDecoder } from '../src/wire/ws-frames.js';
 
 // DESIGN invariant 5: a decoder gives the same result however its input is split into chunks.
 // Every input is split at every position (small inputs) and in 200 seeded random patterns.
@@ -168,5 +169,84 @@ describe('BodyTap', () => {
   it('keeps the raw bytes of an unknown coding and says so', async () => {
     const r = await tap([Buffer.from('abc')], 'zstd-unknown', 1000);
     expect(r.result).toMatchObject({ text: 'abc', error: 'unsupported content-encoding: zstd-unknown' });
+  });
+});
+
+// WebSocket frames as a client (masked) or server (not) writes them, built here byte by byte.
+function frame(opcode: number, payload: Buffer, opts: { fin?: boolean; mask?: boolean; rsv1?: boolean } = {}): Buffer {
+  const { fin = true, mask = false, rsv1 = false } = opts;
+  const len = payload.length;
+  const head = [((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode)];
+  const m = mask ? 0x80 : 0;
+  if (len < 126) head.push(m | len);
+  else if (len < 65536) head.push(m | 126, len >> 8, len & 0xff);
+  else head.push(m | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
+  if (!mask) return Buffer.concat([Buffer.from(head), payload]);
+  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  return Buffer.concat([Buffer.from(head), key, Buffer.from(payload.map((b, i) => b ^ key[i & 3]))]);
+}
+const deflated = (text: string) => {
+  const d = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return d.subarray(0, d.length - 4);
+};
+
+function wsDecode(parts: Buffer[], deflate: { noContextTakeover: boolean } | null) {
+  const out: Array<[number, string, boolean]> = [];
+  const closes: Array<[number, string]> = [];
+  const errors: string[] = [];
+  const d = new WsFrameDecoder({
+    onMessage: (m) => out.push([m.opcode, m.data.toString('utf8'), m.truncated]),
+    onClose: (code, reason) => closes.push([code, reason]),
+    onError: (e) => errors.push(e),
+  }, deflate, 100_000);
+  for (const p of parts) d.push(p);
+  return { out, closes, errors };
+}
+
+describe('WsFrameDecoder', () => {
+  const big = JSON.stringify({ jsonrpc: '2.0', id: 7, result: { content: [{ type: 'text', text: 'é'.repeat(40_000) }] } });
+  const msg = (id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: `héllo ${id} 🌍` } } });
+  const cases: Record<string, { bytes: Buffer; deflate: { noContextTakeover: boolean } | null; expected: Array<[number, string, boolean]> }> = {
+    'masked client frames, a ping between fragments, a 16-bit and a 64-bit length': {
+      bytes: Buffer.concat([
+        frame(1, Buffer.from(msg(1)), { mask: true }),
+        frame(1, Buffer.from(msg(2).slice(0, 20)), { mask: true, fin: false }),
+        frame(9, Buffer.from('ping'), { mask: true }),
+        frame(0, Buffer.from(msg(2).slice(20)), { mask: true }),
+        frame(1, Buffer.from(big), { mask: true }),
+        frame(2, Buffer.from([0xde, 0xad]), { mask: true }),
+        frame(8, Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('bye')]), { mask: true }),
+      ]),
+      deflate: null,
+      expected: [[1, msg(1), false], [1, msg(2), false], [1, big, false], [2, Buffer.from([0xde, 0xad]).toString('utf8'), false]],
+    },
+    'server frames compressed per message (no context takeover)': {
+      bytes: Buffer.concat([frame(1, deflated(msg(3)), { rsv1: true }), frame(1, Buffer.from(msg(4))), frame(1, deflated(big), { rsv1: true })]),
+      deflate: { noContextTakeover: true },
+      expected: [[1, msg(3), false], [1, msg(4), false], [1, big, false]],
+    },
+    'a message over the decode cap is counted, not kept': {
+      bytes: Buffer.concat([frame(1, Buffer.from('x'.repeat(150_000))), frame(1, Buffer.from(msg(5)))]),
+      deflate: null,
+      expected: [[1, '', true], [1, msg(5), false]],
+    },
+  };
+
+  it.each(Object.entries(cases))('%s decodes the same however it is split', (_name, c) => {
+    const whole = wsDecode([c.bytes], c.deflate);
+    expect(whole.errors).toEqual([]);
+    expect(whole.out).toEqual(c.expected);
+    for (const parts of splittings(c.bytes, 7)) expect(wsDecode(parts, c.deflate)).toEqual(whole);
+  });
+
+  it('reads the close code and reason', () => {
+    const r = wsDecode([frame(8, Buffer.concat([Buffer.from([0x0f, 0xa1]), Buffer.from('bye now')]))], null);
+    expect(r.closes).toEqual([[4001, 'bye now']]);
+  });
+
+  it('reports broken framing once and stops', () => {
+    const r = wsDecode([frame(0, Buffer.from('orphan continuation')), frame(1, Buffer.from(msg(6)))], null);
+    expect(r.errors).toEqual(['unexpected frame opcode 0']);
+    expect(r.out).toEqual([]);
   });
 });

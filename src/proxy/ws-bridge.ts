@@ -1,36 +1,32 @@
-import type http from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { CaptureEngine } from '../capture/engine.js';
 import { now } from '../capture/clock.js';
-import { pairs } from '../capture/headers.js';
+import { header, pairs } from '../capture/headers.js';
 import { newExchangeId } from '../capture/ids.js';
 import type { Direction, Exchange, Session } from '../capture/model.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
-import { upstreamUrl, type Target } from './target.js';
+import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';
+import { upstreamPath, upstreamUrl, type Target } from './target.js';
 
-// The handshake is the bridge's own on each side; everything else the client sent goes upstream.
-const HANDSHAKE = /^(host|connection|upgrade|sec-websocket-(key|version|extensions|protocol))$/i;
+interface WsState {
+  ex: Exchange | null;
+  session: Session | null;
+}
 
 /**
- * Terminates the client's WebSocket and opens one to the upstream, then forwards every frame, ping,
- * pong and close code between them. http-proxy's own WebSocket path pipes raw bytes and cannot see
- * frames; this sees each one and decodes its JSON-RPC.
+ * Relays a WebSocket connection byte for byte: the client's upgrade request goes upstream as it was
+ * sent (Host aside), the upstream's 101 comes back as it was sent, and from then on the two sockets
+ * are piped to each other. Frames, pings, close codes and whatever extensions the two ends agreed on
+ * pass untouched; a passive frame reader on each direction (see ws-frames.ts) decodes the messages
+ * for the capture, off the forwarding path.
  */
 export class WebSocketBridge {
-  private readonly wss: WebSocketServer;
-  private readonly live = new Set<WebSocket>();
+  private readonly live = new Set<Socket>();
   count = 0;
 
-  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean }) {
-    this.wss = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      autoPong: false,
-      // Offer the client exactly what the upstream chose.
-      handleProtocols: (_protocols, req) => (req as http.IncomingMessage & { mcptapProtocol?: string }).mcptapProtocol || false,
-    });
-  }
+  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean }) {}
 
   handle(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     this.count++;
@@ -38,16 +34,14 @@ export class WebSocketBridge {
     const queue = this.engine.queue;
     const url = req.url ?? '/';
     const upstream = upstreamUrl(this.target, url, true);
-    const protocols = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-    const headers: Record<string, string> = {};
-    for (const [k, v] of pairs(req.rawHeaders)) if (!HANDSHAKE.test(k)) headers[k] = v;
-    const state: { ex: Exchange | null; session: Session | null } = { ex: null, session: null };
+    const state: WsState = { ex: null, session: null };
     const clientAddress = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : null;
+    const rawHeaders = req.rawHeaders;
     queue.push(() => {
       state.ex = {
         id: newExchangeId(), sessionId: null, kind: 'websocket', method: req.method ?? 'GET',
         url: this.engine.redactor.url(url), upstreamUrl: this.engine.redactor.url(upstream), status: null,
-        requestHeaders: this.engine.redactor.headers(pairs(req.rawHeaders)), responseHeaders: null,
+        requestHeaders: this.engine.redactor.headers(pairs(rawHeaders)), responseHeaders: null,
         startedAt: t0, firstByteAt: null, endedAt: null, requestBytes: 0, responseBytes: 0,
         requestBody: null, responseBody: null, requestTruncated: false, responseTruncated: false,
         error: null, aborted: false, rewrite: null, clientAddress,
@@ -55,32 +49,64 @@ export class WebSocketBridge {
       this.engine.hub.emit('exchange', state.ex);
     });
     socket.on('error', () => {});
+    this.live.add(socket);
+    socket.on('close', () => this.live.delete(socket));
 
-    const up = new WebSocket(upstream, protocols, {
+    const secure = this.target.url.protocol === 'https:';
+    const headers: string[] = [];
+    let host = false;
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      if (rawHeaders[i].toLowerCase() === 'host') {
+        if (!host) headers.push(rawHeaders[i], this.target.url.host);
+        host = true;
+      } else headers.push(rawHeaders[i], rawHeaders[i + 1]);
+    }
+    if (!host) headers.push('Host', this.target.url.host);
+    const upReq = (secure ? https : http).request({
+      hostname: this.target.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(this.target.url.port) || (secure ? 443 : 80),
+      method: req.method,
+      path: upstreamPath(this.target, url),
       headers,
-      perMessageDeflate: false,
-      autoPong: false,
-      rejectUnauthorized: !this.opts.insecure,
+      agent: false,
+      ...(secure ? { rejectUnauthorized: !this.opts.insecure } : {}),
     });
-    this.live.add(up);
-    up.on('close', () => this.live.delete(up));
-    let opened = false;
 
-    up.on('upgrade', (res) => {
+    let answered = false;
+    let clientGone = false;
+    upReq.on('upgrade', (res, upSocket, upHead) => {
+      answered = true;
       const t = now();
       const raw = pairs(res.rawHeaders);
+      this.live.add(upSocket);
+      upSocket.on('close', () => this.live.delete(upSocket));
+      upSocket.on('error', () => {});
+      if (socket.destroyed) {
+        upSocket.destroy();
+        return;
+      }
+      // The 101 exactly as the upstream sent it (Node has parsed it; the raw header lines are kept).
+      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
+      for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(lines.join('\r\n') + '\r\n\r\n');
+      if (upHead.length) socket.write(upHead);
+      if (head.length) upSocket.write(head);
+      socket.setNoDelay(true);
+      upSocket.setNoDelay(true);
+      this.relay(socket, upSocket, state, negotiatedDeflate(header(raw, 'sec-websocket-extensions')), head, upHead);
       queue.push(() => {
         const ex = state.ex!;
         ex.status = res.statusCode ?? 101;
         ex.firstByteAt = t;
         ex.responseHeaders = this.engine.redactor.headers(raw);
+        state.session = this.engine.tracker.openWebSocket(ex);
+        this.engine.hub.emit('exchange', ex);
       });
     });
 
-    let refused = false;
-    up.on('unexpected-response', (_r, res) => {
+    upReq.on('response', (res) => {
       // The upstream refused the upgrade: give the client the same answer.
-      refused = true;
+      answered = true;
       const t = now();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -103,14 +129,13 @@ export class WebSocketBridge {
           this.engine.tracker.end(state.session.id, 'ws-refused', ex.endedAt);
           this.engine.hub.emit('exchange', ex);
         });
-        up.terminate();
       });
+      res.on('error', () => socket.destroy());
     });
 
-    up.on('error', (err: NodeJS.ErrnoException) => {
-      if (opened || refused) return;
-      const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
-      if (!socket.destroyed && socket.writable) {
+    upReq.on('error', (err: NodeJS.ErrnoException) => {
+      const cause = clientGone ? null : `${err.code ?? 'ERROR'}: ${err.message}`;
+      if (cause && !socket.destroyed && socket.writable) {
         const body = JSON.stringify({ error: 'mcptap: the upstream WebSocket failed', target: this.target.display, cause });
         socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       }
@@ -119,93 +144,88 @@ export class WebSocketBridge {
         const ex = state.ex!;
         if (ex.endedAt) return;
         ex.error = cause;
-        ex.status = 502;
+        ex.aborted = clientGone;
+        if (!clientGone) ex.status = 502;
         ex.endedAt = t;
         state.session = this.engine.tracker.openWebSocket(ex);
         this.engine.tracker.end(state.session.id, 'ws-failed', t);
         this.engine.hub.emit('exchange', ex);
       });
     });
-
-    up.on('open', () => {
-      opened = true;
-      (req as http.IncomingMessage & { mcptapProtocol?: string }).mcptapProtocol = up.protocol;
-      if (socket.destroyed) {
-        up.terminate();
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (client) => this.bridge(client, up, state));
-      queue.push(() => {
-        state.session = this.engine.tracker.openWebSocket(state.ex!);
-        this.engine.hub.emit('exchange', state.ex!);
-      });
+    // The client hung up before the upstream answered.
+    socket.once('close', () => {
+      if (answered) return;
+      clientGone = true;
+      upReq.destroy();
     });
+    upReq.end();
   }
 
-  private bridge(client: WebSocket, up: WebSocket, state: { ex: Exchange | null; session: Session | null }): void {
-    this.live.add(client);
+  private relay(client: Socket, up: Socket, state: WsState, deflate: ReturnType<typeof negotiatedDeflate>, clientHead: Buffer, upHead: Buffer): void {
     const queue = this.engine.queue;
-    const tap = (direction: Direction, data: RawData, isBinary: boolean) => {
+    let clientClosed = false;
+    let serverClosed = false;
+    const decoder = (direction: Direction) => new WsFrameDecoder({
+      onMessage: (m) => this.record(state, direction, m),
+      onClose: () => {
+        if (direction === 'client->server') clientClosed = true;
+        else serverClosed = true;
+      },
+      onError: (message) => {
+        const ex = state.ex;
+        if (ex && !ex.error) ex.error = `${direction === 'client->server' ? 'client' : 'server'} frames: ${message}`;
+      },
+    }, deflate ? (direction === 'client->server' ? deflate.client : deflate.server) : null);
+    const fromClient = decoder('client->server');
+    const fromServer = decoder('server->client');
+    const tap = (d: WsFrameDecoder, direction: Direction) => (chunk: Buffer) => {
       const t = now();
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       queue.push(() => {
+        this.at = t;
         const ex = state.ex!;
-        if (direction === 'client->server') ex.requestBytes += buf.length;
-        else ex.responseBytes += buf.length;
-        if (!state.session) return;
-        const decoded = decodeJsonRpcText(isBinary ? buf.toString('latin1') : buf.toString('utf8'));
-        this.engine.tracker.record(state.session.id, ex.id, direction, 'ws-frame', decoded, t);
+        if (direction === 'client->server') ex.requestBytes += chunk.length;
+        else ex.responseBytes += chunk.length;
+        d.push(chunk);
       });
     };
-    client.on('message', (data, isBinary) => {
-      if (up.readyState === WebSocket.OPEN) up.send(data, { binary: isBinary });
-      tap('client->server', data, isBinary);
-    });
-    up.on('message', (data, isBinary) => {
-      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
-      tap('server->client', data, isBinary);
-    });
-    client.on('ping', (d) => up.readyState === WebSocket.OPEN && up.ping(d));
-    client.on('pong', (d) => up.readyState === WebSocket.OPEN && up.pong(d));
-    up.on('ping', (d) => client.readyState === WebSocket.OPEN && client.ping(d));
-    up.on('pong', (d) => client.readyState === WebSocket.OPEN && client.pong(d));
-    const closeOther = (other: WebSocket, code: number, reason: Buffer) => {
-      if (other.readyState !== WebSocket.OPEN) return;
-      // 1005 (no code) and 1006 (abnormal) describe a close; they cannot be sent in one.
-      if (code === 1005 || code === 1006 || code < 1000) other.close();
-      else other.close(code, reason);
-    };
+    if (clientHead.length) tap(fromClient, 'client->server')(clientHead);
+    if (upHead.length) tap(fromServer, 'server->client')(upHead);
+    client.on('data', tap(fromClient, 'client->server'));
+    up.on('data', tap(fromServer, 'server->client'));
+    client.pipe(up);
+    up.pipe(client);
     let ended = false;
-    const end = (by: 'client' | 'server', code: number) => {
+    const end = (by: 'client' | 'server') => {
       if (ended) return;
       ended = true;
       const t = now();
+      // One side went: the other goes too (pipe ends it on a clean end; a reset needs this).
+      (by === 'client' ? up : client).destroy();
       queue.push(() => {
         const ex = state.ex!;
         ex.endedAt = t;
-        if (by === 'client' && code === 1006) ex.aborted = true;
+        // Gone without the closing handshake: the connection dropped, it was not closed.
+        if (by === 'client' && !clientClosed && !serverClosed) ex.aborted = true;
         if (state.session) this.engine.tracker.end(state.session.id, 'ws-closed', t);
         this.engine.hub.emit('exchange', ex);
       });
     };
-    client.on('close', (code, reason) => {
-      this.live.delete(client);
-      closeOther(up, code, reason);
-      if (code === 1006) up.terminate();
-      end('client', code);
-    });
-    up.on('close', (code, reason) => {
-      closeOther(client, code, reason);
-      if (code === 1006) client.terminate();
-      end('server', code);
-    });
-    client.on('error', () => {});
-    up.on('error', () => {});
+    client.on('close', () => end('client'));
+    up.on('close', () => end('server'));
+  }
+
+  /** When the chunk that completed the message being recorded arrived. */
+  private at = 0;
+
+  private record(state: WsState, direction: Direction, m: WsMessage): void {
+    const ex = state.ex;
+    if (!ex || !state.session) return;
+    const text = m.opcode === 2 ? m.data.toString('latin1') : m.data.toString('utf8');
+    this.engine.tracker.record(state.session.id, ex.id, direction, 'ws-frame', decodeJsonRpcText(text), this.at);
   }
 
   closeAll(): void {
-    for (const ws of this.live) ws.terminate();
+    for (const s of this.live) s.destroy();
     this.live.clear();
-    this.wss.close();
   }
 }
