@@ -1,5 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream';
-
 export interface EndpointRewriteOptions {
   /** The upstream URL of the GET stream (for resolving relative endpoints). */
   streamUrl: string;
@@ -41,43 +39,37 @@ export function rewriteEndpoint(data: string, o: Omit<EndpointRewriteOptions, 'o
 }
 
 /**
- * Watches the head of a legacy SSE stream for its `endpoint` event and rewrites it when needed; after
- * the first complete event everything passes straight through. This is the one place mcptap changes
- * bytes, and it records when it does.
+ * Watches the head of a legacy SSE stream for its `endpoint` event and rewrites it when needed. The
+ * proxy feeds it chunks until it releases the (possibly rewritten) head; from then on the stream is
+ * piped straight through and this is out of the way. This is the one place mcptap changes bytes, and
+ * it records when it does.
  */
-export class EndpointRewriter extends Transform {
+export class EndpointRewriter {
   private head = '';
-  private passthrough = false;
+  done = false;
 
-  constructor(private readonly o: EndpointRewriteOptions) {
-    super();
-  }
+  constructor(private readonly o: EndpointRewriteOptions) {}
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.passthrough) return cb(null, chunk);
+  /** The bytes to send on, once the first event is complete (or the head too long to hold); else null. */
+  feed(chunk: Buffer): Buffer | null {
+    if (this.done) return chunk;
     // latin1 keeps every byte as one char, so the untouched parts go back out byte-identical.
     this.head += chunk.toString('latin1');
     const m = /\r\n\r\n|\n\n|\r\r/.exec(this.head);
-    if (!m) {
-      if (this.head.length > HEAD_LIMIT) this.release(this.head);
-      return cb();
-    }
+    if (!m) return this.head.length > HEAD_LIMIT ? this.release(this.head) : null;
     const end = m.index + m[0].length;
-    const block = this.head.slice(0, end);
-    const rest = this.head.slice(end);
-    this.release(this.rewriteBlock(block) + rest);
-    cb();
+    return this.release(this.rewriteBlock(this.head.slice(0, end)) + this.head.slice(end));
   }
 
-  override _flush(cb: TransformCallback): void {
-    if (!this.passthrough && this.head) this.release(this.head);
-    cb();
+  /** The stream ended while its head was held: what there is goes out as it is. */
+  flush(): Buffer | null {
+    return this.done ? null : this.release(this.head);
   }
 
-  private release(text: string): void {
-    this.passthrough = true;
+  private release(text: string): Buffer {
+    this.done = true;
     this.head = '';
-    if (text) this.push(Buffer.from(text, 'latin1'));
+    return Buffer.from(text, 'latin1');
   }
 
   private rewriteBlock(block: string): string {

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { CaptureEngine } from '../capture/engine.js';
 import { now } from '../capture/clock.js';
 import { pairs, header, mediaType } from '../capture/headers.js';
@@ -139,9 +138,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
       out.push(k, v);
     }
-    let body: Readable = proxyRes;
+    let rewriter: EndpointRewriter | null = null;
     if (isLegacyStreamCandidate(req, raw)) {
-      const rw = new EndpointRewriter({
+      rewriter = new EndpointRewriter({
         streamUrl: target.url.origin + upstreamPath(target, req.url ?? '/'),
         upstreamPrefix: target.prefix,
         proxyOrigin: `http://${req.headers.host ?? `${host}:${port}`}`,
@@ -149,8 +148,6 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
           st.cap!.exchange.rewrite = `endpoint ${from} → ${to}`;
         }),
       });
-      proxyRes.pipe(rw);
-      body = rw;
     }
     res.writeHead(status, proxyRes.statusMessage, out);
     // An SSE client must see its stream open before the first event arrives. When that event came in
@@ -176,7 +173,26 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.destroy();
     });
     proxyRes.on('error', () => {});
-    body.pipe(res);
+    if (!rewriter) {
+      proxyRes.pipe(res);
+      return;
+    }
+    // A legacy stream's head goes through the rewriter by hand; once it is out, a plain pipe.
+    const rw = rewriter;
+    const onHead = (chunk: Buffer) => {
+      const out = rw.feed(chunk);
+      if (!out) return;
+      proxyRes.off('data', onHead);
+      proxyRes.off('end', onHeadEnd);
+      if (out.length) res.write(out);
+      proxyRes.pipe(res);
+    };
+    const onHeadEnd = () => {
+      const out = rw.flush();
+      res.end(out && out.length ? out : undefined);
+    };
+    proxyRes.on('data', onHead);
+    proxyRes.on('end', onHeadEnd);
   };
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -1,4 +1,3 @@
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import type { RecordBatch } from './pending.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
@@ -6,99 +5,134 @@ import {
 } from './rows.js';
 
 /**
- * How a batch crosses to the database thread. Rows go as flat arrays of primitives in column order
- * (cheap to clone: no keys, no nested objects). The big text columns (message payloads and exchange
- * bodies) go as UTF-8 in one buffer that is transferred, not copied: neither thread keeps a second
- * copy of a payload as a string, which is what made memory grow under a fast SSE stream. In the
- * flat arrays such a column holds its byte length; the bytes follow one another in `text` in row order.
+ * How a batch crosses to the database thread: every row, column by column, encoded into one buffer
+ * that is transferred, not cloned. A structured clone costs the sending thread per value; this costs
+ * a tag and a copy. The big text columns (payloads, bodies) are then bound from the buffer as bytes,
+ * so no thread makes a second string of them: that is what made memory grow under a fast SSE stream.
+ *
+ * Layout: for each table (sessions, exchanges, messages) its rows, for each row its columns in
+ * column order, each value a tag byte (0 null, 1 float64 LE, 2 UTF-8 with a uint32 LE byte length).
  */
 export interface PackedBatch {
-  sessions: unknown[];
-  exchanges: unknown[];
-  messages: unknown[];
-  text: Uint8Array;
+  buffer: ArrayBuffer;
+  /** Bytes of `buffer` in use. */
+  length: number;
+  /** Rows per table: sessions, exchanges, messages. */
+  rows: [number, number, number];
   /** Records in the batch. */
   count: number;
 }
 
 type Row = Record<string, unknown>;
 
-/** Columns that can be large: they travel as bytes. */
+/** Columns that can be large: they are bound as bytes. */
 export const BIG_COLUMNS = new Set(['payload', 'request_body', 'response_body']);
 
-interface Table {
+export interface Table {
   columns: string[];
   /** Positions of the big text columns. */
   big: boolean[];
 }
 
 const table = (columns: string[]): Table => ({ columns, big: columns.map((c) => BIG_COLUMNS.has(c)) });
-export const TABLES = {
-  sessions: table(SESSION_COLUMNS),
-  exchanges: table(EXCHANGE_COLUMNS),
-  messages: table(MESSAGE_COLUMNS),
-};
+export const TABLES: [Table, Table, Table] = [table(SESSION_COLUMNS), table(EXCHANGE_COLUMNS), table(MESSAGE_COLUMNS)];
 
-/**
- * `buffer(n)` gives memory for the text (at least n bytes); the recorder passes buffers that came
- * back from the database thread, so a long stream reuses the same few instead of leaving each to a GC.
- */
-export function packBatch(b: RecordBatch, buffer: (n: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): PackedBatch {
-  const texts: string[] = [];
-  let bytes = 0;
-  const flatten = (rows: Row[], t: Table): unknown[] => {
-    const out: unknown[] = new Array(rows.length * t.columns.length);
-    let k = 0;
-    for (const r of rows) {
-      for (let i = 0; i < t.columns.length; i++) {
-        const v = r[t.columns[i]];
-        if (t.big[i] && typeof v === 'string') {
-          const n = Buffer.byteLength(v);
-          texts.push(v);
-          bytes += n;
-          out[k++] = n;
-        } else out[k++] = v ?? null;
-      }
-    }
-    return out;
-  };
-  const sessions = flatten(b.sessions.map(sessionToRow), TABLES.sessions);
-  const exchanges = flatten(b.exchanges.map(exchangeToRow), TABLES.exchanges);
-  const messages = flatten(b.messages.map(messageToRow), TABLES.messages);
-  // Not from Buffer's shared pool: this memory is handed over whole.
-  const text = Buffer.from(buffer(bytes), 0, bytes);
-  let off = 0;
-  for (const s of texts) off += text.write(s, off);
-  return { sessions, exchanges, messages, text, count: b.sessions.length + b.exchanges.length + b.messages.length };
-}
+class Writer {
+  buf: Buffer;
+  off = 0;
 
-/**
- * Walks the rows of one table of a packed batch. `big` turns a big column's bytes into what is bound
- * for it; the default decodes them to a string.
- */
-export function* unpackRows(flat: unknown[], t: Table, cursor: { text: Uint8Array; off: number }, big?: (bytes: Uint8Array) => unknown): Generator<unknown[]> {
-  const n = t.columns.length;
-  for (let k = 0; k < flat.length; k += n) {
-    const row = flat.slice(k, k + n);
-    for (let i = 0; i < n; i++) {
-      if (!t.big[i] || typeof row[i] !== 'number') continue;
-      const len = row[i] as number;
-      const bytes = cursor.text.subarray(cursor.off, cursor.off + len);
-      cursor.off += len;
-      row[i] = big ? big(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+  constructor(private readonly alloc: (n: number) => ArrayBuffer) {
+    this.buf = Buffer.from(alloc(64 * 1024));
+  }
+
+  private ensure(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const grown = Buffer.from(this.alloc(Math.max(this.buf.length * 2, this.off + n)));
+    this.buf.copy(grown, 0, 0, this.off);
+    this.buf = grown;
+  }
+
+  value(v: unknown): void {
+    if (v == null) {
+      this.ensure(1);
+      this.buf[this.off++] = 0;
+    } else if (typeof v === 'number' || typeof v === 'boolean') {
+      this.ensure(9);
+      this.buf[this.off++] = 1;
+      this.buf.writeDoubleLE(Number(v), this.off);
+      this.off += 8;
+    } else {
+      const s = String(v);
+      this.ensure(5 + s.length * 3);
+      this.buf[this.off] = 2;
+      const n = this.buf.write(s, this.off + 5);
+      this.buf.writeUInt32LE(n, this.off + 1);
+      this.off += 5 + n;
     }
-    yield row;
   }
 }
 
-const toRow = (values: unknown[], columns: string[]): Row => Object.fromEntries(columns.map((c, i) => [c, values[i]]));
+/**
+ * `buffer(n)` gives memory of at least n bytes; the recorder passes buffers that came back from the
+ * database thread, so a long stream reuses the same few instead of leaving each to a GC.
+ */
+export function packBatch(b: RecordBatch, buffer: (n: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): PackedBatch {
+  const w = new Writer(buffer);
+  const put = <T>(items: T[], toRow: (x: T) => Row, t: Table) => {
+    for (const x of items) {
+      const r = toRow(x);
+      for (const c of t.columns) w.value(r[c]);
+    }
+  };
+  put(b.sessions, sessionToRow, TABLES[0]);
+  put(b.exchanges, exchangeToRow, TABLES[1]);
+  put(b.messages, messageToRow, TABLES[2]);
+  return {
+    buffer: w.buf.buffer as ArrayBuffer,
+    length: w.off,
+    rows: [b.sessions.length, b.exchanges.length, b.messages.length],
+    count: b.sessions.length + b.exchanges.length + b.messages.length,
+  };
+}
+
+/**
+ * The rows of a packed batch, table by table, as arrays in column order. Strings come back as
+ * strings, except big columns when `big` is given: it turns their bytes into what is bound for them.
+ */
+export function* unpackRows(p: PackedBatch, big?: (bytes: Buffer) => unknown): Generator<[number, unknown[]]> {
+  const data = Buffer.from(p.buffer, 0, p.length);
+  let off = 0;
+  for (let t = 0; t < 3; t++) {
+    const { columns, big: isBig } = TABLES[t];
+    for (let r = 0; r < p.rows[t]; r++) {
+      const row: unknown[] = new Array(columns.length);
+      for (let c = 0; c < columns.length; c++) {
+        const tag = data[off++];
+        if (tag === 0) row[c] = null;
+        else if (tag === 1) {
+          row[c] = data.readDoubleLE(off);
+          off += 8;
+        } else {
+          const n = data.readUInt32LE(off);
+          off += 4;
+          row[c] = big && isBig[c] ? big(data.subarray(off, off + n)) : data.toString('utf8', off, off + n);
+          off += n;
+        }
+      }
+      yield [t, row];
+    }
+  }
+}
 
 /** Back to model objects: when the database refused the batch and it must wait for a retry. */
 export function unpackBatch(p: PackedBatch): RecordBatch {
-  const cursor = { text: p.text, off: 0 };
-  const rows = (flat: unknown[], t: Table) => [...unpackRows(flat, t, cursor)].map((v) => toRow(v, t.columns));
-  const sessions: Session[] = rows(p.sessions, TABLES.sessions).map(rowToSession);
-  const exchanges: Exchange[] = rows(p.exchanges, TABLES.exchanges).map(rowToExchange);
-  const messages: RpcMessage[] = rows(p.messages, TABLES.messages).map(rowToMessage);
-  return { sessions, exchanges, messages };
+  const out: RecordBatch = { sessions: [], exchanges: [], messages: [] };
+  for (const [t, values] of unpackRows(p)) {
+    const row: Row = {};
+    TABLES[t].columns.forEach((c, i) => (row[c] = values[i]));
+    if (t === 0) out.sessions.push(rowToSession(row));
+    else if (t === 1) out.exchanges.push(rowToExchange(row));
+    else out.messages.push(rowToMessage(row));
+  }
+  return out;
 }

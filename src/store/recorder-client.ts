@@ -139,13 +139,13 @@ export class RecorderClient {
       return;
     }
     const packed = packBatch(batch, this.buffer);
-    const bytes = packed.text.length + 8 * (packed.sessions.length + packed.exchanges.length + packed.messages.length);
+    const bytes = packed.length;
     this.inflight += bytes;
     if (!this.overloaded && this.inflight > this.maxInflight) {
       this.overloaded = true;
       this.onWarning(`capture database is ${Math.round(this.inflight / 1048576)} MB behind the traffic; payloads over ${CUT_TO} bytes are stored cut until it catches up`);
     }
-    this.worker.postMessage({ type: 'batch', batch: packed, bytes } satisfies ToWorker, [packed.text.buffer as ArrayBuffer]);
+    this.worker.postMessage({ type: 'batch', batch: packed, bytes } satisfies ToWorker, [packed.buffer]);
   }
 
   private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {

@@ -34,7 +34,7 @@ port.on('message', (m: ToWorker) => {
     recorder.writePacked(m.batch);
     // The text buffer goes back for reuse: a transferred buffer is freed only when this thread's GC
     // gets to it, and this thread allocates too little to run one often.
-    const buffer = m.batch.text.buffer as ArrayBuffer;
+    const buffer = m.batch.buffer;
     port.postMessage({ type: 'taken', bytes: m.bytes, buffer } satisfies FromWorker, [buffer]);
   } else if (m.type === 'flush') {
     post({ type: 'ack', id: m.id, ok: recorder.flush(), stats: recorder.stats });

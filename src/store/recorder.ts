@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
-import { BIG_COLUMNS, TABLES, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
+import { BIG_COLUMNS, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
   exchangeToRow, messageToRow, sessionToRow, upsertSql,
@@ -117,13 +117,11 @@ export class Recorder {
     }
     try {
       const stmts = this.preparePacked();
-      const cursor = { text: p.text, off: 0 };
+      const byTable = [stmts.session, stmts.exchange, stmts.message];
       // A zero-length blob binds as NULL; the empty string is what was captured.
-      const bytes = (b: Uint8Array) => (b.length ? Buffer.from(b.buffer, b.byteOffset, b.length) : '');
+      const bytes = (b: Buffer) => (b.length ? b : '');
       this.db.transaction(() => {
-        for (const row of unpackRows(p.sessions, TABLES.sessions, cursor, bytes)) stmts.session.run(row);
-        for (const row of unpackRows(p.exchanges, TABLES.exchanges, cursor, bytes)) stmts.exchange.run(row);
-        for (const row of unpackRows(p.messages, TABLES.messages, cursor, bytes)) stmts.message.run(row);
+        for (const [t, row] of unpackRows(p, bytes)) byTable[t].run(row);
       })();
     } catch (err) {
       return this.failed(unpackBatch(p), err as Error);
