@@ -271,3 +271,56 @@ describe('legacy endpoint rewrite', () => {
     expect(r.body.toString()).toBe(body);
   });
 });
+
+describe('stored copy caps', () => {
+  it('forwards bodies whole, stores them cut and flagged at --max-body, and an event stream at --max-stream-body with every event a message', async () => {
+    const db = tmp.db.replace(/\.db$/, '-caps.db');
+    const capped = await startProxy({ target: upstreamUrl, port: 0, db, maxBody: 64 * 1024, maxStreamBody: 4096, onWarning: () => {} });
+    const event = (i: number) => `id: ${i}\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'e'.repeat(1000) + i } })}\n\n`;
+    routes.set('/caps-json', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { blob: 'j'.repeat(100_000) } }));
+    });
+    routes.set('/caps-sse', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < 20; i++) res.write(event(i));
+      res.end();
+    });
+    try {
+      const get = (path: string, headers: Record<string, string>) => new Promise<Buffer>((resolve, reject) => {
+        http.get(capped.url + path, { headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks)));
+        }).on('error', reject);
+      });
+      const json = await get('/caps-json', { 'mcp-session-id': 'caps-a' });
+      expect(json.length).toBeGreaterThan(100_000);
+      const sse = await get('/caps-sse', { 'mcp-session-id': 'caps-b', accept: 'text/event-stream' });
+      expect(sse.toString()).toBe(Array.from({ length: 20 }, (_, i) => event(i)).join(''));
+      await capped.flush();
+      const s = CaptureStore.open(db, { readonly: true });
+      try {
+        const byMcpId = (id: string) => s.listSessions().find((x) => x.mcpSessionId === id)!;
+        const [jsonEx] = s.exchanges(byMcpId('caps-a').id);
+        expect(jsonEx.responseTruncated).toBe(true);
+        expect(jsonEx.responseBody!.length).toBe(64 * 1024);
+        expect(jsonEx.responseBytes).toBe(json.length);
+        const [jsonMsg] = s.messages(byMcpId('caps-a').id);
+        expect(jsonMsg.truncated).toBe(true);
+        expect(jsonMsg.payload.length).toBe(64 * 1024);
+        const streamSession = byMcpId('caps-b');
+        const [sseEx] = s.exchanges(streamSession.id);
+        expect(sseEx.responseTruncated).toBe(true);
+        expect(sseEx.responseBody).toBe(sse.subarray(0, 4096).toString());
+        const msgs = s.messages(streamSession.id);
+        expect(msgs).toHaveLength(20);
+        expect(msgs.every((m, i) => !m.truncated && m.payload.endsWith(`${i}"}}`))).toBe(true);
+      } finally {
+        s.close();
+      }
+    } finally {
+      await capped.close();
+    }
+  });
+});

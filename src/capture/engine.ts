@@ -9,9 +9,17 @@ export interface EngineOptions {
   label?: string | null;
   redact?: boolean;
   maxBody?: number;
+  /** Cap on the stored raw copy of an event stream's body (its events are stored as messages whatever this is). */
+  maxStreamBody?: number;
 }
 
 export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+/**
+ * An event stream can stay open for hours and carries every event again as a message: its raw copy is
+ * kept for its framing (ids, comments, retry lines), and 1 MiB of that is plenty. Held in memory until
+ * the stream ends, 8 MiB per open stream was most of the proxy's memory under a long stream.
+ */
+export const DEFAULT_MAX_STREAM_BODY = 1024 * 1024;
 
 /** Everything that turns mirrored bytes into sessions and messages, without sockets or storage. */
 export class CaptureEngine implements CaptureContext {
@@ -20,10 +28,12 @@ export class CaptureEngine implements CaptureContext {
   readonly tracker: SessionTracker;
   readonly queue: CaptureQueue;
   readonly maxBody: number;
+  readonly maxStreamBody: number;
 
   constructor(opts: EngineOptions) {
     this.redactor = new Redactor(opts.redact !== false);
     this.maxBody = opts.maxBody ?? DEFAULT_MAX_BODY;
+    this.maxStreamBody = Math.min(this.maxBody, opts.maxStreamBody ?? DEFAULT_MAX_STREAM_BODY);
     this.tracker = new SessionTracker(this.hub, {
       target: this.redactor.url(opts.target),
       label: opts.label ?? null,

@@ -12,6 +12,8 @@ export interface CaptureContext {
   tracker: SessionTracker;
   redactor: Redactor;
   maxBody: number;
+  /** Stored copy cap for a text/event-stream response body. */
+  maxStreamBody: number;
 }
 
 /** JSON bodies are decoded whole; past this size they are stored (capped) but not decoded. */
@@ -107,7 +109,7 @@ export class HttpExchangeCapture {
     }
     this.responseTap = new BodyTap({
       contentEncoding: header(headers, 'content-encoding'),
-      cap: this.ctx.maxBody,
+      cap: this.sse ? this.ctx.maxStreamBody : this.ctx.maxBody,
       onDecoded: (c) => {
         if (this.sse) this.sse.push(c);
         else if (this.responseJson) {

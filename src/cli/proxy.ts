@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
 import { CaptureStore } from '../store/read.js';
-import { DEFAULT_MAX_BODY } from '../capture/engine.js';
+import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
 export interface ProxyCliOptions {
@@ -13,6 +13,7 @@ export interface ProxyCliOptions {
   label?: string;
   redact: boolean;
   maxBody: number;
+  maxStreamBody: number;
   insecure?: boolean;
   name: string;
   ui?: boolean;
@@ -32,6 +33,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--label <text>', 'name the sessions of this run (shown in lists and the TUI)')
     .option('--no-redact', 'store secrets (authorization, cookies, API keys) as sent')
     .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
+    .option('--max-stream-body <bytes>', 'cap on the stored raw copy of an event stream (each event is stored as a message regardless)', parseBytes('--max-stream-body'), DEFAULT_MAX_STREAM_BODY)
     .option('--insecure', 'accept any TLS certificate from an https target')
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
@@ -47,7 +49,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const say = (line: string) => (opts.ui ? console.error(line) : process.stderr.write(line + '\n'));
       const proxy = await startProxy({
         target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
-        redact: opts.redact, maxBody: opts.maxBody, insecure: opts.insecure,
+        redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       });
       if (!LOOPBACK.test(opts.host)) {

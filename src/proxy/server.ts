@@ -25,6 +25,8 @@ export interface ProxyOptions {
   label?: string | null;
   redact?: boolean;
   maxBody?: number;
+  /** Stored copy cap for event-stream response bodies (default 1 MiB, never above maxBody). */
+  maxStreamBody?: number;
   /** Skip TLS certificate checks towards an https target (self-signed gateways). */
   insecure?: boolean;
   onWarning?: (message: string) => void;
@@ -70,7 +72,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   tuneHeapForStreaming();
   const host = opts.host ?? '127.0.0.1';
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
-  const engine = new CaptureEngine({ target: target.display, label: opts.label, redact: opts.redact, maxBody: opts.maxBody });
+  const engine = new CaptureEngine({ target: target.display, label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   const queue = engine.queue;

@@ -41,8 +41,8 @@ class Writer {
   buf: Buffer;
   off = 0;
 
-  constructor(private readonly alloc: (n: number) => ArrayBuffer) {
-    this.buf = Buffer.from(alloc(64 * 1024));
+  constructor(private readonly alloc: (n: number) => ArrayBuffer, size: number) {
+    this.buf = Buffer.from(alloc(size));
   }
 
   private ensure(n: number): void {
@@ -77,7 +77,11 @@ class Writer {
  * database thread, so a long stream reuses the same few instead of leaving each to a GC.
  */
 export function packBatch(b: RecordBatch, buffer: (n: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): PackedBatch {
-  const w = new Writer(buffer);
+  // Sized from the big columns up front, so that a batch rarely needs to grow its buffer.
+  let size = 1024 + b.sessions.length * 2048;
+  for (const e of b.exchanges) size += 2048 + (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
+  for (const m of b.messages) size += 256 + m.payload.length;
+  const w = new Writer(buffer, size);
   const put = <T>(items: T[], toRow: (x: T) => Row, t: Table) => {
     for (const x of items) {
       const r = toRow(x);

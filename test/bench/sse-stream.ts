@@ -10,7 +10,7 @@ import { NODE_FLAGS } from '../../src/proxy/heap.js';
  * upstream and the client run in one child process, the proxy in another, so the proxy's RSS
  * growth is measured on a fresh process of its own, started with the flags the `mcptap` command uses.
  */
-export async function benchSseStream(totalMb = 200): Promise<{ mb: number; events: number; rssGrowthMb: number; firstEventMs: number; seconds: number }> {
+export async function benchSseStream(totalMb = 200): Promise<{ mb: number; events: number; stored: number; cut: number; rssGrowthMb: number; firstEventMs: number; seconds: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-'));
   const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
   const next = <T>(p: ChildProcess) => new Promise<T>((resolve) => p.once('message', (m) => resolve(m as T)));
@@ -24,13 +24,15 @@ export async function benchSseStream(totalMb = 200): Promise<{ mb: number; event
   peer.send({ run: url, mb: totalMb });
   const result = await done;
   proxy.send('rss');
-  const { base, peak } = await next<{ base: number; peak: number }>(proxy);
+  const { base, peak, messages, cut } = await next<{ base: number; peak: number; messages: number; cut: number }>(proxy);
   proxy.send('stop');
   await new Promise((r) => proxy.once('exit', r));
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     mb: Math.round(result.bytes / 1024 / 1024),
     events: result.events,
+    stored: messages,
+    cut,
     rssGrowthMb: Math.round(((peak - base) / 1024 / 1024) * 10) / 10,
     firstEventMs: Math.round(result.firstEventMs * 1000) / 1000,
     seconds: Math.round(result.seconds * 10) / 10,
