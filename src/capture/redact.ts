@@ -42,8 +42,10 @@ export class Redactor {
 
   headers(list: HeaderList): HeaderList {
     if (!this.enabled) return list;
-    return list.map(([name, value]) => {
-      if (!isSecretHeader(name)) return [name, value];
+    return list.map((pair) => {
+      const [name, value] = pair;
+      // Headers are never changed in place: an untouched pair can be shared.
+      if (!isSecretHeader(name)) return pair;
       const lower = name.toLowerCase();
       const redacted = lower === 'cookie' || lower === 'set-cookie' ? this.cookie(value) : this.remember(value);
       return [name, redacted];

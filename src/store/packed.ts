@@ -1,7 +1,7 @@
 import type { RecordBatch } from './pending.js';
 import {
-  EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
-  exchangeToRow, messageToRow, rowToExchange, rowToMessage, rowToSession, sessionToRow,
+  EXCHANGE_COLUMNS, EXCHANGE_FIELDS, MESSAGE_COLUMNS, MESSAGE_FIELDS, SESSION_COLUMNS, SESSION_FIELDS,
+  rowToExchange, rowToMessage, rowToSession, type Field,
 } from './rows.js';
 
 /**
@@ -82,15 +82,13 @@ export function packBatch(b: RecordBatch, buffer: (n: number) => ArrayBuffer = (
   for (const e of b.exchanges) size += 2048 + (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
   for (const m of b.messages) size += 256 + m.payload.length;
   const w = new Writer(buffer, size);
-  const put = <T>(items: T[], toRow: (x: T) => Row, t: Table) => {
-    for (const x of items) {
-      const r = toRow(x);
-      for (const c of t.columns) w.value(r[c]);
-    }
+  // Straight from the model to the buffer, column by column: no row objects in between.
+  const put = <T>(items: T[], fields: Field<T>[]) => {
+    for (const x of items) for (const f of fields) w.value(f[1](x));
   };
-  put(b.sessions, sessionToRow, TABLES[0]);
-  put(b.exchanges, exchangeToRow, TABLES[1]);
-  put(b.messages, messageToRow, TABLES[2]);
+  put(b.sessions, SESSION_FIELDS);
+  put(b.exchanges, EXCHANGE_FIELDS);
+  put(b.messages, MESSAGE_FIELDS);
   return {
     buffer: w.buf.buffer as ArrayBuffer,
     length: w.off,

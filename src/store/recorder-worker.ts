@@ -21,8 +21,10 @@ export type FromWorker =
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
 const db = openDatabase((workerData as { file: string }).file, { create: true });
-// A locked database is retried later, never waited for.
-db.pragma('busy_timeout = 0');
+// Another writer on the same file (a second proxy, a replay) holds its lock for a moment: wait that
+// out here, on the database thread, where waiting holds up no traffic. A lock held longer fails the
+// write, which warns and is retried with back-off.
+db.pragma('busy_timeout = 250');
 // Capture writes append: a small page cache does, and it is memory the proxy keeps for good.
 db.pragma('cache_size = -2000');
 const recorder = new Recorder(db, {

@@ -9,25 +9,37 @@ const json = (v: unknown): string | null => (v == null ? null : JSON.stringify(v
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
 const bool = (v: unknown): boolean => v === 1 || v === true;
 
+/** A column and how its value is read off a model object. */
+export type Field<T> = [column: string, get: (x: T) => unknown];
+
+function toRow<T>(fields: Field<T>[], x: T): Row {
+  const row: Row = {};
+  for (const [c, get] of fields) row[c] = get(x);
+  return row;
+}
+
+/** Session columns in table order, each with how it is read off the model. */
+export const SESSION_FIELDS: Field<Session>[] = [
+  ['id', (s) => s.id],
+  ['label', (s) => s.label],
+  ['transport', (s) => s.transport],
+  ['target', (s) => s.target],
+  ['mcp_session_id', (s) => s.mcpSessionId],
+  ['protocol_version', (s) => s.protocolVersion],
+  ['client_info', (s) => json(s.clientInfo)],
+  ['server_info', (s) => json(s.serverInfo)],
+  ['client_capabilities', (s) => json(s.clientCapabilities)],
+  ['server_capabilities', (s) => json(s.serverCapabilities)],
+  ['started_at', (s) => s.startedAt],
+  ['ended_at', (s) => s.endedAt],
+  ['end_reason', (s) => s.endReason],
+  ['message_count', (s) => s.messageCount],
+  ['error_count', (s) => s.errorCount],
+  ['exchange_count', (s) => s.exchangeCount],
+];
+
 export function sessionToRow(s: Session): Row {
-  return {
-    id: s.id,
-    label: s.label,
-    transport: s.transport,
-    target: s.target,
-    mcp_session_id: s.mcpSessionId,
-    protocol_version: s.protocolVersion,
-    client_info: json(s.clientInfo),
-    server_info: json(s.serverInfo),
-    client_capabilities: json(s.clientCapabilities),
-    server_capabilities: json(s.serverCapabilities),
-    started_at: s.startedAt,
-    ended_at: s.endedAt,
-    end_reason: s.endReason,
-    message_count: s.messageCount,
-    error_count: s.errorCount,
-    exchange_count: s.exchangeCount,
-  };
+  return toRow(SESSION_FIELDS, s);
 }
 
 export function rowToSession(r: Row): Session {
@@ -51,31 +63,34 @@ export function rowToSession(r: Row): Session {
   };
 }
 
+/** Exchange columns in table order, each with how it is read off the model. */
+export const EXCHANGE_FIELDS: Field<Exchange>[] = [
+  ['id', (e) => e.id],
+  ['session_id', (e) => e.sessionId],
+  ['kind', (e) => e.kind],
+  ['method', (e) => e.method],
+  ['url', (e) => e.url],
+  ['upstream_url', (e) => e.upstreamUrl],
+  ['status', (e) => e.status],
+  ['request_headers', (e) => JSON.stringify(e.requestHeaders)],
+  ['response_headers', (e) => json(e.responseHeaders)],
+  ['started_at', (e) => e.startedAt],
+  ['first_byte_at', (e) => e.firstByteAt],
+  ['ended_at', (e) => e.endedAt],
+  ['request_bytes', (e) => e.requestBytes],
+  ['response_bytes', (e) => e.responseBytes],
+  ['request_body', (e) => e.requestBody],
+  ['response_body', (e) => e.responseBody],
+  ['request_truncated', (e) => e.requestTruncated ? 1 : 0],
+  ['response_truncated', (e) => e.responseTruncated ? 1 : 0],
+  ['error', (e) => e.error],
+  ['aborted', (e) => e.aborted ? 1 : 0],
+  ['rewrite', (e) => e.rewrite],
+  ['client_address', (e) => e.clientAddress],
+];
+
 export function exchangeToRow(e: Exchange): Row {
-  return {
-    id: e.id,
-    session_id: e.sessionId,
-    kind: e.kind,
-    method: e.method,
-    url: e.url,
-    upstream_url: e.upstreamUrl,
-    status: e.status,
-    request_headers: JSON.stringify(e.requestHeaders),
-    response_headers: json(e.responseHeaders),
-    started_at: e.startedAt,
-    first_byte_at: e.firstByteAt,
-    ended_at: e.endedAt,
-    request_bytes: e.requestBytes,
-    response_bytes: e.responseBytes,
-    request_body: e.requestBody,
-    response_body: e.responseBody,
-    request_truncated: e.requestTruncated ? 1 : 0,
-    response_truncated: e.responseTruncated ? 1 : 0,
-    error: e.error,
-    aborted: e.aborted ? 1 : 0,
-    rewrite: e.rewrite,
-    client_address: e.clientAddress,
-  };
+  return toRow(EXCHANGE_FIELDS, e);
 }
 
 export function rowToExchange(r: Row): Exchange {
@@ -105,30 +120,33 @@ export function rowToExchange(r: Row): Exchange {
   };
 }
 
+/** RpcMessage columns in table order, each with how it is read off the model. */
+export const MESSAGE_FIELDS: Field<RpcMessage>[] = [
+  ['session_id', (m) => m.sessionId],
+  ['seq', (m) => m.seq],
+  ['exchange_id', (m) => m.exchangeId],
+  ['ts', (m) => m.ts],
+  ['direction', (m) => m.direction],
+  ['channel', (m) => m.channel],
+  ['kind', (m) => m.kind],
+  // JSON-encoded so that the id 1 and the id "1" stay different things.
+  ['rpc_id', (m) => m.rpcId == null ? null : JSON.stringify(m.rpcId)],
+  ['method', (m) => m.method],
+  ['subject', (m) => m.subject],
+  ['payload', (m) => m.payload],
+  ['truncated', (m) => m.truncated ? 1 : 0],
+  ['size', (m) => m.size],
+  ['correlated_seq', (m) => m.correlatedSeq],
+  ['latency_ms', (m) => m.latencyMs],
+  ['sse_event_id', (m) => m.sseEventId],
+  ['batch_index', (m) => m.batchIndex],
+  ['is_error', (m) => m.isError ? 1 : 0],
+  ['error_code', (m) => m.errorCode],
+  ['decode_error', (m) => m.decodeError],
+];
+
 export function messageToRow(m: RpcMessage): Row {
-  return {
-    session_id: m.sessionId,
-    seq: m.seq,
-    exchange_id: m.exchangeId,
-    ts: m.ts,
-    direction: m.direction,
-    channel: m.channel,
-    kind: m.kind,
-    // JSON-encoded so that the id 1 and the id "1" stay different things.
-    rpc_id: m.rpcId == null ? null : JSON.stringify(m.rpcId),
-    method: m.method,
-    subject: m.subject,
-    payload: m.payload,
-    truncated: m.truncated ? 1 : 0,
-    size: m.size,
-    correlated_seq: m.correlatedSeq,
-    latency_ms: m.latencyMs,
-    sse_event_id: m.sseEventId,
-    batch_index: m.batchIndex,
-    is_error: m.isError ? 1 : 0,
-    error_code: m.errorCode,
-    decode_error: m.decodeError,
-  };
+  return toRow(MESSAGE_FIELDS, m);
 }
 
 export function rowToMessage(r: Row): RpcMessage {
@@ -156,9 +174,9 @@ export function rowToMessage(r: Row): RpcMessage {
   };
 }
 
-export const SESSION_COLUMNS = Object.keys(sessionToRow({} as Session));
-export const EXCHANGE_COLUMNS = Object.keys(exchangeToRow({ requestHeaders: [] } as unknown as Exchange));
-export const MESSAGE_COLUMNS = Object.keys(messageToRow({} as RpcMessage));
+export const SESSION_COLUMNS = SESSION_FIELDS.map(([c]) => c);
+export const EXCHANGE_COLUMNS = EXCHANGE_FIELDS.map(([c]) => c);
+export const MESSAGE_COLUMNS = MESSAGE_FIELDS.map(([c]) => c);
 
 /** `INSERT … ON CONFLICT DO UPDATE` for a table whose rows are rewritten as they evolve. */
 export function upsertSql(table: string, columns: string[], key: string[], placeholder: (column: string) => string = (c) => '@' + c): string {
