@@ -3,16 +3,18 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RpcMessage, Session } from '../../src/capture/model.js';
 import { openDatabase } from '../../src/store/db.js';
-import { Recorder } from '../../src/store/recorder.js';
+import { RecorderClient } from '../../src/store/recorder-client.js';
 
 /**
- * Recorder throughput: messages pushed as the hub would push them (a request, then its response
- * updating the request), flushed on the recorder's own timer, until every row is on disk.
+ * Recorder throughput, the way the proxy records: messages pushed as the hub would push them (a
+ * request, then its response updating the request) into the RecorderClient, which packs batches on
+ * this thread and writes them on the database thread, until every row is on disk.
  */
 export async function benchRecorder(total = 200_000): Promise<{ messages: number; perSecond: number; ms: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-'));
-  const db = openDatabase(path.join(dir, 'bench.db'), { create: true });
-  const rec = new Recorder(db);
+  const file = path.join(dir, 'bench.db');
+  openDatabase(file, { create: true }).close();
+  const rec = new RecorderClient(file, (w) => process.stderr.write(`recorder bench: ${w}\n`));
   const session: Session = {
     id: 'benchrecorder', label: 'bench', transport: 'streamable-http', target: 'http://127.0.0.1:1', mcpSessionId: 'x',
     protocolVersion: '2025-06-18', clientInfo: { name: 'bench' }, serverInfo: { name: 'bench' }, clientCapabilities: {},
@@ -43,8 +45,9 @@ export async function benchRecorder(total = 200_000): Promise<{ messages: number
     }
   }
   rec.session(session);
-  rec.close();
+  if (await rec.close()) throw new Error('recorder bench: the database refused records');
   const ms = performance.now() - t0;
+  const db = openDatabase(file, { readonly: true });
   const n = (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
   db.close();
   fs.rmSync(dir, { recursive: true, force: true });
