@@ -40,6 +40,8 @@ export interface ProxyStats {
   pendingWrites: number;
   writeFailures: number;
   droppedWrites: number;
+  /** Payloads stored cut because the database fell behind the traffic. */
+  cutPayloads: number;
 }
 
 export interface RunningProxy {
@@ -291,6 +293,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       pendingWrites: store?.recorder.stats.pending ?? 0,
       writeFailures: store?.recorder.stats.failures ?? 0,
       droppedWrites: store?.recorder.stats.dropped ?? 0,
+      cutPayloads: store?.recorder.cut ?? 0,
     }),
     flush: async () => {
       await settle();

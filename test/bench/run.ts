@@ -1,11 +1,16 @@
 import { benchRecorder } from './recorder.js';
 import { benchSseStream } from './sse-stream.js';
 import { benchThroughput, type PathFigures } from './throughput.js';
+import type { TransportKind } from '../helpers/peers.js';
 
 // `npm run bench`: every figure is measured in this one run, and proxy figures are ratios against a
 // bare http-proxy measured alongside, so they mean the same on a fast or a slow machine.
 
-const only = new Set(process.argv.slice(2));
+// `npm run bench -- throughput websocket` runs one part, for one transport.
+const TRANSPORTS: TransportKind[] = ['streamable-http', 'sse', 'websocket'];
+const args = process.argv.slice(2);
+const only = new Set(args.filter((a) => !TRANSPORTS.includes(a as TransportKind)));
+const transports = args.filter((a): a is TransportKind => TRANSPORTS.includes(a as TransportKind));
 // The SDK's legacy SSE client adds an abort listener per request; its leak warning is not ours.
 process.removeAllListeners('warning');
 const want = (name: string) => only.size === 0 || only.has(name);
@@ -19,17 +24,21 @@ const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 say(`mcptap bench — node ${process.version}, ${new Date().toISOString()}`);
 
 if (want('throughput')) {
-  const rows = await benchThroughput();
+  const rows = await benchThroughput({ transports: transports.length ? transports : undefined });
   say('');
-  say('MCP tools/call, real SDK server; bare = http-proxy with keep-alive agent, no capture; mcptap = full capture to SQLite');
+  say('MCP tools/call for 1.5 s per path and round, best of 3 interleaved rounds, real SDK server; bare = http-proxy with keep-alive agent, no capture;');
+  say('mcptap = full capture, timed until every record is in SQLite');
   say('transport        clients  direct calls/s  bare calls/s  mcptap calls/s  mcptap/bare  p50 bare→mcptap (ms)  added p50   p99 mcptap  proxy CPU/call bare→mcptap');
   for (const r of rows) {
+    const st = r.stored;
+    const intact = st.cut === 0 && st.dropped === 0 && st.pending === 0;
     for (const [label, set] of [['1', r.single], ['20', r.concurrent]] as const) {
       const s = set as Record<'direct' | 'bare' | 'mcptap', PathFigures>;
       const ratio = s.mcptap.callsPerSec / s.bare.callsPerSec;
       const added = s.mcptap.p50 - s.bare.p50;
       say(`${r.transport.padEnd(16)} ${label.padStart(7)}  ${String(s.direct.callsPerSec).padStart(14)}  ${String(s.bare.callsPerSec).padStart(12)}  ${String(s.mcptap.callsPerSec).padStart(14)}  ${ratio.toFixed(2).padStart(6)} ${mark(ratio >= 0.9).padEnd(6)} ${`${s.bare.p50.toFixed(3)}→${s.mcptap.p50.toFixed(3)}`.padStart(20)}  ${added.toFixed(3).padStart(6)} ${mark(label === '20' || added <= 0.5).padEnd(6)} ${s.mcptap.p99.toFixed(2).padStart(8)}  ${`${s.bare.cpuMicrosPerCall}→${s.mcptap.cpuMicrosPerCall} µs`.padStart(20)}`);
     }
+    if (!intact) say(`${r.transport.padEnd(16)} mcptap stored records cut ${st.cut}, dropped ${st.dropped}, unwritten ${st.pending}: MISSED`);
   }
 }
 

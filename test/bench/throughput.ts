@@ -17,8 +17,15 @@ export interface PathFigures {
   /** CPU time the proxy process spent per call (user + system), when there is a proxy. */
   cpuMicrosPerCall?: number;
 }
+/** What mcptap's database holds after the runs: every record written, none cut or dropped. */
+export interface StoredFigures {
+  cut: number;
+  dropped: number;
+  pending: number;
+}
 export interface TransportFigures {
   transport: TransportKind;
+  stored: StoredFigures;
   single: Record<'direct' | 'bare' | 'mcptap', PathFigures>;
   concurrent: Record<'direct' | 'bare' | 'mcptap', PathFigures>;
 }
@@ -55,23 +62,36 @@ function ask<T>(proc: ChildProcess, msg: string): Promise<T> {
   });
 }
 
-async function run(kind: TransportKind, base: string, clients: number, calls: number, proc?: ChildProcess): Promise<PathFigures> {
+/**
+ * Calls for `seconds` from each client, back to back, after a warm-up. Through mcptap the clock runs
+ * on until the proxy has written every captured record to its database: throughput with full capture
+ * means calls captured and stored, not calls whose records are still queued.
+ */
+async function run(kind: TransportKind, base: string, clients: number, seconds: number, proc?: ChildProcess, stored?: StoredFigures): Promise<PathFigures> {
   const conns = await Promise.all(Array.from({ length: clients }, (_, i) => connectClient(kind, endpoint(kind, base), { name: `bench-${i}` })));
   // Warm up until the JIT has settled: the figures are for a proxy that has been running a while.
   const warm = clients === 1 ? 300 : 30;
   await Promise.all(conns.map(async (c) => {
     for (let i = 0; i < warm; i++) await c.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
   }));
+  if (proc && stored) await ask(proc, 'flush');
   const lat: number[] = [];
   if (proc) await ask(proc, 'cpu-start');
   const t0 = performance.now();
+  const until = t0 + seconds * 1000;
   await Promise.all(conns.map(async (c, ci) => {
-    for (let i = 0; i < calls; i++) {
+    for (let i = 0; performance.now() < until; i++) {
       const s = performance.now();
       await c.client.callTool({ name: 'echo', arguments: { message: `c${ci} call ${i}` } });
       lat.push(performance.now() - s);
     }
   }));
+  if (proc && stored) {
+    const f = await ask<{ written: number; cut: number; dropped: number; pending: number }>(proc, 'flush');
+    stored.cut = f.cut;
+    stored.dropped = f.dropped;
+    stored.pending = f.pending;
+  }
   const secs = (performance.now() - t0) / 1000;
   const cpu = proc ? (await ask<{ cpuMicros: number }>(proc, 'cpu-read')).cpuMicros : undefined;
   await Promise.all(conns.map((c) => c.close()));
@@ -84,34 +104,35 @@ async function run(kind: TransportKind, base: string, clients: number, calls: nu
   };
 }
 
-export async function benchThroughput(opts: { singleCalls?: number; concurrentCalls?: number } = {}): Promise<TransportFigures[]> {
-  const singleCalls = opts.singleCalls ?? 1500;
-  const concurrentCalls = opts.concurrentCalls ?? 100;
+export async function benchThroughput(opts: { seconds?: number; transports?: TransportKind[] } = {}): Promise<TransportFigures[]> {
+  // Long enough that the recorder's 100 ms batches and the GC's cycles average out within a window.
+  const seconds = opts.seconds ?? 1.5;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-'));
   const servers = await child('server-peer.js', []);
   const out: TransportFigures[] = [];
   try {
-    for (const kind of ['streamable-http', 'sse', 'websocket'] as TransportKind[]) {
+    for (const kind of opts.transports ?? (['streamable-http', 'sse', 'websocket'] as TransportKind[])) {
       const target = servers.msg[kind];
       const bare = await child('bare-proxy.js', [target]);
       // mcptap runs as the `mcptap` command starts it.
       const tap = await child('mcptap-proxy.js', [target, path.join(dir, `${kind}.db`)], NODE_FLAGS);
       const paths = { direct: target, bare: bare.msg.url, mcptap: tap.msg.url };
       const procs = { direct: undefined, bare: bare.proc, mcptap: tap.proc };
+      const stored: StoredFigures = { cut: 0, dropped: 0, pending: 0 };
       const single = {} as TransportFigures['single'];
       const concurrent = {} as TransportFigures['concurrent'];
       // Interleave the paths and keep each one's best round, so drift on a shared machine hits all alike.
       for (let round = 0; round < 3; round++) {
         for (const name of ['direct', 'bare', 'mcptap'] as const) {
-          const s = await run(kind, paths[name], 1, singleCalls, procs[name]);
+          const s = await run(kind, paths[name], 1, seconds, procs[name], name === 'mcptap' ? stored : undefined);
           if (!single[name] || s.callsPerSec > single[name].callsPerSec) single[name] = s;
-          const c = await run(kind, paths[name], 20, concurrentCalls, procs[name]);
+          const c = await run(kind, paths[name], 20, seconds, procs[name], name === 'mcptap' ? stored : undefined);
           if (!concurrent[name] || c.callsPerSec > concurrent[name].callsPerSec) concurrent[name] = c;
         }
       }
       await stop(bare.proc);
       await stop(tap.proc);
-      out.push({ transport: kind, single, concurrent });
+      out.push({ transport: kind, stored, single, concurrent });
     }
   } finally {
     await stop(servers.proc);
