@@ -26,15 +26,15 @@ say(`mcptap bench — node ${process.version}, ${new Date().toISOString()}`);
 if (want('throughput')) {
   const rows = await benchThroughput({ transports: transports.length ? transports : undefined });
   say('');
-  say('MCP tools/call for 1.5 s per path and round, best of 3 interleaved rounds, real SDK server; bare = http-proxy with keep-alive agent, no capture;');
+  say('MCP tools/call for 1.5 s per path and round, 5 interleaved rounds (medians; mcptap/bare is the median of the rounds\' ratios), real SDK server;');
+  say('bare = http-proxy with keep-alive agent, no capture;');
   say('mcptap = full capture, timed until every record is in SQLite');
   say('transport        clients  direct calls/s  bare calls/s  mcptap calls/s  mcptap/bare  p50 bare→mcptap (ms)  added p50   p99 mcptap  proxy CPU/call bare→mcptap');
   for (const r of rows) {
     const st = r.stored;
     const intact = st.cut === 0 && st.dropped === 0 && st.pending === 0;
-    for (const [label, set] of [['1', r.single], ['20', r.concurrent]] as const) {
+    for (const [label, set, ratio] of [['1', r.single, r.singleRatio], ['20', r.concurrent, r.concurrentRatio]] as const) {
       const s = set as Record<'direct' | 'bare' | 'mcptap', PathFigures>;
-      const ratio = s.mcptap.callsPerSec / s.bare.callsPerSec;
       const added = s.mcptap.p50 - s.bare.p50;
       say(`${r.transport.padEnd(16)} ${label.padStart(7)}  ${String(s.direct.callsPerSec).padStart(14)}  ${String(s.bare.callsPerSec).padStart(12)}  ${String(s.mcptap.callsPerSec).padStart(14)}  ${ratio.toFixed(2).padStart(6)} ${mark(ratio >= 0.9).padEnd(6)} ${`${s.bare.p50.toFixed(3)}→${s.mcptap.p50.toFixed(3)}`.padStart(20)}  ${added.toFixed(3).padStart(6)} ${mark(label === '20' || added <= 0.5).padEnd(6)} ${s.mcptap.p99.toFixed(2).padStart(8)}  ${`${s.bare.cpuMicrosPerCall}→${s.mcptap.cpuMicrosPerCall} µs`.padStart(20)}`);
     }

@@ -28,7 +28,16 @@ export interface TransportFigures {
   stored: StoredFigures;
   single: Record<'direct' | 'bare' | 'mcptap', PathFigures>;
   concurrent: Record<'direct' | 'bare' | 'mcptap', PathFigures>;
+  /** mcptap ÷ bare calls/s: the median of the rounds' ratios (each round's two runs are back to back). */
+  singleRatio: number;
+  concurrentRatio: number;
 }
+
+type PathName = 'direct' | 'bare' | 'mcptap';
+const ROUNDS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Each path's median round by calls/s. */
+const medianRound = (rounds: PathFigures[]) => [...rounds].sort((a, b) => a.callsPerSec - b.callsPerSec)[Math.floor(rounds.length / 2)];
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
@@ -119,20 +128,24 @@ export async function benchThroughput(opts: { seconds?: number; transports?: Tra
       const paths = { direct: target, bare: bare.msg.url, mcptap: tap.msg.url };
       const procs = { direct: undefined, bare: bare.proc, mcptap: tap.proc };
       const stored: StoredFigures = { cut: 0, dropped: 0, pending: 0 };
-      const single = {} as TransportFigures['single'];
-      const concurrent = {} as TransportFigures['concurrent'];
-      // Interleave the paths and keep each one's best round, so drift on a shared machine hits all alike.
-      for (let round = 0; round < 3; round++) {
+      const rounds = { single: { direct: [], bare: [], mcptap: [] }, concurrent: { direct: [], bare: [], mcptap: [] } } as Record<'single' | 'concurrent', Record<PathName, PathFigures[]>>;
+      // Interleaved rounds, and medians over them: drift on a shared machine hits every path alike, and
+      // one lucky or unlucky round moves nothing.
+      for (let round = 0; round < ROUNDS; round++) {
         for (const name of ['direct', 'bare', 'mcptap'] as const) {
-          const s = await run(kind, paths[name], 1, seconds, procs[name], name === 'mcptap' ? stored : undefined);
-          if (!single[name] || s.callsPerSec > single[name].callsPerSec) single[name] = s;
-          const c = await run(kind, paths[name], 20, seconds, procs[name], name === 'mcptap' ? stored : undefined);
-          if (!concurrent[name] || c.callsPerSec > concurrent[name].callsPerSec) concurrent[name] = c;
+          rounds.single[name].push(await run(kind, paths[name], 1, seconds, procs[name], name === 'mcptap' ? stored : undefined));
+          rounds.concurrent[name].push(await run(kind, paths[name], 20, seconds, procs[name], name === 'mcptap' ? stored : undefined));
         }
       }
+      const pick = (r: Record<PathName, PathFigures[]>) => ({ direct: medianRound(r.direct), bare: medianRound(r.bare), mcptap: medianRound(r.mcptap) });
+      const ratio = (r: Record<PathName, PathFigures[]>) => median(r.mcptap.map((m, i) => m.callsPerSec / r.bare[i].callsPerSec));
+      const single = pick(rounds.single);
+      const concurrent = pick(rounds.concurrent);
+      const singleRatio = ratio(rounds.single);
+      const concurrentRatio = ratio(rounds.concurrent);
       await stop(bare.proc);
       await stop(tap.proc);
-      out.push({ transport: kind, stored, single, concurrent });
+      out.push({ transport: kind, stored, single, concurrent, singleRatio, concurrentRatio });
     }
   } finally {
     await stop(servers.proc);
