@@ -92,6 +92,8 @@ describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
     save('diff.txt', await see("tools: tool names gained the prefix 'db_main-'"));
     expect(screen()).toMatch(/outcome: tools\/call list_schemas: result → isError/);
     keys('Escape');
+    // An Escape and the next key read together are one Alt+key to a terminal app: wait for the timeline.
+    await see('filter: method:tools/call');
     keys('!');
     save('problems.txt', await see('[unknown-tool]'));
     keys('q');

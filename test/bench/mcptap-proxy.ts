@@ -1,9 +1,12 @@
 import { startProxy } from '../../src/proxy/server.js';
+import { attachLiveChecks } from '../../src/analysis/checks/live.js';
 import { serveBenchChild } from './proxy-child.js';
 
-// mcptap with full capture (decode, correlate, store to SQLite), as `mcptap proxy` runs it. 'flush'
-// waits until every captured record is in the database and says how many were written and cut.
+// mcptap as `mcptap proxy` runs it: full capture (decode, correlate, store to SQLite) and the live
+// checks. 'flush' waits until every captured record is in the database and says how many were
+// written and cut.
 const proxy = await startProxy({ target: process.argv[2], port: 0, db: process.argv[3], onWarning: () => {} });
+if (!process.env.BENCH_NO_LIVE) attachLiveChecks(proxy.engine.hub, () => {});
 process.send!({ url: proxy.url });
 serveBenchChild(() => proxy.close(), async () => {
   await proxy.flush();
