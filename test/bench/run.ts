@@ -28,7 +28,7 @@ if (want('throughput')) {
   say('');
   say('MCP tools/call for 1.5 s per path and round, 5 interleaved rounds (medians; mcptap/bare is the median of the rounds\' ratios), real SDK server;');
   say('bare = http-proxy with keep-alive agent, no capture;');
-  say('mcptap = full capture, timed until every record is in SQLite');
+  say('mcptap = as `mcptap proxy` runs it (full capture, live checks), timed until every record is in SQLite');
   say('transport        clients  direct calls/s  bare calls/s  mcptap calls/s  mcptap/bare  p50 bare→mcptap (ms)  added p50   p99 mcptap  proxy CPU/call bare→mcptap');
   for (const r of rows) {
     const st = r.stored;
