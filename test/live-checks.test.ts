@@ -1,9 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { attachLiveChecks } from '../src/analysis/checks/live.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
-import { connectClient, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startWsServer, type Peer } from './helpers/peers.js';
 
 // The live checks run beside the traffic, never instead of it: under a flood of real calls they
 // keep to their share of the CPU, and still run.
@@ -18,13 +16,7 @@ afterAll(async () => {
 
 describe('live checks under load', () => {
   it('take at most their CPU budget, however often traffic asks for a round', async () => {
-    server = await startWsServer({
-      factory: () => {
-        const s = new McpServer({ name: 'load', version: '1.0.0' });
-        s.registerTool('echo', { description: 'Echo', inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: 'text' as const, text: message }] }));
-        return { server: s };
-      },
-    });
+    server = await startWsServer({ factory: echoServer });
     proxy = await startProxy({ target: server.url, port: 0, db: null, onWarning: () => {} });
     // No debounce: without the budget, a round would start after every message.
     const live = attachLiveChecks(proxy.engine.hub, () => {}, { debounceMs: 0 });

@@ -6,7 +6,7 @@ import { serveBenchChild } from './proxy-child.js';
 // checks. 'flush' waits until every captured record is in the database and says how many were
 // written and cut.
 const proxy = await startProxy({ target: process.argv[2], port: 0, db: process.argv[3], onWarning: () => {} });
-if (!process.env.BENCH_NO_LIVE) attachLiveChecks(proxy.engine.hub, () => {});
+attachLiveChecks(proxy.engine.hub, () => {});
 process.send!({ url: proxy.url });
 serveBenchChild(() => proxy.close(), async () => {
   await proxy.flush();

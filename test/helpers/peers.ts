@@ -38,6 +38,15 @@ export interface Peer {
   close(): Promise<void>;
 }
 
+/** One cheap `echo` tool: for load, where the figures should measure transport and proxy, not tool work. */
+export const echoServer: ServerFactory = () => {
+  const server = new McpServer({ name: 'echo', version: '1.0.0' });
+  server.registerTool('echo', { description: 'Echo', inputSchema: { message: z.string() } }, async ({ message }) => ({
+    content: [{ type: 'text' as const, text: message }],
+  }));
+  return { server };
+};
+
 export const everything: ServerFactory = () => {
   const { server, cleanup } = createEverything() as { server: McpServer; cleanup: (id?: string) => void };
   return { server, cleanup };
