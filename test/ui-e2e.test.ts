@@ -75,11 +75,9 @@ describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
     keys('/');
     await see('filter: ▏');
     typed('method:tools/call');
-    await see(/4 of 9 messages/, 'the filtered count');
-    keys('Enter');
-    save('filter.txt', screen());
-    keys('g');
-    keys('Enter');
+    save('filter.txt', await see(/4 of 9 messages/, 'the filtered count'));
+    // One send-keys: the three keys reach the app in one read, as a fast typist's or a paste's would.
+    keys('Enter', 'g', 'Enter');
     save('detail.txt', await see('client→server request tools/call list_schemas'));
     keys('c');
     await see('"text": "MCP error -32602: Tool list_schemas not found"');

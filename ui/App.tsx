@@ -1,10 +1,10 @@
 import React, { useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink';
 import type { CaptureStore } from '../src/store/read.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
-import { actionFor, hints, type Screen } from './keymap.js';
+import { actionFor, hints, keypresses, type Screen } from './keymap.js';
 import { useDataVersion } from './hooks/useDataVersion.js';
 import { useSessions } from './hooks/useSessions.js';
 import { useWindowedList } from './hooks/useWindowedList.js';
@@ -76,7 +76,28 @@ export function App({ store, sessionId, reference }: AppProps) {
   // Read through a ref: a key can arrive before Ink re-binds this handler after a render.
   const screenRef = useRef(screen);
   screenRef.current = screen;
+  // Keys that came in one read are handled one per turn, each after the render the one before caused,
+  // so that Enter then g then Enter opens the first row of the screen the first Enter led to.
+  const queued = useRef<Array<[string, Key]>>([]);
+  const draining = useRef(false);
+  const onKey = useRef<(input: string, key: Key) => void>(() => undefined);
   useInput((input, key) => {
+    queued.current.push(...keypresses(input, key));
+    if (draining.current) return;
+    draining.current = true;
+    const next = () => {
+      const k = queued.current.shift();
+      if (!k) {
+        draining.current = false;
+        return;
+      }
+      onKey.current(k[0], k[1]);
+      if (queued.current.length) setImmediate(next);
+      else draining.current = false;
+    };
+    next();
+  });
+  onKey.current = (input: string, key: Key) => {
     const screen = screenRef.current;
     if (screen !== 'sessions' && screen !== 'help' && viewInput.current?.(input, key)) return;
     const a = actionFor(input, key, screen);
@@ -99,7 +120,7 @@ export function App({ store, sessionId, reference }: AppProps) {
         setStatus(`reference: ${session.id}${session.label ? ` (${session.label})` : ''} — select another session and press d`);
       } else if (a === 'diff' || a === 'problems') onAction(a, null);
     }
-  });
+  };
 
   const bodyHeight = height - 3;
   let body: React.ReactNode;

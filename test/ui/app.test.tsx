@@ -75,6 +75,26 @@ describe('mcptap tui', () => {
     }
   });
 
+  it('takes keys that arrive in one read one by one, each on the screen the key before led to', async () => {
+    // A terminal that is read late (tmux send-keys, a paste, a busy machine) hands over "/method:tools/call\rg\r"
+    // as one chunk. Ink passes such a run on as a single input; the UI must not type "\rg\r" into the filter.
+    const ui = render(<App store={store} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes('gateway'), 'the sessions list');
+      await settle();
+      ui.stdin.write(`g${ENTER}/method:tools/call${ENTER}g${ENTER}`);
+      await until(() => (ui.lastFrame() ?? '').includes('client→server request tools/call list_schemas'), 'the detail of the first tools/call')
+        .catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      expect(ui.lastFrame()).toMatch(/^#6 → client→server request/m);
+      ui.stdin.write(`${ESC}`);
+      await until(() => /\b4 of 9 messages/.test(ui.lastFrame() ?? ''), 'the filtered timeline').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      expect(ui.lastFrame()).toContain(`session ${direct}`);
+      expect(ui.lastFrame()).toMatch(/filter: method:tools\/call\s*\n/);
+    } finally {
+      ui.unmount();
+    }
+  });
+
   it('shows the diff against a reference with the tool prefix and the failing call', async () => {
     const ui = render(<App store={store} sessionId={gateway} reference={direct} />);
     try {
