@@ -100,6 +100,27 @@ describe('forwarding', () => {
     expect(hold).not.toBeNull();
   });
 
+  it('opens an SSE stream for the client while the upstream has sent its head and no event yet', async () => {
+    // A standalone GET stream: the server answers 200 text/event-stream and may stay quiet for minutes.
+    // The client must see its stream open (SDK clients wait for the head before they go on).
+    routes.set('/quiet-sse', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'quiet-stream' });
+      res.flushHeaders();
+      openStreams.add(res);
+    });
+    const head = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request(proxy.url + '/quiet-sse', { headers: { accept: 'text/event-stream', 'mcp-session-id': 'quiet-stream' } }, (res) => {
+        resolve(res);
+        req.destroy();
+      });
+      req.on('error', () => {});
+      req.on('close', () => reject(new Error('closed before the head arrived')));
+      req.end();
+    });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-type']).toBe('text/event-stream');
+  });
+
   it('decodes gzip for the tap only: the client gets the compressed bytes', async () => {
     const json = JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'zipped_tool', inputSchema: { type: 'object' } }] } });
     const gz = zlib.gzipSync(json);

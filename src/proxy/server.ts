@@ -57,6 +57,9 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/** How long the head of an event stream may wait to go out together with the first event. */
+const STREAM_HEAD_WAIT_MS = 20;
+
 // Hop-by-hop headers describe one connection; the proxy's connections are its own.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
 const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
@@ -154,12 +157,17 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       });
     }
     res.writeHead(status, proxyRes.statusMessage, out);
-    // An SSE client must see its stream open before the first event arrives. When that event came in
-    // the same read as the head, the pipe below sends both in one packet and this finds nothing to do.
+    // An SSE client must see its stream open before the first event arrives: a standalone GET stream
+    // may stay quiet for minutes. When an event follows soon, the head waits for it and both go out in
+    // one write (servers often send the head on its own; passing it on at once cost every Streamable
+    // HTTP call a write and a wake-up of the client). `res.headersSent` cannot tell whether the head
+    // went out: it is true from writeHead on.
     if (mediaType(header(raw, 'content-type')) === 'text/event-stream') {
-      setImmediate(() => {
-        if (!res.headersSent && !res.destroyed) res.flushHeaders();
-      });
+      const t = setTimeout(() => {
+        if (!res.destroyed && !res.writableEnded) res.flushHeaders();
+      }, STREAM_HEAD_WAIT_MS);
+      t.unref();
+      proxyRes.once('data', () => clearTimeout(t));
     }
     proxyRes.on('data', (chunk: Buffer) => {
       const t = now();
