@@ -121,6 +121,33 @@ describe('forwarding', () => {
     expect(head.headers['content-type']).toBe('text/event-stream');
   });
 
+  it('passes Last-Event-ID through on a resumed stream and records it with the replayed events\' ids', async () => {
+    let seen: string | undefined;
+    routes.set('/resume', (req, res) => {
+      seen = req.headers['last-event-id'] as string | undefined;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'resume-session' });
+      // The events after the one the client last saw, as a server with an event store replays them.
+      for (const id of [8, 9]) res.write(`id: ${id}\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"event ${id}"}}\n\n`);
+      res.end();
+    });
+    const r = await send('GET', '/resume', undefined, { accept: 'text/event-stream', 'mcp-session-id': 'resume-session', 'last-event-id': '7' });
+    expect(seen).toBe('7');
+    expect(r.body.toString()).toContain('id: 9');
+    await proxy.flush();
+    const s = store();
+    try {
+      const session = s.listSessions().find((x) => x.mcpSessionId === 'resume-session')!;
+      const [ex] = s.exchanges(session.id);
+      expect(ex.requestHeaders).toContainEqual(['last-event-id', '7']);
+      expect(s.messages(session.id).map((m) => [m.channel, m.sseEventId, m.method])).toEqual([
+        ['get-sse', '8', 'notifications/message'],
+        ['get-sse', '9', 'notifications/message'],
+      ]);
+    } finally {
+      s.close();
+    }
+  });
+
   it('decodes gzip for the tap only: the client gets the compressed bytes', async () => {
     const json = JSON.stringify({ jsonrpc: '2.0', id: 7, result: { tools: [{ name: 'zipped_tool', inputSchema: { type: 'object' } }] } });
     const gz = zlib.gzipSync(json);
