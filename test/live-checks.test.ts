@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import { attachLiveChecks } from '../src/analysis/checks/live.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
-import { connectClient, echoServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startRawHttpServer, startWsServer, type Peer } from './helpers/peers.js';
 
 // The live checks run beside the traffic, never instead of it: under a flood of real calls they
 // keep to their share of the CPU, and still run.
@@ -37,5 +38,44 @@ describe('live checks under load', () => {
     expect(rounds).toBeGreaterThan(1);
     // A 2% budget; the first round has nothing before it to wait for, hence the slack.
     expect(busyMs / elapsed).toBeLessThan(0.1);
+  });
+
+  it('hold the start of a big payload, not the payload: a stream of big events does not grow their memory', async () => {
+    const EVENTS = 300;
+    const events = Array.from({ length: EVENTS }, (_, i) =>
+      `id: ${i}\ndata: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x'.repeat(100_000) + i } })}\n\n`);
+    const bytes = Buffer.byteLength(events.join(''));
+    const open = new Set<http.ServerResponse>();
+    const upstream = await startRawHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'big-events' });
+      for (const e of events) res.write(e);
+      open.add(res);
+    });
+    const p = await startProxy({ target: upstream.url, port: 0, db: null, onWarning: () => {} });
+    const live = attachLiveChecks(p.engine.hub, () => {});
+    try {
+      // The client reads the whole stream, which stays open: the session is live, its window in use.
+      await new Promise<void>((resolve, reject) => {
+        const req = http.request(p.url + '/mcp', { headers: { accept: 'text/event-stream', 'mcp-session-id': 'big-events' } }, (res) => {
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            got += c.length;
+            if (got >= bytes) resolve();
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      await p.flush();
+      const { heldChars } = live.stats();
+      // 300 events of 100 KB: 30 M characters whole, 300 × 4,096 kept.
+      expect(heldChars).toBeGreaterThan(EVENTS * 4000);
+      expect(heldChars).toBeLessThanOrEqual(EVENTS * 4096 + 10_000);
+    } finally {
+      live.stop();
+      for (const r of open) r.destroy();
+      await p.close();
+      await upstream.close();
+    }
   });
 });

@@ -51,7 +51,7 @@ if (want('recorder')) {
 if (want('sse')) {
   const r = await benchSseStream(200);
   say('');
-  say(`SSE stream: ${r.mb} MB in ${r.events} events through full capture in ${r.seconds}s, ${r.stored} messages stored (${r.cut} cut); RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); first event reached the client ${r.firstEventMs} ms after the upstream wrote it`);
+  say(`SSE stream: ${r.mb} MB in ${r.events} events through full capture and live checks in ${r.seconds}s, ${r.stored} messages stored (${r.cut} cut); RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); first event reached the client ${r.firstEventMs} ms after the upstream wrote it`);
 }
 
 for (const [name, mod, fn] of [['diff', './diff.js', 'benchDiff'], ['tui', './tui.js', 'benchTui']] as const) {

@@ -1,11 +1,14 @@
 import { startProxy } from '../../src/proxy/server.js';
+import { attachLiveChecks } from '../../src/analysis/checks/live.js';
 import { CaptureStore } from '../../src/store/read.js';
 
 // The proxy of the SSE bench, alone in its process: its RSS growth is mcptap's and nothing else's.
+// It runs as `mcptap proxy` does, live checks included (their windows once held every payload).
 // argv: target, db. Replies to 'rss' with { base, peak } in bytes and what the database holds;
 // 'stop' flushes and exits.
 
 const proxy = await startProxy({ target: process.argv[2], port: 0, db: process.argv[3], onWarning: () => {} });
+attachLiveChecks(proxy.engine.hub, () => {});
 // The recorder thread is up once a flush comes back: its start is not growth.
 await proxy.flush();
 global.gc?.();

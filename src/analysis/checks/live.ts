@@ -9,6 +9,41 @@ interface Live {
 }
 
 const WINDOW = 1000;
+/**
+ * Characters of a payload or body the window keeps. Rules read the start of what they do not parse
+ * (an error's text, a stream's endpoint event); `mcptap check` reads everything from the database.
+ * Whole payloads in a window of 1,000 were up to 1,000 × 8 MiB held per session: a stream of 500 KB
+ * events grew the proxy by ~480 MB.
+ */
+const KEEP_CHARS = 4096;
+
+/** A copy of `s` cut to KEEP_CHARS that holds no reference to `s` (a V8 slice would keep it alive). */
+const cut = (s: string) => Buffer.from(s.slice(0, KEEP_CHARS), 'utf8').toString('utf8');
+const big = (s: string | null) => s != null && s.length > KEEP_CHARS;
+/** What the rules parse whole: the handshake and the tool list. */
+const whole = (m: RpcMessage) => m.method === 'initialize' || (m.method === 'tools/list' && m.kind === 'response');
+
+function slimMessage(m: RpcMessage): RpcMessage {
+  return big(m.payload) && !whole(m) ? { ...m, payload: cut(m.payload), truncated: true } : m;
+}
+
+function slimExchange(e: Exchange): Exchange {
+  if (!big(e.requestBody) && !big(e.responseBody)) return e;
+  return { ...e, requestBody: big(e.requestBody) ? cut(e.requestBody!) : e.requestBody, responseBody: big(e.responseBody) ? cut(e.responseBody!) : e.responseBody };
+}
+
+/** Index of the message with this seq in a window sorted by seq, or -1. */
+function indexOfSeq(ms: RpcMessage[], seq: number): number {
+  let lo = 0;
+  let hi = ms.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (ms[mid].seq === seq) return mid;
+    if (ms[mid].seq < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
 /** Live checks may take this share of one core at most (2%: 20 ms a second); under heavy traffic they run less often. */
 const BUDGET = 0.02;
 
@@ -21,8 +56,8 @@ const BUDGET = 0.02;
  */
 export interface LiveChecks {
   stop(): void;
-  /** Rounds run so far and the time spent in them. */
-  stats(): { rounds: number; busyMs: number };
+  /** Rounds run so far, the time spent in them, and the payload and body characters the windows hold. */
+  stats(): { rounds: number; busyMs: number; heldChars: number };
 }
 
 export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number } = {}): LiveChecks {
@@ -86,20 +121,27 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     hub.on('exchange', (e) => {
       const l = e.sessionId ? state(e.sessionId) : undefined;
       if (!l) return;
-      l.exchanges.set(e.id, e);
+      l.exchanges.set(e.id, slimExchange(e));
       if (l.exchanges.size > WINDOW) l.exchanges.delete(l.exchanges.keys().next().value!);
       if (e.endedAt) schedule(l);
     }),
     hub.on('message', (m, isNew) => {
       const l = state(m.sessionId);
       if (!l) return;
+      const slim = slimMessage(m);
       if (isNew) {
-        l.messages.push(m);
+        l.messages.push(slim);
         if (l.messages.length > WINDOW * 1.2) {
-          const keep = (x: RpcMessage) => x.method === 'initialize' || x.method === 'tools/list';
-          const old = l.messages.slice(0, l.messages.length - WINDOW).filter(keep);
-          l.messages = [...old, ...l.messages.slice(-WINDOW)];
+          // Out of the window go all but the handshake and the latest tool list (with its request).
+          const old = l.messages.slice(0, l.messages.length - WINDOW);
+          const list = old.findLast((x) => x.method === 'tools/list' && x.kind === 'response');
+          const keep = (x: RpcMessage) => x.method === 'initialize' || (list != null && (x === list || x.seq === list.correlatedSeq));
+          l.messages = [...old.filter(keep), ...l.messages.slice(-WINDOW)];
         }
+      } else if (slim !== m) {
+        // A cut copy does not see the update (a request learning its response): put the new state in.
+        const i = indexOfSeq(l.messages, m.seq);
+        if (i >= 0) l.messages[i] = slim;
       }
       schedule(l);
     }),
@@ -111,6 +153,13 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       dirty.clear();
       live.clear();
     },
-    stats: () => ({ rounds, busyMs }),
+    stats: () => {
+      let heldChars = 0;
+      for (const l of live.values()) {
+        for (const m of l.messages) heldChars += m.payload.length;
+        for (const e of l.exchanges.values()) heldChars += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
+      }
+      return { rounds, busyMs, heldChars };
+    },
   };
 }
