@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { AddressInfo } from 'node:net';
 import { startProxy } from '../src/proxy/server.js';
@@ -79,6 +80,51 @@ describe('redaction', () => {
       const msgs = store.messages(session.id);
       expect(msgs).toHaveLength(2);
       expect(msgs[1].payload).toContain('sk-…c4d5');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('remembers the newest secrets to scrub from bodies, not every secret it ever saw', async () => {
+    // A load balancer's cookie changes with every response (AWS ALB's AWSALB). Every payload is searched
+    // for each remembered secret: remembering them all grew the proxy and slowed each message per request.
+    const alb = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'alb', 'set-cookie': `AWSALB=${randomBytes(24).toString('hex')}; Path=/` });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id, result: { cookie: req.headers.cookie ?? null } }));
+      });
+    });
+    await new Promise<void>((r) => alb.listen(0, '127.0.0.1', r));
+    const db = path.join(tmp.dir, 'alb.db');
+    const proxy = await startProxy({ target: `http://127.0.0.1:${(alb.address() as AddressInfo).port}`, port: 0, db, onWarning: () => {} });
+    let cookie = '';
+    try {
+      for (let i = 1; i <= 1000; i++) {
+        cookie = await new Promise<string>((resolve, reject) => {
+          const req = http.request(proxy.url + '/mcp', { method: 'POST', headers: { 'content-type': 'application/json', 'mcp-session-id': 'alb', ...(cookie ? { cookie } : {}) } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(String(res.headers['set-cookie']![0]).split(';')[0]));
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'ping' }));
+        });
+      }
+      await proxy.flush();
+      expect(proxy.engine.redactor.remembered).toBeLessThanOrEqual(64);
+    } finally {
+      await proxy.close();
+      alb.closeAllConnections();
+      await new Promise((r) => alb.close(r));
+    }
+    // The newest cookies are still scrubbed where the server echoed them.
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const [session] = store.listSessions().filter((x) => x.mcpSessionId === 'alb');
+      const last = store.messages(session.id).at(-1)!;
+      expect(last.payload).toContain('"cookie":"AWSALB=');
+      expect(last.payload).not.toContain(cookie.split('=')[1].slice(0, 20));
     } finally {
       store.close();
     }

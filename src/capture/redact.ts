@@ -11,6 +11,9 @@ const SECRET_NAME = /token|secret|key|password|passwd/i;
 const SECRET_QUERY = /token|secret|key|password|passwd|^auth|signature|^sig$|^code$/i;
 const BODY_SECRET_KEYS = /^(authorization|password|passwd|client_secret|access_token|refresh_token|id_token|api[-_]?key|x-api-key|secret|private[-_]?key)$/i;
 
+/** Secrets the redactor keeps to scrub from bodies (each header secret counts once or twice). */
+const MAX_REMEMBERED = 64;
+
 export function isSecretHeader(name: string): boolean {
   const n = name.toLowerCase();
   if (NOT_SECRET.has(n)) return false;
@@ -36,9 +39,26 @@ export function fingerprint(value: string): string {
  * survive in a capture that a user pastes into a bug report.
  */
 export class Redactor {
+  /** Secret → fingerprint, oldest first; at most MAX_REMEMBERED. */
   private readonly seen = new Map<string, string>();
 
   constructor(readonly enabled = true) {}
+
+  /** Secrets remembered for scrubbing bodies. */
+  get remembered(): number {
+    return this.seen.size;
+  }
+
+  /**
+   * The newest secrets only: a load balancer's cookie changes with every response (AWS ALB's AWSALB),
+   * and every payload is searched for each remembered secret, so an unbounded memory grew with every
+   * request and slowed every message.
+   */
+  private note(secret: string, fp: string): void {
+    this.seen.delete(secret);
+    this.seen.set(secret, fp);
+    if (this.seen.size > MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
+  }
 
   headers(list: HeaderList): HeaderList {
     if (!this.enabled) return list;
@@ -56,8 +76,8 @@ export class Redactor {
     const fp = fingerprint(value);
     const bare = value.replace(/^(bearer|basic|token|digest|apikey)\s+/i, '');
     // Very short values would scrub ordinary text; they are not worth hunting for in bodies.
-    if (bare.length >= 8) this.seen.set(bare, fingerprint(bare));
-    if (value.length >= 8) this.seen.set(value, fp);
+    if (bare.length >= 8) this.note(bare, fingerprint(bare));
+    if (value.length >= 8) this.note(value, fp);
     return fp;
   }
 
