@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { attachLiveChecks } from '../src/analysis/checks/live.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
-import { connectClient, echoServer, startRawHttpServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startGatewayLikeServer, startRawHttpServer, startWsServer, type Peer } from './helpers/peers.js';
+import { until } from './helpers/tmp.js';
 
 // The live checks run beside the traffic, never instead of it: under a flood of real calls they
 // keep to their share of the CPU, and still run.
@@ -76,6 +77,32 @@ describe('live checks under load', () => {
       for (const r of open) r.destroy();
       await p.close();
       await upstream.close();
+    }
+  });
+
+  it('keep only the handshake and the tool list of a quiet session, and still check it when it wakes up', async () => {
+    const gw = await startGatewayLikeServer({ prefix: 'db_main-' });
+    const p = await startProxy({ target: gw.url, port: 0, db: null, onWarning: () => {} });
+    const lines: string[] = [];
+    // Idle at once: every round leaves a session that sent nothing since trimmed.
+    const live = attachLiveChecks(p.engine.hub, (l) => lines.push(l), { debounceMs: 0, idleMs: 0 });
+    const c = await connectClient('streamable-http', p.url + '/mcp', { name: 'quiet' });
+    try {
+      await c.client.listTools();
+      const sql = `select 1 -- ${'x'.repeat(1000)}`;
+      for (let i = 0; i < 100; i++) await c.client.callTool({ name: 'db_main-query', arguments: { sql } });
+      await until(() => live.stats().idleWindows === 1, 'the quiet session to be trimmed');
+      // 100 calls of over 1 KB each way are gone; the handshake and the tool list are what is left.
+      expect(live.stats().heldChars).toBeLessThan(10_000);
+      // It wakes up with a tool name from before the gateway: the kept tool list names the right one.
+      await c.client.callTool({ name: 'list_schemas', arguments: {} }).catch(() => undefined);
+      await until(() => lines.some((l) => l.includes('[unknown-tool]')), 'the unknown-tool finding');
+      expect(lines.find((l) => l.includes('[unknown-tool]'))).toContain("db_main-list_schemas");
+    } finally {
+      live.stop();
+      await c.close();
+      await p.close();
+      await gw.close();
     }
   });
 });

@@ -6,7 +6,14 @@ interface Live {
   session: Session;
   messages: RpcMessage[];
   exchanges: Map<string, Exchange>;
+  /** performance.now() of the last capture event for the session. */
+  lastEvent: number;
+  /** The window was trimmed for idleness and nothing came since. */
+  idle: boolean;
 }
+
+/** A session quiet this long keeps only what later rules need (many clients never end theirs). */
+const IDLE_MS = 10 * 60_000;
 
 const WINDOW = 1000;
 /**
@@ -30,6 +37,12 @@ function slimMessage(m: RpcMessage): RpcMessage {
 function slimExchange(e: Exchange): Exchange {
   if (!big(e.requestBody) && !big(e.responseBody)) return e;
   return { ...e, requestBody: big(e.requestBody) ? cut(e.requestBody!) : e.requestBody, responseBody: big(e.responseBody) ? cut(e.responseBody!) : e.responseBody };
+}
+
+/** Of messages leaving the window, what later rules still need: the handshake and the latest tool list (with its request). */
+function outsideWindow(ms: RpcMessage[]): RpcMessage[] {
+  const list = ms.findLast((x) => x.method === 'tools/list' && x.kind === 'response');
+  return ms.filter((x) => x.method === 'initialize' || (list != null && (x === list || x.seq === list.correlatedSeq)));
 }
 
 /** Index of the message with this seq in a window sorted by seq, or -1. */
@@ -57,10 +70,11 @@ const BUDGET = 0.02;
 export interface LiveChecks {
   stop(): void;
   /** Rounds run so far, the time spent in them, and the payload and body characters the windows hold. */
-  stats(): { rounds: number; busyMs: number; heldChars: number };
+  stats(): { rounds: number; busyMs: number; heldChars: number; idleWindows: number };
 }
 
-export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number } = {}): LiveChecks {
+export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number } = {}): LiveChecks {
+  const idleMs = opts.idleMs ?? IDLE_MS;
   const live = new Map<string, Live>();
   const printed = new Set<string>();
   const debounce = opts.debounceMs ?? 250;
@@ -98,11 +112,24 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
         printed.add('!failed');
       }
     }
+    // Clients often never end a session (no DELETE, no close): a quiet one keeps only the handshake and
+    // its latest tool list, so that it is checked as before if it wakes up, and memory stays flat.
+    for (const l of live.values()) {
+      if (!l.idle && !dirty.has(l) && t0 - l.lastEvent >= idleMs) {
+        l.messages = outsideWindow(l.messages);
+        l.exchanges.clear();
+        l.idle = true;
+      }
+    }
     const took = performance.now() - t0;
     rounds++;
     busyMs += took;
     notBefore = performance.now() + took / BUDGET;
     if (dirty.size) schedule();
+  };
+  const touch = (l: Live) => {
+    l.lastEvent = performance.now();
+    l.idle = false;
   };
   const schedule = (l?: Live) => {
     if (l) dirty.add(l);
@@ -114,13 +141,15 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   const offs = [
     hub.on('session', (s) => {
       let l = state(s.id);
-      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map() }));
+      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false }));
       l.session = s;
+      touch(l);
       if (s.endedAt) schedule(l);
     }),
     hub.on('exchange', (e) => {
       const l = e.sessionId ? state(e.sessionId) : undefined;
       if (!l) return;
+      touch(l);
       l.exchanges.set(e.id, slimExchange(e));
       if (l.exchanges.size > WINDOW) l.exchanges.delete(l.exchanges.keys().next().value!);
       if (e.endedAt) schedule(l);
@@ -128,15 +157,12 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     hub.on('message', (m, isNew) => {
       const l = state(m.sessionId);
       if (!l) return;
+      touch(l);
       const slim = slimMessage(m);
       if (isNew) {
         l.messages.push(slim);
         if (l.messages.length > WINDOW * 1.2) {
-          // Out of the window go all but the handshake and the latest tool list (with its request).
-          const old = l.messages.slice(0, l.messages.length - WINDOW);
-          const list = old.findLast((x) => x.method === 'tools/list' && x.kind === 'response');
-          const keep = (x: RpcMessage) => x.method === 'initialize' || (list != null && (x === list || x.seq === list.correlatedSeq));
-          l.messages = [...old.filter(keep), ...l.messages.slice(-WINDOW)];
+          l.messages = [...outsideWindow(l.messages.slice(0, l.messages.length - WINDOW)), ...l.messages.slice(-WINDOW)];
         }
       } else if (slim !== m) {
         // A cut copy does not see the update (a request learning its response): put the new state in.
@@ -159,7 +185,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
         for (const m of l.messages) heldChars += m.payload.length;
         for (const e of l.exchanges.values()) heldChars += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
       }
-      return { rounds, busyMs, heldChars };
+      return { rounds, busyMs, heldChars, idleWindows: [...live.values()].filter((l) => l.idle).length };
     },
   };
 }
