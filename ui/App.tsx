@@ -91,9 +91,12 @@ export function App({ store, sessionId, reference }: AppProps) {
         draining.current = false;
         return;
       }
-      onKey.current(k[0], k[1]);
-      if (queued.current.length) setImmediate(next);
-      else draining.current = false;
+      try {
+        onKey.current(k[0], k[1]);
+      } finally {
+        if (queued.current.length) setImmediate(next);
+        else draining.current = false;
+      }
     };
     next();
   });

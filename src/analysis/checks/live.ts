@@ -57,6 +57,7 @@ function indexOfSeq(ms: RpcMessage[], seq: number): number {
   }
   return -1;
 }
+
 /** Live checks may take this share of one core at most (2%: 20 ms a second); under heavy traffic they run less often. */
 const BUDGET = 0.02;
 
