@@ -180,6 +180,44 @@ describe('a failing database', () => {
   });
 });
 
+describe('a database that never recovers', () => {
+  it('leaves what it could not write in a file beside it, redacted, and import puts it back', async () => {
+    const db = path.join(tmp.dir, 'never.db');
+    const warnings: string[] = [];
+    const proxy = await startProxy({ target: upstreamUrl, port: 0, db, onWarning: (m) => warnings.push(m) });
+    const locker = new Database(db);
+    locker.prepare('BEGIN EXCLUSIVE').run();
+    try {
+      for (let i = 0; i < 10; i++) {
+        expect(await post(proxy.url + '/mcp', { 'x-n': `never-${i}`, authorization: `Bearer ${SECRET}` }, { jsonrpc: '2.0', id: i, method: 'ping' })).toBe(200);
+      }
+      // Still locked at shutdown: the last write fails too.
+      await proxy.close();
+    } finally {
+      locker.prepare('ROLLBACK').run();
+      locker.close();
+    }
+    const line = warnings.find((w) => w.includes('mcptap import'));
+    expect(line, warnings.join('\n')).toBeDefined();
+    const rescue = /they are in (\S+)/.exec(line!)![1];
+    expect(fs.statSync(rescue).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(rescue, 'utf8')).not.toContain(SECRET);
+
+    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'import', rescue, '--db', db], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^put back 20 messages, 10 exchanges and \d+ session records/);
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const sessions = store.listSessions().filter((x) => x.mcpSessionId?.startsWith('sess-never-'));
+      expect(sessions).toHaveLength(10);
+      expect(sessions.map((x) => store.messages(x.id).map((m) => m.method))).toEqual(Array(10).fill(['ping', 'ping']));
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('CLI bad input', () => {
   const cli = path.resolve('dist/src/cli/main.js');
   const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MCPTAP_DB: path.join(tmp.dir, 'cli.db') }, timeout: 15_000 });

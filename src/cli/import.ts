@@ -1,17 +1,30 @@
 import type { Command } from 'commander';
-import { importRecording, readRecording } from '../store/jsonl.js';
+import { importRecording, readRecording, readUnsaved, restoreUnsaved } from '../store/jsonl.js';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
 
 export function registerImport(program: Command): void {
   program
     .command('import')
-    .description('add a JSONL recording to the capture database as a session')
-    .argument('<file>', 'a recording written by `mcptap export`')
+    .description('add a JSONL recording to the capture database as a session (or put back the records a proxy could not write)')
+    .argument('<file>', 'a recording written by `mcptap export`, or a .unsaved-….jsonl file a proxy left beside its database')
     .addOption(dbOption())
     .option('--label <text>', 'label for the imported session')
     .option('--json', 'print the imported session as JSON')
-    .addHelpText('after', examples('mcptap import recordings/everything-streamable-http.jsonl --label reference', 'mcptap import bug-report.jsonl --db ./triage.db'))
+    .addHelpText('after', examples('mcptap import recordings/everything-streamable-http.jsonl --label reference', 'mcptap import bug-report.jsonl --db ./triage.db', 'mcptap import ~/.mcptap/captures.db.unsaved-1764580000000.jsonl   # after the database failed'))
     .action(action((file: string, opts: { db?: string; label?: string; json?: boolean }) => {
+      const unsaved = readUnsaved(file);
+      if (unsaved) {
+        const store = openStore(opts.db, { write: true });
+        try {
+          restoreUnsaved(store, unsaved);
+          const counts = { sessions: unsaved.sessions.length, exchanges: unsaved.exchanges.length, messages: unsaved.messages.length };
+          if (opts.json) printJson({ restored: counts });
+          else process.stdout.write(`put back ${counts.messages} messages, ${counts.exchanges} exchanges and ${counts.sessions} session records from ${file} into ${store.file}\n`);
+          return 0;
+        } finally {
+          store.close();
+        }
+      }
       const rec = readRecording(file);
       const store = openStore(opts.db, { write: true });
       try {

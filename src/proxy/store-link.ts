@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { CaptureHub } from '../capture/hub.js';
 import { openDatabase } from '../store/db.js';
 import { RecorderClient } from '../store/recorder-client.js';
+import { unsavedLines } from '../store/jsonl.js';
 
 export interface AttachedStore {
   recorder: RecorderClient;
@@ -31,15 +32,11 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
       const left = await recorder.close();
       if (!left) return;
       const rescue = `${file}.unsaved-${Date.now()}.jsonl`;
-      const lines = [
-        ...left.sessions.map((x) => JSON.stringify({ type: 'session', session: x })),
-        ...left.exchanges.map((x) => JSON.stringify({ type: 'exchange', exchange: x })),
-        ...left.messages.map((x) => JSON.stringify({ type: 'message', message: x })),
-      ];
-      if (!lines.length) return;
+      const count = left.sessions.length + left.exchanges.length + left.messages.length;
+      if (!count) return;
       try {
-        fs.writeFileSync(rescue, lines.join('\n') + '\n', { mode: 0o600 });
-        warn(`the database could not take the last ${lines.length} records; they are in ${rescue}`);
+        fs.writeFileSync(rescue, unsavedLines(file, left).join('\n') + '\n', { mode: 0o600 });
+        warn(`the database could not take the last ${count} records; they are in ${rescue} (put them back with: mcptap import ${rescue} --db ${file})`);
       } catch (e) {
         warn(`the database could not take the last records and neither could ${rescue}: ${(e as Error).message}`);
       }

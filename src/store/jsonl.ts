@@ -3,6 +3,8 @@ import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import { newExchangeId, newSessionId } from '../capture/ids.js';
 import { UsageError } from '../errors.js';
 import type { CaptureStore } from './read.js';
+import type { RecordBatch } from './pending.js';
+import { Recorder } from './recorder.js';
 import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, exchangeToRow, messageToRow, sessionToRow } from './rows.js';
 
 /**
@@ -124,4 +126,64 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
     throw new UsageError(`cannot import into ${store.file}: ${(err as Error).message}`);
   }
   return { session, renamed: exists };
+}
+
+/**
+ * What a proxy whose database never recovered leaves beside it at shutdown: line 1
+ * `{"type":"mcptap-unsaved","version":1,"database":"…"}`, then `session`, `exchange` and `message` lines
+ * (records of any number of sessions, the latest state of each). `mcptap import` puts them back.
+ */
+export const UNSAVED_TYPE = 'mcptap-unsaved';
+
+export function unsavedLines(database: string, b: RecordBatch): string[] {
+  return [
+    JSON.stringify({ type: UNSAVED_TYPE, version: 1, database }),
+    ...b.sessions.map((x) => JSON.stringify({ type: 'session', session: x })),
+    ...b.exchanges.map((x) => JSON.stringify({ type: 'exchange', exchange: x })),
+    ...b.messages.map((x) => JSON.stringify({ type: 'message', message: x })),
+  ];
+}
+
+/** The records of an unsaved-records file, or null when `file` is something else (a recording). */
+export function readUnsaved(file: string): RecordBatch | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const lines = text.split('\n');
+  const first = lines.findIndex((l) => l.trim());
+  if (first < 0 || !lines[first].includes(UNSAVED_TYPE)) return null;
+  const out: RecordBatch = { sessions: [], exchanges: [], messages: [] };
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line);
+    } catch (e) {
+      throw new UsageError(`${file}:${i + 1}: not JSON (${(e as Error).message.split('\n')[0]})`);
+    }
+    if (i === first) {
+      if (obj.type !== UNSAVED_TYPE) throw new UsageError(`${file}:${i + 1}: not an mcptap unsaved-records file`);
+      if (typeof obj.version !== 'number' || obj.version > 1) throw new UsageError(`${file}: written by a newer mcptap (version ${String(obj.version)}); upgrade mcptap`);
+    } else if (obj.type === 'session' && obj.session) out.sessions.push(obj.session as Session);
+    else if (obj.type === 'exchange' && obj.exchange) out.exchanges.push(obj.exchange as Exchange);
+    else if (obj.type === 'message' && obj.message) out.messages.push(obj.message as RpcMessage);
+    else throw new UsageError(`${file}:${i + 1}: unknown line type ${JSON.stringify(obj.type)}`);
+  });
+  return out;
+}
+
+/**
+ * Writes unsaved records back under their own ids, as the proxy would have: the sessions they belong
+ * to may be in the database already, with their earlier records.
+ */
+export function restoreUnsaved(store: CaptureStore, b: RecordBatch): void {
+  const recorder = new Recorder(store.db);
+  for (const x of b.sessions) recorder.session(x);
+  for (const x of b.exchanges) recorder.exchange(x);
+  for (const x of b.messages) recorder.message(x);
+  const ok = recorder.close();
+  if (!ok) throw new UsageError(`cannot write to ${store.file}: ${recorder.stats.lastError ?? 'the database refused the records'}`);
 }
