@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 import { captureSession } from './helpers/capture.js';
 
@@ -123,3 +123,45 @@ describe.skipIf(!hasTmux)('mcptap tui at 80×24', () => {
     }
   });
 });
+
+describe.skipIf(!hasTmux)('mcptap proxy --ui in a terminal', () => {
+  it('shows where to point the client, the sessions as they come, and a finding in the footer; q stops both', { timeout: 60_000 }, async () => {
+    const ui = `${name}-proxy`;
+    const gw = await startGatewayLikeServer({ prefix: 'db_main-' });
+    const db = path.join(tmp.dir, 'proxy-ui.db');
+    tmux('new-session', '-d', '-s', ui, '-x', '120', '-y', '30', `TERM=xterm-256color NO_COLOR=1 ${process.execPath} ${cli} proxy --ui --port 0 --target ${gw.url} --db ${db}; echo "mcptap exited $?"; sleep 30`);
+    const cap = () => tmux('capture-pane', '-p', '-t', ui);
+    const wait = (what: string, pred: (screen: string) => boolean) =>
+      until(() => pred(cap()), what, 15_000).catch((e) => {
+        throw new Error(`${e.message}; the screen was:\n${cap()}`);
+      });
+    try {
+      await wait('the proxy address', (sc) => /proxy http:\/\/127\.0\.0\.1:\d+ → /.test(sc));
+      const url = /proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(cap())![1];
+      expect(cap()).toContain(`claude mcp add --transport http mcptap ${url}/mcp`);
+      await rawMode(ui);
+      const c = await connectClient('streamable-http', `${url}/mcp`, { name: 'claude-code' });
+      try {
+        await c.client.listTools();
+        // The name without the gateway's prefix: the live checks say so, in the footer.
+        await c.client.callTool({ name: 'list_schemas', arguments: {} }).catch(() => undefined);
+      } finally {
+        await c.close();
+      }
+      await wait('the session', (sc) => sc.includes('claude-code → gateway'));
+      await wait('the finding in the footer', (sc) => sc.split('\n').some((l) => l.startsWith('⚠ check: error [unknown-tool]')));
+      save('proxy-ui.txt', cap());
+      tmux('send-keys', '-t', ui, 'j');
+      await wait('the key hints back', (sc) => sc.split('\n').some((l) => l.startsWith('Enter open')));
+      tmux('send-keys', '-t', ui, 'q');
+      await wait('the proxy to stop', (sc) => sc.includes('mcptap exited 0'));
+      // What the footer showed is on stderr once the UI is gone, and the captures are in the database.
+      expect(cap()).toMatch(/mcptap: check: error \[unknown-tool\] session \w+: tools\/call list_schemas/);
+      expect(cap()).toMatch(/mcptap: proxy stopped; \d+ records written/);
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', ui]);
+      await gw.close();
+    }
+  });
+});
+

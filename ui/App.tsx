@@ -1,4 +1,4 @@
-import React, { useMemo, useRef, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink';
 import type { CaptureStore } from '../src/store/read.js';
 import { diffSessions } from '../src/analysis/diff.js';
@@ -23,9 +23,12 @@ export interface AppProps {
   store: CaptureStore;
   sessionId?: string;
   reference?: string;
+  proxy?: { url: string; target: string; connect: string };
+  /** Subscribes to lines for the user (live findings, warnings); returns the unsubscribe. */
+  notices?: (listener: (line: string) => void) => () => void;
 }
 
-export function App({ store, sessionId, reference }: AppProps) {
+export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const { exit } = useApp();
   const { stdout } = useStdout();
   const width = Math.max(40, (stdout.columns ?? 80) - 1);
@@ -39,6 +42,10 @@ export function App({ store, sessionId, reference }: AppProps) {
   const [seq, setSeq] = useState<number | null>(null);
   const [refId, setRefId] = useState<string | null>(reference ?? null);
   const [status, setStatus] = useState('');
+  // The newest line from the proxy, in the footer until the next key (printed above the frame, it
+  // scrolled out of sight under a full-height UI).
+  const [notice, setNotice] = useState('');
+  useEffect(() => notices?.((line) => setNotice(line.replace(/^mcptap: /, ''))), [notices]);
   const viewInput = useRef<ViewInput | null>(null);
   const [filter, setFilter] = useState('');
 
@@ -101,6 +108,7 @@ export function App({ store, sessionId, reference }: AppProps) {
     next();
   });
   onKey.current = (input: string, key: Key) => {
+    setNotice('');
     const screen = screenRef.current;
     if (screen !== 'sessions' && screen !== 'help' && viewInput.current?.(input, key)) return;
     const a = actionFor(input, key, screen);
@@ -128,7 +136,7 @@ export function App({ store, sessionId, reference }: AppProps) {
   const bodyHeight = height - 3;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
-  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} />;
+  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} />;
   else if (screen === 'timeline') {
     body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq}
       onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;
@@ -144,11 +152,13 @@ export function App({ store, sessionId, reference }: AppProps) {
 
   return (
     <Box flexDirection="column" width={width}>
-      <Text inverse>{` mcptap · ${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
+      <Text inverse wrap="truncate-end">{` mcptap · ${proxy ? `proxy ${proxy.url} → ${proxy.target} · ` : ''}${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
       <Box height={bodyHeight} flexDirection="column" overflow="hidden">
         <ErrorBoundary resetKey={`${screen}:${session?.id}:${seq}`}>{body}</ErrorBoundary>
       </Box>
-      <Text dimColor wrap="truncate-end">{status || hints(screen)}</Text>
+      {notice
+        ? <Text color={color('yellow')} wrap="truncate-end">{`⚠ ${notice}`}</Text>
+        : <Text dimColor wrap="truncate-end">{status || hints(screen)}</Text>}
     </Box>
   );
 }

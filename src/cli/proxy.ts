@@ -45,8 +45,14 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     ))
     .action(action(async (opts: ProxyCliOptions) => {
       const db = resolveDb(opts.db);
-      // With the UI on screen, lines go through console.error, which Ink prints above its frame.
-      const say = (line: string) => (opts.ui ? console.error(line) : process.stderr.write(line + '\n'));
+      // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
+      const listeners = new Set<(line: string) => void>();
+      const heldForUi: string[] = [];
+      const say = (line: string) => {
+        if (!opts.ui) return void process.stderr.write(line + '\n');
+        heldForUi.push(line);
+        for (const f of listeners) f(line);
+      };
       const proxy = await startProxy({
         target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
@@ -63,11 +69,19 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         const { runTui } = await import('../../ui/run.js');
         const store = CaptureStore.open(db, { readonly: true });
         try {
-          await runTui({ store });
+          await runTui({
+            store,
+            proxy: { url: proxy.url, target: proxy.target.display, connect: connectLines(proxy, opts)[0] },
+            notices: (f) => {
+              listeners.add(f);
+              return () => listeners.delete(f);
+            },
+          });
         } finally {
           store.close();
           await proxy.close();
         }
+        for (const line of heldForUi) process.stderr.write(line + '\n');
         process.stderr.write(`mcptap: proxy stopped; ${proxy.stats().written} records written to ${db}\n`);
         return 0;
       }
@@ -86,6 +100,13 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     }));
 }
 
+/** The `claude mcp add` lines for the proxy: Streamable HTTP, then legacy SSE. */
+function connectLines(proxy: RunningProxy, opts: ProxyCliOptions): [string, string] {
+  const base = proxy.url;
+  if (proxy.target.prefix) return [`claude mcp add --transport http ${opts.name} ${base}/`, `claude mcp add --transport sse ${opts.name} ${base}/`];
+  return [`claude mcp add --transport http ${opts.name} ${base}/mcp`, `claude mcp add --transport sse ${opts.name} ${base}/sse`];
+}
+
 function printBanner(proxy: RunningProxy, db: string, opts: ProxyCliOptions): void {
   const t = proxy.target;
   const base = proxy.url;
@@ -96,12 +117,12 @@ function printBanner(proxy: RunningProxy, db: string, opts: ProxyCliOptions): vo
   ];
   if (opts.label) lines.push(`  label     ${opts.label}`);
   lines.push('', 'Point Claude Code at the proxy instead of the server:');
+  const [http, sse] = connectLines(proxy, opts);
   if (t.prefix) {
-    lines.push(`  claude mcp add --transport http ${opts.name} ${base}/        # Streamable HTTP (the proxy root is ${t.display})`);
-    lines.push(`  claude mcp add --transport sse ${opts.name} ${base}/         # legacy HTTP+SSE, if ${t.display} is an SSE endpoint`);
+    lines.push(`  ${http}        # Streamable HTTP (the proxy root is ${t.display})`);
+    lines.push(`  ${sse}         # legacy HTTP+SSE, if ${t.display} is an SSE endpoint`);
   } else {
-    lines.push(`  claude mcp add --transport http ${opts.name} ${base}/mcp`);
-    lines.push(`  claude mcp add --transport sse ${opts.name} ${base}/sse`);
+    lines.push(`  ${http}`, `  ${sse}`);
   }
   lines.push('', `Watch live:  mcptap tui${opts.db ? ` --db ${db}` : ''}      List:  mcptap sessions${opts.db ? ` --db ${db}` : ''}`, 'Ctrl-C stops (captures are flushed first).', '');
   process.stdout.write(lines.join('\n') + '\n');

@@ -19,12 +19,18 @@ interface Props {
   end: number;
   width: number;
   referenceId: string | null;
+  /** How to point a client at the proxy this UI runs beside. */
+  connect?: string;
 }
 
-export function SessionsView({ sessions, selected, start, end, width, referenceId }: Props) {
+export function SessionsView({ sessions, selected, start, end, width, referenceId, connect }: Props) {
   const now = Date.now();
   const peersW = Math.max(16, width - 70);
-  if (!sessions.length) return <Text>No sessions yet. Start `mcptap proxy --target URL` and point a client at it; they appear here live.</Text>;
+  if (!sessions.length) {
+    return connect
+      ? <Text>{`No sessions yet. Point a client at the proxy and they appear here live:\n\n  ${connect}`}</Text>
+      : <Text>No sessions yet. Start `mcptap proxy --target URL` and point a client at it; they appear here live.</Text>;
+  }
   return (
     <Box flexDirection="column">
       <Text bold>{`  ${pad('ID', 12)} ${pad('LABEL', 10)} ${pad('TRANSPORT', 15)} ${pad('CLIENT → SERVER', peersW)} ${'MSGS'.padStart(6)} ${'ERR'.padStart(4)} ${'AGE'.padStart(4)}`}</Text>
