@@ -83,6 +83,43 @@ describe('rules', () => {
     expect(of(fs, 'accept-header')[0].title).toContain('did not accept text/event-stream');
   });
 
+  it('redirect: /mcp answered 307 to /mcp/ on the upstream (Starlette, LiteLLM), kept on the proxy, with the URL to use', async () => {
+    const srv = await peer(startRawHttpServer((req, res) => {
+      if (req.url === '/mcp') {
+        res.writeHead(307, { location: `http://127.0.0.1:${(req.socket.address() as AddressInfo).port}/mcp/` }).end();
+        return;
+      }
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const m = JSON.parse(body);
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'after-redirect' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'starlette-like', version: '1' } } }));
+      });
+    }));
+    let proxyUrl = '';
+    let location: string | null = null;
+    const fs = await capture(srv.url, 'redirect', async (url) => {
+      proxyUrl = url;
+      const r = await fetch(url + '/mcp', { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: JSON.stringify(INIT()) });
+      await r.text();
+      expect(r.status).toBe(307);
+      location = r.headers.get('location');
+      // A client that follows the redirect stays on the proxy, and on the record.
+      expect((await post(location!, INIT(2))).status).toBe(200);
+    });
+    expect(location).toBe(`${proxyUrl}/mcp/`);
+    const f = of(fs, 'redirect');
+    expect(f).toHaveLength(1);
+    expect(f[0]).toMatchObject({ severity: 'error', title: 'POST /mcp answered 307: redirected to /mcp/, which MCP clients do not follow' });
+    expect(f[0].explanation).toContain('trailing slash');
+    expect(f[0].explanation).toContain('mcptap rewrote the Location');
+    expect(f[0].fix).toContain(`claude mcp add --transport http <name> ${proxyUrl}/mcp/`);
+    // Told once, by this rule: the unanswered initialize and the rewrite are part of the same story.
+    expect(of(fs, 'unanswered')).toEqual([]);
+    expect(of(fs, 'endpoint-rewrite')).toEqual([]);
+  });
+
   it('unknown-tool: the unprefixed name against a prefixing gateway, with the prefixed name suggested', async () => {
     const gw = await peer(startGatewayLikeServer({ prefix: 'db_main-' }));
     const fs = await capture(gw.url, 'unknown-tool', async (url) => {

@@ -57,6 +57,26 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/**
+ * The proxy's address for a redirect target on the upstream's origin (and under its --target prefix),
+ * or null to leave it as sent (relative, or somewhere else).
+ */
+export function proxiedLocation(target: Target, location: string, proxyOrigin: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(location);
+  } catch {
+    return null;
+  }
+  if (u.origin !== target.url.origin) return null;
+  let path = u.pathname;
+  if (target.prefix) {
+    if (path !== target.prefix && !path.startsWith(target.prefix + '/')) return null;
+    path = path.slice(target.prefix.length) || '/';
+  }
+  return proxyOrigin + path + u.search + u.hash;
+}
+
 /** How long the head of an event stream may wait to go out together with the first event. */
 const STREAM_HEAD_WAIT_MS = 20;
 
@@ -143,6 +163,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const lk = k.toLowerCase();
       if (HOP_BY_HOP.has(lk)) continue;
       if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
+      if (lk === 'location' && status >= 300 && status < 400) {
+        const to = proxiedLocation(target, v, `http://${req.headers.host ?? `${host}:${port}`}`);
+        if (to) {
+          // A redirect to the upstream's own address (Starlette's /mcp → /mcp/) would take a client that
+          // follows it past the proxy, and off the record: keep it on the proxy, as a reverse proxy does.
+          out.push(k, to);
+          queue.push(() => {
+            st.cap!.exchange.rewrite = `location ${v} → ${to}`;
+          });
+          continue;
+        }
+      }
       out.push(k, v);
     }
     let rewriter: EndpointRewriter | null = null;

@@ -31,6 +31,47 @@ export const acceptHeader: Rule = {
   },
 };
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export const redirect: Rule = {
+  id: 'redirect',
+  description: "An MCP request answered with a redirect, such as Starlette's (and LiteLLM's) /mcp → /mcp/: MCP clients do not follow it.",
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    for (const e of v.requests()) {
+      if (e.status == null || !REDIRECTS.has(e.status)) continue;
+      const carriesRpc = input.messages.some((m) => m.exchangeId === e.id && m.direction === 'client->server');
+      const opensStream = e.method === 'GET' && (reqHeader(e, 'accept') ?? '').includes('text/event-stream');
+      if (!carriesRpc && !opensStream) continue;
+      const path = v.path(e);
+      const location = resHeader(e, 'location');
+      // Where the client should have gone, as a proxy URL: the redirect's path, under the same --target prefix.
+      let fixed: string | null = null;
+      let shown = location ?? '(no Location header)';
+      if (location) {
+        try {
+          const upstream = new URL(e.upstreamUrl);
+          const to = new URL(location, upstream);
+          const prefix = upstream.pathname.endsWith(path) ? upstream.pathname.slice(0, upstream.pathname.length - path.length) : null;
+          shown = to.origin === upstream.origin ? to.pathname + to.search : to.href;
+          if (to.origin === upstream.origin && prefix != null && to.pathname.startsWith(prefix)) fixed = clientUrl(e, to.pathname.slice(prefix.length) || '/');
+          else if (to.origin !== upstream.origin) fixed = to.href;
+        } catch {
+          // A Location that is not a URL: say what it was.
+        }
+      }
+      const transport = opensStream || /\/sse\/?$/.test(path) ? 'sse' : 'http';
+      out.push(v.finding('redirect', 'error',
+        `${e.method} ${path} answered ${e.status}: redirected to ${shown}, which MCP clients do not follow`,
+        { exchangeIds: [e.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${e.rewrite?.startsWith('location ') ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
+        fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`));
+    }
+    return out;
+  },
+};
+
 export const transportMismatch: Rule = {
   id: 'transport-mismatch',
   description: 'A legacy SSE client against a Streamable HTTP endpoint or the reverse (405/404 on GET or POST, no endpoint event, 404 on /message).',
@@ -116,6 +157,8 @@ export const endpointRewrite: Rule = {
     const v = new SessionView(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
+      // A rewritten redirect is the redirect rule's to tell.
+      if (e.rewrite?.startsWith('location ')) continue;
       if (e.rewrite) {
         out.push(v.finding('endpoint-rewrite', 'info',
           `the server's endpoint event named the upstream directly; mcptap rewrote it (${e.rewrite})`,

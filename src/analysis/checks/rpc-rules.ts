@@ -118,8 +118,9 @@ export const unanswered: Rule = {
       const waited = last - m.ts;
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);
-      // A request the server refused at the HTTP level has its own finding (auth, accept, session…).
-      if (ex?.status != null && ex.status >= 400) continue;
+      // A request the server refused or redirected at the HTTP level has its own finding (auth, accept,
+      // session, redirect…).
+      if (ex?.status != null && ex.status >= 300) continue;
       const streamClosed = ex?.endedAt != null;
       out.push(v.finding('unanswered', 'error',
         `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response; waited ${(waited / 1000).toFixed(1)}s`,
