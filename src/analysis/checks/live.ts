@@ -22,7 +22,7 @@ const WINDOW = 1000;
  * Whole payloads in a window of 1,000 were up to 1,000 × 8 MiB held per session: a stream of 500 KB
  * events grew the proxy by ~480 MB.
  */
-const KEEP_CHARS = 4096;
+const KEEP_CHARS = 1024;
 
 /** A copy of `s` cut to KEEP_CHARS that holds no reference to `s` (a V8 slice would keep it alive). */
 const cut = (s: string) => Buffer.from(s.slice(0, KEEP_CHARS), 'utf8').toString('utf8');
