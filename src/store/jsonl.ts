@@ -56,6 +56,20 @@ export function writeRecording(store: CaptureStore, sessionId: string, out: stri
   } else out.write(text);
 }
 
+/** Each non-empty line of a JSON-lines text, parsed, with its 1-based line number; a line that is not JSON is a usage error naming it. */
+function eachJsonLine(text: string, name: string, fn: (obj: Record<string, unknown>, lineNo: number) => void): void {
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line);
+    } catch (e) {
+      throw new UsageError(`${name}:${i + 1}: not JSON (${(e as Error).message.split('\n')[0]})`);
+    }
+    fn(obj, i + 1);
+  });
+}
+
 /** Reads a recording from a path, or from its text when given text that starts with `{`. */
 export function readRecording(fileOrText: string): Recording {
   let text = fileOrText;
@@ -67,18 +81,10 @@ export function readRecording(fileOrText: string): Recording {
       throw new UsageError(`cannot read recording ${fileOrText}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
   }
-  const lines = text.split('\n');
   let header: { version: number; session: Session } | null = null;
   const exchanges: Exchange[] = [];
   const messages: RpcMessage[] = [];
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(line);
-    } catch (e) {
-      throw new UsageError(`${name}:${i + 1}: not JSON (${(e as Error).message.split('\n')[0]})`);
-    }
+  eachJsonLine(text, name, (obj, lineNo) => {
     if (!header) {
       if (obj.type !== 'mcptap-recording') throw new UsageError(`${name}:1: not an mcptap recording (the first line must have "type":"mcptap-recording")`);
       if (typeof obj.version !== 'number' || obj.version > RECORDING_VERSION) {
@@ -90,7 +96,7 @@ export function readRecording(fileOrText: string): Recording {
     }
     if (obj.type === 'exchange' && obj.exchange) exchanges.push(obj.exchange as Exchange);
     else if (obj.type === 'message' && obj.message) messages.push(obj.message as RpcMessage);
-    else throw new UsageError(`${name}:${i + 1}: unknown line type ${JSON.stringify(obj.type)}`);
+    else throw new UsageError(`${name}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
   });
   if (!header) throw new UsageError(`${name}: empty recording`);
   const h: { version: number; session: Session } = header;
@@ -152,25 +158,19 @@ export function readUnsaved(file: string): RecordBatch | null {
   } catch (e) {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  const lines = text.split('\n');
-  const first = lines.findIndex((l) => l.trim());
-  if (first < 0 || !lines[first].includes(UNSAVED_TYPE)) return null;
+  const firstLine = text.split('\n', 64).find((l) => l.trim());
+  if (!firstLine || !firstLine.includes(UNSAVED_TYPE)) return null;
   const out: RecordBatch = { sessions: [], exchanges: [], messages: [] };
-  lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(line);
-    } catch (e) {
-      throw new UsageError(`${file}:${i + 1}: not JSON (${(e as Error).message.split('\n')[0]})`);
-    }
-    if (i === first) {
-      if (obj.type !== UNSAVED_TYPE) throw new UsageError(`${file}:${i + 1}: not an mcptap unsaved-records file`);
+  let first = true;
+  eachJsonLine(text, file, (obj, lineNo) => {
+    if (first) {
+      first = false;
+      if (obj.type !== UNSAVED_TYPE) throw new UsageError(`${file}:${lineNo}: not an mcptap unsaved-records file`);
       if (typeof obj.version !== 'number' || obj.version > 1) throw new UsageError(`${file}: written by a newer mcptap (version ${String(obj.version)}); upgrade mcptap`);
     } else if (obj.type === 'session' && obj.session) out.sessions.push(obj.session as Session);
     else if (obj.type === 'exchange' && obj.exchange) out.exchanges.push(obj.exchange as Exchange);
     else if (obj.type === 'message' && obj.message) out.messages.push(obj.message as RpcMessage);
-    else throw new UsageError(`${file}:${i + 1}: unknown line type ${JSON.stringify(obj.type)}`);
+    else throw new UsageError(`${file}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
   });
   return out;
 }
