@@ -151,6 +151,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     req.pipe(proxyReq);
   };
 
+  /** The proxy as the client addressed it (its Host header), for URLs that must lead back to it. */
+  const proxyOrigin = (req: http.IncomingMessage) => `http://${req.headers.host ?? `${host}:${port}`}`;
+
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight) => {
     st.proxyRes = proxyRes;
     const tHead = now();
@@ -164,7 +167,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (HOP_BY_HOP.has(lk)) continue;
       if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
       if (lk === 'location' && status >= 300 && status < 400) {
-        const to = proxiedLocation(target, v, `http://${req.headers.host ?? `${host}:${port}`}`);
+        const to = proxiedLocation(target, v, proxyOrigin(req));
         if (to) {
           // A redirect to the upstream's own address (Starlette's /mcp → /mcp/) would take a client that
           // follows it past the proxy, and off the record: keep it on the proxy, as a reverse proxy does.
@@ -182,7 +185,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       rewriter = new EndpointRewriter({
         streamUrl: target.url.origin + upstreamPath(target, req.url ?? '/'),
         upstreamPrefix: target.prefix,
-        proxyOrigin: `http://${req.headers.host ?? `${host}:${port}`}`,
+        proxyOrigin: proxyOrigin(req),
         onRewrite: (from, to) => queue.push(() => {
           st.cap!.exchange.rewrite = `endpoint ${from} → ${to}`;
         }),
