@@ -85,6 +85,44 @@ describe('redaction', () => {
     }
   });
 
+  it('scrubs an OAuth token request (form-encoded) and its answer: code, PKCE verifier, client secret, tokens', async () => {
+    const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+    const clientSecret = 'cs-7d1f0c2b9e4a4f6b8c3d2e1f0a9b8c7d';
+    const code = 'SplxlOBeZQQYbYS6WxSbIAcode';
+    const access = 'at-0f1e2d3c4b5a69788796a5b4c3d2e1f0';
+    const tokenServer = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: access, token_type: 'bearer', refresh_token: 'rt-' + access, expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((r) => tokenServer.listen(0, '127.0.0.1', r));
+    const db = path.join(tmp.dir, 'token.db');
+    const proxy = await startProxy({ target: `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}`, port: 0, db, onWarning: () => {} });
+    try {
+      const form = new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, client_id: 'mcptap-test', client_secret: clientSecret, redirect_uri: 'http://127.0.0.1:9/callback' });
+      const r = await fetch(proxy.url + '/token', { method: 'POST', body: form });
+      expect(((await r.json()) as { access_token: string }).access_token).toBe(access);
+    } finally {
+      await proxy.close();
+      tokenServer.closeAllConnections();
+      await new Promise((r) => tokenServer.close(r));
+    }
+    const bytes = Buffer.concat(['', '-wal'].filter((s) => fs.existsSync(db + s)).map((s) => fs.readFileSync(db + s)));
+    for (const secret of [verifier, clientSecret, code, access]) expect(bytes.includes(Buffer.from(secret)), secret).toBe(false);
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const [ex] = store.exchanges(store.listSessions()[0].id);
+      // What is not secret stays readable: the grant type, the client id, the redirect URI.
+      expect(ex.requestBody).toContain('grant_type=authorization_code&code=Spl%E2%80%A6code&code_verifier=dBj%E2%80%A6EjXk&client_id=mcptap-test');
+      expect(ex.requestBody).toContain('redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback');
+      expect(JSON.parse(ex.responseBody!)).toMatchObject({ access_token: 'at-…e1f0', token_type: 'bearer' });
+    } finally {
+      store.close();
+    }
+  });
+
   it('remembers the newest secrets to scrub from bodies, not every secret it ever saw', async () => {
     // A load balancer's cookie changes with every response (AWS ALB's AWSALB). Every payload is searched
     // for each remembered secret: remembering them all grew the proxy and slowed each message per request.

@@ -9,7 +9,14 @@ const SECRET_HEADERS = new Set([
 const NOT_SECRET = new Set(['sec-websocket-key', 'sec-websocket-accept']);
 const SECRET_NAME = /token|secret|key|password|passwd/i;
 const SECRET_QUERY = /token|secret|key|password|passwd|^auth|signature|^sig$|^code$/i;
-const BODY_SECRET_KEYS = /^(authorization|password|passwd|client_secret|access_token|refresh_token|id_token|api[-_]?key|x-api-key|secret|private[-_]?key)$/i;
+const BODY_SECRET_KEYS = /^(authorization|password|passwd|client_secret|access_token|refresh_token|id_token|registration_access_token|code_verifier|client_assertion|api[-_]?key|x-api-key|secret|private[-_]?key)$/i;
+/**
+ * Secret fields of a form-encoded body: OAuth token, revocation and introspection requests
+ * (RFC 6749, 7009, 7662, 8693) carry the code, its PKCE verifier and the client secret this way.
+ */
+const FORM_SECRET_KEYS = /^(client_secret|code|code_verifier|refresh_token|access_token|id_token|token|assertion|client_assertion|subject_token|actor_token|device_code|password|passwd|api[-_]?key|secret)$/i;
+/** A whole body of `name=value&…` pairs. */
+const FORM_BODY = /^[\w.~%+-]+=[^&\s]*(&[\w.~%+-]+=[^&\s]*)*$/;
 
 /** Secrets the redactor keeps to scrub from bodies (each header secret counts once or twice). */
 const MAX_REMEMBERED = 64;
@@ -110,7 +117,21 @@ export class Redactor {
     return url.slice(0, q + 1) + params.join('&');
   }
 
-  /** Scrubs secret-named JSON keys and every secret value seen in headers from a text body. */
+  private form(body: string): string {
+    return body.split('&').map((p) => {
+      const eq = p.indexOf('=');
+      let k: string;
+      try {
+        k = decodeURIComponent(p.slice(0, eq).replace(/\+/g, ' '));
+      } catch {
+        return p;
+      }
+      if (!FORM_SECRET_KEYS.test(k) || eq === p.length - 1) return p;
+      return `${p.slice(0, eq)}=${encodeURIComponent(fingerprint(p.slice(eq + 1)))}`;
+    }).join('&');
+  }
+
+  /** Scrubs secret-named JSON keys and form fields, and every secret value seen in headers, from a text body. */
   text(body: string): string {
     if (!this.enabled) return body;
     let out = body;
@@ -119,6 +140,7 @@ export class Redactor {
         BODY_SECRET_KEYS.test(k) && v.length > 0 ? `"${k}"${sep}"${fingerprint(v)}"` : all,
       );
     }
+    if (FORM_BODY.test(out)) out = this.form(out);
     for (const [secret, fp] of this.seen) {
       if (out.includes(secret)) out = out.split(secret).join(fp);
     }
