@@ -40,6 +40,8 @@ export class HttpExchangeCapture {
   private responseJsonBytes = 0;
   private lastChunkAt = 0;
   private mcp = false;
+  /** The request carried JSON-RPC messages. */
+  private sentRpc = false;
   private finished = false;
 
   constructor(
@@ -173,7 +175,13 @@ export class HttpExchangeCapture {
       this.responseJson = null;
       const at = this.lastChunkAt || ex.firstByteAt || ex.startedAt;
       this.whenAssigned(() => {
-        if (this.mcp || decoded.some((d) => looksLikeRpc(d.value))) this.record('server->client', 'response-body', decoded, at, null);
+        // JSON that is not JSON-RPC is a message (an invalid one) only where JSON-RPC was due: the answer
+        // to a JSON-RPC request that succeeded. An OAuth 401's {"error": "invalid_token"}, a framework's
+        // {"detail": "Not Found"} or an OAuth metadata document is the HTTP answer it is, on the exchange.
+        const rpc = decoded.some((d) => looksLikeRpc(d.value));
+        const errorStatus = ex.status != null && ex.status >= 400;
+        const broken = decoded.some((d) => d.value === undefined);
+        if (rpc || (this.sentRpc && !errorStatus) || (this.mcp && broken)) this.record('server->client', 'response-body', decoded, at, null);
       });
     }
     this.finish(this.lastChunkAt);
@@ -229,6 +237,7 @@ export class HttpExchangeCapture {
       clientKey: this.clientKey,
     });
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
+    this.sentRpc = this.requestMessages.length > 0;
     this.requestMessages = [];
     const steps = this.waiting;
     this.waiting = [];

@@ -44,6 +44,9 @@ export interface SessionHint {
   clientKey: string;
 }
 
+/** Where clients look for OAuth metadata (RFC 9728, RFC 8414, OpenID Connect discovery). */
+const OAUTH_DISCOVERY = /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|\?|$)/;
+
 const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));
 
 /**
@@ -134,6 +137,11 @@ export class SessionTracker {
       const st = this.create('streamable-http', ex.startedAt);
       st.initializeSeen = true;
       return st;
+    }
+    if (!h.isMcp && OAUTH_DISCOVERY.test(ex.url)) {
+      // A client's OAuth discovery after the 401 that sent it there: part of why its session failed.
+      const prev = this.byClient.get(h.clientKey);
+      if (prev && !prev.session.endedAt && ex.startedAt - prev.lastActivity < 60_000) return prev;
     }
     if (!h.isMcp) {
       if (!this.httpSession || this.httpSession.session.endedAt) this.httpSession = this.create('http', ex.startedAt);

@@ -11,7 +11,8 @@ import { UsageError } from '../errors.js';
 import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
 import { tuneHeapForStreaming } from './heap.js';
-import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
+import { parseTarget, proxiedUrl, upstreamPath, upstreamUrl, type Target } from './target.js';
+import { isResourceMetadataPath, METADATA_LIMIT, proxiedChallenge, proxiedResourceMetadata } from './oauth-rewrite.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
@@ -55,26 +56,6 @@ export interface RunningProxy {
   /** Runs queued capture work and writes it (tests, shutdown). */
   flush(): Promise<void>;
   close(): Promise<void>;
-}
-
-/**
- * The proxy's address for a redirect target on the upstream's origin (and under its --target prefix),
- * or null to leave it as sent (relative, or somewhere else).
- */
-export function proxiedLocation(target: Target, location: string, proxyOrigin: string): string | null {
-  let u: URL;
-  try {
-    u = new URL(location);
-  } catch {
-    return null;
-  }
-  if (u.origin !== target.url.origin) return null;
-  let path = u.pathname;
-  if (target.prefix) {
-    if (path !== target.prefix && !path.startsWith(target.prefix + '/')) return null;
-    path = path.slice(target.prefix.length) || '/';
-  }
-  return proxyOrigin + path + u.search + u.hash;
 }
 
 /** How long the head of an event stream may wait to go out together with the first event. */
@@ -154,6 +135,49 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   /** The proxy as the client addressed it (its Host header), for URLs that must lead back to it. */
   const proxyOrigin = (req: http.IncomingMessage) => `http://${req.headers.host ?? `${host}:${port}`}`;
 
+  /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
+  const noteRewrite = (st: InFlight, what: string) => queue.push(() => {
+    const ex = st.cap!.exchange;
+    ex.rewrite = ex.rewrite ? `${ex.rewrite}; ${what}` : what;
+  });
+
+  /**
+   * An OAuth protected-resource metadata document, held whole (it is small) so that a `resource` on the
+   * upstream's origin can name the proxy instead; anything too big goes on as it came.
+   */
+  const passMetadata = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, out: string[]) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let passing = false;
+    proxyRes.on('data', (chunk: Buffer) => {
+      if (passing) return;
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= METADATA_LIMIT) return;
+      passing = true;
+      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, out);
+      for (const c of chunks) res.write(c);
+      proxyRes.pipe(res);
+    });
+    proxyRes.on('end', () => {
+      if (passing) return;
+      const body = Buffer.concat(chunks);
+      const moved = proxiedResourceMetadata(target, body, proxyOrigin(req));
+      let headers = out;
+      if (moved) {
+        headers = [];
+        for (let i = 0; i + 1 < out.length; i += 2) {
+          // The validator was for the server's bytes, not these.
+          if (!/^(content-length|transfer-encoding|etag)$/i.test(out[i])) headers.push(out[i], out[i + 1]);
+        }
+        headers.push('Content-Length', String(moved.body.length));
+        noteRewrite(st, `oauth resource ${moved.from} → ${moved.to}`);
+      }
+      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
+      res.end(moved ? moved.body : body);
+    });
+  };
+
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight) => {
     st.proxyRes = proxyRes;
     const tHead = now();
@@ -167,14 +191,22 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (HOP_BY_HOP.has(lk)) continue;
       if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
       if (lk === 'location' && status >= 300 && status < 400) {
-        const to = proxiedLocation(target, v, proxyOrigin(req));
+        const to = proxiedUrl(target, v, proxyOrigin(req));
         if (to) {
           // A redirect to the upstream's own address (Starlette's /mcp → /mcp/) would take a client that
           // follows it past the proxy, and off the record: keep it on the proxy, as a reverse proxy does.
           out.push(k, to);
-          queue.push(() => {
-            st.cap!.exchange.rewrite = `location ${v} → ${to}`;
-          });
+          noteRewrite(st, `location ${v} → ${to}`);
+          continue;
+        }
+      }
+      if (lk === 'www-authenticate') {
+        // The OAuth challenge names the metadata URL: on the upstream's origin, the client would fetch it
+        // past the proxy (see oauth-rewrite.ts).
+        const moved = proxiedChallenge(target, v, proxyOrigin(req));
+        if (moved) {
+          out.push(k, moved.value);
+          noteRewrite(st, `www-authenticate resource_metadata ${moved.from} → ${moved.to}`);
           continue;
         }
       }
@@ -186,12 +218,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         streamUrl: target.url.origin + upstreamPath(target, req.url ?? '/'),
         upstreamPrefix: target.prefix,
         proxyOrigin: proxyOrigin(req),
-        onRewrite: (from, to) => queue.push(() => {
-          st.cap!.exchange.rewrite = `endpoint ${from} → ${to}`;
-        }),
+        onRewrite: (from, to) => noteRewrite(st, `endpoint ${from} → ${to}`),
       });
     }
-    res.writeHead(status, proxyRes.statusMessage, out);
+    const holdMetadata = isMetadataCandidate(req, status, raw);
+    if (!holdMetadata) res.writeHead(status, proxyRes.statusMessage, out);
     // An SSE client must see its stream open before the first event arrives: a standalone GET stream
     // may stay quiet for minutes. When an event follows soon, the head waits for it and both go out in
     // one write (servers often send the head on its own; passing it on at once cost every Streamable
@@ -220,6 +251,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.destroy();
     });
     proxyRes.on('error', () => {});
+    if (holdMetadata) {
+      passMetadata(proxyRes, req, res, st, out);
+      return;
+    }
     if (!rewriter) {
       proxyRes.pipe(res);
       return;
@@ -359,6 +394,16 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return closed;
     },
   };
+}
+
+/** A protected-resource metadata document small and plain enough to hold and read whole. */
+function isMetadataCandidate(req: http.IncomingMessage, status: number, raw: Array<[string, string]>): boolean {
+  const length = header(raw, 'content-length');
+  return req.method === 'GET' && status === 200 &&
+    isResourceMetadataPath(req.url ?? '/') &&
+    mediaType(header(raw, 'content-type')).includes('json') &&
+    !/\S/.test((header(raw, 'content-encoding') ?? '').replace(/identity/i, '')) &&
+    (length == null || Number(length) <= METADATA_LIMIT);
 }
 
 function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, string]>): boolean {

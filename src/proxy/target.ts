@@ -37,3 +37,23 @@ export function upstreamUrl(t: Target, path: string, ws = false): string {
   const origin = ws ? t.url.origin.replace(/^http/, 'ws') : t.url.origin;
   return origin + upstreamPath(t, path);
 }
+
+/**
+ * The proxy's address for a URL on the upstream's origin (and under its --target prefix), or null to
+ * leave it as sent (relative, or somewhere else). Redirects and OAuth metadata point clients here.
+ */
+export function proxiedUrl(target: Target, url: string, proxyOrigin: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  if (u.origin !== target.url.origin) return null;
+  let path = u.pathname;
+  if (target.prefix) {
+    if (path !== target.prefix && !path.startsWith(target.prefix + '/')) return null;
+    path = path.slice(target.prefix.length) || '/';
+  }
+  return proxyOrigin + path + u.search + u.hash;
+}

@@ -52,7 +52,7 @@ export const everything: ServerFactory = () => {
   return { server, cleanup };
 };
 
-async function listen(server: http.Server): Promise<{ port: number; close(): Promise<void> }> {
+export async function listen(server: http.Server): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -86,11 +86,9 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 }
 
 /** Stateful Streamable HTTP, one transport (and one server) per MCP session, as server-everything runs it. */
-export async function startStreamableServer(opts: { factory?: ServerFactory; path?: string } = {}): Promise<Peer> {
-  const factory = opts.factory ?? everything;
-  const path = opts.path ?? '/mcp';
+export function streamableHandler(factory: ServerFactory = everything, path = '/mcp') {
   const transports = new Map<string, { transport: StreamableHTTPServerTransport; done: () => Promise<void> }>();
-  const server = http.createServer(async (req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (new URL(req.url!, 'http://x').pathname !== path) return void res.writeHead(404).end();
     const sid = req.headers['mcp-session-id'] as string | undefined;
     const body = req.method === 'POST' ? await readBody(req) : undefined;
@@ -126,16 +124,26 @@ export async function startStreamableServer(opts: { factory?: ServerFactory; pat
     };
     await mcp.connect(transport);
     await transport.handleRequest(req, res, body);
-  });
-  const l = await listen(server);
+  };
+  return {
+    handle,
+    sessions: () => transports.size,
+    closeAll: () => Promise.all([...transports.values()].map((t) => t.done())),
+  };
+}
+
+export async function startStreamableServer(opts: { factory?: ServerFactory; path?: string } = {}): Promise<Peer> {
+  const path = opts.path ?? '/mcp';
+  const h = streamableHandler(opts.factory, path);
+  const l = await listen(http.createServer(h.handle));
   const url = `http://127.0.0.1:${l.port}`;
   return {
     url,
     endpoint: url + path,
     port: l.port,
-    sessions: () => transports.size,
+    sessions: h.sessions,
     close: async () => {
-      await Promise.all([...transports.values()].map((t) => t.done()));
+      await h.closeAll();
       await l.close();
     },
   };

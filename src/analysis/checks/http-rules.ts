@@ -117,6 +117,9 @@ export const transportMismatch: Rule = {
   },
 };
 
+/** Where a client looks for OAuth protected-resource metadata (RFC 9728 §3.1). */
+const isMetadataPath = (path: string) => /^\/\.well-known\/oauth-protected-resource(\/|$)/.test(path);
+
 export const auth: Rule = {
   id: 'auth',
   description: '401/403 answers, WWW-Authenticate challenges, and OAuth discovery documents that 404.',
@@ -135,6 +138,10 @@ export const auth: Rule = {
       }
       if (e.status !== 401 && e.status !== 403) continue;
       const challenge = resHeader(e, 'www-authenticate');
+      // The challenge that starts an OAuth login: the client got the metadata next, or came back with a
+      // token that worked. How the login went on is the oauth-resource rule's to tell.
+      if (e.status === 401 && /^\s*bearer\b/i.test(challenge ?? '') && v.requests().some((r) => r.startedAt >= e.startedAt && r !== e &&
+        ((isMetadataPath(v.path(r)) && r.status === 200) || (r.status != null && r.status < 400 && reqHeader(r, 'authorization'))))) continue;
       const sent = reqHeader(e, 'authorization') ?? reqHeader(e, 'x-api-key') ?? reqHeader(e, 'x-litellm-api-key');
       out.push(v.finding('auth', 'error',
         `${e.method} ${path} answered ${e.status}${challenge ? ` (WWW-Authenticate: ${short(challenge, 80)})` : ''}; ${sent ? `credential sent: ${sent}` : 'no credential was sent'}`,
@@ -145,6 +152,94 @@ export const auth: Rule = {
         sent
           ? `Check the key: compare its fingerprint with the one the gateway expects (LiteLLM: a virtual key or the master key, sent as "Authorization: Bearer sk-…").`
           : `Add the header: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>" (LiteLLM also accepts "x-litellm-api-key: <key>").`));
+    }
+    return out;
+  },
+};
+
+/**
+ * Whether an MCP client accepts metadata for `resource` when it connected to `requested`: the same
+ * origin, and the requested path under the resource's (the MCP SDK's checkResourceAllowed, which
+ * Claude Code applies too).
+ */
+export function resourceAccepted(requested: string, resource: string): boolean {
+  let a: URL;
+  let b: URL;
+  try {
+    a = new URL(requested);
+    b = new URL(resource);
+  } catch {
+    return false;
+  }
+  if (a.origin !== b.origin) return false;
+  const slash = (p: string) => (p.endsWith('/') ? p : p + '/');
+  return slash(a.pathname).startsWith(slash(b.pathname));
+}
+
+export const oauthResource: Rule = {
+  id: 'oauth-resource',
+  description: 'OAuth protected-resource metadata that names another resource than the URL the client connected to, or that the client fetches past the proxy.',
+  check(input) {
+    const v = new SessionView(input);
+    const out: Finding[] = [];
+    const reqs = v.requests();
+    // The MCP endpoint as the client addressed it: the first exchange that carried a message.
+    const carried = new Set(input.messages.map((m) => m.exchangeId));
+    const endpoint = reqs.find((e) => carried.has(e.id));
+    const endpointUrl = endpoint ? clientUrl(endpoint) : null;
+    let told = false;
+    for (const e of reqs) {
+      const challenge = e.status === 401 || e.status === 403 ? resHeader(e, 'www-authenticate') : null;
+      const metadataUrl = challenge ? /resource_metadata\s*=\s*"([^"]*)"/i.exec(challenge)?.[1] : undefined;
+      const host = reqHeader(e, 'host');
+      if (metadataUrl && host && !e.rewrite?.includes('resource_metadata')) {
+        let elsewhere = false;
+        try {
+          elsewhere = new URL(metadataUrl).host !== host;
+        } catch {
+          // Not a URL: the client cannot use it either; the auth rule reports the 401.
+        }
+        if (elsewhere) {
+          out.push(v.finding('oauth-resource', 'warning',
+            `the 401 sends the client to ${metadataUrl} for OAuth metadata, past the proxy`,
+            { exchangeIds: [e.id] },
+            `The server's WWW-Authenticate challenge names its metadata on a host other than the one the client connected to (${host}), and not the --target's, so mcptap left it as it was. The client fetches it there directly: that request is not on the record, and the document's "resource" must still match the URL the client connected to.`,
+            `If the client cannot reach ${metadataUrl}, or refuses the document, give it a token directly: claude mcp add --transport http <name> ${endpointUrl ?? '<url>'} --header "Authorization: Bearer <token>".`));
+        }
+      }
+      if (e.method !== 'GET' || e.status !== 200 || !isMetadataPath(v.path(e)) || !e.responseBody) continue;
+      let resource: unknown;
+      try {
+        resource = (JSON.parse(e.responseBody) as { resource?: unknown } | null)?.resource;
+      } catch {
+        continue;
+      }
+      if (typeof resource !== 'string') continue;
+      const moved = /oauth resource \S+ → (\S+)/.exec(e.rewrite ?? '')?.[1];
+      if (moved) {
+        // Clients fetch the document again to finish the login: told once.
+        if (told) continue;
+        told = true;
+        // Tokens are now asked for the proxy's URL; a refused one afterwards is most likely why.
+        const refused = reqs.find((r) => r.startedAt > e.startedAt && r.status === 401 && (reqHeader(r, 'authorization') ?? '') !== '');
+        out.push(v.finding('oauth-resource', refused ? 'warning' : 'info',
+          refused
+            ? `a token for ${moved} was refused: the server may require its own URL, ${resource}, as the token's audience`
+            : `mcptap moved the OAuth resource ${resource} to ${moved}, the URL the client connected to`,
+          { exchangeIds: refused ? [e.id, refused.id] : [e.id] },
+          `The server's protected-resource metadata names ${resource}. MCP clients (Claude Code, the MCP SDK) refuse metadata for another URL than the one they connected to (RFC 9728 §3.3), so mcptap passed it on with ${moved} instead, and the client asks the authorization server for a token for that resource (RFC 8707). A server or authorization server that checks the resource against its own URL refuses such a token.`,
+          refused
+            ? `Log in once without mcptap (claude mcp add --transport http <name> ${resource}), then give the token through the proxy: claude mcp add --transport http <name> ${endpointUrl ?? moved} --header "Authorization: Bearer <token>".`
+            : `Nothing to do while the login works. If the server refuses the token, log in without mcptap and pass the token as a header through the proxy.`));
+        continue;
+      }
+      const requested = endpointUrl ?? clientUrl(e, '/');
+      if (resourceAccepted(requested, resource)) continue;
+      out.push(v.finding('oauth-resource', 'error',
+        `OAuth metadata names the resource ${resource}, not ${requested}, the URL the client connected to`,
+        { exchangeIds: [e.id] },
+        `MCP clients check that the protected-resource metadata is for the URL they connected to (same origin, path under the resource's; RFC 9728 §3.3) and stop otherwise. Claude Code then shows only "Failed to connect"; the MCP SDK throws "Protected resource ${resource} does not match expected ${requested} (or origin)". The login never starts.`,
+        `The server must publish the URL clients use as its resource (behind a gateway or a tunnel: the public URL, e.g. the server's base URL setting). Until then, give the client a token directly: claude mcp add --transport http <name> ${requested} --header "Authorization: Bearer <token>".`));
     }
     return out;
   },
