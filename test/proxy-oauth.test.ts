@@ -109,6 +109,22 @@ describe('OAuth through the proxy', () => {
     expect(fs2[0].fix).toContain(`claude mcp add --transport http <name> ${proxy.url}/mcp --header "Authorization: Bearer <token>"`);
   });
 
+  it('tells why a server that checks the token audience refuses the token the login through the proxy got', async () => {
+    const server = await startOAuthServer({ strictAudience: true });
+    peers.push(server);
+    const db = path.join(tmp.dir, 'oauth-strict.db');
+    const proxy = await startProxy({ target: server.url, port: 0, db, label: 'strict', onWarning: () => {} });
+    try {
+      await expect(login(proxy, new TestOAuthClient())).rejects.toThrow(UnauthorizedError);
+      await proxy.flush();
+    } finally {
+      await proxy.close();
+    }
+    const f = findings(db, 'strict').filter((x) => x.ruleId === 'oauth-resource' && x.severity === 'warning');
+    expect(f).toEqual([expect.objectContaining({ title: `a token for ${proxy.url}/mcp was refused: the server may require its own URL, ${server.endpoint}, as the token's audience` })]);
+    expect(f[0].fix).toContain(`claude mcp add --transport http <name> ${server.endpoint}`);
+  });
+
   it('changes only the resource value and the length, and leaves big or foreign documents alone', async () => {
     // Byte for byte: spacing, key order, escaped slashes and unknown members stay as the server wrote them.
     const doc = '{ "resource" : "http:\\/\\/127.0.0.1:4000\\/mcp",\n  "authorization_servers": ["http://127.0.0.1:4000"], "x": {"resource": "other"} }';

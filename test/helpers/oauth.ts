@@ -4,6 +4,7 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { getOAuthProtectedResourceMetadataUrl, mcpAuthMetadataRouter, mcpAuthRouter, createOAuthMetadata } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { DemoInMemoryAuthProvider } from '@modelcontextprotocol/sdk/examples/server/demoInMemoryOAuthProvider.js';
 import { echoServer, listen, streamableHandler, type Peer } from './peers.js';
 
@@ -20,7 +21,8 @@ export interface OAuthPeer extends Peer {
 }
 
 /** `resource` overrides the resource the metadata names (default: the server's own /mcp URL). */
-export async function startOAuthServer(opts: { resource?: (ownUrl: string) => string } = {}): Promise<OAuthPeer> {
+/** `strictAudience`: tokens are accepted only for the server's own URL (RFC 8707), as strict resource servers do. */
+export async function startOAuthServer(opts: { resource?: (ownUrl: string) => string; strictAudience?: boolean } = {}): Promise<OAuthPeer> {
   const provider = new DemoInMemoryAuthProvider();
   const asServer = http.createServer();
   const as = await listen(asServer);
@@ -37,7 +39,14 @@ export async function startOAuthServer(opts: { resource?: (ownUrl: string) => st
   const mcp = streamableHandler(echoServer, '/mcp');
   const rsApp = express();
   rsApp.use(mcpAuthMetadataRouter({ oauthMetadata: createOAuthMetadata({ provider, issuerUrl: issuer }), resourceServerUrl: resource }));
-  rsApp.all('/mcp', requireBearerAuth({ verifier: provider, resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(own) }), (req, res) => void mcp.handle(req, res));
+  const verifier = {
+    verifyAccessToken: async (token: string) => {
+      const info = await provider.verifyAccessToken(token);
+      if (opts.strictAudience && info.resource?.href !== own.href) throw new InvalidTokenError(`token is for ${info.resource?.href}, not ${own.href}`);
+      return info;
+    },
+  };
+  rsApp.all('/mcp', requireBearerAuth({ verifier, resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(own) }), (req, res) => void mcp.handle(req, res));
   rsServer.on('request', rsApp);
   return {
     url,

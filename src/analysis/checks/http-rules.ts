@@ -221,7 +221,7 @@ export const oauthResource: Rule = {
         if (told) continue;
         told = true;
         // Tokens are now asked for the proxy's URL; a refused one afterwards is most likely why.
-        const refused = reqs.find((r) => r.startedAt > e.startedAt && r.status === 401 && (reqHeader(r, 'authorization') ?? '') !== '');
+        const refused = reqs.find((r) => r.status === 401 && (reqHeader(r, 'authorization') ?? '') !== '');
         out.push(v.finding('oauth-resource', refused ? 'warning' : 'info',
           refused
             ? `a token for ${moved} was refused: the server may require its own URL, ${resource}, as the token's audience`
