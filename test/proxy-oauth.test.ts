@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -62,12 +63,14 @@ describe('OAuth through the proxy', () => {
     }
     expect(server.issued()).toHaveLength(1);
 
+    let challengedSession = '';
     const store = CaptureStore.open(db, { readonly: true });
     try {
       // The 401, the metadata fetched after it, and the attempt after the login.
       const sessions = store.listSessions().filter((s) => s.label === 'oauth');
       const exchanges = sessions.flatMap((s) => store.exchanges(s.id));
       const challenged = exchanges.find((e) => e.status === 401)!;
+      challengedSession = challenged.sessionId!;
       expect(challenged.rewrite).toBe(`www-authenticate resource_metadata ${server.url}/.well-known/oauth-protected-resource/mcp → ${proxy.url}/.well-known/oauth-protected-resource/mcp`);
       const metadata = exchanges.find((e) => e.url === '/.well-known/oauth-protected-resource/mcp')!;
       expect(metadata.status).toBe(200);
@@ -85,9 +88,14 @@ describe('OAuth through the proxy', () => {
     const bytes = Buffer.concat(['', '-wal'].filter((s) => fs.existsSync(db + s)).map((s) => fs.readFileSync(db + s)));
     for (const token of server.issued()) expect(bytes.includes(Buffer.from(token))).toBe(false);
 
+    // The refused initialize says why in `mcptap show`: it has no JSON-RPC answer, only the 401.
+    const shown = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'show', challengedSession, '--db', db], { encoding: 'utf8' });
+    expect(shown.stdout).toMatch(/→ request +initialize +0 +HTTP 401/);
     const fs1 = findings(db, 'oauth');
-    // The first 401 started a login that worked: not an auth failure.
-    expect(fs1.filter((f) => f.ruleId === 'auth')).toEqual([]);
+    // The first 401 started a login (told as such), and that login worked: no auth failure.
+    expect(fs1.filter((f) => f.ruleId === 'auth')).toEqual([expect.objectContaining({ severity: 'info', title: 'POST /mcp answered 401 and the client started an OAuth login (it fetched /.well-known/oauth-protected-resource/mcp)' })]);
+    // The rewrites are the OAuth rule's to tell, not the legacy endpoint rule's.
+    expect(fs1.filter((f) => f.ruleId === 'endpoint-rewrite')).toEqual([]);
     expect(fs1.filter((f) => f.ruleId === 'oauth-resource')).toEqual([expect.objectContaining({ severity: 'info', title: `mcptap moved the OAuth resource ${server.endpoint} to ${proxy.url}/mcp, the URL the client connected to` })]);
     expect(fs1.filter((f) => f.severity === 'error')).toEqual([]);
   });

@@ -36,13 +36,17 @@ export function registerShow(program: Command): void {
         const w = process.stdout.columns && process.stdout.columns > 60 ? process.stdout.columns : 120;
         const s = session;
         process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        const exchanges = store.exchanges(s.id);
+        // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
+        const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
-          for (const e of store.exchanges(s.id)) {
+          for (const e of exchanges) {
             process.stdout.write(`  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${e.error ? '  ' + e.error : ''}${e.aborted ? '  aborted' : ''}${e.rewrite ? '  rewrote ' + e.rewrite : ''}\n`);
           }
         }
         for (const m of store.iterateMessages(s.id)) {
-          const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : '';
+          const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;
+          const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
           process.stdout.write(head + pad(summary(m), Math.max(10, w - head.length)) + '\n');
         }

@@ -138,10 +138,22 @@ export const auth: Rule = {
       }
       if (e.status !== 401 && e.status !== 403) continue;
       const challenge = resHeader(e, 'www-authenticate');
-      // The challenge that starts an OAuth login: the client got the metadata next, or came back with a
-      // token that worked. How the login went on is the oauth-resource rule's to tell.
-      if (e.status === 401 && /^\s*bearer\b/i.test(challenge ?? '') && v.requests().some((r) => r.startedAt >= e.startedAt && r !== e &&
-        ((isMetadataPath(v.path(r)) && r.status === 200) || (r.status != null && r.status < 400 && reqHeader(r, 'authorization'))))) continue;
+      // The challenge that starts an OAuth login. Came back with a token that worked: nothing to tell.
+      // Got the metadata: a login started (it goes on in a browser, and the client's retry with the token
+      // is a new session); the oauth-resource rule tells about the metadata.
+      const later = v.requests().filter((r) => r.startedAt >= e.startedAt && r !== e);
+      if (e.status === 401 && /^\s*bearer\b/i.test(challenge ?? '')) {
+        if (later.some((r) => r.status != null && r.status < 400 && reqHeader(r, 'authorization'))) continue;
+        const metadata = later.find((r) => isMetadataPath(v.path(r)) && r.status === 200);
+        if (metadata && !reqHeader(e, 'authorization')) {
+          out.push(v.finding('auth', 'info',
+            `${e.method} ${path} answered 401 and the client started an OAuth login (it fetched ${v.path(metadata)})`,
+            { exchangeIds: [e.id, metadata.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+            `The server wants a token and said where to get one; the client went for it. The login goes on in the browser, and the client then connects again with the token: that is a new session (see 'mcptap sessions'). If none came, the login did not finish.`,
+            `If the login fails, log in without mcptap to see the authorization server's error, or give the client a token directly: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <token>".`));
+          continue;
+        }
+      }
       const sent = reqHeader(e, 'authorization') ?? reqHeader(e, 'x-api-key') ?? reqHeader(e, 'x-litellm-api-key');
       out.push(v.finding('auth', 'error',
         `${e.method} ${path} answered ${e.status}${challenge ? ` (WWW-Authenticate: ${short(challenge, 80)})` : ''}; ${sent ? `credential sent: ${sent}` : 'no credential was sent'}`,
@@ -253,10 +265,12 @@ export const endpointRewrite: Rule = {
     const out: Finding[] = [];
     for (const e of v.requests()) {
       // A rewritten redirect is the redirect rule's to tell.
-      if (e.rewrite?.startsWith('location ')) continue;
-      if (e.rewrite) {
+      // Redirects and OAuth metadata are the redirect and oauth-resource rules' to tell.
+      const endpoint = e.rewrite?.split('; ').find((r) => r.startsWith('endpoint '));
+      if (e.rewrite && !endpoint) continue;
+      if (endpoint) {
         out.push(v.finding('endpoint-rewrite', 'info',
-          `the server's endpoint event named the upstream directly; mcptap rewrote it (${e.rewrite})`,
+          `the server's endpoint event named the upstream directly; mcptap rewrote it (${endpoint})`,
           { exchangeIds: [e.id] },
           `The legacy SSE server announced an absolute URL on its own address. Left alone, the client would post there and bypass the proxy (and anything else in between). mcptap changed only that line.`,
           `Nothing to do here; without mcptap, make the server send a relative endpoint (e.g. /message?sessionId=…) or its public address.`));
