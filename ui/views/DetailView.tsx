@@ -19,6 +19,9 @@ interface Props {
   onAction: (a: 'yank' | 'export', seq: number) => void;
 }
 
+/** Characters of an error response's body the detail view shows. */
+const BODY_SHOWN = 2000;
+
 export function DetailView({ store, session, seq, height, width, input: inputRef, onJump, onAction }: Props) {
   const m = useMemo(() => store.message(session.id, seq), [store, session.id, seq]);
   const ex = useMemo(() => (m?.exchangeId ? store.exchange(m.exchangeId) : null), [store, m?.exchangeId]);
@@ -34,6 +37,11 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
       if (ex.rewrite) out.push(`rewrote ${ex.rewrite}`);
       out.push('request headers:', ...ex.requestHeaders.map(([k, v]) => `  ${k}: ${v}`));
       if (ex.responseHeaders) out.push('response headers:', ...ex.responseHeaders.map(([k, v]) => `  ${k}: ${v}`));
+      // A refusal's body (an OAuth 401's error, a gateway's 403) is no JSON-RPC message: shown here.
+      if (ex.status != null && ex.status >= 400 && ex.responseBody) {
+        const body = ex.responseBody.length > BODY_SHOWN ? ex.responseBody.slice(0, BODY_SHOWN) + ' …' : ex.responseBody;
+        out.push('response body:', ...body.split(/\r?\n/).map((l) => '  ' + l));
+      }
     }
     return out;
   }, [m, ex]);
