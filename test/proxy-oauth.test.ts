@@ -117,6 +117,31 @@ describe('OAuth through the proxy', () => {
     expect(fs2[0].fix).toContain(`claude mcp add --transport http <name> ${proxy.url}/mcp --header "Authorization: Bearer <token>"`);
   });
 
+  it('logs in with a server that is its own authorization server and publishes no resource metadata (the fallback)', async () => {
+    const server = await startOAuthServer({ ownAuthorizationServer: true });
+    peers.push(server);
+    const db = path.join(tmp.dir, 'oauth-own.db');
+    const proxy = await startProxy({ target: server.url, port: 0, db, label: 'own', onWarning: () => {} });
+    try {
+      const client = await login(proxy, new TestOAuthClient());
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['echo']);
+      await client.close();
+      await proxy.flush();
+    } finally {
+      await proxy.close();
+    }
+    const fs3 = findings(db, 'own');
+    // The metadata misses before the fallback found the authorization server are not a problem.
+    expect(fs3.filter((f) => f.severity !== 'info')).toEqual([]);
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const urls = store.listSessions().filter((s) => s.label === 'own').flatMap((s) => store.exchanges(s.id)).map((e) => `${e.url} ${e.status}`);
+      expect(urls).toEqual(expect.arrayContaining(['/.well-known/oauth-protected-resource/mcp 404', '/.well-known/oauth-authorization-server 200']));
+    } finally {
+      store.close();
+    }
+  });
+
   it('tells why a server that checks the token audience refuses the token the login through the proxy got', async () => {
     const server = await startOAuthServer({ strictAudience: true });
     peers.push(server);

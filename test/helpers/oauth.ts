@@ -21,9 +21,15 @@ export interface OAuthPeer extends Peer {
 }
 
 /** `resource` overrides the resource the metadata names (default: the server's own /mcp URL). */
-/** `strictAudience`: tokens are accepted only for the server's own URL (RFC 8707), as strict resource servers do. */
-export async function startOAuthServer(opts: { resource?: (ownUrl: string) => string; strictAudience?: boolean } = {}): Promise<OAuthPeer> {
+/**
+ * `strictAudience`: tokens are accepted only for the server's own URL (RFC 8707), as strict resource
+ * servers do. `ownAuthorizationServer`: the server is its own authorization server and publishes no
+ * resource metadata (the 2025-03-26 way, and a gateway's): clients fall back to its origin's
+ * /.well-known/oauth-authorization-server.
+ */
+export async function startOAuthServer(opts: { resource?: (ownUrl: string) => string; strictAudience?: boolean; ownAuthorizationServer?: boolean } = {}): Promise<OAuthPeer> {
   const provider = new DemoInMemoryAuthProvider();
+  if (opts.ownAuthorizationServer) return startSelfAuthorizingServer(provider);
   const asServer = http.createServer();
   const as = await listen(asServer);
   const issuer = new URL(`http://127.0.0.1:${as.port}`);
@@ -109,4 +115,25 @@ export class TestOAuthClient implements OAuthClientProvider {
   codeVerifier() {
     return this.verifier;
   }
+}
+
+async function startSelfAuthorizingServer(provider: DemoInMemoryAuthProvider): Promise<OAuthPeer> {
+  const server = http.createServer();
+  const l = await listen(server);
+  const url = `http://127.0.0.1:${l.port}`;
+  const mcp = streamableHandler(echoServer, '/mcp');
+  const app = express();
+  app.use('/.well-known/oauth-protected-resource', (_req, res) => void res.status(404).json({ error: 'not_found' }));
+  app.use(mcpAuthRouter({ provider, issuerUrl: new URL(url) }));
+  app.all('/mcp', requireBearerAuth({ verifier: provider }), (req, res) => void mcp.handle(req, res));
+  server.on('request', app);
+  return {
+    url, endpoint: url + '/mcp', port: l.port, issuer: url + '/',
+    issued: () => [...(provider as unknown as { tokens: Map<string, unknown> }).tokens.keys()],
+    sessions: mcp.sessions,
+    close: async () => {
+      await mcp.closeAll();
+      await l.close();
+    },
+  };
 }

@@ -120,6 +120,9 @@ export const transportMismatch: Rule = {
 /** Where a client looks for OAuth protected-resource metadata (RFC 9728 §3.1). */
 const isMetadataPath = (path: string) => /^\/\.well-known\/oauth-protected-resource(\/|$)/.test(path);
 
+/** Where a client looks for OAuth metadata of any kind (RFC 9728, RFC 8414, OpenID Connect). */
+const isDiscoveryPath = (path: string) => /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|$)/.test(path);
+
 export const auth: Rule = {
   id: 'auth',
   description: '401/403 answers, WWW-Authenticate challenges, and OAuth discovery documents that 404.',
@@ -129,6 +132,9 @@ export const auth: Rule = {
     for (const e of v.requests()) {
       const path = v.path(e);
       if (/^\/\.well-known\/oauth-(protected-resource|authorization-server)/.test(path) && e.status === 404) {
+        // Clients try several discovery URLs (path-suffixed and root forms; without resource metadata,
+        // the authorization server's at the server's origin): one that answered makes the misses moot.
+        if (v.requests().some((r) => isDiscoveryPath(v.path(r)) && r.status === 200)) continue;
         out.push(v.finding('auth', 'warning',
           `OAuth discovery ${path} answered 404`,
           { exchangeIds: [e.id] },
@@ -144,7 +150,7 @@ export const auth: Rule = {
       const later = v.requests().filter((r) => r.startedAt >= e.startedAt && r !== e);
       if (e.status === 401 && /^\s*bearer\b/i.test(challenge ?? '')) {
         if (later.some((r) => r.status != null && r.status < 400 && reqHeader(r, 'authorization'))) continue;
-        const metadata = later.find((r) => isMetadataPath(v.path(r)) && r.status === 200);
+        const metadata = later.find((r) => isDiscoveryPath(v.path(r)) && r.status === 200);
         if (metadata && !reqHeader(e, 'authorization')) {
           out.push(v.finding('auth', 'info',
             `${e.method} ${path} answered 401 and the client started an OAuth login (it fetched ${v.path(metadata)})`,
