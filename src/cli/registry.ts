@@ -5,6 +5,7 @@ import { registerExport } from './export.js';
 import { registerImport } from './import.js';
 import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
+import { registerPrune } from './prune.js';
 import { registerReplay } from './replay.js';
 import { registerSessions } from './sessions.js';
 import { registerShow } from './show.js';
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerImport(program);
   registerReplay(program);
   registerMock(program);
+  registerPrune(program);
 }

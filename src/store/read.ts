@@ -152,6 +152,37 @@ export class CaptureStore {
     }));
   }
 
+  /**
+   * When each session last saw traffic (epoch ms): its end, else its newest message or exchange, else
+   * its start. Sessions a client never ended (no DELETE, no close) are as old as their last traffic.
+   */
+  lastActivity(): Map<string, number> {
+    const rows = this.db.prepare(`SELECT s.id AS id, max(s.started_at,
+        coalesce(s.ended_at, 0),
+        coalesce((SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1), 0),
+        coalesce((SELECT max(e.started_at) FROM exchanges e WHERE e.session_id = s.id), 0)) AS at
+      FROM sessions s`).all() as Array<{ id: string; at: number }>;
+    return new Map(rows.map((r) => [r.id, r.at]));
+  }
+
+  /** Deletes sessions with their messages and exchanges, in one transaction; returns what went. */
+  deleteSessions(ids: string[]): { sessions: number; messages: number; exchanges: number } {
+    const out = { sessions: 0, messages: 0, exchanges: 0 };
+    const del = {
+      messages: this.db.prepare(`DELETE FROM messages WHERE session_id = ?`),
+      exchanges: this.db.prepare(`DELETE FROM exchanges WHERE session_id = ?`),
+      session: this.db.prepare(`DELETE FROM sessions WHERE id = ?`),
+    };
+    this.db.transaction(() => {
+      for (const id of ids) {
+        out.messages += del.messages.run(id).changes;
+        out.exchanges += del.exchanges.run(id).changes;
+        out.sessions += del.session.run(id).changes;
+      }
+    })();
+    return out;
+  }
+
   /** Changes whenever another connection commits; the live UI polls this (cheap) before re-reading. */
   dataVersion(): number {
     return this.db.pragma('data_version', { simple: true }) as number;
