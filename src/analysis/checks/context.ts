@@ -2,14 +2,28 @@ import type { Exchange, RpcMessage } from '../../capture/model.js';
 import { header, mediaType } from '../../capture/headers.js';
 import type { CheckInput, Evidence, Finding, Severity } from './types.js';
 
-/** Lookups every rule needs, built once per session. */
+const views = new WeakMap<CheckInput, SessionView>();
+
+/** Lookups every rule needs, built once per session: the rules of one run share it (see `of`). */
 export class SessionView {
   readonly bySeq = new Map<number, RpcMessage>();
   readonly exchangeById = new Map<string, Exchange>();
+  private http: Exchange[] | null = null;
+  private byExchange: Map<string, RpcMessage[]> | null = null;
 
-  constructor(readonly input: CheckInput) {
+  private constructor(readonly input: CheckInput) {
     for (const m of input.messages) this.bySeq.set(m.seq, m);
     for (const e of input.exchanges) this.exchangeById.set(e.id, e);
+  }
+
+  /**
+   * The view of a check input, made on first use. Each rule used to build its own, and live checks run
+   * every rule over windows of 1,000 messages and exchanges: most of a round went into building maps.
+   */
+  static of(input: CheckInput): SessionView {
+    let v = views.get(input);
+    if (!v) views.set(input, (v = new SessionView(input)));
+    return v;
   }
 
   get session() {
@@ -28,8 +42,28 @@ export class SessionView {
   }
 
   /** The exchanges the client sent (HTTP), in order. */
+  /** The messages an exchange carried, in seq order. */
+  messagesOf(exchangeId: string): RpcMessage[] {
+    if (!this.byExchange) {
+      this.byExchange = new Map();
+      for (const m of this.input.messages) {
+        if (!m.exchangeId) continue;
+        const list = this.byExchange.get(m.exchangeId);
+        if (list) list.push(m);
+        else this.byExchange.set(m.exchangeId, [m]);
+      }
+    }
+    return this.byExchange.get(exchangeId) ?? [];
+  }
+
+  /** Seqs of the messages an exchange carried (a finding's evidence). */
+  seqsOf(exchangeId: string): number[] {
+    return this.messagesOf(exchangeId).map((m) => m.seq);
+  }
+
   requests(): Exchange[] {
-    return this.input.exchanges.filter((e) => e.kind === 'http');
+    this.http ??= this.input.exchanges.filter((e) => e.kind === 'http');
+    return this.http;
   }
 
   finding(ruleId: string, severity: Severity, title: string, ev: Partial<Omit<Evidence, 'sessionId'>>, explanation: string, fix: string): Finding {

@@ -14,7 +14,7 @@ export const acceptHeader: Rule = {
   id: 'accept-header',
   description: 'A Streamable HTTP POST answered 406 Not Acceptable: the client did not accept both application/json and text/event-stream.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
       if (e.status !== 406) continue;
@@ -23,7 +23,7 @@ export const acceptHeader: Rule = {
       const what = missing.length ? missing.join(' and ') : 'one of the required media types';
       out.push(v.finding('accept-header', 'error',
         `${e.method} ${v.path(e)} answered 406 Not Acceptable: the request did not accept ${what}`,
-        { exchangeIds: [e.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+        { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
         `The server requires every POST to accept both application/json and text/event-stream (Streamable HTTP). The request sent ${accept ? `Accept: ${accept}` : 'no Accept header'}. Server said: ${short(e.responseBody) || '406'}`,
         `Send "Accept: application/json, text/event-stream" on every POST. Claude Code does this with --transport http; a gateway in between must pass the header through unchanged.`));
     }
@@ -37,11 +37,11 @@ export const redirect: Rule = {
   id: 'redirect',
   description: "An MCP request answered with a redirect, such as Starlette's (and LiteLLM's) /mcp → /mcp/: MCP clients do not follow it.",
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
       if (e.status == null || !REDIRECTS.has(e.status)) continue;
-      const carriesRpc = input.messages.some((m) => m.exchangeId === e.id && m.direction === 'client->server');
+      const carriesRpc = v.messagesOf(e.id).some((m) => m.direction === 'client->server');
       const opensStream = e.method === 'GET' && (reqHeader(e, 'accept') ?? '').includes('text/event-stream');
       if (!carriesRpc && !opensStream) continue;
       const path = v.path(e);
@@ -64,7 +64,7 @@ export const redirect: Rule = {
       const transport = opensStream || /\/sse\/?$/.test(path) ? 'sse' : 'http';
       out.push(v.finding('redirect', 'error',
         `${e.method} ${path} answered ${e.status}: redirected to ${shown}, which MCP clients do not follow`,
-        { exchangeIds: [e.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+        { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
         `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${e.rewrite?.startsWith('location ') ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
         fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`));
     }
@@ -76,12 +76,12 @@ export const transportMismatch: Rule = {
   id: 'transport-mismatch',
   description: 'A legacy SSE client against a Streamable HTTP endpoint or the reverse (405/404 on GET or POST, no endpoint event, 404 on /message).',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
       const path = v.path(e);
       const accept = reqHeader(e, 'accept') ?? '';
-      const hasRpc = input.messages.some((m) => m.exchangeId === e.id && m.direction === 'client->server');
+      const hasRpc = v.messagesOf(e.id).some((m) => m.direction === 'client->server');
       if (e.method === 'GET' && accept.includes('text/event-stream') && !reqHeader(e, 'mcp-session-id') && (e.status === 405 || e.status === 404 || e.status === 400 || (e.status === 200 && resType(e) !== 'text/event-stream'))) {
         const base = clientUrl(e, path.replace(/\/sse$/, '/mcp'));
         out.push(v.finding('transport-mismatch', 'error',
@@ -127,7 +127,7 @@ export const auth: Rule = {
   id: 'auth',
   description: '401/403 answers, WWW-Authenticate challenges, and OAuth discovery documents that 404.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
       const path = v.path(e);
@@ -154,7 +154,7 @@ export const auth: Rule = {
         if (metadata && !reqHeader(e, 'authorization')) {
           out.push(v.finding('auth', 'info',
             `${e.method} ${path} answered 401 and the client started an OAuth login (it fetched ${v.path(metadata)})`,
-            { exchangeIds: [e.id, metadata.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+            { exchangeIds: [e.id, metadata.id], messageSeqs: v.seqsOf(e.id) },
             `The server wants a token and said where to get one; the client went for it. The login goes on in the browser, and the client then connects again with the token: that is a new session (see 'mcptap sessions'). If none came, the login did not finish.`,
             `If the login fails, log in without mcptap to see the authorization server's error, or give the client a token directly: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <token>".`));
           continue;
@@ -163,7 +163,7 @@ export const auth: Rule = {
       const sent = reqHeader(e, 'authorization') ?? reqHeader(e, 'x-api-key') ?? reqHeader(e, 'x-litellm-api-key');
       out.push(v.finding('auth', 'error',
         `${e.method} ${path} answered ${e.status}${challenge ? ` (WWW-Authenticate: ${short(challenge, 80)})` : ''}; ${sent ? `credential sent: ${sent}` : 'no credential was sent'}`,
-        { exchangeIds: [e.id], messageSeqs: input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq) },
+        { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
         sent
           ? `The request carried a credential (shown by its fingerprint) and the server refused it: wrong key, expired token, or a key for another gateway or team.`
           : `The request carried no Authorization header (nor x-api-key / x-litellm-api-key). A header configured for the client never reached the server: check the client config, and that nothing in between strips it.`,
@@ -198,7 +198,7 @@ export const oauthResource: Rule = {
   id: 'oauth-resource',
   description: 'OAuth protected-resource metadata that names another resource than the URL the client connected to, or that the client fetches past the proxy.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     const reqs = v.requests();
     // The MCP endpoint as the client addressed it: the first exchange that carried a message.
@@ -267,7 +267,7 @@ export const endpointRewrite: Rule = {
   id: 'endpoint-rewrite',
   description: 'A legacy endpoint event that points at a host the client cannot reach or that bypasses the proxy.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
       // A rewritten redirect is the redirect rule's to tell.
@@ -308,10 +308,10 @@ export const upstreamFailure: Rule = {
   id: 'upstream-failure',
   description: '5xx answers, refused or reset connections, and responses cut off mid-stream.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of input.exchanges) {
-      const seqs = input.messages.filter((m) => m.exchangeId === e.id).map((m) => m.seq);
+      const seqs = v.seqsOf(e.id);
       const mcptapAnswer = resHeader(e, 'x-mcptap-error') === 'upstream';
       if (e.error && (mcptapAnswer || e.status == null || e.status === 502 && e.kind === 'websocket')) {
         out.push(v.finding('upstream-failure', 'error',

@@ -43,7 +43,7 @@ export const unknownTool: Rule = {
   id: 'unknown-tool',
   description: "A tools/call whose name is not in the session's latest tools/list result (the cause of 'No such tool available').",
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     let tools: string[] | null = null;
     let listSeq: number | null = null;
@@ -82,7 +82,7 @@ export const unanswered: Rule = {
   id: 'unanswered',
   description: 'Requests with no response, responses with no request, duplicate ids in flight, cancelled requests.',
   check(input, opts) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     const last = input.session.endedAt ?? input.messages.at(-1)?.ts ?? input.session.startedAt;
     const inflight = new Map<string, RpcMessage>();
@@ -140,7 +140,7 @@ export const invalidJsonRpc: Rule = {
   id: 'invalid-jsonrpc',
   description: 'Invalid JSON-RPC (missing jsonrpc "2.0", bad ids), reserved error codes outside the spec, non-JSON bodies, batches where the version forbids them.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     const noBatches = (input.session.protocolVersion ?? '') >= '2025-06-18';
     for (const m of input.messages) {
@@ -172,7 +172,7 @@ export const toolErrors: Rule = {
   id: 'tool-errors',
   description: 'Tool results with isError: true, and calls slower than --slow MS.',
   check(input, opts) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const m of input.messages) {
       if (m.direction !== 'server->client' || m.method !== 'tools/call') continue;

@@ -7,7 +7,7 @@ export const sessionHeader: Rule = {
   id: 'session-header',
   description: 'Requests after initialize without the Mcp-Session-Id the server issued, with a different one, or answered 400/404 about the session.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     if (input.session.transport !== 'streamable-http') return out;
     const issued = input.session.mcpSessionId;
@@ -58,7 +58,7 @@ export const protocolVersion: Rule = {
   id: 'protocol-version',
   description: 'MCP-Protocol-Version header missing or different from the negotiated version (2025-06-18 on); unsupported versions in initialize.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     const { request, response } = v.initialize();
     const asked = payload(request)?.params?.protocolVersion as string | undefined;
@@ -109,7 +109,7 @@ export const ordering: Rule = {
   id: 'ordering',
   description: 'Requests before the initialize handshake completed; server→client requests the client declared no capability for.',
   check(input) {
-    const v = new SessionView(input);
+    const v = SessionView.of(input);
     const out: Finding[] = [];
     const { request, response } = v.initialize();
     if (request) {
