@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
-import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStreamableServer, type Peer } from './helpers/peers.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
@@ -69,6 +69,42 @@ describe('a clean session', () => {
       await c.close();
     });
     expect(fs.filter((f) => f.severity !== 'info')).toEqual([]);
+  });
+
+  it('stays quiet on a stateless server (no session id), whose standalone GET stream is the client\'s own, offered or declined', async () => {
+    const srv = await peer(startStatelessServer());
+    const declining = await peer(startStatelessServer({ declineGet: true }));
+    for (const [s, label] of [[srv, 'stateless'], [declining, 'stateless-405']] as const) {
+      const fs = await capture(s.url, label, async (url) => {
+        const c = await connectClient('streamable-http', url + '/mcp');
+        await c.client.listTools();
+        await c.client.callTool({ name: 'echo', arguments: { message: 'fine' } });
+        await c.close();
+      });
+      expect(fs.filter((f) => f.severity !== 'info'), label).toEqual([]);
+    }
+    // A 2025-03-26 client sends no MCP-Protocol-Version: its GET to the URL it POSTs to is still its own
+    // standalone stream, not a legacy SSE session of its own.
+    const sessions: string[] = [];
+    const raw = await capture(srv.url, 'stateless-0326', async (url) => {
+      const init = INIT(1);
+      init.params.protocolVersion = '2025-03-26';
+      expect((await post(url + '/mcp', init)).status).toBe(200);
+      const ac = new AbortController();
+      const r = await fetch(url + '/mcp', { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+      sessions.push(r.headers.get('content-type') ?? '');
+      ac.abort();
+    });
+    expect(sessions).toEqual(['text/event-stream']);
+    expect(raw.filter((f) => f.severity !== 'info')).toEqual([]);
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const made = store.listSessions().filter((x) => x.label === 'stateless-0326');
+      expect(made.map((x) => x.transport)).toEqual(['streamable-http']);
+      expect(store.exchanges(made[0].id).map((e) => e.method)).toEqual(['POST', 'GET']);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -233,7 +233,9 @@ export class HttpExchangeCapture {
       legacySessionId: this.legacySessionId,
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
       isMcp: this.mcp,
-      isLegacyStream: isStream && !requestSessionId,
+      // A Streamable HTTP client sends MCP-Protocol-Version on every request after initialize
+      // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.
+      isLegacyStream: isStream && !requestSessionId && !header(this.rawRequestHeaders, 'mcp-protocol-version'),
       clientKey: this.clientKey,
     });
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);

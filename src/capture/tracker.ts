@@ -20,6 +20,8 @@ interface SessionState {
   pending: Map<string, RpcMessage>;
   initializeSeen: boolean;
   lastActivity: number;
+  /** The path a Streamable HTTP session POSTs its messages to. */
+  endpointPath: string | null;
 }
 
 /** What the proxy knows of an exchange when it asks which session it belongs to. */
@@ -46,6 +48,8 @@ export interface SessionHint {
 
 /** Where clients look for OAuth metadata (RFC 9728, RFC 8414, OpenID Connect discovery). */
 const OAUTH_DISCOVERY = /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|\?|$)/;
+
+const pathOf = (url: string) => url.split('?')[0];
 
 const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));
 
@@ -83,7 +87,7 @@ export class SessionTracker {
       errorCount: 0,
       exchangeCount: 0,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -103,6 +107,7 @@ export class SessionTracker {
     if (ex.status != null && ex.status >= 400) st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
     if (st.session.transport !== 'http') this.byClient.set(h.clientKey, st);
+    if (st.session.transport === 'streamable-http' && ex.method === 'POST' && h.isMcp) st.endpointPath ??= pathOf(ex.url);
     this.hub.emit('session', st.session);
     return st.session;
   }
@@ -121,7 +126,13 @@ export class SessionTracker {
       this.bindMcpId(joined, h.requestSessionId);
       return joined;
     }
-    if (h.isLegacyStream) return this.create('sse', ex.startedAt);
+    if (h.isLegacyStream) {
+      // Or the standalone stream of a stateless Streamable HTTP server (no session id there either), from
+      // a client without MCP-Protocol-Version (2025-03-26): it GETs the URL it has been POSTing to.
+      const prev = this.byClient.get(h.clientKey);
+      if (prev && prev.session.transport === 'streamable-http' && !prev.session.endedAt && prev.endpointPath === pathOf(ex.url)) return prev;
+      return this.create('sse', ex.startedAt);
+    }
     if (h.responseSessionId) {
       const known = this.byMcpId.get(h.responseSessionId);
       if (known) return known;

@@ -149,6 +149,27 @@ export async function startStreamableServer(opts: { factory?: ServerFactory; pat
   };
 }
 
+/**
+ * Stateless Streamable HTTP (no Mcp-Session-Id; a new server and transport per request), as FastMCP's
+ * stateless_http and many gateways run. `declineGet`: the standalone GET stream is refused with 405, as the
+ * spec allows.
+ */
+export async function startStatelessServer(opts: { factory?: ServerFactory; declineGet?: boolean } = {}): Promise<Peer> {
+  const factory = opts.factory ?? echoServer;
+  const l = await listen(http.createServer(async (req, res) => {
+    if (new URL(req.url!, 'http://x').pathname !== '/mcp') return void res.writeHead(404).end();
+    if (opts.declineGet && req.method === 'GET') return void res.writeHead(405, { allow: 'POST' }).end();
+    const body = req.method === 'POST' ? await readBody(req) : undefined;
+    const { server: mcp } = factory();
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => void transport.close().then(() => mcp.close()));
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }));
+  const url = `http://127.0.0.1:${l.port}`;
+  return { url, endpoint: url + '/mcp', port: l.port, sessions: () => 0, close: l.close };
+}
+
 /** The 2024-11-05 transport: GET /sse and POST /message?sessionId=… */
 export async function startSseServer(opts: { factory?: ServerFactory; absoluteEndpoint?: boolean } = {}): Promise<Peer> {
   const factory = opts.factory ?? everything;

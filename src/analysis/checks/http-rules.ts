@@ -78,11 +78,17 @@ export const transportMismatch: Rule = {
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
+    // Paths the client POSTed JSON-RPC to and got an answer: Streamable HTTP endpoints, where a GET is
+    // the optional standalone stream, which a server may decline with 405 (a stateless one sends no
+    // Mcp-Session-Id for the GET to carry).
+    const streamable = new Set(v.requests().filter((e) => e.method === 'POST' && e.status != null && e.status < 300 &&
+      v.messagesOf(e.id).some((m) => m.direction === 'client->server')).map((e) => v.path(e)));
     for (const e of v.requests()) {
       const path = v.path(e);
       const accept = reqHeader(e, 'accept') ?? '';
       const hasRpc = v.messagesOf(e.id).some((m) => m.direction === 'client->server');
-      if (e.method === 'GET' && accept.includes('text/event-stream') && !reqHeader(e, 'mcp-session-id') && (e.status === 405 || e.status === 404 || e.status === 400 || (e.status === 200 && resType(e) !== 'text/event-stream'))) {
+      const standalone = streamable.has(path) || !!reqHeader(e, 'mcp-protocol-version');
+      if (e.method === 'GET' && accept.includes('text/event-stream') && !reqHeader(e, 'mcp-session-id') && !standalone && (e.status === 405 || e.status === 404 || e.status === 400 || (e.status === 200 && resType(e) !== 'text/event-stream'))) {
         const base = clientUrl(e, path.replace(/\/sse$/, '/mcp'));
         out.push(v.finding('transport-mismatch', 'error',
           `GET ${path} answered ${e.status}${e.status === 200 ? ` (${resType(e) || 'no content type'})` : ''}: this is not a legacy SSE endpoint`,
