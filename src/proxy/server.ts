@@ -411,7 +411,9 @@ function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, 
     mediaType(header(raw, 'content-type')) === 'text/event-stream' &&
     !header(raw, 'content-length') &&
     !/\S/.test((header(raw, 'content-encoding') ?? '').replace(/identity/i, '')) &&
-    !req.headers['mcp-session-id'];
+    !req.headers['mcp-session-id'] &&
+    // A Streamable HTTP client's standalone stream (to a stateless server, it carries no session id).
+    !req.headers['mcp-protocol-version'];
 }
 
 function newExchange(engine: CaptureEngine, target: Target, method: string, raw: HeaderList, url: string, t0: number, clientAddress: string | null): Exchange {
