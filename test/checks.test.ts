@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
-import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, type Peer } from './helpers/peers.js';
+import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
@@ -69,6 +69,31 @@ describe('a clean session', () => {
       await c.close();
     });
     expect(fs.filter((f) => f.severity !== 'info')).toEqual([]);
+  });
+
+  it('fires nothing over SSE or WebSocket either, through all a client does, a call it cancels included', async () => {
+    // Claude Code cancels a tool call when the user presses Esc: the server then rightly sends no answer.
+    for (const [kind, start, path] of [['streamable-http', startStreamableServer, '/mcp'], ['sse', startSseServer, '/sse'], ['websocket', startWsServer, '/']] as const) {
+      const srv = await peer((start as () => Promise<Peer>)());
+      const fs = await capture(srv.url, 'busy-' + kind, async (url) => {
+        const c = await connectClient(kind, (kind === 'websocket' ? url.replace(/^http/, 'ws') : url) + path);
+        await c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } }, undefined, { onprogress: () => {} });
+        await c.client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+        await c.client.listResources();
+        await c.client.listPrompts();
+        await c.client.setLoggingLevel('debug');
+        await c.client.ping();
+        const ac = new AbortController();
+        const call = c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, { signal: ac.signal });
+        setTimeout(() => ac.abort('the user pressed Esc'), 50);
+        await expect(call).rejects.toThrow();
+        // Sent after the cancellation, answered after it arrived.
+        await c.client.ping();
+        await c.close();
+      });
+      expect(fs.filter((f) => f.severity !== 'info'), kind).toEqual([]);
+      expect(fs.filter((f) => f.ruleId === 'unanswered').map((f) => f.title), kind).toEqual([expect.stringMatching(/^the client cancelled request \d+: .*Esc/)]);
+    }
   });
 
   it('stays quiet on a stateless server (no session id), whose standalone GET stream is the client\'s own, offered or declined', async () => {
@@ -259,15 +284,18 @@ describe('rules', () => {
       const h = { 'mcp-session-id': 'unanswered', 'mcp-protocol-version': '2025-11-25' };
       await post(url + '/mcp', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow', arguments: {} } }, h);
       await post(url + '/mcp', { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow', arguments: {} } }, h);
-      await post(url + '/mcp', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'timed out' } }, h);
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 8, method: 'tools/list' }, h);
+      await post(url + '/mcp', { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 8, reason: 'timed out' } }, h);
     });
     const titles = of(fs, 'unanswered').map((f) => `${f.severity}: ${f.title}`);
     expect(titles).toEqual(expect.arrayContaining([
       expect.stringMatching(/^error: tools\/call slow \(id 7\) got no response; waited/),
       expect.stringMatching(/^error: id 7 used again/),
       expect.stringMatching(/^warning: a response with id 999 answers no request/),
-      'info: the client cancelled request 7: timed out',
+      'info: the client cancelled request 8: timed out',
     ]));
+    // A cancelled request should go unanswered: not a fault.
+    expect(titles.filter((t) => t.includes('(id 8)'))).toEqual([]);
   });
 
   it('invalid-jsonrpc: a message without "jsonrpc", a body that is not JSON, and a batch under 2025-11-25', async () => {

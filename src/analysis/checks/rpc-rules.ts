@@ -86,6 +86,14 @@ export const unanswered: Rule = {
     const out: Finding[] = [];
     const last = input.session.endedAt ?? input.messages.at(-1)?.ts ?? input.session.startedAt;
     const inflight = new Map<string, RpcMessage>();
+    // Requests their sender cancelled (notifications/cancelled from the same side): the receiver should
+    // not answer them, so no answer is no fault (Claude Code cancels a tool call when the user presses Esc).
+    const cancelled = new Set<string>();
+    for (const m of input.messages) {
+      if (m.kind !== 'notification' || m.method !== 'notifications/cancelled') continue;
+      const id = payload(m)?.params?.requestId;
+      if (id != null) cancelled.add(`${m.direction}|${typeof id}|${id}`);
+    }
     for (const m of input.messages) {
       const key = `${m.direction}|${typeof m.rpcId}|${m.rpcId}`;
       if (m.kind === 'request' && m.rpcId != null) {
@@ -115,6 +123,7 @@ export const unanswered: Rule = {
           `If a gateway sits in between, check that it maps ids back to the client's.`));
       }
       if (m.kind !== 'request' || m.correlatedSeq != null || m.rpcId == null) continue;
+      if (cancelled.has(key)) continue;
       const waited = last - m.ts;
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);
