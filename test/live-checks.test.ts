@@ -80,6 +80,48 @@ describe('live checks under load', () => {
     }
   });
 
+  it('keep every page of a paginated tool list when they trim a window', async () => {
+    // A server that lists its tools in two pages (a gateway with many servers behind it may).
+    const upstream = await startRawHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const m = body ? JSON.parse(body) : {};
+        if (m.id == null) return void res.writeHead(202).end();
+        const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'paged', version: '1' } }
+          : m.method === 'tools/list' ? (m.params?.cursor === 'p2' ? { tools: [{ name: 'tool_b', inputSchema: { type: 'object' } }] } : { tools: [{ name: 'tool_a', inputSchema: { type: 'object' } }], nextCursor: 'p2' })
+            : m.method === 'tools/call' && ['tool_a', 'tool_b'].includes(m.params.name) ? { content: [{ type: 'text', text: 'ok' }] } : undefined;
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'paged' });
+        res.end(JSON.stringify(result ? { jsonrpc: '2.0', id: m.id, result } : { jsonrpc: '2.0', id: m.id, error: { code: -32602, message: `Unknown tool: ${m.params?.name}` } }));
+      });
+    });
+    const p = await startProxy({ target: upstream.url, port: 0, db: null, onWarning: () => {} });
+    const lines: string[] = [];
+    const live = attachLiveChecks(p.engine.hub, (l) => lines.push(l), { debounceMs: 0, idleMs: 0 });
+    let id = 1;
+    const rpc = (method: string, params?: unknown) => fetch(p.url + '/mcp', {
+      method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: id++, method, ...(params ? { params } : {}) }),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'paged', 'mcp-protocol-version': '2025-11-25' },
+    }).then((r) => r.json());
+    try {
+      await rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'paging', version: '1' } });
+      await rpc('tools/list');
+      await rpc('tools/list', { cursor: 'p2' });
+      await rpc('tools/call', { name: 'tool_b', arguments: {} });
+      await until(() => live.stats().idleWindows === 1, 'the quiet session to be trimmed');
+      // A tool from the first page is known; one from neither page is not.
+      await rpc('tools/call', { name: 'tool_a', arguments: {} });
+      await rpc('tools/call', { name: 'tool_c', arguments: {} });
+      await until(() => lines.some((l) => l.includes('[unknown-tool]')), 'the unknown-tool finding');
+      await until(() => live.stats().idleWindows === 1, 'the next round');
+      expect(lines.filter((l) => l.includes('[unknown-tool]')).map((l) => /tools\/call '?(\w+)/.exec(l)?.[1] ?? l)).toEqual(['tool_c']);
+    } finally {
+      live.stop();
+      await p.close();
+      await upstream.close();
+    }
+  });
+
   it('keep only the handshake and the tool list of a quiet session, and still check it when it wakes up', async () => {
     const gw = await startGatewayLikeServer({ prefix: 'db_main-' });
     const p = await startProxy({ target: gw.url, port: 0, db: null, onWarning: () => {} });

@@ -39,10 +39,30 @@ function slimExchange(e: Exchange): Exchange {
   return { ...e, requestBody: big(e.requestBody) ? cut(e.requestBody!) : e.requestBody, responseBody: big(e.responseBody) ? cut(e.responseBody!) : e.responseBody };
 }
 
-/** Of messages leaving the window, what later rules still need: the handshake and the latest tool list (with its request). */
+/** A tools/list request for a page after the first (params.cursor). */
+function nextPage(m: RpcMessage): boolean {
+  try {
+    return JSON.parse(m.payload)?.params?.cursor != null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Of messages leaving the window, what later rules still need: the handshake and the latest tool
+ * list, every page of it (from the last tools/list request without a cursor on), with the requests.
+ */
 function outsideWindow(ms: RpcMessage[]): RpcMessage[] {
-  const list = ms.findLast((x) => x.method === 'tools/list' && x.kind === 'response');
-  return ms.filter((x) => x.method === 'initialize' || (list != null && (x === list || x.seq === list.correlatedSeq)));
+  let start = -1;
+  for (let i = ms.length - 1; i >= 0 && start < 0; i--) {
+    if (ms[i].method === 'tools/list' && ms[i].kind === 'request' && !nextPage(ms[i])) start = i;
+  }
+  // Its first page answered before the window: the latest answer is all there is to keep.
+  if (start < 0) {
+    const list = ms.findLast((x) => x.method === 'tools/list' && x.kind === 'response');
+    return ms.filter((x) => x.method === 'initialize' || (list != null && (x === list || x.seq === list.correlatedSeq)));
+  }
+  return ms.filter((x, i) => x.method === 'initialize' || (i >= start && x.method === 'tools/list'));
 }
 
 /** Index of the message with this seq in a window sorted by seq, or -1. */

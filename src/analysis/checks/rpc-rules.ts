@@ -41,7 +41,7 @@ export function explainToolName(name: string, tools: string[]): { closest: strin
 
 export const unknownTool: Rule = {
   id: 'unknown-tool',
-  description: "A tools/call whose name is not in the session's latest tools/list result (the cause of 'No such tool available').",
+  description: "A tools/call whose name is not in the session's latest tools/list result, every page of it (the cause of 'No such tool available').",
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -51,7 +51,10 @@ export const unknownTool: Rule = {
       if (m.kind === 'response' && m.method === 'tools/list') {
         const list = payload(m)?.result?.tools;
         if (Array.isArray(list)) {
-          tools = list.map((t: { name: string }) => t.name);
+          // A page after the first (its request had a cursor) adds to the list; a new listing replaces it.
+          const req = m.correlatedSeq != null ? v.bySeq.get(m.correlatedSeq) : undefined;
+          const names = list.map((t: { name: string }) => t.name);
+          tools = tools && req && payload(req)?.params?.cursor != null ? tools.concat(names) : names;
           listSeq = m.seq;
         }
         continue;
