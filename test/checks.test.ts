@@ -245,6 +245,8 @@ describe('rules', () => {
     expect(f.map((x) => x.severity).sort()).toEqual(['error', 'error', 'warning']);
     expect(f.find((x) => x.title.includes('no credential'))!.title).toContain('WWW-Authenticate: Bearer');
     expect(f.find((x) => x.title.includes('credential sent'))!.title).toContain('Bearer sk-…1234');
+    // Now that an error status's JSON is no message, the finding quotes it.
+    expect(f.find((x) => x.title.includes('credential sent'))!.explanation).toContain('Server said: {"error":"unauthorized"}');
     expect(JSON.stringify(f)).not.toContain('sk-wrong-key');
   });
 

@@ -167,12 +167,14 @@ export const auth: Rule = {
         }
       }
       const sent = reqHeader(e, 'authorization') ?? reqHeader(e, 'x-api-key') ?? reqHeader(e, 'x-litellm-api-key');
+      // What the server said (LiteLLM: "Authentication Error, Invalid proxy server token passed…"), stored redacted.
+      const said = e.responseBody && /\S/.test(e.responseBody) ? ` Server said: ${short(e.responseBody)}` : '';
       out.push(v.finding('auth', 'error',
         `${e.method} ${path} answered ${e.status}${challenge ? ` (WWW-Authenticate: ${short(challenge, 80)})` : ''}; ${sent ? `credential sent: ${sent}` : 'no credential was sent'}`,
         { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
         sent
-          ? `The request carried a credential (shown by its fingerprint) and the server refused it: wrong key, expired token, or a key for another gateway or team.`
-          : `The request carried no Authorization header (nor x-api-key / x-litellm-api-key). A header configured for the client never reached the server: check the client config, and that nothing in between strips it.`,
+          ? `The request carried a credential (shown by its fingerprint) and the server refused it: wrong key, expired token, or a key for another gateway or team.${said}`
+          : `The request carried no Authorization header (nor x-api-key / x-litellm-api-key). A header configured for the client never reached the server: check the client config, and that nothing in between strips it.${said}`,
         sent
           ? `Check the key: compare its fingerprint with the one the gateway expects (LiteLLM: a virtual key or the master key, sent as "Authorization: Bearer sk-…").`
           : `Add the header: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>" (LiteLLM also accepts "x-litellm-api-key: <key>").`));
