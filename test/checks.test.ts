@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
-import { connectClient, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
@@ -94,6 +94,33 @@ describe('a clean session', () => {
       expect(fs.filter((f) => f.severity !== 'info'), kind).toEqual([]);
       expect(fs.filter((f) => f.ruleId === 'unanswered').map((f) => f.title), kind).toEqual([expect.stringMatching(/^the client cancelled request \d+: .*Esc/)]);
     }
+  });
+
+  it('takes keep-alive pings for what they are, and names JSON-RPC sent under an event name clients skip', async () => {
+    // sse-starlette (the Python SDK's servers) sends ": ping" comments and, in older versions, "event: ping" with a timestamp.
+    const pinging = await peer(startSseServer({ factory: echoServer, pings: true }));
+    const quiet = await capture(pinging.url, 'pings', async (url) => {
+      const c = await connectClient('sse', url + '/sse');
+      await c.client.callTool({ name: 'echo', arguments: { message: 'between pings' } });
+      await c.close();
+    });
+    expect(quiet.filter((f) => f.severity !== 'info')).toEqual([]);
+    // A server that answers under "event: response": the client never reads it.
+    const misnamed = await peer(startRawHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const m = JSON.parse(body);
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'misnamed' });
+        res.end(`event: response\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'misnamed', version: '1' } } })}\n\n`);
+      });
+    }));
+    const fs = await capture(misnamed.url, 'misnamed', async (url) => void (await post(url + '/mcp', INIT())));
+    expect(of(fs, 'invalid-jsonrpc')).toEqual([expect.objectContaining({
+      severity: 'error',
+      title: 'the server sent invalid JSON-RPC: sent as SSE event "response": clients read only "message" events, so none will see it',
+      fix: 'Send JSON-RPC as "event: message" (or with no event line).',
+    })]);
   });
 
   it('stays quiet on a stateless server (no session id), whose standalone GET stream is the client\'s own, offered or declined', async () => {

@@ -202,6 +202,16 @@ export class HttpExchangeCapture {
     // Empty events prime a stream for resumption; they carry no message.
     if (e.data.trim() === '') return;
     const decoded = decodeJsonRpcText(e.data);
+    if (e.event !== 'message') {
+      // Clients read only unnamed and "message" events (the SDK, Claude Code). Another name with no
+      // JSON-RPC in it (sse-starlette's "event: ping" with a timestamp) is no message; JSON-RPC under
+      // another name is one that no client will read: recorded, as the invalid message it is.
+      if (!decoded.some((d) => looksLikeRpc(d.value))) return;
+      for (const d of decoded) {
+        d.kind = 'invalid';
+        d.decodeError = `sent as SSE event "${e.event}": clients read only "message" events, so none will see it`;
+      }
+    }
     const channel: Channel = ex.method === 'GET' ? 'get-sse' : 'response-sse';
     this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
   }

@@ -171,7 +171,11 @@ export async function startStatelessServer(opts: { factory?: ServerFactory; decl
 }
 
 /** The 2024-11-05 transport: GET /sse and POST /message?sessionId=… */
-export async function startSseServer(opts: { factory?: ServerFactory; absoluteEndpoint?: boolean } = {}): Promise<Peer> {
+/**
+ * `pings`: the stream also carries sse-starlette's keep-alives (as the Python SDK's servers send them):
+ * a comment line, and a named "ping" event with a timestamp, which clients skip.
+ */
+export async function startSseServer(opts: { factory?: ServerFactory; absoluteEndpoint?: boolean; pings?: boolean } = {}): Promise<Peer> {
   const factory = opts.factory ?? everything;
   const transports = new Map<string, { transport: SSEServerTransport; done: () => Promise<void> }>();
   let origin = '';
@@ -190,6 +194,7 @@ export async function startSseServer(opts: { factory?: ServerFactory; absoluteEn
       transports.set(transport.sessionId, { transport, done });
       res.on('close', () => void done());
       await mcp.connect(transport);
+      if (opts.pings) res.write(`: ping - ${new Date().toISOString()}\n\nevent: ping\ndata: ${new Date().toISOString()}\n\n`);
       return;
     }
     if (req.method === 'POST' && u.pathname === '/message') {

@@ -158,9 +158,14 @@ export const invalidJsonRpc: Rule = {
     for (const m of input.messages) {
       const who = m.direction === 'client->server' ? 'the client' : 'the server';
       if (m.kind === 'invalid') {
+        const misnamed = /^sent as SSE event "([^"]*)"/.exec(m.decodeError ?? '')?.[1];
         out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent invalid JSON-RPC: ${m.decodeError}`, { messageSeqs: [m.seq] },
-          `The message parses as JSON but is not a valid JSON-RPC 2.0 message, so the other side will reject or ignore it.`,
-          `Fix the sender to emit {"jsonrpc":"2.0", …} with a string or number id.`));
+          misnamed != null
+            ? `The event carries JSON-RPC, but under the name "${misnamed}": MCP clients dispatch only events with no "event:" line or "event: message", and drop the rest unread.`
+            : `The message parses as JSON but is not a valid JSON-RPC 2.0 message, so the other side will reject or ignore it.`,
+          misnamed != null
+            ? `Send JSON-RPC as "event: message" (or with no event line).`
+            : `Fix the sender to emit {"jsonrpc":"2.0", …} with a string or number id.`));
       } else if (m.kind === 'non-json') {
         out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent a body that is not JSON where JSON-RPC was expected (${(m.decodeError ?? '').slice(0, 80)})`, { messageSeqs: [m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
           `Starts with: ${JSON.stringify(m.payload.slice(0, 80))}. An HTML error page or plain-text message from a proxy or gateway often lands here.`,
