@@ -77,7 +77,7 @@ describe('mcptap prune', () => {
     }
   });
 
-  it('leaves a session a running proxy is still writing, and says why the file keeps its size', async () => {
+  it('leaves a session a running proxy is still writing, which goes on recording it, and still gives the space back', async () => {
     const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label: 'live', onWarning: () => {} });
     const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'still-here' });
     try {
