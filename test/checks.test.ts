@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
-import { connectClient, echoServer, startGatewayLikeServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startGatewayLikeServer, startJsonServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
@@ -106,14 +106,9 @@ describe('a clean session', () => {
     });
     expect(quiet.filter((f) => f.severity !== 'info')).toEqual([]);
     // A server that answers under "event: response": the client never reads it.
-    const misnamed = await peer(startRawHttpServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        const m = JSON.parse(body);
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'misnamed' });
-        res.end(`event: response\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'misnamed', version: '1' } } })}\n\n`);
-      });
+    const misnamed = await peer(startJsonServer((m, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'misnamed' });
+      res.end(`event: response\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'misnamed', version: '1' } } })}\n\n`);
     }));
     const fs = await capture(misnamed.url, 'misnamed', async (url) => void (await post(url + '/mcp', INIT())));
     expect(of(fs, 'invalid-jsonrpc')).toEqual([expect.objectContaining({
@@ -297,16 +292,11 @@ describe('rules', () => {
   });
 
   it('unanswered: a request never answered, an orphan response, a duplicate id in flight, a cancellation', async () => {
-    const srv = await peer(startRawHttpServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        const msg = JSON.parse(body);
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'unanswered' });
-        if (msg.method === 'initialize') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
-        if (msg.method === 'tools/call') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 999, result: {} })}\n\n`);
-        res.end();
-      });
+    const srv = await peer(startJsonServer((msg, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'unanswered' });
+      if (msg.method === 'initialize') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
+      if (msg.method === 'tools/call') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 999, result: {} })}\n\n`);
+      res.end();
     }));
     const fs = await capture(srv.url, 'unanswered', async (url) => {
       await post(url + '/mcp', INIT());
@@ -345,19 +335,14 @@ describe('rules', () => {
   });
 
   it('ordering: a request before initialize completed, and sampling to a client that did not declare it', async () => {
-    const srv = await peer(startRawHttpServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        const msg = JSON.parse(body);
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'ordering' });
-        if (msg.method === 'initialize') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
-        if (msg.method === 'tools/call') {
-          res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 's1', method: 'sampling/createMessage', params: { messages: [], maxTokens: 5 } })}\n\n`);
-          return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } })}\n\n`);
-        }
-        res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { tools: [{ name: 'ask', inputSchema: { type: 'object' } }] } })}\n\n`);
-      });
+    const srv = await peer(startJsonServer((msg, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'ordering' });
+      if (msg.method === 'initialize') return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'raw', version: '1' } } })}\n\n`);
+      if (msg.method === 'tools/call') {
+        res.write(`data: ${JSON.stringify({ jsonrpc: '2.0', id: 's1', method: 'sampling/createMessage', params: { messages: [], maxTokens: 5 } })}\n\n`);
+        return void res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [] } })}\n\n`);
+      }
+      res.end(`data: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { tools: [{ name: 'ask', inputSchema: { type: 'object' } }] } })}\n\n`);
     }));
     const fs = await capture(srv.url, 'ordering', async (url) => {
       await post(url + '/mcp', { jsonrpc: '2.0', id: 0, method: 'tools/list' });

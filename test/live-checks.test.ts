@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { attachLiveChecks } from '../src/analysis/checks/live.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
-import { connectClient, echoServer, startGatewayLikeServer, startRawHttpServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startGatewayLikeServer, startJsonServer, startRawHttpServer, startWsServer, type Peer } from './helpers/peers.js';
 import { until } from './helpers/tmp.js';
 
 // The live checks run beside the traffic, never instead of it: under a flood of real calls they
@@ -82,18 +82,13 @@ describe('live checks under load', () => {
 
   it('keep every page of a paginated tool list when they trim a window', async () => {
     // A server that lists its tools in two pages (a gateway with many servers behind it may).
-    const upstream = await startRawHttpServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        const m = body ? JSON.parse(body) : {};
-        if (m.id == null) return void res.writeHead(202).end();
-        const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'paged', version: '1' } }
-          : m.method === 'tools/list' ? (m.params?.cursor === 'p2' ? { tools: [{ name: 'tool_b', inputSchema: { type: 'object' } }] } : { tools: [{ name: 'tool_a', inputSchema: { type: 'object' } }], nextCursor: 'p2' })
-            : m.method === 'tools/call' && ['tool_a', 'tool_b'].includes(m.params.name) ? { content: [{ type: 'text', text: 'ok' }] } : undefined;
-        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'paged' });
-        res.end(JSON.stringify(result ? { jsonrpc: '2.0', id: m.id, result } : { jsonrpc: '2.0', id: m.id, error: { code: -32602, message: `Unknown tool: ${m.params?.name}` } }));
-      });
+    const upstream = await startJsonServer((m, res) => {
+      if (m?.id == null) return void res.writeHead(202).end();
+      const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'paged', version: '1' } }
+        : m.method === 'tools/list' ? (m.params?.cursor === 'p2' ? { tools: [{ name: 'tool_b', inputSchema: { type: 'object' } }] } : { tools: [{ name: 'tool_a', inputSchema: { type: 'object' } }], nextCursor: 'p2' })
+          : m.method === 'tools/call' && ['tool_a', 'tool_b'].includes(m.params.name) ? { content: [{ type: 'text', text: 'ok' }] } : undefined;
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'paged' });
+      res.end(JSON.stringify(result ? { jsonrpc: '2.0', id: m.id, result } : { jsonrpc: '2.0', id: m.id, error: { code: -32602, message: `Unknown tool: ${m.params?.name}` } }));
     });
     const p = await startProxy({ target: upstream.url, port: 0, db: null, onWarning: () => {} });
     const lines: string[] = [];

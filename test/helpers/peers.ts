@@ -341,6 +341,14 @@ export function startPlainToolsServer(opts: { failingTool?: string } = {}): Prom
   return startStreamableServer({ factory: toolsServer('', opts.failingTool) });
 }
 
+/**
+ * A purpose-built peer that answers JSON bodies: `handler` gets the parsed body (undefined when empty;
+ * the text when it is not JSON) once the request has arrived.
+ */
+export function startJsonServer(handler: (body: any, res: http.ServerResponse, req: http.IncomingMessage) => void): Promise<Peer> {
+  return startRawHttpServer((req, res) => void readBody(req).then((body) => handler(body, res, req)));
+}
+
 /** A plain node:http server for purpose-built misbehaving peers. */
 export async function startRawHttpServer(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Peer> {
   const server = http.createServer(handler);
