@@ -3,6 +3,7 @@ import type { Channel, Direction, Exchange, RpcMessage, Session, Transport } fro
 import type { DecodedMessage } from '../wire/jsonrpc.js';
 import { newSessionId } from './ids.js';
 import { utf8Prefix } from '../wire/utf8.js';
+import { isOAuthDiscoveryPath } from '../wire/oauth-paths.js';
 
 export interface TrackerOptions {
   target: string;
@@ -45,9 +46,6 @@ export interface SessionHint {
    */
   clientKey: string;
 }
-
-/** Where clients look for OAuth metadata (RFC 9728, RFC 8414, OpenID Connect discovery). */
-const OAUTH_DISCOVERY = /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|\?|$)/;
 
 const pathOf = (url: string) => url.split('?')[0];
 
@@ -149,7 +147,7 @@ export class SessionTracker {
       st.initializeSeen = true;
       return st;
     }
-    if (!h.isMcp && OAUTH_DISCOVERY.test(ex.url)) {
+    if (!h.isMcp && isOAuthDiscoveryPath(ex.url)) {
       // A client's OAuth discovery after the 401 that sent it there: part of why its session failed.
       const prev = this.byClient.get(h.clientKey);
       if (prev && !prev.session.endedAt && ex.startedAt - prev.lastActivity < 60_000) return prev;

@@ -11,9 +11,6 @@ import { proxiedUrl, type Target } from './target.js';
 /** Responses bigger than this pass untouched: a metadata document is a few hundred bytes. */
 export const METADATA_LIMIT = 64 * 1024;
 
-/** A path the client fetches OAuth protected-resource metadata from (RFC 9728 §3.1, with or without the resource's path). */
-export const isResourceMetadataPath = (path: string): boolean => /^\/\.well-known\/oauth-protected-resource(\/|\?|$)/.test(path);
-
 /**
  * A WWW-Authenticate value whose `resource_metadata` URLs on the upstream's origin point at the proxy
  * instead, with what changed; null when nothing needs to.

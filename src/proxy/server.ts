@@ -12,7 +12,8 @@ import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
 import { tuneHeapForStreaming } from './heap.js';
 import { parseTarget, proxiedUrl, upstreamPath, upstreamUrl, type Target } from './target.js';
-import { isResourceMetadataPath, METADATA_LIMIT, proxiedChallenge, proxiedResourceMetadata } from './oauth-rewrite.js';
+import { METADATA_LIMIT, proxiedChallenge, proxiedResourceMetadata } from './oauth-rewrite.js';
+import { isResourceMetadataPath } from '../wire/oauth-paths.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 

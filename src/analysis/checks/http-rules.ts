@@ -1,6 +1,7 @@
 import type { Exchange } from '../../capture/model.js';
 import { claudeAdd, reqHeader, resHeader, resType, SessionView } from './context.js';
 import type { Finding, Rule } from './types.js';
+import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
 
 /** The URL the client used, rebuilt from its Host header (the proxy's address). */
 export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
@@ -122,12 +123,6 @@ export const transportMismatch: Rule = {
     return out;
   },
 };
-
-/** Where a client looks for OAuth protected-resource metadata (RFC 9728 §3.1). */
-const isMetadataPath = (path: string) => /^\/\.well-known\/oauth-protected-resource(\/|$)/.test(path);
-
-/** Where a client looks for OAuth metadata of any kind (RFC 9728, RFC 8414, OpenID Connect). */
-const isDiscoveryPath = (path: string) => /^\/\.well-known\/(oauth-protected-resource|oauth-authorization-server|openid-configuration)(\/|$)/.test(path);
 
 export const auth: Rule = {
   id: 'auth',
