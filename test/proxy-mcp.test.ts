@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import type { RpcMessage, Session } from '../src/capture/model.js';
-import { connectClient, startSseServer, startStreamableServer, startWsServer, type Peer, type TransportKind } from './helpers/peers.js';
+import { connectClient, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
 // The real SDK client and server-everything, for each transport: once direct, once through mcptap.
@@ -151,6 +152,62 @@ describe.each(cases)('$kind through the proxy', ({ kind, start, path, channel })
 });
 
 describe('many clients at once', () => {
+  it('keeps two clients of a stateless server apart (same address and User-Agent, as two Claude Code windows)', async () => {
+    // No Mcp-Session-Id to tell them apart: each client is known by the connections it keeps alive.
+    const peer = await startStatelessServer();
+    peers.push(peer);
+    const db = tmp.dir + '/stateless-two.db';
+    const proxy = await startProxy({ target: peer.url, port: 0, db, onWarning: () => {} });
+    proxies.push(proxy);
+    const client = (name: string) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      let id = 0;
+      const send = (body: object) => new Promise<string>((resolve, reject) => {
+        const req = http.request(proxy.url + '/mcp', { method: 'POST', agent, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'user-agent': 'claude-code/2.1.0', ...(name && id > 1 ? { 'mcp-protocol-version': '2025-11-25' } : {}) } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
+      return {
+        init: () => send({ jsonrpc: '2.0', id: id++, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } } }),
+        call: (message: string) => send({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'echo', arguments: { message } } }),
+        close: () => agent.destroy(),
+      };
+    };
+    const a = client('window-a');
+    const b = client('window-b');
+    try {
+      await a.init();
+      await b.init();
+      for (let k = 0; k < 3; k++) {
+        expect(await a.call(`from a ${k}`)).toContain(`from a ${k}`);
+        expect(await b.call(`from b ${k}`)).toContain(`from b ${k}`);
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+    await proxy.flush();
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const sessions = store.listSessions().filter((s) => s.transport === 'streamable-http');
+      expect(sessions.map((s) => s.clientInfo?.name).sort()).toEqual(['window-a', 'window-b']);
+      for (const s of sessions) {
+        const mine = s.clientInfo!.name.slice(-1);
+        const calls = store.messages(s.id).filter((m) => m.method === 'tools/call');
+        expect(calls, s.clientInfo!.name).toHaveLength(6);
+        for (const m of calls) expect(m.payload).toContain(`from ${mine} `);
+        // Ids repeat across the two clients (both count from 0): each answer is paired within its own session.
+        expect(calls.every((m) => m.correlatedSeq != null)).toBe(true);
+      }
+    } finally {
+      store.close();
+    }
+  });
+
   it('keeps 50 concurrent Streamable HTTP sessions apart', async () => {
     const peer = await startStreamableServer();
     peers.push(peer);

@@ -247,6 +247,7 @@ export class HttpExchangeCapture {
       // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.
       isLegacyStream: isStream && !requestSessionId && !header(this.rawRequestHeaders, 'mcp-protocol-version'),
       clientKey: this.clientKey,
+      connection: ex.clientAddress,
     });
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
     this.sentRpc = this.requestMessages.length > 0;

@@ -45,7 +45,15 @@ export interface SessionHint {
    * (clients open a new connection for the fallback, so the TCP connection cannot tell).
    */
   clientKey: string;
+  /**
+   * The client's TCP connection (address:port). Two clients with the same address and User-Agent (two
+   * Claude Code windows) keep their own connections alive: without a session id, it tells them apart.
+   */
+  connection?: string | null;
 }
+
+/** Connections remembered for the session they carried (the newest; each is a few dozen bytes). */
+const MAX_CONNECTIONS = 4096;
 
 const pathOf = (url: string) => url.split('?')[0];
 
@@ -62,6 +70,7 @@ export class SessionTracker {
   private readonly byMcpId = new Map<string, SessionState>();
   private readonly byLegacyId = new Map<string, SessionState>();
   private readonly byClient = new Map<string, SessionState>();
+  private readonly byConnection = new Map<string, SessionState>();
   private httpSession: SessionState | null = null;
 
   constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
@@ -104,7 +113,14 @@ export class SessionTracker {
     st.lastActivity = ex.startedAt;
     if (ex.status != null && ex.status >= 400) st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
-    if (st.session.transport !== 'http') this.byClient.set(h.clientKey, st);
+    if (st.session.transport !== 'http') {
+      this.byClient.set(h.clientKey, st);
+      if (h.connection) {
+        this.byConnection.delete(h.connection);
+        this.byConnection.set(h.connection, st);
+        if (this.byConnection.size > MAX_CONNECTIONS) this.byConnection.delete(this.byConnection.keys().next().value!);
+      }
+    }
     if (st.session.transport === 'streamable-http' && ex.method === 'POST' && h.isMcp) st.endpointPath ??= pathOf(ex.url);
     this.hub.emit('session', st.session);
     return st.session;
@@ -157,6 +173,9 @@ export class SessionTracker {
       return this.httpSession;
     }
     // JSON-RPC without any session identity: a stateless server, or a client that lost its session id.
+    // The session this connection carried before is the client's own; else the client's latest.
+    const mine = h.connection ? this.byConnection.get(h.connection) : undefined;
+    if (mine && !mine.session.endedAt && mine.session.transport === 'streamable-http') return mine;
     const prev = this.byClient.get(h.clientKey);
     if (prev && !prev.session.endedAt && prev.session.transport === 'streamable-http') return prev;
     return this.create('streamable-http', ex.startedAt);
