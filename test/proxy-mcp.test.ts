@@ -160,7 +160,8 @@ describe('many clients at once', () => {
     const proxy = await startProxy({ target: peer.url, port: 0, db, onWarning: () => {} });
     proxies.push(proxy);
     const client = (name: string) => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      // Two pooled connections, as a client that sends calls in parallel keeps.
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
       let id = 0;
       const send = (body: object) => new Promise<string>((resolve, reject) => {
         const req = http.request(proxy.url + '/mcp', { method: 'POST', agent, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'user-agent': 'claude-code/2.1.0', ...(name && id > 1 ? { 'mcp-protocol-version': '2025-11-25' } : {}) } }, (res) => {
@@ -172,7 +173,7 @@ describe('many clients at once', () => {
         req.end(JSON.stringify(body));
       });
       return {
-        init: () => send({ jsonrpc: '2.0', id: id++, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name, version: '1' } } }),
+        init: (as = name) => send({ jsonrpc: '2.0', id: id++, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: as, version: '1' } } }),
         call: (message: string) => send({ jsonrpc: '2.0', id: id++, method: 'tools/call', params: { name: 'echo', arguments: { message } } }),
         close: () => agent.destroy(),
       };
@@ -183,9 +184,13 @@ describe('many clients at once', () => {
       await a.init();
       await b.init();
       for (let k = 0; k < 3; k++) {
-        expect(await a.call(`from a ${k}`)).toContain(`from a ${k}`);
+        const [ra, ra2] = await Promise.all([a.call(`from a ${k}`), a.call(`from a ${k}+`)]);
+        expect(ra + ra2).toContain(`from a ${k}+`);
         expect(await b.call(`from b ${k}`)).toContain(`from b ${k}`);
       }
+      // Window a reconnects (a new session, on its pooled connections): its calls are the new session's.
+      await a.init('window-c');
+      await Promise.all([a.call('from c 0'), a.call('from c 1'), a.call('from c 2')]);
     } finally {
       a.close();
       b.close();
@@ -194,11 +199,11 @@ describe('many clients at once', () => {
     const store = CaptureStore.open(db, { readonly: true });
     try {
       const sessions = store.listSessions().filter((s) => s.transport === 'streamable-http');
-      expect(sessions.map((s) => s.clientInfo?.name).sort()).toEqual(['window-a', 'window-b']);
+      expect(sessions.map((s) => s.clientInfo?.name).sort()).toEqual(['window-a', 'window-b', 'window-c']);
       for (const s of sessions) {
         const mine = s.clientInfo!.name.slice(-1);
         const calls = store.messages(s.id).filter((m) => m.method === 'tools/call');
-        expect(calls, s.clientInfo!.name).toHaveLength(6);
+        expect(calls, s.clientInfo!.name).toHaveLength(mine === 'a' ? 12 : 6);
         for (const m of calls) expect(m.payload).toContain(`from ${mine} `);
         // Ids repeat across the two clients (both count from 0): each answer is paired within its own session.
         expect(calls.every((m) => m.correlatedSeq != null)).toBe(true);

@@ -116,6 +116,13 @@ export class SessionTracker {
     if (st.session.transport !== 'http') {
       this.byClient.set(h.clientKey, st);
       if (h.connection) {
+        const before = this.byConnection.get(h.connection);
+        // A new session started on a connection another session used: the same client process moved on
+        // (a reconnect), and its other pooled connections go with it. A client starting on a connection of
+        // its own (a second window) leaves the others' alone.
+        if (h.hasInitialize && before && before !== st) {
+          for (const [c, s] of this.byConnection) if (s === before) this.byConnection.set(c, st);
+        }
         this.byConnection.delete(h.connection);
         this.byConnection.set(h.connection, st);
         if (this.byConnection.size > MAX_CONNECTIONS) this.byConnection.delete(this.byConnection.keys().next().value!);
