@@ -229,6 +229,15 @@ describe('rules', () => {
       expect((await post(url + '/sse', INIT())).status).toBe(404);
     });
     expect(of(fs2, 'transport-mismatch')[0]?.fix).toMatch(/--transport sse <name> http:\/\/127\.0\.0\.1:\d+\/sse/);
+    // A WebSocket client at a server that speaks only HTTP: the upgrade is refused.
+    let proxyUrl = '';
+    const fs3 = await capture(http2.url, 'ws-at-mcp', async (url) => {
+      proxyUrl = url;
+      await expect(connectClient('websocket', url.replace(/^http/, 'ws') + '/mcp')).rejects.toThrow(/400/);
+    });
+    expect(of(fs3, 'transport-mismatch')).toEqual([expect.objectContaining({ severity: 'error', title: 'the server refused the WebSocket upgrade of /mcp with 400' })]);
+    expect(of(fs3, 'transport-mismatch')[0].fix).toContain(`claude mcp add --transport http <name> ${proxyUrl}/mcp`);
+    expect(of(fs3, 'transport-mismatch')[0].explanation).toContain('Server said: {"jsonrpc":"2.0","error"');
   });
 
   it('session-header and protocol-version: requests without the issued session id, and with the wrong version', async () => {

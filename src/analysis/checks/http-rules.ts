@@ -75,7 +75,7 @@ export const redirect: Rule = {
 
 export const transportMismatch: Rule = {
   id: 'transport-mismatch',
-  description: 'A legacy SSE client against a Streamable HTTP endpoint or the reverse (405/404 on GET or POST, no endpoint event, 404 on /message).',
+  description: 'A legacy SSE client against a Streamable HTTP endpoint or the reverse (405/404 on GET or POST, no endpoint event, 404 on /message), or a WebSocket upgrade the server refused.',
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -109,6 +109,15 @@ export const transportMismatch: Rule = {
           `The message endpoint announced by the SSE stream rejected the session id. The stream may have closed (the server forgets the session), or the POST went to another server instance than the stream.`,
           `Keep the GET /sse stream open while posting; behind a load balancer, pin both connections to one instance (sticky sessions), or move to Streamable HTTP.`));
       }
+    }
+    for (const e of input.exchanges) {
+      // An upgrade the server answered with anything but 101 (a 502 of mcptap's own is upstream-failure's).
+      if (e.kind !== 'websocket' || e.status == null || e.status === 101 || resHeader(e, 'x-mcptap-error') || (e.status === 502 && e.error)) continue;
+      out.push(v.finding('transport-mismatch', 'error',
+        `the server refused the WebSocket upgrade of ${v.path(e)} with ${e.status}`,
+        { exchangeIds: [e.id] },
+        `The client asked to speak MCP over a WebSocket, and the server answered ${e.status} instead of 101 Switching Protocols: it does not take WebSocket connections at this URL (most MCP servers speak Streamable HTTP or legacy SSE only).${e.responseBody && /\S/.test(e.responseBody) ? ` Server said: ${short(e.responseBody)}` : ''}`,
+        `Connect over HTTP: ${claudeAdd('http', clientUrl(e, v.path(e)))} (or --transport sse with the server's SSE URL); if the server does speak WebSocket, check the path and the subprotocol it expects.`));
     }
     if (input.session.transport === 'sse') {
       const stream = v.requests().find((e) => e.method === 'GET' && resType(e) === 'text/event-stream');
