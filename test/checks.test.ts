@@ -281,6 +281,34 @@ describe('rules', () => {
     expect(JSON.stringify(f)).not.toContain('sk-wrong-key');
   });
 
+  it('http-status: a wrong path (404), a framework 404, a gateway rate limit (429) and a 400, each told once', async () => {
+    const sdk = await peer(startStreamableServer());
+    const fastapi = await peer(startJsonServer((_m, res) => void res.writeHead(404, { 'content-type': 'application/json' }).end('{"detail":"Not Found"}')));
+    const limited = await peer(startJsonServer((_m, res) => void res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '30' })
+      .end('{"error":{"message":"Budget has been exceeded! Current cost: 10.2, Max budget: 10.0","type":"budget_exceeded"}}')));
+    const picky = await peer(startJsonServer((_m, res) => void res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad request: missing field"}')));
+    const titles: string[] = [];
+    for (const [p, path, label] of [[sdk, '/wrong', 'wrong-path'], [fastapi, '/mcp', 'fastapi-404'], [limited, '/mcp', 'rate-limit'], [picky, '/mcp', 'bad-request']] as const) {
+      let url = '';
+      const fs = await capture(p.url, label, async (u) => {
+        url = u;
+        await expect(connectClient('streamable-http', u + path)).rejects.toThrow();
+      });
+      // One finding per refused request, and no other rule claims it.
+      expect(fs.filter((f) => f.severity !== 'info').map((f) => f.ruleId), label).toEqual(['http-status']);
+      const f = of(fs, 'http-status')[0];
+      titles.push(f.title);
+      if (label === 'wrong-path') expect(f.fix).toContain(`claude mcp add --transport http <name> ${url}/wrong`);
+      if (label === 'rate-limit') expect(f.explanation).toContain('Retry-After: 30');
+    }
+    expect(titles).toEqual([
+      'POST /wrong answered 404: there is no MCP endpoint at this URL',
+      'POST /mcp answered 404: there is no MCP endpoint at this URL ({"detail":"Not Found"})',
+      'POST /mcp answered 429: the server or gateway is rate-limiting the client, or a budget is used up ({"error":{"message":"Budget has been exceeded! Current cost: 10.2, Max budget: 10.0","type":"budget_)',
+      'POST /mcp answered 400 ({"error":"bad request: missing field"})',
+    ]);
+  });
+
   it('endpoint-rewrite: a rewritten absolute endpoint (info) and one on an unreachable listen address (error)', async () => {
     const abs = await peer(startSseServer({ absoluteEndpoint: true }));
     const fs1 = await capture(abs.url, 'rewritten', async (url) => {

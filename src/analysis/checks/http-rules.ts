@@ -316,6 +316,59 @@ export const endpointRewrite: Rule = {
   },
 };
 
+/** What a 4xx the other rules leave alone means for an MCP request, and what to do about it. */
+const CLIENT_ERRORS: Record<number, { what: string; fix: (url: string) => string }> = {
+  404: {
+    what: 'there is no MCP endpoint at this URL',
+    fix: (url) => `Point the client at the server's MCP endpoint (Streamable HTTP servers usually serve /mcp; LiteLLM: /mcp/, or /<server_name>/mcp for one server): claude mcp add --transport http <name> ${url}, with the right path.`,
+  },
+  405: {
+    what: 'this URL does not take POST: it is not a Streamable HTTP endpoint',
+    fix: (url) => `Use the server's MCP endpoint, or the legacy transport if it has one: claude mcp add --transport sse <name> ${url.replace(/\/[^/]*$/, '/sse')}.`,
+  },
+  413: {
+    what: 'the request is bigger than the server or gateway accepts',
+    fix: () => `Raise the body size limit of the gateway or reverse proxy in front of the server (nginx: client_max_body_size), or send less (smaller tool arguments).`,
+  },
+  415: {
+    what: 'the server wants another Content-Type',
+    fix: () => `Send "Content-Type: application/json" with every POST.`,
+  },
+  429: {
+    what: 'the server or gateway is rate-limiting the client, or a budget is used up',
+    fix: () => `Wait for the Retry-After time, or raise the limit (LiteLLM: the key's or team's rpm_limit, tpm_limit or max_budget).`,
+  },
+};
+
+export const httpStatus: Rule = {
+  id: 'http-status',
+  description: 'An MCP request answered with an HTTP error no other rule explains: 404 (wrong URL), 405, 413, 415, 429 (rate limit, budget), other 4xx.',
+  check(input) {
+    const v = SessionView.of(input);
+    const out: Finding[] = [];
+    for (const e of v.requests()) {
+      const s = e.status;
+      if (s == null || s < 400 || s >= 500 || s === 401 || s === 403 || s === 406) continue;
+      // Only requests that carried JSON-RPC; a stream's GET and a DELETE may be declined (405) by design.
+      if (e.method !== 'POST' || !v.messagesOf(e.id).some((m) => m.direction === 'client->server')) continue;
+      const path = v.path(e);
+      const body = e.responseBody ?? '';
+      // Told by other rules: a lost session, a legacy endpoint, a payload that is a JSON-RPC error.
+      if (/session/i.test(body) || /\/sse\/?$/.test(path) || /[?&]sessionId=/.test(e.url)) continue;
+      if (v.messagesOf(e.id).some((m) => m.direction === 'server->client')) continue;
+      const known = CLIENT_ERRORS[s];
+      const said = /\S/.test(body) ? short(body) : '';
+      const retry = s === 429 ? resHeader(e, 'retry-after') : null;
+      out.push(v.finding('http-status', 'error',
+        `${e.method} ${path} answered ${s}${known ? `: ${known.what}` : ''}${said ? ` (${short(said, 100)})` : ''}`,
+        { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
+        `The request never reached MCP: the server (or a gateway or reverse proxy in front of it) refused it at the HTTP level, and sent ${said ? `"${said}"` : 'no body'} instead of a JSON-RPC answer.${retry ? ` Retry-After: ${retry}.` : ''} Clients show this as a failed connection or tool call.`,
+        known ? known.fix(clientUrl(e, path)) : `Read what the server said; compare the request with a known-good session (mcptap diff) to see what it objects to.`));
+    }
+    return out;
+  },
+};
+
 export const upstreamFailure: Rule = {
   id: 'upstream-failure',
   description: '5xx answers, refused or reset connections, and responses cut off mid-stream.',
