@@ -309,6 +309,17 @@ describe('rules', () => {
     ]);
   });
 
+  it('http-status: a 200 that is a web page or plain text, not JSON-RPC (the target is not an MCP server); told once', async () => {
+    for (const [type, body] of [['text/html', '<html><body>Welcome to nginx!</body></html>'], ['text/plain', 'OK']] as const) {
+      const site = await peer(startJsonServer((_m, res) => void res.writeHead(200, { 'content-type': type }).end(body)));
+      const fs = await capture(site.url, 'page-' + type, async (u) => {
+        await expect(connectClient('streamable-http', u + '/mcp')).rejects.toThrow(/Unexpected content type/);
+      });
+      expect(fs.filter((f) => f.severity !== 'info').map((f) => `${f.ruleId}: ${f.title}`)).toEqual([`http-status: POST /mcp answered 200 with ${type}, not JSON or an event stream`]);
+      expect(of(fs, 'http-status')[0].explanation).toContain(`It sent: ${body}`);
+    }
+  });
+
   it('endpoint-rewrite: a rewritten absolute endpoint (info) and one on an unreachable listen address (error)', async () => {
     const abs = await peer(startSseServer({ absoluteEndpoint: true }));
     const fs1 = await capture(abs.url, 'rewritten', async (url) => {

@@ -316,6 +316,18 @@ export const endpointRewrite: Rule = {
   },
 };
 
+/**
+ * The media type of a successful answer to a JSON-RPC request that is neither JSON nor an event stream
+ * (a web page, "OK" in text/plain), or null.
+ */
+export function unexpectedAnswer(v: SessionView, e: Exchange): string | null {
+  if (e.method !== 'POST' || e.status == null || e.status < 200 || e.status >= 300 || e.status === 202) return null;
+  if (!e.responseBody || !/\S/.test(e.responseBody)) return null;
+  if (!v.messagesOf(e.id).some((m) => m.direction === 'client->server' && m.kind === 'request')) return null;
+  const type = resType(e);
+  return type.includes('json') || type === 'text/event-stream' ? null : type || 'no Content-Type';
+}
+
 /** What a 4xx the other rules leave alone means for an MCP request, and what to do about it. */
 const CLIENT_ERRORS: Record<number, { what: string; fix: (url: string) => string }> = {
   404: {
@@ -342,12 +354,21 @@ const CLIENT_ERRORS: Record<number, { what: string; fix: (url: string) => string
 
 export const httpStatus: Rule = {
   id: 'http-status',
-  description: 'An MCP request answered with an HTTP error no other rule explains: 404 (wrong URL), 405, 413, 415, 429 (rate limit, budget), other 4xx.',
+  description: 'An MCP request answered with an HTTP error no other rule explains (404 wrong URL, 405, 413, 415, 429 rate limit or budget, other 4xx), or with a web page or plain text instead of JSON or an event stream.',
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
       const s = e.status;
+      const wrongType = unexpectedAnswer(v, e);
+      if (wrongType) {
+        out.push(v.finding('http-status', 'error',
+          `${e.method} ${v.path(e)} answered ${s} with ${wrongType}, not JSON or an event stream`,
+          { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
+          `A JSON-RPC request must be answered with application/json or text/event-stream; the SDK client fails with "Unexpected content type: ${wrongType}". The URL reaches something that is not an MCP server: a web page, a gateway's UI or health route, a default nginx site.${e.responseBody && /\S/.test(e.responseBody) ? ` It sent: ${short(e.responseBody)}` : ''}`,
+          `Check --target and the path the client uses: claude mcp add --transport http <name> ${clientUrl(e, v.path(e))} must reach the MCP endpoint itself.`));
+        continue;
+      }
       if (s == null || s < 400 || s >= 500 || s === 401 || s === 403 || s === 406) continue;
       // Only requests that carried JSON-RPC; a stream's GET and a DELETE may be declined (405) by design.
       if (e.method !== 'POST' || !v.messagesOf(e.id).some((m) => m.direction === 'client->server')) continue;

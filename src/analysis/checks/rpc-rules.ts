@@ -1,6 +1,7 @@
 import type { RpcMessage } from '../../capture/model.js';
 import { payload, SessionView } from './context.js';
 import type { Finding, Rule } from './types.js';
+import { unexpectedAnswer } from './http-rules.js';
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -131,8 +132,9 @@ export const unanswered: Rule = {
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);
       // A request the server refused or redirected at the HTTP level has its own finding (auth, accept,
-      // session, redirect…).
+      // session, redirect…), and so has one answered with a web page or with something that is not JSON.
       if (ex?.status != null && ex.status >= 300) continue;
+      if (ex && (unexpectedAnswer(v, ex) || v.messagesOf(ex.id).some((x) => x.direction !== m.direction && (x.kind === 'non-json' || x.kind === 'invalid')))) continue;
       const streamClosed = ex?.endedAt != null;
       out.push(v.finding('unanswered', 'error',
         `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response; waited ${(waited / 1000).toFixed(1)}s`,
