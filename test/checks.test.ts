@@ -7,6 +7,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
 import { createRequire } from 'node:module';
+import { z } from 'zod';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
@@ -318,6 +319,24 @@ describe('rules', () => {
       expect(fs.filter((f) => f.severity !== 'info').map((f) => `${f.ruleId}: ${f.title}`)).toEqual([`http-status: POST /mcp answered 200 with ${type}, not JSON or an event stream`]);
       expect(of(fs, 'http-status')[0].explanation).toContain(`It sent: ${body}`);
     }
+  });
+
+  it('rpc-errors: method not found, told with the capability the server did not declare', async () => {
+    const srv = await peer(startStreamableServer({ factory: echoServer }));
+    const fs = await capture(srv.url, 'rpc-errors', async (url) => {
+      const c = await connectClient('streamable-http', url + '/mcp');
+      await expect(c.client.listResources()).rejects.toThrow(/-32601/);
+      await expect(c.client.request({ method: 'db/vacuum', params: {} }, z.any())).rejects.toThrow(/-32601/);
+      await c.close();
+    });
+    const f = of(fs, 'rpc-errors');
+    expect(f.map((x) => `${x.severity}: ${x.title}`)).toEqual([
+      'warning: resources/list (id 1) was answered by the server with error -32601: Method not found',
+      'warning: db/vacuum (id 2) was answered by the server with error -32601: Method not found',
+    ]);
+    expect(f[0].explanation).toBe(`The server's initialize answer does not declare "resources", so it has no resources/list; a client should not call it.`);
+    expect(f[1].explanation).toBe('The server does not implement db/vacuum.');
+    expect(fs.filter((x) => x.severity === 'error')).toEqual([]);
   });
 
   it('endpoint-rewrite: a rewritten absolute endpoint (info) and one on an unreachable listen address (error)', async () => {

@@ -1,5 +1,5 @@
 import { acceptHeader, auth, endpointRewrite, httpStatus, oauthResource, redirect, transportMismatch, upstreamFailure } from './http-rules.js';
-import { invalidJsonRpc, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
+import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 
@@ -8,7 +8,7 @@ export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.
 /** Every rule, in the order findings are listed. */
 export const RULES: Rule[] = [
   acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, oauthResource,
-  endpointRewrite, unanswered, invalidJsonRpc, ordering, toolErrors, upstreamFailure, httpStatus,
+  endpointRewrite, unanswered, invalidJsonRpc, ordering, rpcErrors, toolErrors, upstreamFailure, httpStatus,
 ];
 
 export const DEFAULT_SLOW_MS = 5000;

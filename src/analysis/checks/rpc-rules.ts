@@ -187,6 +187,69 @@ export const invalidJsonRpc: Rule = {
   },
 };
 
+/** The server capability a method needs (initialize's answer declares it). */
+function capabilityOf(method: string): string | null {
+  const m = /^(tools|resources|prompts)\//.exec(method);
+  if (m) return m[1];
+  if (method === 'logging/setLevel') return 'logging';
+  if (method === 'completion/complete') return 'completions';
+  return null;
+}
+
+const RPC_ERROR_FIX: Record<number, string> = {
+  [-32602]: `Check the params against what the server expects (a tool's inputSchema in tools/list).`,
+  [-32603]: `The server failed while handling it: look at its log at that time.`,
+  [-32002]: `Ask for a URI the server lists (resources/list or a resource template).`,
+};
+
+export const rpcErrors: Rule = {
+  id: 'rpc-errors',
+  description: 'JSON-RPC error answers to requests: method not found (with the capability the server did or did not declare), invalid params, internal errors, resource not found.',
+  check(input) {
+    const v = SessionView.of(input);
+    const out: Finding[] = [];
+    const caps = (payload(v.initialize().response)?.result?.capabilities ?? null) as Record<string, unknown> | null;
+    for (const m of input.messages) {
+      if (m.kind !== 'error' || m.correlatedSeq == null) continue;
+      const request = v.bySeq.get(m.correlatedSeq);
+      if (!request?.method) continue;
+      // Told elsewhere: HTTP-level refusals, a rejected protocol version, an unknown tool, a lost session.
+      const ex = v.exchangeOf(m);
+      if (ex?.status != null && ex.status >= 400) continue;
+      const err = payload(m)?.error as { code?: number; message?: string } | undefined;
+      const text = `${err?.message ?? ''}`;
+      if (request.method === 'initialize' && /version/i.test(text)) continue;
+      if (request.method === 'tools/call' && /not found|unknown tool|no such tool|invalid tool/i.test(text)) continue;
+      if (/session/i.test(text)) continue;
+      const code = m.errorCode;
+      const by = m.direction === 'server->client' ? 'the server' : 'the client';
+      const what = `${request.method}${request.subject ? ' ' + request.subject : ''}`;
+      let fix = code != null ? RPC_ERROR_FIX[code] : undefined;
+      let why = `${by === 'the server' ? 'The server' : 'The client'} answered the request with a JSON-RPC error: the call did not happen.`;
+      if (code === -32601) {
+        const cap = capabilityOf(request.method);
+        const declared = cap != null && caps != null && caps[cap] != null;
+        why = by === 'the server'
+          ? cap
+            ? declared
+              ? `The server declared "${cap}" in its initialize answer but does not implement ${request.method}: a server bug.`
+              : `The server's initialize answer does not declare "${cap}", so it has no ${request.method}; a client should not call it.`
+            : `The server does not implement ${request.method}.`
+          : `The client does not implement ${request.method}; the server should only send what the client's capabilities declare.`;
+        fix = by === 'the server' && cap && !declared
+          ? `Call only what the server declares; if it should have ${cap}, enable it on the server (or the gateway in front of it).`
+          : `Implement ${request.method}, or stop sending it.`;
+      }
+      out.push(v.finding('rpc-errors', 'warning',
+        `${what} (id ${JSON.stringify(request.rpcId)}) was answered by ${by} with error ${code ?? '?'}: ${text.replace(/\s+/g, ' ').slice(0, 120)}`,
+        { messageSeqs: [request.seq, m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
+        why,
+        fix ?? `Read the error's message and data (#${m.seq}); compare with a known-good session (mcptap diff).`));
+    }
+    return out;
+  },
+};
+
 export const toolErrors: Rule = {
   id: 'tool-errors',
   description: 'Tool results with isError: true, and calls slower than --slow MS.',
