@@ -337,6 +337,18 @@ describe('rules', () => {
     expect(f[0].explanation).toBe(`The server's initialize answer does not declare "resources", so it has no resources/list; a client should not call it.`);
     expect(f[1].explanation).toBe('The server does not implement db/vacuum.');
     expect(fs.filter((x) => x.severity === 'error')).toEqual([]);
+    // Claude Code's server/discover probe refused with a JSON-RPC error is what makes it fall back: no finding.
+    const older = await peer(startJsonServer((m, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'older' });
+      res.end(JSON.stringify(m.method === 'server/discover'
+        ? { jsonrpc: '2.0', id: m.id, error: { code: -32601, message: 'Method not found' } }
+        : { jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'older', version: '1' } } }));
+    }));
+    const probed = await capture(older.url, 'probe-refused', async (url) => {
+      await post(url + '/mcp', { jsonrpc: '2.0', id: 0, method: 'server/discover', params: {} }, { 'mcp-method': 'server/discover', 'mcp-protocol-version': '2026-07-28' });
+      await post(url + '/mcp', INIT(1));
+    });
+    expect(of(probed, 'rpc-errors')).toEqual([]);
   });
 
   it('endpoint-rewrite: a rewritten absolute endpoint (info) and one on an unreachable listen address (error)', async () => {

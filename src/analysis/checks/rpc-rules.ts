@@ -219,6 +219,8 @@ export const rpcErrors: Rule = {
       const err = payload(m)?.error as { code?: number; message?: string } | undefined;
       const text = `${err?.message ?? ''}`;
       if (request.method === 'initialize' && /version/i.test(text)) continue;
+      // Claude Code's 2026-07-28 probe: a server that does not know it says so, and the client falls back to initialize.
+      if (request.method === 'server/discover') continue;
       if (request.method === 'tools/call' && /not found|unknown tool|no such tool|invalid tool/i.test(text)) continue;
       if (/session/i.test(text)) continue;
       const code = m.errorCode;
