@@ -6,7 +6,7 @@ interface Live {
   session: Session;
   messages: RpcMessage[];
   exchanges: Map<string, Exchange>;
-  /** performance.now() of the last capture event for the session. */
+  /** Clock time of the last capture event for the session. */
   lastEvent: number;
   /** The window was trimmed for idleness and nothing came since. */
   idle: boolean;
@@ -94,15 +94,32 @@ export interface LiveChecks {
   stats(): { rounds: number; busyMs: number; heldChars: number; idleWindows: number };
 }
 
-export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number } = {}): LiveChecks {
+/** The time and timers the budget runs on; a test passes its own to check the budget without depending on the machine's speed. */
+export interface LiveClock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  after(ms: number, fn: () => void): { cancel(): void };
+}
+
+const realClock: LiveClock = {
+  now: () => performance.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number; clock?: LiveClock } = {}): LiveChecks {
+  const clock = opts.clock ?? realClock;
   const idleMs = opts.idleMs ?? IDLE_MS;
   const live = new Map<string, Live>();
   const printed = new Set<string>();
   const debounce = opts.debounceMs ?? 250;
   const state = (id: string): Live | undefined => live.get(id);
   const dirty = new Set<Live>();
-  let timer: NodeJS.Timeout | null = null;
-  /** No round starts before this (performance.now() ms). */
+  let timer: { cancel(): void } | null = null;
+  /** No round starts before this (clock ms). */
   let notBefore = 0;
   let rounds = 0;
   let busyMs = 0;
@@ -121,7 +138,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   };
   const round = () => {
     timer = null;
-    const t0 = performance.now();
+    const t0 = clock.now();
     const batch = [...dirty];
     dirty.clear();
     for (const l of batch) {
@@ -142,21 +159,21 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
         l.idle = true;
       }
     }
-    const took = performance.now() - t0;
+    const end = clock.now();
+    const took = end - t0;
     rounds++;
     busyMs += took;
-    notBefore = performance.now() + took / BUDGET;
+    notBefore = end + took / BUDGET;
     if (dirty.size) schedule();
   };
   const touch = (l: Live) => {
-    l.lastEvent = performance.now();
+    l.lastEvent = clock.now();
     l.idle = false;
   };
   const schedule = (l?: Live) => {
     if (l) dirty.add(l);
     if (timer) return;
-    timer = setTimeout(round, Math.max(debounce, notBefore - performance.now()));
-    timer.unref();
+    timer = clock.after(Math.max(debounce, notBefore - clock.now()), round);
   };
 
   const offs = [
@@ -196,7 +213,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   return {
     stop() {
       offs.forEach((f) => f());
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
       dirty.clear();
       live.clear();
     },
