@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
-import { connectClient, echoServer, startGatewayLikeServer, startJsonServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startGatewayLikeServer, startJsonServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer, type ServerFactory } from './helpers/peers.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
@@ -57,6 +58,11 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}) 
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) })
     .then(async (r) => ({ status: r.status, headers: r.headers, text: await r.text() }));
 
+const readJson = (req: http.IncomingMessage) => new Promise<any>((resolve) => {
+  let body = '';
+  req.on('data', (c) => (body += c)).on('end', () => resolve(JSON.parse(body)));
+});
+
 const of = (fs: Finding[], rule: string) => fs.filter((f) => f.ruleId === rule);
 
 describe('a clean session', () => {
@@ -94,6 +100,45 @@ describe('a clean session', () => {
       });
       expect(fs.filter((f) => f.severity !== 'info'), kind).toEqual([]);
       expect(fs.filter((f) => f.ruleId === 'unanswered').map((f) => f.title), kind).toEqual([expect.stringMatching(/^the client cancelled request \d+: .*Esc/)]);
+    }
+  });
+
+  it('takes a server request that reached a client already leaving for no fault, and one it ignored while still talking for one', async () => {
+    // server-everything asks for roots 350 ms after `initialized`, so a short session can be closing by
+    // then. These servers ask as soon as they can, so the test does not race: over WebSocket and legacy
+    // SSE on `initialized`; over Streamable HTTP as soon as the client opens its GET stream.
+    const asksRoots: ServerFactory = () => {
+      const server = new McpServer({ name: 'asks-roots', version: '1.0.0' });
+      server.server.oninitialized = () => void server.server.listRoots().catch(() => {});
+      return { server };
+    };
+    const streamableAsksRoots = () => startRawHttpServer((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'mcp-session-id': 'asks-roots' });
+        return void res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'roots/list' })}\n\n`);
+      }
+      if (req.method === 'DELETE') return void res.writeHead(200).end();
+      void readJson(req).then((m) => {
+        if (m.id == null || m.method == null) return void res.writeHead(202, { 'mcp-session-id': 'asks-roots' }).end();
+        const result = m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'asks-roots', version: '1' } } : {};
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'asks-roots' }).end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }));
+      });
+    });
+    for (const [kind, start, path] of [['streamable-http', streamableAsksRoots, '/mcp'], ['sse', () => startSseServer({ factory: asksRoots }), '/sse'], ['websocket', () => startWsServer({ factory: asksRoots }), '/']] as const) {
+      const srv = async () => (await peer(start())).url;
+      const session = async (url: string, more: (c: { client: import('@modelcontextprotocol/sdk/client/index.js').Client }) => Promise<unknown>) => {
+        let asked!: () => void;
+        const roots = new Promise<void>((r) => (asked = r));
+        const c = await connectClient(kind, (kind === 'websocket' ? url.replace(/^http/, 'ws') : url) + path, { onRoots: () => (asked(), new Promise(() => {})) });
+        await roots;
+        await more(c);
+        await c.close();
+      };
+      const leaving = await capture(await srv(), 'leaving-' + kind, (url) => session(url, async () => {}));
+      expect(leaving.filter((f) => f.severity !== 'info'), kind).toEqual([]);
+      expect(of(leaving, 'unanswered').map((f) => f.title), kind).toEqual([expect.stringMatching(/^server→client roots\/list \(id \d+\) was not answered: the client closed the connection first, sending nothing after it$/)]);
+      const ignoring = await capture(await srv(), 'ignoring-' + kind, (url) => session(url, (c) => c.client.ping()));
+      expect(of(ignoring, 'unanswered').map((f) => `${f.severity} ${f.title}`), kind).toEqual([expect.stringMatching(/^error server→client roots\/list \(id \d+\) got no response; waited \d+\.\ds$/)]);
     }
   });
 

@@ -133,6 +133,7 @@ export class HttpExchangeCapture {
 
   responseEnd(at: number): void {
     this.lastChunkAt = at;
+    this.exchange.closedBy ??= 'server';
     if (this.responseTap) this.responseTap.end();
     else this.finish(at);
   }
@@ -142,6 +143,7 @@ export class HttpExchangeCapture {
     const ex = this.exchange;
     if (error && !ex.error) ex.error = error;
     if (aborted) ex.aborted = true;
+    ex.closedBy ??= aborted ? 'client' : 'server';
     this.lastChunkAt = at;
     if (!this.requestDone) this.requestTap.abort();
     if (this.responseTap) this.responseTap.abort();

@@ -93,6 +93,11 @@ export interface Exchange {
   error: string | null;
   /** The client went away before the exchange completed. */
   aborted: boolean;
+  /**
+   * Which side ended it first: the upstream finishing (or dropping) its response, or the client going
+   * away; for a WebSocket, the first to send a close frame or drop the connection. Null while open.
+   */
+  closedBy: 'client' | 'server' | null;
   /** The proxy changed bytes (legacy `endpoint` rewrite); says from what to what. */
   rewrite: string | null;
   /** Address of the client that made the request. */

@@ -439,6 +439,7 @@ function newExchange(engine: CaptureEngine, target: Target, method: string, raw:
     responseTruncated: false,
     error: null,
     aborted: false,
+    closedBy: null,
     rewrite: null,
     clientAddress,
   };

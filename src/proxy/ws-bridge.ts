@@ -44,7 +44,7 @@ export class WebSocketBridge {
         requestHeaders: this.engine.redactor.headers(pairs(rawHeaders)), responseHeaders: null,
         startedAt: t0, firstByteAt: null, endedAt: null, requestBytes: 0, responseBytes: 0,
         requestBody: null, responseBody: null, requestTruncated: false, responseTruncated: false,
-        error: null, aborted: false, rewrite: null, clientAddress,
+        error: null, aborted: false, closedBy: null, rewrite: null, clientAddress,
       };
       this.engine.hub.emit('exchange', state.ex);
     });
@@ -125,6 +125,7 @@ export class WebSocketBridge {
           ex.responseHeaders = this.engine.redactor.headers(raw);
           ex.responseBody = this.engine.redactor.text(body.toString('utf8')).slice(0, this.engine.maxBody);
           ex.responseBytes = body.length;
+          ex.closedBy = 'server';
           state.session = this.engine.tracker.openWebSocket(ex);
           this.engine.tracker.end(state.session.id, 'ws-refused', ex.endedAt);
           this.engine.hub.emit('exchange', ex);
@@ -145,6 +146,7 @@ export class WebSocketBridge {
         if (ex.endedAt) return;
         ex.error = cause;
         ex.aborted = clientGone;
+        ex.closedBy = clientGone ? 'client' : 'server';
         if (!clientGone) ex.status = 502;
         ex.endedAt = t;
         state.session = this.engine.tracker.openWebSocket(ex);
@@ -170,6 +172,7 @@ export class WebSocketBridge {
       onClose: () => {
         if (direction === 'client->server') clientClosed = true;
         else serverClosed = true;
+        state.ex!.closedBy ??= direction === 'client->server' ? 'client' : 'server';
       },
       onError: (message) => {
         const ex = state.ex;
@@ -206,6 +209,7 @@ export class WebSocketBridge {
         ex.endedAt = t;
         // Gone without the closing handshake: the connection dropped, it was not closed.
         if (by === 'client' && !clientClosed && !serverClosed) ex.aborted = true;
+        ex.closedBy ??= by;
         if (state.session) this.engine.tracker.end(state.session.id, 'ws-closed', t);
         this.engine.hub.emit('exchange', ex);
       });

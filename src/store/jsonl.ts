@@ -30,7 +30,9 @@ export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
   const put = (e: Exchange) => {
     if (written.has(e.id)) return;
     written.add(e.id);
-    lines.push(JSON.stringify({ type: 'exchange', exchange: e }));
+    // Recordings from before closedBy existed have none: left out when unknown, they export as they were.
+    const { closedBy, ...rest } = e;
+    lines.push(JSON.stringify({ type: 'exchange', exchange: closedBy == null ? rest : e }));
   };
   let next = 0;
   for (const m of rec.messages) {

@@ -87,9 +87,13 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       DROP INDEX IF EXISTS messages_session_kind;
     `);
   },
+  (db) => {
+    // Which side ended an exchange first, so "the connection closed first" can say whose doing it was.
+    db.exec(`ALTER TABLE exchanges ADD COLUMN closed_by TEXT`);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** The oldest schema that reads as the current one does (later migrations only dropped indexes). */
+/** The oldest schema that reads as the current one does (later migrations dropped indexes or added nullable columns). */
 export const MIN_READ_VERSION = 1;

@@ -85,6 +85,7 @@ export const EXCHANGE_FIELDS: Field<Exchange>[] = [
   ['response_truncated', (e) => e.responseTruncated ? 1 : 0],
   ['error', (e) => e.error],
   ['aborted', (e) => e.aborted ? 1 : 0],
+  ['closed_by', (e) => e.closedBy ?? null],
   ['rewrite', (e) => e.rewrite],
   ['client_address', (e) => e.clientAddress],
 ];
@@ -115,6 +116,7 @@ export function rowToExchange(r: Row): Exchange {
     responseTruncated: bool(r.response_truncated),
     error: (r.error as string) ?? null,
     aborted: bool(r.aborted),
+    closedBy: (r.closed_by as Exchange['closedBy']) ?? null,
     rewrite: (r.rewrite as string) ?? null,
     clientAddress: (r.client_address as string) ?? null,
   };

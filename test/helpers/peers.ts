@@ -289,6 +289,8 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   onSample?: (params: unknown) => unknown;
   onElicit?: (params: unknown) => unknown;
+  /** Answers roots/list (a canned root when absent); may return a promise that never settles. */
+  onRoots?: () => unknown;
 }
 
 export const SAMPLED = { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled' } } as const;
@@ -299,7 +301,7 @@ export async function connectClient(kind: TransportKind, url: string, opts: Clie
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => (opts.onSample?.(req.params) ?? SAMPLED) as never);
   client.setRequestHandler(ElicitRequestSchema, async (req) =>
     (opts.onElicit?.(req.params) ?? { action: 'accept', content: { name: 'Ada Lovelace', check: true, email: 'ada@example.com' } }) as never);
-  client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///tmp/project', name: 'project' }] }));
+  client.setRequestHandler(ListRootsRequestSchema, async () => (await (opts.onRoots?.() ?? { roots: [{ uri: 'file:///tmp/project', name: 'project' }] })) as never);
   let transport: Transport;
   const init = opts.headers ? { headers: opts.headers } : undefined;
   if (kind === 'streamable-http') transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: init });

@@ -136,6 +136,17 @@ export const unanswered: Rule = {
       if (ex?.status != null && ex.status >= 300) continue;
       if (ex && (unexpectedAnswer(v, ex) || v.messagesOf(ex.id).some((x) => x.direction !== m.direction && (x.kind === 'non-json' || x.kind === 'invalid')))) continue;
       const streamClosed = ex?.endedAt != null;
+      // A server request that reached a client already on its way out (server-everything asks for roots
+      // 350 ms after `initialized`): the client closed the connection and said nothing more, so it had no
+      // chance to answer, which is no fault of either side.
+      if (m.direction === 'server->client' && (ex?.closedBy === 'client' || ex?.aborted) && !input.messages.some((x) => x.direction === 'client->server' && x.seq > m.seq)) {
+        out.push(v.finding('unanswered', 'info',
+          `server→client ${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) was not answered: the client closed the connection first, sending nothing after it`,
+          { messageSeqs: [m.seq], exchangeIds: [ex.id] },
+          `The request arrived as the client was closing the session; a client that is leaving does not answer.`,
+          `Nothing to fix unless the client closed because of this request.`));
+        continue;
+      }
       out.push(v.finding('unanswered', 'error',
         `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response; waited ${(waited / 1000).toFixed(1)}s`,
         { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] },
