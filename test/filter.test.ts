@@ -45,6 +45,13 @@ describe('filter language', () => {
     expect(p.terms.map((t) => t.field)).toEqual(['method']);
   });
 
+  it('keeps a valid term whose text begins like an invalid one before it', () => {
+    const p = parseFilter('kind:errorx kind:error');
+    expect(p.errors).toEqual(['kind:errorx: kind is one of request, notification, response, error, invalid, non-json']);
+    expect(p.terms).toEqual([{ negate: false, field: 'kind', op: '=', value: 'error' }]);
+    expect(pass('kind:errorx kind:error', row({ kind: 'request' }))).toBe(false);
+  });
+
   it('completes the word being typed', () => {
     expect(completions('dir:c2s met', ['tools/call', 'tools/list'])).toEqual(['method:', 'method:tools/call', 'method:tools/list']);
     expect(completions('!ki')).toEqual(['!kind:error', '!kind:request', '!kind:notification']);

@@ -57,15 +57,18 @@ export function parseFilter(input: string): ParsedFilter {
       continue;
     }
     const term: FilterTerm = { negate, field, op, value: rest.toLowerCase() };
+    let error: string | null = null;
     if (field === 'latency') {
       const ms = parseDuration(rest);
-      if (ms == null) errors.push(`${tok}: latency is a number with ms or s, e.g. latency:>500ms`);
+      if (ms == null) error = 'latency is a number with ms or s, e.g. latency:>500ms';
       else term.num = ms;
     } else if (field === 'status' && /^\d+$/.test(rest)) term.num = Number(rest);
-    else if (field === 'status' && !['ok', 'error'].includes(term.value)) errors.push(`${tok}: status is a number (>=400) or ok or error`);
-    else if (field === 'dir' && !['c2s', 's2c'].includes(term.value)) errors.push(`${tok}: dir is c2s or s2c`);
-    else if (field === 'kind' && !KINDS.includes(term.value)) errors.push(`${tok}: kind is one of ${KINDS.join(', ')}`);
-    if (!errors.length || !errors.at(-1)!.startsWith(tok)) terms.push(term);
+    else if (field === 'status' && !['ok', 'error'].includes(term.value)) error = 'status is a number (>=400) or ok or error';
+    else if (field === 'dir' && !['c2s', 's2c'].includes(term.value)) error = 'dir is c2s or s2c';
+    else if (field === 'kind' && !KINDS.includes(term.value)) error = `kind is one of ${KINDS.join(', ')}`;
+    // Each term stands or falls on its own: a bad one is reported and left out, the good ones kept.
+    if (error) errors.push(`${tok}: ${error}`);
+    else terms.push(term);
   }
   return { terms, errors };
 }
