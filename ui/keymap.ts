@@ -20,7 +20,9 @@ export const BINDINGS: Binding[] = [
   { keys: ['@upArrow', 'k'], action: 'up', screens: 'all', help: 'move up' },
   { keys: ['@downArrow', 'j'], action: 'down', screens: 'all', help: 'move down' },
   { keys: ['@pageUp', 'u'], action: 'pageUp', screens: 'all', help: 'page up' },
-  { keys: ['@pageDown', ' '], action: 'pageDown', screens: ['sessions', 'detail', 'diff', 'problems'], help: 'page down' },
+  { keys: ['@pageDown'], action: 'pageDown', screens: 'all', help: 'page down' },
+  // Space pages too, except on the timeline, where it pauses playback.
+  { keys: [' '], action: 'pageDown', screens: ['sessions', 'detail', 'diff', 'problems'], help: 'page down' },
   { keys: ['g'], action: 'top', screens: 'all', help: 'first' },
   { keys: ['G'], action: 'bottom', screens: 'all', help: 'last' },
   { keys: ['@return'], action: 'open', screens: ['sessions', 'timeline', 'problems', 'diff'], help: 'open' },

@@ -52,6 +52,8 @@ const press = async (ui: ReturnType<typeof render>, keys: string[], expectText?:
 
 const ENTER = '\r';
 const ESC = '\u001b';
+const PGUP = '\u001b[5~';
+const PGDN = '\u001b[6~';
 
 describe('mcptap tui', () => {
   it('lists sessions, opens the timeline, filters to tools/call, and opens a message', async () => {
@@ -115,6 +117,49 @@ describe('mcptap tui', () => {
       await settle();
       await press(ui, ['!'], '[unknown-tool]');
       await press(ui, [ENTER], 'request tools/call list_schemas');
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('pages the timeline with PgDn and PgUp', async () => {
+    const ui = render(<App store={store} sessionId={direct} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${direct}`), 'the timeline');
+      await settle();
+      // Nine messages fit on one page: a page down lands on the last, a page up on the first.
+      await press(ui, [PGDN, ENTER], '#9 ');
+      expect(ui.lastFrame()).toMatch(/^#9 ← server→client response tools\/call query/m);
+      await press(ui, [ESC], `session ${direct}`);
+      await press(ui, [PGUP, ENTER], '#1 ');
+      expect(ui.lastFrame()).toMatch(/^#1 → client→server request initialize/m);
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('pages the problems with PgDn and PgUp', async () => {
+    // Five calls of tools the server does not have: five findings.
+    const many = await captureSession(tmp.db, peers[0], 'many-problems', async (c) => {
+      await c.listTools();
+      for (const name of ['nope_1', 'nope_2', 'nope_3', 'nope_4', 'nope_5']) await c.callTool({ name, arguments: {} }).catch(() => undefined);
+    }, 'ui-test');
+    const ui = render(<App store={store} sessionId={many} />);
+    const evidence = () => /^evidence: .*$/m.exec(ui.lastFrame() ?? '')?.[0];
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${many}`), 'the timeline');
+      await settle();
+      await press(ui, ['!'], '[unknown-tool]');
+      await press(ui, ['G']);
+      const last = evidence();
+      await press(ui, ['g']);
+      const first = evidence();
+      expect(last).not.toBe(first);
+      // The findings fit on one page: a page down selects the last, a page up the first.
+      await press(ui, [PGDN], last);
+      expect(evidence()).toBe(last);
+      await press(ui, [PGUP], first);
+      expect(evidence()).toBe(first);
     } finally {
       ui.unmount();
     }

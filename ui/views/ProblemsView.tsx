@@ -19,12 +19,15 @@ const TINT = { error: 'red', warning: 'yellow', info: 'blue' } as const;
 
 export function ProblemsView({ findings, height, width, input: inputRef, onOpen }: Props) {
   const detail = 4;
-  const list = useWindowedList(findings.length, Math.max(3, height - detail - 2));
+  const rows = Math.max(3, height - detail - 2);
+  const list = useWindowedList(findings.length, rows);
   const sel = findings[list.selected];
   useViewInput(inputRef, (input, key) => {
     const a = actionFor(input, key, 'problems');
     if (a === 'up') list.move(-1);
     else if (a === 'down') list.move(1);
+    else if (a === 'pageUp') list.move(-rows);
+    else if (a === 'pageDown') list.move(rows);
     else if (a === 'top') list.setSelected(0);
     else if (a === 'bottom') list.setSelected(findings.length - 1);
     else if (a === 'open' && sel?.evidence.messageSeqs.length) onOpen(sel.evidence.messageSeqs[0]);
