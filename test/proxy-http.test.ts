@@ -175,6 +175,29 @@ describe('forwarding', () => {
     }
   });
 
+  it('forwards a body in an encoding it cannot decode unchanged, and records the encoding, not a "not JSON" message', async () => {
+    const zstd = randomBytes(64);
+    routes.set('/zstd', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'zstd', 'mcp-session-id': 'zstd-session' });
+      res.end(zstd);
+    });
+    const sent = randomBytes(48);
+    const r = await send('POST', '/zstd', sent, {
+      'content-type': 'application/json', 'content-encoding': 'zstd', accept: 'application/json, text/event-stream', 'mcp-session-id': 'zstd-session',
+    });
+    expect(sha(r.body)).toBe(sha(zstd));
+    await proxy.flush();
+    const s = store();
+    try {
+      const ex = s.listSessions().flatMap((x) => s.exchanges(x.id)).find((e) => e.url === '/zstd')!;
+      expect(ex.error).toBe('request body not decoded: unsupported content-encoding: zstd');
+      expect([ex.requestBytes, ex.responseBytes, ex.requestBody, ex.responseBody]).toEqual([48, 64, null, null]);
+      expect(ex.sessionId == null ? [] : s.messages(ex.sessionId).filter((m) => m.exchangeId === ex.id)).toEqual([]);
+    } finally {
+      s.close();
+    }
+  });
+
   it('forwards malformed JSON and garbage SSE unchanged and stores them raw with a decode error', async () => {
     const garbage = 'data: {"jsonrpc":"2.0", oops\n\n\x00\x01binary\n\nevent: message\ndata: not json at all\n\n';
     routes.set('/garbage', (_req, res) => {

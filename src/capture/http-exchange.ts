@@ -76,6 +76,7 @@ export class HttpExchangeCapture {
     ex.requestBytes = r.wireBytes;
     ex.requestBody = r.text == null ? null : this.ctx.redactor.text(r.text);
     ex.requestTruncated = r.truncated;
+    if (r.error) ex.error ??= `request body not decoded: ${r.error}`;
     if (this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
       const decoded = decodeJsonRpcText(Buffer.concat(this.requestText).toString('utf8'));
       // A JSON body that is not JSON-RPC (a model API call through the same gateway) is plain HTTP;
@@ -171,6 +172,7 @@ export class HttpExchangeCapture {
     ex.responseBytes = r.wireBytes;
     ex.responseBody = r.text == null ? null : this.ctx.redactor.text(r.text);
     ex.responseTruncated = r.truncated;
+    if (r.error) ex.error ??= `response body not decoded: ${r.error}`;
     if (this.sse) this.sse.end();
     if (this.responseJson && this.responseJsonBytes > 0 && this.responseJsonBytes <= DECODE_LIMIT) {
       const decoded = decodeJsonRpcText(Buffer.concat(this.responseJson).toString('utf8'));

@@ -59,6 +59,7 @@ export class BodyTap {
   private done = false;
   private chain: Transform[] = [];
   private raw: Buffer[] | null = null;
+  private undecodable = false;
   wireBytes = 0;
 
   constructor(private readonly opts: BodyTapOptions) {
@@ -70,7 +71,10 @@ export class BodyTap {
     for (const c of codings) {
       const d = decoderFor(c);
       if (!d) {
+        // Bytes in an encoding mcptap cannot read are not handed on: fed to the JSON or SSE decoder as
+        // they are, they would be reported as a body that is not JSON, which it may well be.
         this.error = `unsupported content-encoding: ${c}`;
+        this.undecodable = true;
         this.chain = [];
         return;
       }
@@ -148,7 +152,7 @@ export class BodyTap {
     if (this.chain.length) {
       this.raw?.push(chunk);
       this.chain[0].write(chunk);
-    } else {
+    } else if (!this.undecodable) {
       this.decoded(chunk);
     }
   }
@@ -173,7 +177,7 @@ export class BodyTap {
     this.done = true;
     if (this.chain.length) decoding--;
     const kept = this.kept ? this.kept.subarray(0, this.keptBytes) : Buffer.alloc(0);
-    const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
+    const text = this.undecodable || (this.keptBytes === 0 && this.wireBytes === 0) ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
     this.kept = null;
     this.raw = null;
     this.opts.onEnd?.({ text, truncated: this.truncated, decodedBytes: this.decodedBytes, wireBytes: this.wireBytes, error: this.error });
