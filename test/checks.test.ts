@@ -21,7 +21,7 @@ import { tempDb, until } from './helpers/tmp.js';
 const tmp = tempDb();
 const peers: Peer[] = [];
 const cli = path.resolve('dist/src/cli/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 15_000 });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 60_000 });
 const ACCEPT = 'application/json, text/event-stream';
 const INIT = (id = 1, caps: object = {}) => ({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: caps, clientInfo: { name: 'raw-client', version: '1' } } });
 
@@ -565,10 +565,10 @@ describe('live checks in mcptap proxy', () => {
     child.stderr.on('data', (c) => (err += c));
     const exited = new Promise((r) => child.on('exit', r));
     try {
-      await until(() => /listening on (http:\/\/\S+)/.test(out), 'the banner', 10_000);
+      await until(() => /listening on (http:\/\/\S+)/.test(out), 'the banner', 60_000);
       const url = /listening on (http:\/\/\S+)/.exec(out)![1];
       for (let i = 0; i < 3; i++) expect((await post(url + '/mcp', INIT(i), { accept: 'application/json' })).status).toBe(406);
-      await until(() => err.includes('[accept-header]'), 'the live finding', 10_000);
+      await until(() => err.includes('[accept-header]'), 'the live finding', 60_000);
       const c = await connectClient('streamable-http', url + '/mcp');
       await c.client.callTool({ name: 'echo', arguments: { message: 'after' } });
       await c.close();

@@ -12,7 +12,7 @@ import { tempDb } from './helpers/tmp.js';
 const tmp = tempDb();
 let peer: Peer;
 const cli = path.resolve('dist/src/cli/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 30_000 });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 60_000 });
 const ids = () => {
   const store = CaptureStore.open(tmp.db, { readonly: true });
   try {

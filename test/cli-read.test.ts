@@ -13,7 +13,7 @@ import { tempDb } from './helpers/tmp.js';
 const tmp = tempDb();
 let peer: Peer;
 const cli = path.resolve('dist/src/cli/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 15_000, env: { ...process.env, MCPTAP_DB: tmp.db } });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, MCPTAP_DB: tmp.db } });
 
 beforeAll(async () => {
   peer = await startStreamableServer({ path: '/gateway/mcp' });

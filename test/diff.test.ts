@@ -15,7 +15,7 @@ import { captureSession } from './helpers/capture.js';
 const tmp = tempDb();
 const peers: Peer[] = [];
 const cli = path.resolve('dist/src/cli/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 15_000 });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args, '--db', tmp.db], { encoding: 'utf8', timeout: 60_000 });
 
 const capture = (peer: Peer, label: string, calls: (c: Client) => Promise<void>) => captureSession(tmp.db, peer, label, calls, 'diff-test');
 

@@ -292,8 +292,8 @@ describe('client aborts', () => {
     await until(() => upstreamClosedRequests >= 20, 'upstream streams to close');
     const before = fds();
     for (let i = 0; i < 1000; i++) await abortOnce();
-    await until(() => upstreamClosedRequests >= 1020, 'upstream to see all 1,020 aborts', 20_000);
-    await until(() => fds() <= before + 5, 'descriptors to settle', 5000);
+    await until(() => upstreamClosedRequests >= 1020, 'upstream to see all 1,020 aborts', 60_000);
+    await until(() => fds() <= before + 5, 'descriptors to settle', 60_000);
     expect(fds()).toBeLessThanOrEqual(before + 5);
     await proxy.flush();
     const s = store();

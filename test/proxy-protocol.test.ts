@@ -162,7 +162,7 @@ describe('mcptap proxy (the command)', () => {
     child.stderr.on('data', (c) => (err += c));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     try {
-      await until(() => out.includes('claude mcp add --transport sse'), 'the banner', 10_000);
+      await until(() => out.includes('claude mcp add --transport sse'), 'the banner', 60_000);
       const url = /listening on (http:\/\/\S+)/.exec(out)![1];
       expect(out).toContain(`target    ${everything.url}`);
       expect(out).toContain(`database  ${db}`);
@@ -194,7 +194,7 @@ describe('listening beyond loopback', () => {
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     try {
-      await until(() => err.includes('not loopback'), 'the warning', 10_000);
+      await until(() => err.includes('not loopback'), 'the warning', 60_000);
       expect(err).toMatch(/warning: listening on 0\.0\.0\.0, not loopback/);
     } finally {
       child.kill('SIGKILL');

@@ -241,7 +241,7 @@ describe('a database that never recovers', () => {
     expect(fs.statSync(rescue).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(rescue, 'utf8')).not.toContain(SECRET);
 
-    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'import', rescue, '--db', db], { encoding: 'utf8', timeout: 15_000 });
+    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'import', rescue, '--db', db], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^put back 20 messages, 10 exchanges and \d+ session records/);
@@ -258,7 +258,7 @@ describe('a database that never recovers', () => {
 
 describe('CLI bad input', () => {
   const cli = path.resolve('dist/src/cli/main.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MCPTAP_DB: path.join(tmp.dir, 'cli.db') }, timeout: 15_000 });
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MCPTAP_DB: path.join(tmp.dir, 'cli.db') }, timeout: 60_000 });
 
   it.each([
     [['proxy', '--target', 'not a url'], /not a URL/],

@@ -11,7 +11,7 @@ import { tempDb } from './helpers/tmp.js';
 
 const tmp = tempDb();
 const cli = path.resolve('dist/src/cli/main.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 15_000 });
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
 const FIXTURE_V1 = path.resolve('test/fixtures/recording-v1.jsonl');
 
 afterAll(() => tmp.cleanup());

@@ -241,7 +241,7 @@ describe.concurrent('mcptap replay', () => {
   const cli = path.resolve('dist/src/cli/main.js');
   const run = (...args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     // Asynchronous: the servers the replay talks to live in this process.
-    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }));
   });
 

@@ -22,7 +22,7 @@ const screen = () => tmux('capture-pane', '-p', '-t', name);
 const keys = (...k: string[]) => tmux('send-keys', '-t', name, ...k);
 const typed = (text: string) => tmux('send-keys', '-t', name, '-l', text);
 async function see(text: string | RegExp, what = String(text)): Promise<string> {
-  await until(() => (typeof text === 'string' ? screen().includes(text) : text.test(screen())), `the screen to show ${what}`, 15_000)
+  await until(() => (typeof text === 'string' ? screen().includes(text) : text.test(screen())), `the screen to show ${what}`, 60_000)
     .catch((e) => {
       throw new Error(`${e.message}; the screen was:\n${screen()}`);
     });
@@ -36,7 +36,7 @@ const save = (file: string, text: string) => fs.writeFileSync(path.join(screensD
  */
 async function rawMode(session: string): Promise<void> {
   const tty = tmux('display-message', '-p', '-t', session, '#{pane_tty}').trim();
-  await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 15_000);
+  await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 60_000);
 }
 
 const capture = (peer: Peer, label: string, calls: Parameters<typeof captureSession>[3]) => captureSession(tmp.db, peer, label, calls);
@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
-  it('opens, selects a session, filters, opens a message, plays back, diffs, and quits cleanly', { timeout: 120_000 }, async () => {
+  it('opens, selects a session, filters, opens a message, plays back, diffs, and quits cleanly', { timeout: 180_000 }, async () => {
     tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', `TERM=xterm-256color NO_COLOR=1 ${process.execPath} ${cli} tui --db ${tmp.db} --reference ${reference}; echo "mcptap exited $?"; sleep 30`);
     save('sessions.txt', await see('claude-code → gateway'));
     await rawMode(name);
@@ -102,21 +102,21 @@ describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
 });
 
 describe.skipIf(!hasTmux)('mcptap tui at 80×24', () => {
-  it('fits the smallest common terminal: header, rows and key hints all on screen', { timeout: 60_000 }, async () => {
+  it('fits the smallest common terminal: header, rows and key hints all on screen', { timeout: 180_000 }, async () => {
     const small = `${name}-small`;
     tmux('new-session', '-d', '-s', small, '-x', '80', '-y', '24', `${process.execPath} ${cli} tui --db ${tmp.db}; sleep 30`);
     try {
       const cap = () => tmux('capture-pane', '-p', '-t', small);
-      await until(() => /\bgateway\s+streamable-http/.test(cap()), 'the sessions list', 15_000);
+      await until(() => /\bgateway\s+streamable-http/.test(cap()), 'the sessions list', 60_000);
       await rawMode(small);
       tmux('send-keys', '-t', small, 'Enter');
-      await until(() => cap().includes('→ request      tools/call'), 'the timeline', 15_000);
+      await until(() => cap().includes('→ request      tools/call'), 'the timeline', 60_000);
       const lines = cap().split('\n');
       expect(lines[0]).toMatch(/^ mcptap · .* · timeline/);
       expect(lines.some((l) => l.startsWith('Enter open'))).toBe(true);
       expect(lines.every((l) => l.length <= 80)).toBe(true);
       tmux('send-keys', '-t', small, '?');
-      await until(() => cap().includes('Keys'), 'the help', 15_000);
+      await until(() => cap().includes('Keys'), 'the help', 60_000);
       expect(cap()).toContain('playback: start / stop');
     } finally {
       spawnSync('tmux', ['kill-session', '-t', small]);
@@ -125,14 +125,14 @@ describe.skipIf(!hasTmux)('mcptap tui at 80×24', () => {
 });
 
 describe.skipIf(!hasTmux)('mcptap proxy --ui in a terminal', () => {
-  it('shows where to point the client, the sessions as they come, and a finding in the footer; q stops both', { timeout: 60_000 }, async () => {
+  it('shows where to point the client, the sessions as they come, and a finding in the footer; q stops both', { timeout: 180_000 }, async () => {
     const ui = `${name}-proxy`;
     const gw = await startGatewayLikeServer({ prefix: 'db_main-' });
     const db = path.join(tmp.dir, 'proxy-ui.db');
     tmux('new-session', '-d', '-s', ui, '-x', '120', '-y', '30', `TERM=xterm-256color NO_COLOR=1 ${process.execPath} ${cli} proxy --ui --port 0 --target ${gw.url} --db ${db}; echo "mcptap exited $?"; sleep 30`);
     const cap = () => tmux('capture-pane', '-p', '-t', ui);
     const wait = (what: string, pred: (screen: string) => boolean) =>
-      until(() => pred(cap()), what, 15_000).catch((e) => {
+      until(() => pred(cap()), what, 60_000).catch((e) => {
         throw new Error(`${e.message}; the screen was:\n${cap()}`);
       });
     try {

@@ -6,8 +6,9 @@ export default defineConfig({
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.{ts,tsx}'],
     exclude: ['**/node_modules/**', 'dist/**'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Deadlines, not measurements: generous, so a loaded machine (npm run test:load) is slower, not red.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     // Two cores on CI: two workers keep the socket-heavy files from starving each other.
     pool: 'forks',
     maxWorkers: 2,

@@ -9,7 +9,7 @@ export function tempDb(name = 'captures.db'): { dir: string; db: string; cleanup
 }
 
 /** Resolves when `pred` holds, polling on each event-loop turn; rejects with `what` after the deadline. */
-export async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+export async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     if (await pred()) return;

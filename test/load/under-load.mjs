@@ -17,7 +17,7 @@ for (let i = 1; i <= runs && status === 0; i++) {
   status = r.status ?? 1;
   const summary = (r.stdout + r.stderr).split('\n').filter((l) => /Test Files|Tests |FAIL|×/.test(l)).join('\n');
   console.log(`run ${i}/${runs}: ${status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(0)} s, 2 CPU burners beside it\n${summary}`);
-  if (status !== 0) console.log(r.stdout.slice(-20000));
+  if (status !== 0) console.log(r.stdout.slice(-20000), '\n--- stderr ---\n', r.stderr.slice(-40000));
 }
 stop();
 process.exit(status);
