@@ -222,8 +222,15 @@ export class SessionTracker {
       this.byLegacyId.delete(st.session.mcpSessionId);
     }
     for (const [key, s] of this.byClient) if (s === st) this.byClient.delete(key);
+    // The connections it used would hold its state until 4,096 newer ones pushed them out.
+    for (const [c, s] of this.byConnection) if (s === st) this.byConnection.delete(c);
     // Keep ended sessions out of memory: everything about them is in the store already.
     this.states.delete(sessionId);
+  }
+
+  /** How many entries each of the tracker's maps holds (what a long-running proxy keeps in memory). */
+  sizes(): { sessions: number; mcpIds: number; legacyIds: number; clients: number; connections: number } {
+    return { sessions: this.states.size, mcpIds: this.byMcpId.size, legacyIds: this.byLegacyId.size, clients: this.byClient.size, connections: this.byConnection.size };
   }
 
   endAll(reason: string, at: number): void {
