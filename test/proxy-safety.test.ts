@@ -85,6 +85,50 @@ describe('redaction', () => {
     }
   });
 
+  it('redacts the code and token in a redirect\'s Location, and in the before/after URLs of its rewrite', async () => {
+    const code = 'SplxlOBeZQQYbYS6WxSbIAredirect';
+    const token = 'tk-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d';
+    const redirects = http.createServer((req, res) => {
+      req.resume();
+      // Back to the upstream's own origin (the proxy rewrites it to itself), and to another site.
+      const own = `http://127.0.0.1:${(redirects.address() as AddressInfo).port}/callback?code=${code}&state=s1`;
+      res.writeHead(302, { location: req.url === '/own' ? own : `https://example.com/done?token=${token}` }).end();
+    });
+    await new Promise<void>((r) => redirects.listen(0, '127.0.0.1', r));
+    const db = path.join(tmp.dir, 'location.db');
+    const proxy = await startProxy({ target: `http://127.0.0.1:${(redirects.address() as AddressInfo).port}`, port: 0, db, onWarning: () => {} });
+    const location = (p: string) => new Promise<string>((resolve, reject) => {
+      http.get(proxy.url + p, (res) => {
+        res.resume();
+        resolve(String(res.headers.location));
+      }).on('error', reject);
+    });
+    try {
+      // The client gets the URLs whole: only the record is redacted.
+      expect(await location('/own')).toBe(`${proxy.url}/callback?code=${code}&state=s1`);
+      expect(await location('/away')).toBe(`https://example.com/done?token=${token}`);
+      await proxy.flush();
+    } finally {
+      await proxy.close();
+      await new Promise((r) => redirects.close(r));
+    }
+    const bytes = Buffer.concat(['', '-wal', '-shm'].filter((s) => fs.existsSync(db + s)).map((s) => fs.readFileSync(db + s)));
+    expect(bytes.includes(Buffer.from(code))).toBe(false);
+    expect(bytes.includes(Buffer.from(token))).toBe(false);
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const exchanges = store.listSessions().flatMap((x) => store.exchanges(x.id));
+      const own = exchanges.find((e) => e.url === '/own')!;
+      // A fingerprint of the code (its first three and last four characters) stands in for it.
+      expect(own.rewrite).toMatch(/^location http:\/\/127\.0\.0\.1:\d+\/callback\?code=Spl%E2%80%A6rect&state=s1 → http:\/\/127\.0\.0\.1:\d+\/callback\?code=Spl%E2%80%A6rect&state=s1$/);
+      expect(own.responseHeaders!.find(([k]) => k === 'location')![1]).toMatch(/\/callback\?code=Spl%E2%80%A6rect&state=s1$/);
+      const away = exchanges.find((e) => e.url === '/away')!;
+      expect(away.responseHeaders!.find(([k]) => k === 'location')![1]).toBe('https://example.com/done?token=tk-%E2%80%A65c4d');
+    } finally {
+      store.close();
+    }
+  });
+
   it('scrubs an OAuth token request (form-encoded) and its answer: code, PKCE verifier, client secret, tokens', async () => {
     const verifier = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
     const clientSecret = 'cs-7d1f0c2b9e4a4f6b8c3d2e1f0a9b8c7d';

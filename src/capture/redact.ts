@@ -18,6 +18,18 @@ const FORM_SECRET_KEYS = /^(client_secret|code|code_verifier|refresh_token|acces
 /** A whole body of `name=value&…` pairs. */
 const FORM_BODY = /^[\w.~%+-]+=[^&\s]*(&[\w.~%+-]+=[^&\s]*)*$/;
 
+/** Headers whose value is a URL, whose query may carry a secret. */
+const URL_HEADERS = new Set(['location', 'content-location']);
+
+/** Percent-decoding that leaves malformed input (a stray %) as it is instead of throwing. */
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /** Secrets the redactor keeps to scrub from bodies (each header secret counts once or twice). */
 const MAX_REMEMBERED = 64;
 
@@ -71,6 +83,8 @@ export class Redactor {
     if (!this.enabled) return list;
     return list.map((pair) => {
       const [name, value] = pair;
+      // A redirect back from a login carries the authorization code (or a token) in its query.
+      if (URL_HEADERS.has(name.toLowerCase())) return [name, this.url(value)];
       // Headers are never changed in place: an untouched pair can be shared.
       if (!isSecretHeader(name)) return pair;
       const lower = name.toLowerCase();
@@ -108,13 +122,19 @@ export class Redactor {
     const params = url.slice(q + 1).split('&').map((p) => {
       const eq = p.indexOf('=');
       if (eq < 0) return p;
-      const k = decodeURIComponent(p.slice(0, eq).replace(/\+/g, ' '));
+      const k = decode(p.slice(0, eq).replace(/\+/g, ' '));
       if (k !== 'sessionId' && SECRET_QUERY.test(k)) {
-        return `${p.slice(0, eq)}=${encodeURIComponent(this.remember(decodeURIComponent(p.slice(eq + 1))))}`;
+        return `${p.slice(0, eq)}=${encodeURIComponent(this.remember(decode(p.slice(eq + 1))))}`;
       }
       return p;
     });
     return url.slice(0, q + 1) + params.join('&');
+  }
+
+  /** A sentence naming URLs (a rewrite's before and after), each URL's secret query values redacted. */
+  urls(text: string): string {
+    if (!this.enabled || !text.includes('?')) return text;
+    return text.split(' ').map((w) => (w.includes('?') ? this.url(w) : w)).join(' ');
   }
 
   private form(body: string): string {

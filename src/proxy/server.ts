@@ -137,8 +137,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const proxyOrigin = (req: http.IncomingMessage) => `http://${req.headers.host ?? `${host}:${port}`}`;
 
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
-  const noteRewrite = (st: InFlight, what: string) => queue.push(() => {
+  const noteRewrite = (st: InFlight, raw: string) => queue.push(() => {
     const ex = st.cap!.exchange;
+    const what = engine.redactor.urls(raw);
     ex.rewrite = ex.rewrite ? `${ex.rewrite}; ${what}` : what;
   });
 
