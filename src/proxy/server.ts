@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { CaptureEngine } from '../capture/engine.js';
+import { badRequestRefuser } from './client-error.js';
 import { now } from '../capture/clock.js';
 import { pairs, header, mediaType } from '../capture/headers.js';
 import { HttpExchangeCapture } from '../capture/http-exchange.js';
@@ -324,7 +325,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   const bridge = new WebSocketBridge(engine, target, { insecure: !!opts.insecure });
   server.on('upgrade', (req, socket, head) => bridge.handle(req, socket as Socket, head));
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', badRequestRefuser(warn));
 
   let port = opts.port ?? 0;
   await new Promise<void>((resolve, reject) => {
