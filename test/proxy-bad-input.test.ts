@@ -46,7 +46,11 @@ beforeAll(async () => {
     });
   });
   wss = new WebSocketServer({ server: upstream });
-  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+  wss.on('connection', (ws) => {
+    ws.on('message', (data) => ws.send(data));
+    // ws closes the connection itself on a broken frame (1002, 1007, 1009) and reports it here.
+    ws.on('error', () => {});
+  });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   proxy = await startProxy({ target: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, port: 0, db: tmp.db, label: 'bad-input', onWarning: (w) => warnings.push(w) });
   proxyPort = Number(new URL(proxy.url).port);
@@ -210,5 +214,62 @@ describe('input the proxy passes on and records', () => {
     } finally {
       s.close();
     }
+  });
+});
+
+/** A WebSocket handshake on a raw socket, then `frame`; returns what came back after the 101, until close. */
+function wsRaw(port: number, frame: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'));
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        upgraded = true;
+        buf = buf.subarray(end + 4);
+        s.write(frame);
+      }
+    });
+    s.on('close', () => resolve(buf));
+    s.on('error', reject);
+  });
+}
+
+const masked = (opcode: number, payload: Buffer, fin = true) => {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const body = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]));
+  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length]), mask, body]);
+};
+
+describe('broken WebSocket frames from the client', () => {
+  const frames: Array<[string, Buffer, string]> = [
+    ['an unmasked frame', Buffer.concat([Buffer.from([0x81, 2]), Buffer.from('hi')]), 'client frames: a frame not masked, which RFC 6455 forbids from this side'],
+    ['text that is not UTF-8', masked(0x1, Buffer.from([0xc3, 0x28, 0xff])), 'client frames: a text message that is not valid UTF-8'],
+    ['a length of 2^63 - 1', Buffer.concat([Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([1, 2, 3, 4])]), 'client frames: frame length out of range'],
+    ['an unknown opcode', masked(0x3, Buffer.from('??')), 'client frames: unexpected frame opcode 3'],
+  ];
+  it.each(frames)('%s: the client gets what the server answers directly, and the proxy records it and stays up', async (_what, frame, error) => {
+    const direct = await wsRaw((upstream.address() as AddressInfo).port, frame);
+    const through = await wsRaw(proxyPort, frame);
+    // The server's close frame (1002 protocol error, 1007 bad data, 1009 too big), byte for byte.
+    expect(through).toEqual(direct);
+    expect(direct[0]).toBe(0x88);
+    await proxy.flush();
+    const s = store();
+    try {
+      const session = s.listSessions().filter((x) => x.transport === 'websocket').at(-1)!;
+      const [ex] = s.exchanges(session.id);
+      expect(ex.closedBy).toBe('server');
+      expect(ex.error).toBe(error);
+      // Whatever of it decoded is there, as the invalid message it is.
+      expect(s.messages(session.id).every((m) => m.kind === 'non-json' || m.kind === 'invalid')).toBe(true);
+    } finally {
+      s.close();
+    }
+    const r = await fetch(proxy.url + '/mcp', { method: 'POST', body: '{"jsonrpc":"2.0","id":1,"method":"ping"}', headers: { 'content-type': 'application/json' } });
+    expect(r.status).toBe(200);
   });
 });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -178,7 +179,7 @@ export class WebSocketBridge {
         const ex = state.ex;
         if (ex && !ex.error) ex.error = `${direction === 'client->server' ? 'client' : 'server'} frames: ${message}`;
       },
-    }, deflate ? (direction === 'client->server' ? deflate.client : deflate.server) : null);
+    }, deflate ? (direction === 'client->server' ? deflate.client : deflate.server) : null, undefined, direction === 'client->server');
     const fromClient = decoder('client->server');
     const fromServer = decoder('server->client');
     const tap = (d: WsFrameDecoder, direction: Direction) => (chunk: Buffer) => {
@@ -224,6 +225,8 @@ export class WebSocketBridge {
   private record(state: WsState, direction: Direction, m: WsMessage): void {
     const ex = state.ex;
     if (!ex || !state.session) return;
+    // A text message must be UTF-8 (RFC 6455 8.1); the receiving peer closes with 1007 when it is not.
+    if (m.opcode === 1 && !m.truncated && !isUtf8(m.data)) ex.error ??= `${direction === 'client->server' ? 'client' : 'server'} frames: a text message that is not valid UTF-8`;
     const text = m.opcode === 2 ? m.data.toString('latin1') : m.data.toString('utf8');
     this.engine.tracker.record(state.session.id, ex.id, direction, 'ws-frame', decodeJsonRpcText(text), this.at);
   }

@@ -71,8 +71,8 @@ export class BodyTap {
     for (const c of codings) {
       const d = decoderFor(c);
       if (!d) {
-        // Bytes in an encoding mcptap cannot read are not handed on: fed to the JSON or SSE decoder as
-        // they are, they would be reported as a body that is not JSON, which it may well be.
+        // Bytes in an encoding mcptap cannot read are kept raw but not handed on: fed to the JSON or SSE
+        // decoder as they are, they would be reported as a body that is not JSON, which it may well be.
         this.error = `unsupported content-encoding: ${c}`;
         this.undecodable = true;
         this.chain = [];
@@ -120,7 +120,8 @@ export class BodyTap {
     } else if (c.length) {
       this.truncated = true;
     }
-    this.opts.onDecoded?.(c);
+    // The stored copy keeps the raw bytes; the decoders get only what was decoded.
+    if (!this.undecodable) this.opts.onDecoded?.(c);
   }
 
   /**
@@ -152,7 +153,7 @@ export class BodyTap {
     if (this.chain.length) {
       this.raw?.push(chunk);
       this.chain[0].write(chunk);
-    } else if (!this.undecodable) {
+    } else {
       this.decoded(chunk);
     }
   }
@@ -177,7 +178,7 @@ export class BodyTap {
     this.done = true;
     if (this.chain.length) decoding--;
     const kept = this.kept ? this.kept.subarray(0, this.keptBytes) : Buffer.alloc(0);
-    const text = this.undecodable || (this.keptBytes === 0 && this.wireBytes === 0) ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
+    const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
     this.kept = null;
     this.raw = null;
     this.opts.onEnd?.({ text, truncated: this.truncated, decodedBytes: this.decodedBytes, wireBytes: this.wireBytes, error: this.error });

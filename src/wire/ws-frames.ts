@@ -49,12 +49,15 @@ export class WsFrameDecoder {
   private truncated = false;
   private window: Buffer | null = null;
   private failed = false;
+  private maskReported = false;
 
   constructor(
     private readonly handlers: WsFrameHandlers,
     private readonly deflate: DeflateParams | null,
     /** Bytes of one message kept for decoding; the rest is counted, not held. */
     private readonly cap = 64 * 1024 * 1024,
+    /** Frames from a client must be masked and a server's must not be (RFC 6455 5.1); null: either. */
+    private readonly expectMasked: boolean | null = null,
   ) {}
 
   push(chunk: Buffer): void {
@@ -85,6 +88,11 @@ export class WsFrameDecoder {
       if (len === 126) head = 4;
       else if (len === 127) head = 10;
       const masked = (b1 & 0x80) !== 0;
+      // Reported, not fatal: the peer that receives it closes the connection, and the tap follows the bytes.
+      if (this.expectMasked != null && masked !== this.expectMasked && !this.maskReported) {
+        this.maskReported = true;
+        this.handlers.onError?.(`a frame ${masked ? 'masked' : 'not masked'}, which RFC 6455 forbids from this side`);
+      }
       if (avail < head + (masked ? 4 : 0)) {
         this.need = head + (masked ? 4 : 0);
         break;
