@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { CaptureHub } from '../capture/hub.js';
 import { openDatabase } from '../store/db.js';
 import { RecorderClient } from '../store/recorder-client.js';
@@ -31,15 +33,24 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
       off.forEach((f) => f());
       const left = await recorder.close();
       if (!left) return;
-      const rescue = `${file}.unsaved-${Date.now()}.jsonl`;
       const count = left.sessions.length + left.exchanges.length + left.messages.length;
       if (!count) return;
-      try {
-        fs.writeFileSync(rescue, unsavedLines(file, left).join('\n') + '\n', { mode: 0o600 });
-        warn(`the database could not take the last ${count} records; they are in ${rescue} (put them back with: mcptap import ${rescue} --db ${file})`);
-      } catch (e) {
-        warn(`the database could not take the last records and neither could ${rescue}: ${(e as Error).message}`);
+      const text = unsavedLines(file, left).join('\n') + '\n';
+      const name = `${path.basename(file)}.unsaved-${Date.now()}.jsonl`;
+      // Beside the database; when that disk is what is full, in the temp folder instead.
+      const tried: string[] = [];
+      for (const dir of [path.dirname(file), os.tmpdir()]) {
+        const rescue = path.join(dir, name);
+        try {
+          fs.writeFileSync(rescue, text, { mode: 0o600 });
+          warn(`the database could not take the last ${count} records; they are in ${rescue} (put them back with: mcptap import ${rescue} --db ${file})`);
+          return;
+        } catch (e) {
+          tried.push(`${rescue}: ${(e as Error).message}`);
+          fs.rmSync(rescue, { force: true });
+        }
       }
+      warn(`the database could not take the last ${count} records, and no rescue file could be written (${tried.join('; ')})`);
     },
   };
 }
