@@ -61,7 +61,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
 export function fail(err: unknown): void {
   const e = err as Error;
   if (process.env.MCPTAP_DEBUG && e?.stack) process.stderr.write(e.stack + '\n');
-  const msg = (e?.message ?? String(err)).split('\n')[0];
+  let msg = (e?.message ?? String(err)).split('\n')[0];
+  // A database damaged past its header fails on a read, not on open.
+  if (/^SQLITE_(CORRUPT|NOTADB)/.test((e as { code?: string })?.code ?? '')) {
+    msg = `the capture database is damaged (${msg}); save what is left with: sqlite3 FILE .recover | sqlite3 recovered.db`;
+  }
   process.stderr.write(`mcptap: ${msg}\n`);
   process.exitCode = EXIT.usage;
 }

@@ -30,6 +30,9 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Database.Dat
       }
     }
   }
+  // SQLite makes the -wal and -shm files of a WAL database on open; a file that turns out not to be a
+  // usable database must be left as it was found, without them.
+  const sideFiles = memory ? [] : ['-wal', '-shm'].map((s) => file + s).filter((f) => !fs.existsSync(f));
   let db: Database.Database;
   try {
     db = new Database(file, { readonly: !!opts.readonly, fileMustExist: !memory });
@@ -56,6 +59,7 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Database.Dat
     }
   } catch (e) {
     db.close();
+    for (const f of sideFiles) fs.rmSync(f, { force: true });
     if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot use database ${file}: ${(e as Error).message}`);
   }
