@@ -17,7 +17,7 @@ import { DiffView } from './views/DiffView.js';
 import { ProblemsView } from './views/ProblemsView.js';
 import { HelpView } from './views/HelpView.js';
 import { color } from './theme.js';
-import type { ViewInput } from './hooks/useViewInput.js';
+import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
 
 export interface AppProps {
   store: CaptureStore;
@@ -46,7 +46,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   // scrolled out of sight under a full-height UI).
   const [notice, setNotice] = useState('');
   useEffect(() => notices?.((line) => setNotice(line.replace(/^mcptap: /, ''))), [notices]);
-  const viewInput = useRef<ViewInput | null>(null);
+  const viewInput = useRef<ViewKeys | null>(null);
   const [filter, setFilter] = useState('');
 
   const push = (s: Screen) => setStack((st) => [...st, s]);
@@ -110,7 +110,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   onKey.current = (input: string, key: Key) => {
     setNotice('');
     const screen = screenRef.current;
-    if (screen !== 'sessions' && screen !== 'help' && viewInput.current?.(input, key)) return;
+    if (screen !== 'sessions' && screen !== 'help' && viewTakes(viewInput.current, input, key)) return;
     const a = actionFor(input, key, screen);
     if (a === 'quit') exit();
     else if (a === 'help') push('help');

@@ -95,6 +95,27 @@ describe('mcptap tui', () => {
     }
   });
 
+  it('keeps every key typed into the filter in the filter: q, b, ? and the rest never reach the global keys', async () => {
+    const ui = render(<App store={store} sessionId={direct} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${direct}`), 'the timeline');
+      await settle();
+      // Key by key, as a person types, and then the rest in one read, as a paste arrives.
+      await press(ui, ['/', ...'tool:query'], 'filter: tool:query');
+      ui.stdin.write(' bq?rdg!e');
+      await until(() => (ui.lastFrame() ?? '').includes('filter: tool:query bq?rdg!e'), 'the whole text in the filter').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      expect(ui.lastFrame()).toContain(`session ${direct}`);
+      expect(ui.lastFrame()).not.toContain('Keys');
+      await press(ui, [...'\x7f'.repeat(' bq?rdg!e'.length)], 'filter: tool:query');
+      await press(ui, [ENTER], 'filter: tool:query');
+      await until(() => /\b2 of 9 messages/.test(ui.lastFrame() ?? ''), 'the filtered count').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      // Out of the field, the same keys are commands again.
+      await press(ui, ['?'], 'Keys');
+    } finally {
+      ui.unmount();
+    }
+  });
+
   it('shows the diff against a reference with the tool prefix and the failing call', async () => {
     const ui = render(<App store={store} sessionId={gateway} reference={direct} />);
     try {

@@ -112,7 +112,7 @@ export function TimelineView({ store, session, version, height, width, input: in
     else if (a === 'diff' || a === 'problems' || a === 'yank' || a === 'export') onAction(a, selectedSeq);
     else return false;
     return true;
-  });
+  }, () => editingRef.current);
 
   const hint = editing ? completions(filter).join('  ') : '';
   const playLine = play ? `▶ playback ${play.head >= total - 1 ? 'at the end' : play.paused ? 'paused' : 'playing'} ${play.speed === Infinity ? 'max' : play.speed + '×'}  ${play.head + 1}/${total}  (space pause · , . step · s speed · p stop)` : '';
