@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
@@ -53,10 +54,15 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         heldForUi.push(line);
         for (const f of listeners) f(line);
       };
+      // A proxy that could not start (the port taken) leaves no empty database behind.
+      const fresh = !fs.existsSync(db);
       const proxy = await startProxy({
         target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
+      }).catch((e) => {
+        if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
+        throw e;
       });
       if (!LOOPBACK.test(opts.host)) {
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);

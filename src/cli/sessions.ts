@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
 import { duration, isoTime, pad, sessionRowJson } from './format.js';
 
 export function registerSessions(program: Command): void {
@@ -8,12 +8,12 @@ export function registerSessions(program: Command): void {
     .description('list captured sessions, oldest first')
     .addOption(dbOption())
     .option('--json', 'print a JSON array')
-    .option('--last <n>', 'only the newest N sessions', (v) => Number(v))
+    .option('--last <n>', 'only the newest N sessions', parseIntOption('--last', 1, 1_000_000))
     .addHelpText('after', examples('mcptap sessions', 'mcptap sessions --last 5 --json | jq .[0].id'))
     .action(action((opts: { db?: string; json?: boolean; last?: number }) => {
       const store = openStore(opts.db);
       try {
-        const sessions = store.listSessions({ limit: opts.last && opts.last > 0 ? opts.last : undefined });
+        const sessions = store.listSessions({ limit: opts.last });
         if (opts.json) {
           printJson(sessions.map(sessionRowJson));
           return 0;
