@@ -511,7 +511,7 @@ describe('mcptap check', () => {
 });
 
 describe('live checks in mcptap proxy', () => {
-  it('prints each error finding once, as one line, while traffic flows', async () => {
+  it('prints each error finding once per session, as one line, while traffic flows; a failure that comes back says so', async () => {
     const srv = await peer(startStreamableServer());
     const child = spawn(process.execPath, [cli, 'proxy', '--target', srv.url, '--port', '0', '--db', path.join(tmp.dir, 'live.db')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -529,9 +529,13 @@ describe('live checks in mcptap proxy', () => {
       await c.close();
       child.kill('SIGINT');
       await exited;
+      // Three attempts, three sessions (each an initialize): the second and third are not silent.
       const lines = err.split('\n').filter((l) => l.includes('check:'));
-      expect(lines).toHaveLength(1);
+      expect(lines).toHaveLength(3);
+      const ids = lines.map((l) => /session (\w+):/.exec(l)![1]);
+      expect(new Set(ids).size).toBe(3);
       expect(lines[0]).toMatch(/^mcptap: check: error \[accept-header\] session \w+: POST \/mcp answered 406 Not Acceptable: the request did not accept text\/event-stream — fix: /);
+      for (const l of lines.slice(1)) expect(l).toContain(`406 Not Acceptable: the request did not accept text/event-stream (again, as in session ${ids[0]}) — fix: `);
     } finally {
       child.kill('SIGKILL');
     }
