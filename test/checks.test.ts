@@ -310,6 +310,18 @@ describe('rules', () => {
     ]);
   });
 
+  it('http-status: a --target that already ends in /mcp, with the client adding /mcp again, names the doubled path and the corrected --target', async () => {
+    const sdk = await peer(startStreamableServer());
+    let url = '';
+    const fs = await capture(sdk.url + '/mcp', 'doubled', async (u) => {
+      url = u;
+      await expect(connectClient('streamable-http', u + '/mcp')).rejects.toThrow();
+    });
+    expect(fs.filter((f) => f.severity !== 'info').map((f) => `${f.ruleId}: ${f.title}`)).toEqual(['http-status: POST /mcp answered 404: the upstream was asked for /mcp/mcp, /mcp twice (--target already ends in /mcp)']);
+    const f = of(fs, 'http-status')[0];
+    expect(f.fix).toBe(`Start the proxy with --target ${sdk.url} and keep the client at ${url}/mcp; or keep --target and point the client at the proxy's root: claude mcp add --transport http <name> ${url}/.`);
+  });
+
   it('http-status: a 200 that is a web page or plain text, not JSON-RPC (the target is not an MCP server); told once', async () => {
     for (const [type, body] of [['text/html', '<html><body>Welcome to nginx!</body></html>'], ['text/plain', 'OK']] as const) {
       const site = await peer(startJsonServer((_m, res) => void res.writeHead(200, { 'content-type': type }).end(body)));
