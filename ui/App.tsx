@@ -6,7 +6,8 @@ import { loadDiffInput } from '../src/analysis/input.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
 import { actionFor, hints, keypresses, type Screen } from './keymap.js';
 import { useDataVersion } from './hooks/useDataVersion.js';
-import { useSessions } from './hooks/useSessions.js';
+import { useSessions, useSpans } from './hooks/useSessions.js';
+import { isLive } from '../src/store/liveness.js';
 import { useWindowedList } from './hooks/useWindowedList.js';
 import { ErrorBoundary } from './ErrorBoundary.js';
 import { exportSession, yankMessage } from './actions.js';
@@ -35,6 +36,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const height = Math.max(10, stdout.rows ?? 24);
   const version = useDataVersion(store);
   const sessions = useSessions(store, version);
+  const spans = useSpans(store, version);
   const [stack, setStack] = useState<Screen[]>(sessionId ? ['sessions', 'timeline'] : ['sessions']);
   const screen = stack[stack.length - 1];
   const list = useWindowedList(sessions.length, height - 5, sessionId ? Math.max(0, sessions.findIndex((s) => s.id === sessionId)) : sessions.length - 1);
@@ -136,9 +138,9 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const bodyHeight = height - 3;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
-  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} />;
+  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
   else if (screen === 'timeline') {
-    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq}
+    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq} live={isLive(session, spans.get(session.id))}
       onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;
   } else if (screen === 'detail' && seq != null) {
     body = <DetailView store={store} session={session} seq={seq} height={bodyHeight} width={width} input={viewInput} onJump={setSeq} onAction={onAction} />;

@@ -1,3 +1,4 @@
+import { isLive, sessionLength } from '../store/liveness.js';
 import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
 import { duration, isoTime, pad, sessionRowJson } from './format.js';
@@ -14,8 +15,9 @@ export function registerSessions(program: Command): void {
       const store = openStore(opts.db);
       try {
         const sessions = store.listSessions({ limit: opts.last });
+        const spans = store.spans();
         if (opts.json) {
-          printJson(sessions.map(sessionRowJson));
+          printJson(sessions.map((s) => sessionRowJson(s, spans.get(s.id))));
           return 0;
         }
         if (!sessions.length) {
@@ -26,7 +28,8 @@ export function registerSessions(program: Command): void {
         const lines = [head];
         for (const s of sessions) {
           const peers = `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
-          const length = s.endedAt ? duration(s.endedAt - s.startedAt) : 'live';
+          const span = spans.get(s.id);
+          const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}`;
           lines.push(`${pad(s.id, 12)}  ${pad(s.label ?? '', 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
         }
         process.stdout.write(lines.join('\n') + '\n');

@@ -1,3 +1,4 @@
+import type { SessionSpan } from './liveness.js';
 import type Database from 'better-sqlite3';
 import type { Exchange, MessageKind, RpcMessage, Session } from '../capture/model.js';
 import { UsageError } from '../errors.js';
@@ -163,6 +164,17 @@ export class CaptureStore {
         coalesce((SELECT max(e.started_at) FROM exchanges e WHERE e.session_id = s.id), 0)) AS at
       FROM sessions s`).all() as Array<{ id: string; at: number }>;
     return new Map(rows.map((r) => [r.id, r.at]));
+  }
+
+  /** Each session's first and last message, newest traffic and open connections (see liveness.ts). */
+  spans(): Map<string, SessionSpan> {
+    const rows = this.db.prepare(`SELECT s.id AS id, s.started_at AS started,
+        (SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq ASC LIMIT 1) AS first,
+        (SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1) AS last,
+        (SELECT max(coalesce(e.ended_at, e.started_at)) FROM exchanges e WHERE e.session_id = s.id) AS ex,
+        (SELECT count(*) FROM exchanges e WHERE e.session_id = s.id AND e.ended_at IS NULL) AS open
+      FROM sessions s`).all() as Array<{ id: string; started: number; first: number | null; last: number | null; ex: number | null; open: number }>;
+    return new Map(rows.map((r) => [r.id, { firstAt: r.first, lastAt: r.last, lastTrafficAt: Math.max(r.started, r.last ?? 0, r.ex ?? 0), open: r.open }]));
   }
 
   /** Deletes sessions with their messages and exchanges, in one transaction; returns what went. */

@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import type { Session } from '../../src/capture/model.js';
 import { pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';
+import { isLive, type SessionSpan } from '../../src/store/liveness.js';
 
 function age(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
@@ -21,9 +22,10 @@ interface Props {
   referenceId: string | null;
   /** How to point a client at the proxy this UI runs beside. */
   connect?: string;
+  spans: Map<string, SessionSpan>;
 }
 
-export function SessionsView({ sessions, selected, start, end, width, referenceId, connect }: Props) {
+export function SessionsView({ sessions, selected, start, end, width, referenceId, connect, spans }: Props) {
   const now = Date.now();
   const peersW = Math.max(16, width - 70);
   if (!sessions.length) {
@@ -36,7 +38,7 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
       <Text bold>{`  ${pad('ID', 12)} ${pad('LABEL', 10)} ${pad('TRANSPORT', 15)} ${pad('CLIENT → SERVER', peersW)} ${'MSGS'.padStart(6)} ${'ERR'.padStart(4)} ${'AGE'.padStart(4)}`}</Text>
       {sessions.slice(start, end).map((s, i) => {
         const idx = start + i;
-        const live = s.endedAt == null;
+        const live = isLive(s, spans.get(s.id), now);
         const peers = s.transport === 'http' ? s.target : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
         const mark = s.id === referenceId ? 'R' : live ? '●' : ' ';
         const line = `${mark} ${pad(s.id, 12)} ${pad(s.label ?? '', 10)} ${pad(s.transport, 15)} ${pad(peers, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;

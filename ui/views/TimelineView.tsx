@@ -24,6 +24,8 @@ interface Props {
   /** The filter lives with the app, so it survives a visit to a message's detail. */
   filter: string;
   setFilter: (f: string | ((prev: string) => string)) => void;
+  /** Connections open or traffic recently (see src/store/liveness.ts). */
+  live: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ function useFilteredSeqs(store: CaptureStore, session: Session, filter: string, 
   }, [rows, parsed, hitCache]);
 }
 
-export function TimelineView({ store, session, version, height, width, input: inputRef, initialSeq, onOpen, onAction, filter, setFilter }: Props) {
+export function TimelineView({ store, session, version, height, width, input: inputRef, initialSeq, onOpen, onAction, filter, setFilter, live }: Props) {
   const [editing, setEditingState] = useState(false);
   // Typed keys can outrun renders: the handler reads the mode from a ref, not from its closure.
   const editingRef = useRef(false);
@@ -120,7 +122,7 @@ export function TimelineView({ store, session, version, height, width, input: in
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         <Text bold>{`session ${session.id}`}</Text>
-        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${session.endedAt == null ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'}`}
+        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${live ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'}`}
       </Text>
       <Text wrap="truncate-end" color={editing ? color('yellow') : undefined}>
         {`filter: ${filter}${editing ? '▏' : ''}`}
