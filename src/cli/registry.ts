@@ -8,6 +8,7 @@ import { registerProxy } from './proxy.js';
 import { registerPrune } from './prune.js';
 import { registerReplay } from './replay.js';
 import { registerSessions } from './sessions.js';
+import { registerSearch } from './search.js';
 import { registerShow } from './show.js';
 import { registerTui } from './tui.js';
 
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerProxy(program);
   registerSessions(program);
   registerShow(program);
+  registerSearch(program);
   registerTui(program);
   registerDiff(program);
   registerCheck(program);

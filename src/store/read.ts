@@ -35,6 +35,11 @@ export class CaptureStore {
     return new CaptureStore(openDatabase(file, opts), file);
   }
 
+  /** An empty store in memory, named `name` where a file name is shown (a recording opened directly). */
+  static memory(name: string): CaptureStore {
+    return new CaptureStore(openDatabase(':memory:', { create: true }), name);
+  }
+
   close(): void {
     this.db.close();
   }
@@ -55,14 +60,14 @@ export class CaptureStore {
   /** An id or a unique id prefix; anything else is a usage error that says what to do. */
   resolveSession(idOrPrefix: string): Session {
     const wanted = idOrPrefix.trim().toLowerCase();
-    if (!/^[0-9a-z-]+$/.test(wanted)) throw new UsageError(`'${idOrPrefix}' is not a session id (see 'mcptap sessions')`);
+    if (!/^[0-9a-z-]+$/.test(wanted)) throw new UsageError(`'${idOrPrefix}' is not a session id (see 'mcptap sessions'; a .jsonl recording is given by its path)`);
     const exact = this.getSession(wanted);
     if (exact) return exact;
     const rows = this.db
       .prepare(`SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY started_at LIMIT 6`)
       .all(wanted.replace(/[%_\\]/g, '\\$&') + '%') as Record<string, unknown>[];
     if (rows.length === 1) return rowToSession(rows[0]);
-    if (rows.length === 0) throw new UsageError(`no session matches '${idOrPrefix}' in ${this.file} (see 'mcptap sessions')`);
+    if (rows.length === 0) throw new UsageError(`no session matches '${idOrPrefix}' in ${this.file} (see 'mcptap sessions'; a .jsonl recording is given by its path, or added with 'mcptap import FILE')`);
     const ids = rows.slice(0, 5).map((r) => r.id as string).join(', ');
     throw new UsageError(`'${idOrPrefix}' matches several sessions (${ids}${rows.length > 5 ? ', …' : ''}); give more characters`);
   }
