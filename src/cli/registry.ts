@@ -7,6 +7,7 @@ import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
 import { registerPrune } from './prune.js';
 import { registerReplay } from './replay.js';
+import { registerResend } from './resend.js';
 import { registerSessions } from './sessions.js';
 import { registerSearch } from './search.js';
 import { registerShow } from './show.js';
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerExport(program);
   registerImport(program);
   registerReplay(program);
+  registerResend(program);
   registerMock(program);
   registerPrune(program);
 }
