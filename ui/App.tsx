@@ -1,5 +1,5 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink';
+import { Box, Text, useApp, useInput, type Key } from 'ink';
 import type { CaptureStore } from '../src/store/read.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
@@ -9,8 +9,10 @@ import { useDataVersion } from './hooks/useDataVersion.js';
 import { useSessions, useSpans } from './hooks/useSessions.js';
 import { isLive } from '../src/store/liveness.js';
 import { useWindowedList } from './hooks/useWindowedList.js';
+import { useTerminalSize } from './hooks/useTerminalSize.js';
 import { ErrorBoundary } from './ErrorBoundary.js';
-import { exportSession, yankMessage } from './actions.js';
+import { exportSession, writeCurl, yankMessage } from './actions.js';
+import { useResend } from './hooks/useResend.js';
 import { SessionsView } from './views/SessionsView.js';
 import { TimelineView } from './views/TimelineView.js';
 import { DetailView } from './views/DetailView.js';
@@ -31,9 +33,9 @@ export interface AppProps {
 
 export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const { exit } = useApp();
-  const { stdout } = useStdout();
-  const width = Math.max(40, (stdout.columns ?? 80) - 1);
-  const height = Math.max(10, stdout.rows ?? 24);
+  const size = useTerminalSize();
+  const width = Math.max(40, size.columns - 1);
+  const height = Math.max(10, size.rows);
   const version = useDataVersion(store);
   const sessions = useSessions(store, version);
   const spans = useSpans(store, version);
@@ -72,7 +74,8 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) })
     : []), [screen, session?.id, version]);
 
-  const onAction = (a: 'diff' | 'problems' | 'yank' | 'export', s: number | null) => {
+  const resendMessage = useResend(store, setStatus);
+  const onAction = (a: 'diff' | 'problems' | 'yank' | 'export' | 'resend' | 'curl', s: number | null) => {
     if (!session) return;
     if (a === 'diff') {
       if (refId) push('diff');
@@ -80,6 +83,8 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     } else if (a === 'problems') push('problems');
     else if (a === 'yank' && s != null) say(() => `wrote message #${s} to ${yankMessage(store, session.id, s)}`);
     else if (a === 'export') say(() => `exported session ${session.id} to ${exportSession(store, session.id)}`);
+    else if (a === 'curl' && s != null) say(() => `wrote the exchange of #${s} as a curl command to ${writeCurl(store, session.id, s)}`);
+    else if (a === 'resend' && s != null) resendMessage(session, s);
   };
 
   // Read through a ref: a key can arrive before Ink re-binds this handler after a render.
@@ -110,7 +115,9 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     next();
   });
   onKey.current = (input: string, key: Key) => {
+    // A notice or status is read by the next key: then the footer shows the key hints again.
     setNotice('');
+    setStatus('');
     const screen = screenRef.current;
     if (screen !== 'sessions' && screen !== 'help' && viewTakes(viewInput.current, input, key)) return;
     const a = actionFor(input, key, screen);
@@ -160,7 +167,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
       </Box>
       {notice
         ? <Text color={color('yellow')} wrap="truncate-end">{`⚠ ${notice}`}</Text>
-        : <Text dimColor wrap="truncate-end">{status || hints(screen)}</Text>}
+        : <Text dimColor wrap="truncate-end">{status || hints(screen, width)}</Text>}
     </Box>
   );
 }

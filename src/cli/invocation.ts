@@ -1,10 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { shellWord } from '../analysis/wire-text.js';
 
-/** Quotes a word for a POSIX shell when it needs it, so a printed command pastes as it is. */
-export function shellWord(w: string): string {
-  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
-}
+export { shellWord };
 
 function realpath(p: string): string | null {
   try {

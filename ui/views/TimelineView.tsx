@@ -129,7 +129,7 @@ export function TimelineView({ store, session, version, height, width, input: in
         <Text dimColor>{editing ? `   ${hint}` : filter ? '' : '   (/ to filter)'}</Text>
         {errors.length ? <Text color={color('red')}>{`   ${errors[0]}`}</Text> : null}
       </Text>
-      {playLine ? <Text color={color('magenta')}>{playLine}</Text> : null}
+      {playLine ? <Text wrap="truncate-end" color={color('magenta')}>{playLine}</Text> : null}
       <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} />
     </Box>
   );
