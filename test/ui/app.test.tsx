@@ -6,6 +6,7 @@ import { render } from 'ink-testing-library';
 import { CaptureStore } from '../../src/store/read.js';
 import { App } from '../../ui/App.js';
 import { runChecks } from '../../src/analysis/checks/engine.js';
+import { importRecording, readRecording } from '../../src/store/jsonl.js';
 import { startGatewayLikeServer, startPlainToolsServer, type Peer } from '../helpers/peers.js';
 import { tempDb, until } from '../helpers/tmp.js';
 import { captureSession } from '../helpers/capture.js';
@@ -207,6 +208,23 @@ describe('mcptap tui', () => {
       expect(ui.lastFrame()).toMatch(/A .*\(direct\).*B .*\(gateway\)/);
     } finally {
       ui.unmount();
+    }
+  });
+
+  it('says which HTTP differences the diff counts', async () => {
+    const mem = CaptureStore.memory('recordings/everything-sse.jsonl');
+    const { session } = importRecording(mem, readRecording('recordings/everything-sse.jsonl'));
+    const ui = render(<App store={mem} sessionId={session.id} reference="recordings/everything-streamable-http.jsonl" />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${session.id}`), 'the timeline');
+      await settle();
+      await press(ui, ['d'], '5 HTTP differences');
+      expect(ui.lastFrame()).toContain('http: GET /mcp → 200 (text/event-stream): A 1× · B 0×');
+      expect(ui.lastFrame()).toContain('http: GET /sse → 200 (text/event-stream): A 0× · B 1×');
+      expect(ui.lastFrame()).toContain('http: … and 3 more');
+    } finally {
+      ui.unmount();
+      mem.close();
     }
   });
 
