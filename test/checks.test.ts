@@ -355,6 +355,18 @@ describe('rules', () => {
     ]);
   });
 
+  it('http-status: a --target that already ends in /mcp, with the client adding /mcp again, names the doubled path and the corrected --target', async () => {
+    const sdk = await peer(startStreamableServer());
+    let url = '';
+    const fs = await capture(sdk.url + '/mcp', 'doubled', async (u) => {
+      url = u;
+      await expect(connectClient('streamable-http', u + '/mcp')).rejects.toThrow();
+    });
+    expect(fs.filter((f) => f.severity !== 'info').map((f) => `${f.ruleId}: ${f.title}`)).toEqual(['http-status: POST /mcp answered 404: the upstream was asked for /mcp/mcp, /mcp twice (--target already ends in /mcp)']);
+    const f = of(fs, 'http-status')[0];
+    expect(f.fix).toBe(`Start the proxy with --target ${sdk.url} and keep the client at ${url}/mcp; or keep --target and point the client at the proxy's root: claude mcp add --transport http <name> ${url}/.`);
+  });
+
   it('http-status: a 200 that is a web page or plain text, not JSON-RPC (the target is not an MCP server); told once', async () => {
     for (const [type, body] of [['text/html', '<html><body>Welcome to nginx!</body></html>'], ['text/plain', 'OK']] as const) {
       const site = await peer(startJsonServer((_m, res) => void res.writeHead(200, { 'content-type': type }).end(body)));
@@ -556,7 +568,7 @@ describe('mcptap check', () => {
 });
 
 describe('live checks in mcptap proxy', () => {
-  it('prints each error finding once, as one line, while traffic flows', async () => {
+  it('prints each error finding once per session, as one line, while traffic flows; a failure that comes back says so', async () => {
     const srv = await peer(startStreamableServer());
     const child = spawn(process.execPath, [cli, 'proxy', '--target', srv.url, '--port', '0', '--db', path.join(tmp.dir, 'live.db')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -574,9 +586,13 @@ describe('live checks in mcptap proxy', () => {
       await c.close();
       child.kill('SIGINT');
       await exited;
+      // Three attempts, three sessions (each an initialize): the second and third are not silent.
       const lines = err.split('\n').filter((l) => l.includes('check:'));
-      expect(lines).toHaveLength(1);
+      expect(lines).toHaveLength(3);
+      const ids = lines.map((l) => /session (\w+):/.exec(l)![1]);
+      expect(new Set(ids).size).toBe(3);
       expect(lines[0]).toMatch(/^mcptap: check: error \[accept-header\] session \w+: POST \/mcp answered 406 Not Acceptable: the request did not accept text\/event-stream — fix: /);
+      for (const l of lines.slice(1)) expect(l).toContain(`406 Not Acceptable: the request did not accept text/event-stream (again, as in session ${ids[0]}) — fix: `);
     } finally {
       child.kill('SIGKILL');
     }

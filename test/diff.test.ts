@@ -5,6 +5,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CaptureStore } from '../src/store/read.js';
 import { diffSessions, type DiffInput } from '../src/analysis/diff.js';
 import { renderDiffText } from '../src/analysis/render.js';
+import { readRecording } from '../src/store/jsonl.js';
 import { startGatewayLikeServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 import { captureSession } from './helpers/capture.js';
@@ -121,6 +122,17 @@ describe('diffSessions', () => {
     expect(changed.response?.paths[0]).toMatchObject({ path: '$.result.content[0].text', a: 'Echo: one', b: 'Echo: two' });
     const quiet = diffSessions(input(echoOne), input(echoTwo), { ignore: ['params.arguments.message', '$.result.content[*].text'] });
     expect(quiet.equivalent).toBe(true);
+  });
+
+  it("--ignore 'params.capabilities.*' also hides a capability only one side declared", () => {
+    const a = readRecording('recordings/everything-streamable-http.jsonl');
+    const init = a.messages.find((m) => m.method === 'initialize' && m.kind === 'request')!;
+    const v = JSON.parse(init.payload);
+    v.params.capabilities = { ...v.params.capabilities, experimental: { tap: {} } };
+    const b = { ...a, messages: a.messages.map((m) => (m === init ? { ...m, payload: JSON.stringify(v) } : m)) };
+    const loud = diffSessions(a, b);
+    expect(loud.changes.flatMap((p) => p.paths)).toContainEqual({ path: '$.params.capabilities.experimental', change: 'added', b: { tap: {} } });
+    expect(diffSessions(a, b, { ignore: ['params.capabilities.*'] }).equivalent).toBe(true);
   });
 });
 

@@ -1,15 +1,18 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput, useStdout, type Key } from 'ink';
+import { Box, Text, useApp, useInput, type Key } from 'ink';
 import type { CaptureStore } from '../src/store/read.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
 import { actionFor, hints, keypresses, type Screen } from './keymap.js';
 import { useDataVersion } from './hooks/useDataVersion.js';
-import { useSessions } from './hooks/useSessions.js';
+import { useSessions, useSpans } from './hooks/useSessions.js';
+import { isLive } from '../src/store/liveness.js';
 import { useWindowedList } from './hooks/useWindowedList.js';
+import { useTerminalSize } from './hooks/useTerminalSize.js';
 import { ErrorBoundary } from './ErrorBoundary.js';
-import { exportSession, yankMessage } from './actions.js';
+import { exportSession, writeCurl, yankMessage } from './actions.js';
+import { useResend } from './hooks/useResend.js';
 import { SessionsView } from './views/SessionsView.js';
 import { TimelineView } from './views/TimelineView.js';
 import { DetailView } from './views/DetailView.js';
@@ -17,7 +20,7 @@ import { DiffView } from './views/DiffView.js';
 import { ProblemsView } from './views/ProblemsView.js';
 import { HelpView } from './views/HelpView.js';
 import { color } from './theme.js';
-import type { ViewInput } from './hooks/useViewInput.js';
+import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
 
 export interface AppProps {
   store: CaptureStore;
@@ -30,11 +33,12 @@ export interface AppProps {
 
 export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const { exit } = useApp();
-  const { stdout } = useStdout();
-  const width = Math.max(40, (stdout.columns ?? 80) - 1);
-  const height = Math.max(10, stdout.rows ?? 24);
+  const size = useTerminalSize();
+  const width = Math.max(40, size.columns - 1);
+  const height = Math.max(10, size.rows);
   const version = useDataVersion(store);
   const sessions = useSessions(store, version);
+  const spans = useSpans(store, version);
   const [stack, setStack] = useState<Screen[]>(sessionId ? ['sessions', 'timeline'] : ['sessions']);
   const screen = stack[stack.length - 1];
   const list = useWindowedList(sessions.length, height - 5, sessionId ? Math.max(0, sessions.findIndex((s) => s.id === sessionId)) : sessions.length - 1);
@@ -46,7 +50,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   // scrolled out of sight under a full-height UI).
   const [notice, setNotice] = useState('');
   useEffect(() => notices?.((line) => setNotice(line.replace(/^mcptap: /, ''))), [notices]);
-  const viewInput = useRef<ViewInput | null>(null);
+  const viewInput = useRef<ViewKeys | null>(null);
   const [filter, setFilter] = useState('');
 
   const push = (s: Screen) => setStack((st) => [...st, s]);
@@ -70,7 +74,8 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) })
     : []), [screen, session?.id, version]);
 
-  const onAction = (a: 'diff' | 'problems' | 'yank' | 'export', s: number | null) => {
+  const resendMessage = useResend(store, setStatus);
+  const onAction = (a: 'diff' | 'problems' | 'yank' | 'export' | 'resend' | 'curl', s: number | null) => {
     if (!session) return;
     if (a === 'diff') {
       if (refId) push('diff');
@@ -78,6 +83,8 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     } else if (a === 'problems') push('problems');
     else if (a === 'yank' && s != null) say(() => `wrote message #${s} to ${yankMessage(store, session.id, s)}`);
     else if (a === 'export') say(() => `exported session ${session.id} to ${exportSession(store, session.id)}`);
+    else if (a === 'curl' && s != null) say(() => `wrote the exchange of #${s} as a curl command to ${writeCurl(store, session.id, s)}`);
+    else if (a === 'resend' && s != null) resendMessage(session, s);
   };
 
   // Read through a ref: a key can arrive before Ink re-binds this handler after a render.
@@ -108,9 +115,11 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     next();
   });
   onKey.current = (input: string, key: Key) => {
+    // A notice or status is read by the next key: then the footer shows the key hints again.
     setNotice('');
+    setStatus('');
     const screen = screenRef.current;
-    if (screen !== 'sessions' && screen !== 'help' && viewInput.current?.(input, key)) return;
+    if (screen !== 'sessions' && screen !== 'help' && viewTakes(viewInput.current, input, key)) return;
     const a = actionFor(input, key, screen);
     if (a === 'quit') exit();
     else if (a === 'help') push('help');
@@ -136,9 +145,9 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const bodyHeight = height - 3;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
-  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} />;
+  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
   else if (screen === 'timeline') {
-    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq}
+    body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq} live={isLive(session, spans.get(session.id))}
       onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;
   } else if (screen === 'detail' && seq != null) {
     body = <DetailView store={store} session={session} seq={seq} height={bodyHeight} width={width} input={viewInput} onJump={setSeq} onAction={onAction} />;
@@ -158,7 +167,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
       </Box>
       {notice
         ? <Text color={color('yellow')} wrap="truncate-end">{`⚠ ${notice}`}</Text>
-        : <Text dimColor wrap="truncate-end">{status || hints(screen)}</Text>}
+        : <Text dimColor wrap="truncate-end">{status || hints(screen, width)}</Text>}
     </Box>
   );
 }

@@ -5,7 +5,7 @@ export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
   | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
-  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference';
+  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl';
 
 interface Binding {
   /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
@@ -40,6 +40,9 @@ export const BINDINGS: Binding[] = [
   { keys: ['r'], action: 'reference', screens: ['sessions'], help: 'mark the selected session as the reference' },
   { keys: ['!'], action: 'problems', screens: ['sessions', 'timeline'], help: 'problems (mcptap check) of the session' },
   { keys: ['c'], action: 'correlated', screens: ['detail'], help: 'jump to the correlated request / response' },
+  { keys: ['R'], action: 'resend', screens: ['detail'], help: 'resend this message (edit it in $EDITOR first), as a new session' },
+  { keys: ['w'], action: 'raw', screens: ['detail'], help: 'the wire: the SSE event or WebSocket frame as sent, or the decoded JSON' },
+  { keys: ['C'], action: 'curl', screens: ['detail'], help: 'write the HTTP exchange as a curl command to a file (secrets stay redacted)' },
   { keys: ['y'], action: 'yank', screens: ['detail', 'timeline'], help: 'write the message JSON to a file' },
   { keys: ['e'], action: 'export', screens: ['timeline', 'detail'], help: 'export the session as JSONL' },
 ];
@@ -59,20 +62,30 @@ export function keyName(k: string): string {
   return names[k] ?? k;
 }
 
-/** One-line hints for the footer of a screen. */
-export function hints(screen: Screen): string {
+/** One-line hints for the footer of a screen, within `width`: back and help always, then as many others as fit. */
+export function hints(screen: Screen, width = Infinity): string {
   const pick: Record<Screen, Action[]> = {
     sessions: ['open', 'reference', 'diff', 'problems', 'help', 'quit'],
     timeline: ['open', 'filter', 'follow', 'play', 'diff', 'problems', 'back', 'help'],
-    detail: ['correlated', 'yank', 'export', 'back', 'help'],
+    detail: ['correlated', 'resend', 'raw', 'curl', 'yank', 'export', 'back', 'help'],
     diff: ['open', 'back', 'help'],
     problems: ['open', 'back', 'help'],
     help: ['back', 'quit'],
   };
-  return pick[screen]
-    .map((a) => BINDINGS.find((b) => b.action === a && (b.screens === 'all' || b.screens.includes(screen)))!)
-    .map((b) => `${keyName(b.keys[0])} ${b.help.split(' (')[0]}`)
-    .join(' · ');
+  const text = (a: Action) => {
+    const b = BINDINGS.find((x) => x.action === a && (x.screens === 'all' || x.screens.includes(screen)))!;
+    return `${keyName(b.keys[0])} ${b.help.split(' (')[0]}`;
+  };
+  const all = pick[screen];
+  const fixed = all.filter((a) => a === 'back' || a === 'help' || a === 'quit');
+  const chosen = new Set<Action>(fixed);
+  const join = (as: Action[]) => all.filter((a) => as.includes(a)).map(text).join(' · ');
+  for (const a of all) {
+    if (chosen.has(a)) continue;
+    if (join([...chosen, a]).length > width) break;
+    chosen.add(a);
+  }
+  return join([...chosen]);
 }
 
 /**

@@ -46,6 +46,8 @@ function normalizeInner(v: unknown, ignores: string[][], path: string[]): unknow
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (VOLATILE_KEYS.has(k)) continue;
+      // An ignored key is left out, not blanked: one that only one side has is then no difference either.
+      if (ignores.length && ignored([...path, k], ignores)) continue;
       out[k] = normalizeInner(x, ignores, [...path, k]);
     }
     return out;

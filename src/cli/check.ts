@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_SLOW_MS, RULES, runChecks } from '../analysis/checks/engine.js';
 import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
 import { EXIT, UsageError } from '../errors.js';
+import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
 import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
 
 const FORMATS = { text: formatText, json: formatJson, sarif: formatSarif, junit: formatJunit } as const;
@@ -10,7 +11,7 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('name what went wrong in captured sessions, with the evidence and the fix')
-    .argument('[sessions...]', 'session ids or unique prefixes (default: the newest session)')
+    .argument('[sessions...]', 'session ids or unique prefixes, or .jsonl recordings (default: the newest session)')
     .addOption(dbOption())
     .option('--all', 'check every session in the database')
     .option('--format <format>', 'text, json, sarif or junit', 'text')
@@ -25,18 +26,18 @@ export function registerCheck(program: Command): void {
       const format = FORMATS[opts.format as keyof typeof FORMATS];
       if (!format) throw new UsageError(`--format must be text, json, sarif or junit (got '${opts.format}')`);
       if (opts.all && ids.length) throw new UsageError('give session ids or --all, not both');
-      const store = openStore(opts.db);
+      // Recordings are read from their files; the database is opened only for session ids.
+      const store = opts.all || !ids.length || ids.some((id) => !isRecordingPath(id)) ? openStore(opts.db) : null;
       try {
-        const sessions = opts.all ? store.listSessions() : ids.length ? ids.map((id) => store.resolveSession(id)) : store.listSessions({ limit: 1 });
-        if (!sessions.length) throw new UsageError(`no sessions in ${store.file} yet`);
-        const all: SessionFindings[] = sessions.map((session) => ({
-          session,
-          findings: runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) }, { slowMs: opts.slow }),
-        }));
+        const inputs = store && (opts.all || !ids.length)
+          ? (opts.all ? store.listSessions() : store.listSessions({ limit: 1 })).map((s) => loadDiffInput(s.id, store))
+          : ids.map((id) => loadDiffInput(id, store));
+        if (!inputs.length) throw new UsageError(`no sessions in ${store?.file} yet`);
+        const all: SessionFindings[] = inputs.map((input) => ({ session: input.session, findings: runChecks(input, { slowMs: opts.slow }) }));
         process.stdout.write(format(all));
         return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;
       } finally {
-        store.close();
+        store?.close();
       }
     }));
 }

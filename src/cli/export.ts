@@ -1,30 +1,42 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
-import { writeRecording } from '../store/jsonl.js';
+import { recordingLines, writeRecording } from '../store/jsonl.js';
+import { filteredSeqs } from '../store/filtered.js';
+import { openSession } from './source.js';
+import { FILTER_HELP } from './show.js';
 import { toHar } from '../store/har.js';
-import { action, dbOption, examples, openStore } from './common.js';
+import { action, dbOption, examples } from './common.js';
 
 export function registerExport(program: Command): void {
   program
     .command('export')
     .description('write a session as a JSONL recording (for diff, replay, mock, bug reports) or as HAR 1.2')
-    .argument('<session>', 'session id or unique id prefix')
+    .argument('<session>', 'session id or unique id prefix, or a .jsonl recording (to write it as HAR, or filtered)')
     .addOption(dbOption())
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('--format <format>', 'jsonl or har', 'jsonl')
-    .addHelpText('after', examples('mcptap export 3f2a -o good.jsonl', 'mcptap export 3f2a --format har -o session.har   # open in browser devtools'))
-    .action(action((id: string, opts: { db?: string; output?: string; format: string }) => {
+    .option('--filter <terms>', `only the messages that match ${FILTER_HELP} (and the exchanges that carried them)`)
+    .addHelpText('after', examples('mcptap export 3f2a -o good.jsonl', "mcptap export 3f2a --filter 'kind:error' -o errors.jsonl", 'mcptap export 3f2a --format har -o session.har   # open in browser devtools'))
+    .action(action((id: string, opts: { db?: string; output?: string; format: string; filter?: string }) => {
       if (opts.format !== 'jsonl' && opts.format !== 'har') throw new UsageError(`--format must be jsonl or har (got '${opts.format}')`);
-      const store = openStore(opts.db);
+      const { store, session } = openSession(id, opts.db);
       try {
-        const session = store.resolveSession(id);
+        const keep = filteredSeqs(store, session.id, opts.filter);
+        // Filtered: the matching messages, and the exchanges that carried them.
+        const messages = [...store.iterateMessages(session.id)].filter((m) => !keep || keep.has(m.seq));
+        const carried = keep ? new Set(messages.map((m) => m.exchangeId).filter((x): x is string => x != null)) : undefined;
         if (opts.format === 'har') {
-          const text = JSON.stringify(toHar(store, session.id), null, 2) + '\n';
+          const text = JSON.stringify(toHar(store, session.id, carried), null, 2) + '\n';
           if (opts.output) fs.writeFileSync(opts.output, text, { mode: 0o600 });
           else process.stdout.write(text);
-        } else writeRecording(store, session.id, opts.output ?? process.stdout);
-        if (opts.output) process.stderr.write(`wrote session ${session.id} (${session.messageCount} messages) to ${opts.output}\n`);
+        } else if (!keep) writeRecording(store, session.id, opts.output ?? process.stdout);
+        else {
+          const text = recordingLines({ session, exchanges: store.exchanges(session.id).filter((e) => carried!.has(e.id)), messages }).join('\n') + '\n';
+          if (opts.output) fs.writeFileSync(opts.output, text, { mode: 0o600 });
+          else process.stdout.write(text);
+        }
+        if (opts.output) process.stderr.write(`wrote session ${session.id} (${messages.length} messages) to ${opts.output}\n`);
         return 0;
       } finally {
         store.close();

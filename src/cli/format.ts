@@ -1,3 +1,4 @@
+import { isLive, sessionLength, type SessionSpan } from '../store/liveness.js';
 import type { RpcMessage, Session } from '../capture/model.js';
 
 export function arrow(m: Pick<RpcMessage, 'direction'>): string {
@@ -67,7 +68,7 @@ export function summary(m: RpcMessage): string {
   return Object.keys(p).length ? JSON.stringify(p) : '';
 }
 
-export function sessionRowJson(s: Session) {
+export function sessionRowJson(s: Session, span?: SessionSpan) {
   return {
     id: s.id,
     label: s.label,
@@ -81,5 +82,6 @@ export function sessionRowJson(s: Session) {
     endedAt: s.endedAt == null ? null : new Date(s.endedAt).toISOString(),
     messageCount: s.messageCount,
     errorCount: s.errorCount,
+    ...(span ? { live: isLive(s, span), lengthMs: sessionLength(s, span) } : {}),
   };
 }

@@ -4,6 +4,12 @@ import { EXIT } from '../errors.js';
 import { fail } from './common.js';
 import { registerCommands } from './registry.js';
 
+// Piped into head or less that quit early: the reader has what it wanted, which is no error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const program = new Command();
 program
   .name('mcptap')

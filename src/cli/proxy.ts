@@ -1,7 +1,10 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
 import { CaptureStore } from '../store/read.js';
+import { probeTarget } from '../proxy/probe.js';
+import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
@@ -53,15 +56,23 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         heldForUi.push(line);
         for (const f of listeners) f(line);
       };
+      // A proxy that could not start (the port taken) leaves no empty database behind.
+      const fresh = !fs.existsSync(db);
       const proxy = await startProxy({
         target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
+      }).catch((e) => {
+        if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
+        throw e;
       });
       if (!LOOPBACK.test(opts.host)) {
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
-      if (!opts.ui) printBanner(proxy, db, opts);
+      // Listening already: the probe delays only the banner, never traffic.
+      const probe = await probeTarget(proxy.target, { insecure: opts.insecure });
+      if (!opts.ui) process.stdout.write(bannerLines(proxy, db, opts, probe).join('\n') + '\n');
+      else if (!probe.reachable) say(`mcptap: warning: the target ${proxy.target.display} is not reachable (${probe.error}); the proxy runs anyway`);
       // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
       if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`));
       if (opts.ui) {
@@ -71,7 +82,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         try {
           await runTui({
             store,
-            proxy: { url: proxy.url, target: proxy.target.display, connect: connectLines(proxy, opts)[0] },
+            proxy: { url: proxy.url, target: proxy.target.display, connect: connectLines(proxy, opts.name, probe)[0] },
             notices: (f) => {
               listeners.add(f);
               return () => listeners.delete(f);
@@ -98,32 +109,4 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       // Keep running until a signal: the server holds the event loop open.
       return new Promise<number>(() => {});
     }));
-}
-
-/** The `claude mcp add` lines for the proxy: Streamable HTTP, then legacy SSE. */
-function connectLines(proxy: RunningProxy, opts: ProxyCliOptions): [string, string] {
-  const base = proxy.url;
-  if (proxy.target.prefix) return [`claude mcp add --transport http ${opts.name} ${base}/`, `claude mcp add --transport sse ${opts.name} ${base}/`];
-  return [`claude mcp add --transport http ${opts.name} ${base}/mcp`, `claude mcp add --transport sse ${opts.name} ${base}/sse`];
-}
-
-function printBanner(proxy: RunningProxy, db: string, opts: ProxyCliOptions): void {
-  const t = proxy.target;
-  const base = proxy.url;
-  const lines = [
-    `mcptap proxy listening on ${base}`,
-    `  target    ${t.display}`,
-    `  database  ${db}`,
-  ];
-  if (opts.label) lines.push(`  label     ${opts.label}`);
-  lines.push('', 'Point Claude Code at the proxy instead of the server:');
-  const [http, sse] = connectLines(proxy, opts);
-  if (t.prefix) {
-    lines.push(`  ${http}        # Streamable HTTP (the proxy root is ${t.display})`);
-    lines.push(`  ${sse}         # legacy HTTP+SSE, if ${t.display} is an SSE endpoint`);
-  } else {
-    lines.push(`  ${http}`, `  ${sse}`);
-  }
-  lines.push('', `Watch live:  mcptap tui${opts.db ? ` --db ${db}` : ''}      List:  mcptap sessions${opts.db ? ` --db ${db}` : ''}`, 'Ctrl-C stops (captures are flushed first).', '');
-  process.stdout.write(lines.join('\n') + '\n');
 }

@@ -1,3 +1,4 @@
+import { LIVE_MS } from '../store/liveness.js';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { Session } from '../capture/model.js';
@@ -6,7 +7,6 @@ import { action, dbOption, examples, openStore, printJson } from './common.js';
 import { isoTime } from './format.js';
 
 /** A session without an end that saw traffic this recently may still be written by a running proxy. */
-const LIVE_MS = 60_000;
 
 /** `30m`, `12h`, `7d`, `2w` → milliseconds. */
 export function parseAge(v: string): number {

@@ -7,7 +7,9 @@ import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
 import { registerPrune } from './prune.js';
 import { registerReplay } from './replay.js';
+import { registerResend } from './resend.js';
 import { registerSessions } from './sessions.js';
+import { registerSearch } from './search.js';
 import { registerShow } from './show.js';
 import { registerTui } from './tui.js';
 
@@ -16,12 +18,14 @@ export function registerCommands(program: Command): void {
   registerProxy(program);
   registerSessions(program);
   registerShow(program);
+  registerSearch(program);
   registerTui(program);
   registerDiff(program);
   registerCheck(program);
   registerExport(program);
   registerImport(program);
   registerReplay(program);
+  registerResend(program);
   registerMock(program);
   registerPrune(program);
 }

@@ -95,13 +95,13 @@ function parseTiming(v: string): 'wait' | 'original' {
   throw new UsageError(`--timing must be wait or original (got '${v}')`);
 }
 
-function parseSeconds(v: string): number {
+export function parseSeconds(v: string): number {
   const n = Number(v);
   if (!/^\d*\.?\d+$/.test(v.trim()) || !(n > 0)) throw new UsageError(`--timeout must be a positive number of seconds (got '${v}')`);
   return n;
 }
 
-function collectHeader(v: string, list: HeaderList = []): HeaderList {
+export function collectHeader(v: string, list: HeaderList = []): HeaderList {
   const i = v.indexOf(':');
   const name = i > 0 ? v.slice(0, i).trim() : '';
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new UsageError(`--header takes 'Name: value' (got '${v}')`);

@@ -1,5 +1,6 @@
+import { isLive, sessionLength } from '../store/liveness.js';
 import type { Command } from 'commander';
-import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
 import { duration, isoTime, pad, sessionRowJson } from './format.js';
 
 export function registerSessions(program: Command): void {
@@ -8,14 +9,15 @@ export function registerSessions(program: Command): void {
     .description('list captured sessions, oldest first')
     .addOption(dbOption())
     .option('--json', 'print a JSON array')
-    .option('--last <n>', 'only the newest N sessions', (v) => Number(v))
+    .option('--last <n>', 'only the newest N sessions', parseIntOption('--last', 1, 1_000_000))
     .addHelpText('after', examples('mcptap sessions', 'mcptap sessions --last 5 --json | jq .[0].id'))
     .action(action((opts: { db?: string; json?: boolean; last?: number }) => {
       const store = openStore(opts.db);
       try {
-        const sessions = store.listSessions({ limit: opts.last && opts.last > 0 ? opts.last : undefined });
+        const sessions = store.listSessions({ limit: opts.last });
+        const spans = store.spans();
         if (opts.json) {
-          printJson(sessions.map(sessionRowJson));
+          printJson(sessions.map((s) => sessionRowJson(s, spans.get(s.id))));
           return 0;
         }
         if (!sessions.length) {
@@ -26,7 +28,8 @@ export function registerSessions(program: Command): void {
         const lines = [head];
         for (const s of sessions) {
           const peers = `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
-          const length = s.endedAt ? duration(s.endedAt - s.startedAt) : 'live';
+          const span = spans.get(s.id);
+          const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}`;
           lines.push(`${pad(s.id, 12)}  ${pad(s.label ?? '', 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
         }
         process.stdout.write(lines.join('\n') + '\n');

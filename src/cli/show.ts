@@ -1,54 +1,66 @@
 import type { Command } from 'commander';
-import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { filteredSeqs } from '../store/filtered.js';
+import { action, dbOption, examples, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
+import { openSession } from './source.js';
+
+export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
 export function registerShow(program: Command): void {
   program
     .command('show')
     .description("print a session's messages in order")
-    .argument('<session>', 'session id or unique id prefix')
+    .argument('<session>', 'session id or unique id prefix, or a .jsonl recording')
     .addOption(dbOption())
-    .option('--json', 'print { session, messages } as JSON')
-    .option('--exchanges', 'also list the HTTP exchanges (method, URL, status, timing)')
-    .addHelpText('after', examples('mcptap show 3f2a', 'mcptap show 3f2a --json | jq \'.messages[] | select(.kind=="error")\''))
-    .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean }) => {
-      const store = openStore(opts.db);
+    .option('--json', 'print { session, messages } as JSON (each message with its exchangeId and correlatedSeq)')
+    .option('--exchanges', 'also list the HTTP exchanges (id, method, URL, status, timing)')
+    .option('--filter <terms>', `only the messages that match ${FILTER_HELP}`)
+    .addHelpText('after', examples(
+      'mcptap show 3f2a',
+      "mcptap show 3f2a --filter 'tool:query kind:error'",
+      'mcptap show recordings/everything-streamable-http.jsonl --exchanges',
+      'mcptap show 3f2a --json | jq \'.messages[] | select(.kind=="error")\'',
+    ))
+    .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean; filter?: string }) => {
+      const { store, session: s } = openSession(id, opts.db);
       try {
-        const session = store.resolveSession(id);
+        const keep = filteredSeqs(store, s.id, opts.filter);
+        const messages = () => [...store.iterateMessages(s.id)].filter((m) => !keep || keep.has(m.seq));
+        const exchanges = store.exchanges(s.id);
         if (opts.json) {
-          const messages = [];
-          for (const m of store.iterateMessages(session.id)) {
+          const out: Record<string, unknown> = { session: sessionRowJson(s, store.spans().get(s.id)), messages: messages().map((m) => {
             let payload: unknown = m.payload;
             if (m.kind !== 'non-json' && !m.truncated) {
               try { payload = JSON.parse(m.payload); } catch { /* stored raw */ }
             }
-            messages.push({
+            return {
               seq: m.seq, ts: new Date(m.ts).toISOString(), direction: m.direction, kind: m.kind, id: m.rpcId,
-              method: m.method, channel: m.channel, latencyMs: m.latencyMs == null ? null : Math.round(m.latencyMs * 1000) / 1000,
+              method: m.method, subject: m.subject, channel: m.channel, exchangeId: m.exchangeId, correlatedSeq: m.correlatedSeq,
+              latencyMs: m.latencyMs == null ? null : Math.round(m.latencyMs * 1000) / 1000,
+              ...(m.sseEventId != null ? { sseEventId: m.sseEventId } : {}),
               payload, ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
-            });
-          }
-          const out: Record<string, unknown> = { session: sessionRowJson(session), messages };
-          if (opts.exchanges) out.exchanges = store.exchanges(session.id);
+            };
+          }) };
+          if (opts.exchanges) out.exchanges = exchanges;
           printJson(out);
           return 0;
         }
-        const w = process.stdout.columns && process.stdout.columns > 60 ? process.stdout.columns : 120;
-        const s = session;
+        // A terminal's width; piped into a file or another program, summaries are not cut at all.
+        const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
         process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
-        const exchanges = store.exchanges(s.id);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
           for (const e of exchanges) {
-            process.stdout.write(`  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${e.error ? '  ' + e.error : ''}${e.aborted ? '  aborted' : ''}${e.rewrite ? '  rewrote ' + e.rewrite : ''}\n`);
+            process.stdout.write(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${e.error ? '  ' + e.error : ''}${e.aborted ? '  aborted' : ''}${e.rewrite ? '  rewrote ' + e.rewrite : ''}\n`);
           }
         }
-        for (const m of store.iterateMessages(s.id)) {
+        for (const m of messages()) {
           const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;
           const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
-          process.stdout.write(head + pad(summary(m), Math.max(10, w - head.length)) + '\n');
+          const text = summary(m);
+          process.stdout.write(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
         }
         return 0;
       } finally {

@@ -1,13 +1,14 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { isRecordingPath } from '../analysis/input.js';
+import { openSession } from './source.js';
 import { action, dbOption, examples, openStore, preferInteractive } from './common.js';
 
 export function registerTui(program: Command): void {
   program
     .command('tui')
     .description('browse captures in the terminal: sessions, timeline, detail, filter, playback, diff, problems')
-    .argument('[session]', 'open this session (id or unique prefix) directly')
+    .argument('[session]', 'open this session (id or unique prefix, or a .jsonl recording) directly')
     .addOption(dbOption())
     .option('--reference <session|file>', 'the known-good session or .jsonl recording to diff against (d)')
     .addHelpText('after', examples(
@@ -15,9 +16,10 @@ export function registerTui(program: Command): void {
       'mcptap tui 3f2a --reference recordings/everything-streamable-http.jsonl',
     ) + 'Keys: ? shows them all; q quits.\n')
     .action(action(async (id: string | undefined, opts: { db?: string; reference?: string }) => {
-      const store = openStore(opts.db);
+      const opened = id ? openSession(id, opts.db) : null;
+      const store = opened?.store ?? openStore(opts.db);
       try {
-        const session = id ? store.resolveSession(id) : undefined;
+        const session = opened?.session;
         if (opts.reference && !isRecordingPath(opts.reference)) store.resolveSession(opts.reference);
         if (!process.stdin.isTTY) throw new UsageError('mcptap tui needs a terminal (stdin is not a TTY)');
         // The engine never imports the UI: it is loaded only when this command runs.

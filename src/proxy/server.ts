@@ -8,7 +8,7 @@ import { pairs, header, mediaType } from '../capture/headers.js';
 import { HttpExchangeCapture } from '../capture/http-exchange.js';
 import { newExchangeId } from '../capture/ids.js';
 import type { Exchange, HeaderList } from '../capture/model.js';
-import { UsageError } from '../errors.js';
+import { listen } from './listen.js';
 import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
 import { tuneHeapForStreaming } from './heap.js';
@@ -328,26 +328,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.on('clientError', badRequestRefuser(warn));
 
   let port = opts.port ?? 0;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      if (err.code === 'EADDRINUSE') reject(new UsageError(`port ${port} is already in use on ${host}; pick another with --port (or --port 0 for a free one)`));
-      else if (err.code === 'EACCES') reject(new UsageError(`not allowed to listen on ${host}:${port}; use a port above 1024`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new UsageError(`cannot listen on ${host}: no such local address`));
-      else reject(new UsageError(`cannot listen on ${host}:${port}: ${err.message}`));
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, host);
-  }).catch(async (e) => {
+  port = await listen(server, port, host).catch(async (e) => {
     await store?.close();
     throw e;
   });
-  port = (server.address() as { port: number }).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
 
   const settle = async () => {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { listen } from '../proxy/listen.js';
 import { UsageError } from '../errors.js';
 import { MockSession, mockScript, type JsonObject, type Plan } from './mock-session.js';
 import type { Recording } from './recording.js';
@@ -177,12 +178,9 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
   });
   server.on('clientError', (_e, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new UsageError(err.code === 'EADDRINUSE' ? `port ${opts.port} is already in use on ${host}; pick another with --port (or --port 0 for a free one)` : `cannot listen on ${host}:${opts.port}: ${err.message}`)));
-    server.listen(opts.port ?? 0, host, resolve);
-  });
-  const port = (server.address() as { port: number }).port;
+  // The server's own errors (a port in use) are listen()'s to report; ws re-emits them on the wss.
+  wss.on('error', () => undefined);
+  const port = await listen(server, opts.port ?? 0, host);
   let closed: Promise<void> | null = null;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -184,6 +184,8 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     await atMost(Promise.all(background));
     if (fatal) throw fatal;
   } finally {
+    // What the client already has must be in the capture before its streams are cut.
+    await proxy.flush();
     await w.close().catch(() => {});
     agent.destroy();
     await proxy.flush();

@@ -19,6 +19,9 @@ export interface OpenOptions {
 export function openDatabase(file: string, opts: OpenOptions = {}): Database.Database {
   const memory = file === ':memory:';
   if (!memory) {
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) {
+      throw new UsageError(`${file} is a folder, not a database file; give a file in it, e.g. --db ${path.join(file, 'captures.db')}`);
+    }
     if (!fs.existsSync(file)) {
       if (!opts.create) throw new UsageError(`no capture database at ${file} (capture with 'mcptap proxy' first, or pass --db FILE)`);
       try {

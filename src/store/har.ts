@@ -12,10 +12,11 @@ type WsFrame = NonNullable<Entry['_webSocketMessages']>[number];
  * its event-stream text), and each WebSocket connection as one entry whose frames are listed in
  * `_webSocketMessages`, the field Chrome DevTools writes and reads.
  */
-export function toHar(store: CaptureStore, sessionId: string): Har {
+export function toHar(store: CaptureStore, sessionId: string, only?: Set<string>): Har {
   const session = store.resolveSession(sessionId);
   const entries: Entry[] = [];
   for (const ex of store.exchanges(session.id)) {
+    if (only && !only.has(ex.id)) continue;
     const entry = exchangeEntry(ex);
     if (ex.kind === 'websocket') entry._webSocketMessages = wsFrames(store, session.id, ex.id);
     entries.push(entry);

@@ -1,3 +1,4 @@
+import type { SessionSpan } from './liveness.js';
 import type Database from 'better-sqlite3';
 import type { Exchange, MessageKind, RpcMessage, Session } from '../capture/model.js';
 import { UsageError } from '../errors.js';
@@ -34,6 +35,11 @@ export class CaptureStore {
     return new CaptureStore(openDatabase(file, opts), file);
   }
 
+  /** An empty store in memory, named `name` where a file name is shown (a recording opened directly). */
+  static memory(name: string): CaptureStore {
+    return new CaptureStore(openDatabase(':memory:', { create: true }), name);
+  }
+
   close(): void {
     this.db.close();
   }
@@ -54,14 +60,14 @@ export class CaptureStore {
   /** An id or a unique id prefix; anything else is a usage error that says what to do. */
   resolveSession(idOrPrefix: string): Session {
     const wanted = idOrPrefix.trim().toLowerCase();
-    if (!/^[0-9a-z-]+$/.test(wanted)) throw new UsageError(`'${idOrPrefix}' is not a session id (see 'mcptap sessions')`);
+    if (!/^[0-9a-z-]+$/.test(wanted)) throw new UsageError(`'${idOrPrefix}' is not a session id (see 'mcptap sessions'; a .jsonl recording is given by its path)`);
     const exact = this.getSession(wanted);
     if (exact) return exact;
     const rows = this.db
       .prepare(`SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY started_at LIMIT 6`)
       .all(wanted.replace(/[%_\\]/g, '\\$&') + '%') as Record<string, unknown>[];
     if (rows.length === 1) return rowToSession(rows[0]);
-    if (rows.length === 0) throw new UsageError(`no session matches '${idOrPrefix}' in ${this.file} (see 'mcptap sessions')`);
+    if (rows.length === 0) throw new UsageError(`no session matches '${idOrPrefix}' in ${this.file} (see 'mcptap sessions'; a .jsonl recording is given by its path, or added with 'mcptap import FILE')`);
     const ids = rows.slice(0, 5).map((r) => r.id as string).join(', ');
     throw new UsageError(`'${idOrPrefix}' matches several sessions (${ids}${rows.length > 5 ? ', …' : ''}); give more characters`);
   }
@@ -163,6 +169,17 @@ export class CaptureStore {
         coalesce((SELECT max(e.started_at) FROM exchanges e WHERE e.session_id = s.id), 0)) AS at
       FROM sessions s`).all() as Array<{ id: string; at: number }>;
     return new Map(rows.map((r) => [r.id, r.at]));
+  }
+
+  /** Each session's first and last message, newest traffic and open connections (see liveness.ts). */
+  spans(): Map<string, SessionSpan> {
+    const rows = this.db.prepare(`SELECT s.id AS id, s.started_at AS started,
+        (SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq ASC LIMIT 1) AS first,
+        (SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1) AS last,
+        (SELECT max(coalesce(e.ended_at, e.started_at)) FROM exchanges e WHERE e.session_id = s.id) AS ex,
+        (SELECT count(*) FROM exchanges e WHERE e.session_id = s.id AND e.ended_at IS NULL) AS open
+      FROM sessions s`).all() as Array<{ id: string; started: number; first: number | null; last: number | null; ex: number | null; open: number }>;
+    return new Map(rows.map((r) => [r.id, { firstAt: r.first, lastAt: r.last, lastTrafficAt: Math.max(r.started, r.last ?? 0, r.ex ?? 0), open: r.open }]));
   }
 
   /** Deletes sessions with their messages and exchanges, in one transaction; returns what went. */

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { render } from 'ink-testing-library';
 import { CaptureStore } from '../../src/store/read.js';
 import { App } from '../../ui/App.js';
+import { runChecks } from '../../src/analysis/checks/engine.js';
+import { importRecording, readRecording } from '../../src/store/jsonl.js';
 import { startGatewayLikeServer, startPlainToolsServer, type Peer } from '../helpers/peers.js';
 import { tempDb, until } from '../helpers/tmp.js';
 import { captureSession } from '../helpers/capture.js';
@@ -51,6 +56,12 @@ const press = async (ui: ReturnType<typeof render>, keys: string[], expectText?:
 };
 
 const ENTER = '\r';
+
+/** The fix of the gateway session's unknown-tool finding, as mcptap check gives it. */
+function findingsFix(): string {
+  const session = store.getSession(gateway)!;
+  return runChecks({ session, messages: store.messages(gateway), exchanges: store.exchanges(gateway) }).find((f) => f.ruleId === 'unknown-tool')!.fix;
+}
 const ESC = '\u001b';
 const PGUP = '\u001b[5~';
 const PGDN = '\u001b[6~';
@@ -97,6 +108,98 @@ describe('mcptap tui', () => {
     }
   });
 
+  it('keeps every key typed into the filter in the filter: q, b, ? and the rest never reach the global keys', async () => {
+    const ui = render(<App store={store} sessionId={direct} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${direct}`), 'the timeline');
+      await settle();
+      // Key by key, as a person types, and then the rest in one read, as a paste arrives.
+      await press(ui, ['/', ...'tool:query'], 'filter: tool:query');
+      ui.stdin.write(' bq?rdg!e');
+      await until(() => (ui.lastFrame() ?? '').includes('filter: tool:query bq?rdg!e'), 'the whole text in the filter').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      expect(ui.lastFrame()).toContain(`session ${direct}`);
+      expect(ui.lastFrame()).not.toContain('Keys');
+      await press(ui, [...'\x7f'.repeat(' bq?rdg!e'.length)], 'filter: tool:query');
+      await press(ui, [ENTER], 'filter: tool:query');
+      await until(() => /\b2 of 9 messages/.test(ui.lastFrame() ?? ''), 'the filtered count').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      // Out of the field, the same keys are commands again.
+      await press(ui, ['?'], 'Keys');
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('fits 80x24 after a resize: no wrapped header, whole tool names, the server in the list, the whole fix, Esc back in the footer', async () => {
+    const ui = render(<App store={store} sessionId={gateway} />);
+    const resize = (columns: number, rows: number) => {
+      Object.defineProperty(ui.stdout, 'columns', { value: columns, configurable: true });
+      Object.defineProperty(ui.stdout, 'rows', { value: rows, configurable: true });
+      ui.stdout.emit('resize');
+    };
+    const fits = (w: number, h: number) => {
+      const lines = (ui.lastFrame() ?? '').split('\n');
+      return lines.length <= h && lines.every((l) => l.length <= w);
+    };
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${gateway}`), 'the timeline');
+      resize(120, 36);
+      await until(() => fits(120, 36) && (ui.lastFrame() ?? '').includes('SIZE'), 'the 120x36 layout').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      resize(80, 24);
+      await until(() => fits(80, 24) && !(ui.lastFrame() ?? '').includes('SIZE'), 'the 80x24 layout').catch((e) => { throw new Error(`${e.message}:\n${ui.lastFrame()}`); });
+      await settle();
+      expect(ui.lastFrame()).toMatch(/tools\/call db_main-query\s/);
+      expect(ui.lastFrame()).toMatch(/Esc back · \? all keys\s*$/);
+      await press(ui, ['!'], '[unknown-tool]');
+      expect(fits(80, 24)).toBe(true);
+      const fix = findingsFix();
+      expect((ui.lastFrame() ?? '').replace(/\s+/g, ' ')).toContain(`fix: ${fix}`.replace(/\s+/g, ' '));
+      await press(ui, [ESC, ESC], 'ui-test → gateway');
+      expect(fits(80, 24)).toBe(true);
+      expect(ui.lastFrame()).toContain('ui-test → postgres-mcp');
+    } finally {
+      ui.unmount();
+    }
+  });
+
+  it('shows a message as it went over the wire, writes its exchange as a curl command that runs, and resends it with R', async () => {
+    const editor = path.join(tmp.dir, 'keep.sh');
+    fs.writeFileSync(editor, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const saved = { EDITOR: process.env.EDITOR, VISUAL: process.env.VISUAL, cwd: process.cwd() };
+    process.env.EDITOR = editor;
+    delete process.env.VISUAL;
+    process.chdir(tmp.dir);
+    const ui = render(<App store={store} sessionId={gateway} />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${gateway}`), 'the timeline');
+      await settle();
+      // #2 is the answer to initialize, on the POST's event stream.
+      await press(ui, ['g', 'j', ENTER], 'server→client response initialize');
+      await press(ui, ['w'], 'on the wire');
+      expect(ui.lastFrame()).toMatch(/SSE event on POST \/mcp \(as stored\):\n\s+event: message\n(\s+id: .*\n)?\s+data: \{"result":\{"protocolVersion"/);
+      await press(ui, ['w'], '"protocolVersion"');
+      await press(ui, ['C'], 'as a curl command to');
+      const file = /curl command to (\S+)/.exec(ui.lastFrame() ?? '')![1];
+      // Not spawnSync: the server it reaches runs in this process.
+      const out = await new Promise<string>((resolve) => {
+        const child = spawn('/bin/sh', [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        child.stdout.on('data', (c) => (text += c));
+        child.on('exit', () => resolve(text));
+      });
+      expect(out).toContain('"protocolVersion"');
+      await press(ui, ['j'], 'c jump');
+      expect(ui.lastFrame()).not.toContain('curl command to');
+      await press(ui, ['c'], 'client→server request initialize');
+      await press(ui, ['R'], 'resent #1 as session');
+      expect(ui.lastFrame()).toContain(`label "resend of ${gateway} #1"`);
+    } finally {
+      ui.unmount();
+      process.chdir(saved.cwd);
+      if (saved.EDITOR == null) delete process.env.EDITOR; else process.env.EDITOR = saved.EDITOR;
+      if (saved.VISUAL != null) process.env.VISUAL = saved.VISUAL;
+    }
+  });
+
   it('shows the diff against a reference with the tool prefix and the failing call', async () => {
     const ui = render(<App store={store} sessionId={gateway} reference={direct} />);
     try {
@@ -107,6 +210,23 @@ describe('mcptap tui', () => {
       expect(ui.lastFrame()).toMatch(/A .*\(direct\).*B .*\(gateway\)/);
     } finally {
       ui.unmount();
+    }
+  });
+
+  it('says which HTTP differences the diff counts', async () => {
+    const mem = CaptureStore.memory('recordings/everything-sse.jsonl');
+    const { session } = importRecording(mem, readRecording('recordings/everything-sse.jsonl'));
+    const ui = render(<App store={mem} sessionId={session.id} reference="recordings/everything-streamable-http.jsonl" />);
+    try {
+      await until(() => (ui.lastFrame() ?? '').includes(`session ${session.id}`), 'the timeline');
+      await settle();
+      await press(ui, ['d'], '5 HTTP differences');
+      expect(ui.lastFrame()).toContain('http: GET /mcp → 200 (text/event-stream): A 1× · B 0×');
+      expect(ui.lastFrame()).toContain('http: GET /sse → 200 (text/event-stream): A 0× · B 1×');
+      expect(ui.lastFrame()).toContain('http: … and 3 more');
+    } finally {
+      ui.unmount();
+      mem.close();
     }
   });
 

@@ -6,6 +6,7 @@ import { clockTime, duration } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { color } from '../theme.js';
 import { JsonLine, jsonLines } from './json.js';
+import { wireLines } from '../../src/analysis/wire-text.js';
 import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 interface Props {
@@ -16,7 +17,7 @@ interface Props {
   width: number;
   input: ViewInputRef;
   onJump: (seq: number) => void;
-  onAction: (a: 'yank' | 'export', seq: number) => void;
+  onAction: (a: 'yank' | 'export' | 'resend' | 'curl', seq: number) => void;
 }
 
 /** Characters of an error response's body the detail view shows. */
@@ -26,9 +27,11 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
   const m = useMemo(() => store.message(session.id, seq), [store, session.id, seq]);
   const ex = useMemo(() => (m?.exchangeId ? store.exchange(m.exchangeId) : null), [store, m?.exchangeId]);
   const [scroll, setScroll] = useState(0);
+  // w shows the message as it went over the wire (SSE event, WebSocket frame, HTTP body) instead of its JSON.
+  const [wire, setWire] = useState(false);
   const lines = useMemo(() => {
     if (!m) return [];
-    const out = jsonLines(m.payload);
+    const out = wire ? ['── on the wire (w: back to the JSON)', ...wireLines(m, ex)] : jsonLines(m.payload);
     if (m.truncated) out.push(`… truncated at --max-body (${m.size} bytes on the wire)`);
     if (ex) {
       out.push('', `── HTTP exchange ${ex.id}`);
@@ -44,7 +47,7 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
       }
     }
     return out;
-  }, [m, ex]);
+  }, [m, ex, wire]);
   const bodyHeight = Math.max(3, height - 3);
 
   useViewInput(inputRef, (input, key) => {
@@ -58,7 +61,10 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
     else if (a === 'correlated' && m?.correlatedSeq != null) {
       setScroll(0);
       onJump(m.correlatedSeq);
-    } else if ((a === 'yank' || a === 'export') && m) onAction(a, m.seq);
+    } else if (a === 'raw') {
+      setScroll(0);
+      setWire((w) => !w);
+    } else if ((a === 'yank' || a === 'export' || a === 'resend' || a === 'curl') && m) onAction(a, m.seq);
     else return false;
     return true;
   });

@@ -25,6 +25,10 @@ export function DiffView({ report, height, width, input: inputRef, onOpen }: Pro
   if (report.tools.pattern) head.push(`tools: ${report.tools.pattern}`);
   for (const o of report.outcomes.slice(0, 2)) head.push(`outcome: ${o.label}: ${describeOutcome(o.a)} → ${describeOutcome(o.b)}`);
   for (const h of report.handshake.slice(0, 1)) head.push(`handshake: ${h.field}: ${JSON.stringify(h.a)} → ${JSON.stringify(h.b)}`);
+  // The verdict counts HTTP differences; say which (the first few, the rest counted).
+  const shownHttp = report.http.slice(0, report.http.length > 3 ? 2 : 3);
+  for (const h of shownHttp) head.push(`http: ${h.what}: A ${h.a}× · B ${h.b}×`);
+  if (report.http.length > shownHttp.length) head.push(`http: … and ${report.http.length - shownHttp.length} more (mcptap diff ${report.a.id} ${report.b.id})`);
   const detailHeight = 5;
   const listHeight = Math.max(3, height - 3 - head.length - detailHeight);
   const list = useWindowedList(pairs.length, listHeight);

@@ -18,7 +18,10 @@ interface Props {
 const TINT = { error: 'red', warning: 'yellow', info: 'blue' } as const;
 
 export function ProblemsView({ findings, height, width, input: inputRef, onOpen }: Props) {
-  const detail = 4;
+  // The explanation and the fix are read whole: wrapped, in up to half the screen, the list in the rest.
+  const rowsOf = (t: string) => Math.max(1, Math.ceil(t.length / Math.max(1, width)));
+  const most = findings.reduce((n, f) => Math.max(n, rowsOf(f.explanation) + rowsOf(`fix: ${f.fix}`) + 1), 3);
+  const detail = Math.min(most, Math.max(3, Math.floor((height - 2) / 2)));
   const rows = Math.max(3, height - detail - 2);
   const list = useWindowedList(findings.length, rows);
   const sel = findings[list.selected];
@@ -37,17 +40,17 @@ export function ProblemsView({ findings, height, width, input: inputRef, onOpen 
   if (!findings.length) return <Text color={color('green')}>No problems found in this session (mcptap check).</Text>;
   return (
     <Box flexDirection="column">
-      <Text bold>{`${findings.length} findings — Enter jumps to the evidence`}</Text>
+      <Text bold wrap="truncate-end">{`${findings.length} findings — Enter jumps to the evidence`}</Text>
       {findings.slice(list.start, list.end).map((f, i) => (
-        <Text key={list.start + i} inverse={list.start + i === list.selected} color={color(TINT[f.severity])}>
+        <Text key={list.start + i} wrap="truncate-end" inverse={list.start + i === list.selected} color={color(TINT[f.severity])}>
           {pad(`${f.severity.toUpperCase().padEnd(7)} [${f.ruleId}] ${f.title}`, width)}
         </Text>
       ))}
       {sel ? (
-        <Box flexDirection="column" marginTop={1}>
-          <Text wrap="truncate-end">{sel.explanation}</Text>
-          <Text wrap="truncate-end" color={color('green')}>{`fix: ${sel.fix}`}</Text>
-          <Text dimColor>{`evidence: ${sel.evidence.messageSeqs.map((s) => '#' + s).join(' ') || sel.evidence.exchangeIds.join(' ')}`}</Text>
+        <Box flexDirection="column" marginTop={1} height={detail} overflow="hidden">
+          <Text wrap="wrap">{sel.explanation}</Text>
+          <Text wrap="wrap" color={color('green')}>{`fix: ${sel.fix}`}</Text>
+          <Text dimColor wrap="truncate-end">{`evidence: ${sel.evidence.messageSeqs.map((s) => '#' + s).join(' ') || sel.evidence.exchangeIds.join(' ')}`}</Text>
         </Box>
       ) : null}
     </Box>

@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import type { Session } from '../../src/capture/model.js';
 import { pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';
+import { isLive, type SessionSpan } from '../../src/store/liveness.js';
 
 function age(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
@@ -21,11 +22,17 @@ interface Props {
   referenceId: string | null;
   /** How to point a client at the proxy this UI runs beside. */
   connect?: string;
+  spans: Map<string, SessionSpan>;
 }
 
-export function SessionsView({ sessions, selected, start, end, width, referenceId, connect }: Props) {
+export function SessionsView({ sessions, selected, start, end, width, referenceId, connect, spans }: Props) {
   const now = Date.now();
-  const peersW = Math.max(16, width - 70);
+  // Narrow: short transport and label names, so the server (what tells sessions apart) keeps its room.
+  const wide = width >= 96;
+  const labelW = wide ? 10 : 8;
+  const transportW = wide ? 15 : 5;
+  const transport = (t: string) => (wide ? t : ({ 'streamable-http': 'http', websocket: 'ws', http: 'plain' } as Record<string, string>)[t] ?? t);
+  const peersW = Math.max(16, width - (2 + 12 + 1 + labelW + 1 + transportW + 1 + 1 + 6 + 1 + 4 + 1 + 4));
   if (!sessions.length) {
     return connect
       ? <Text>{`No sessions yet. Point a client at the proxy and they appear here live:\n\n  ${connect}`}</Text>
@@ -33,15 +40,15 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
   }
   return (
     <Box flexDirection="column">
-      <Text bold>{`  ${pad('ID', 12)} ${pad('LABEL', 10)} ${pad('TRANSPORT', 15)} ${pad('CLIENT → SERVER', peersW)} ${'MSGS'.padStart(6)} ${'ERR'.padStart(4)} ${'AGE'.padStart(4)}`}</Text>
+      <Text bold wrap="truncate-end">{`  ${pad('ID', 12)} ${pad('LABEL', labelW)} ${pad(wide ? 'TRANSPORT' : 'VIA', transportW)} ${pad('CLIENT → SERVER', peersW)} ${'MSGS'.padStart(6)} ${'ERR'.padStart(4)} ${'AGE'.padStart(4)}`}</Text>
       {sessions.slice(start, end).map((s, i) => {
         const idx = start + i;
-        const live = s.endedAt == null;
+        const live = isLive(s, spans.get(s.id), now);
         const peers = s.transport === 'http' ? s.target : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
         const mark = s.id === referenceId ? 'R' : live ? '●' : ' ';
-        const line = `${mark} ${pad(s.id, 12)} ${pad(s.label ?? '', 10)} ${pad(s.transport, 15)} ${pad(peers, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
+        const line = `${mark} ${pad(s.id, 12)} ${pad(s.label ?? '', labelW)} ${pad(transport(s.transport), transportW)} ${pad(peers, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
         return (
-          <Text key={s.id} inverse={idx === selected} color={s.errorCount ? color('red') : live ? color('green') : undefined}>
+          <Text key={s.id} wrap="truncate-end" inverse={idx === selected} color={s.errorCount ? color('red') : live ? color('green') : undefined}>
             {pad(line, width)}
           </Text>
         );

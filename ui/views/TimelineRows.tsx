@@ -25,19 +25,35 @@ interface Props {
   width: number;
 }
 
+const SHORT_KIND: Record<string, string> = { request: 'req', notification: 'note', response: 'resp', error: 'error', invalid: 'inval', 'non-json': 'raw' };
+
+/**
+ * Column widths for a terminal width. The method and tool are what people look for: on a narrow
+ * terminal the kind is abbreviated, the id shrinks and the size goes before the method is cut.
+ */
+export function timelineColumns(width: number) {
+  const wide = width >= 96;
+  const c = { seq: wide ? 6 : 5, time: 9, kind: wide ? 12 : 5, id: wide ? 6 : 4, status: wide ? 10 : 8, latency: wide ? 8 : 7, size: wide ? 6 : 0 };
+  // Spaces between columns, and the arrow with its space.
+  const fixed = c.seq + c.time + 2 + c.kind + c.id + c.status + c.latency + (c.size ? c.size + 1 : 0) + 6;
+  return { ...c, method: Math.max(10, width - fixed) };
+}
+
 export function TimelineRows({ rows, selectedSeq, startedAt, width }: Props) {
-  const methodW = Math.max(14, width - 66);
+  const c = timelineColumns(width);
+  const kind = (k: string) => (c.kind < 12 ? SHORT_KIND[k] ?? k : k);
+  const size = (t: string) => (c.size ? ' ' + t.padStart(c.size) : '');
   return (
     <Box flexDirection="column">
-      <Text bold>{`${'#'.padStart(6)} ${pad('TIME', 9)}   ${pad('KIND', 12)} ${pad('METHOD / TOOL', methodW)} ${pad('ID', 6)} ${pad('STATUS', 10)} ${'LATENCY'.padStart(8)} ${'SIZE'.padStart(6)}`}</Text>
+      <Text bold wrap="truncate-end">{`${'#'.padStart(c.seq)} ${pad('TIME', c.time)}   ${pad('KIND', c.kind)} ${pad('METHOD / TOOL', c.method)} ${pad('ID', c.id)} ${pad('STATUS', c.status)} ${'LATENCY'.slice(0, c.latency).padStart(c.latency)}${size('SIZE')}`}</Text>
       {rows.map((r) => {
         const arrow = r.direction === 'client->server' ? '→' : '←';
         const name = r.method === 'tools/call' && r.subject ? `tools/call ${r.subject}` : `${r.method ?? ''}${r.subject && r.method !== 'tools/call' ? ' ' + r.subject : ''}`;
         const st = status(r);
         const bad = st && st !== 'ok';
-        const line = `${String(r.seq).padStart(6)} ${pad(rel(r.ts - startedAt), 9)} ${arrow} ${pad(r.kind, 12)} ${pad(name, methodW)} ${pad(r.rpcId == null ? '' : String(r.rpcId), 6)} ${pad(st, 10)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(8)} ${bytes(r.size).padStart(6)}`;
+        const line = `${String(r.seq).padStart(c.seq)} ${pad(rel(r.ts - startedAt), c.time)} ${arrow} ${pad(kind(r.kind), c.kind)} ${pad(name, c.method)} ${pad(r.rpcId == null ? '' : String(r.rpcId), c.id)} ${pad(st, c.status)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(c.latency)}${size(bytes(r.size))}`;
         return (
-          <Text key={r.seq} inverse={r.seq === selectedSeq} color={bad ? color('red') : r.direction === 'server->client' ? color('cyan') : undefined}>
+          <Text key={r.seq} wrap="truncate-end" inverse={r.seq === selectedSeq} color={bad ? color('red') : r.direction === 'server->client' ? color('cyan') : undefined}>
             {pad(line, width)}
           </Text>
         );

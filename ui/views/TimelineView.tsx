@@ -24,6 +24,8 @@ interface Props {
   /** The filter lives with the app, so it survives a visit to a message's detail. */
   filter: string;
   setFilter: (f: string | ((prev: string) => string)) => void;
+  /** Connections open or traffic recently (see src/store/liveness.ts). */
+  live: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ function useFilteredSeqs(store: CaptureStore, session: Session, filter: string, 
   }, [rows, parsed, hitCache]);
 }
 
-export function TimelineView({ store, session, version, height, width, input: inputRef, initialSeq, onOpen, onAction, filter, setFilter }: Props) {
+export function TimelineView({ store, session, version, height, width, input: inputRef, initialSeq, onOpen, onAction, filter, setFilter, live }: Props) {
   const [editing, setEditingState] = useState(false);
   // Typed keys can outrun renders: the handler reads the mode from a ref, not from its closure.
   const editingRef = useRef(false);
@@ -112,7 +114,7 @@ export function TimelineView({ store, session, version, height, width, input: in
     else if (a === 'diff' || a === 'problems' || a === 'yank' || a === 'export') onAction(a, selectedSeq);
     else return false;
     return true;
-  });
+  }, () => editingRef.current);
 
   const hint = editing ? completions(filter).join('  ') : '';
   const playLine = play ? `▶ playback ${play.head >= total - 1 ? 'at the end' : play.paused ? 'paused' : 'playing'} ${play.speed === Infinity ? 'max' : play.speed + '×'}  ${play.head + 1}/${total}  (space pause · , . step · s speed · p stop)` : '';
@@ -120,14 +122,14 @@ export function TimelineView({ store, session, version, height, width, input: in
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         <Text bold>{`session ${session.id}`}</Text>
-        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${session.endedAt == null ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'}`}
+        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${live ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'}`}
       </Text>
       <Text wrap="truncate-end" color={editing ? color('yellow') : undefined}>
         {`filter: ${filter}${editing ? '▏' : ''}`}
         <Text dimColor>{editing ? `   ${hint}` : filter ? '' : '   (/ to filter)'}</Text>
         {errors.length ? <Text color={color('red')}>{`   ${errors[0]}`}</Text> : null}
       </Text>
-      {playLine ? <Text color={color('magenta')}>{playLine}</Text> : null}
+      {playLine ? <Text wrap="truncate-end" color={color('magenta')}>{playLine}</Text> : null}
       <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} />
     </Box>
   );

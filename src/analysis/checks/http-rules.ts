@@ -9,6 +9,23 @@ export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
   return host ? `http://${host}${path}` : path;
 }
 
+/**
+ * When --target already ends in the path the client adds again (--target …/mcp, client at …/mcp, the
+ * upstream asked for /mcp/mcp): the repeated segment and the --target without it.
+ */
+export function doubledPath(target: string, clientPath: string): { segment: string; target: string } | null {
+  let u: URL;
+  try {
+    u = new URL(target);
+  } catch {
+    return null;
+  }
+  const prefix = u.pathname.replace(/\/+$/, '');
+  const last = prefix.slice(prefix.lastIndexOf('/'));
+  if (!prefix || last === '/' || (clientPath !== last && !clientPath.startsWith(last + '/'))) return null;
+  return { segment: last, target: u.origin + prefix.slice(0, -last.length) };
+}
+
 const short = (s: string | null, n = 160) => (s ?? '').replace(/\s+/g, ' ').slice(0, n);
 
 export const acceptHeader: Rule = {
@@ -377,6 +394,16 @@ export const httpStatus: Rule = {
       // Told by other rules: a lost session, a legacy endpoint, a payload that is a JSON-RPC error.
       if (/session/i.test(body) || /\/sse\/?$/.test(path) || /[?&]sessionId=/.test(e.url)) continue;
       if (v.messagesOf(e.id).some((m) => m.direction === 'server->client')) continue;
+      const doubled = s === 404 ? doubledPath(input.session.target, path) : null;
+      if (doubled) {
+        const asked = new URL(input.session.target).pathname.replace(/\/+$/, '') + path;
+        out.push(v.finding('http-status', 'error',
+          `${e.method} ${path} answered 404: the upstream was asked for ${asked}, ${doubled.segment} twice (--target already ends in ${doubled.segment})`,
+          { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
+          `The proxy appends the client's path to --target: --target ${input.session.target} and a client at …${path} make ${asked} upstream, which the server does not serve.`,
+          `Start the proxy with --target ${doubled.target} and keep the client at ${clientUrl(e, path)}; or keep --target and point the client at the proxy's root: claude mcp add --transport http <name> ${clientUrl(e, '/')}.`));
+        continue;
+      }
       const known = CLIENT_ERRORS[s];
       const said = /\S/.test(body) ? short(body) : '';
       const retry = s === 429 ? resHeader(e, 'retry-after') : null;

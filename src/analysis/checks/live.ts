@@ -10,7 +10,12 @@ interface Live {
   lastEvent: number;
   /** The window was trimmed for idleness and nothing came since. */
   idle: boolean;
+  /** Findings already printed for this session (rule and title). */
+  printed: Set<string>;
 }
+
+/** How many distinct findings remember the session they were first seen in. */
+const FIRST_SEEN_MAX = 1000;
 
 /** A session quiet this long keeps only what later rules need (many clients never end theirs). */
 const IDLE_MS = 10 * 60_000;
@@ -115,6 +120,9 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   const idleMs = opts.idleMs ?? IDLE_MS;
   const live = new Map<string, Live>();
   const printed = new Set<string>();
+  // A failure that comes back in a client's next attempt is news: a retry that still fails must not
+  // look fixed. Each session says it once, naming the session that had it first.
+  const firstSeen = new Map<string, string>();
   const debounce = opts.debounceMs ?? 250;
   const state = (id: string): Live | undefined => live.get(id);
   const dirty = new Set<Live>();
@@ -128,11 +136,13 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()] }, { slowMs: opts.slowMs, live: !l.session.endedAt, now: Date.now() });
     for (const f of findings) {
       if (f.severity !== 'error') continue;
-      // The same failure in a client's next attempt (a new session) is not news: once per run.
       const key = `${f.ruleId}|${f.title}`;
-      if (printed.has(key)) continue;
-      printed.add(key);
-      print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: ${f.title} — fix: ${f.fix}`);
+      if (l.printed.has(key)) continue;
+      l.printed.add(key);
+      const first = firstSeen.get(key);
+      if (first == null && firstSeen.size < FIRST_SEEN_MAX) firstSeen.set(key, l.session.id);
+      const again = first != null && first !== l.session.id ? ` (again, as in session ${first})` : '';
+      print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: ${f.title}${again} — fix: ${f.fix}`);
     }
     if (l.session.endedAt) live.delete(l.session.id);
   };
@@ -179,7 +189,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   const offs = [
     hub.on('session', (s) => {
       let l = state(s.id);
-      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false }));
+      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false, printed: new Set() }));
       l.session = s;
       touch(l);
       if (s.endedAt) schedule(l);

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { startProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { connectClient, startSseServer, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
+import { tempDb } from './helpers/tmp.js';
+
+// mcptap resend: one recorded request sent again to the real server-everything, after the handshake
+// its session made, recorded as a new session, its answer compared with the original's.
+
+const tmp = tempDb();
+const cli = path.resolve('dist/src/cli/main.js');
+const peers: Peer[] = [];
+
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+  const child = spawn(process.execPath, [cli, ...args, '--db', tmp.db], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  child.on('exit', (status) => resolve({ status, stdout, stderr }));
+});
+
+async function capture(kind: TransportKind, peer: Peer, label: string): Promise<string> {
+  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, onWarning: () => {} });
+  try {
+    const c = await connectClient(kind, proxy.url + (kind === 'sse' ? '/sse' : '/mcp'), { name: 'resend-test' });
+    await c.client.listTools();
+    await c.client.callTool({ name: 'echo', arguments: { message: 'hello' } });
+    await c.close();
+  } finally {
+    await proxy.close();
+  }
+  return withStore((s) => s.listSessions().find((x) => x.label === label)!.id);
+}
+
+function withStore<T>(fn: (s: CaptureStore) => T): T {
+  const store = CaptureStore.open(tmp.db, { readonly: true });
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+const echoSeq = (id: string) => withStore((s) => s.messages(id).find((m) => m.method === 'tools/call' && m.kind === 'request')!.seq);
+
+beforeAll(async () => {
+  peers.push(await startStreamableServer(), await startSseServer());
+});
+
+afterAll(async () => {
+  for (const p of peers) await p.close();
+  tmp.cleanup();
+});
+
+describe('mcptap resend', () => {
+  for (const [kind, i] of [['streamable-http', 0], ['sse', 1]] as const) {
+    it(`sends one request again over ${kind} after the recorded handshake, as a new session linked by its label`, async () => {
+      const id = await capture(kind, peers[i], `orig-${kind}`);
+      const seq = echoSeq(id);
+      const r = await run(['resend', id.slice(0, 6), String(seq)]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const resent = /as session (\w+)/.exec(r.stdout)![1];
+      expect(r.stdout).toContain(`resent #${seq} tools/call of ${id} to ${peers[i].url} as session ${resent}`);
+      expect(r.stdout.match(/Echo: hello/g)!.length).toBeGreaterThanOrEqual(2);
+      expect(r.stdout).toContain('the answer is the same');
+      const [was, now] = withStore((s) => [s.messages(id), s.messages(resent)] as const);
+      expect(withStore((s) => s.getSession(resent)!.label)).toBe(`resend of ${id} #${seq}`);
+      const sent = now.filter((m) => m.direction === 'client->server').map((m) => m.method);
+      expect(sent).toEqual(['initialize', 'notifications/initialized', 'tools/call']);
+      const params = (ms: typeof was) => JSON.parse(ms.find((m) => m.method === 'initialize' && m.kind === 'request')!.payload).params;
+      expect(params(now)).toEqual(params(was));
+    });
+  }
+
+  it('--edit sends what the editor saved, and shows the answer beside the original with the differences', async () => {
+    const id = await capture('streamable-http', peers[0], 'orig-edit');
+    const editor = path.join(tmp.dir, 'editor.sh');
+    fs.writeFileSync(editor, '#!/bin/sh\nsed -i "s/hello/edited/" "$1"\n', { mode: 0o755 });
+    const r = await run(['resend', id, String(echoSeq(id)), '--edit'], { EDITOR: editor, VISUAL: '' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('(edited)');
+    expect(r.stdout).toMatch(/original answer #\d+\n[^]*Echo: hello[^]*answer now #\d+\n[^]*Echo: edited/);
+    expect(r.stdout).toContain('the answer differs (1):\n  result.content[0].text: "Echo: hello" → "Echo: edited"');
+  });
+
+  it('refuses a message the client did not send, and an edit that is not JSON, with one line and exit 2', async () => {
+    const id = await capture('streamable-http', peers[0], 'orig-bad');
+    const response = withStore((s) => s.messages(id).find((m) => m.kind === 'response' && m.method === 'tools/call')!);
+    const r = await run(['resend', id, String(response.seq)]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`mcptap: #${response.seq} is a server response, not a request or notification the client sent; the request it answers is #${response.correlatedSeq}\n`);
+    const editor = path.join(tmp.dir, 'break.sh');
+    fs.writeFileSync(editor, '#!/bin/sh\necho "{ not json" > "$1"\n', { mode: 0o755 });
+    const bad = await run(['resend', id, String(echoSeq(id)), '--edit'], { EDITOR: editor, VISUAL: '' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^mcptap: the edited message is not JSON: /);
+  });
+});
