@@ -204,7 +204,12 @@ export class SessionTracker {
 
   /** A WebSocket connection is one session. */
   openWebSocket(ex: Exchange): Session {
-    const st = this.create('websocket', ex.startedAt);
+    return this.openConnection(ex, 'websocket');
+  }
+
+  /** A connection that is one session for its whole life: a WebSocket, or a wrapped stdio process. */
+  openConnection(ex: Exchange, transport: 'websocket' | 'stdio'): Session {
+    const st = this.create(transport, ex.startedAt);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     this.hub.emit('session', st.session);

@@ -10,10 +10,12 @@ import { registerReplay } from './replay.js';
 import { registerSessions } from './sessions.js';
 import { registerShow } from './show.js';
 import { registerTui } from './tui.js';
+import { registerWrap } from './wrap.js';
 
 /** Every command, in the order `mcptap --help` lists them. */
 export function registerCommands(program: Command): void {
   registerProxy(program);
+  registerWrap(program);
   registerSessions(program);
   registerShow(program);
   registerTui(program);
