@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerClaude } from './claude.js';
 import { registerDiff } from './diff.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
@@ -16,6 +17,7 @@ import { registerWrap } from './wrap.js';
 export function registerCommands(program: Command): void {
   registerProxy(program);
   registerWrap(program);
+  registerClaude(program);
   registerSessions(program);
   registerShow(program);
   registerTui(program);
