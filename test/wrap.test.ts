@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CaptureStore } from '../src/store/read.js';
 import { tempDb } from './helpers/tmp.js';
+import { startStreamableServer } from './helpers/peers.js';
 
 // `mcptap wrap` between the SDK's StdioClientTransport and real stdio servers: the client sees what it
 // sees without mcptap, and the database holds every message, paired, and the server's stderr lines.
@@ -83,6 +84,26 @@ describe('mcptap wrap with server-everything (stdio)', () => {
     expect(logs.every((m) => m.channel === 'stderr')).toBe(true);
     expect(exchanges).toHaveLength(1);
     expect(exchanges[0]).toMatchObject({ kind: 'process', method: 'EXEC', status: 0, error: null, upstreamUrl: process.cwd() });
+  });
+
+  it('a stdio recording replays against the same server over Streamable HTTP', async () => {
+    const peer = await startStreamableServer();
+    try {
+      const { session } = sessionOf(tmp.db, 'everything');
+      const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const c = spawn(process.execPath, [cli, 'replay', session.id, '--target', peer.url, '--db', tmp.db, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.once('exit', (code) => resolve({ code, out }));
+      });
+      expect(r.code).not.toBe(2);
+      const replayed = sessionOf(tmp.db, `replay of ${session.id}`);
+      expect(replayed.session.transport).toBe('streamable-http');
+      const sent = replayed.messages.filter((m) => m.kind === 'request' && m.direction === 'client->server').map((m) => m.method);
+      expect(sent).toEqual(['initialize', 'tools/list', 'tools/call', 'prompts/list']);
+    } finally {
+      await peer.close();
+    }
   });
 });
 

@@ -16,6 +16,8 @@ export function toHar(store: CaptureStore, sessionId: string): Har {
   const session = store.resolveSession(sessionId);
   const entries: Entry[] = [];
   for (const ex of store.exchanges(session.id)) {
+    // A wrapped stdio process is no HTTP exchange; its messages are in the JSONL export.
+    if (ex.kind === 'process') continue;
     const entry = exchangeEntry(ex);
     if (ex.kind === 'websocket') entry._webSocketMessages = wsFrames(store, session.id, ex.id);
     entries.push(entry);
