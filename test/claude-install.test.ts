@@ -270,4 +270,14 @@ describe('after mcptap claude install, every server goes through mcptap', () => 
     expect(sessions.find((s) => s.transport === 'sse')!.target).toBe(legacy.url);
     expect(sessions.find((s) => s.transport === 'http')!.target).toBe(model.url);
   });
+
+  it('status tells when the running proxy predates a route installed since', () => {
+    const cfg = JSON.parse(fs.readFileSync(home.userFile, 'utf8'));
+    cfg.mcpServers.late = { type: 'http', url: `${tools.url}/mcp` };
+    fs.writeFileSync(home.userFile, JSON.stringify(cfg, null, 2));
+    expect(home.run('claude', 'install', '--server', 'late').status).toBe(0);
+    const st = JSON.parse(home.run('claude', 'status', '--json').stdout);
+    expect(st.proxy.serving).toEqual(['litellm', 'legacy', 'anthropic']);
+    expect(st.servers.find((x: { name: string }) => x.name === 'late').capture).toBe('the running proxy started before this route was installed: restart mcptap proxy');
+  });
 });

@@ -7,7 +7,7 @@ import { DEFAULT_ROUTES_PORT, defaultRoutesPath, readRoutes, writeRoutes, type R
 import { entriesOf, fileOf, readConfig, SCOPES, transportOf, writeConfig, type ConfigFile, type Scope, type ServerEntry } from '../integrations/claude-code.js';
 import { modelRoute, planInstall, proxyBase, readState, statePath, thisMcptap, throughMcptap, writeState, type InstalledServer, type Plan } from '../integrations/claude-install.js';
 import { JsonText } from '../integrations/json-splice.js';
-import { proxyRunning } from '../integrations/proxy-probe.js';
+import { probeProxy } from '../integrations/proxy-probe.js';
 import { action, examples, parseIntOption, printJson } from './common.js';
 
 interface ClaudeOptions {
@@ -191,16 +191,17 @@ async function status(o: ClaudeOptions): Promise<number> {
   const routes = readRoutes(routesFile);
   const { entries } = readEntries(o);
   const port = routes?.port ?? DEFAULT_ROUTES_PORT;
-  const proxy = await proxyRunning(port);
+  const probe = await probeProxy(port);
+  const proxy = probe.state;
   const rows = entries.map((e) => {
     const transport = transportOf(e.value);
     const through = throughMcptap(e.value);
     const route = through && transport !== 'stdio' ? /\/s\/([^/?]+)/.exec(String(e.value.url))?.[1] ?? null : null;
-    const capture = !through ? 'not captured' : transport === 'stdio' ? 'captured by mcptap wrap' : !routes?.routes[route ?? ''] ? `route ${route} is not in ${routesFile}` : proxy === 'running' ? 'captured by the proxy' : `proxy ${proxy}: start mcptap proxy`;
+    const capture = !through ? 'not captured' : transport === 'stdio' ? 'captured by mcptap wrap' : !routes?.routes[route ?? ''] ? `route ${route} is not in ${routesFile}` : proxy !== 'running' ? `proxy ${proxy}: start mcptap proxy` : probe.routes.includes(route!) ? 'captured by the proxy' : 'the running proxy started before this route was installed: restart mcptap proxy';
     return { name: e.name, scope: e.scope, file: e.file, transport, throughMcptap: through, route, capture };
   });
   if (o.json) {
-    printJson({ proxy: { port, state: proxy, routesFile, routes: routes ? Object.keys(routes.routes) : [] }, servers: rows });
+    printJson({ proxy: { port, state: proxy, serving: probe.routes, routesFile, routes: routes ? Object.keys(routes.routes) : [] }, servers: rows });
     return 0;
   }
   process.stdout.write(`proxy on 127.0.0.1:${port}: ${proxy}${routes ? ` (routes in ${routesFile})` : ' (no routes installed)'}\n`);
