@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
-import { connectClient, startPlainToolsServer, startRawHttpServer, startSseServer, type Peer } from './helpers/peers.js';
+import { connectClient, echoServer, startPlainToolsServer, startRawHttpServer, startSseServer, startWsServer, type Peer } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
 // One proxy, several named upstreams under /s/NAME/…: each client reaches its own server, the rewrites
@@ -13,12 +13,14 @@ let tools: Peer;
 let sse: Peer;
 let absSse: Peer;
 let raw: Peer;
+let ws: Peer;
 let proxy: RunningProxy;
 
 beforeAll(async () => {
   tools = await startPlainToolsServer();
   sse = await startSseServer();
   absSse = await startSseServer({ absoluteEndpoint: true });
+  ws = await startWsServer({ factory: echoServer });
   raw = await startRawHttpServer((req, res) => {
     if (req.url === '/mcp') return void res.writeHead(307, { location: `${raw.url}/mcp/` }).end();
     if (req.url === '/.well-known/oauth-protected-resource/mcp') {
@@ -32,14 +34,14 @@ beforeAll(async () => {
     res.writeHead(404).end();
   });
   proxy = await startProxy({
-    routes: { db: tools.url + '/mcp', legacy: sse.url, 'legacy-abs': absSse.url, guarded: raw.url },
+    routes: { db: tools.url + '/mcp', legacy: sse.url, 'legacy-abs': absSse.url, guarded: raw.url, sock: ws.url },
     port: 0, db: tmp.db, onWarning: () => {},
   });
 });
 
 afterAll(async () => {
   await proxy.close();
-  await Promise.all([tools.close(), sse.close(), absSse.close(), raw.close()]);
+  await Promise.all([tools.close(), sse.close(), absSse.close(), raw.close(), ws.close()]);
   tmp.cleanup();
 });
 
@@ -48,6 +50,9 @@ describe('proxy routes', () => {
     const a = await connectClient('streamable-http', `${proxy.url}/s/db`, { name: 'claude-code' });
     const b = await connectClient('sse', `${proxy.url}/s/legacy/sse`, { name: 'claude-code' });
     const c = await connectClient('sse', `${proxy.url}/s/legacy-abs/sse`, { name: 'claude-code' });
+    const d = await connectClient('websocket', `${proxy.url.replace(/^http/, 'ws')}/s/sock/`, { name: 'claude-code' });
+    expect((await d.client.callTool({ name: 'echo', arguments: { message: 'd' } })).content).toEqual([{ type: 'text', text: 'd' }]);
+    await d.close();
     expect((await a.client.callTool({ name: 'echo', arguments: { message: 'a' } })).content).toEqual([{ type: 'text', text: 'Echo: a' }]);
     expect((await b.client.callTool({ name: 'echo', arguments: { message: 'b' } })).content).toEqual([{ type: 'text', text: 'Echo: b' }]);
     expect((await c.client.callTool({ name: 'echo', arguments: { message: 'c' } })).content).toEqual([{ type: 'text', text: 'Echo: c' }]);
@@ -57,7 +62,8 @@ describe('proxy routes', () => {
     try {
       const sessions = store.listSessions({}).filter((s) => s.transport !== 'http');
       const byTarget = Object.fromEntries(sessions.map((s) => [s.target, s]));
-      expect(Object.keys(byTarget).sort()).toEqual([absSse.url, sse.url, tools.url + '/mcp'].sort());
+      expect(Object.keys(byTarget).sort()).toEqual([absSse.url, sse.url, tools.url + '/mcp', ws.url].sort());
+      expect(byTarget[ws.url].transport).toBe('websocket');
       expect(byTarget[tools.url + '/mcp'].transport).toBe('streamable-http');
       expect(byTarget[sse.url].transport).toBe('sse');
       for (const s of sessions) {
@@ -94,7 +100,7 @@ describe('proxy routes', () => {
       const r = await fetch(proxy.url + path, { method: 'POST', body: '{}' });
       expect(r.status).toBe(404);
       expect(r.headers.get('x-mcptap-error')).toBe('no-route');
-      expect(((await r.json()) as { error: string }).error).toBe(`mcptap: ${path} is not under a route of this proxy; its routes are /s/db/, /s/legacy/, /s/legacy-abs/, /s/guarded/`);
+      expect(((await r.json()) as { error: string }).error).toBe(`mcptap: ${path} is not under a route of this proxy; its routes are /s/db/, /s/legacy/, /s/legacy-abs/, /s/guarded/, /s/sock/`);
     }
   });
 });

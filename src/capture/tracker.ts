@@ -214,8 +214,8 @@ export class SessionTracker {
   }
 
   /** A connection that is one session for its whole life: a WebSocket, or a wrapped stdio process. */
-  openConnection(ex: Exchange, transport: 'websocket' | 'stdio'): Session {
-    const st = this.create(transport, ex.startedAt);
+  openConnection(ex: Exchange, transport: 'websocket' | 'stdio', target: string | null = null): Session {
+    const st = this.create(transport, ex.startedAt, target);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     this.hub.emit('session', st.session);

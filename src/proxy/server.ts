@@ -329,7 +329,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   });
 
-  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure })]));
+  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
   server.on('upgrade', (req, socket, head) => {
     const match = routes.match(req.url ?? '/');
     if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);
