@@ -302,7 +302,7 @@ describe('a database that never recovers', () => {
 
 describe('CLI bad input', () => {
   const cli = path.resolve('dist/src/cli/main.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MCPTAP_DB: path.join(tmp.dir, 'cli.db') }, timeout: 60_000 });
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MCPTAP_DB: path.join(tmp.dir, 'cli.db'), MCPTAP_ROUTES: path.join(tmp.dir, 'no-routes.json') }, timeout: 60_000 });
 
   it.each([
     [['proxy', '--target', 'not a url'], /not a URL/],
@@ -312,7 +312,7 @@ describe('CLI bad input', () => {
     [['show', 'zzzz'], /no capture database|no session/],
     [['sessions', '--db', '/nonexistent/dir/x.db'], /no capture database/],
     [['nosuch'], /^mcptap: unknown command 'nosuch' \(see --help\)/],
-    [['proxy'], /^mcptap: required option '--target <url>' not specified/],
+    [['proxy'], /^mcptap: no --target, and no routes at \S+no-routes\.json: give --target URL, or run mcptap claude install first$/m],
   ])('%j → one line, exit 2', (args, pattern) => {
     const r = run(...(args as string[]));
     expect(r.status).toBe(2);

@@ -135,7 +135,9 @@ export function diffSessions(a: DiffInput, b: DiffInput, opts: DiffOptions = {})
     const subject = m.subject && renames?.get(m.subject) ? renames.get(m.subject)! : m.subject ?? '';
     return `${m.direction}|${kind}|${m.method ?? ''}|${subject}`;
   };
-  const aligned = alignWithKeys(a.messages.filter((m) => !answered(m)), b.messages.filter((m) => !answered(m)), key(null), key(renamedBack));
+  // A stdio server's stderr lines are its log, not protocol: they differ by timestamps on every run.
+  const compared = (xs: RpcMessage[]) => xs.filter((m) => !answered(m) && m.kind !== 'log');
+  const aligned = alignWithKeys(compared(a.messages), compared(b.messages), key(null), key(renamedBack));
 
   const pairs: AlignedPair[] = [];
   const outcomes: OutcomeChange[] = [];

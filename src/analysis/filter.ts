@@ -27,7 +27,7 @@ export interface ParsedFilter {
 export type FilterRow = Pick<RpcMessage, 'method' | 'subject' | 'direction' | 'kind' | 'isError' | 'latencyMs' | 'rpcId' | 'errorCode'> & { httpStatus?: number | null };
 
 const FIELDS: Record<string, FilterField> = { method: 'method', tool: 'tool', dir: 'dir', kind: 'kind', status: 'status', latency: 'latency' };
-const KINDS = ['request', 'notification', 'response', 'error', 'invalid', 'non-json'];
+const KINDS = ['request', 'notification', 'response', 'error', 'invalid', 'non-json', 'log'];
 
 function parseDuration(v: string): number | null {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);

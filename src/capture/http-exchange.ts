@@ -50,6 +50,8 @@ export class HttpExchangeCapture {
     private readonly rawRequestHeaders: HeaderList,
     private readonly clientKey: string,
     private readonly legacySessionId: string | null,
+    /** The upstream of the proxy route that carried it, when the proxy serves several. */
+    private readonly route: string | null = null,
   ) {
     ctx.hub.emit('exchange', exchange);
     this.requestTap = new BodyTap({
@@ -252,6 +254,7 @@ export class HttpExchangeCapture {
       isLegacyStream: isStream && !requestSessionId && !header(this.rawRequestHeaders, 'mcp-protocol-version'),
       clientKey: this.clientKey,
       connection: ex.clientAddress,
+      target: this.route,
     });
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
     this.sentRpc = this.requestMessages.length > 0;

@@ -3,8 +3,8 @@
 /** Who sent a JSON-RPC message. Spelled as in `mcptap show --json`. */
 export type Direction = 'client->server' | 'server->client';
 
-/** How an MCP session is carried. `http` groups traffic that is not MCP at all. */
-export type Transport = 'streamable-http' | 'sse' | 'websocket' | 'http';
+/** How an MCP session is carried. `http` groups traffic that is not MCP at all; `stdio` is a wrapped child process. */
+export type Transport = 'streamable-http' | 'sse' | 'websocket' | 'stdio' | 'http';
 
 /**
  * What carried a message:
@@ -13,14 +13,16 @@ export type Transport = 'streamable-http' | 'sse' | 'websocket' | 'http';
  * - `response-sse`: an SSE event in the response to a POST (Streamable HTTP)
  * - `get-sse`: an SSE event on a GET stream (standalone Streamable HTTP stream, or the legacy HTTP+SSE stream)
  * - `ws-frame`: one WebSocket frame
+ * - `stdin` / `stdout`: one line a wrapped stdio server read or wrote; `stderr`: one line of its log
  */
-export type Channel = 'request-body' | 'response-body' | 'response-sse' | 'get-sse' | 'ws-frame';
+export type Channel = 'request-body' | 'response-body' | 'response-sse' | 'get-sse' | 'ws-frame' | 'stdin' | 'stdout' | 'stderr';
 
 /**
  * - `invalid`: JSON, but not a valid JSON-RPC 2.0 message
  * - `non-json`: a body or frame that was expected to carry JSON-RPC and does not parse
+ * - `log`: a line a stdio server wrote to stderr (not JSON-RPC; the payload is the text)
  */
-export type MessageKind = 'request' | 'notification' | 'response' | 'error' | 'invalid' | 'non-json';
+export type MessageKind = 'request' | 'notification' | 'response' | 'error' | 'invalid' | 'non-json' | 'log';
 
 export type RpcId = string | number;
 
@@ -60,9 +62,12 @@ export interface Session {
 /** Header pairs in the order they were sent, names as sent; values already redacted. */
 export type HeaderList = Array<[string, string]>;
 
-export type ExchangeKind = 'http' | 'websocket';
+export type ExchangeKind = 'http' | 'websocket' | 'process';
 
-/** One HTTP request/response, or one WebSocket connection. */
+/**
+ * One HTTP request/response, one WebSocket connection, or one stdio child process (method `EXEC`, url
+ * the redacted command line, upstreamUrl its working directory, status its exit code or 128+signal).
+ */
 export interface Exchange {
   /** 16 hex characters. */
   id: string;

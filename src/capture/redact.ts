@@ -116,6 +116,48 @@ export class Redactor {
       .join('; ');
   }
 
+  /**
+   * A command line as it can be stored: the values of secret-named flags (`--api-key=…`, `--token …`),
+   * environment assignments (`GITHUB_TOKEN=…`), `Authorization: …` arguments, URL passwords and secret
+   * query values become fingerprints, and are remembered so that an echo of them is scrubbed as well.
+   */
+  command(argv: string[]): string[] {
+    if (!this.enabled) return argv;
+    const out: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i];
+      const flag = /^(--?[\w.-]+)=(.*)$/s.exec(a);
+      const assign = /^([A-Za-z_][\w.-]*)=(.+)$/s.exec(a);
+      const headerArg = /^([\w-]+):\s*(.+)$/s.exec(a);
+      if (flag && SECRET_NAME.test(flag[1]) && flag[2]) out.push(`${flag[1]}=${this.remember(flag[2])}`);
+      else if (assign && SECRET_NAME.test(assign[1])) out.push(`${assign[1]}=${this.remember(assign[2])}`);
+      else if (headerArg && isSecretHeader(headerArg[1])) out.push(`${headerArg[1]}: ${this.remember(headerArg[2])}`);
+      else if (/^--?[\w.-]+$/.test(a) && SECRET_NAME.test(a) && i + 1 < argv.length && !argv[i + 1].startsWith('-')) {
+        out.push(a, this.remember(argv[++i]));
+      } else out.push(this.inlineUrl(a));
+    }
+    return out;
+  }
+
+  /** Remembers the values of secret-named environment variables, so that an echo of them is scrubbed. */
+  environment(env: NodeJS.ProcessEnv): void {
+    if (!this.enabled) return;
+    for (const [k, v] of Object.entries(env)) if (v && SECRET_NAME.test(k) && v.length >= 8) this.remember(v);
+  }
+
+  private inlineUrl(arg: string): string {
+    if (!/^[a-z][\w+.-]*:\/\//i.test(arg)) return arg;
+    let u: URL;
+    try {
+      u = new URL(arg);
+    } catch {
+      return arg;
+    }
+    if (!u.password) return this.url(arg);
+    const pass = decodeURIComponent(u.password);
+    return this.url(arg.replace(`:${u.password}@`, `:${encodeURIComponent(this.remember(pass))}@`));
+  }
+
   url(url: string): string {
     if (!this.enabled || !url.includes('?')) return url;
     const q = url.indexOf('?');

@@ -50,6 +50,8 @@ export interface SessionHint {
    * Claude Code windows) keep their own connections alive: without a session id, it tells them apart.
    */
   connection?: string | null;
+  /** The upstream of the proxy route the exchange went through (a proxy serving several); else the proxy's. */
+  target?: string | null;
 }
 
 /** Connections remembered for the session they carried (the newest; each is a few dozen bytes). */
@@ -71,16 +73,17 @@ export class SessionTracker {
   private readonly byLegacyId = new Map<string, SessionState>();
   private readonly byClient = new Map<string, SessionState>();
   private readonly byConnection = new Map<string, SessionState>();
-  private httpSession: SessionState | null = null;
+  /** Traffic that carries no JSON-RPC, grouped per run and upstream. */
+  private readonly httpSessions = new Map<string, SessionState>();
 
   constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
 
-  private create(transport: Transport, startedAt: number): SessionState {
+  private create(transport: Transport, startedAt: number, target: string | null = null): SessionState {
     const session: Session = {
       id: newSessionId(),
       label: this.opts.label,
       transport,
-      target: this.opts.target,
+      target: target ?? this.opts.target,
       mcpSessionId: null,
       protocolVersion: null,
       clientInfo: null,
@@ -135,6 +138,7 @@ export class SessionTracker {
 
   private pick(h: SessionHint): SessionState {
     const ex = h.exchange;
+    const target = h.target ?? null;
     if (h.legacySessionId) {
       const st = this.byLegacyId.get(h.legacySessionId);
       if (st) return st;
@@ -143,7 +147,7 @@ export class SessionTracker {
       const st = this.byMcpId.get(h.requestSessionId);
       if (st) return st;
       // The proxy started after the client connected: pick the session up where we join it.
-      const joined = this.create('streamable-http', ex.startedAt);
+      const joined = this.create('streamable-http', ex.startedAt, target);
       this.bindMcpId(joined, h.requestSessionId);
       return joined;
     }
@@ -152,7 +156,7 @@ export class SessionTracker {
       // a client without MCP-Protocol-Version (2025-03-26): it GETs the URL it has been POSTing to.
       const prev = this.byClient.get(h.clientKey);
       if (prev && prev.session.transport === 'streamable-http' && !prev.session.endedAt && prev.endpointPath === pathOf(ex.url)) return prev;
-      return this.create('sse', ex.startedAt);
+      return this.create('sse', ex.startedAt, target);
     }
     if (h.responseSessionId) {
       const known = this.byMcpId.get(h.responseSessionId);
@@ -166,7 +170,7 @@ export class SessionTracker {
         prev.initializeSeen = true;
         return prev;
       }
-      const st = this.create('streamable-http', ex.startedAt);
+      const st = this.create('streamable-http', ex.startedAt, target);
       st.initializeSeen = true;
       return st;
     }
@@ -176,16 +180,18 @@ export class SessionTracker {
       if (prev && !prev.session.endedAt && ex.startedAt - prev.lastActivity < 60_000) return prev;
     }
     if (!h.isMcp) {
-      if (!this.httpSession || this.httpSession.session.endedAt) this.httpSession = this.create('http', ex.startedAt);
-      return this.httpSession;
+      const key = target ?? '';
+      let st = this.httpSessions.get(key);
+      if (!st || st.session.endedAt) this.httpSessions.set(key, (st = this.create('http', ex.startedAt, target)));
+      return st;
     }
     // JSON-RPC without any session identity: a stateless server, or a client that lost its session id.
     // The session this connection carried before is the client's own; else the client's latest.
     const mine = h.connection ? this.byConnection.get(h.connection) : undefined;
-    if (mine && !mine.session.endedAt && mine.session.transport === 'streamable-http') return mine;
+    if (mine && !mine.session.endedAt && mine.session.transport === 'streamable-http' && (!target || mine.session.target === target)) return mine;
     const prev = this.byClient.get(h.clientKey);
     if (prev && !prev.session.endedAt && prev.session.transport === 'streamable-http') return prev;
-    return this.create('streamable-http', ex.startedAt);
+    return this.create('streamable-http', ex.startedAt, target);
   }
 
   private bindMcpId(st: SessionState, id: string): void {
@@ -204,7 +210,12 @@ export class SessionTracker {
 
   /** A WebSocket connection is one session. */
   openWebSocket(ex: Exchange): Session {
-    const st = this.create('websocket', ex.startedAt);
+    return this.openConnection(ex, 'websocket');
+  }
+
+  /** A connection that is one session for its whole life: a WebSocket, or a wrapped stdio process. */
+  openConnection(ex: Exchange, transport: 'websocket' | 'stdio', target: string | null = null): Session {
+    const st = this.create(transport, ex.startedAt, target);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     this.hub.emit('session', st.session);

@@ -36,6 +36,7 @@ export function pad(s: string, w: number): string {
 
 /** One line that says what a message is about, for tables and the timeline. */
 export function summary(m: RpcMessage): string {
+  if (m.kind === 'log') return m.payload;
   if (m.kind === 'non-json') return `not JSON: ${m.decodeError ?? ''}`.trim();
   if (m.kind === 'invalid') return `invalid JSON-RPC: ${m.decodeError ?? ''}`.trim();
   let v: any;

@@ -17,6 +17,8 @@ program
   .version('0.1.0')
   // Usage errors in our one-line form: "mcptap: <what is wrong> (see --help)".
   .configureOutput({ outputError: (str, write) => write(`mcptap: ${str.trim().replace(/^error: /, '')} (see --help)\n`) })
+  // `wrap` passes the options after its command to the child: the root's own options come first.
+  .enablePositionalOptions()
   .exitOverride();
 registerCommands(program);
 program.commands.forEach((c) => c.exitOverride());

@@ -6,10 +6,12 @@ import { CaptureStore } from '../store/read.js';
 import { probeTarget } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
+import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
 export interface ProxyCliOptions {
-  target: string;
+  target?: string;
+  routes?: string;
   port: number;
   host: string;
   db?: string;
@@ -29,7 +31,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
   program
     .command('proxy')
     .description('run the capture proxy in front of an MCP server or gateway')
-    .requiredOption('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000')
+    .option('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000 (without it: the routes `mcptap claude install` wrote)')
+    .option('--routes <file>', 'routes file to serve when there is no --target (default: $MCPTAP_ROUTES or ~/.mcptap/routes.json)')
     .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8808)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .addOption(dbOption())
@@ -45,9 +48,12 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       'mcptap proxy --target http://localhost:4000',
       'mcptap proxy --target http://localhost:4000 --port 0 --label gateway --db ./gw.db',
       'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
+      'mcptap claude install && mcptap proxy   # every server Claude Code uses, on the port install chose',
     ))
-    .action(action(async (opts: ProxyCliOptions) => {
+    .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);
+      const served = opts.target ? null : loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
+      if (served) opts.port = served.port;
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
       const listeners = new Set<(line: string) => void>();
       const heldForUi: string[] = [];
@@ -59,7 +65,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       // A proxy that could not start (the port taken) leaves no empty database behind.
       const fresh = !fs.existsSync(db);
       const proxy = await startProxy({
-        target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
+        target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
@@ -69,10 +75,14 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       if (!LOOPBACK.test(opts.host)) {
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
-      // Listening already: the probe delays only the banner, never traffic.
-      const probe = await probeTarget(proxy.target, { insecure: opts.insecure });
-      if (!opts.ui) process.stdout.write(bannerLines(proxy, db, opts, probe).join('\n') + '\n');
-      else if (!probe.reachable) say(`mcptap: warning: the target ${proxy.target.display} is not reachable (${probe.error}); the proxy runs anyway`);
+      if (served) {
+        if (!opts.ui) printRoutesBanner(proxy, db, served.file);
+      } else {
+        // Listening already: the probe delays only the banner, never traffic.
+        const probe = await probeTarget(proxy.target, { insecure: opts.insecure });
+        if (!opts.ui) process.stdout.write(bannerLines(proxy, db, opts, probe).join('\n') + '\n');
+        else if (!probe.reachable) say(`mcptap: warning: the target ${proxy.target.display} is not reachable (${probe.error}); the proxy runs anyway`);
+      }
       // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
       if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`));
       if (opts.ui) {

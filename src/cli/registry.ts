@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerClaude } from './claude.js';
 import { registerDiff } from './diff.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
@@ -12,10 +13,13 @@ import { registerSessions } from './sessions.js';
 import { registerSearch } from './search.js';
 import { registerShow } from './show.js';
 import { registerTui } from './tui.js';
+import { registerWrap } from './wrap.js';
 
 /** Every command, in the order `mcptap --help` lists them. */
 export function registerCommands(program: Command): void {
   registerProxy(program);
+  registerWrap(program);
+  registerClaude(program);
   registerSessions(program);
   registerShow(program);
   registerSearch(program);

@@ -3,8 +3,10 @@ export interface EndpointRewriteOptions {
   streamUrl: string;
   /** The path prefix of --target ('' when none). */
   upstreamPrefix: string;
-  /** Origin the client used to reach the proxy, e.g. http://127.0.0.1:8808. */
+  /** Origin the client used to reach the proxy, e.g. http://127.0.0.1:8808 (with the route's prefix under routes). */
   proxyOrigin: string;
+  /** The proxy route's path prefix (`/s/NAME`), which a root-relative endpoint must carry; '' for none. */
+  routeBase?: string;
   onRewrite: (from: string, to: string) => void;
 }
 
@@ -34,7 +36,8 @@ export function rewriteEndpoint(data: string, o: Omit<EndpointRewriteOptions, 'o
     if (u.origin !== stream.origin) return null;
     return o.proxyOrigin + path + u.search + u.hash;
   }
-  if (raw.startsWith('/') && path !== u.pathname) return path + u.search + u.hash;
+  const base = o.routeBase ?? '';
+  if (raw.startsWith('/') && (path !== u.pathname || base)) return base + path + u.search + u.hash;
   return null;
 }
 

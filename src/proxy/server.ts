@@ -13,13 +13,17 @@ import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
 import { tuneHeapForStreaming } from './heap.js';
 import { parseTarget, proxiedUrl, upstreamPath, upstreamUrl, type Target } from './target.js';
+import { RouteTable, type Route } from './routes.js';
 import { METADATA_LIMIT, proxiedChallenge, proxiedResourceMetadata } from './oauth-rewrite.js';
 import { isResourceMetadataPath } from '../wire/oauth-paths.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
 export interface ProxyOptions {
-  target: string;
+  /** The one upstream; or give `routes`. */
+  target?: string;
+  /** Several named upstreams (name → target URL), each served under `/s/NAME/…`. */
+  routes?: Record<string, string>;
   /** 0 picks a free port. */
   port?: number;
   host?: string;
@@ -52,7 +56,9 @@ export interface RunningProxy {
   url: string;
   port: number;
   host: string;
+  /** The --target (with routes: the first route's). */
   target: Target;
+  routes: RouteTable;
   engine: CaptureEngine;
   stats(): ProxyStats;
   /** Runs queued capture work and writes it (tests, shutdown). */
@@ -68,6 +74,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
 const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
 
 interface InFlight {
+  route: Route;
   cap: HttpExchangeCapture | null;
   proxyReq: http.ClientRequest | null;
   proxyRes: http.IncomingMessage | null;
@@ -76,25 +83,17 @@ interface InFlight {
 }
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
-  const target = parseTarget(opts.target);
+  if (!opts.target && !opts.routes) throw new UsageError('give --target, or routes to serve');
+  const routes = opts.routes ? RouteTable.named(opts.routes, !!opts.insecure) : RouteTable.single(parseTarget(opts.target!), !!opts.insecure);
+  const target = routes.list()[0].upstream.target;
   tuneHeapForStreaming();
   const host = opts.host ?? '127.0.0.1';
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
-  const engine = new CaptureEngine({ target: target.display, label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
+  const engine = new CaptureEngine({ target: routes.single ? target.display : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   const queue = engine.queue;
 
-  const secure = target.url.protocol === 'https:';
-  const agent = secure
-    ? new https.Agent({ keepAlive: true, rejectUnauthorized: !opts.insecure })
-    : new http.Agent({ keepAlive: true });
-  const upstream = {
-    request: secure ? https.request : http.request,
-    hostname: target.url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: Number(target.url.port) || (secure ? 443 : 80),
-    host: target.url.host,
-  };
   const sockets = new Set<Socket>();
   let exchanges = 0;
   // Streams cut by our own shutdown are not upstream failures.
@@ -113,6 +112,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
    * merging, event fan-out) cost more CPU per call than the capture's decoding.
    */
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void) => {
+    const upstream = st.route.upstream;
     const raw = req.rawHeaders;
     const headers: string[] = [];
     let host = false;
@@ -124,10 +124,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
     }
     if (!host) headers.push('Host', upstream.host);
-    const proxyReq = upstream.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, agent });
+    const proxyReq = upstream.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, agent: upstream.agent });
     st.proxyReq = proxyReq;
     proxyReq.on('socket', (sock) => sock.setNoDelay?.(true));
-    proxyReq.on('response', (proxyRes) => onResponse(proxyRes, req, res, st));
+    proxyReq.on('response', (proxyRes) => onResponse(proxyRes, req, res, st, path));
     proxyReq.on('error', onError);
     // A failing client is seen on `res` ('close'); the upstream request goes with it.
     req.on('error', () => proxyReq.destroy());
@@ -136,6 +136,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   /** The proxy as the client addressed it (its Host header), for URLs that must lead back to it. */
   const proxyOrigin = (req: http.IncomingMessage) => `http://${req.headers.host ?? `${host}:${port}`}`;
+  /** The proxy's URL for the root of a route's upstream (its `/s/NAME` prefix under routes). */
+  const routeOrigin = (req: http.IncomingMessage, st: InFlight) => proxyOrigin(req) + st.route.base;
 
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
   const noteRewrite = (st: InFlight, raw: string) => queue.push(() => {
@@ -165,7 +167,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     proxyRes.on('end', () => {
       if (passing) return;
       const body = Buffer.concat(chunks);
-      const moved = proxiedResourceMetadata(target, body, proxyOrigin(req));
+      const moved = proxiedResourceMetadata(st.route.upstream.target, body, routeOrigin(req, st));
       let headers = out;
       if (moved) {
         headers = [];
@@ -181,8 +183,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   };
 
-  const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight) => {
+  const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
     st.proxyRes = proxyRes;
+    const target = st.route.upstream.target;
     const tHead = now();
     const status = proxyRes.statusCode ?? 502;
     const raw = pairs(proxyRes.rawHeaders);
@@ -194,7 +197,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (HOP_BY_HOP.has(lk)) continue;
       if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
       if (lk === 'location' && status >= 300 && status < 400) {
-        const to = proxiedUrl(target, v, proxyOrigin(req));
+        const to = proxiedUrl(target, v, routeOrigin(req, st));
         if (to) {
           // A redirect to the upstream's own address (Starlette's /mcp → /mcp/) would take a client that
           // follows it past the proxy, and off the record: keep it on the proxy, as a reverse proxy does.
@@ -206,7 +209,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (lk === 'www-authenticate') {
         // The OAuth challenge names the metadata URL: on the upstream's origin, the client would fetch it
         // past the proxy (see oauth-rewrite.ts).
-        const moved = proxiedChallenge(target, v, proxyOrigin(req));
+        const moved = proxiedChallenge(target, v, routeOrigin(req, st));
         if (moved) {
           out.push(k, moved.value);
           noteRewrite(st, `www-authenticate resource_metadata ${moved.from} → ${moved.to}`);
@@ -218,13 +221,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     let rewriter: EndpointRewriter | null = null;
     if (isLegacyStreamCandidate(req, raw)) {
       rewriter = new EndpointRewriter({
-        streamUrl: target.url.origin + upstreamPath(target, req.url ?? '/'),
+        streamUrl: target.url.origin + path,
         upstreamPrefix: target.prefix,
-        proxyOrigin: proxyOrigin(req),
+        proxyOrigin: routeOrigin(req, st),
+        routeBase: st.route.base,
         onRewrite: (from, to) => noteRewrite(st, `endpoint ${from} → ${to}`),
       });
     }
-    const holdMetadata = isMetadataCandidate(req, status, raw);
+    const holdMetadata = isMetadataCandidate(req, path.slice(target.prefix.length), status, raw);
     if (!holdMetadata) res.writeHead(status, proxyRes.statusMessage, out);
     // An SSE client must see its stream open before the first event arrives: a standalone GET stream
     // may stay quiet for minutes. When an event follows soon, the head waits for it and both go out in
@@ -283,15 +287,19 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     exchanges++;
     const t0 = now();
-    const st: InFlight = { cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false };
-    const clientKey = `${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     const url = req.url ?? '/';
+    const match = routes.match(url);
+    if (!match) return void unrouted(req, res, routes.unknown(url));
+    const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false };
+    // Under routes, the same client talks to several servers: its sessions are told apart per route.
+    const clientKey = `${match.route.base}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
+    const routeTarget = routes.single ? null : match.route.upstream.target.display;
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
       const raw = pairs(req.rawHeaders);
-      const ex = newExchange(engine, target, req.method ?? 'GET', raw, url, t0, clientAddress);
-      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId);
+      const ex = newExchange(engine, match.route.upstream.target, req.method ?? 'GET', raw, url, match.path, t0, clientAddress);
+      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
@@ -306,7 +314,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
 
     // Upstream, the path carries the --target prefix.
-    forward(req, res, st, upstreamPath(target, url), (err: NodeJS.ErrnoException) => {
+    forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), (err: NodeJS.ErrnoException) => {
       const t = now();
       const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
       st.upstreamFailed = true;
@@ -315,7 +323,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         queue.push(() => st.cap!.fail(cause, false, t));
         return;
       }
-      const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: target.display, cause });
+      const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: match.route.upstream.target.display, cause });
       const headers: Array<[string, string]> = [['content-type', 'application/json'], ['x-mcptap-error', 'upstream']];
       res.writeHead(502, headers.flat());
       res.end(body);
@@ -323,8 +331,14 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   });
 
-  const bridge = new WebSocketBridge(engine, target, { insecure: !!opts.insecure });
-  server.on('upgrade', (req, socket, head) => bridge.handle(req, socket as Socket, head));
+  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
+  server.on('upgrade', (req, socket, head) => {
+    const match = routes.match(req.url ?? '/');
+    if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);
+    // The bridge sees the path below the route's prefix, as it would behind a single --target.
+    req.url = match.path;
+    bridges.get(match.route)!.handle(req, socket as Socket, head);
+  });
   server.on('clientError', badRequestRefuser(warn));
 
   let port = opts.port ?? 0;
@@ -349,10 +363,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     port,
     host,
     target,
+    routes,
     engine,
     stats: () => ({
       exchanges,
-      webSockets: bridge.count,
+      webSockets: [...bridges.values()].reduce((n, b) => n + b.count, 0),
       captureFailures: queue.failures,
       written: store?.recorder.stats.written ?? 0,
       pendingWrites: store?.recorder.stats.pending ?? 0,
@@ -368,11 +383,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       stopping = true;
       closed ??= (async () => {
         const done = new Promise<void>((r) => server.close(() => r()));
-        bridge.closeAll();
+        for (const b of bridges.values()) b.closeAll();
         server.closeAllConnections();
         for (const s of sockets) s.destroy();
         await done;
-        agent.destroy();
+        routes.destroy();
         await settle();
         engine.tracker.endAll('proxy-stopped', now());
         queue.flush();
@@ -384,10 +399,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 }
 
 /** A protected-resource metadata document small and plain enough to hold and read whole. */
-function isMetadataCandidate(req: http.IncomingMessage, status: number, raw: Array<[string, string]>): boolean {
+function isMetadataCandidate(req: http.IncomingMessage, path: string, status: number, raw: Array<[string, string]>): boolean {
   const length = header(raw, 'content-length');
   return req.method === 'GET' && status === 200 &&
-    isResourceMetadataPath(req.url ?? '/') &&
+    isResourceMetadataPath(path) &&
     mediaType(header(raw, 'content-type')).includes('json') &&
     !/\S/.test((header(raw, 'content-encoding') ?? '').replace(/identity/i, '')) &&
     (length == null || Number(length) <= METADATA_LIMIT);
@@ -403,14 +418,21 @@ function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, 
     !req.headers['mcp-protocol-version'];
 }
 
-function newExchange(engine: CaptureEngine, target: Target, method: string, raw: HeaderList, url: string, t0: number, clientAddress: string | null): Exchange {
+/** A path under routes that names none: answered here, since there is nowhere to send it. */
+function unrouted(req: http.IncomingMessage, res: http.ServerResponse, message: string): void {
+  req.resume();
+  res.writeHead(404, { 'content-type': 'application/json', 'x-mcptap-error': 'no-route' });
+  res.end(JSON.stringify({ error: message }));
+}
+
+function newExchange(engine: CaptureEngine, target: Target, method: string, raw: HeaderList, url: string, path: string, t0: number, clientAddress: string | null): Exchange {
   return {
     id: newExchangeId(),
     sessionId: null,
     kind: 'http',
     method,
     url: engine.redactor.url(url),
-    upstreamUrl: engine.redactor.url(upstreamUrl(target, url)),
+    upstreamUrl: engine.redactor.url(upstreamUrl(target, path)),
     status: null,
     requestHeaders: engine.redactor.headers(raw),
     responseHeaders: null,

@@ -27,7 +27,8 @@ export class WebSocketBridge {
   private readonly live = new Set<Socket>();
   count = 0;
 
-  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean }) {}
+  /** `sessionTarget`: the route's upstream, when the proxy serves several (else the engine's target). */
+  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string }) {}
 
   handle(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     this.count++;
@@ -100,7 +101,7 @@ export class WebSocketBridge {
         ex.status = res.statusCode ?? 101;
         ex.firstByteAt = t;
         ex.responseHeaders = this.engine.redactor.headers(raw);
-        state.session = this.engine.tracker.openWebSocket(ex);
+        state.session = this.engine.tracker.openConnection(ex, 'websocket', this.opts.sessionTarget);
         this.engine.hub.emit('exchange', ex);
       });
     });
@@ -127,7 +128,7 @@ export class WebSocketBridge {
           ex.responseBody = this.engine.redactor.text(body.toString('utf8')).slice(0, this.engine.maxBody);
           ex.responseBytes = body.length;
           ex.closedBy = 'server';
-          state.session = this.engine.tracker.openWebSocket(ex);
+          state.session = this.engine.tracker.openConnection(ex, 'websocket', this.opts.sessionTarget);
           this.engine.tracker.end(state.session.id, 'ws-refused', ex.endedAt);
           this.engine.hub.emit('exchange', ex);
         });
@@ -150,7 +151,7 @@ export class WebSocketBridge {
         ex.closedBy = clientGone ? 'client' : 'server';
         if (!clientGone) ex.status = 502;
         ex.endedAt = t;
-        state.session = this.engine.tracker.openWebSocket(ex);
+        state.session = this.engine.tracker.openConnection(ex, 'websocket', this.opts.sessionTarget);
         this.engine.tracker.end(state.session.id, 'ws-failed', t);
         this.engine.hub.emit('exchange', ex);
       });

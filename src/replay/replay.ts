@@ -52,7 +52,8 @@ const TRANSPORTS: Record<ReplayTransport, Transport> = { http: 'streamable-http'
 export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> {
   const rec = opts.recording;
   if (rec.session.transport === 'http') throw new UsageError(`session ${rec.session.id} is plain HTTP, not an MCP session; nothing to replay`);
-  const transport = opts.transport ? TRANSPORTS[opts.transport] : rec.session.transport;
+  // A stdio recording has no HTTP of its own: its messages go to the target over Streamable HTTP unless told.
+  const transport = opts.transport ? TRANSPORTS[opts.transport] : rec.session.transport === 'stdio' ? 'streamable-http' : rec.session.transport;
   const script = buildScript(rec, transport);
   const warn = opts.onWarning ?? (() => {});
   for (const s of script.skipped) warn(`not replayed: ${s}`);

@@ -17,6 +17,8 @@ export function toHar(store: CaptureStore, sessionId: string, only?: Set<string>
   const entries: Entry[] = [];
   for (const ex of store.exchanges(session.id)) {
     if (only && !only.has(ex.id)) continue;
+    // A wrapped stdio process is no HTTP exchange; its messages are in the JSONL export.
+    if (ex.kind === 'process') continue;
     const entry = exchangeEntry(ex);
     if (ex.kind === 'websocket') entry._webSocketMessages = wsFrames(store, session.id, ex.id);
     entries.push(entry);

@@ -14,6 +14,7 @@ export function status(r: TimelineRow): string {
   if (r.kind === 'error') return `err ${r.errorCode ?? ''}`.trim();
   if (r.isError) return 'isError';
   if (r.kind === 'invalid' || r.kind === 'non-json') return r.kind;
+  if (r.kind === 'log') return 'stderr';
   if (r.httpStatus != null && r.httpStatus >= 400) return `HTTP ${r.httpStatus}`;
   return r.kind === 'response' ? 'ok' : '';
 }

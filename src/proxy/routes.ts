@@ -1,0 +1,110 @@
+import http from 'node:http';
+import https from 'node:https';
+import { UsageError } from '../errors.js';
+import { parseTarget, type Target } from './target.js';
+
+/** Where a request goes upstream, and the pooled connections that carry it. */
+export interface Upstream {
+  target: Target;
+  request: typeof http.request;
+  hostname: string;
+  port: number;
+  /** The Host header upstream. */
+  host: string;
+  agent: http.Agent;
+}
+
+export interface Route {
+  /** '' for the proxy's single --target. */
+  name: string;
+  /** The proxy's path prefix for this route: `/s/NAME`, or '' for a single target. */
+  base: string;
+  upstream: Upstream;
+}
+
+export interface RouteMatch {
+  route: Route;
+  /** The request's path and query below the route's prefix, from '/'. */
+  path: string;
+}
+
+/** A route name as it appears in a URL path segment (Claude Code server names are of this shape). */
+export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function makeUpstream(target: Target, insecure: boolean): Upstream {
+  const secure = target.url.protocol === 'https:';
+  return {
+    target,
+    request: secure ? https.request : http.request,
+    hostname: target.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(target.url.port) || (secure ? 443 : 80),
+    host: target.url.host,
+    agent: secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
+  };
+}
+
+const WELL_KNOWN = /^\/\.well-known\/([^/?]+)(\/s\/([^/?]+))([^?]*)(\?.*)?$/;
+
+/**
+ * The proxy's upstreams: one --target for every path, or several named ones under `/s/NAME/…`, so that
+ * one proxy on one port can stand in front of every server Claude Code uses. The one place that decides
+ * which upstream a request path belongs to.
+ */
+export class RouteTable {
+  private constructor(private readonly routes: Map<string, Route>, readonly single: Route | null) {}
+
+  static single(target: Target, insecure = false): RouteTable {
+    return new RouteTable(new Map(), { name: '', base: '', upstream: makeUpstream(target, insecure) });
+  }
+
+  /** Named routes, name → target URL. */
+  static named(routes: Record<string, string>, insecure = false): RouteTable {
+    const map = new Map<string, Route>();
+    for (const [name, url] of Object.entries(routes)) {
+      if (!ROUTE_NAME.test(name)) throw new UsageError(`route name '${name}' must be letters, digits, '.', '_' or '-'`);
+      let target: Target;
+      try {
+        target = parseTarget(url);
+      } catch (e) {
+        throw new UsageError(`route '${name}': ${(e as Error).message.replace(/^--target /, 'target ')}`);
+      }
+      map.set(name, { name, base: `/s/${name}`, upstream: makeUpstream(target, insecure) });
+    }
+    if (!map.size) throw new UsageError('no routes to serve: run `mcptap claude install`, or give --target');
+    return new RouteTable(map, null);
+  }
+
+  list(): Route[] {
+    return this.single ? [this.single] : [...this.routes.values()];
+  }
+
+  /**
+   * The route of a request path, or null when it names none. OAuth discovery built from a route's URL
+   * (RFC 9728 puts the well-known segment before the resource's path: `/.well-known/X/s/NAME/mcp`) goes
+   * to that route as `/.well-known/X/mcp`.
+   */
+  match(url: string): RouteMatch | null {
+    if (this.single) return { route: this.single, path: url.startsWith('/') ? url : '/' + url };
+    const wk = WELL_KNOWN.exec(url);
+    if (wk) {
+      const route = this.routes.get(decodeURIComponent(wk[3]));
+      return route ? { route, path: `/.well-known/${wk[1]}${wk[4]}${wk[5] ?? ''}` } : null;
+    }
+    const m = /^\/s\/([^/?]+)(.*)$/s.exec(url);
+    if (!m) return null;
+    const route = this.routes.get(decodeURIComponent(m[1]));
+    if (!route) return null;
+    const rest = m[2];
+    return { route, path: rest === '' || rest.startsWith('?') ? '/' + rest : rest };
+  }
+
+  /** The one-line answer for a path that names no route. */
+  unknown(url: string): string {
+    const names = [...this.routes.keys()].map((n) => `/s/${n}/`).join(', ');
+    return `mcptap: ${url.split('?')[0]} is not under a route of this proxy; its routes are ${names}`;
+  }
+
+  destroy(): void {
+    for (const r of this.list()) r.upstream.agent.destroy();
+  }
+}

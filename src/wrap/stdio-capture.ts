@@ -1,0 +1,109 @@
+import type { CaptureEngine } from '../capture/engine.js';
+import type { Direction, Exchange, Session } from '../capture/model.js';
+import { newExchangeId } from '../capture/ids.js';
+import { LineSplitter, NdjsonDecoder } from '../wire/ndjson.js';
+import type { DecodedMessage } from '../wire/jsonrpc.js';
+
+/** How a wrapped process ended, as the capture records it. */
+export type ProcessEnd =
+  | { kind: 'exited'; code: number }
+  | { kind: 'signal'; signal: string; code: number }
+  | { kind: 'failed'; error: string };
+
+/**
+ * The capture side of one wrapped stdio server: one session, one `process` exchange. Every method runs
+ * from the capture queue, never on the relay path. stdin and stdout are decoded as newline-delimited
+ * JSON-RPC; stderr is split into lines and stored as `log` messages of the session.
+ */
+export class StdioCapture {
+  readonly exchange: Exchange;
+  readonly session: Session;
+  private readonly decoders: Record<'stdin' | 'stdout', NdjsonDecoder>;
+  private readonly stderr: LineSplitter;
+  private at = 0;
+  private stdinClosed = false;
+
+  constructor(private readonly engine: CaptureEngine, commandLine: string, cwd: string, startedAt: number) {
+    this.exchange = {
+      id: newExchangeId(), sessionId: null, kind: 'process', method: 'EXEC', url: commandLine, upstreamUrl: cwd,
+      status: null, requestHeaders: [], responseHeaders: null, startedAt, firstByteAt: null, endedAt: null,
+      requestBytes: 0, responseBytes: 0, requestBody: null, responseBody: null, requestTruncated: false,
+      responseTruncated: false, error: null, aborted: false, rewrite: null, clientAddress: null,
+    };
+    this.session = engine.tracker.openConnection(this.exchange, 'stdio');
+    // The session's target is what was started, as the redacted command line.
+    this.session.target = commandLine;
+    engine.hub.emit('session', this.session);
+    engine.hub.emit('exchange', this.exchange);
+    this.decoders = {
+      stdin: new NdjsonDecoder((m) => this.record('client->server', 'stdin', m)),
+      stdout: new NdjsonDecoder((m) => this.record('server->client', 'stdout', m)),
+    };
+    this.stderr = new LineSplitter((line) => {
+      const text = line.bytes.toString('utf8');
+      this.record('server->client', 'stderr', [logLine(text, line.size)]);
+    }, engine.maxBody);
+  }
+
+  /** The child is running (its pid is known). */
+  started(at: number): void {
+    this.exchange.firstByteAt = at;
+    this.engine.hub.emit('exchange', this.exchange);
+  }
+
+  stdin(chunk: Buffer, at: number): void {
+    this.at = at;
+    this.exchange.requestBytes += chunk.length;
+    this.decoders.stdin.push(chunk);
+  }
+
+  stdout(chunk: Buffer, at: number): void {
+    this.at = at;
+    if (this.exchange.firstByteAt == null) this.exchange.firstByteAt = at;
+    this.exchange.responseBytes += chunk.length;
+    this.decoders.stdout.push(chunk);
+  }
+
+  stderrChunk(chunk: Buffer, at: number): void {
+    this.at = at;
+    this.stderr.push(chunk);
+  }
+
+  /** The client closed its end of stdin: the session is over once the child has finished. */
+  stdinEnd(at: number): void {
+    this.at = at;
+    this.stdinClosed = true;
+    this.decoders.stdin.end();
+  }
+
+  end(how: ProcessEnd, at: number): void {
+    this.at = at;
+    if (!this.stdinClosed) this.decoders.stdin.end();
+    this.decoders.stdout.end();
+    this.stderr.end();
+    const ex = this.exchange;
+    ex.endedAt = at;
+    if (how.kind === 'exited') {
+      ex.status = how.code;
+      if (how.code !== 0) ex.error = `exited with code ${how.code}`;
+    } else if (how.kind === 'signal') {
+      ex.status = how.code;
+      ex.error = `killed by ${how.signal}`;
+    } else {
+      ex.status = 127;
+      ex.error = `failed to start: ${how.error}`;
+    }
+    this.engine.hub.emit('exchange', ex);
+    const reason = how.kind === 'failed' ? 'spawn-failed' : this.stdinClosed ? 'stdin-closed' : how.kind === 'signal' ? 'killed' : 'exited';
+    this.engine.tracker.end(this.session.id, reason, at);
+  }
+
+  private record(direction: Direction, channel: 'stdin' | 'stdout' | 'stderr', messages: DecodedMessage[]): void {
+    this.engine.tracker.record(this.session.id, this.exchange.id, direction, channel, messages, this.at);
+  }
+}
+
+/** A stderr line; its head is the subject too, so that lists without payloads (the TUI's timeline) show it. */
+function logLine(text: string, size: number): DecodedMessage {
+  return { kind: 'log', rpcId: null, method: null, subject: text.slice(0, 200), isError: false, errorCode: null, decodeError: null, value: undefined, text, batchIndex: null, size };
+}
