@@ -389,6 +389,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         agent.destroy();
         await settle();
         engine.tracker.endAll('proxy-stopped', now());
+        engine.conversations.endAll('proxy-stopped', now());
         queue.flush();
         await store?.close();
       })();

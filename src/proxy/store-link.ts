@@ -23,6 +23,8 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
     hub.on('session', (s) => recorder.session(s)),
     hub.on('exchange', (e) => recorder.exchange(e)),
     hub.on('message', (m) => recorder.message(m)),
+    hub.on('turn', (t) => recorder.turn(t)),
+    hub.on('blob', (b) => recorder.blob(b)),
   ];
   return {
     recorder,

@@ -1,0 +1,180 @@
+import type { Session } from '../capture/model.js';
+import type { ToolResultBlock, Turn, TurnError } from '../capture/turn.js';
+import { canonicalJson, linkToolUses, type LinkedBy, type McpCall, type McpResult } from '../capture/join.js';
+import type { CaptureStore } from './read.js';
+import { rowToTurn } from './turn-rows.js';
+
+type Row = Record<string, unknown>;
+
+export interface ConversationToolUse {
+  id: string;
+  name: string;
+  input: unknown;
+  kind: Turn['toolUses'][number]['kind'];
+  mcpCall: { session: string; seq: number } | null;
+  linkedBy: LinkedBy | null;
+  /** The MCP server's answer to the linked call. */
+  result: { isError: boolean; text: string } | null;
+}
+
+export interface ConversationTurn {
+  seq: number;
+  ts: number;
+  endedAt: number | null;
+  api: Turn['api'];
+  model: string | null;
+  stream: boolean;
+  status: number | null;
+  stopReason: string | null;
+  usage: Record<string, number> | null;
+  toolsOffered: string[];
+  toolsHash: string | null;
+  toolUses: ConversationToolUse[];
+  toolResults: ToolResultBlock[];
+  serverResults: ToolResultBlock[];
+  error: TurnError | null;
+  text: string;
+  exchangeId: string;
+}
+
+export interface Conversation {
+  session: Session;
+  turns: ConversationTurn[];
+}
+
+/** How far around a conversation MCP calls are looked for: a call is sent after its turn, by seconds at most. */
+const CALL_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Reads model turns, their blobs and the join to MCP calls (across every session and proxy that wrote
+ * to the database). A database from before turns existed (opened read-only, not migrated) has none.
+ */
+export class TurnReader {
+  private readonly blobs = new Map<string, string | null>();
+  private readonly names = new Map<string, string[]>();
+  readonly available: boolean;
+
+  constructor(private readonly store: CaptureStore) {
+    this.available = !!store.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'`).get();
+  }
+
+  turns(sessionId: string): Turn[] {
+    if (!this.available) return [];
+    const db = this.store.db;
+    const rows = db.prepare(`SELECT * FROM turns WHERE session_id = ? ORDER BY seq`).all(sessionId) as Row[];
+    const uses = db.prepare(`SELECT * FROM tool_uses WHERE session_id = ? ORDER BY turn_seq, idx`).all(sessionId) as Row[];
+    const results = db.prepare(`SELECT * FROM tool_results WHERE session_id = ? ORDER BY turn_seq, idx`).all(sessionId) as Row[];
+    const group = (list: Row[]) => {
+      const m = new Map<number, Row[]>();
+      for (const r of list) {
+        const k = r.turn_seq as number;
+        const g = m.get(k);
+        if (g) g.push(r);
+        else m.set(k, [r]);
+      }
+      return m;
+    };
+    const u = group(uses);
+    const res = group(results);
+    return rows.map((r) => rowToTurn(r, u.get(r.seq as number) ?? [], res.get(r.seq as number) ?? []));
+  }
+
+  blob(hash: string | null): string | null {
+    if (!hash || !this.available) return null;
+    if (!this.blobs.has(hash)) {
+      const r = this.store.db.prepare(`SELECT text FROM blobs WHERE hash = ?`).get(hash) as { text: string } | undefined;
+      this.blobs.set(hash, r?.text ?? null);
+    }
+    return this.blobs.get(hash)!;
+  }
+
+  /** Names of the tools a turn offered (each distinct list is read once). */
+  toolNames(t: Turn): string[] {
+    const h = t.toolNamesHash;
+    if (!h) return [];
+    let n = this.names.get(h);
+    if (!n) {
+      const text = this.blob(h);
+      n = text ? (JSON.parse(text) as string[]) : [];
+      this.names.set(h, n);
+    }
+    return n;
+  }
+
+  /** `tools/call` requests of MCP sessions between two times, with their answers. */
+  mcpCalls(from: number, to: number): McpCall[] {
+    const db = this.store.db;
+    const sessions = db.prepare(`SELECT id FROM sessions WHERE transport != 'model-api' AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)`)
+      .all(to, from) as Array<{ id: string }>;
+    const calls: McpCall[] = [];
+    const reqs = db.prepare(`SELECT seq, ts, payload, correlated_seq FROM messages WHERE session_id = ? AND method = 'tools/call' AND kind = 'request'
+      AND direction = 'client->server' AND ts BETWEEN ? AND ?`);
+    const answer = db.prepare(`SELECT seq, payload, is_error FROM messages WHERE session_id = ? AND seq = ?`);
+    for (const { id } of sessions) {
+      for (const r of reqs.all(id, from, to) as Row[]) {
+        const p = parseOr(r.payload as string);
+        const params = p?.params ?? {};
+        const a = r.correlated_seq != null ? (answer.get(id, r.correlated_seq) as Row | undefined) : undefined;
+        calls.push({
+          sessionId: id, seq: r.seq as number, ts: r.ts as number, name: String(params.name ?? ''),
+          args: canonicalJson(params.arguments ?? {}),
+          toolUseId: typeof params._meta?.['claudecode/toolUseId'] === 'string' ? params._meta['claudecode/toolUseId'] : null,
+          result: a ? resultOf(a) : null,
+        });
+      }
+    }
+    return calls;
+  }
+
+  /** A conversation's turns with each tool use joined to the MCP call it caused. */
+  conversation(session: Session): Conversation {
+    const turns = this.turns(session.id);
+    if (!turns.length) return { session, turns: [] };
+    const from = turns[0].ts - 1000;
+    const to = Math.max(...turns.map((t) => t.endedAt ?? t.ts)) + CALL_WINDOW_MS;
+    const links = linkToolUses(turns, this.mcpCalls(from, to));
+    return {
+      session,
+      turns: turns.map((t): ConversationTurn => ({
+        seq: t.seq, ts: t.ts, endedAt: t.endedAt, api: t.api, model: t.model, stream: t.stream, status: t.status,
+        stopReason: t.stopReason, usage: t.usage, toolsOffered: this.toolNames(t), toolsHash: t.toolsHash,
+        toolUses: t.toolUses.map((u) => {
+          const l = links.get(u.id);
+          return {
+            id: u.id, name: u.name, input: u.input, kind: u.kind,
+            mcpCall: l ? { session: l.call.sessionId, seq: l.call.seq } : null, linkedBy: l?.by ?? null,
+            result: l?.call.result ? { isError: l.call.result.isError, text: l.call.result.text } : null,
+          };
+        }),
+        toolResults: t.toolResults, serverResults: t.serverResults, error: t.error, text: t.text, exchangeId: t.exchangeId,
+      })),
+    };
+  }
+
+  /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */
+  counts(sessionId: string): { turns: number; toolUses: number; errors: number } {
+    if (!this.available) return { turns: 0, toolUses: 0, errors: 0 };
+    const db = this.store.db;
+    const t = db.prepare(`SELECT count(*) AS n, sum(error IS NOT NULL) AS e FROM turns WHERE session_id = ?`).get(sessionId) as { n: number; e: number | null };
+    const u = db.prepare(`SELECT count(*) AS n FROM tool_uses WHERE session_id = ?`).get(sessionId) as { n: number };
+    const r = db.prepare(`SELECT count(*) AS n FROM tool_results WHERE session_id = ? AND is_error = 1`).get(sessionId) as { n: number };
+    return { turns: t.n, toolUses: u.n, errors: (t.e ?? 0) + r.n };
+  }
+}
+
+function parseOr(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** What an MCP answer says, as the model would be shown it: text content joined, or the error. */
+function resultOf(a: Row): McpResult {
+  const p = parseOr(a.payload as string);
+  if (p?.error) return { seq: a.seq as number, isError: true, text: String(p.error.message ?? '') };
+  const content = Array.isArray(p?.result?.content) ? p.result.content : [];
+  const text = content.map((c: { type?: string; text?: string }) => (typeof c?.text === 'string' ? c.text : `[${c?.type ?? 'content'}]`)).join('\n');
+  return { seq: a.seq as number, isError: p?.result?.isError === true, text };
+}
