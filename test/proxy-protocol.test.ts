@@ -131,7 +131,8 @@ describe('batches and plain HTTP', () => {
     });
     const p = await startProxy({ target: upstream.url, port: 0, db: tmp.db, label: 'plain', onWarning: () => {} });
     try {
-      const r = await post(p.url + '/v1/chat/completions', { 'content-type': 'application/json' }, { model: 'gpt-x', messages: [] });
+      // Model API turns have sessions of their own (proxy-model-api.test.ts); an embeddings call is plain HTTP.
+      const r = await post(p.url + '/v1/embeddings', { 'content-type': 'application/json' }, { model: 'gpt-x', input: 'hi' });
       expect(JSON.parse(r.text).model).toBe('gpt-x');
       await p.flush();
       const store = CaptureStore.open(tmp.db, { readonly: true });
@@ -140,7 +141,7 @@ describe('batches and plain HTTP', () => {
         expect(s.transport).toBe('http');
         expect(store.messages(s.id)).toEqual([]);
         const [ex] = store.exchanges(s.id);
-        expect(ex).toMatchObject({ method: 'POST', url: '/v1/chat/completions', status: 200 });
+        expect(ex).toMatchObject({ method: 'POST', url: '/v1/embeddings', status: 200 });
         expect(ex.responseBody).toContain('chat.completion');
       } finally {
         store.close();

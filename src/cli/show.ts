@@ -1,20 +1,29 @@
 import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
+import { conversationJson, conversationLines } from './conversation-format.js';
+import { TurnReader } from '../store/turns-read.js';
 
 export function registerShow(program: Command): void {
   program
     .command('show')
-    .description("print a session's messages in order")
+    .description("print a session's messages in order (a model-api conversation: its turns, each tool use with its MCP call)")
     .argument('<session>', 'session id or unique id prefix')
     .addOption(dbOption())
     .option('--json', 'print { session, messages } as JSON')
     .option('--exchanges', 'also list the HTTP exchanges (method, URL, status, timing)')
-    .addHelpText('after', examples('mcptap show 3f2a', 'mcptap show 3f2a --json | jq \'.messages[] | select(.kind=="error")\''))
+    .addHelpText('after', examples('mcptap show 3f2a', 'mcptap show 3f2a --json | jq \'.messages[] | select(.kind=="error")\'', 'mcptap show 9c1d --json | jq \'.turns[].toolUses[] | select(.mcpCall == null)\''))
     .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean }) => {
       const store = openStore(opts.db);
       try {
         const session = store.resolveSession(id);
+        const w = process.stdout.columns && process.stdout.columns > 60 ? process.stdout.columns : 120;
+        if (session.transport === 'model-api') {
+          const conv = new TurnReader(store).conversation(session);
+          if (opts.json) printJson(conversationJson(conv));
+          else process.stdout.write(conversationLines(conv, w).join('\n') + '\n');
+          return 0;
+        }
         if (opts.json) {
           const messages = [];
           for (const m of store.iterateMessages(session.id)) {
@@ -33,7 +42,6 @@ export function registerShow(program: Command): void {
           printJson(out);
           return 0;
         }
-        const w = process.stdout.columns && process.stdout.columns > 60 ? process.stdout.columns : 120;
         const s = session;
         process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
         const exchanges = store.exchanges(s.id);
