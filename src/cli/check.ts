@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_SLOW_MS, RULES, runChecks } from '../analysis/checks/engine.js';
+import { TurnReader } from '../store/turns-read.js';
 import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
 import { EXIT, UsageError } from '../errors.js';
 import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
@@ -29,9 +30,13 @@ export function registerCheck(program: Command): void {
       try {
         const sessions = opts.all ? store.listSessions() : ids.length ? ids.map((id) => store.resolveSession(id)) : store.listSessions({ limit: 1 });
         if (!sessions.length) throw new UsageError(`no sessions in ${store.file} yet`);
+        const turns = new TurnReader(store);
         const all: SessionFindings[] = sessions.map((session) => ({
           session,
-          findings: runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) }, { slowMs: opts.slow }),
+          findings: runChecks({
+            session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id),
+            conversation: session.transport === 'model-api' ? turns.context(session) : undefined,
+          }, { slowMs: opts.slow }),
         }));
         process.stdout.write(format(all));
         return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;

@@ -2,6 +2,7 @@ import type { Session } from '../capture/model.js';
 import type { ToolResultBlock, Turn, TurnError } from '../capture/turn.js';
 import { canonicalJson, linkToolUses, type LinkedBy, type McpCall, type McpResult } from '../capture/join.js';
 import type { CaptureStore } from './read.js';
+import type { ConversationContext, McpSide } from '../analysis/checks/types.js';
 import { rowToTurn } from './turn-rows.js';
 
 type Row = Record<string, unknown>;
@@ -44,6 +45,8 @@ export interface Conversation {
 
 /** How far around a conversation MCP calls are looked for: a call is sent after its turn, by seconds at most. */
 const CALL_WINDOW_MS = 10 * 60_000;
+/** Clients connect their MCP servers at start, before the first model turn. */
+const CONNECT_BEFORE_MS = 5 * 60_000;
 
 /**
  * Reads model turns, their blobs and the join to MCP calls (across every session and proxy that wrote
@@ -149,6 +152,38 @@ export class TurnReader {
         toolResults: t.toolResults, serverResults: t.serverResults, error: t.error, text: t.text, exchangeId: t.exchangeId,
       })),
     };
+  }
+
+  /**
+   * What the model-* rules read: the joined turns and the MCP sessions around the conversation (those
+   * its calls went to, and those a client started in the minutes before its first turn or during it).
+   */
+  context(session: Session): ConversationContext {
+    const conv = this.conversation(session);
+    if (!conv.turns.length) return { turns: [], mcp: [] };
+    const first = conv.turns[0].ts;
+    const last = Math.max(...conv.turns.map((t) => t.endedAt ?? t.ts));
+    const ids = new Set(conv.turns.flatMap((t) => t.toolUses.map((u) => u.mcpCall?.session)).filter((x): x is string => !!x));
+    const linked = new Set(ids);
+    const near = this.store.db.prepare(`SELECT id FROM sessions WHERE transport NOT IN ('model-api', 'http') AND started_at BETWEEN ? AND ?`)
+      .all(first - CONNECT_BEFORE_MS, last) as Array<{ id: string }>;
+    for (const r of near) ids.add(r.id);
+    const offered = new Set(conv.turns.flatMap((t) => t.toolsOffered));
+    const mcp: McpSide[] = [];
+    for (const id of ids) {
+      const s = this.store.getSession(id);
+      if (!s) continue;
+      const listing = this.store.db.prepare(`SELECT payload FROM messages WHERE session_id = ? AND method = 'tools/list' AND kind = 'response' ORDER BY seq DESC LIMIT 1`).get(id) as { payload: string } | undefined;
+      const list = listing ? parseOr(listing.payload)?.result?.tools : null;
+      const tools = Array.isArray(list) ? list.map((t: { name?: unknown }) => String(t?.name ?? '')) : null;
+      const failed = s.serverInfo == null;
+      // A session started nearby belongs to this client if its tools were offered (as mcp__<server>__<tool>),
+      // or if it has no tools to tell by (it failed, or listed none): that is what the model then misses.
+      const offersOne = tools?.some((t) => [...offered].some((o) => o.endsWith('__' + t))) ?? false;
+      if (!linked.has(id) && !offersOne && !failed && tools?.length !== 0) continue;
+      mcp.push({ session: s, tools, failed });
+    }
+    return { turns: conv.turns, mcp };
   }
 
   /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */
