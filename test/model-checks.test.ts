@@ -4,8 +4,9 @@ import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { TurnReader } from '../src/store/turns-read.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
+import { attachLiveChecks } from '../src/analysis/checks/live.js';
 import { connectClient, listen, startJsonServer, startPlainToolsServer, type Peer } from './helpers/peers.js';
-import { tempDb } from './helpers/tmp.js';
+import { tempDb, until } from './helpers/tmp.js';
 import { clientRequests, readRun, replayHandler, sendRecorded, type Run } from './helpers/claude-fixtures.js';
 
 // The model-* rules over conversations captured through the proxy: the fixtures' real Claude Code
@@ -152,5 +153,34 @@ describe('model API error answers', () => {
       ['tool-name-too-long', 'error', `1 tool name over 64 characters: ${longName} (${longName.length})`],
     ]);
     expect(all.find((f) => f.ruleId === 'tool-name-too-long')!.fix).toContain("'a_rather_long_server_name'");
+  });
+});
+
+describe('live (mcptap proxy --live-checks)', () => {
+  it('prints the no-such-tool error once, while the traffic flows; a run that worked prints nothing', async () => {
+    for (const run of ['no-such-tool', 'echo-http'] as Run[]) {
+      const l = await listen(http.createServer(replayHandler(readRun(run, 'model'), readRun(run, 'mcp'))));
+      closers.push(l.close);
+      const p = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: null, onWarning: () => {} });
+      const lines: string[] = [];
+      const live = attachLiveChecks(p.engine.hub, (line) => lines.push(line), { debounceMs: 0 });
+      try {
+        for (const { ex } of clientRequests(run)) await sendRecorded(p.url, ex);
+        if (run === 'no-such-tool') {
+          await until(() => lines.some((x) => x.includes('model-unknown-tool')), 'the live finding');
+          expect(lines.filter((x) => x.includes('[model-')).length).toBe(1);
+          expect(lines.find((x) => x.includes('model-unknown-tool'))).toContain('closest offered: mcp__srv__db_main-echo');
+        } else {
+          // Closing ends every session, which asks for a round over all of them: the last word.
+          const before = live.stats().rounds;
+          await p.close();
+          await until(() => live.stats().rounds > before, 'the round after the sessions ended');
+          expect(lines.filter((x) => x.includes('[model-') || x.includes('[tool-'))).toEqual([]);
+        }
+      } finally {
+        live.stop();
+        await p.close();
+      }
+    }
   });
 });

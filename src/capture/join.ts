@@ -90,3 +90,39 @@ export function linkToolUses(turns: Turn[], calls: McpCall[]): Map<string, ToolU
   }
   return links;
 }
+
+/** Stored payload JSON; a payload cut short (truncated) reads as null. */
+function parse(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** A `tools/call` request (and its answer, if any) as the join reads it; null when the payload does not parse. */
+export function mcpCallOf(sessionId: string, seq: number, ts: number, payload: string, answer: { seq: number; payload: string } | null): McpCall | null {
+  const p = parse(payload);
+  if (!p) return null;
+  const params = p.params ?? {};
+  const id = params._meta?.['claudecode/toolUseId'];
+  return {
+    sessionId, seq, ts, name: String(params.name ?? ''), args: canonicalJson(params.arguments ?? {}),
+    toolUseId: typeof id === 'string' ? id : null, result: answer ? resultOf(answer.seq, answer.payload) : null,
+  };
+}
+
+/** What an MCP answer says, as the model would be shown it: text content joined, or the error. */
+export function resultOf(seq: number, payload: string): McpResult {
+  const p = parse(payload);
+  if (p?.error) return { seq, isError: true, text: String(p.error.message ?? '') };
+  const content = Array.isArray(p?.result?.content) ? p.result.content : [];
+  const text = content.map((c: { type?: string; text?: string }) => (typeof c?.text === 'string' ? c.text : `[${c?.type ?? 'content'}]`)).join('\n');
+  return { seq, isError: p?.result?.isError === true, text };
+}
+
+/** Names in a tools/list answer's payload, or null when it holds no list. */
+export function toolNamesOf(payload: string): string[] | null {
+  const tools = parse(payload)?.result?.tools;
+  return Array.isArray(tools) ? tools.map((t: { name?: unknown }) => String(t?.name ?? '')) : null;
+}

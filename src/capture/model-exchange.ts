@@ -79,7 +79,7 @@ export class ModelTurnCapture {
     return this.conversations.record({
       sessionId: ex.sessionId ?? '', exchangeId: ex.id, ts: ex.startedAt, endedAt: at || ex.endedAt,
       api: this.api, model: resp?.model ?? r.model, stream: r.stream, status: ex.status,
-      toolsHash: this.hashes.tools, systemHash: this.hashes.system, toolNamesHash: this.hashes.names,
+      toolsHash: this.hashes.tools, systemHash: this.hashes.system, toolNamesHash: this.hashes.names, toolNames: r.toolNames,
       toolUses: resp?.toolUses ?? [], toolResults: r.toolResults, serverResults: resp?.serverResults ?? [],
       mcpListings: resp?.mcpListings ?? [], mcpServers: r.mcpServers,
       stopReason: resp?.stopReason ?? null, usage: resp?.usage ?? null,

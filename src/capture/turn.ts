@@ -31,6 +31,8 @@ export interface Turn {
   systemHash: string | null;
   /** Names of the tools offered, as a blob (the list repeats as the tools do). */
   toolNamesHash: string | null;
+  /** The names themselves, in memory only (live checks); the store keeps them in the blob. */
+  toolNames?: string[];
   toolUses: ToolUse[];
   /** Results this request carried back to the model. */
   toolResults: ToolResultBlock[];

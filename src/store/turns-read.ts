@@ -1,47 +1,15 @@
 import type { Session } from '../capture/model.js';
-import type { ToolResultBlock, Turn, TurnError } from '../capture/turn.js';
-import { canonicalJson, linkToolUses, type LinkedBy, type McpCall, type McpResult } from '../capture/join.js';
+import type { Turn } from '../capture/turn.js';
+import { mcpCallOf, toolNamesOf, type McpCall } from '../capture/join.js';
+import { joinTurns, type Conversation } from '../capture/conversation.js';
+
+export type { Conversation, ConversationToolUse, ConversationTurn } from '../capture/conversation.js';
 import type { CaptureStore } from './read.js';
 import type { ConversationContext, McpSide } from '../analysis/checks/types.js';
+import { relevantMcpSides } from '../analysis/checks/model-context.js';
 import { rowToTurn } from './turn-rows.js';
 
 type Row = Record<string, unknown>;
-
-export interface ConversationToolUse {
-  id: string;
-  name: string;
-  input: unknown;
-  kind: Turn['toolUses'][number]['kind'];
-  mcpCall: { session: string; seq: number } | null;
-  linkedBy: LinkedBy | null;
-  /** The MCP server's answer to the linked call. */
-  result: { isError: boolean; text: string } | null;
-}
-
-export interface ConversationTurn {
-  seq: number;
-  ts: number;
-  endedAt: number | null;
-  api: Turn['api'];
-  model: string | null;
-  stream: boolean;
-  status: number | null;
-  stopReason: string | null;
-  usage: Record<string, number> | null;
-  toolsOffered: string[];
-  toolsHash: string | null;
-  toolUses: ConversationToolUse[];
-  toolResults: ToolResultBlock[];
-  serverResults: ToolResultBlock[];
-  error: TurnError | null;
-  text: string;
-  exchangeId: string;
-}
-
-export interface Conversation {
-  session: Session;
-  turns: ConversationTurn[];
-}
 
 /** How far around a conversation MCP calls are looked for: a call is sent after its turn, by seconds at most. */
 const CALL_WINDOW_MS = 10 * 60_000;
@@ -112,18 +80,12 @@ export class TurnReader {
     const calls: McpCall[] = [];
     const reqs = db.prepare(`SELECT seq, ts, payload, correlated_seq FROM messages WHERE session_id = ? AND method = 'tools/call' AND kind = 'request'
       AND direction = 'client->server' AND ts BETWEEN ? AND ?`);
-    const answer = db.prepare(`SELECT seq, payload, is_error FROM messages WHERE session_id = ? AND seq = ?`);
+    const answer = db.prepare(`SELECT seq, payload FROM messages WHERE session_id = ? AND seq = ?`);
     for (const { id } of sessions) {
       for (const r of reqs.all(id, from, to) as Row[]) {
-        const p = parseOr(r.payload as string);
-        const params = p?.params ?? {};
         const a = r.correlated_seq != null ? (answer.get(id, r.correlated_seq) as Row | undefined) : undefined;
-        calls.push({
-          sessionId: id, seq: r.seq as number, ts: r.ts as number, name: String(params.name ?? ''),
-          args: canonicalJson(params.arguments ?? {}),
-          toolUseId: typeof params._meta?.['claudecode/toolUseId'] === 'string' ? params._meta['claudecode/toolUseId'] : null,
-          result: a ? resultOf(a) : null,
-        });
+        const c = mcpCallOf(id, r.seq as number, r.ts as number, r.payload as string, a ? { seq: a.seq as number, payload: a.payload as string } : null);
+        if (c) calls.push(c);
       }
     }
     return calls;
@@ -135,23 +97,7 @@ export class TurnReader {
     if (!turns.length) return { session, turns: [] };
     const from = turns[0].ts - 1000;
     const to = Math.max(...turns.map((t) => t.endedAt ?? t.ts)) + CALL_WINDOW_MS;
-    const links = linkToolUses(turns, this.mcpCalls(from, to));
-    return {
-      session,
-      turns: turns.map((t): ConversationTurn => ({
-        seq: t.seq, ts: t.ts, endedAt: t.endedAt, api: t.api, model: t.model, stream: t.stream, status: t.status,
-        stopReason: t.stopReason, usage: t.usage, toolsOffered: this.toolNames(t), toolsHash: t.toolsHash,
-        toolUses: t.toolUses.map((u) => {
-          const l = links.get(u.id);
-          return {
-            id: u.id, name: u.name, input: u.input, kind: u.kind,
-            mcpCall: l ? { session: l.call.sessionId, seq: l.call.seq } : null, linkedBy: l?.by ?? null,
-            result: l?.call.result ? { isError: l.call.result.isError, text: l.call.result.text } : null,
-          };
-        }),
-        toolResults: t.toolResults, serverResults: t.serverResults, error: t.error, text: t.text, exchangeId: t.exchangeId,
-      })),
-    };
+    return { session, turns: joinTurns(turns, (t) => this.toolNames(t), this.mcpCalls(from, to)) };
   }
 
   /**
@@ -164,26 +110,17 @@ export class TurnReader {
     const first = conv.turns[0].ts;
     const last = Math.max(...conv.turns.map((t) => t.endedAt ?? t.ts));
     const ids = new Set(conv.turns.flatMap((t) => t.toolUses.map((u) => u.mcpCall?.session)).filter((x): x is string => !!x));
-    const linked = new Set(ids);
     const near = this.store.db.prepare(`SELECT id FROM sessions WHERE transport NOT IN ('model-api', 'http') AND started_at BETWEEN ? AND ?`)
       .all(first - CONNECT_BEFORE_MS, last) as Array<{ id: string }>;
     for (const r of near) ids.add(r.id);
-    const offered = new Set(conv.turns.flatMap((t) => t.toolsOffered));
     const mcp: McpSide[] = [];
     for (const id of ids) {
       const s = this.store.getSession(id);
       if (!s) continue;
       const listing = this.store.db.prepare(`SELECT payload FROM messages WHERE session_id = ? AND method = 'tools/list' AND kind = 'response' ORDER BY seq DESC LIMIT 1`).get(id) as { payload: string } | undefined;
-      const list = listing ? parseOr(listing.payload)?.result?.tools : null;
-      const tools = Array.isArray(list) ? list.map((t: { name?: unknown }) => String(t?.name ?? '')) : null;
-      const failed = s.serverInfo == null;
-      // A session started nearby belongs to this client if its tools were offered (as mcp__<server>__<tool>),
-      // or if it has no tools to tell by (it failed, or listed none): that is what the model then misses.
-      const offersOne = tools?.some((t) => [...offered].some((o) => o.endsWith('__' + t))) ?? false;
-      if (!linked.has(id) && !offersOne && !failed && tools?.length !== 0) continue;
-      mcp.push({ session: s, tools, failed });
+      mcp.push({ session: s, tools: listing ? toolNamesOf(listing.payload) : null, failed: s.serverInfo == null });
     }
-    return { turns: conv.turns, mcp };
+    return { turns: conv.turns, mcp: relevantMcpSides(conv.turns, mcp) };
   }
 
   /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */
@@ -195,21 +132,4 @@ export class TurnReader {
     const r = db.prepare(`SELECT count(*) AS n FROM tool_results WHERE session_id = ? AND is_error = 1`).get(sessionId) as { n: number };
     return { turns: t.n, toolUses: u.n, errors: (t.e ?? 0) + r.n };
   }
-}
-
-function parseOr(text: string): any {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
-
-/** What an MCP answer says, as the model would be shown it: text content joined, or the error. */
-function resultOf(a: Row): McpResult {
-  const p = parseOr(a.payload as string);
-  if (p?.error) return { seq: a.seq as number, isError: true, text: String(p.error.message ?? '') };
-  const content = Array.isArray(p?.result?.content) ? p.result.content : [];
-  const text = content.map((c: { type?: string; text?: string }) => (typeof c?.text === 'string' ? c.text : `[${c?.type ?? 'content'}]`)).join('\n');
-  return { seq: a.seq as number, isError: p?.result?.isError === true, text };
 }

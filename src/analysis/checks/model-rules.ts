@@ -1,4 +1,4 @@
-import type { ConversationTurn } from '../../store/turns-read.js';
+import type { ConversationTurn } from '../../capture/conversation.js';
 import { mcpToolName, splitClaudeName } from '../../capture/join.js';
 import { explainToolName } from './rpc-rules.js';
 import type { CheckInput, ConversationContext, Finding, McpSide, Rule, Severity } from './types.js';

@@ -1,5 +1,5 @@
 import type { Exchange, RpcMessage, Session } from '../../capture/model.js';
-import type { ConversationTurn } from '../../store/turns-read.js';
+import type { ConversationTurn } from '../../capture/conversation.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
