@@ -34,7 +34,7 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
       const left = await recorder.close();
       if (!left) return;
       const rescue = `${file}.unsaved-${Date.now()}.jsonl`;
-      const count = left.sessions.length + left.exchanges.length + left.messages.length;
+      const count = left.sessions.length + left.exchanges.length + left.messages.length + (left.turns?.length ?? 0);
       if (!count) return;
       try {
         fs.writeFileSync(rescue, unsavedLines(file, left).join('\n') + '\n', { mode: 0o600 });

@@ -59,6 +59,23 @@ export class TurnReader {
     return this.blobs.get(hash)!;
   }
 
+  /** A stored model request body with its tools array and system prompt put back in place of their hashes. */
+  expandBody(text: string | null): string | null {
+    if (!text || !text.includes('"$blob"')) return text;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return text;
+    }
+    for (const [k, v] of Object.entries(body)) {
+      const hash = v && typeof v === 'object' ? (v as { $blob?: unknown }).$blob : undefined;
+      const blob = typeof hash === 'string' ? this.blob(hash) : null;
+      if (blob != null) body[k] = JSON.parse(blob);
+    }
+    return JSON.stringify(body);
+  }
+
   /** Names of the tools a turn offered (each distinct list is read once). */
   toolNames(t: Turn): string[] {
     const h = t.toolNamesHash;
