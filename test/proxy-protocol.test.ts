@@ -169,6 +169,7 @@ describe('mcptap proxy (the command)', () => {
       expect(out).toContain(`database  ${db}`);
       expect(out).toContain(`claude mcp add --transport http mcptap ${url}/mcp`);
       expect(out).toContain(`claude mcp add --transport sse mcptap ${url}/sse`);
+      expect(out).toContain(`ANTHROPIC_BASE_URL=${url} claude`);
       const r = await post(url + '/mcp', CLAUDE, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } } });
       expect(r.status).toBe(200);
       child.kill('SIGINT');

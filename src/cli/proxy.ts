@@ -124,6 +124,8 @@ function printBanner(proxy: RunningProxy, db: string, opts: ProxyCliOptions): vo
   } else {
     lines.push(`  ${http}`, `  ${sse}`);
   }
+  // A target that serves the model API too (a gateway) records the model's side: mcptap show joins it.
+  if (!t.prefix) lines.push(`  ANTHROPIC_BASE_URL=${base} claude    # the model's side too, when the target serves /v1/messages`);
   lines.push('', `Watch live:  mcptap tui${opts.db ? ` --db ${db}` : ''}      List:  mcptap sessions${opts.db ? ` --db ${db}` : ''}`, 'Ctrl-C stops (captures are flushed first).', '');
   process.stdout.write(lines.join('\n') + '\n');
 }
