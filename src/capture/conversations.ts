@@ -22,6 +22,8 @@ interface ConversationState {
 const MAX_OPEN = 512;
 /** Blob hashes already sent to the store (re-sending one is harmless, only wasted work). */
 const MAX_KNOWN_BLOBS = 2048;
+/** Recent tools arrays and system prompts tried verbatim against a new body (a few conversations at once). */
+const RECENT_MEMBERS = 8;
 
 export const blobHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
 
@@ -41,6 +43,8 @@ export class ConversationTracker {
   private readonly open = new Map<string, ConversationState>();
   private readonly byId = new Map<string, ConversationState>();
   private readonly knownBlobs = new Set<string>();
+  /** The latest texts of repeated members (tools, system), newest first, with their hashes. */
+  private readonly recent: Array<{ key: string; text: string; hash: string }> = [];
 
   constructor(private readonly hub: CaptureHub, private readonly opts: ConversationOptions) {}
 
@@ -87,6 +91,23 @@ export class ConversationTracker {
       this.hub.emit('blob', { hash, text } satisfies Blob);
     }
     return hash;
+  }
+
+  /**
+   * A member of a request body (`tools`, `system`) as serialised text and its blob hash. Every turn of
+   * a conversation resends the same ones: found verbatim in the body (clients send compact JSON), they
+   * are neither serialised nor hashed again.
+   */
+  member(body: string, key: string, value: unknown): { text: string; hash: string } | null {
+    if (value == null) return null;
+    for (const r of this.recent) {
+      if (r.key === key && body.includes(`"${key}":${r.text}`)) return r;
+    }
+    const text = JSON.stringify(value);
+    const hash = this.blob(text)!;
+    this.recent.unshift({ key, text, hash });
+    if (this.recent.length > RECENT_MEMBERS) this.recent.pop();
+    return { text, hash };
   }
 
   /** A turn complete (request and answer decoded): numbered and published. */

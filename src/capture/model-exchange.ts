@@ -41,21 +41,17 @@ export class ModelTurnCapture {
     if (!looksLikeModelRequest(api, body)) return null;
     const b = body as Record<string, unknown>;
     const system = api === 'openai-responses' ? b.instructions : api === 'openai-chat' ? null : b.system;
-    const hashes = {
-      tools: Array.isArray(b.tools) ? conversations.blob(JSON.stringify(b.tools)) : null,
-      system: system != null ? conversations.blob(JSON.stringify(system)) : null,
-      names: null as string | null,
-    };
+    const systemKey = api === 'openai-responses' ? 'instructions' : 'system';
+    const tools = Array.isArray(b.tools) ? conversations.member(text, 'tools', b.tools) : null;
+    const sys = conversations.member(text, systemKey, system);
+    const toolsText = tools?.text ?? null;
+    const systemText = sys?.text ?? null;
+    const hashes = { tools: tools?.hash ?? null, system: sys?.hash ?? null, names: null as string | null };
     const cap = new ModelTurnCapture(conversations, exchange, api, b, hashes);
     hashes.names = cap.request.tools ? conversations.blob(JSON.stringify(cap.request.toolNames)) : null;
-    // The stored copy is the redacted one: rebuilt from it, with the repeated parts by reference.
+    // The stored copy is the redacted one, with the repeated parts by reference.
     if (storedBody != null && (hashes.tools || hashes.system)) {
-      const stored = (storedBody === text ? { ...b } : parseJson(storedBody)) as Record<string, unknown> | undefined;
-      if (stored && typeof stored === 'object') {
-        if (hashes.tools) stored.tools = { $blob: hashes.tools };
-        if (hashes.system && api !== 'openai-chat') stored[api === 'openai-responses' ? 'instructions' : 'system'] = { $blob: hashes.system };
-        exchange.requestBody = JSON.stringify(stored);
-      }
+      exchange.requestBody = byReference(storedBody, storedBody === text, [['tools', toolsText, hashes.tools], [systemKey, systemText, hashes.system]]);
     }
     return cap;
   }
@@ -86,6 +82,29 @@ export class ModelTurnCapture {
       error: turnError(ex, resp), text: (resp?.text ?? '').slice(0, TEXT_CAP), messageCount: r.messageCount,
     });
   }
+}
+
+/**
+ * A request body with the given members replaced by `{"$blob": hash}`. Clients send compact JSON, so
+ * the member's text is found as serialised (cheap, where serialising the whole body again is not);
+ * otherwise (or when redaction changed the text) the body is parsed and written again.
+ */
+function byReference(body: string, sameAsSent: boolean, members: Array<[key: string, text: string | null, hash: string | null]>): string {
+  let out = body;
+  let spliced = sameAsSent;
+  for (const [key, text, hash] of members) {
+    if (!text || !hash || !spliced) continue;
+    const needle = `"${key}":${text}`;
+    const at = out.indexOf(needle);
+    if (at < 0 || out.indexOf(needle, at + 1) >= 0) spliced = false;
+    else out = out.slice(0, at) + `"${key}":{"$blob":"${hash}"}` + out.slice(at + needle.length);
+  }
+  if (spliced) return out;
+  const parsed = parseJson(body);
+  if (!parsed || typeof parsed !== 'object') return body;
+  const o = parsed as Record<string, unknown>;
+  for (const [key, text, hash] of members) if (text && hash && key in o) o[key] = { $blob: hash };
+  return JSON.stringify(o);
 }
 
 function turnError(ex: Exchange, resp: ModelResponse | null): TurnError | null {
