@@ -5,7 +5,7 @@ export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
   | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
-  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference';
+  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference' | 'nextUse';
 
 interface Binding {
   /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
@@ -40,6 +40,7 @@ export const BINDINGS: Binding[] = [
   { keys: ['c'], action: 'correlated', screens: ['detail'], help: 'jump to the correlated request / response' },
   { keys: ['y'], action: 'yank', screens: ['detail', 'timeline'], help: 'write the message JSON to a file' },
   { keys: ['e'], action: 'export', screens: ['timeline', 'detail'], help: 'export the session as JSONL' },
+  { keys: ['@tab', 'n'], action: 'nextUse', screens: ['timeline'], help: 'conversation: next tool use of the turn (Enter opens its MCP call)' },
 ];
 
 export function actionFor(input: string, key: Key, screen: Screen): Action | null {

@@ -140,6 +140,23 @@ export class TurnReader {
     return { turns: conv.turns, mcp: relevantMcpSides(conv.turns, mcp) };
   }
 
+  /** The tools/call requests of an MCP session that a model turn caused: seq → conversation and turn. */
+  causedCalls(session: Session): Map<number, { conversation: string; turn: number; toolUse: string }> {
+    const out = new Map<number, { conversation: string; turn: number; toolUse: string }>();
+    if (!this.available || session.transport === 'model-api') return out;
+    const end = session.endedAt ?? Number.MAX_SAFE_INTEGER;
+    const convs = this.store.db.prepare(`SELECT DISTINCT s.id FROM sessions s JOIN turns t ON t.session_id = s.id
+      WHERE s.transport = 'model-api' AND t.ts BETWEEN ? AND ?`).all(session.startedAt - CALL_WINDOW_MS, end) as Array<{ id: string }>;
+    for (const { id } of convs) {
+      const s = this.store.getSession(id);
+      if (!s) continue;
+      for (const t of this.conversation(s).turns) {
+        for (const u of t.toolUses) if (u.mcpCall?.session === session.id) out.set(u.mcpCall.seq, { conversation: id, turn: t.seq, toolUse: u.id });
+      }
+    }
+    return out;
+  }
+
   /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */
   counts(sessionId: string): { turns: number; toolUses: number; errors: number } {
     if (!this.available) return { turns: 0, toolUses: 0, errors: 0 };

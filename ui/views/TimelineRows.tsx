@@ -23,9 +23,11 @@ interface Props {
   selectedSeq: number | null;
   startedAt: number;
   width: number;
+  /** tools/call requests a model turn caused: marked ◆. */
+  caused?: Map<number, unknown>;
 }
 
-export function TimelineRows({ rows, selectedSeq, startedAt, width }: Props) {
+export function TimelineRows({ rows, selectedSeq, startedAt, width, caused }: Props) {
   const methodW = Math.max(14, width - 66);
   return (
     <Box flexDirection="column">
@@ -35,7 +37,7 @@ export function TimelineRows({ rows, selectedSeq, startedAt, width }: Props) {
         const name = r.method === 'tools/call' && r.subject ? `tools/call ${r.subject}` : `${r.method ?? ''}${r.subject && r.method !== 'tools/call' ? ' ' + r.subject : ''}`;
         const st = status(r);
         const bad = st && st !== 'ok';
-        const line = `${String(r.seq).padStart(6)} ${pad(rel(r.ts - startedAt), 9)} ${arrow} ${pad(r.kind, 12)} ${pad(name, methodW)} ${pad(r.rpcId == null ? '' : String(r.rpcId), 6)} ${pad(st, 10)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(8)} ${bytes(r.size).padStart(6)}`;
+        const line = `${caused?.has(r.seq) ? '◆' : ' '}${String(r.seq).padStart(5)} ${pad(rel(r.ts - startedAt), 9)} ${arrow} ${pad(r.kind, 12)} ${pad(name, methodW)} ${pad(r.rpcId == null ? '' : String(r.rpcId), 6)} ${pad(st, 10)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(8)} ${bytes(r.size).padStart(6)}`;
         return (
           <Text key={r.seq} inverse={r.seq === selectedSeq} color={bad ? color('red') : r.direction === 'server->client' ? color('cyan') : undefined}>
             {pad(line, width)}
