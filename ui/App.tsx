@@ -160,7 +160,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
   else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} />;
   else if (screen === 'timeline' && session.transport === 'model-api') {
-    body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} />;
+    body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} onAction={onAction} />;
   } else if (screen === 'timeline') {
     body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq}
       onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;

@@ -18,6 +18,7 @@ interface Props {
   input: ViewInputRef;
   /** Enter on a linked tool use: that MCP call in its session's timeline. */
   onJump: (sessionId: string, seq: number) => void;
+  onAction: (a: 'problems' | 'export', seq: null) => void;
 }
 
 const one = (s: string, w: number) => pad(s.replace(/\s+/g, ' ').trim(), w);
@@ -31,7 +32,7 @@ function turnLine(t: ConversationTurn, w: number): string {
  * A model conversation: turns down the left; on the right the selected turn's tool uses, each with the
  * MCP call it caused and that call's answer, and the results the turn carried back to the model.
  */
-export function ConversationView({ store, session, version, height, width, input, onJump }: Props) {
+export function ConversationView({ store, session, version, height, width, input, onJump, onAction }: Props) {
   const turns = useMemo(() => new TurnReader(store).conversation(session).turns, [store, session.id, version]);
   const list = useWindowedList(turns.length, Math.max(3, height - 2), turns.length - 1);
   const [use, setUse] = useState(0);
@@ -50,6 +51,10 @@ export function ConversationView({ store, session, version, height, width, input
     }
     if (a === 'nextUse' && turn?.toolUses.length) {
       setUse((u) => (u + 1) % turn.toolUses.length);
+      return true;
+    }
+    if (a === 'problems' || a === 'export') {
+      onAction(a, null);
       return true;
     }
     if (a === 'open' && selectedUse?.mcpCall) {
