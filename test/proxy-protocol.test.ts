@@ -131,7 +131,8 @@ describe('batches and plain HTTP', () => {
     });
     const p = await startProxy({ target: upstream.url, port: 0, db: tmp.db, label: 'plain', onWarning: () => {} });
     try {
-      const r = await post(p.url + '/v1/chat/completions', { 'content-type': 'application/json' }, { model: 'gpt-x', messages: [] });
+      // Model API turns have sessions of their own (proxy-model-api.test.ts); an embeddings call is plain HTTP.
+      const r = await post(p.url + '/v1/embeddings', { 'content-type': 'application/json' }, { model: 'gpt-x', input: 'hi' });
       expect(JSON.parse(r.text).model).toBe('gpt-x');
       await p.flush();
       const store = CaptureStore.open(tmp.db, { readonly: true });
@@ -140,7 +141,7 @@ describe('batches and plain HTTP', () => {
         expect(s.transport).toBe('http');
         expect(store.messages(s.id)).toEqual([]);
         const [ex] = store.exchanges(s.id);
-        expect(ex).toMatchObject({ method: 'POST', url: '/v1/chat/completions', status: 200 });
+        expect(ex).toMatchObject({ method: 'POST', url: '/v1/embeddings', status: 200 });
         expect(ex.responseBody).toContain('chat.completion');
       } finally {
         store.close();
@@ -168,6 +169,7 @@ describe('mcptap proxy (the command)', () => {
       expect(out).toContain(`database  ${db}`);
       expect(out).toContain(`claude mcp add --transport http mcptap ${url}/mcp`);
       expect(out).toContain(`claude mcp add --transport sse mcptap ${url}/sse`);
+      expect(out).toContain(`ANTHROPIC_BASE_URL=${url} claude`);
       const r = await post(url + '/mcp', CLAUDE, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } } });
       expect(r.status).toBe(200);
       child.kill('SIGINT');

@@ -19,6 +19,8 @@ import { DetailView } from './views/DetailView.js';
 import { DiffView } from './views/DiffView.js';
 import { ProblemsView } from './views/ProblemsView.js';
 import { HelpView } from './views/HelpView.js';
+import { ConversationView } from './views/ConversationView.js';
+import { TurnReader } from '../src/store/turns-read.js';
 import { color } from './theme.js';
 import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
 
@@ -54,7 +56,26 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const [filter, setFilter] = useState('');
 
   const push = (s: Screen) => setStack((st) => [...st, s]);
-  const back = () => setStack((st) => (st.length > 1 ? st.slice(0, -1) : st));
+  // A jump from a conversation to the MCP call a tool use caused selects that call's session; back
+  // selects the conversation again.
+  const returns = useRef<Array<{ index: number; depth: number }>>([]);
+  const back = () => setStack((st) => {
+    const r = returns.current[returns.current.length - 1];
+    if (r && r.depth === st.length - 1) {
+      returns.current.pop();
+      list.setSelected(r.index);
+    }
+    return st.length > 1 ? st.slice(0, -1) : st;
+  });
+  const jump = (sessionId: string, s: number) => {
+    const index = sessions.findIndex((x) => x.id === sessionId);
+    if (index < 0) return setStatus(`session ${sessionId} is not in the list`);
+    returns.current.push({ index: list.selected, depth: stack.length });
+    list.setSelected(index);
+    setSeq(s);
+    setFilter('');
+    push('timeline');
+  };
   const say = (fn: () => string) => {
     try {
       setStatus(fn());
@@ -71,7 +92,8 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     }
   }, [screen, session?.id, refId, version]);
   const findings = useMemo(() => (screen === 'problems' && session
-    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) })
+    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id),
+      conversation: session.transport === 'model-api' ? new TurnReader(store).context(session) : undefined })
     : []), [screen, session?.id, version]);
 
   const resendMessage = useResend(store, setStatus);
@@ -146,7 +168,9 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
   else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
-  else if (screen === 'timeline') {
+  else if (screen === 'timeline' && session.transport === 'model-api') {
+    body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} onAction={onAction} />;
+  } else if (screen === 'timeline') {
     body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq} live={isLive(session, spans.get(session.id))}
       onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;
   } else if (screen === 'detail' && seq != null) {

@@ -5,7 +5,7 @@ export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
   | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
-  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl';
+  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse';
 
 interface Binding {
   /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
@@ -45,6 +45,7 @@ export const BINDINGS: Binding[] = [
   { keys: ['C'], action: 'curl', screens: ['detail'], help: 'write the HTTP exchange as a curl command to a file (secrets stay redacted)' },
   { keys: ['y'], action: 'yank', screens: ['detail', 'timeline'], help: 'write the message JSON to a file' },
   { keys: ['e'], action: 'export', screens: ['timeline', 'detail'], help: 'export the session as JSONL' },
+  { keys: ['@tab', 'n'], action: 'nextUse', screens: ['timeline'], help: 'conversation: next tool use of the turn (Enter opens its MCP call)' },
 ];
 
 export function actionFor(input: string, key: Key, screen: Screen): Action | null {

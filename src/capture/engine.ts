@@ -2,6 +2,7 @@ import { CaptureHub } from './hub.js';
 import { CaptureQueue } from './queue.js';
 import { Redactor } from './redact.js';
 import { SessionTracker } from './tracker.js';
+import { ConversationTracker } from './conversations.js';
 import type { CaptureContext } from './http-exchange.js';
 
 export interface EngineOptions {
@@ -26,6 +27,7 @@ export class CaptureEngine implements CaptureContext {
   readonly hub = new CaptureHub();
   readonly redactor: Redactor;
   readonly tracker: SessionTracker;
+  readonly conversations: ConversationTracker;
   readonly queue: CaptureQueue;
   readonly maxBody: number;
   readonly maxStreamBody: number;
@@ -40,6 +42,7 @@ export class CaptureEngine implements CaptureContext {
       maxBody: this.maxBody,
       scrub: (t) => this.redactor.text(t),
     });
+    this.conversations = new ConversationTracker(this.hub, { target: this.redactor.url(opts.target), label: opts.label ?? null });
     this.queue = new CaptureQueue((err) => this.hub.emit('warning', `capture step failed: ${err.message}`));
   }
 }

@@ -2,6 +2,10 @@ import type { CaptureHub } from './hub.js';
 import type { Channel, Exchange, HeaderList, Session } from './model.js';
 import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
+import type { ConversationTracker } from './conversations.js';
+import { ModelTurnCapture } from './model-exchange.js';
+import { modelApiOfUrl } from '../wire/model-api/detect.js';
+import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from './headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
 import { SseDecoder, type SseEvent } from '../wire/sse.js';
@@ -10,6 +14,7 @@ import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
 export interface CaptureContext {
   hub: CaptureHub;
   tracker: SessionTracker;
+  conversations: ConversationTracker;
   redactor: Redactor;
   maxBody: number;
   /** Stored copy cap for a text/event-stream response body. */
@@ -43,6 +48,10 @@ export class HttpExchangeCapture {
   /** The request carried JSON-RPC messages. */
   private sentRpc = false;
   private finished = false;
+  /** The model API the URL names (decided by the body), and its capture once the body confirms it. */
+  private readonly modelApi: ModelApi | null;
+  private model: ModelTurnCapture | null = null;
+  private responseType = '';
 
   constructor(
     private readonly ctx: CaptureContext,
@@ -54,6 +63,7 @@ export class HttpExchangeCapture {
     private readonly route: string | null = null,
   ) {
     ctx.hub.emit('exchange', exchange);
+    this.modelApi = modelApiOfUrl(exchange.method, exchange.url);
     this.requestTap = new BodyTap({
       contentEncoding: header(rawRequestHeaders, 'content-encoding'),
       cap: ctx.maxBody,
@@ -79,7 +89,11 @@ export class HttpExchangeCapture {
     ex.requestBody = r.text == null ? null : this.ctx.redactor.text(r.text);
     ex.requestTruncated = r.truncated;
     if (r.error) ex.error ??= `request body not decoded: ${r.error}`;
-    if (this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
+    if (this.modelApi && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
+      this.model = ModelTurnCapture.start(this.ctx.conversations, ex, this.modelApi, Buffer.concat(this.requestText).toString('utf8'), ex.requestBody);
+      if (this.model && this.headDone) this.model.head(this.responseType);
+    }
+    if (!this.model && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
       const decoded = decodeJsonRpcText(Buffer.concat(this.requestText).toString('utf8'));
       // A JSON body that is not JSON-RPC (a model API call through the same gateway) is plain HTTP;
       // a broken body sent the way MCP clients send is still shown, as the error it is.
@@ -107,7 +121,11 @@ export class HttpExchangeCapture {
     ex.firstByteAt = at;
     ex.responseHeaders = this.ctx.redactor.headers(headers);
     const type = mediaType(header(headers, 'content-type'));
-    if (type === 'text/event-stream') {
+    this.responseType = type;
+    this.model?.head(type);
+    if (this.model) {
+      // A model API answer is read by its own decoder only.
+    } else if (type === 'text/event-stream') {
       this.sse = new SseDecoder((e) => this.onSseEvent(e));
     } else if (type.includes('json')) {
       this.responseJson = [];
@@ -116,6 +134,7 @@ export class HttpExchangeCapture {
       contentEncoding: header(headers, 'content-encoding'),
       cap: this.sse ? this.ctx.maxStreamBody : this.ctx.maxBody,
       onDecoded: (c) => {
+        this.model?.chunk(c);
         if (this.sse) this.sse.push(c);
         else if (this.responseJson) {
           this.responseJsonBytes += c.length;
@@ -205,8 +224,8 @@ export class HttpExchangeCapture {
       });
       return;
     }
-    // Empty events prime a stream for resumption; they carry no message.
-    if (e.data.trim() === '') return;
+    // Empty events prime a stream for resumption; they carry no message. A model API's events are its turn.
+    if (e.data.trim() === '' || this.model) return;
     const decoded = decodeJsonRpcText(e.data);
     if (e.event !== 'message') {
       // Clients read only unnamed and "message" events (the SDK, Claude Code). Another name with no
@@ -242,7 +261,7 @@ export class HttpExchangeCapture {
     this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
       !!header(respHeaders, 'mcp-session-id') ||
       this.acceptsEventStream();
-    this.session = this.ctx.tracker.assign({
+    this.session = this.model ? this.ctx.conversations.assign(ex, this.rawRequestHeaders, this.model.request, this.clientKey) : this.ctx.tracker.assign({
       exchange: ex,
       requestSessionId,
       responseSessionId: header(respHeaders, 'mcp-session-id'),
@@ -274,6 +293,7 @@ export class HttpExchangeCapture {
       this.requestDone = true;
     }
     this.maybeAssign(true);
+    this.model?.end(ex.endedAt);
     const s = this.session;
     if (s) {
       if (ex.method === 'DELETE' && ex.status != null && ex.status < 300) this.ctx.tracker.end(s.id, 'delete', ex.endedAt);

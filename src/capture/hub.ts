@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Exchange, RpcMessage, Session } from './model.js';
+import type { Blob, Turn } from './turn.js';
 
 export interface HubEvents {
   /** A session was created or changed (handshake info, counters, end). */
@@ -8,6 +9,10 @@ export interface HubEvents {
   exchange: [Exchange];
   /** A message was captured, or changed (a request learning its response). `isNew` tells which. */
   message: [RpcMessage, boolean];
+  /** A model API turn, complete (request and answer decoded). */
+  turn: [Turn];
+  /** A tools array or system prompt seen for the first time (content-addressed). */
+  blob: [Blob];
   warning: [string];
 }
 

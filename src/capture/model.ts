@@ -3,8 +3,11 @@
 /** Who sent a JSON-RPC message. Spelled as in `mcptap show --json`. */
 export type Direction = 'client->server' | 'server->client';
 
-/** How an MCP session is carried. `http` groups traffic that is not MCP at all; `stdio` is a wrapped child process. */
-export type Transport = 'streamable-http' | 'sse' | 'websocket' | 'stdio' | 'http';
+/**
+ * How an MCP session is carried. `http` groups traffic that is not MCP at all; `stdio` is a wrapped child
+ * process; `model-api` is a model conversation (its turns are in the store's `turns`).
+ */
+export type Transport = 'streamable-http' | 'sse' | 'websocket' | 'stdio' | 'http' | 'model-api';
 
 /**
  * What carried a message:
@@ -40,7 +43,10 @@ export interface Session {
   transport: Transport;
   /** The upstream the proxy forwarded to (origin and path prefix). */
   target: string;
-  /** `Mcp-Session-Id` (Streamable HTTP) or the legacy `sessionId` query value (HTTP+SSE). */
+  /**
+   * `Mcp-Session-Id` (Streamable HTTP) or the legacy `sessionId` query value (HTTP+SSE); for a
+   * `model-api` conversation, the client's conversation id (`x-claude-code-session-id`).
+   */
   mcpSessionId: string | null;
   /** Negotiated in `initialize` (the server's answer), else the version the client asked for. */
   protocolVersion: string | null;

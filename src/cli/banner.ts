@@ -44,6 +44,8 @@ export function bannerLines(proxy: RunningProxy, db: string, opts: { db?: string
     lines.push(`  ${first}   ${note(first)}`, `  ${second}   ${note(second)}`);
   } else {
     lines.push(`  ${first}`, `  ${second}`);
+    // A target that serves the model API too (a gateway) records the model's side: mcptap show joins it.
+    lines.push(`  ANTHROPIC_BASE_URL=${base} claude    # the model's side too, when the target serves /v1/messages`);
   }
   const db_ = opts.db ? ['--db', db] : [];
   lines.push('', `Watch live:  ${commandLine('tui', ...db_)}`, `List:        ${commandLine('sessions', ...db_)}`, 'Ctrl-C stops (captures are flushed first).', '');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_SLOW_MS, RULES, runChecks } from '../analysis/checks/engine.js';
+import { TurnReader } from '../store/turns-read.js';
 import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
 import { EXIT, UsageError } from '../errors.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
@@ -33,7 +34,14 @@ export function registerCheck(program: Command): void {
           ? (opts.all ? store.listSessions() : store.listSessions({ limit: 1 })).map((s) => loadDiffInput(s.id, store))
           : ids.map((id) => loadDiffInput(id, store));
         if (!inputs.length) throw new UsageError(`no sessions in ${store?.file} yet`);
-        const all: SessionFindings[] = inputs.map((input) => ({ session: input.session, findings: runChecks(input, { slowMs: opts.slow }) }));
+        const turns = store ? new TurnReader(store) : null;
+        const all: SessionFindings[] = inputs.map((input) => ({
+          session: input.session,
+          findings: runChecks({
+            ...input,
+            conversation: turns && input.session.transport === 'model-api' ? turns.context(input.session) : undefined,
+          }, { slowMs: opts.slow }),
+        }));
         process.stdout.write(format(all));
         return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;
       } finally {

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import { diffSessions } from '../analysis/diff.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
 import { renderDiffText } from '../analysis/render.js';
+import { diffConversations, loadConversation, renderConversationDiff } from '../analysis/conversation-diff.js';
+import { UsageError } from '../errors.js';
 import { EXIT } from '../errors.js';
 import { CaptureStore } from '../store/read.js';
 import { action, dbOption, examples, printJson, resolveDb } from './common.js';
@@ -10,7 +12,7 @@ import { action, dbOption, examples, printJson, resolveDb } from './common.js';
 export function registerDiff(program: Command): void {
   program
     .command('diff')
-    .description('compare two sessions (or recordings) message by message: what changed?')
+    .description('compare two sessions (or recordings) message by message, or two model conversations turn by turn (tools offered, tool uses): what changed?')
     .argument('<a>', 'the reference: a session id/prefix, or a .jsonl recording')
     .argument('<b>', 'the session to check: a session id/prefix, or a .jsonl recording')
     .addOption(dbOption())
@@ -26,6 +28,16 @@ export function registerDiff(program: Command): void {
       const file = resolveDb(opts.db);
       const store = needsDb || fs.existsSync(file) ? CaptureStore.open(file, { readonly: true }) : null;
       try {
+        const ca = loadConversation(a, store);
+        const cb = loadConversation(b, store);
+        if (ca || cb) {
+          // Model conversations compare turn by turn (tools offered, tool uses), not message by message.
+          if (!ca || !cb) throw new UsageError('diff compares two MCP sessions or two model conversations, not one of each');
+          const d = diffConversations(ca, cb);
+          if (opts.json) printJson(d);
+          else process.stdout.write(renderConversationDiff(d));
+          return d.equivalent ? EXIT.ok : EXIT.found;
+        }
         const report = diffSessions(loadDiffInput(a, store), loadDiffInput(b, store), { ignore: opts.ignore });
         if (opts.json) {
           const { pairs, ...rest } = report;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
 import { CaptureStore } from '../store/read.js';
-import { probeTarget } from '../proxy/probe.js';
+import { probeTarget, type TargetProbe } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
@@ -75,11 +75,12 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       if (!LOOPBACK.test(opts.host)) {
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
+      let probe: TargetProbe | null = null;
       if (served) {
         if (!opts.ui) printRoutesBanner(proxy, db, served.file);
       } else {
         // Listening already: the probe delays only the banner, never traffic.
-        const probe = await probeTarget(proxy.target, { insecure: opts.insecure });
+        probe = await probeTarget(proxy.target, { insecure: opts.insecure });
         if (!opts.ui) process.stdout.write(bannerLines(proxy, db, opts, probe).join('\n') + '\n');
         else if (!probe.reachable) say(`mcptap: warning: the target ${proxy.target.display} is not reachable (${probe.error}); the proxy runs anyway`);
       }

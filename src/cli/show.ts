@@ -5,11 +5,13 @@ import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './form
 import { openSession } from './source.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
+import { conversationJson, conversationLines } from './conversation-format.js';
+import { TurnReader } from '../store/turns-read.js';
 
 export function registerShow(program: Command): void {
   program
     .command('show')
-    .description("print a session's messages in order")
+    .description("print a session's messages in order (a model-api conversation: its turns, each tool use with its MCP call)")
     .argument('<session>', 'session id or unique id prefix, or a .jsonl recording')
     .addOption(dbOption())
     .option('--json', 'print { session, messages } as JSON (each message with its exchangeId and correlatedSeq)')
@@ -20,10 +22,17 @@ export function registerShow(program: Command): void {
       "mcptap show 3f2a --filter 'tool:query kind:error'",
       'mcptap show recordings/everything-streamable-http.jsonl --exchanges',
       'mcptap show 3f2a --json | jq \'.messages[] | select(.kind=="error")\'',
+      'mcptap show 9c1d --json | jq \'.turns[].toolUses[] | select(.mcpCall == null)\'',
     ))
     .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean; filter?: string }) => {
       const { store, session: s } = openSession(id, opts.db);
       try {
+        if (s.transport === 'model-api') {
+          const conv = new TurnReader(store).conversation(s);
+          if (opts.json) printJson(conversationJson(conv));
+          else process.stdout.write(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120).join('\n') + '\n');
+          return 0;
+        }
         const keep = filteredSeqs(store, s.id, opts.filter);
         const messages = () => [...store.iterateMessages(s.id)].filter((m) => !keep || keep.has(m.seq));
         const exchanges = store.exchanges(s.id);

@@ -9,6 +9,7 @@ import { HttpExchangeCapture } from '../capture/http-exchange.js';
 import { newExchangeId } from '../capture/ids.js';
 import type { Exchange, HeaderList } from '../capture/model.js';
 import { listen } from './listen.js';
+import { UsageError } from '../errors.js';
 import { pendingDecodes } from '../wire/body.js';
 import { EndpointRewriter } from './endpoint-rewrite.js';
 import { tuneHeapForStreaming } from './heap.js';
@@ -390,6 +391,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         routes.destroy();
         await settle();
         engine.tracker.endAll('proxy-stopped', now());
+        engine.conversations.endAll('proxy-stopped', now());
         queue.flush();
         await store?.close();
       })();

@@ -25,6 +25,8 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
     hub.on('session', (s) => recorder.session(s)),
     hub.on('exchange', (e) => recorder.exchange(e)),
     hub.on('message', (m) => recorder.message(m)),
+    hub.on('turn', (t) => recorder.turn(t)),
+    hub.on('blob', (b) => recorder.blob(b)),
   ];
   return {
     recorder,
@@ -33,7 +35,7 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
       off.forEach((f) => f());
       const left = await recorder.close();
       if (!left) return;
-      const count = left.sessions.length + left.exchanges.length + left.messages.length;
+      const count = left.sessions.length + left.exchanges.length + left.messages.length + (left.turns?.length ?? 0);
       if (!count) return;
       const text = unsavedLines(file, left).join('\n') + '\n';
       const name = `${path.basename(file)}.unsaved-${Date.now()}.jsonl`;

@@ -4,6 +4,7 @@ import type { Entry, Har, Header, QueryString } from 'har-format';
 import type { Exchange, HeaderList, RpcMessage } from '../capture/model.js';
 import { header, mediaType } from '../capture/headers.js';
 import type { CaptureStore } from './read.js';
+import { TurnReader } from './turns-read.js';
 
 type WsFrame = NonNullable<Entry['_webSocketMessages']>[number];
 
@@ -15,12 +16,21 @@ type WsFrame = NonNullable<Entry['_webSocketMessages']>[number];
 export function toHar(store: CaptureStore, sessionId: string, only?: Set<string>): Har {
   const session = store.resolveSession(sessionId);
   const entries: Entry[] = [];
+  // A model conversation's entries carry their decoded turn, and request bodies whole again (stored,
+  // the tools array and system prompt are hashes into blobs).
+  const turns = session.transport === 'model-api' ? new TurnReader(store) : null;
+  const byExchange = new Map((turns?.conversation(session).turns ?? []).map((t) => [t.exchangeId, t]));
   for (const ex of store.exchanges(session.id)) {
     if (only && !only.has(ex.id)) continue;
     // A wrapped stdio process is no HTTP exchange; its messages are in the JSONL export.
     if (ex.kind === 'process') continue;
-    const entry = exchangeEntry(ex);
+    const entry = exchangeEntry(turns ? { ...ex, requestBody: turns.expandBody(ex.requestBody) } : ex);
     if (ex.kind === 'websocket') entry._webSocketMessages = wsFrames(store, session.id, ex.id);
+    const t = byExchange.get(ex.id);
+    if (t) {
+      entry._mcptapTurn = { seq: t.seq, api: t.api, model: t.model, stopReason: t.stopReason, usage: t.usage,
+        toolsOffered: t.toolsOffered, toolUses: t.toolUses, toolResults: t.toolResults, error: t.error };
+    }
     entries.push(entry);
   }
   return {

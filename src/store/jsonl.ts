@@ -6,24 +6,35 @@ import type { CaptureStore } from './read.js';
 import type { RecordBatch } from './pending.js';
 import { Recorder } from './recorder.js';
 import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, exchangeToRow, messageToRow, sessionToRow } from './rows.js';
+import type { Blob, Turn } from '../capture/turn.js';
+import { TurnReader } from './turns-read.js';
+import { TurnWriter } from './turn-rows.js';
 
 /**
  * Recording files: JSON lines. Line 1 is `{"type":"mcptap-recording","version":1,"session":{…}}`; then
  * `{"type":"exchange","exchange":{…}}` and `{"type":"message","message":{…}}` lines in capture order
  * (an exchange before the first message it carried). Objects are the model types of
- * src/capture/model.ts, already redacted. A newer version is refused; every older one stays readable.
+ * src/capture/model.ts, already redacted. Version 2 adds, for a model-api conversation, `{"type":"blob",
+ * "blob":{hash,text}}` lines (its tools arrays and system prompts) and `{"type":"turn","turn":{…}}` lines;
+ * a recording without turns is still written as version 1. A newer version is refused; every older one
+ * stays readable.
  */
-export const RECORDING_VERSION = 1;
+export const RECORDING_VERSION = 2;
 
 export interface Recording {
   version: number;
   session: Session;
   exchanges: Exchange[];
   messages: RpcMessage[];
+  turns?: Turn[];
+  blobs?: Blob[];
 }
 
 export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
-  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: rec.session })];
+  const turns = rec.turns ?? [];
+  const lines = [JSON.stringify({ type: 'mcptap-recording', version: turns.length ? 2 : 1, session: rec.session })];
+  for (const b of rec.blobs ?? []) lines.push(JSON.stringify({ type: 'blob', blob: b }));
+  for (const t of turns) lines.push(JSON.stringify({ type: 'turn', turn: t }));
   const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));
   const byId = new Map(exchanges.map((e) => [e.id, e]));
   const written = new Set<string>();
@@ -47,7 +58,7 @@ export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
 
 export function writeRecording(store: CaptureStore, sessionId: string, out: string | NodeJS.WritableStream): void {
   const session = store.resolveSession(sessionId);
-  const lines = recordingLines({ session, exchanges: store.exchanges(session.id), messages: [...store.iterateMessages(session.id)] });
+  const lines = recordingLines({ session, exchanges: store.exchanges(session.id), messages: [...store.iterateMessages(session.id)], ...turnsOf(store, session) });
   const text = lines.join('\n') + '\n';
   if (typeof out === 'string') {
     try {
@@ -56,6 +67,15 @@ export function writeRecording(store: CaptureStore, sessionId: string, out: stri
       throw new UsageError(`cannot write ${out}: ${(e as Error).message}`);
     }
   } else out.write(text);
+}
+
+/** A conversation's turns and the blobs they name (none for an MCP session). */
+export function turnsOf(store: CaptureStore, session: Session): { turns: Turn[]; blobs: Blob[] } {
+  const reader = new TurnReader(store);
+  const turns = session.transport === 'model-api' ? reader.turns(session.id) : [];
+  const hashes = new Set(turns.flatMap((t) => [t.toolsHash, t.systemHash, t.toolNamesHash]).filter((h): h is string => !!h));
+  const blobs = [...hashes].map((hash) => ({ hash, text: reader.blob(hash) })).filter((b): b is Blob => b.text != null);
+  return { turns, blobs };
 }
 
 /** Each non-empty line of a JSON-lines text, parsed, with its 1-based line number; a line that is not JSON is a usage error naming it. */
@@ -86,6 +106,8 @@ export function readRecording(fileOrText: string): Recording {
   let header: { version: number; session: Session } | null = null;
   const exchanges: Exchange[] = [];
   const messages: RpcMessage[] = [];
+  const turns: Turn[] = [];
+  const blobs: Blob[] = [];
   eachJsonLine(text, name, (obj, lineNo) => {
     if (!header) {
       if (obj.type !== 'mcptap-recording') throw new UsageError(`${name}:1: not an mcptap recording (the first line must have "type":"mcptap-recording")`);
@@ -98,11 +120,13 @@ export function readRecording(fileOrText: string): Recording {
     }
     if (obj.type === 'exchange' && obj.exchange) exchanges.push(obj.exchange as Exchange);
     else if (obj.type === 'message' && obj.message) messages.push(obj.message as RpcMessage);
+    else if (obj.type === 'turn' && obj.turn) turns.push(obj.turn as Turn);
+    else if (obj.type === 'blob' && obj.blob) blobs.push(obj.blob as Blob);
     else throw new UsageError(`${name}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
   });
   if (!header) throw new UsageError(`${name}: empty recording`);
   const h: { version: number; session: Session } = header;
-  return { version: h.version, session: h.session, exchanges, messages };
+  return { version: h.version, session: h.session, exchanges, messages, ...(turns.length || blobs.length ? { turns, blobs } : {}) };
 }
 
 /**
@@ -120,6 +144,7 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
     return { ...e, id, sessionId: session.id };
   });
   const messages = rec.messages.map((m) => ({ ...m, sessionId: session.id, exchangeId: m.exchangeId ? exIds.get(m.exchangeId) ?? m.exchangeId : null }));
+  const turns = (rec.turns ?? []).map((t) => ({ ...t, sessionId: session.id, exchangeId: exIds.get(t.exchangeId) ?? t.exchangeId }));
   const insert = (table: string, cols: string[]) => db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
   const s = insert('sessions', SESSION_COLUMNS);
   const e = insert('exchanges', EXCHANGE_COLUMNS);
@@ -129,6 +154,7 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
       s.run(sessionToRow(session));
       for (const x of exchanges) e.run(exchangeToRow(x));
       for (const x of messages) m.run(messageToRow(x));
+      if (turns.length || rec.blobs?.length) new TurnWriter(db).write(turns, rec.blobs ?? []);
     })();
   } catch (err) {
     throw new UsageError(`cannot import into ${store.file}: ${(err as Error).message}`);
@@ -149,6 +175,8 @@ export function unsavedLines(database: string, b: RecordBatch): string[] {
     ...b.sessions.map((x) => JSON.stringify({ type: 'session', session: x })),
     ...b.exchanges.map((x) => JSON.stringify({ type: 'exchange', exchange: x })),
     ...b.messages.map((x) => JSON.stringify({ type: 'message', message: x })),
+    ...(b.blobs ?? []).map((x) => JSON.stringify({ type: 'blob', blob: x })),
+    ...(b.turns ?? []).map((x) => JSON.stringify({ type: 'turn', turn: x })),
   ];
 }
 
@@ -172,6 +200,8 @@ export function readUnsaved(file: string): RecordBatch | null {
     } else if (obj.type === 'session' && obj.session) out.sessions.push(obj.session as Session);
     else if (obj.type === 'exchange' && obj.exchange) out.exchanges.push(obj.exchange as Exchange);
     else if (obj.type === 'message' && obj.message) out.messages.push(obj.message as RpcMessage);
+    else if (obj.type === 'turn' && obj.turn) (out.turns ??= []).push(obj.turn as Turn);
+    else if (obj.type === 'blob' && obj.blob) (out.blobs ??= []).push(obj.blob as Blob);
     else throw new UsageError(`${file}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
   });
   return out;
@@ -186,6 +216,8 @@ export function restoreUnsaved(store: CaptureStore, b: RecordBatch): void {
   for (const x of b.sessions) recorder.session(x);
   for (const x of b.exchanges) recorder.exchange(x);
   for (const x of b.messages) recorder.message(x);
+  for (const x of b.blobs ?? []) recorder.blob(x);
+  for (const x of b.turns ?? []) recorder.turn(x);
   const ok = recorder.close();
   if (!ok) throw new UsageError(`cannot write to ${store.file}: ${recorder.stats.lastError ?? 'the database refused the records'}`);
 }

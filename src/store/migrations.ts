@@ -91,6 +91,65 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
     // Which side ended an exchange first, so "the connection closed first" can say whose doing it was.
     db.exec(`ALTER TABLE exchanges ADD COLUMN closed_by TEXT`);
   },
+  (db) => {
+    // Model API turns (a `model-api` session is a conversation), what each offered, asked for and sent
+    // back; and content-addressed blobs for the tools array and system prompt every turn repeats.
+    db.exec(`
+      CREATE TABLE turns (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        exchange_id TEXT,
+        ts REAL NOT NULL,
+        ended_at REAL,
+        api TEXT NOT NULL,
+        model TEXT,
+        stream INTEGER NOT NULL DEFAULT 0,
+        status INTEGER,
+        tools_hash TEXT,
+        system_hash TEXT,
+        tool_names_hash TEXT,
+        stop_reason TEXT,
+        usage TEXT,
+        error TEXT,
+        text TEXT,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        server_results TEXT,
+        mcp_listings TEXT,
+        mcp_servers TEXT
+      );
+      CREATE UNIQUE INDEX turns_session_seq ON turns(session_id, seq);
+      CREATE INDEX turns_ts ON turns(ts);
+
+      CREATE TABLE tool_uses (
+        session_id TEXT NOT NULL,
+        turn_seq INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        input TEXT NOT NULL,
+        server_label TEXT,
+        PRIMARY KEY (session_id, turn_seq, idx)
+      );
+      CREATE INDEX tool_uses_id ON tool_uses(id);
+
+      CREATE TABLE tool_results (
+        session_id TEXT NOT NULL,
+        turn_seq INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        tool_use_id TEXT NOT NULL,
+        is_error INTEGER NOT NULL DEFAULT 0,
+        text TEXT NOT NULL,
+        PRIMARY KEY (session_id, turn_seq, idx)
+      );
+      CREATE INDEX tool_results_use ON tool_results(tool_use_id);
+
+      CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        text TEXT NOT NULL
+      );
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { Blob, Turn } from '../capture/turn.js';
 import { packBatch } from './packed.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
 import type { RecorderStats } from './recorder.js';
@@ -100,6 +101,17 @@ export class RecorderClient {
     this.schedule();
   }
 
+  turn(t: Turn): void {
+    this.pending.turn(t);
+    this.schedule();
+  }
+
+  blob(b: Blob): void {
+    this.pending.blob(b);
+    this.gathered += b.text.length;
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.gathered >= SEND_AT && !this.soon) {
       this.soon = setImmediate(() => {
@@ -137,6 +149,8 @@ export class RecorderClient {
       this.dead.sessions.push(...batch.sessions);
       this.dead.exchanges.push(...batch.exchanges);
       this.dead.messages.push(...batch.messages);
+      if (batch.turns) (this.dead.turns ??= []).push(...batch.turns);
+      if (batch.blobs) (this.dead.blobs ??= []).push(...batch.blobs);
       return;
     }
     const packed = packBatch(batch, this.buffer);
@@ -146,7 +160,9 @@ export class RecorderClient {
       this.overloaded = true;
       this.onWarning(`capture database is ${Math.round(this.inflight / 1048576)} MB behind the traffic; payloads over ${CUT_TO} bytes are stored cut until it catches up`);
     }
-    this.worker.postMessage({ type: 'batch', batch: packed, bytes } satisfies ToWorker, [packed.buffer]);
+    // Turns are few and small (the big texts they repeat are blobs, each sent once): cloned, not packed.
+    const model = batch.turns || batch.blobs ? { turns: batch.turns, blobs: batch.blobs } : undefined;
+    this.worker.postMessage({ type: 'batch', batch: packed, bytes, model } satisfies ToWorker, [packed.buffer]);
   }
 
   private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {

@@ -1,13 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './db.js';
 import type { PackedBatch } from './packed.js';
+import type { RecordBatch } from './pending.js';
 import { Recorder } from './recorder.js';
 
 // The database side of the recorder, on its own thread: SQLite commits and WAL checkpoints (fsync)
 // never block the event loop that forwards traffic.
 
 export type ToWorker =
-  | { type: 'batch'; batch: PackedBatch; bytes: number }
+  | { type: 'batch'; batch: PackedBatch; bytes: number; model?: Pick<RecordBatch, 'turns' | 'blobs'> }
   | { type: 'flush'; id: number }
   | { type: 'close'; id: number };
 
@@ -33,7 +34,7 @@ const recorder = new Recorder(db, {
 port.on('message', (m: ToWorker) => {
   if (m.type === 'batch') {
     // Batches come every few milliseconds already: write each at once, so the sender knows how far behind we are.
-    recorder.writePacked(m.batch);
+    recorder.writePacked(m.batch, m.model);
     // The text buffer goes back for reuse: a transferred buffer is freed only when this thread's GC
     // gets to it, and this thread allocates too little to run one often.
     const buffer = m.batch.buffer;

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
+import type { Blob, Turn } from '../capture/turn.js';
+import { TurnWriter } from './turn-rows.js';
 import { BIG_COLUMNS, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
@@ -66,6 +68,24 @@ export class Recorder {
     this.schedule();
   }
 
+  turn(t: Turn): void {
+    this.pending.turn(t);
+    this.schedule();
+  }
+
+  blob(b: Blob): void {
+    this.pending.blob(b);
+    this.schedule();
+  }
+
+  private turnWriter: TurnWriter | null = null;
+
+  private writeModel(b: Pick<RecordBatch, 'turns' | 'blobs'>): void {
+    if (!b.turns?.length && !b.blobs?.length) return;
+    this.turnWriter ??= new TurnWriter(this.db);
+    this.turnWriter.write(b.turns ?? [], b.blobs ?? []);
+  }
+
   private schedule(): void {
     if (this.timer || this.closed) return;
     const delay = this.streak ? Math.min(1000, 50 * 2 ** this.streak) : this.flushMs;
@@ -98,6 +118,7 @@ export class Recorder {
         for (const s of batch.sessions) stmts.session.run(sessionToRow(s));
         for (const e of batch.exchanges) stmts.exchange.run(exchangeToRow(e));
         for (const m of batch.messages) stmts.message.run(messageToRow(m));
+        this.writeModel(batch);
       })();
     } catch (err) {
       return this.failed(batch, err as Error);
@@ -109,10 +130,12 @@ export class Recorder {
    * Writes a batch packed by the proxy thread, binding its payload bytes as they are (no strings are
    * made of them here). Behind a backlog of failed writes it queues up instead, so order holds.
    */
-  writePacked(p: PackedBatch): boolean {
-    if (p.count === 0) return true;
+  writePacked(p: PackedBatch, model: Pick<RecordBatch, 'turns' | 'blobs'> = {}): boolean {
+    const modelCount = (model.turns?.length ?? 0) + (model.blobs?.length ?? 0);
+    if (p.count === 0 && modelCount === 0) return true;
+    const whole = () => ({ ...unpackBatch(p), ...model });
     if (this.pending.size > 0) {
-      this.add(unpackBatch(p));
+      this.pending.add(whole());
       return this.flush();
     }
     try {
@@ -122,17 +145,12 @@ export class Recorder {
       const bytes = (b: Buffer) => (b.length ? b : '');
       this.db.transaction(() => {
         for (const [t, row] of unpackRows(p, bytes)) byTable[t].run(row);
+        this.writeModel(model);
       })();
     } catch (err) {
-      return this.failed(unpackBatch(p), err as Error);
+      return this.failed(whole(), err as Error);
     }
-    return this.written(p.count);
-  }
-
-  private add(b: RecordBatch): void {
-    for (const s of b.sessions) this.pending.session(s);
-    for (const e of b.exchanges) this.pending.exchange(e);
-    for (const m of b.messages) this.pending.message(m);
+    return this.written(p.count + modelCount);
   }
 
   private preparePacked() {

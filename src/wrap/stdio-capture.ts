@@ -28,7 +28,7 @@ export class StdioCapture {
       id: newExchangeId(), sessionId: null, kind: 'process', method: 'EXEC', url: commandLine, upstreamUrl: cwd,
       status: null, requestHeaders: [], responseHeaders: null, startedAt, firstByteAt: null, endedAt: null,
       requestBytes: 0, responseBytes: 0, requestBody: null, responseBody: null, requestTruncated: false,
-      responseTruncated: false, error: null, aborted: false, rewrite: null, clientAddress: null,
+      responseTruncated: false, error: null, aborted: false, rewrite: null, clientAddress: null, closedBy: null,
     };
     this.session = engine.tracker.openConnection(this.exchange, 'stdio');
     // The session's target is what was started, as the redacted command line.

@@ -54,6 +54,12 @@ if (want('sse')) {
   say(`SSE stream: ${r.mb} MB in ${r.events} events through full capture and live checks in ${r.seconds}s, ${r.stored} messages stored (${r.cut} cut); RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); first event reached the client ${r.firstEventMs} ms after the upstream wrote it`);
 }
 
+if (want('model')) {
+  const { benchModelApi } = await import('./model-api.js');
+  say('');
+  for (const line of await benchModelApi()) say(line);
+}
+
 for (const [name, mod, fn] of [['diff', './diff.js', 'benchDiff'], ['tui', './tui.js', 'benchTui']] as const) {
   if (!want(name)) continue;
   let bench: (() => Promise<Record<string, number>>) | undefined;

@@ -24,6 +24,8 @@ interface Props {
   selectedSeq: number | null;
   startedAt: number;
   width: number;
+  /** tools/call requests a model turn caused: marked ◆. */
+  caused?: Map<number, unknown>;
 }
 
 const SHORT_KIND: Record<string, string> = { request: 'req', notification: 'note', response: 'resp', error: 'error', invalid: 'inval', 'non-json': 'raw' };
@@ -40,7 +42,7 @@ export function timelineColumns(width: number) {
   return { ...c, method: Math.max(10, width - fixed) };
 }
 
-export function TimelineRows({ rows, selectedSeq, startedAt, width }: Props) {
+export function TimelineRows({ rows, selectedSeq, startedAt, width, caused }: Props) {
   const c = timelineColumns(width);
   const kind = (k: string) => (c.kind < 12 ? SHORT_KIND[k] ?? k : k);
   const size = (t: string) => (c.size ? ' ' + t.padStart(c.size) : '');
@@ -52,7 +54,7 @@ export function TimelineRows({ rows, selectedSeq, startedAt, width }: Props) {
         const name = r.method === 'tools/call' && r.subject ? `tools/call ${r.subject}` : `${r.method ?? ''}${r.subject && r.method !== 'tools/call' ? ' ' + r.subject : ''}`;
         const st = status(r);
         const bad = st && st !== 'ok';
-        const line = `${String(r.seq).padStart(c.seq)} ${pad(rel(r.ts - startedAt), c.time)} ${arrow} ${pad(kind(r.kind), c.kind)} ${pad(name, c.method)} ${pad(r.rpcId == null ? '' : String(r.rpcId), c.id)} ${pad(st, c.status)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(c.latency)}${size(bytes(r.size))}`;
+        const line = `${caused?.has(r.seq) ? '◆' : ' '}${String(r.seq).padStart(c.seq - 1)} ${pad(rel(r.ts - startedAt), c.time)} ${arrow} ${pad(kind(r.kind), c.kind)} ${pad(name, c.method)} ${pad(r.rpcId == null ? '' : String(r.rpcId), c.id)} ${pad(st, c.status)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(c.latency)}${size(bytes(r.size))}`;
         return (
           <Text key={r.seq} wrap="truncate-end" inverse={r.seq === selectedSeq} color={bad ? color('red') : r.direction === 'server->client' ? color('cyan') : undefined}>
             {pad(line, width)}

@@ -7,9 +7,12 @@ import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';
 import { color } from '../theme.js';
 import { TimelineRows } from './TimelineRows.js';
+import { TurnReader } from '../../src/store/turns-read.js';
 import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 const SPEEDS = [1, 4, 16, Infinity];
+
+const describe = (c: { conversation: string; turn: number; toolUse: string }) => `turn ${c.turn} of conversation ${c.conversation} (${c.toolUse})`;
 
 interface Props {
   store: CaptureStore;
@@ -60,7 +63,8 @@ export function TimelineView({ store, session, version, height, width, input: in
   const { seqs, errors } = useFilteredSeqs(store, session, filter, version);
   const total = seqs ? seqs.length : maxSeq;
   const count = play ? Math.min(total, play.head + 1) : total;
-  const rowsHeight = Math.max(3, height - 3);
+  const caused = useMemo(() => new TurnReader(store).causedCalls(session), [store, session.id, version]);
+  const rowsHeight = Math.max(3, height - 3 - (caused.size ? 1 : 0));
   const list = useWindowedList(count, rowsHeight, initialSeq ? Math.max(0, (seqs ? seqs.indexOf(initialSeq) : initialSeq - 1)) : 0);
   const seqAt = (i: number) => (seqs ? seqs[i] : i + 1);
 
@@ -130,7 +134,8 @@ export function TimelineView({ store, session, version, height, width, input: in
         {errors.length ? <Text color={color('red')}>{`   ${errors[0]}`}</Text> : null}
       </Text>
       {playLine ? <Text wrap="truncate-end" color={color('magenta')}>{playLine}</Text> : null}
-      <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} />
+      {caused.size ? <Text dimColor wrap="truncate-end">{`◆ ${caused.size} tools/call caused by a model turn${selectedSeq != null && caused.has(selectedSeq) ? ` · this one: ${describe(caused.get(selectedSeq)!)}` : ''}`}</Text> : null}
+      <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} caused={caused} />
     </Box>
   );
 }

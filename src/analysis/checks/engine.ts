@@ -1,6 +1,7 @@
 import { acceptHeader, auth, endpointRewrite, httpStatus, oauthResource, redirect, transportMismatch, upstreamFailure } from './http-rules.js';
 import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
+import { MODEL_RULES } from './model-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 
 export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.js';
@@ -9,6 +10,7 @@ export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.
 export const RULES: Rule[] = [
   acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, oauthResource,
   endpointRewrite, unanswered, invalidJsonRpc, ordering, rpcErrors, toolErrors, upstreamFailure, httpStatus,
+  ...MODEL_RULES,
 ];
 
 export const DEFAULT_SLOW_MS = 5000;
@@ -18,7 +20,9 @@ const ORDER = { error: 0, warning: 1, info: 2 } as const;
 export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): Finding[] {
   const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now };
   const out: Finding[] = [];
-  for (const rule of RULES) {
+  // A model conversation carries no MCP: the MCP rules would read its HTTP errors as an MCP server's.
+  const rules = input.session.transport === 'model-api' ? MODEL_RULES : RULES;
+  for (const rule of rules) {
     try {
       out.push(...rule.check(input, o));
     } catch (err) {

@@ -8,6 +8,7 @@ export interface SessionFindings {
 }
 
 const evidence = (f: Finding) => [
+  f.evidence.turnSeqs?.length ? `turn${f.evidence.turnSeqs.length > 1 ? 's' : ''} ${f.evidence.turnSeqs.map((s) => '#' + s).join(' ')}` : '',
   f.evidence.messageSeqs.length ? `messages ${f.evidence.messageSeqs.map((s) => '#' + s).join(' ')}` : '',
   f.evidence.exchangeIds.length ? `exchange${f.evidence.exchangeIds.length > 1 ? 's' : ''} ${f.evidence.exchangeIds.slice(0, 3).join(' ')}${f.evidence.exchangeIds.length > 3 ? ` (+${f.evidence.exchangeIds.length - 3})` : ''}` : '',
 ].filter(Boolean).join(', ');

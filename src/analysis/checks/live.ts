@@ -1,6 +1,11 @@
 import type { CaptureHub } from '../../capture/hub.js';
 import type { Exchange, RpcMessage, Session } from '../../capture/model.js';
 import { runChecks } from './engine.js';
+import type { Turn } from '../../capture/turn.js';
+import { mcpCallOf, resultOf, toolNamesOf, type McpCall } from '../../capture/join.js';
+import { joinTurns } from '../../capture/conversation.js';
+import { relevantMcpSides } from './model-context.js';
+import type { ConversationContext } from './types.js';
 
 interface Live {
   session: Session;
@@ -12,10 +17,17 @@ interface Live {
   idle: boolean;
   /** Findings already printed for this session (rule and title). */
   printed: Set<string>;
+  /** A model conversation's latest turns. */
+  turns?: Turn[];
+  /** An MCP session's latest tools/call requests by seq, read before their payloads are cut. */
+  calls?: Map<number, McpCall>;
 }
 
 /** How many distinct findings remember the session they were first seen in. */
 const FIRST_SEEN_MAX = 1000;
+
+/** Turns and MCP calls a live window keeps: far more than one turn's tool uses wait for. */
+const TURN_WINDOW = 200;
 
 /** A session quiet this long keeps only what later rules need (many clients never end theirs). */
 const IDLE_MS = 10 * 60_000;
@@ -132,8 +144,20 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   let rounds = 0;
   let busyMs = 0;
 
+  /** A live conversation joined to the calls the MCP sessions in this process saw. */
+  const conversation = (l: Live): ConversationContext | undefined => {
+    if (l.session.transport !== 'model-api') return undefined;
+    const others = [...live.values()].filter((x) => x.session.transport !== 'model-api' && x.session.transport !== 'http');
+    const turns = joinTurns(l.turns ?? [], (t) => t.toolNames ?? [], others.flatMap((x) => [...(x.calls?.values() ?? [])]));
+    const sides = others.map((x) => {
+      const list = x.messages.findLast((m) => m.method === 'tools/list' && m.kind === 'response');
+      return { session: x.session, tools: list ? toolNamesOf(list.payload) : null, failed: x.session.serverInfo == null };
+    });
+    return { turns, mcp: relevantMcpSides(turns, sides) };
+  };
   const check = (l: Live) => {
-    const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()] }, { slowMs: opts.slowMs, live: !l.session.endedAt, now: Date.now() });
+    const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()], conversation: conversation(l) },
+      { slowMs: opts.slowMs, live: !l.session.endedAt, now: Date.now() });
     for (const f of findings) {
       if (f.severity !== 'error') continue;
       const key = `${f.ruleId}|${f.title}`;
@@ -186,7 +210,27 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     timer = clock.after(Math.max(debounce, notBefore - clock.now()), round);
   };
 
+  const keepCall = (l: Live, m: RpcMessage, isNew: boolean) => {
+    const calls = (l.calls ??= new Map());
+    if (isNew && m.kind === 'request' && m.direction === 'client->server') {
+      const c = mcpCallOf(m.sessionId, m.seq, m.ts, m.payload, null);
+      if (c) calls.set(m.seq, c);
+      if (calls.size > TURN_WINDOW) calls.delete(calls.keys().next().value!);
+    } else if (isNew && m.correlatedSeq != null) {
+      const c = calls.get(m.correlatedSeq);
+      if (c) c.result = resultOf(m.seq, m.payload);
+    }
+  };
+
   const offs = [
+    hub.on('turn', (t) => {
+      const l = state(t.sessionId);
+      if (!l) return;
+      touch(l);
+      (l.turns ??= []).push(t);
+      if (l.turns.length > TURN_WINDOW) l.turns.shift();
+      schedule(l);
+    }),
     hub.on('session', (s) => {
       let l = state(s.id);
       if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false, printed: new Set() }));
@@ -206,6 +250,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       const l = state(m.sessionId);
       if (!l) return;
       touch(l);
+      if (m.method === 'tools/call') keepCall(l, m, isNew);
       const slim = slimMessage(m);
       if (isNew) {
         l.messages.push(slim);

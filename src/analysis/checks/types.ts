@@ -1,4 +1,5 @@
 import type { Exchange, RpcMessage, Session } from '../../capture/model.js';
+import type { ConversationTurn } from '../../capture/conversation.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -6,6 +7,8 @@ export interface Evidence {
   sessionId: string;
   messageSeqs: number[];
   exchangeIds: string[];
+  /** Turns of a model-api conversation. */
+  turnSeqs?: number[];
 }
 
 export interface Finding {
@@ -20,10 +23,27 @@ export interface Finding {
   fix: string;
 }
 
+/** An MCP session seen around a conversation: what it last listed, and whether it ever connected. */
+export interface McpSide {
+  session: Session;
+  /** Names in its latest tools/list answer, or null when it listed none. */
+  tools: string[] | null;
+  /** It never completed initialize (refused, unreachable, wrong transport): its own findings say why. */
+  failed: boolean;
+}
+
+/** What the model-* rules read: the conversation's turns, joined to MCP calls, and the MCP side around it. */
+export interface ConversationContext {
+  turns: ConversationTurn[];
+  mcp: McpSide[];
+}
+
 export interface CheckInput {
   session: Session;
   messages: RpcMessage[];
   exchanges: Exchange[];
+  /** For a model-api session. */
+  conversation?: ConversationContext;
 }
 
 export interface CheckOptions {

@@ -1,0 +1,59 @@
+import type { Session } from './model.js';
+import type { ToolResultBlock, Turn, TurnError } from './turn.js';
+import { linkToolUses, type LinkedBy, type McpCall } from './join.js';
+
+// A conversation as people read it: turns with each tool use joined to the MCP call it caused.
+
+export interface ConversationToolUse {
+  id: string;
+  name: string;
+  input: unknown;
+  kind: Turn['toolUses'][number]['kind'];
+  mcpCall: { session: string; seq: number } | null;
+  linkedBy: LinkedBy | null;
+  /** The MCP server's answer to the linked call. */
+  result: { isError: boolean; text: string } | null;
+}
+
+export interface ConversationTurn {
+  seq: number;
+  ts: number;
+  endedAt: number | null;
+  api: Turn['api'];
+  model: string | null;
+  stream: boolean;
+  status: number | null;
+  stopReason: string | null;
+  usage: Record<string, number> | null;
+  toolsOffered: string[];
+  toolsHash: string | null;
+  toolUses: ConversationToolUse[];
+  toolResults: ToolResultBlock[];
+  serverResults: ToolResultBlock[];
+  error: TurnError | null;
+  text: string;
+  exchangeId: string;
+}
+
+export interface Conversation {
+  session: Session;
+  turns: ConversationTurn[];
+}
+
+/** Turns joined to the MCP calls given (from the store, or from live capture windows). */
+export function joinTurns(turns: Turn[], toolNames: (t: Turn) => string[], calls: McpCall[]): ConversationTurn[] {
+  const links = linkToolUses(turns, calls);
+  return turns.map((t): ConversationTurn => ({
+    seq: t.seq, ts: t.ts, endedAt: t.endedAt, api: t.api, model: t.model, stream: t.stream, status: t.status,
+    stopReason: t.stopReason, usage: t.usage, toolsOffered: toolNames(t), toolsHash: t.toolsHash,
+    toolUses: t.toolUses.map((u) => {
+      const l = links.get(u.id);
+      return {
+        id: u.id, name: u.name, input: u.input, kind: u.kind,
+        mcpCall: l ? { session: l.call.sessionId, seq: l.call.seq } : null, linkedBy: l?.by ?? null,
+        result: l?.call.result ? { isError: l.call.result.isError, text: l.call.result.text } : null,
+      };
+    }),
+    toolResults: t.toolResults, serverResults: t.serverResults, error: t.error, text: t.text, exchangeId: t.exchangeId,
+  }));
+}

@@ -1,0 +1,117 @@
+import type { ConversationTracker } from './conversations.js';
+import type { Exchange } from './model.js';
+import type { Turn, TurnError } from './turn.js';
+import { decodeModelRequest } from '../wire/model-api/request.js';
+import { looksLikeModelRequest } from '../wire/model-api/detect.js';
+import { ModelResponseDecoder } from '../wire/model-api/reader.js';
+import { parseJson, type ModelApi, type ModelRequest, type ModelResponse } from '../wire/model-api/types.js';
+
+/** Assistant text kept on a turn; the whole answer stays on the exchange. */
+const TEXT_CAP = 4096;
+
+/** HTTP statuses a model API answers with, named for what they mean to the user. */
+const STATUS_TYPES: Record<number, string> = {
+  400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error',
+  413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 503: 'overloaded_error', 529: 'overloaded_error',
+};
+
+/**
+ * The model side of one HTTP exchange, on the capture queue: the request decoded once its body is in,
+ * the answer as it streams. The stored request body keeps its messages but names the tools array and
+ * system prompt by blob hash, so a long conversation stores them once.
+ */
+export class ModelTurnCapture {
+  readonly request: ModelRequest;
+  private decoder: ModelResponseDecoder | null = null;
+  private done = false;
+
+  private constructor(
+    private readonly conversations: ConversationTracker,
+    private readonly exchange: Exchange,
+    private readonly api: ModelApi,
+    body: Record<string, unknown>,
+    private readonly hashes: { tools: string | null; system: string | null; names: string | null },
+  ) {
+    this.request = decodeModelRequest(api, body);
+  }
+
+  /** A capture for the request, or null when the body is not a model API request after all. */
+  static start(conversations: ConversationTracker, exchange: Exchange, api: ModelApi, text: string, storedBody: string | null): ModelTurnCapture | null {
+    const body = parseJson(text);
+    if (!looksLikeModelRequest(api, body)) return null;
+    const b = body as Record<string, unknown>;
+    const system = api === 'openai-responses' ? b.instructions : api === 'openai-chat' ? null : b.system;
+    const systemKey = api === 'openai-responses' ? 'instructions' : 'system';
+    const tools = Array.isArray(b.tools) ? conversations.member(text, 'tools', b.tools) : null;
+    const sys = conversations.member(text, systemKey, system);
+    const toolsText = tools?.text ?? null;
+    const systemText = sys?.text ?? null;
+    const hashes = { tools: tools?.hash ?? null, system: sys?.hash ?? null, names: null as string | null };
+    const cap = new ModelTurnCapture(conversations, exchange, api, b, hashes);
+    hashes.names = cap.request.tools ? conversations.blob(JSON.stringify(cap.request.toolNames)) : null;
+    // The stored copy is the redacted one, with the repeated parts by reference.
+    if (storedBody != null && (hashes.tools || hashes.system)) {
+      exchange.requestBody = byReference(storedBody, storedBody === text, [['tools', toolsText, hashes.tools], [systemKey, systemText, hashes.system]]);
+    }
+    return cap;
+  }
+
+  /** The response head: an answer to decode. */
+  head(contentType: string): void {
+    this.decoder = new ModelResponseDecoder(this.api, contentType);
+  }
+
+  chunk(c: Buffer): void {
+    this.decoder?.push(c);
+  }
+
+  /** The exchange ended (answered, failed or abandoned): the turn is recorded. */
+  end(at: number): Turn | null {
+    if (this.done) return null;
+    this.done = true;
+    const ex = this.exchange;
+    const resp = this.decoder?.end() ?? null;
+    const r = this.request;
+    return this.conversations.record({
+      sessionId: ex.sessionId ?? '', exchangeId: ex.id, ts: ex.startedAt, endedAt: at || ex.endedAt,
+      api: this.api, model: resp?.model ?? r.model, stream: r.stream, status: ex.status,
+      toolsHash: this.hashes.tools, systemHash: this.hashes.system, toolNamesHash: this.hashes.names, toolNames: r.toolNames,
+      toolUses: resp?.toolUses ?? [], toolResults: r.toolResults, serverResults: resp?.serverResults ?? [],
+      mcpListings: resp?.mcpListings ?? [], mcpServers: r.mcpServers,
+      stopReason: resp?.stopReason ?? null, usage: resp?.usage ?? null,
+      error: turnError(ex, resp), text: (resp?.text ?? '').slice(0, TEXT_CAP), messageCount: r.messageCount,
+    });
+  }
+}
+
+/**
+ * A request body with the given members replaced by `{"$blob": hash}`. Clients send compact JSON, so
+ * the member's text is found as serialised (cheap, where serialising the whole body again is not);
+ * otherwise (or when redaction changed the text) the body is parsed and written again.
+ */
+function byReference(body: string, sameAsSent: boolean, members: Array<[key: string, text: string | null, hash: string | null]>): string {
+  let out = body;
+  let spliced = sameAsSent;
+  for (const [key, text, hash] of members) {
+    if (!text || !hash || !spliced) continue;
+    const needle = `"${key}":${text}`;
+    const at = out.indexOf(needle);
+    if (at < 0 || out.indexOf(needle, at + 1) >= 0) spliced = false;
+    else out = out.slice(0, at) + `"${key}":{"$blob":"${hash}"}` + out.slice(at + needle.length);
+  }
+  if (spliced) return out;
+  const parsed = parseJson(body);
+  if (!parsed || typeof parsed !== 'object') return body;
+  const o = parsed as Record<string, unknown>;
+  for (const [key, text, hash] of members) if (text && hash && key in o) o[key] = { $blob: hash };
+  return JSON.stringify(o);
+}
+
+function turnError(ex: Exchange, resp: ModelResponse | null): TurnError | null {
+  const status = ex.status;
+  if (resp?.error) return { status, type: resp.error.type, message: resp.error.message };
+  if (status != null && status >= 400) return { status, type: STATUS_TYPES[status] ?? 'http', message: `HTTP ${status}` };
+  if (ex.error) return { status, type: 'connection', message: ex.error };
+  if (ex.aborted && resp && !resp.complete) return { status, type: 'aborted', message: 'the client closed the request before the answer ended' };
+  return null;
+}

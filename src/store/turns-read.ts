@@ -1,0 +1,169 @@
+import type { Session } from '../capture/model.js';
+import type { Turn } from '../capture/turn.js';
+import { mcpCallOf, toolNamesOf, type McpCall } from '../capture/join.js';
+import { joinTurns, type Conversation } from '../capture/conversation.js';
+
+export type { Conversation, ConversationToolUse, ConversationTurn } from '../capture/conversation.js';
+import type { CaptureStore } from './read.js';
+import type { ConversationContext, McpSide } from '../analysis/checks/types.js';
+import { relevantMcpSides } from '../analysis/checks/model-context.js';
+import { rowToTurn } from './turn-rows.js';
+
+type Row = Record<string, unknown>;
+
+/** How far around a conversation MCP calls are looked for: a call is sent after its turn, by seconds at most. */
+const CALL_WINDOW_MS = 10 * 60_000;
+/** Clients connect their MCP servers at start, before the first model turn. */
+const CONNECT_BEFORE_MS = 5 * 60_000;
+
+/**
+ * Reads model turns, their blobs and the join to MCP calls (across every session and proxy that wrote
+ * to the database). A database from before turns existed (opened read-only, not migrated) has none.
+ */
+export class TurnReader {
+  private readonly blobs = new Map<string, string | null>();
+  private readonly names = new Map<string, string[]>();
+  readonly available: boolean;
+
+  constructor(private readonly store: CaptureStore) {
+    this.available = !!store.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'`).get();
+  }
+
+  turns(sessionId: string): Turn[] {
+    if (!this.available) return [];
+    const db = this.store.db;
+    const rows = db.prepare(`SELECT * FROM turns WHERE session_id = ? ORDER BY seq`).all(sessionId) as Row[];
+    const uses = db.prepare(`SELECT * FROM tool_uses WHERE session_id = ? ORDER BY turn_seq, idx`).all(sessionId) as Row[];
+    const results = db.prepare(`SELECT * FROM tool_results WHERE session_id = ? ORDER BY turn_seq, idx`).all(sessionId) as Row[];
+    const group = (list: Row[]) => {
+      const m = new Map<number, Row[]>();
+      for (const r of list) {
+        const k = r.turn_seq as number;
+        const g = m.get(k);
+        if (g) g.push(r);
+        else m.set(k, [r]);
+      }
+      return m;
+    };
+    const u = group(uses);
+    const res = group(results);
+    return rows.map((r) => rowToTurn(r, u.get(r.seq as number) ?? [], res.get(r.seq as number) ?? []));
+  }
+
+  blob(hash: string | null): string | null {
+    if (!hash || !this.available) return null;
+    if (!this.blobs.has(hash)) {
+      const r = this.store.db.prepare(`SELECT text FROM blobs WHERE hash = ?`).get(hash) as { text: string } | undefined;
+      this.blobs.set(hash, r?.text ?? null);
+    }
+    return this.blobs.get(hash)!;
+  }
+
+  /** A stored model request body with its tools array and system prompt put back in place of their hashes. */
+  expandBody(text: string | null): string | null {
+    if (!text || !text.includes('"$blob"')) return text;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return text;
+    }
+    for (const [k, v] of Object.entries(body)) {
+      const hash = v && typeof v === 'object' ? (v as { $blob?: unknown }).$blob : undefined;
+      const blob = typeof hash === 'string' ? this.blob(hash) : null;
+      if (blob != null) body[k] = JSON.parse(blob);
+    }
+    return JSON.stringify(body);
+  }
+
+  /** Names of the tools a turn offered (each distinct list is read once). */
+  toolNames(t: Turn): string[] {
+    const h = t.toolNamesHash;
+    if (!h) return [];
+    let n = this.names.get(h);
+    if (!n) {
+      const text = this.blob(h);
+      n = text ? (JSON.parse(text) as string[]) : [];
+      this.names.set(h, n);
+    }
+    return n;
+  }
+
+  /** `tools/call` requests of MCP sessions between two times, with their answers. */
+  mcpCalls(from: number, to: number): McpCall[] {
+    const db = this.store.db;
+    const sessions = db.prepare(`SELECT id FROM sessions WHERE transport != 'model-api' AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)`)
+      .all(to, from) as Array<{ id: string }>;
+    const calls: McpCall[] = [];
+    const reqs = db.prepare(`SELECT seq, ts, payload, correlated_seq FROM messages WHERE session_id = ? AND method = 'tools/call' AND kind = 'request'
+      AND direction = 'client->server' AND ts BETWEEN ? AND ?`);
+    const answer = db.prepare(`SELECT seq, payload FROM messages WHERE session_id = ? AND seq = ?`);
+    for (const { id } of sessions) {
+      for (const r of reqs.all(id, from, to) as Row[]) {
+        const a = r.correlated_seq != null ? (answer.get(id, r.correlated_seq) as Row | undefined) : undefined;
+        const c = mcpCallOf(id, r.seq as number, r.ts as number, r.payload as string, a ? { seq: a.seq as number, payload: a.payload as string } : null);
+        if (c) calls.push(c);
+      }
+    }
+    return calls;
+  }
+
+  /** A conversation's turns with each tool use joined to the MCP call it caused. */
+  conversation(session: Session): Conversation {
+    const turns = this.turns(session.id);
+    if (!turns.length) return { session, turns: [] };
+    const from = turns[0].ts - 1000;
+    const to = Math.max(...turns.map((t) => t.endedAt ?? t.ts)) + CALL_WINDOW_MS;
+    return { session, turns: joinTurns(turns, (t) => this.toolNames(t), this.mcpCalls(from, to)) };
+  }
+
+  /**
+   * What the model-* rules read: the joined turns and the MCP sessions around the conversation (those
+   * its calls went to, and those a client started in the minutes before its first turn or during it).
+   */
+  context(session: Session): ConversationContext {
+    const conv = this.conversation(session);
+    if (!conv.turns.length) return { turns: [], mcp: [] };
+    const first = conv.turns[0].ts;
+    const last = Math.max(...conv.turns.map((t) => t.endedAt ?? t.ts));
+    const ids = new Set(conv.turns.flatMap((t) => t.toolUses.map((u) => u.mcpCall?.session)).filter((x): x is string => !!x));
+    const near = this.store.db.prepare(`SELECT id FROM sessions WHERE transport NOT IN ('model-api', 'http') AND started_at BETWEEN ? AND ?`)
+      .all(first - CONNECT_BEFORE_MS, last) as Array<{ id: string }>;
+    for (const r of near) ids.add(r.id);
+    const mcp: McpSide[] = [];
+    for (const id of ids) {
+      const s = this.store.getSession(id);
+      if (!s) continue;
+      const listing = this.store.db.prepare(`SELECT payload FROM messages WHERE session_id = ? AND method = 'tools/list' AND kind = 'response' ORDER BY seq DESC LIMIT 1`).get(id) as { payload: string } | undefined;
+      mcp.push({ session: s, tools: listing ? toolNamesOf(listing.payload) : null, failed: s.serverInfo == null });
+    }
+    return { turns: conv.turns, mcp: relevantMcpSides(conv.turns, mcp) };
+  }
+
+  /** The tools/call requests of an MCP session that a model turn caused: seq → conversation and turn. */
+  causedCalls(session: Session): Map<number, { conversation: string; turn: number; toolUse: string }> {
+    const out = new Map<number, { conversation: string; turn: number; toolUse: string }>();
+    if (!this.available || session.transport === 'model-api') return out;
+    const end = session.endedAt ?? Number.MAX_SAFE_INTEGER;
+    const convs = this.store.db.prepare(`SELECT DISTINCT s.id FROM sessions s JOIN turns t ON t.session_id = s.id
+      WHERE s.transport = 'model-api' AND t.ts BETWEEN ? AND ?`).all(session.startedAt - CALL_WINDOW_MS, end) as Array<{ id: string }>;
+    for (const { id } of convs) {
+      const s = this.store.getSession(id);
+      if (!s) continue;
+      for (const t of this.conversation(s).turns) {
+        for (const u of t.toolUses) if (u.mcpCall?.session === session.id) out.set(u.mcpCall.seq, { conversation: id, turn: t.seq, toolUse: u.id });
+      }
+    }
+    return out;
+  }
+
+  /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */
+  counts(sessionId: string): { turns: number; toolUses: number; errors: number } {
+    if (!this.available) return { turns: 0, toolUses: 0, errors: 0 };
+    const db = this.store.db;
+    const t = db.prepare(`SELECT count(*) AS n, sum(error IS NOT NULL) AS e FROM turns WHERE session_id = ?`).get(sessionId) as { n: number; e: number | null };
+    const u = db.prepare(`SELECT count(*) AS n FROM tool_uses WHERE session_id = ?`).get(sessionId) as { n: number };
+    const r = db.prepare(`SELECT count(*) AS n FROM tool_results WHERE session_id = ? AND is_error = 1`).get(sessionId) as { n: number };
+    return { turns: t.n, toolUses: u.n, errors: (t.e ?? 0) + r.n };
+  }
+}
