@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
 import { duration, isoTime, pad, sessionRowJson } from './format.js';
+import { describeGateway } from '../capture/gateway.js';
 
 export function registerSessions(program: Command): void {
   program
@@ -25,7 +26,8 @@ export function registerSessions(program: Command): void {
         const head = `${pad('ID', 12)}  ${pad('LABEL', 12)}  ${pad('TRANSPORT', 15)}  ${pad('CLIENT → SERVER', 34)}  ${pad('PROTOCOL', 10)}  ${'MSGS'.padStart(5)}  ${'ERRS'.padStart(4)}  ${pad('STARTED', 20)}  LENGTH`;
         const lines = [head];
         for (const s of sessions) {
-          const peers = `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
+          const via = describeGateway(s.gateway);
+          const peers = via ? `${s.clientInfo?.name ?? '?'} ${via}` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
           const length = s.endedAt ? duration(s.endedAt - s.startedAt) : 'live';
           lines.push(`${pad(s.id, 12)}  ${pad(s.label ?? '', 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
         }

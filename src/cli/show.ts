@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
+import { describeGateway, routeOfTool } from '../capture/gateway.js';
 
 export function registerShow(program: Command): void {
   program
@@ -15,6 +16,9 @@ export function registerShow(program: Command): void {
       const store = openStore(opts.db);
       try {
         const session = store.resolveSession(id);
+        const g = session.gateway;
+        // Through a gateway, each tools/call went to one upstream server (its prefix, or the one selected).
+        const upstreamOf = (m: { method: string | null; subject: string | null }) => (g && m.method === 'tools/call' && m.subject ? routeOfTool(g, m.subject)?.server ?? null : null);
         if (opts.json) {
           const messages = [];
           for (const m of store.iterateMessages(session.id)) {
@@ -25,7 +29,7 @@ export function registerShow(program: Command): void {
             messages.push({
               seq: m.seq, ts: new Date(m.ts).toISOString(), direction: m.direction, kind: m.kind, id: m.rpcId,
               method: m.method, channel: m.channel, latencyMs: m.latencyMs == null ? null : Math.round(m.latencyMs * 1000) / 1000,
-              payload, ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
+              payload, ...(upstreamOf(m) ? { upstreamServer: upstreamOf(m) } : {}), ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
             });
           }
           const out: Record<string, unknown> = { session: sessionRowJson(session), messages };
@@ -35,7 +39,7 @@ export function registerShow(program: Command): void {
         }
         const w = process.stdout.columns && process.stdout.columns > 60 ? process.stdout.columns : 120;
         const s = session;
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
         const exchanges = store.exchanges(s.id);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
@@ -48,7 +52,8 @@ export function registerShow(program: Command): void {
           const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;
           const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
-          process.stdout.write(head + pad(summary(m), Math.max(10, w - head.length)) + '\n');
+          const upstream = upstreamOf(m);
+          process.stdout.write(head + pad((upstream ? `→ ${upstream}: ` : '') + summary(m), Math.max(10, w - head.length)) + '\n');
         }
         return 0;
       } finally {

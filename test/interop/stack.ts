@@ -1,3 +1,5 @@
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
 import { CaptureStore } from '../../src/store/read.js';
 import { MASTER_KEY, startLiteLLM, type LiteLLM } from './litellm.js';
@@ -120,3 +122,29 @@ let nextId = 1;
 export const rpc = (method: string, params?: unknown) => ({ jsonrpc: '2.0', id: nextId++, method, ...(params === undefined ? {} : { params }) });
 
 export const INIT = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'interop', version: '1.0.0' } };
+
+/**
+ * A fetch with connections of its own, for an SDK client. LiteLLM 1.77 is stateless (no Mcp-Session-Id), so
+ * mcptap tells its clients apart by their connections; clients in one test process would otherwise share
+ * fetch's global pool, which a single real client does not.
+ */
+export function ownConnections(): { fetch: (url: string | URL, init?: RequestInit) => Promise<Response>; close(): void } {
+  const agent = new http.Agent({ keepAlive: true });
+  const fetchVia = (url: string | URL, init: RequestInit = {}) => new Promise<Response>((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((v, k) => {
+      headers[k] = v;
+    });
+    const req = http.request(String(url), { method: init.method ?? 'GET', headers, agent }, (res) => {
+      const out = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) if (v != null) out.set(k, Array.isArray(v) ? v.join(', ') : v);
+      const body = res.statusCode === 204 || res.statusCode === 304 ? null : (Readable.toWeb(res) as ReadableStream);
+      resolve(new Response(body, { status: res.statusCode, headers: out }));
+    });
+    req.on('error', reject);
+    init.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')));
+    if (init.body != null) req.end(typeof init.body === 'string' ? init.body : Buffer.from(init.body as ArrayBuffer));
+    else req.end();
+  });
+  return { fetch: fetchVia, close: () => agent.destroy() };
+}

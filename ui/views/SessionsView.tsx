@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import type { Session } from '../../src/capture/model.js';
 import { pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';
+import { describeGateway } from '../../src/capture/gateway.js';
 
 function age(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
@@ -37,7 +38,8 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
       {sessions.slice(start, end).map((s, i) => {
         const idx = start + i;
         const live = s.endedAt == null;
-        const peers = s.transport === 'http' ? s.target : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
+        const via = describeGateway(s.gateway);
+        const peers = s.transport === 'http' ? s.target : via ? `${s.clientInfo?.name ?? '?'} ${via}` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
         const mark = s.id === referenceId ? 'R' : live ? '●' : ' ';
         const line = `${mark} ${pad(s.id, 12)} ${pad(s.label ?? '', 10)} ${pad(s.transport, 15)} ${pad(peers, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
         return (
