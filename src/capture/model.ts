@@ -63,6 +63,22 @@ export interface Session {
   /** JSON-RPC errors, `isError` tool results, invalid messages and HTTP statuses ≥ 400. */
   errorCount: number;
   exchangeCount: number;
+  /** The MCP gateway the session went through (LiteLLM), recognised from what it answered; null when direct. */
+  gateway?: GatewayInfo | null;
+}
+
+/** A gateway between the client and its MCP servers, and which of them the session reached. */
+export interface GatewayInfo {
+  name: 'litellm';
+  /** What gave it away, e.g. `serverInfo litellm-mcp-server`. */
+  recognisedBy: string;
+  /** The servers the client selected (path `/mcp/<server>` or `/<server>/mcp`, or the `x-mcp-servers` header); empty: all. */
+  servers: string[];
+  selectedBy: 'path' | 'header' | null;
+  /** Server prefixes on the tool names the gateway listed (`db_main` of `db_main-list_schemas`). */
+  prefixes: string[];
+  /** The prefix separator (LiteLLM's MCP_TOOL_PREFIX_SEPARATOR, `-` by default). */
+  separator: string;
 }
 
 /** Header pairs in the order they were sent, names as sent; values already redacted. */

@@ -4,6 +4,7 @@ import type { DecodedMessage } from '../wire/jsonrpc.js';
 import { newSessionId } from './ids.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { isOAuthDiscoveryPath } from '../wire/oauth-paths.js';
+import { LITELLM_OUTCOMES_META, LITELLM_SEPARATOR, LITELLM_SERVER_NAME, listedPrefixes, recogniseGateway, selectedServers, type ServerSelection } from './gateway.js';
 
 export interface TrackerOptions {
   target: string;
@@ -23,6 +24,8 @@ interface SessionState {
   lastActivity: number;
   /** The path a Streamable HTTP session POSTs its messages to. */
   endpointPath: string | null;
+  /** The upstream servers its initialize selected on a gateway (path or x-mcp-servers). */
+  selection: ServerSelection | null;
 }
 
 /** What the proxy knows of an exchange when it asks which session it belongs to. */
@@ -96,8 +99,9 @@ export class SessionTracker {
       messageCount: 0,
       errorCount: 0,
       exchangeCount: 0,
+      gateway: null,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -132,6 +136,7 @@ export class SessionTracker {
       }
     }
     if (st.session.transport === 'streamable-http' && ex.method === 'POST' && h.isMcp) st.endpointPath ??= pathOf(ex.url);
+    if (h.hasInitialize || (!st.selection && h.isMcp && st.session.transport !== 'http')) st.selection = selectedServers(ex.url, ex.requestHeaders);
     this.hub.emit('session', st.session);
     return st.session;
   }
@@ -297,6 +302,15 @@ export class SessionTracker {
     return out;
   }
 
+  /** The session went through a gateway (LiteLLM): what gave it away, and the servers its initialize selected. */
+  private noteGateway(st: SessionState, recognisedBy: string): void {
+    if (st.session.gateway) return;
+    st.session.gateway = {
+      name: 'litellm', recognisedBy, servers: st.selection?.servers ?? [], selectedBy: st.selection?.by ?? null,
+      prefixes: [], separator: LITELLM_SEPARATOR,
+    };
+  }
+
   private correlate(st: SessionState, m: RpcMessage, value: unknown): void {
     const v = value as Record<string, any> | null;
     if (m.kind === 'request' && m.rpcId != null) {
@@ -332,6 +346,14 @@ export class SessionTracker {
         if (typeof r.protocolVersion === 'string') st.session.protocolVersion = r.protocolVersion;
         if (r.serverInfo) st.session.serverInfo = r.serverInfo;
         if (r.capabilities) st.session.serverCapabilities = r.capabilities;
+        if (recogniseGateway(r.serverInfo)) this.noteGateway(st, `serverInfo ${LITELLM_SERVER_NAME}`);
+      }
+      // LiteLLM 1.108 scoped to one server passes that server's serverInfo on; its tool lists still tell.
+      if (m.kind === 'response' && req.method === 'tools/list' && r?._meta?.[LITELLM_OUTCOMES_META]) this.noteGateway(st, `tools/list _meta ${LITELLM_OUTCOMES_META}`);
+      const g = st.session.gateway;
+      if (m.kind === 'response' && g && req.method === 'tools/list' && Array.isArray(r?.tools)) {
+        const names = r.tools.map((t: { name?: unknown }) => t?.name).filter((n: unknown): n is string => typeof n === 'string');
+        g.prefixes = [...new Set([...g.prefixes, ...listedPrefixes(names, g.servers, g.separator)])].sort();
       }
     }
   }

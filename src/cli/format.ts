@@ -1,5 +1,6 @@
 import { isLive, sessionLength, type SessionSpan } from '../store/liveness.js';
 import type { RpcMessage, Session } from '../capture/model.js';
+import { describeGateway } from '../capture/gateway.js';
 
 export function arrow(m: Pick<RpcMessage, 'direction'>): string {
   return m.direction === 'client->server' ? '→' : '←';
@@ -77,6 +78,9 @@ export function sessionRowJson(s: Session, span?: SessionSpan) {
     target: s.target,
     clientName: s.clientInfo?.name ?? null,
     serverName: s.serverInfo?.name ?? null,
+    // "via litellm → db_main": the gateway the session went through and the upstream servers it reached.
+    via: describeGateway(s.gateway),
+    gateway: s.gateway ?? null,
     protocolVersion: s.protocolVersion,
     mcpSessionId: s.mcpSessionId,
     startedAt: new Date(s.startedAt).toISOString(),

@@ -17,6 +17,7 @@ function conversationSummary(turns: TurnReader, s: Session) {
     linked: uses.filter((u) => u.mcpCall).length, errors: s.errorCount,
   };
 }
+import { describeGateway } from '../capture/gateway.js';
 
 export function registerSessions(program: Command): void {
   program
@@ -45,7 +46,8 @@ export function registerSessions(program: Command): void {
         const lines = [head];
         for (const s of sessions) {
           const c = convs.get(s.id);
-          const peers = c ? `${c.model ?? '?'} ${c.toolUses} uses, ${c.linked} linked` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
+          const via = describeGateway(s.gateway);
+          const peers = c ? `${c.model ?? '?'} ${c.toolUses} uses, ${c.linked} linked` : via ? `${s.clientInfo?.name ?? '?'} ${via}` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
           const span = spans.get(s.id);
           const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}`;
           lines.push(`${pad(s.id, 12)}  ${pad(s.label ?? '', 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(c ? API_SHORT[c.api ?? ''] ?? '' : s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);

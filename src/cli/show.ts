@@ -7,6 +7,7 @@ import { openSession } from './source.js';
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
+import { describeGateway, routeOfTool } from '../capture/gateway.js';
 
 export function registerShow(program: Command): void {
   program
@@ -33,6 +34,9 @@ export function registerShow(program: Command): void {
           else process.stdout.write(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120).join('\n') + '\n');
           return 0;
         }
+        const g = s.gateway;
+        // Through a gateway, each tools/call went to one upstream server (its prefix, or the one selected).
+        const upstreamOf = (m: { method: string | null; subject: string | null }) => (g && m.method === 'tools/call' && m.subject ? routeOfTool(g, m.subject)?.server ?? null : null);
         const keep = filteredSeqs(store, s.id, opts.filter);
         const messages = () => [...store.iterateMessages(s.id)].filter((m) => !keep || keep.has(m.seq));
         const exchanges = store.exchanges(s.id);
@@ -47,7 +51,7 @@ export function registerShow(program: Command): void {
               method: m.method, subject: m.subject, channel: m.channel, exchangeId: m.exchangeId, correlatedSeq: m.correlatedSeq,
               latencyMs: m.latencyMs == null ? null : Math.round(m.latencyMs * 1000) / 1000,
               ...(m.sseEventId != null ? { sseEventId: m.sseEventId } : {}),
-              payload, ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
+              payload, ...(upstreamOf(m) ? { upstreamServer: upstreamOf(m) } : {}), ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
             };
           }) };
           if (opts.exchanges) out.exchanges = exchanges;
@@ -56,7 +60,7 @@ export function registerShow(program: Command): void {
         }
         // A terminal's width; piped into a file or another program, summaries are not cut at all.
         const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
@@ -68,7 +72,8 @@ export function registerShow(program: Command): void {
           const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;
           const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
-          const text = summary(m);
+          const upstream = upstreamOf(m);
+          const text = (upstream ? `→ ${upstream}: ` : '') + summary(m);
           process.stdout.write(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
         }
         return 0;

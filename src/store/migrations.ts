@@ -150,9 +150,16 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       );
     `);
   },
+  (db) => {
+    // The MCP gateway a session went through (LiteLLM) and the upstream servers it reached, as JSON.
+    db.exec(`ALTER TABLE sessions ADD COLUMN gateway TEXT`);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** The oldest schema that reads as the current one does (later migrations dropped indexes or added nullable columns). */
+/**
+ * The oldest schema that reads as the current one does (later migrations dropped indexes and added the
+ * nullable sessions.gateway, which reads as null where it is missing).
+ */
 export const MIN_READ_VERSION = 1;

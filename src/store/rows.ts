@@ -36,6 +36,7 @@ export const SESSION_FIELDS: Field<Session>[] = [
   ['message_count', (s) => s.messageCount],
   ['error_count', (s) => s.errorCount],
   ['exchange_count', (s) => s.exchangeCount],
+  ['gateway', (s) => json(s.gateway)],
 ];
 
 export function sessionToRow(s: Session): Row {
@@ -60,6 +61,8 @@ export function rowToSession(r: Row): Session {
     messageCount: r.message_count as number,
     errorCount: r.error_count as number,
     exchangeCount: r.exchange_count as number,
+    // Databases and recordings from before the column read as direct sessions.
+    gateway: parse(r.gateway),
   };
 }
 

@@ -291,6 +291,8 @@ export interface ClientOptions {
   onElicit?: (params: unknown) => unknown;
   /** Answers roots/list (a canned root when absent); may return a promise that never settles. */
   onRoots?: () => unknown;
+  /** Streamable HTTP: the fetch the transport uses (connections of its own). */
+  fetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
 
 export const SAMPLED = { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled' } } as const;
@@ -304,7 +306,7 @@ export async function connectClient(kind: TransportKind, url: string, opts: Clie
   client.setRequestHandler(ListRootsRequestSchema, async () => (await (opts.onRoots?.() ?? { roots: [{ uri: 'file:///tmp/project', name: 'project' }] })) as never);
   let transport: Transport;
   const init = opts.headers ? { headers: opts.headers } : undefined;
-  if (kind === 'streamable-http') transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: init });
+  if (kind === 'streamable-http') transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: init, fetch: opts.fetch });
   else if (kind === 'sse') transport = new SSEClientTransport(new URL(url), { requestInit: init, eventSourceInit: opts.headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as Record<string, string>), ...opts.headers } }) } : undefined });
   else {
     // Node 20 has no global WebSocket; the SDK's client transport expects one.

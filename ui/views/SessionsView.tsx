@@ -4,6 +4,7 @@ import type { Session } from '../../src/capture/model.js';
 import { pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';
 import { isLive, type SessionSpan } from '../../src/store/liveness.js';
+import { describeGateway } from '../../src/capture/gateway.js';
 
 function age(ms: number, now: number): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
@@ -44,7 +45,8 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
       {sessions.slice(start, end).map((s, i) => {
         const idx = start + i;
         const live = isLive(s, spans.get(s.id), now);
-        const peers = s.transport === 'http' ? s.target : s.transport === 'model-api' ? `${s.clientInfo?.name ?? '?'} → model API ${s.target} (turns)` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
+        const via = describeGateway(s.gateway);
+        const peers = s.transport === 'http' ? s.target : via ? `${s.clientInfo?.name ?? '?'} ${via}` : s.transport === 'model-api' ? `${s.clientInfo?.name ?? '?'} → model API ${s.target} (turns)` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
         const mark = s.id === referenceId ? 'R' : live ? '●' : ' ';
         const line = `${mark} ${pad(s.id, 12)} ${pad(s.label ?? '', labelW)} ${pad(transport(s.transport), transportW)} ${pad(peers, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
         return (

@@ -9,6 +9,7 @@ import { color } from '../theme.js';
 import { TimelineRows } from './TimelineRows.js';
 import { TurnReader } from '../../src/store/turns-read.js';
 import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
+import { describeGateway } from '../../src/capture/gateway.js';
 
 const SPEEDS = [1, 4, 16, Infinity];
 
@@ -126,7 +127,7 @@ export function TimelineView({ store, session, version, height, width, input: in
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         <Text bold>{`session ${session.id}`}</Text>
-        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${live ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'} · protocol ${session.protocolVersion ?? '?'}`}
+        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${live ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'}${session.gateway ? ` ${describeGateway(session.gateway)}` : ''} · protocol ${session.protocolVersion ?? '?'}`}
       </Text>
       <Text wrap="truncate-end" color={editing ? color('yellow') : undefined}>
         {`filter: ${filter}${editing ? '▏' : ''}`}

@@ -1,4 +1,5 @@
 import { acceptHeader, auth, endpointRewrite, httpStatus, oauthResource, redirect, transportMismatch, upstreamFailure } from './http-rules.js';
+import { gatewayAuth, gatewayServers, gatewayToolError, gatewayUpstream } from './gateway-rules.js';
 import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
@@ -8,7 +9,8 @@ export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.
 
 /** Every rule, in the order findings are listed. */
 export const RULES: Rule[] = [
-  acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, oauthResource,
+  acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, gatewayAuth, oauthResource,
+  gatewayServers, gatewayUpstream, gatewayToolError,
   endpointRewrite, unanswered, invalidJsonRpc, ordering, rpcErrors, toolErrors, upstreamFailure, httpStatus,
   ...MODEL_RULES,
 ];

@@ -2,6 +2,7 @@ import type { Exchange } from '../../capture/model.js';
 import { claudeAdd, reqHeader, resHeader, resType, SessionView } from './context.js';
 import type { Finding, Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
+import { isLiteLLMKeyRefusal, isLiteLLMServerRefusal } from './gateway-rules.js';
 
 /** The URL the client used, rebuilt from its Host header (the proxy's address). */
 export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
@@ -169,7 +170,7 @@ export const auth: Rule = {
           `Either give the client a key directly (e.g. claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>"), or expose the OAuth metadata through the gateway.`));
         continue;
       }
-      if (e.status !== 401 && e.status !== 403) continue;
+      if ((e.status !== 401 && e.status !== 403) || isLiteLLMServerRefusal(e)) continue;
       const challenge = resHeader(e, 'www-authenticate');
       // The challenge that starts an OAuth login. Came back with a token that worked: nothing to tell.
       // Got the metadata: a login started (it goes on in a browser, and the client's retry with the token
@@ -386,7 +387,7 @@ export const httpStatus: Rule = {
           `Check --target and the path the client uses: claude mcp add --transport http <name> ${clientUrl(e, v.path(e))} must reach the MCP endpoint itself.`));
         continue;
       }
-      if (s == null || s < 400 || s >= 500 || s === 401 || s === 403 || s === 406) continue;
+      if (s == null || s < 400 || s >= 500 || s === 401 || s === 403 || s === 406 || isLiteLLMKeyRefusal(e) || isLiteLLMServerRefusal(e)) continue;
       // Only requests that carried JSON-RPC; a stream's GET and a DELETE may be declined (405) by design.
       if (e.method !== 'POST' || !v.messagesOf(e.id).some((m) => m.direction === 'client->server')) continue;
       const path = v.path(e);
@@ -438,7 +439,7 @@ export const upstreamFailure: Rule = {
           { exchangeIds: [e.id], messageSeqs: seqs },
           `The response started (status ${e.status ?? '?'}) but the connection ended before it was complete; anything the client was waiting for on it never came. Gateways with short idle timeouts do this to long SSE streams.`,
           `Raise the gateway's or load balancer's read/idle timeout for the MCP route, or have the server send SSE keep-alive comments.`));
-      } else if (e.status != null && e.status >= 500) {
+      } else if (e.status != null && e.status >= 500 && !isLiteLLMKeyRefusal(e)) {
         out.push(v.finding('upstream-failure', 'error',
           `${e.method} ${v.path(e)} answered ${e.status}`,
           { exchangeIds: [e.id], messageSeqs: seqs },

@@ -1,0 +1,9 @@
+import { pins, venvProgram } from './peers.js';
+
+/** Fails the whole suite in one line when setup.sh has not installed a peer (never a silent skip). */
+export default function setup(): void {
+  const p = pins();
+  if (!p.litellm.length || !p.mcp) throw new Error('interop: test/interop/pins.sh names no LiteLLM or mcp pin');
+  for (const v of p.litellm) venvProgram(`.venv-litellm-${v}`, 'litellm');
+  venvProgram('.venv-mcp', 'python');
+}
