@@ -51,6 +51,7 @@ export function registerReplay(program: Command): void {
           warnings.push(m);
           if (!opts.json) process.stderr.write(`mcptap: warning: ${m}\n`);
         },
+        onWaiting: (m) => process.stderr.write(`mcptap: ${m}\n`),
       });
       if (!result.session) throw new UsageError(`nothing was captured while replaying to ${opts.target}`);
       const replayed = load(result.session.id, db);
