@@ -57,7 +57,8 @@ afterAll(async () => {
 });
 
 describe('mcptap resend', () => {
-  it('says what it waits for when the server does not answer, and a run that cannot reach its target leaves no session', async () => {
+  // Each test spawns the command a few times: on a loaded machine that takes a while.
+  it('says what it waits for when the server does not answer', { timeout: 90_000 }, async () => {
     const id = await capture('streamable-http', peers[0], 'orig-wait');
     const held: import('node:http').ServerResponse[] = [];
     // Answers the handshake, then holds the call: what a hung upstream looks like.
@@ -72,6 +73,10 @@ describe('mcptap resend', () => {
     expect(r.stderr).toContain('mcptap: waiting up to 2s for the answer to tools/call (id 2)');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('now: no answer');
+  });
+
+  it('leaves no session behind when it cannot reach its target', { timeout: 90_000 }, async () => {
+    const id = await capture('streamable-http', peers[0], 'orig-down');
     const before = withStore((s) => s.listSessions().length);
     const down = await run(['resend', id, String(echoSeq(id)), '--target', 'http://127.0.0.1:9']);
     expect(down.status).toBe(2);
@@ -80,7 +85,7 @@ describe('mcptap resend', () => {
   });
 
   for (const [kind, i] of [['streamable-http', 0], ['sse', 1]] as const) {
-    it(`sends one request again over ${kind} after the recorded handshake, as a new session linked by its label`, async () => {
+    it(`sends one request again over ${kind} after the recorded handshake, as a new session linked by its label`, { timeout: 90_000 }, async () => {
       const id = await capture(kind, peers[i], `orig-${kind}`);
       const seq = echoSeq(id);
       const r = await run(['resend', id.slice(0, 6), String(seq)]);
@@ -101,7 +106,7 @@ describe('mcptap resend', () => {
     });
   }
 
-  it('--edit sends what the editor saved, and shows the answer beside the original with the differences', async () => {
+  it('--edit sends what the editor saved, and shows the answer beside the original with the differences', { timeout: 90_000 }, async () => {
     const id = await capture('streamable-http', peers[0], 'orig-edit');
     const editor = path.join(tmp.dir, 'editor.sh');
     fs.writeFileSync(editor, '#!/bin/sh\nsed -i "s/hello/edited/" "$1"\n', { mode: 0o755 });
@@ -113,7 +118,7 @@ describe('mcptap resend', () => {
     expect(r.stdout).toContain('the answer differs (1):\n  result.content[0].text: "Echo: hello" → "Echo: edited"');
   });
 
-  it('refuses a message the client did not send, and an edit that is not JSON, with one line and exit 2', async () => {
+  it('refuses a message the client did not send, and an edit that is not JSON, with one line and exit 2', { timeout: 90_000 }, async () => {
     const id = await capture('streamable-http', peers[0], 'orig-bad');
     const response = withStore((s) => s.messages(id).find((m) => m.kind === 'response' && m.method === 'tools/call')!);
     const r = await run(['resend', id, String(response.seq)]);

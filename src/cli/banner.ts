@@ -45,7 +45,8 @@ export function bannerLines(proxy: RunningProxy, db: string, opts: { db?: string
   } else {
     lines.push(`  ${first}`, `  ${second}`);
   }
-  const db_ = opts.db ? ['--db', db] : [];
+  // Another terminal may not have MCPTAP_DB set: name the database unless it is the built-in default.
+  const db_ = opts.db || process.env.MCPTAP_DB ? ['--db', db] : [];
   lines.push('', `Watch live:  ${commandLine('tui', ...db_)}`, `List:        ${commandLine('sessions', ...db_)}`, 'Ctrl-C stops (captures are flushed first).', '');
   return lines;
 }

@@ -67,7 +67,8 @@ export function registerReplay(program: Command): void {
     }));
 }
 
-function load(arg: string, db: string | null): Recording {
+/** A session from the database (when given) or a recording file, read whole. */
+export function load(arg: string, db: string | null): Recording {
   const store = db ? CaptureStore.open(db, { readonly: true }) : null;
   try {
     return loadDiffInput(arg, store);
