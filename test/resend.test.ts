@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
-import { connectClient, startSseServer, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
+import { connectClient, startJsonServer, startSseServer, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
 // mcptap resend: one recorded request sent again to the real server-everything, after the handshake
@@ -57,8 +57,35 @@ afterAll(async () => {
 });
 
 describe('mcptap resend', () => {
+  // Each test spawns the command a few times: on a loaded machine that takes a while.
+  it('says what it waits for when the server does not answer', { timeout: 90_000 }, async () => {
+    const id = await capture('streamable-http', peers[0], 'orig-wait');
+    const held: import('node:http').ServerResponse[] = [];
+    // Answers the handshake, then holds the call: what a hung upstream looks like.
+    const silent = await startJsonServer((body, res) => {
+      if (body?.method === 'initialize') return void res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 's-1' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { protocolVersion: body.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'silent', version: '1' } } }));
+      if (!('id' in (body ?? {}))) return void res.writeHead(202).end();
+      held.push(res);
+    });
+    peers.push(silent);
+    const r = await run(['resend', id, String(echoSeq(id)), '--target', silent.url, '--timeout', '2']);
+    for (const res of held) res.destroy();
+    expect(r.stderr).toContain('mcptap: waiting up to 2s for the answer to tools/call (id 2)');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('now: no answer');
+  });
+
+  it('leaves no session behind when it cannot reach its target', { timeout: 90_000 }, async () => {
+    const id = await capture('streamable-http', peers[0], 'orig-down');
+    const before = withStore((s) => s.listSessions().length);
+    const down = await run(['resend', id, String(echoSeq(id)), '--target', 'http://127.0.0.1:9']);
+    expect(down.status).toBe(2);
+    expect(down.stderr).toMatch(/mcptap: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+    expect(withStore((s) => s.listSessions().length)).toBe(before);
+  });
+
   for (const [kind, i] of [['streamable-http', 0], ['sse', 1]] as const) {
-    it(`sends one request again over ${kind} after the recorded handshake, as a new session linked by its label`, async () => {
+    it(`sends one request again over ${kind} after the recorded handshake, as a new session linked by its label`, { timeout: 90_000 }, async () => {
       const id = await capture(kind, peers[i], `orig-${kind}`);
       const seq = echoSeq(id);
       const r = await run(['resend', id.slice(0, 6), String(seq)]);
@@ -70,14 +97,16 @@ describe('mcptap resend', () => {
       expect(r.stdout).toContain('the answer is the same');
       const [was, now] = withStore((s) => [s.messages(id), s.messages(resent)] as const);
       expect(withStore((s) => s.getSession(resent)!.label)).toBe(`resend of ${id} #${seq}`);
-      const sent = now.filter((m) => m.direction === 'client->server').map((m) => m.method);
+      const sent = now.filter((m) => m.direction === 'client->server' && (m.kind === 'request' || m.kind === 'notification')).map((m) => m.method);
       expect(sent).toEqual(['initialize', 'notifications/initialized', 'tools/call']);
       const params = (ms: typeof was) => JSON.parse(ms.find((m) => m.method === 'initialize' && m.kind === 'request')!.payload).params;
       expect(params(now)).toEqual(params(was));
+      // Listed by what it points to, not cut to "resend of …".
+      expect((await run(['sessions'])).stdout).toContain(`↻${id.slice(0, 6)}`);
     });
   }
 
-  it('--edit sends what the editor saved, and shows the answer beside the original with the differences', async () => {
+  it('--edit sends what the editor saved, and shows the answer beside the original with the differences', { timeout: 90_000 }, async () => {
     const id = await capture('streamable-http', peers[0], 'orig-edit');
     const editor = path.join(tmp.dir, 'editor.sh');
     fs.writeFileSync(editor, '#!/bin/sh\nsed -i "s/hello/edited/" "$1"\n', { mode: 0o755 });
@@ -89,7 +118,7 @@ describe('mcptap resend', () => {
     expect(r.stdout).toContain('the answer differs (1):\n  result.content[0].text: "Echo: hello" → "Echo: edited"');
   });
 
-  it('refuses a message the client did not send, and an edit that is not JSON, with one line and exit 2', async () => {
+  it('refuses a message the client did not send, and an edit that is not JSON, with one line and exit 2', { timeout: 90_000 }, async () => {
     const id = await capture('streamable-http', peers[0], 'orig-bad');
     const response = withStore((s) => s.messages(id).find((m) => m.kind === 'response' && m.method === 'tools/call')!);
     const r = await run(['resend', id, String(response.seq)]);

@@ -47,7 +47,8 @@ export function bannerLines(proxy: RunningProxy, db: string, opts: { db?: string
     // A target that serves the model API too (a gateway) records the model's side: mcptap show joins it.
     lines.push(`  ANTHROPIC_BASE_URL=${base} claude    # the model's side too, when the target serves /v1/messages`);
   }
-  const db_ = opts.db ? ['--db', db] : [];
+  // Another terminal may not have MCPTAP_DB set: name the database unless it is the built-in default.
+  const db_ = opts.db || process.env.MCPTAP_DB ? ['--db', db] : [];
   lines.push('', `Watch live:  ${commandLine('tui', ...db_)}`, `List:        ${commandLine('sessions', ...db_)}`, 'Ctrl-C stops (captures are flushed first).', '');
   return lines;
 }

@@ -70,6 +70,18 @@ export function summary(m: RpcMessage): string {
   return Object.keys(p).length ? JSON.stringify(p) : '';
 }
 
+/**
+ * A label for a narrow column: "replay of 9c1b2a3d4e5f" (the label replay and resend give) becomes
+ * "↻9c1b2a" or "↻9c1b2a #6", so the id it points to survives the cut; other labels are cut as usual.
+ */
+export function shortLabel(label: string | null, w: number): string {
+  const l = label ?? '';
+  const m = l.length > w ? /^(replay|resend) of ([0-9a-z-]+)(?: #(\d+))?$/.exec(l) : null;
+  if (!m) return pad(l, w);
+  const tail = m[3] ? ` #${m[3]}` : '';
+  return pad(`↻${m[2].slice(0, Math.max(4, w - 1 - tail.length))}${tail}`, w);
+}
+
 export function sessionRowJson(s: Session, span?: SessionSpan) {
   return {
     id: s.id,

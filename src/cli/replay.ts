@@ -51,6 +51,7 @@ export function registerReplay(program: Command): void {
           warnings.push(m);
           if (!opts.json) process.stderr.write(`mcptap: warning: ${m}\n`);
         },
+        onWaiting: (m) => process.stderr.write(`mcptap: ${m}\n`),
       });
       if (!result.session) throw new UsageError(`nothing was captured while replaying to ${opts.target}`);
       const replayed = load(result.session.id, db);
@@ -66,7 +67,8 @@ export function registerReplay(program: Command): void {
     }));
 }
 
-function load(arg: string, db: string | null): Recording {
+/** A session from the database (when given) or a recording file, read whole. */
+export function load(arg: string, db: string | null): Recording {
   const store = db ? CaptureStore.open(db, { readonly: true }) : null;
   try {
     return loadDiffInput(arg, store);

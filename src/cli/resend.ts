@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { diffSessions } from '../analysis/diff.js';
-import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
+import { isRecordingPath } from '../analysis/input.js';
 import { diffJson, type PathDiff } from '../analysis/jsondiff.js';
 import { normalize } from '../analysis/normalize.js';
 import type { HeaderList, RpcMessage } from '../capture/model.js';
@@ -12,10 +12,9 @@ import { EXIT, UsageError } from '../errors.js';
 import { replaySession } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';
 import { resendPart } from '../replay/resend.js';
-import { CaptureStore } from '../store/read.js';
 import { action, dbOption, examples, parseIntOption, printJson, resolveDb } from './common.js';
 import { pad } from './format.js';
-import { collectHeader, parseSeconds } from './replay.js';
+import { collectHeader, load, parseSeconds } from './replay.js';
 
 interface ResendCliOptions {
   target?: string;
@@ -82,6 +81,7 @@ export async function resend(part: Recording, sent: RpcMessage, opts: { target: 
     recording: part, target: opts.target, db: opts.db, label: `resend of ${part.session.id} #${sent.seq}`,
     headers: opts.header ?? [], timeoutMs: (opts.timeout ?? 10) * 1000, insecure: opts.insecure,
     onWarning: opts.onWarning ?? ((m) => process.stderr.write(`mcptap: warning: ${m}\n`)),
+    onWaiting: opts.onWarning ?? ((m) => process.stderr.write(`mcptap: ${m}\n`)),
   });
   if (!result.session) throw new UsageError(`nothing was captured while resending to ${opts.target}`);
   const now = load(result.session.id, opts.db);
@@ -89,15 +89,6 @@ export async function resend(part: Recording, sent: RpcMessage, opts: { target: 
   const answer = request?.correlatedSeq != null ? now.messages.find((m) => m.seq === request.correlatedSeq) ?? null : null;
   const was = sent.correlatedSeq != null ? part.messages.find((m) => m.seq === sent.correlatedSeq) ?? null : null;
   return { session: result.session.id, answer, was, report: diffSessions(part, now) };
-}
-
-function load(arg: string, db: string | null): Recording {
-  const store = db ? CaptureStore.open(db, { readonly: true }) : null;
-  try {
-    return loadDiffInput(arg, store);
-  } finally {
-    store?.close();
-  }
 }
 
 function parse(text: string): unknown {

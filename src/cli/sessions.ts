@@ -1,7 +1,7 @@
 import { isLive, sessionLength } from '../store/liveness.js';
 import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
-import { duration, isoTime, pad, sessionRowJson } from './format.js';
+import { duration, isoTime, pad, sessionRowJson, shortLabel } from './format.js';
 import { TurnReader } from '../store/turns-read.js';
 import type { Session } from '../capture/model.js';
 
@@ -50,7 +50,7 @@ export function registerSessions(program: Command): void {
           const peers = c ? `${c.model ?? '?'} ${c.toolUses} uses, ${c.linked} linked` : via ? `${s.clientInfo?.name ?? '?'} ${via}` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
           const span = spans.get(s.id);
           const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}`;
-          lines.push(`${pad(s.id, 12)}  ${pad(s.label ?? '', 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(c ? API_SHORT[c.api ?? ''] ?? '' : s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
+          lines.push(`${pad(s.id, 12)}  ${shortLabel(s.label, 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(c ? API_SHORT[c.api ?? ''] ?? '' : s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
         }
         process.stdout.write(lines.join('\n') + '\n');
         return 0;

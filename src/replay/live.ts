@@ -100,7 +100,11 @@ export class Expectations {
   /** How many of each server message the live server owes (recorded so far, less what was given up on). */
   private readonly want = new Map<string, number>();
 
-  constructor(rec: Recording, private readonly live: LiveState, private readonly timeoutMs: number, private readonly missing: string[]) {
+  /**
+   * `waiting` hears, once a wait has lasted a second, what the replay is waiting for and how long it
+   * will: a silent 10-second timeout reads as a hang.
+   */
+  constructor(rec: Recording, private readonly live: LiveState, private readonly timeoutMs: number, private readonly missing: string[], private readonly waiting: (what: string) => void = () => {}) {
     for (const m of rec.messages) {
       if (m.direction === 'client->server' && m.kind === 'request' && m.rpcId != null && m.correlatedSeq != null) {
         this.requests.push({ id: m.rpcId, method: m.method ?? '?', answerSeq: m.correlatedSeq });
@@ -124,12 +128,20 @@ export class Expectations {
       const m = this.serverMessages[this.nextMessage++].method;
       this.want.set(m, (this.want.get(m) ?? 0) + 1);
     }
-    const end = performance.now() + this.timeoutMs;
+    const start = performance.now();
+    const end = start + this.timeoutMs;
+    let told = false;
     for (;;) {
       this.due = this.due.filter((r) => !this.live.isAnswered(r.id));
       const short = [...this.want].filter(([m, n]) => n > this.live.seen(m));
       if (!this.due.length && !short.length) return;
-      const left = end - performance.now();
+      if (!told && performance.now() - start >= 1000) {
+        told = true;
+        const what = [...this.due.map((r) => `the answer to ${r.method} (id ${JSON.stringify(r.id)})`), ...short.map(([m, n]) => `${n - this.live.seen(m)} × ${m} from the server`)];
+        this.waiting(`waiting up to ${Math.round(this.timeoutMs / 1000)}s for ${what.join(', ')}`);
+      }
+      const now = performance.now();
+      const left = end - now;
       if (left <= 0) {
         for (const r of this.due) this.missing.push(`an answer to ${r.method} (id ${JSON.stringify(r.id)})`);
         this.due = [];
@@ -139,7 +151,7 @@ export class Expectations {
         }
         return;
       }
-      await this.live.change(left);
+      await this.live.change(told ? left : Math.max(1, Math.min(left, start + 1000 - now)));
     }
   }
 }

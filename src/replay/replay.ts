@@ -1,3 +1,4 @@
+import { CaptureStore } from '../store/read.js';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Exchange, HeaderList, RpcId, Session, Transport } from '../capture/model.js';
@@ -28,6 +29,8 @@ export interface ReplayOptions {
   timeoutMs?: number;
   insecure?: boolean;
   onWarning?: (message: string) => void;
+  /** Told what the replay waits for, once a wait has lasted a second. */
+  onWaiting?: (message: string) => void;
 }
 
 export interface ReplayResult {
@@ -123,6 +126,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   const w = wire;
 
   const missing: string[] = [];
+  let failed = false;
   let sent = 0;
   let reached = false;
   let fatal: Error | null = null;
@@ -155,7 +159,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     await w.start().catch((e: Error) => {
       throw new UsageError(e instanceof UpstreamError ? `cannot reach ${opts.target}: ${e.message}` : `cannot open the ${transport} session at ${opts.target}: ${e.message}`);
     });
-    const expect = new Expectations(rec, live, timeoutMs, missing);
+    const expect = new Expectations(rec, live, timeoutMs, missing, opts.onWaiting);
     const t0 = performance.now();
     const first = script.steps[0].ts;
     let initId: RpcId | null = null;
@@ -184,6 +188,9 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     for (const r of live.requests.splice(0)) background.push(answer(r, null).catch((e: Error) => warn(`answering ${r.method}: ${e.message}`)));
     await atMost(Promise.all(background));
     if (fatal) throw fatal;
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     // What the client already has must be in the capture before its streams are cut.
     await proxy.flush();
@@ -191,9 +198,20 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     agent.destroy();
     await proxy.flush();
     await proxy.close();
+    // A replay that could not run leaves nothing behind: its sessions hold only the failed attempt.
+    if (failed && opts.db && sessions.length) discard(opts.db, sessions.map((s) => s.id));
   }
   const session = sessions.find((s) => s.transport !== 'http') ?? sessions[0] ?? null;
   return { session, sent, answered, missing };
+}
+
+function discard(db: string, ids: string[]): void {
+  const store = CaptureStore.open(db);
+  try {
+    store.deleteSessions(ids);
+  } finally {
+    store.close();
+  }
 }
 
 function sendTarget(e: Exchange): { path: string; headers: HeaderList } {
