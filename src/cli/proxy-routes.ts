@@ -1,6 +1,5 @@
 import type { RunningProxy } from '../proxy/server.js';
 import { UsageError } from '../errors.js';
-import { defaultRoutesPath, readRoutes, routeTargets } from '../proxy/routes-file.js';
 
 export interface ServedRoutes {
   file: string;
@@ -9,7 +8,9 @@ export interface ServedRoutes {
 }
 
 /** The routes `mcptap proxy` serves without --target; an explicit --port wins over the file's. */
-export function loadRoutes(option: string | undefined, port: number | null): ServedRoutes {
+export async function loadRoutes(option: string | undefined, port: number | null): Promise<ServedRoutes> {
+  // Only a proxy without --target reads the file (and loads its schema library).
+  const { defaultRoutesPath, readRoutes, routeTargets } = await import('../proxy/routes-file.js');
   const file = option || defaultRoutesPath();
   const config = readRoutes(file);
   if (!config) throw new UsageError(`no --target, and no routes at ${file}: give --target URL, or run mcptap claude install first`);

@@ -52,7 +52,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     ))
     .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);
-      const served = opts.target ? null : loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
+      const served = opts.target ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
       if (served) opts.port = served.port;
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
       const listeners = new Set<(line: string) => void>();

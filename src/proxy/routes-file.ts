@@ -4,7 +4,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
-export const DEFAULT_ROUTES_PORT = 8808;
 
 const RouteEntry = z.object({
   target: z.string(),

@@ -28,6 +28,9 @@ export interface RouteMatch {
   path: string;
 }
 
+/** The port `mcptap claude install` gives the proxy unless told. */
+export const DEFAULT_ROUTES_PORT = 8808;
+
 /** A route name as it appears in a URL path segment (Claude Code server names are of this shape). */
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

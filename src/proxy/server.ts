@@ -1,5 +1,4 @@
 import http from 'node:http';
-import https from 'node:https';
 import type { Socket } from 'node:net';
 import { CaptureEngine } from '../capture/engine.js';
 import { badRequestRefuser } from './client-error.js';
