@@ -40,10 +40,13 @@ export class ModelTurnCapture {
     const body = parseJson(text);
     if (!looksLikeModelRequest(api, body)) return null;
     const b = body as Record<string, unknown>;
-    const system = api === 'openai-responses' ? b.instructions : api === 'openai-chat' ? null : b.system;
+    // The blobs are made of the stored (redacted) copy: a key the client put in its prompt stays off disk.
+    const redacted = storedBody == null || storedBody === text ? b : (parseJson(storedBody) as Record<string, unknown> | undefined) ?? {};
+    const storedText = storedBody ?? text;
+    const system = api === 'openai-responses' ? redacted.instructions : api === 'openai-chat' ? null : redacted.system;
     const systemKey = api === 'openai-responses' ? 'instructions' : 'system';
-    const tools = Array.isArray(b.tools) ? conversations.member(text, 'tools', b.tools) : null;
-    const sys = conversations.member(text, systemKey, system);
+    const tools = Array.isArray(redacted.tools) ? conversations.member(storedText, 'tools', redacted.tools) : null;
+    const sys = conversations.member(storedText, systemKey, system);
     const toolsText = tools?.text ?? null;
     const systemText = sys?.text ?? null;
     const hashes = { tools: tools?.hash ?? null, system: sys?.hash ?? null, names: null as string | null };
