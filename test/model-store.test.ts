@@ -54,3 +54,35 @@ describe('the turns migration', () => {
     }
   });
 });
+
+describe('deleting a conversation (mcptap prune)', () => {
+  it('takes its turns, tool uses, results and the blobs no other turn names', async () => {
+    const { Recorder } = await import('../src/store/recorder.js');
+    const file = path.join(tmp.dir, 'prune.db');
+    const db = openDatabase(file, { create: true });
+    const rec = new Recorder(db);
+    const base = { label: null, transport: 'model-api' as const, target: 't', mcpSessionId: null, protocolVersion: null, clientInfo: null, serverInfo: null,
+      clientCapabilities: null, serverCapabilities: null, startedAt: 1, endedAt: null, endReason: null, messageCount: 1, errorCount: 0, exchangeCount: 1 };
+    const turn = (sessionId: string, toolsHash: string) => ({ sessionId, seq: 1, exchangeId: 'e', ts: 1, endedAt: 2, api: 'anthropic-messages' as const, model: 'm', stream: false,
+      status: 200, toolsHash, systemHash: null, toolNamesHash: null, toolUses: [{ id: 'toolu_1', name: 'x', input: {}, inputText: '{}', kind: 'tool_use' as const, serverLabel: null }],
+      toolResults: [{ toolUseId: 'toolu_0', isError: false, text: 'r' }], serverResults: [], mcpListings: [], mcpServers: [], stopReason: 'tool_use', usage: null, error: null, text: '', messageCount: 1 });
+    rec.session({ ...base, id: 'aaaaaaaaaaaa' });
+    rec.session({ ...base, id: 'bbbbbbbbbbbb' });
+    rec.blob({ hash: 'h-shared', text: '[]' });
+    rec.blob({ hash: 'h-own', text: '[1]' });
+    rec.turn(turn('aaaaaaaaaaaa', 'h-own'));
+    rec.turn(turn('bbbbbbbbbbbb', 'h-shared'));
+    expect(rec.close()).toBe(true);
+    db.close();
+    const store = CaptureStore.open(file);
+    try {
+      store.deleteSessions(['aaaaaaaaaaaa']);
+      const count = (t: string) => (store.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+      expect([count('turns'), count('tool_uses'), count('tool_results')]).toEqual([1, 1, 1]);
+      expect(store.db.prepare(`SELECT hash FROM blobs`).all()).toEqual([{ hash: 'h-shared' }]);
+      expect(new TurnReader(store).turns('bbbbbbbbbbbb')[0].toolUses[0].id).toBe('toolu_1');
+    } finally {
+      store.close();
+    }
+  });
+});
