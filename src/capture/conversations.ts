@@ -98,18 +98,20 @@ export class ConversationTracker {
   /**
    * A member of a request body (`tools`, `system`) as serialised text and its blob hash. Every turn of
    * a conversation resends the same ones: found verbatim in the body (clients send compact JSON), they
-   * are neither serialised nor hashed again.
+   * are neither serialised nor hashed again. `at` is where `"key":text` starts in the body (-1: not verbatim).
    */
-  member(body: string, key: string, value: unknown): { text: string; hash: string } | null {
+  member(body: string, key: string, value: unknown): { text: string; hash: string; at: number } | null {
     if (value == null) return null;
     for (const r of this.recent) {
-      if (r.key === key && body.includes(`"${key}":${r.text}`)) return r;
+      if (r.key !== key) continue;
+      const at = body.indexOf(`"${key}":${r.text}`);
+      if (at >= 0) return { ...r, at };
     }
     const text = JSON.stringify(value);
     const hash = this.blob(text)!;
     this.recent.unshift({ key, text, hash });
     if (this.recent.length > RECENT_MEMBERS) this.recent.pop();
-    return { text, hash };
+    return { text, hash, at: body.indexOf(`"${key}":${text}`) };
   }
 
   /** A turn complete (request and answer decoded): numbered and published. */

@@ -34,7 +34,7 @@ function exchange(i: number): Exchange {
 }
 
 /** Capture-side CPU of one turn: request decode, blob hashing, the stored body rebuilt, the SSE answer decoded. */
-function decodeCpu(): { requestKb: number; microsPerTurn: number } {
+export function decodeCpu(): { requestKb: number; microsPerTurn: number } {
   const { body, answer } = fullRequest();
   const text = JSON.stringify(body);
   const chunks = [Buffer.from(answer.slice(0, 400)), Buffer.from(answer.slice(400))];
