@@ -186,3 +186,42 @@ describe('two proxies into one database: one before the model API, one before th
     }
   });
 });
+
+describe('model API keys', () => {
+  const db4 = tempDb();
+  afterAll(() => db4.cleanup());
+
+  it('x-api-key, Authorization, api-key and x-goog-api-key never reach the database files, even echoed in a body', async () => {
+    const keys = { 'x-api-key': 'sk-ant-api03-SECRETSECRET-1111', authorization: 'Bearer sk-litellm-SECRET-2222', 'api-key': 'azure-SECRET-3333', 'x-goog-api-key': 'AIzaSECRET-4444' };
+    // An upstream that echoes what it got (as an error page sometimes does).
+    const l = await listen(http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: `bad key ${req.headers['x-api-key']} ${req.headers.authorization} ${req.headers['api-key']} ${req.headers['x-goog-api-key']}` } })));
+    }));
+    servers.push(l);
+    const proxy = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: db4.db, onWarning: () => {} });
+    try {
+      for (const path of ['/v1/messages', '/v1/chat/completions', '/v1/responses']) {
+        const r = await fetch(proxy.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...keys },
+          body: JSON.stringify({ model: 'm', input: 'hi', messages: [{ role: 'user', content: `my key is ${keys['x-api-key']}` }] }) });
+        expect(r.status).toBe(401);
+        await r.text();
+      }
+    } finally {
+      await proxy.close();
+    }
+    const store = CaptureStore.open(db4.db, { readonly: true });
+    try {
+      const convs = store.listSessions().filter((s) => s.transport === 'model-api');
+      expect(convs).toHaveLength(3);
+      expect(new TurnReader(store).turns(convs[0].id)[0].error).toMatchObject({ status: 401, type: 'authentication_error' });
+    } finally {
+      store.close();
+    }
+    for (const f of fs.readdirSync(db4.dir)) {
+      const bytes = fs.readFileSync(`${db4.dir}/${f}`);
+      for (const k of Object.values(keys)) expect(bytes.includes(k.replace(/^Bearer /, '')), `${k} in ${f}`).toBe(false);
+    }
+  });
+});

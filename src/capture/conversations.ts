@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import type { CaptureHub } from './hub.js';
 import type { Exchange, HeaderList, Session } from './model.js';
 import type { Blob, Turn } from './turn.js';
-import type { ModelRequest } from '../wire/model-api/types.js';
+import { inputOf, type ModelRequest } from '../wire/model-api/types.js';
 import { header } from './headers.js';
 import { newSessionId } from './ids.js';
 
 export interface ConversationOptions {
   target: string;
   label: string | null;
+  /** Scrubs secrets out of text before it is stored (what a turn quotes of bodies: results, errors, inputs). */
+  scrub: (text: string) => string;
 }
 
 interface ConversationState {
@@ -51,7 +53,7 @@ export class ConversationTracker {
   /** The conversation an exchange belongs to, decided from its request. */
   assign(ex: Exchange, headers: HeaderList, req: ModelRequest, clientKey: string): Session {
     const conversationId = header(headers, 'x-claude-code-session-id');
-    const key = conversationId ? 'id:' + conversationId : `history:${clientKey}|${blobHash(req.firstMessage ?? '')}`;
+    const key = conversationId ? 'id:' + conversationId : `history:${req.api}|${clientKey}|${blobHash(req.firstMessage ?? '')}`;
     let st = this.open.get(key);
     // A request with fewer messages than the last one started over (a new conversation with the same opening).
     if (st && !conversationId && req.messageCount < st.messageCount) st = undefined;
@@ -96,25 +98,37 @@ export class ConversationTracker {
   /**
    * A member of a request body (`tools`, `system`) as serialised text and its blob hash. Every turn of
    * a conversation resends the same ones: found verbatim in the body (clients send compact JSON), they
-   * are neither serialised nor hashed again.
+   * are neither serialised nor hashed again. `at` is where `"key":text` starts in the body (-1: not verbatim).
    */
-  member(body: string, key: string, value: unknown): { text: string; hash: string } | null {
+  member(body: string, key: string, value: unknown): { text: string; hash: string; at: number } | null {
     if (value == null) return null;
     for (const r of this.recent) {
-      if (r.key === key && body.includes(`"${key}":${r.text}`)) return r;
+      if (r.key !== key) continue;
+      const at = body.indexOf(`"${key}":${r.text}`);
+      if (at >= 0) return { ...r, at };
     }
     const text = JSON.stringify(value);
     const hash = this.blob(text)!;
     this.recent.unshift({ key, text, hash });
     if (this.recent.length > RECENT_MEMBERS) this.recent.pop();
-    return { text, hash };
+    return { text, hash, at: body.indexOf(`"${key}":${text}`) };
   }
 
   /** A turn complete (request and answer decoded): numbered and published. */
   record(turn: Omit<Turn, 'seq'>): Turn | null {
     const st = this.byId.get(turn.sessionId);
     if (!st) return null;
-    const t: Turn = { ...turn, seq: st.nextSeq++ };
+    const scrub = this.opts.scrub;
+    const results = (list: Turn['toolResults']) => list.map((r) => ({ ...r, text: scrub(r.text) }));
+    const t: Turn = {
+      ...turn, seq: st.nextSeq++, text: scrub(turn.text),
+      error: turn.error && { ...turn.error, message: scrub(turn.error.message) },
+      toolUses: turn.toolUses.map((u) => {
+        const inputText = scrub(u.inputText);
+        return inputText === u.inputText ? u : { ...u, inputText, input: inputOf(inputText) };
+      }),
+      toolResults: results(turn.toolResults), serverResults: results(turn.serverResults),
+    };
     st.session.messageCount++;
     if (t.error || t.toolResults.some((r) => r.isError)) st.session.errorCount++;
     this.hub.emit('turn', t);

@@ -42,7 +42,9 @@ export class CaptureEngine implements CaptureContext {
       maxBody: this.maxBody,
       scrub: (t) => this.redactor.text(t),
     });
-    this.conversations = new ConversationTracker(this.hub, { target: this.redactor.url(opts.target), label: opts.label ?? null });
+    this.conversations = new ConversationTracker(this.hub, {
+      target: this.redactor.url(opts.target), label: opts.label ?? null, scrub: (t) => this.redactor.text(t),
+    });
     this.queue = new CaptureQueue((err) => this.hub.emit('warning', `capture step failed: ${err.message}`));
   }
 }

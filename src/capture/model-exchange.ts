@@ -40,18 +40,19 @@ export class ModelTurnCapture {
     const body = parseJson(text);
     if (!looksLikeModelRequest(api, body)) return null;
     const b = body as Record<string, unknown>;
-    const system = api === 'openai-responses' ? b.instructions : api === 'openai-chat' ? null : b.system;
+    // The blobs are made of the stored (redacted) copy: a key the client put in its prompt stays off disk.
+    const redacted = storedBody == null || storedBody === text ? b : (parseJson(storedBody) as Record<string, unknown> | undefined) ?? {};
+    const storedText = storedBody ?? text;
+    const system = api === 'openai-responses' ? redacted.instructions : api === 'openai-chat' ? null : redacted.system;
     const systemKey = api === 'openai-responses' ? 'instructions' : 'system';
-    const tools = Array.isArray(b.tools) ? conversations.member(text, 'tools', b.tools) : null;
-    const sys = conversations.member(text, systemKey, system);
-    const toolsText = tools?.text ?? null;
-    const systemText = sys?.text ?? null;
+    const tools = Array.isArray(redacted.tools) ? conversations.member(storedText, 'tools', redacted.tools) : null;
+    const sys = conversations.member(storedText, systemKey, system);
     const hashes = { tools: tools?.hash ?? null, system: sys?.hash ?? null, names: null as string | null };
     const cap = new ModelTurnCapture(conversations, exchange, api, b, hashes);
     hashes.names = cap.request.tools ? conversations.blob(JSON.stringify(cap.request.toolNames)) : null;
     // The stored copy is the redacted one, with the repeated parts by reference.
     if (storedBody != null && (hashes.tools || hashes.system)) {
-      exchange.requestBody = byReference(storedBody, storedBody === text, [['tools', toolsText, hashes.tools], [systemKey, systemText, hashes.system]]);
+      exchange.requestBody = byReference(storedBody, [['tools', tools], [systemKey, sys]]);
     }
     return cap;
   }
@@ -86,24 +87,23 @@ export class ModelTurnCapture {
 
 /**
  * A request body with the given members replaced by `{"$blob": hash}`. Clients send compact JSON, so
- * the member's text is found as serialised (cheap, where serialising the whole body again is not);
- * otherwise (or when redaction changed the text) the body is parsed and written again.
+ * each member's text was found as serialised, at `at` (cheap, where serialising the whole body again is
+ * not); otherwise the body is parsed and written again.
  */
-function byReference(body: string, sameAsSent: boolean, members: Array<[key: string, text: string | null, hash: string | null]>): string {
-  let out = body;
-  let spliced = sameAsSent;
-  for (const [key, text, hash] of members) {
-    if (!text || !hash || !spliced) continue;
-    const needle = `"${key}":${text}`;
-    const at = out.indexOf(needle);
-    if (at < 0 || out.indexOf(needle, at + 1) >= 0) spliced = false;
-    else out = out.slice(0, at) + `"${key}":{"$blob":"${hash}"}` + out.slice(at + needle.length);
+function byReference(body: string, members: Array<[key: string, m: { text: string; hash: string; at: number } | null]>): string {
+  const found = members.filter((x): x is [string, { text: string; hash: string; at: number }] => x[1] != null);
+  if (found.every(([, m]) => m.at >= 0)) {
+    let out = body;
+    // From the last to the first, so that each splice leaves the earlier positions as they were.
+    for (const [key, m] of found.sort((a, b) => b[1].at - a[1].at)) {
+      out = out.slice(0, m.at) + `"${key}":{"$blob":"${m.hash}"}` + out.slice(m.at + key.length + 3 + m.text.length);
+    }
+    return out;
   }
-  if (spliced) return out;
   const parsed = parseJson(body);
   if (!parsed || typeof parsed !== 'object') return body;
   const o = parsed as Record<string, unknown>;
-  for (const [key, text, hash] of members) if (text && hash && key in o) o[key] = { $blob: hash };
+  for (const [key, m] of found) if (key in o) o[key] = { $blob: m.hash };
   return JSON.stringify(o);
 }
 

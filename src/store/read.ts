@@ -190,11 +190,19 @@ export class CaptureStore {
       exchanges: this.db.prepare(`DELETE FROM exchanges WHERE session_id = ?`),
       session: this.db.prepare(`DELETE FROM sessions WHERE id = ?`),
     };
+    // A conversation's turns go with it, and the blobs no turn names any more.
+    const turnTables = !!this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'`).get();
+    const delTurns = turnTables ? ['turns', 'tool_uses', 'tool_results'].map((t) => this.db.prepare(`DELETE FROM ${t} WHERE session_id = ?`)) : [];
     this.db.transaction(() => {
       for (const id of ids) {
         out.messages += del.messages.run(id).changes;
         out.exchanges += del.exchanges.run(id).changes;
+        for (const d of delTurns) d.run(id);
         out.sessions += del.session.run(id).changes;
+      }
+      if (turnTables) {
+        this.db.exec(`DELETE FROM blobs WHERE hash NOT IN (SELECT tools_hash FROM turns WHERE tools_hash IS NOT NULL
+          UNION SELECT system_hash FROM turns WHERE system_hash IS NOT NULL UNION SELECT tool_names_hash FROM turns WHERE tool_names_hash IS NOT NULL)`);
       }
     })();
     return out;

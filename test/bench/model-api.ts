@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CaptureHub } from '../../src/capture/hub.js';
 import { ConversationTracker } from '../../src/capture/conversations.js';
 import { ModelTurnCapture } from '../../src/capture/model-exchange.js';
+import { Redactor } from '../../src/capture/redact.js';
 import type { Exchange } from '../../src/capture/model.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { listen } from '../helpers/peers.js';
@@ -33,11 +34,12 @@ function exchange(i: number): Exchange {
 }
 
 /** Capture-side CPU of one turn: request decode, blob hashing, the stored body rebuilt, the SSE answer decoded. */
-function decodeCpu(): { requestKb: number; microsPerTurn: number } {
+export function decodeCpu(): { requestKb: number; microsPerTurn: number } {
   const { body, answer } = fullRequest();
   const text = JSON.stringify(body);
   const chunks = [Buffer.from(answer.slice(0, 400)), Buffer.from(answer.slice(400))];
-  const conversations = new ConversationTracker(new CaptureHub(), { target: 'bench', label: null });
+  const redactor = new Redactor(true);
+  const conversations = new ConversationTracker(new CaptureHub(), { target: 'bench', label: null, scrub: (t) => redactor.text(t) });
   const one = (i: number) => {
     const ex = exchange(i);
     const cap = ModelTurnCapture.start(conversations, ex, 'anthropic-messages', text, text)!;

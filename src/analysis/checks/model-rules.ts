@@ -19,6 +19,11 @@ function finding(input: CheckInput, ruleId: string, severity: Severity, title: s
   };
 }
 
+/** A rule over a model conversation: MCP sessions have none to read. */
+function conversationRule(id: string, description: string, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
+  return { id, description, check: (input) => (input.conversation ? check(input.conversation, input) : []) };
+}
+
 const list = (names: string[], n = 5) => names.slice(0, n).map((x) => `'${x}'`).join(', ') + (names.length > n ? `, … (${names.length} in all)` : '');
 
 /** The result the client sent back for a tool use, in the first later turn that carries it. */
@@ -62,12 +67,9 @@ function mcpSideLine(ctx: ConversationContext, tool: string): string {
   return parts.join(' ');
 }
 
-export const modelUnknownTool: Rule = {
-  id: 'model-unknown-tool',
-  description: "The model called a tool the client does not have ('No such tool available'): no MCP call was sent.",
-  check(input) {
-    const ctx = input.conversation;
-    if (!ctx) return [];
+export const modelUnknownTool = conversationRule('model-unknown-tool',
+  "The model called a tool the client does not have ('No such tool available'): no MCP call was sent.",
+  (ctx, input) => {
     const out: Finding[] = [];
     for (const t of ctx.turns) {
       for (const u of t.toolUses) {
@@ -94,15 +96,11 @@ export const modelUnknownTool: Rule = {
       }
     }
     return out;
-  },
-};
+  });
 
-export const toolResultMismatch: Rule = {
-  id: 'tool-result-mismatch',
-  description: 'The result the model got differs from what the MCP server answered (an error passed on as success, text changed), or a gateway turned an error into "Error: …" text with isError false.',
-  check(input) {
-    const ctx = input.conversation;
-    if (!ctx) return [];
+export const toolResultMismatch = conversationRule('tool-result-mismatch',
+  'The result the model got differs from what the MCP server answered (an error passed on as success, text changed), or a gateway turned an error into "Error: …" text with isError false.',
+  (ctx, input) => {
     const out: Finding[] = [];
     for (const t of ctx.turns) {
       for (const u of t.toolUses) {
@@ -130,15 +128,11 @@ export const toolResultMismatch: Rule = {
       }
     }
     return out;
-  },
-};
+  });
 
-export const toolsOfferedStale: Rule = {
-  id: 'tools-offered-stale',
-  description: "The tools offered to the model differ from the latest tools/list of the MCP session its calls went to (added, removed, renamed).",
-  check(input) {
-    const ctx = input.conversation;
-    if (!ctx) return [];
+export const toolsOfferedStale = conversationRule('tools-offered-stale',
+  "The tools offered to the model differ from the latest tools/list of the MCP session its calls went to (added, removed, renamed).",
+  (ctx, input) => {
     const out: Finding[] = [];
     // The Claude Code server name each linked MCP session goes by, learned from the calls it received.
     const servers = new Map<string, string>();
@@ -164,15 +158,11 @@ export const toolsOfferedStale: Rule = {
         `The client has not picked up the server's current tools: run /mcp in Claude Code (or restart it) so it lists them again; a server that changes its tools should send notifications/tools/list_changed.`));
     }
     return out;
-  },
-};
+  });
 
-export const toolNameTooLong: Rule = {
-  id: 'tool-name-too-long',
-  description: `A tool offered with a name over ${NAME_LIMIT} characters, which the Anthropic API refuses ('tools.N.custom.name: String should have at most 64 characters').`,
-  check(input) {
-    const ctx = input.conversation;
-    if (!ctx) return [];
+export const toolNameTooLong = conversationRule('tool-name-too-long',
+  `A tool offered with a name over ${NAME_LIMIT} characters, which the Anthropic API refuses ('tools.N.custom.name: String should have at most 64 characters').`,
+  (ctx, input) => {
     const seen = new Set<string>();
     const out: Finding[] = [];
     for (const t of ctx.turns) {
@@ -186,8 +176,7 @@ export const toolNameTooLong: Rule = {
         n ? `Give the server a shorter name in claude mcp add (now '${n.server}', ${n.server.length} characters), or have the server (or gateway prefix) use shorter tool names.` : 'Use shorter tool names.'));
     }
     return out;
-  },
-};
+  });
 
 const API_ERRORS: Record<string, { title: string; fix: string; severity: Severity }> = {
   authentication_error: { title: 'the model API refused the key (401)', severity: 'error', fix: 'Check the key the client sends (ANTHROPIC_API_KEY as x-api-key, ANTHROPIC_AUTH_TOKEN as Authorization: Bearer); a gateway wants its own key (LiteLLM: a virtual key), not the vendor\'s.' },
@@ -198,12 +187,9 @@ const API_ERRORS: Record<string, { title: string; fix: string; severity: Severit
   invalid_request_error: { title: 'the model API refused the request (400)', severity: 'error', fix: 'Read the message: it names the field at fault.' },
 };
 
-export const modelApiError: Rule = {
-  id: 'model-api-error',
-  description: 'A model API answer that is an error: refused key (401/403), rate limit (429), overloaded (529), invalid request, or a failed connection.',
-  check(input) {
-    const ctx = input.conversation;
-    if (!ctx) return [];
+export const modelApiError = conversationRule('model-api-error',
+  'A model API answer that is an error: refused key (401/403), rate limit (429), overloaded (529), invalid request, or a failed connection.',
+  (ctx, input) => {
     const groups = new Map<string, ConversationTurn[]>();
     for (const t of ctx.turns) {
       if (!t.error || t.error.type === 'aborted') continue;
@@ -220,9 +206,8 @@ export const modelApiError: Rule = {
       return finding(input, 'model-api-error', known?.severity ?? 'error', `${known?.title ?? `the model API answered ${type}`}${count}`, turns,
         `Turn ${turns[0].seq} (${turns[0].api}${e.status ? `, HTTP ${e.status}` : ''}): ${e.type}: ${e.message || '(no message)'}.`,
         known?.fix ?? (type === 'connection' ? 'The proxy could not reach the model API: check the --target URL.' : 'Read the message the API gave.'));
-    });
-  },
-};
+  });
+  });
 
 const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
 const clip = (s: string) => (norm(s).length > 120 ? norm(s).slice(0, 119) + '…' : norm(s));
