@@ -37,7 +37,7 @@ async function banner(cmd: string, args: string[], opts: { cwd?: string; env?: N
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
-  await until(() => out.includes('Ctrl-C stops'), 'the banner', 15_000).catch((e) => { throw new Error(`${e.message}:\n${out}`); });
+  await until(() => out.includes('Ctrl-C stops'), 'the banner', 60_000).catch((e) => { throw new Error(`${e.message}:\n${out}`); });
   return out;
 }
 
@@ -61,6 +61,8 @@ describe('the proxy banner', () => {
     const bin = path.join(tmp.dir, 'bin');
     fs.mkdirSync(bin);
     fs.symlinkSync(cli, path.join(bin, 'mcptap'));
+    // npm link and npm install -g mark the bin executable; tsc's output is not.
+    fs.chmodSync(cli, 0o755);
     const env = { PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` };
     const out = await banner('mcptap', ['proxy', '--target', http.url, '--port', '0', '--db', path.join(tmp.dir, 'linked.db')], { env, cwd: tmp.dir });
     expect(line(out, 'List:')).toBe(`mcptap sessions --db ${path.join(tmp.dir, 'linked.db')}`);

@@ -47,7 +47,7 @@ describe('filter language', () => {
 
   it('keeps a valid term whose text begins like an invalid one before it', () => {
     const p = parseFilter('kind:errorx kind:error');
-    expect(p.errors).toEqual(['kind:errorx: kind is one of request, notification, response, error, invalid, non-json']);
+    expect(p.errors).toEqual(['kind:errorx: kind is one of request, notification, response, error, invalid, non-json, log']);
     expect(p.terms).toEqual([{ negate: false, field: 'kind', op: '=', value: 'error' }]);
     expect(pass('kind:errorx kind:error', row({ kind: 'request' }))).toBe(false);
   });
