@@ -18,6 +18,7 @@ export interface ProxyCliOptions {
   name: string;
   ui?: boolean;
   liveChecks: boolean;
+  gatewayDebug?: boolean;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -38,9 +39,11 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
     .option('--no-live-checks', 'do not print check findings while traffic flows')
+    .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
       'mcptap proxy --target http://localhost:4000 --port 0 --label gateway --db ./gw.db',
+      'mcptap proxy --target http://localhost:4000 --gateway-debug   # LiteLLM: what it resolved, per request',
       'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
     ))
     .action(action(async (opts: ProxyCliOptions) => {
@@ -56,6 +59,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const proxy = await startProxy({
         target: opts.target, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
+        gatewayDebug: !!opts.gatewayDebug,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       });
       if (!LOOPBACK.test(opts.host)) {

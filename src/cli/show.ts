@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
-import { describeGateway, routeOfTool } from '../capture/gateway.js';
+import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/gateway.js';
 
 export function registerShow(program: Command): void {
   program
@@ -46,6 +46,9 @@ export function registerShow(program: Command): void {
         if (opts.exchanges) {
           for (const e of exchanges) {
             process.stdout.write(`  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${e.error ? '  ' + e.error : ''}${e.aborted ? '  aborted' : ''}${e.rewrite ? '  rewrote ' + e.rewrite : ''}\n`);
+            // --gateway-debug: what LiteLLM resolved for this request.
+            const debug = gatewayDebugHeaders(e.responseHeaders);
+            if (debug.length) process.stdout.write(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
           }
         }
         for (const m of store.iterateMessages(s.id)) {

@@ -23,7 +23,9 @@ export interface Recording {
 }
 
 export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
-  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: rec.session })];
+  // A direct session is written as before the gateway field existed, so old recordings round-trip byte for byte.
+  const { gateway, ...direct } = rec.session;
+  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: gateway ? rec.session : direct })];
   const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));
   const byId = new Map(exchanges.map((e) => [e.id, e]));
   const written = new Set<string>();
