@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRecording } from '../../src/store/jsonl.js';
 import { runChecks, type Finding } from '../../src/analysis/checks/engine.js';
+import { reqHeader } from '../../src/analysis/checks/context.js';
 import { describeGateway, gatewayDebugHeaders } from '../../src/capture/gateway.js';
 import type { Session } from '../../src/capture/model.js';
 import { connectClient } from '../helpers/peers.js';
@@ -160,6 +161,21 @@ describe.each(pins().litellm)('LiteLLM %s: attribution and findings', (version) 
       const plain = store.listSessions().filter((x) => x.clientInfo?.name === 'attr-header').at(-1)!;
       const plainPosts = store.exchanges(plain.id);
       expect(plainPosts.every((e) => e.rewrite == null && gatewayDebugHeaders(e.responseHeaders).length === 0)).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a plain GET of /mcp/ (curl) is told as a test artefact, not a broken gateway, and nothing else', async () => {
+    const a = await send(s.proxy.url + '/mcp/', { headers: { accept: '*/*', 'user-agent': 'curl/8.5.0' }, headOnly: f.plainGetStatus !== 406 });
+    expect(a.status).toBe(f.plainGetStatus);
+    await s.proxy.flush();
+    const store = s.store();
+    try {
+      const session = store.listSessions().find((x) => store.exchanges(x.id).some((e) => reqHeader(e, 'user-agent') === 'curl/8.5.0'))!;
+      const all = runChecks({ session, messages: store.messages(session.id), exchanges: store.exchanges(session.id) });
+      expect(all.map((x) => x.title)).toEqual(f.plainGetStatus === 406
+        ? ['GET /mcp/ answered 406 Not Acceptable: a GET here must accept text/event-stream (a plain curl or browser gets this)'] : []);
     } finally {
       store.close();
     }
