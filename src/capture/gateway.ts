@@ -17,6 +17,12 @@ export function recogniseGateway(serverInfo: { name?: unknown } | null | undefin
   return serverInfo?.name === LITELLM_SERVER_NAME ? 'litellm' : null;
 }
 
+/** LiteLLM's MCP routes: /mcp, /mcp/…, and the older /<server>/mcp (query aside). */
+export function isLiteLLMMcpRoute(path: string): boolean {
+  const p = path.split('?')[0];
+  return /^\/mcp(\/|$)/.test(p) || /^\/[^/]+\/mcp\/?$/.test(p);
+}
+
 export interface ServerSelection {
   servers: string[];
   by: 'path' | 'header' | null;
@@ -68,6 +74,14 @@ export function routeOfTool(g: GatewayInfo, name: string): ToolRoute | null {
   }
   if (g.servers.length === 1) return { server: g.servers[0], tool: name, by: 'selection' };
   return null;
+}
+
+/**
+ * What LiteLLM said it resolved for a request asked with x-litellm-mcp-debug (mcptap proxy --gateway-debug):
+ * its x-mcp-debug-* answer headers, prefix dropped (`outbound-url`, `auth-resolution`…), as stored (redacted).
+ */
+export function gatewayDebugHeaders(headers: HeaderList | null): Array<[string, string]> {
+  return (headers ?? []).filter(([k]) => /^x-mcp-debug-/i.test(k)).map(([k, v]) => [k.slice('x-mcp-debug-'.length).toLowerCase(), v]);
 }
 
 /** "via litellm → db_main, files" (the upstream servers the session reached, or the ones it selected). */

@@ -23,6 +23,7 @@ export interface ProxyCliOptions {
   name: string;
   ui?: boolean;
   liveChecks: boolean;
+  gatewayDebug?: boolean;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -44,9 +45,11 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
     .option('--no-live-checks', 'do not print check findings while traffic flows')
+    .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
       'mcptap proxy --target http://localhost:4000 --port 0 --label gateway --db ./gw.db',
+      'mcptap proxy --target http://localhost:4000 --gateway-debug   # LiteLLM: what it resolved, per request',
       'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
       'mcptap claude install && mcptap proxy   # every server Claude Code uses, on the port install chose',
     ))
@@ -67,6 +70,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const proxy = await startProxy({
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
+        gatewayDebug: !!opts.gatewayDebug,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });

@@ -4,10 +4,11 @@ import { action, dbOption, examples, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
 import { openSession } from './source.js';
 
-export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
-import { describeGateway, routeOfTool } from '../capture/gateway.js';
+import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/gateway.js';
+
+export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
 export function registerShow(program: Command): void {
   program
@@ -66,6 +67,9 @@ export function registerShow(program: Command): void {
         if (opts.exchanges) {
           for (const e of exchanges) {
             process.stdout.write(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${e.error ? '  ' + e.error : ''}${e.aborted ? '  aborted' : ''}${e.rewrite ? '  rewrote ' + e.rewrite : ''}\n`);
+            // --gateway-debug: what LiteLLM resolved for this request.
+            const debug = gatewayDebugHeaders(e.responseHeaders);
+            if (debug.length) process.stdout.write(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
           }
         }
         for (const m of messages()) {

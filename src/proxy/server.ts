@@ -17,6 +17,7 @@ import { RouteTable, type Route } from './routes.js';
 import { METADATA_LIMIT, proxiedChallenge, proxiedResourceMetadata } from './oauth-rewrite.js';
 import { isResourceMetadataPath } from '../wire/oauth-paths.js';
 import { WebSocketBridge } from './ws-bridge.js';
+import { requestTransforms } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
 export interface ProxyOptions {
@@ -37,6 +38,8 @@ export interface ProxyOptions {
   /** Skip TLS certificate checks towards an https target (self-signed gateways). */
   insecure?: boolean;
   onWarning?: (message: string) => void;
+  /** Ask LiteLLM what it resolved for each MCP request (x-litellm-mcp-debug), recorded as a transform. */
+  gatewayDebug?: boolean;
 }
 
 export interface ProxyStats {
@@ -95,6 +98,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const queue = engine.queue;
 
   const sockets = new Set<Socket>();
+  const transforms = requestTransforms(opts);
   let exchanges = 0;
   // Streams cut by our own shutdown are not upstream failures.
   let stopping = false;
@@ -124,6 +128,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
     }
     if (!host) headers.push('Host', upstream.host);
+    for (const t of transforms) {
+      const changed = t.apply(req.method ?? 'GET', path, headers);
+      if (changed) noteRewrite(st, changed);
+    }
     const proxyReq = upstream.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, agent: upstream.agent });
     st.proxyReq = proxyReq;
     proxyReq.on('socket', (sock) => sock.setNoDelay?.(true));

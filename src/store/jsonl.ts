@@ -32,7 +32,9 @@ export interface Recording {
 
 export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
   const turns = rec.turns ?? [];
-  const lines = [JSON.stringify({ type: 'mcptap-recording', version: turns.length ? 2 : 1, session: rec.session })];
+  // A direct session is written as before the gateway field existed, so old recordings round-trip byte for byte.
+  const { gateway, ...direct } = rec.session;
+  const lines = [JSON.stringify({ type: 'mcptap-recording', version: turns.length ? 2 : 1, session: gateway ? rec.session : direct })];
   for (const b of rec.blobs ?? []) lines.push(JSON.stringify({ type: 'blob', blob: b }));
   for (const t of turns) lines.push(JSON.stringify({ type: 'turn', turn: t }));
   const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));

@@ -30,6 +30,8 @@ export interface LiteLLMFacts {
   badKeyMcpBody: RegExp;
   /** x-litellm-api-key without the `Bearer ` prefix. */
   rawKeyMcpStatus: number;
+  /** x-litellm-mcp-debug: true is answered with x-mcp-debug-* headers. */
+  answersDebugHeaders: boolean;
   /** GET /mcp/ accepting anything (a plain curl). */
   plainGetStatus: number;
 }
@@ -54,6 +56,7 @@ const FACTS: Record<string, LiteLLMFacts> = {
     badKeyMcpBody: /^\{"error":"MCP request failed","details":""\}$/,
     rawKeyMcpStatus: 500,
     plainGetStatus: 406,
+    answersDebugHeaders: false,
   },
   '1.108.7': {
     mcpContentType: /^text\/event-stream/,
@@ -73,6 +76,7 @@ const FACTS: Record<string, LiteLLMFacts> = {
     badKeyMcpBody: /^\{"detail":"No connected db\."\}$/,
     rawKeyMcpStatus: 200,
     plainGetStatus: 200,
+    answersDebugHeaders: true,
   },
 };
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pins } from './peers.js';
 import { INIT, rpc, send, startStack, type Stack } from './stack.js';
+import { MODEL } from './litellm.js';
 import { factsFor } from './facts.js';
 
 // /work/shared/LITELLM.md's wire facts, checked against each pinned LiteLLM through `mcptap proxy`: what
@@ -91,7 +92,7 @@ describe.each(pins().litellm)('LiteLLM %s through mcptap', (version) => {
     expect(a.json.error?.code ?? null).toBe(f.promptsListError);
   });
 
-  it('refuses a bad key on the MCP route with HTTP 500 and on REST routes with 400 no_db_connection (no database)', async () => {
+  it('refuses a bad key on the MCP route (500 in 1.77, 400 "No connected db." later) and on REST routes with 400 no_db_connection (no database)', async () => {
     const bad = await send(mcp, { body: rpc('initialize', INIT), auth: { authorization: 'Bearer sk-wrong' } });
     expect(bad.status).toBe(f.badKeyMcpStatus);
     expect(bad.text).toMatch(f.badKeyMcpBody);
@@ -103,6 +104,33 @@ describe.each(pins().litellm)('LiteLLM %s through mcptap', (version) => {
     // The gateway still works for a good key afterwards.
     const good = await send(mcp, { body: rpc('initialize', INIT) });
     expect(good.status).toBe(200);
+  });
+
+  it("carries Claude Code's both halves on one proxy: /v1/messages through LiteLLM to the model API, and MCP", async () => {
+    const tools = [{ name: 'mcp__litellm__db_main-echo', description: 'Echo', input_schema: { type: 'object', properties: { message: { type: 'string' } } } }];
+    const before = s.modelApi.requests.length;
+    const turn = await send(s.proxy.url + '/v1/messages', {
+      body: { model: MODEL, max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'echo hi' }], tools },
+      headers: { 'anthropic-version': '2023-06-01', accept: 'text/event-stream' },
+    });
+    expect(turn.status).toBe(200);
+    expect(turn.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(turn.text).toContain('"type":"tool_use"');
+    expect(turn.text).toContain('mcp__litellm__db_main-echo');
+    // LiteLLM routed it to the stand-in named by the model entry's api_base, tools passed through.
+    const upstream = s.modelApi.requests.slice(before).find((r) => r.path.startsWith('/v1/messages'));
+    expect(upstream?.body?.tools?.[0]?.name).toBe('mcp__litellm__db_main-echo');
+    const call = await send(mcp, { body: rpc('tools/call', { name: 'db_main-echo', arguments: { message: 'hi' } }), headers: { 'x-mcp-servers': 'db_main' } });
+    expect(text(call)).toBe('db_main: hi');
+    await s.proxy.flush();
+    const store = s.store();
+    try {
+      const exchanges = store.listSessions().flatMap((x) => store.exchanges(x.id));
+      expect(exchanges.some((e) => e.url.startsWith('/v1/messages') && e.status === 200)).toBe(true);
+      expect(exchanges.some((e) => e.url === '/mcp/' && e.requestBody?.includes('db_main-echo'))).toBe(true);
+    } finally {
+      store.close();
+    }
   });
 
   it('answers a plain GET of /mcp/ (curl) as the version does, and keeps serving POSTs', async () => {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRecording } from '../../src/store/jsonl.js';
 import { runChecks, type Finding } from '../../src/analysis/checks/engine.js';
-import { describeGateway } from '../../src/capture/gateway.js';
+import { reqHeader } from '../../src/analysis/checks/context.js';
+import { describeGateway, gatewayDebugHeaders } from '../../src/capture/gateway.js';
 import type { Session } from '../../src/capture/model.js';
 import { connectClient } from '../helpers/peers.js';
 import { factsFor } from './facts.js';
@@ -131,6 +132,53 @@ describe.each(pins().litellm)('LiteLLM %s: attribution and findings', (version) 
     expect(x).toHaveLength(1);
     expect(x[0].title).toMatch(f.unknownServerError ? /^POST \/mcp\/ answered 4\d\d: x-mcp-servers: db-mian names no server this key may use$/ : /^x-mcp-servers: db-mian matched no server: LiteLLM fell back to all of them \(db_main, files\)/);
     expect(findings.filter((y) => y.ruleId === 'http-status' || y.ruleId === 'auth')).toEqual([]);
+  });
+
+  it('--gateway-debug asks LiteLLM what it resolved (a recorded transform); without it nothing is added', async () => {
+    const debugging = await s.extraProxy(s.litellm.url, { gatewayDebug: true });
+    const pool = ownConnections();
+    const c = await connectClient('streamable-http', debugging.url + '/mcp/', { name: 'debugged', headers: { ...auth, 'x-mcp-servers': 'db_main' }, fetch: pool.fetch });
+    await c.client.listTools();
+    await c.close();
+    pool.close();
+    await debugging.flush();
+    const store = s.store();
+    try {
+      const session = store.listSessions().filter((x) => x.clientInfo?.name === 'debugged').at(-1)!;
+      const posts = store.exchanges(session.id).filter((e) => e.method === 'POST');
+      expect(posts.length).toBeGreaterThan(0);
+      for (const e of posts) expect(e.rewrite).toBe('request header x-litellm-mcp-debug: true added (--gateway-debug)');
+      const debug = posts.flatMap((e) => gatewayDebugHeaders(e.responseHeaders));
+      console.log(version, JSON.stringify(debug));
+      if (f.answersDebugHeaders) {
+        expect(new Map(debug).get('outbound-url')).toBe(s.upstream.db_main.endpoint);
+        // Whatever LiteLLM says about the key is stored as a fingerprint.
+        expect(JSON.stringify(debug)).not.toContain(MASTER_KEY);
+      } else {
+        expect(debug).toEqual([]);
+      }
+      // The session the main proxy (no flag) recorded: LiteLLM was not asked, and said nothing.
+      const plain = store.listSessions().filter((x) => x.clientInfo?.name === 'attr-header').at(-1)!;
+      const plainPosts = store.exchanges(plain.id);
+      expect(plainPosts.every((e) => e.rewrite == null && gatewayDebugHeaders(e.responseHeaders).length === 0)).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a plain GET of /mcp/ (curl) is told as a test artefact, not a broken gateway, and nothing else', async () => {
+    const a = await send(s.proxy.url + '/mcp/', { headers: { accept: '*/*', 'user-agent': 'curl/8.5.0' }, headOnly: f.plainGetStatus !== 406 });
+    expect(a.status).toBe(f.plainGetStatus);
+    await s.proxy.flush();
+    const store = s.store();
+    try {
+      const session = store.listSessions().find((x) => store.exchanges(x.id).some((e) => reqHeader(e, 'user-agent') === 'curl/8.5.0'))!;
+      const all = runChecks({ session, messages: store.messages(session.id), exchanges: store.exchanges(session.id) });
+      expect(all.map((x) => x.title)).toEqual(f.plainGetStatus === 406
+        ? ['GET /mcp/ answered 406 Not Acceptable: a GET here must accept text/event-stream (a plain curl or browser gets this)'] : []);
+    } finally {
+      store.close();
+    }
   });
 
   it('gateway-auth: a refused key, with the header it came in', async () => {

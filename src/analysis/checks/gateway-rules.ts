@@ -1,5 +1,5 @@
 import type { Exchange, RpcMessage } from '../../capture/model.js';
-import { LITELLM_SEPARATOR, selectedServers } from '../../capture/gateway.js';
+import { isLiteLLMMcpRoute, LITELLM_SEPARATOR, selectedServers } from '../../capture/gateway.js';
 import { claudeAdd, payload, reqHeader, SessionView } from './context.js';
 import type { Finding, Rule } from './types.js';
 
@@ -8,7 +8,6 @@ import type { Finding, Rule } from './types.js';
 // matches no server, a tool list that is silently short, and tool errors returned as successes.
 
 const short = (s: string | null | undefined, n = 160) => (s ?? '').replace(/\s+/g, ' ').slice(0, n);
-const isMcpRoute = (path: string) => /^\/mcp(\/|$)/.test(path) || /^\/[^/]+\/mcp\/?$/.test(path);
 
 /**
  * LiteLLM refusing the key on its MCP route: 1.77's sub-app turns the auth exception into HTTP 500
@@ -17,8 +16,7 @@ const isMcpRoute = (path: string) => /^\/mcp(\/|$)/.test(path) || /^\/[^/]+\/mcp
  */
 export function isLiteLLMKeyRefusal(e: Exchange): boolean {
   const body = e.responseBody ?? '';
-  const path = e.url.split('?')[0];
-  if (!isMcpRoute(path)) return false;
+  if (!isLiteLLMMcpRoute(e.url)) return false;
   return (e.status === 500 && /"error"\s*:\s*"MCP request failed"/.test(body)) ||
     (e.status === 400 && /No connected db|no_db_connection/.test(body));
 }

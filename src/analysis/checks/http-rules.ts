@@ -38,6 +38,15 @@ export const acceptHeader: Rule = {
     for (const e of v.requests()) {
       if (e.status !== 406) continue;
       const accept = reqHeader(e, 'accept');
+      if (e.method === 'GET' && !(accept ?? '').includes('text/event-stream')) {
+        // A plain curl or a browser: the Python SDK (LiteLLM's /mcp/) wants a GET to open an event stream.
+        out.push(v.finding('accept-header', 'warning',
+          `GET ${v.path(e)} answered 406 Not Acceptable: a GET here must accept text/event-stream (a plain curl or browser gets this)`,
+          { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
+          `A GET on a Streamable HTTP endpoint opens the server's event stream, so the server refuses one that does not accept text/event-stream. This is what "curl http://localhost:4000/mcp/" gets, and it says nothing about the server being broken: LiteLLM checks the key before this, so a 406 there also means the key was accepted. The request sent ${accept ? `Accept: ${accept}` : 'no Accept header'}.`,
+          `To test the endpoint by hand, POST an initialize: curl -X POST ${clientUrl(e, v.path(e))} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' (with your key header); for Claude Code use ${claudeAdd('http', clientUrl(e, v.path(e)))}.`));
+        continue;
+      }
       const missing = ['application/json', 'text/event-stream'].filter((t) => !(accept ?? '').toLowerCase().includes(t) && !(accept ?? '').includes('*/*'));
       const what = missing.length ? missing.join(' and ') : 'one of the required media types';
       out.push(v.finding('accept-header', 'error',
@@ -138,7 +147,8 @@ export const transportMismatch: Rule = {
         `Connect over HTTP: ${claudeAdd('http', clientUrl(e, v.path(e)))} (or --transport sse with the server's SSE URL); if the server does speak WebSocket, check the path and the subprotocol it expects.`));
     }
     if (input.session.transport === 'sse') {
-      const stream = v.requests().find((e) => e.method === 'GET' && resType(e) === 'text/event-stream');
+      // Only a client that asked for an event stream is a legacy SSE client (a curl of LiteLLM 1.108's /mcp/ gets one unasked).
+      const stream = v.requests().find((e) => e.method === 'GET' && resType(e) === 'text/event-stream' && (reqHeader(e, 'accept') ?? '').includes('text/event-stream'));
       if (stream && !input.session.mcpSessionId && !(stream.responseBody ?? '').includes('event: endpoint')) {
         out.push(v.finding('transport-mismatch', 'error',
           `the SSE stream ${v.path(stream)} never sent an "endpoint" event`,

@@ -119,7 +119,10 @@ export const unanswered: Rule = {
           `A cancellation usually follows a timeout on the sender's side.`,
           `If this was a timeout, make the tool report progress, or raise the client's timeout (Claude Code: MCP_TOOL_TIMEOUT).`));
       }
-      if ((m.kind === 'response' || m.kind === 'error') && m.correlatedSeq == null && m.rpcId != null) {
+      // The Python SDK refuses at the HTTP level (406, 400, 405) with a JSON-RPC error whose id is "server-error":
+      // the HTTP rules tell that refusal; it answers the HTTP request, not a JSON-RPC one.
+      const sdkRefusal = m.kind === 'error' && m.rpcId === 'server-error' && (v.exchangeOf(m)?.status ?? 0) >= 400;
+      if ((m.kind === 'response' || m.kind === 'error') && m.correlatedSeq == null && m.rpcId != null && !sdkRefusal) {
         out.push(v.finding('unanswered', 'warning',
           `a ${m.kind} with id ${JSON.stringify(m.rpcId)} answers no request of this session`,
           { messageSeqs: [m.seq] },
