@@ -257,18 +257,19 @@ describe('after mcptap claude install, every server goes through mcptap', () => 
 
   it('sessions of every kind are in the database, each with its own target', async () => {
     // The proxy writes every 100 ms: wait until the database holds all of them.
-    const want = ['stdio', 'streamable-http', 'sse', 'http'];
+    // The model route's call is a model API turn: a conversation (`model-api`), not plain http.
+    const want = ['stdio', 'streamable-http', 'sse', 'model-api'];
     let sessions: Array<{ transport: string; target: string; label: string | null }> = [];
     await until(() => {
       const store = CaptureStore.open(home.db, { readonly: true });
       sessions = store.listSessions({});
       store.close();
       return want.every((t) => sessions.some((s) => s.transport === t));
-    }, 'a session of every transport', 15_000);
+    }, 'a session of every transport', 60_000);
     expect(sessions.find((s) => s.transport === 'stdio')).toMatchObject({ label: 'sdk' });
     expect(sessions.find((s) => s.transport === 'streamable-http')!.target).toBe(tools.url);
     expect(sessions.find((s) => s.transport === 'sse')!.target).toBe(legacy.url);
-    expect(sessions.find((s) => s.transport === 'http')!.target).toBe(model.url);
+    expect(sessions.find((s) => s.transport === 'model-api')!.target).toBe(model.url);
   });
 
   it('status tells when the running proxy predates a route installed since', () => {

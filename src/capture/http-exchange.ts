@@ -261,7 +261,7 @@ export class HttpExchangeCapture {
     this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
       !!header(respHeaders, 'mcp-session-id') ||
       this.acceptsEventStream();
-    this.session = this.model ? this.ctx.conversations.assign(ex, this.rawRequestHeaders, this.model.request, this.clientKey) : this.ctx.tracker.assign({
+    this.session = this.model ? this.ctx.conversations.assign(ex, this.rawRequestHeaders, this.model.request, this.clientKey, this.route) : this.ctx.tracker.assign({
       exchange: ex,
       requestSessionId,
       responseSessionId: header(respHeaders, 'mcp-session-id'),
