@@ -1,16 +1,17 @@
 """A small FastMCP server (the MCP Python SDK) for the interop suite: LiteLLM's upstream.
 
-Usage: fastmcp_server.py --transport sse|streamable-http --port PORT [--name NAME]
-Listens on 127.0.0.1 only. Its tools mimic what postgres-mcp does on the wire: results as one text item,
+Usage: fastmcp_server.py --transport sse|streamable-http|stdio [--port PORT] [--name NAME]
+Listens on 127.0.0.1 only (stdio: no socket at all). Its tools mimic what postgres-mcp does on the wire: results as one text item,
 and its own failures reported as "Error: ..." text without isError.
 """
 import argparse
+import sys
 
 from mcp.server.fastmcp import FastMCP
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--transport", choices=["sse", "streamable-http"], required=True)
-parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--transport", choices=["sse", "streamable-http", "stdio"], required=True)
+parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--name", default="interop")
 args = parser.parse_args()
 
@@ -41,4 +42,7 @@ def explode() -> str:
     raise ValueError("the tool raised")
 
 
+if args.transport == "stdio":
+    # A line on stderr, as stdio servers log: mcptap wrap must pass it on and record it.
+    print(f"{args.name}: FastMCP stdio server starting", file=sys.stderr, flush=True)
 mcp.run(transport=args.transport)
