@@ -103,7 +103,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   // Streams cut by our own shutdown are not upstream failures.
   let stopping = false;
 
-  const server = http.createServer({ noDelay: true });
+  // Node closes an idle client connection after 5 s, the moment a client (undici: 4 s, told 5) may send
+  // its next request on it: under load that request met a reset. A proxy outlasts its clients' idle time.
+  const server = http.createServer({ noDelay: true, keepAliveTimeout: 65_000 });
+  server.headersTimeout = 66_000;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -1,5 +1,6 @@
 import { benchRecorder } from './recorder.js';
 import { benchSseStream } from './sse-stream.js';
+import { benchIdleStreams, benchSlowReader } from './streams.js';
 import { benchThroughput, type PathFigures } from './throughput.js';
 import type { TransportKind } from '../helpers/peers.js';
 
@@ -58,6 +59,19 @@ if (want('model')) {
   const { benchModelApi } = await import('./model-api.js');
   say('');
   for (const line of await benchModelApi()) say(line);
+}
+
+if (want('streams')) {
+  const r = await benchIdleStreams(Number(process.env.MCPTAP_BENCH_STREAMS ?? 2000));
+  say('');
+  say(`idle SSE streams: ${r.streams} held open at once: proxy fds ${r.fdsBefore} → ${r.fdsHeld} (${r.fdsPerStream} per stream), ${r.fdsAfter} after they closed; RSS growth ${r.rssGrowthMb} MB (${r.rssKbPerStream} KB per stream)`);
+}
+
+if (want('slow-reader')) {
+  // `MCPTAP_BENCH_SLOW_MB=20 npm run bench -- slow-reader` for a shorter run; the default reads 200 MB at 1 MB/s.
+  const r = await benchSlowReader(Number(process.env.MCPTAP_BENCH_SLOW_MB ?? 200), 1);
+  say('');
+  say(`slow reader: ${r.mb} MB read at ${r.readMbPerSec} MB/s in ${r.seconds} s; the upstream was at most ${r.upstreamAheadMaxMb} MB ahead of the reader (backpressure); proxy RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); ${r.messagesStored} of ${r.eventsSent} events stored`);
 }
 
 for (const [name, mod, fn] of [['diff', './diff.js', 'benchDiff'], ['tui', './tui.js', 'benchTui']] as const) {

@@ -87,7 +87,7 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 
 /** Stateful Streamable HTTP, one transport (and one server) per MCP session, as server-everything runs it. */
 export function streamableHandler(factory: ServerFactory = everything, path = '/mcp') {
-  const transports = new Map<string, { transport: StreamableHTTPServerTransport; done: () => Promise<void> }>();
+  const transports = new Map<string, { transport: StreamableHTTPServerTransport; done: () => Promise<void>; streamOpened: () => void }>();
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (new URL(req.url!, 'http://x').pathname !== path) return void res.writeHead(404).end();
     const sid = req.headers['mcp-session-id'] as string | undefined;
@@ -98,6 +98,15 @@ export function streamableHandler(factory: ServerFactory = everything, path = '/
         res.writeHead(404, { 'content-type': 'application/json' });
         return void res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
       }
+      if (req.method === 'GET') {
+        // The stream is the session's once its head is out (the SDK registers it as it writes it).
+        const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => http.ServerResponse;
+        res.writeHead = ((...a: unknown[]) => {
+          const r = writeHead(...a);
+          if (res.statusCode === 200) setImmediate(t.streamOpened);
+          return r;
+        }) as typeof res.writeHead;
+      }
       return void t.transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST') {
@@ -105,11 +114,22 @@ export function streamableHandler(factory: ServerFactory = everything, path = '/
       return void res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: No valid session ID provided' }, id: null }));
     }
     const { server: mcp, cleanup } = factory();
+    // What the server sends on its own (server-everything's roots/list 350 ms after `initialized`, its
+    // tools/list_changed) goes on the standalone GET stream, and the SDK drops it while there is none. On
+    // a loaded machine the client's GET comes later than 350 ms, and a test waiting for the roots hung:
+    // these are held until the stream opens, as a server with an event store would keep them.
+    let streamOpen = false;
+    const held: Array<() => void> = [];
+    const streamOpened = () => {
+      streamOpen = true;
+      for (const send of held.splice(0)) send();
+    };
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         transports.set(id, {
           transport,
+          streamOpened,
           done: async () => {
             transports.delete(id);
             cleanup?.(id);
@@ -123,6 +143,11 @@ export function streamableHandler(factory: ServerFactory = everything, path = '/
       if (id && transports.has(id)) void transports.get(id)!.done();
     };
     await mcp.connect(transport);
+    const send = transport.send.bind(transport);
+    transport.send = async (message, options) => {
+      if (streamOpen || !('method' in message) || options?.relatedRequestId != null) return send(message, options);
+      held.push(() => void send(message, options).catch(() => {}));
+    };
     await transport.handleRequest(req, res, body);
   };
   return {
