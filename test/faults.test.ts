@@ -23,6 +23,8 @@ afterAll(async () => {
 
 async function rpcUpstream(): Promise<Peer> {
   upstream ??= await startJsonServer((m, res, req) => {
+    // The proxy's start-up probe also GETs the target: a bodiless request has no JSON-RPC id to answer.
+    if (m?.id === undefined) return void res.writeHead(405).end();
     res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': String(req.headers['mcp-session-id'] ?? 'fault') });
     res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: String(m.params?.text ?? '') }] } }));
   });
