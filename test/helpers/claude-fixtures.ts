@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** The real Claude Code runs in /work/shared/fixtures/claude-code (see its README). */
-export const FIXTURE_DIR = process.env.MCPTAP_CLAUDE_FIXTURES ?? '/work/shared/fixtures/claude-code';
+/**
+ * The real Claude Code runs (see the README beside them), copied from the project's shared fixtures into the
+ * repo so that a clone tests on its own. Their only key is a placeholder.
+ */
+export const FIXTURE_DIR = process.env.MCPTAP_CLAUDE_FIXTURES ?? path.resolve('test/fixtures/claude-code-runs');
 export const RUNS = ['echo-http', 'echo-sse', 'gateway-prefixed', 'no-such-tool'] as const;
 export type Run = (typeof RUNS)[number];
 
