@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TurnReader } from '../../src/store/turns-read.js';
 import { pins } from './peers.js';
 import { INIT, rpc, send, startStack, type Stack } from './stack.js';
 import { MODEL } from './litellm.js';
@@ -120,7 +121,10 @@ describe.each(pins().litellm)('LiteLLM %s through mcptap', (version) => {
     // LiteLLM routed it to the stand-in named by the model entry's api_base, tools passed through.
     const upstream = s.modelApi.requests.slice(before).find((r) => r.path.startsWith('/v1/messages'));
     expect(upstream?.body?.tools?.[0]?.name).toBe('mcp__litellm__db_main-echo');
-    const call = await send(mcp, { body: rpc('tools/call', { name: 'db_main-echo', arguments: { message: 'hi' } }), headers: { 'x-mcp-servers': 'db_main' } });
+    // The call Claude Code makes for that tool use carries its id, as Claude Code 2.1.330 does.
+    const toolUseId = /"id":"(toolu_[A-Za-z0-9_]+)"/.exec(turn.text)?.[1];
+    expect(toolUseId).toBe('toolu_01INTEROP');
+    const call = await send(mcp, { body: rpc('tools/call', { name: 'db_main-echo', arguments: { message: 'hi' }, _meta: { 'claudecode/toolUseId': toolUseId } }), headers: { 'x-mcp-servers': 'db_main' } });
     expect(text(call)).toBe('db_main: hi');
     await s.proxy.flush();
     const store = s.store();
@@ -128,6 +132,13 @@ describe.each(pins().litellm)('LiteLLM %s through mcptap', (version) => {
       const exchanges = store.listSessions().flatMap((x) => store.exchanges(x.id));
       expect(exchanges.some((e) => e.url.startsWith('/v1/messages') && e.status === 200)).toBe(true);
       expect(exchanges.some((e) => e.url === '/mcp/' && e.requestBody?.includes('db_main-echo'))).toBe(true);
+      // Both halves joined: the model's tool use → the MCP tools/call it caused, through LiteLLM.
+      const turns = new TurnReader(store);
+      const uses = store.listSessions().filter((x) => x.transport === 'model-api').flatMap((x) => turns.conversation(x).turns.flatMap((t) => t.toolUses));
+      const use = uses.find((u) => u.id === toolUseId);
+      expect(use).toMatchObject({ name: 'mcp__litellm__db_main-echo', linkedBy: 'tool-use-id' });
+      const linked = [...store.iterateMessages(use!.mcpCall!.session)].find((m) => m.seq === use!.mcpCall!.seq)!;
+      expect(linked).toMatchObject({ method: 'tools/call', subject: 'db_main-echo' });
     } finally {
       store.close();
     }
