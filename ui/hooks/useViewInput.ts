@@ -1,5 +1,7 @@
 import type { Key } from 'ink';
 import type { MutableRefObject } from 'react';
+import type { CaptureStore } from '../../src/store/read.js';
+import type { Session } from '../../src/capture/model.js';
 
 /** A view's key handler; returns true when it used the key (the app then does nothing more with it). */
 export type ViewInput = (input: string, key: Key) => boolean | void;
@@ -28,4 +30,15 @@ export function viewTakes(view: ViewKeys | null, input: string, key: Key): boole
   // Asked before the key is handled: the Enter that ends editing is the field's too.
   const typing = view.typing();
   return Boolean(view.onKey(input, key)) || typing;
+}
+
+/** What every screen that reads a session gets from the app: the data, its version, its box, its keys. */
+export interface SessionViewProps {
+  store: CaptureStore;
+  session: Session;
+  /** Bumped when the database changes (a proxy writing to it). */
+  version: number;
+  height: number;
+  width: number;
+  input: ViewInputRef;
 }

@@ -1,21 +1,13 @@
 import React, { useMemo, useState } from 'react';
 import { Box, Text } from 'ink';
-import type { Session } from '../../src/capture/model.js';
-import type { CaptureStore } from '../../src/store/read.js';
 import { TurnReader, type ConversationTurn } from '../../src/store/turns-read.js';
 import { clockTime, duration, pad } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';
-import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
+import { useViewInput, type SessionViewProps } from '../hooks/useViewInput.js';
 import { color } from '../theme.js';
 
-interface Props {
-  store: CaptureStore;
-  session: Session;
-  version: number;
-  height: number;
-  width: number;
-  input: ViewInputRef;
+interface Props extends SessionViewProps {
   /** Enter on a linked tool use: that MCP call in its session's timeline. */
   onJump: (sessionId: string, seq: number) => void;
   onAction: (a: 'problems' | 'export', seq: null) => void;

@@ -8,20 +8,14 @@ import { useWindowedList } from '../hooks/useWindowedList.js';
 import { color } from '../theme.js';
 import { TimelineRows } from './TimelineRows.js';
 import { TurnReader } from '../../src/store/turns-read.js';
-import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
+import { useViewInput, type SessionViewProps } from '../hooks/useViewInput.js';
 import { describeGateway } from '../../src/capture/gateway.js';
 
 const SPEEDS = [1, 4, 16, Infinity];
 
 const describe = (c: { conversation: string; turn: number; toolUse: string }) => `turn ${c.turn} of conversation ${c.conversation} (${c.toolUse})`;
 
-interface Props {
-  store: CaptureStore;
-  session: Session;
-  version: number;
-  height: number;
-  width: number;
-  input: ViewInputRef;
+interface Props extends SessionViewProps {
   initialSeq?: number | null;
   onOpen: (seq: number) => void;
   onAction: (a: 'diff' | 'problems' | 'yank' | 'export', seq: number | null) => void;
