@@ -1,6 +1,6 @@
 import type { Exchange, RpcMessage } from '../../capture/model.js';
 import { header, mediaType } from '../../capture/headers.js';
-import type { CheckInput, Evidence, Finding, Severity } from './types.js';
+import type { CheckInput, Claims, Evidence, Finding, Severity } from './types.js';
 
 const views = new WeakMap<CheckInput, SessionView>();
 
@@ -41,7 +41,6 @@ export class SessionView {
     return { request, response };
   }
 
-  /** The exchanges the client sent (HTTP), in order. */
   /** The messages an exchange carried, in seq order. */
   messagesOf(exchangeId: string): RpcMessage[] {
     if (!this.byExchange) {
@@ -61,17 +60,31 @@ export class SessionView {
     return this.messagesOf(exchangeId).map((m) => m.seq);
   }
 
+  /** The exchanges the client sent (HTTP), in order. */
   requests(): Exchange[] {
     this.http ??= this.input.exchanges.filter((e) => e.kind === 'http');
     return this.http;
   }
 
-  finding(ruleId: string, severity: Severity, title: string, ev: Partial<Omit<Evidence, 'sessionId'>>, explanation: string, fix: string): Finding {
+  finding(ruleId: string, severity: Severity, title: string, ev: Partial<Omit<Evidence, 'sessionId'>>, explanation: string, fix: string,
+    how: { claims?: Claims; confidence?: number } = {}): Finding {
     return {
       ruleId, severity, title,
       evidence: { sessionId: this.session.id, messageSeqs: ev.messageSeqs ?? [], exchangeIds: ev.exchangeIds ?? [] },
       explanation, fix,
+      ...(how.claims ? { claims: how.claims } : {}),
+      ...(how.confidence != null ? { confidence: how.confidence } : {}),
     };
+  }
+
+  /** An exchange and every message it carried: what a finding about the exchange as a whole explains. */
+  exchangeClaims(e: Exchange): Claims {
+    return { exchangeIds: [e.id], messageSeqs: this.seqsOf(e.id) };
+  }
+
+  /** The exchange carried the client's server/discover probe (2026-07-28), which a server may refuse: the client then falls back to initialize. */
+  carriesProbe(e: Exchange): boolean {
+    return this.messagesOf(e.id).some(isProbe);
   }
 
   /** The URL the client used (proxy-relative path) with the proxy origin unknown: shown as a path. */
@@ -79,6 +92,52 @@ export class SessionView {
     return e.url.split('?')[0];
   }
 }
+
+/** A server/discover probe request: how a 2026-07-28 client finds out what the server speaks, before initialize. */
+export const isProbe = (m: RpcMessage) => m.kind === 'request' && m.method === 'server/discover' && m.direction === 'client->server';
+
+/**
+ * The media type of a successful answer to a JSON-RPC request that is neither JSON nor an event stream
+ * (a web page, "OK" in text/plain), or null.
+ */
+export function unexpectedAnswer(v: SessionView, e: Exchange): string | null {
+  if (e.method !== 'POST' || e.status == null || e.status < 200 || e.status >= 300 || e.status === 202) return null;
+  if (!e.responseBody || !/\S/.test(e.responseBody)) return null;
+  if (!v.messagesOf(e.id).some((m) => m.direction === 'client->server' && m.kind === 'request')) return null;
+  const type = resType(e);
+  return type.includes('json') || type === 'text/event-stream' ? null : type || 'no Content-Type';
+}
+
+// What the capture wrote about an exchange or a message, read in one place (the facts are sentences today).
+
+/** mcptap answered the client itself (502) because the upstream could not be reached; the errno or reason, or null. */
+export function upstreamUnreachable(e: Exchange): string | null {
+  if (!e.error) return null;
+  return resHeader(e, 'x-mcptap-error') === 'upstream' || e.status == null || (e.status === 502 && e.kind === 'websocket') ? e.error : null;
+}
+
+/** The answer was mcptap's own, not the server's (the upstream failed or the proxy refused). */
+export const answeredByProxy = (e: Exchange) => !!resHeader(e, 'x-mcptap-error') || (e.status === 502 && !!e.error);
+
+/** The upstream closed the connection before its response was complete. */
+export const cutMidResponse = (e: Exchange) => !!e.error && /mid-response/.test(e.error);
+
+/** The rewrites mcptap made to an exchange, each as "<kind> <before> → <after>". */
+const rewrites = (e: Exchange) => (e.rewrite ? e.rewrite.split('; ') : []);
+
+/** mcptap rewrote a legacy endpoint event; the rewrite as recorded. */
+export const endpointRewrite = (e: Exchange) => rewrites(e).find((r) => r.startsWith('endpoint ')) ?? null;
+/** mcptap rewrote something else than an endpoint event (a Location, OAuth metadata). */
+export const otherRewrite = (e: Exchange) => rewrites(e).some((r) => !r.startsWith('endpoint '));
+/** mcptap rewrote a redirect's Location to stay on the proxy. */
+export const locationRewritten = (e: Exchange) => rewrites(e).some((r) => r.startsWith('location '));
+/** mcptap rewrote the challenge's resource_metadata URL. */
+export const metadataUrlRewritten = (e: Exchange) => rewrites(e).some((r) => r.includes('resource_metadata'));
+/** The URL mcptap put in OAuth metadata's "resource", or undefined. */
+export const movedResource = (e: Exchange) => /oauth resource \S+ → (\S+)/.exec(e.rewrite ?? '')?.[1];
+
+/** The SSE event name JSON-RPC was sent under, when clients skip it (not "message"), or undefined. */
+export const misnamedEvent = (m: RpcMessage) => /^sent as SSE event "([^"]*)"/.exec(m.decodeError ?? '')?.[1];
 
 export function payload(m: RpcMessage | undefined): any {
   if (!m || m.kind === 'non-json' || m.truncated) return undefined;

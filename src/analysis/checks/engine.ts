@@ -4,10 +4,12 @@ import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from '
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
+import { fold, stamp } from './fold.js';
 
-export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.js';
+export type { Cause, CheckInput, CheckOptions, Claims, Finding, Rule, Severity } from './types.js';
+export { withConsequences } from './fold.js';
 
-/** Every rule, in the order findings are listed. */
+/** Every rule (the order of `--help`, SARIF and JUnit; findings are ordered by their cause, see fold.ts). */
 export const RULES: Rule[] = [
   acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, gatewayAuth, oauthResource,
   gatewayServers, gatewayUpstream, gatewayToolError,
@@ -16,9 +18,11 @@ export const RULES: Rule[] = [
 ];
 
 export const DEFAULT_SLOW_MS = 5000;
-const ORDER = { error: 0, warning: 1, info: 2 } as const;
 
-/** Runs every rule over one session; a rule that throws is reported as a finding, never fatal. */
+/**
+ * Runs every rule over one session and returns the root causes, each with the findings it explains
+ * folded under it (`caused`); a rule that throws is reported as a finding, never fatal.
+ */
 export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): Finding[] {
   const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now };
   const out: Finding[] = [];
@@ -26,14 +30,14 @@ export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): 
   const rules = input.session.transport === 'model-api' ? MODEL_RULES : RULES;
   for (const rule of rules) {
     try {
-      out.push(...rule.check(input, o));
+      for (const f of rule.check(input, o)) out.push(stamp(rule, f));
     } catch (err) {
-      out.push({
+      out.push({ cause: 'other', confidence: 0,
         ruleId: rule.id, severity: 'warning', title: `rule ${rule.id} could not run: ${(err as Error).message}`,
         evidence: { sessionId: input.session.id, messageSeqs: [], exchangeIds: [] },
         explanation: 'A bug in mcptap, not in your traffic.', fix: 'Please report it with `mcptap export` of this session.',
       });
     }
   }
-  return out.sort((a, b) => ORDER[a.severity] - ORDER[b.severity] || (a.evidence.messageSeqs[0] ?? 0) - (b.evidence.messageSeqs[0] ?? 0));
+  return fold(out);
 }

@@ -1,7 +1,7 @@
 import type { Exchange, RpcMessage } from '../../capture/model.js';
 import { isLiteLLMMcpRoute, LITELLM_SEPARATOR, selectedServers } from '../../capture/gateway.js';
 import { claudeAdd, payload, reqHeader, SessionView } from './context.js';
-import type { Finding, Rule } from './types.js';
+import { SPECIFIC, type Finding, type Rule } from './types.js';
 
 // LiteLLM's own failure modes, as the interop suite saw them on the real proxy (test/interop/facts.ts):
 // a refused key answered 500 (1.77) or 400 (no database) on the MCP route, an x-mcp-servers value that
@@ -38,6 +38,8 @@ function keyCarrier(e: Exchange): { said: string; fixHeader: string } {
 export const gatewayAuth: Rule = {
   id: 'gateway-auth',
   description: "LiteLLM refused the key on its MCP route, which it answers as HTTP 500 ('MCP request failed', 1.77) or 400 'No connected db.' (a key that is not the master key, no database), not 401.",
+  cause: 'access',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -85,6 +87,8 @@ const prefixesOf = (names: string[], sep: string) => [...new Set(names.filter((n
 export const gatewayServers: Rule = {
   id: 'gateway-servers',
   description: 'An x-mcp-servers value (or /mcp/<server> path) that matches no LiteLLM server: 1.77 silently lists every server instead, later versions refuse it.',
+  cause: 'access',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -127,6 +131,8 @@ export const gatewayServers: Rule = {
 export const gatewayUpstream: Rule = {
   id: 'gateway-upstream',
   description: 'A LiteLLM tools/list answered 200 with no tools (or none from a selected server): the upstream MCP server is down or configured with the other transport, and LiteLLM said nothing.',
+  cause: 'reachability',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const g = input.session.gateway;
@@ -146,7 +152,9 @@ export const gatewayUpstream: Rule = {
         `tools/list answered 200 with ${empty ? 'no tools' : `no tools from ${who.join(', ')}`}: LiteLLM could not reach ${who.join(', ')}`,
         { messageSeqs: [l.m.correlatedSeq ?? l.m.seq, l.m.seq], exchangeIds: l.m.exchangeId ? [l.m.exchangeId] : [] },
         `LiteLLM connects to each upstream MCP server when it lists tools; when that fails (server down, wrong URL, or the transport in config.yaml is not the one the server speaks) it leaves the server's tools out and answers 200, so the client sees no error, only missing tools ("No such tool available" later).${said ? ` LiteLLM reported: ${said}.` : ''}`,
-        `Check mcp_servers.${who[0] === 'every server' ? '<name>' : who[0]} in config.yaml: its url must answer (curl it), and transport must match the server: "sse" for a legacy /sse URL, "http" for Streamable HTTP (/mcp). LiteLLM's log says "MCP client connection failed".`));
+        `Check mcp_servers.${who[0] === 'every server' ? '<name>' : who[0]} in config.yaml: its url must answer (curl it), and transport must match the server: "sse" for a legacy /sse URL, "http" for Streamable HTTP (/mcp). LiteLLM's log says "MCP client connection failed".`,
+        // LiteLLM's own outcome says so; missing tools alone may have another reason (a misspelt server name).
+        { confidence: failed.length ? SPECIFIC.certain : SPECIFIC.likely }));
     }
     return out;
   },
@@ -162,6 +170,8 @@ const LITELLM_TOOL_ERRORS: Array<[RegExp, string]> = [
 export const gatewayToolError: Rule = {
   id: 'gateway-tool-error',
   description: 'A tools/call through LiteLLM whose result is an error text ("Error: …") with isError false: the model takes the failure for a success.',
+  cause: 'tools',
+  confidence: SPECIFIC.likely,
   check(input) {
     const v = SessionView.of(input);
     if (!input.session.gateway) return [];

@@ -1,8 +1,10 @@
 import type { Exchange } from '../../capture/model.js';
-import { claudeAdd, reqHeader, resHeader, resType, SessionView } from './context.js';
-import type { Finding, Rule } from './types.js';
+import {
+  answeredByProxy, claudeAdd, cutMidResponse, endpointRewrite as endpointRewriteOf, locationRewritten, metadataUrlRewritten, movedResource,
+  otherRewrite, reqHeader, resHeader, resType, SessionView, unexpectedAnswer, upstreamUnreachable,
+} from './context.js';
+import { SPECIFIC, type Finding, type Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
-import { isLiteLLMKeyRefusal, isLiteLLMServerRefusal } from './gateway-rules.js';
 
 /** The URL the client used, rebuilt from its Host header (the proxy's address). */
 export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
@@ -32,6 +34,8 @@ const short = (s: string | null, n = 160) => (s ?? '').replace(/\s+/g, ' ').slic
 export const acceptHeader: Rule = {
   id: 'accept-header',
   description: 'A Streamable HTTP POST answered 406 Not Acceptable: the client did not accept both application/json and text/event-stream.',
+  cause: 'transport',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -44,7 +48,8 @@ export const acceptHeader: Rule = {
           `GET ${v.path(e)} answered 406 Not Acceptable: a GET here must accept text/event-stream (a plain curl or browser gets this)`,
           { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
           `A GET on a Streamable HTTP endpoint opens the server's event stream, so the server refuses one that does not accept text/event-stream. This is what "curl http://localhost:4000/mcp/" gets, and it says nothing about the server being broken: LiteLLM checks the key before this, so a 406 there also means the key was accepted. The request sent ${accept ? `Accept: ${accept}` : 'no Accept header'}.`,
-          `To test the endpoint by hand, POST an initialize: curl -X POST ${clientUrl(e, v.path(e))} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' (with your key header); for Claude Code use ${claudeAdd('http', clientUrl(e, v.path(e)))}.`));
+          `To test the endpoint by hand, POST an initialize: curl -X POST ${clientUrl(e, v.path(e))} -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' (with your key header); for Claude Code use ${claudeAdd('http', clientUrl(e, v.path(e)))}.`,
+          { claims: v.exchangeClaims(e) }));
         continue;
       }
       const missing = ['application/json', 'text/event-stream'].filter((t) => !(accept ?? '').toLowerCase().includes(t) && !(accept ?? '').includes('*/*'));
@@ -53,7 +58,8 @@ export const acceptHeader: Rule = {
         `${e.method} ${v.path(e)} answered 406 Not Acceptable: the request did not accept ${what}`,
         { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
         `The server requires every POST to accept both application/json and text/event-stream (Streamable HTTP). The request sent ${accept ? `Accept: ${accept}` : 'no Accept header'}. Server said: ${short(e.responseBody) || '406'}`,
-        `Send "Accept: application/json, text/event-stream" on every POST. Claude Code does this with --transport http; a gateway in between must pass the header through unchanged.`));
+        `Send "Accept: application/json, text/event-stream" on every POST. Claude Code does this with --transport http; a gateway in between must pass the header through unchanged.`,
+        { claims: v.exchangeClaims(e) }));
     }
     return out;
   },
@@ -64,6 +70,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 export const redirect: Rule = {
   id: 'redirect',
   description: "An MCP request answered with a redirect, such as Starlette's (and LiteLLM's) /mcp → /mcp/: MCP clients do not follow it.",
+  cause: 'transport',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -93,8 +101,9 @@ export const redirect: Rule = {
       out.push(v.finding('redirect', 'error',
         `${e.method} ${path} answered ${e.status}: redirected to ${shown}, which MCP clients do not follow`,
         { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
-        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${e.rewrite?.startsWith('location ') ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
-        fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`));
+        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${locationRewritten(e) ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
+        fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`,
+        { claims: v.exchangeClaims(e) }));
     }
     return out;
   },
@@ -103,6 +112,8 @@ export const redirect: Rule = {
 export const transportMismatch: Rule = {
   id: 'transport-mismatch',
   description: 'A legacy SSE client against a Streamable HTTP endpoint or the reverse (405/404 on GET or POST, no endpoint event, 404 on /message), or a WebSocket upgrade the server refused.',
+  cause: 'transport',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -122,24 +133,27 @@ export const transportMismatch: Rule = {
           `GET ${path} answered ${e.status}${e.status === 200 ? ` (${resType(e) || 'no content type'})` : ''}: this is not a legacy SSE endpoint`,
           { exchangeIds: [e.id] },
           `The client opened a legacy HTTP+SSE stream (GET expecting text/event-stream, then an "endpoint" event), and the server did not offer one. Servers speaking Streamable HTTP take POSTs at a single endpoint such as /mcp.`,
-          `Use Streamable HTTP: ${claudeAdd('http', base)}`));
+          `Use Streamable HTTP: ${claudeAdd('http', base)}`,
+          { claims: v.exchangeClaims(e) }));
       } else if (e.method === 'POST' && /\/sse\/?$/.test(path) && (e.status === 404 || e.status === 405 || e.status === 400) && hasRpc) {
         out.push(v.finding('transport-mismatch', 'error',
           `POST ${path} answered ${e.status}: a Streamable HTTP client is talking to a legacy SSE endpoint`,
           { exchangeIds: [e.id] },
           `The client POSTed JSON-RPC to ${path}, which on legacy HTTP+SSE servers only serves the GET stream; messages go to the URL its "endpoint" event names.`,
-          `Use the legacy transport: ${claudeAdd('sse', clientUrl(e, path))}`));
+          `Use the legacy transport: ${claudeAdd('sse', clientUrl(e, path))}`,
+          { claims: v.exchangeClaims(e) }));
       } else if (e.method === 'POST' && /[?&]sessionId=/.test(e.url) && e.status === 404) {
         out.push(v.finding('transport-mismatch', 'error',
           `POST ${path} answered 404: the server does not know this legacy SSE session`,
           { exchangeIds: [e.id] },
           `The message endpoint announced by the SSE stream rejected the session id. The stream may have closed (the server forgets the session), or the POST went to another server instance than the stream.`,
-          `Keep the GET /sse stream open while posting; behind a load balancer, pin both connections to one instance (sticky sessions), or move to Streamable HTTP.`));
+          `Keep the GET /sse stream open while posting; behind a load balancer, pin both connections to one instance (sticky sessions), or move to Streamable HTTP.`,
+          { claims: v.exchangeClaims(e) }));
       }
     }
     for (const e of input.exchanges) {
-      // An upgrade the server answered with anything but 101 (a 502 of mcptap's own is upstream-failure's).
-      if (e.kind !== 'websocket' || e.status == null || e.status === 101 || resHeader(e, 'x-mcptap-error') || (e.status === 502 && e.error)) continue;
+      // An upgrade the server answered with anything but 101 (a 502 of mcptap's own means no server answered at all).
+      if (e.kind !== 'websocket' || e.status == null || e.status === 101 || answeredByProxy(e)) continue;
       out.push(v.finding('transport-mismatch', 'error',
         `the server refused the WebSocket upgrade of ${v.path(e)} with ${e.status}`,
         { exchangeIds: [e.id] },
@@ -164,6 +178,8 @@ export const transportMismatch: Rule = {
 export const auth: Rule = {
   id: 'auth',
   description: '401/403 answers, WWW-Authenticate challenges, and OAuth discovery documents that 404.',
+  cause: 'access',
+  confidence: SPECIFIC.likely,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -180,11 +196,11 @@ export const auth: Rule = {
           `Either give the client a key directly (e.g. claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>"), or expose the OAuth metadata through the gateway.`));
         continue;
       }
-      if ((e.status !== 401 && e.status !== 403) || isLiteLLMServerRefusal(e)) continue;
+      if (e.status !== 401 && e.status !== 403) continue;
       const challenge = resHeader(e, 'www-authenticate');
       // The challenge that starts an OAuth login. Came back with a token that worked: nothing to tell.
       // Got the metadata: a login started (it goes on in a browser, and the client's retry with the token
-      // is a new session); the oauth-resource rule tells about the metadata.
+      // is a new session); what the metadata said is a finding of its own.
       const later = v.requests().filter((r) => r.startedAt >= e.startedAt && r !== e);
       if (e.status === 401 && /^\s*bearer\b/i.test(challenge ?? '')) {
         if (later.some((r) => r.status != null && r.status < 400 && reqHeader(r, 'authorization'))) continue;
@@ -194,7 +210,8 @@ export const auth: Rule = {
             `${e.method} ${path} answered 401 and the client started an OAuth login (it fetched ${v.path(metadata)})`,
             { exchangeIds: [e.id, metadata.id], messageSeqs: v.seqsOf(e.id) },
             `The server wants a token and said where to get one; the client went for it. The login goes on in the browser, and the client then connects again with the token: that is a new session (see 'mcptap sessions'). If none came, the login did not finish.`,
-            `If the login fails, log in without mcptap to see the authorization server's error, or give the client a token directly: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <token>".`));
+            `If the login fails, log in without mcptap to see the authorization server's error, or give the client a token directly: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <token>".`,
+            { claims: v.exchangeClaims(e) }));
           continue;
         }
       }
@@ -209,7 +226,8 @@ export const auth: Rule = {
           : `The request carried no Authorization header (nor x-api-key / x-litellm-api-key). A header configured for the client never reached the server: check the client config, and that nothing in between strips it.${said}`,
         sent
           ? `Check the key: compare its fingerprint with the one the gateway expects (LiteLLM: a virtual key or the master key, sent as "Authorization: Bearer sk-…").`
-          : `Add the header: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>" (LiteLLM also accepts "x-litellm-api-key: <key>").`));
+          : `Add the header: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>" (LiteLLM also accepts "x-litellm-api-key: <key>").`,
+        { claims: v.exchangeClaims(e) }));
     }
     return out;
   },
@@ -237,6 +255,8 @@ export function resourceAccepted(requested: string, resource: string): boolean {
 export const oauthResource: Rule = {
   id: 'oauth-resource',
   description: 'OAuth protected-resource metadata that names another resource than the URL the client connected to, or that the client fetches past the proxy.',
+  cause: 'access',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -250,12 +270,12 @@ export const oauthResource: Rule = {
       const challenge = e.status === 401 || e.status === 403 ? resHeader(e, 'www-authenticate') : null;
       const metadataUrl = challenge ? /resource_metadata\s*=\s*"([^"]*)"/i.exec(challenge)?.[1] : undefined;
       const host = reqHeader(e, 'host');
-      if (metadataUrl && host && !e.rewrite?.includes('resource_metadata')) {
+      if (metadataUrl && host && !metadataUrlRewritten(e)) {
         let elsewhere = false;
         try {
           elsewhere = new URL(metadataUrl).host !== host;
         } catch {
-          // Not a URL: the client cannot use it either; the auth rule reports the 401.
+          // Not a URL: the client cannot use it either, and the 401 is what it sees.
         }
         if (elsewhere) {
           out.push(v.finding('oauth-resource', 'warning',
@@ -273,7 +293,7 @@ export const oauthResource: Rule = {
         continue;
       }
       if (typeof resource !== 'string') continue;
-      const moved = /oauth resource \S+ → (\S+)/.exec(e.rewrite ?? '')?.[1];
+      const moved = movedResource(e);
       if (moved) {
         // Clients fetch the document again to finish the login: told once.
         if (told) continue;
@@ -306,14 +326,15 @@ export const oauthResource: Rule = {
 export const endpointRewrite: Rule = {
   id: 'endpoint-rewrite',
   description: 'A legacy endpoint event that points at a host the client cannot reach or that bypasses the proxy.',
+  cause: 'transport',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
-      // A rewritten redirect is the redirect rule's to tell.
-      // Redirects and OAuth metadata are the redirect and oauth-resource rules' to tell.
-      const endpoint = e.rewrite?.split('; ').find((r) => r.startsWith('endpoint '));
-      if (e.rewrite && !endpoint) continue;
+      // Only endpoint events: a rewritten Location or OAuth document is no endpoint.
+      const endpoint = endpointRewriteOf(e);
+      if (!endpoint && otherRewrite(e)) continue;
       if (endpoint) {
         out.push(v.finding('endpoint-rewrite', 'info',
           `the server's endpoint event named the upstream directly; mcptap rewrote it (${endpoint})`,
@@ -344,19 +365,7 @@ export const endpointRewrite: Rule = {
   },
 };
 
-/**
- * The media type of a successful answer to a JSON-RPC request that is neither JSON nor an event stream
- * (a web page, "OK" in text/plain), or null.
- */
-export function unexpectedAnswer(v: SessionView, e: Exchange): string | null {
-  if (e.method !== 'POST' || e.status == null || e.status < 200 || e.status >= 300 || e.status === 202) return null;
-  if (!e.responseBody || !/\S/.test(e.responseBody)) return null;
-  if (!v.messagesOf(e.id).some((m) => m.direction === 'client->server' && m.kind === 'request')) return null;
-  const type = resType(e);
-  return type.includes('json') || type === 'text/event-stream' ? null : type || 'no Content-Type';
-}
-
-/** What a 4xx the other rules leave alone means for an MCP request, and what to do about it. */
+/** What a 4xx means for an MCP request, and what to do about it. */
 const CLIENT_ERRORS: Record<number, { what: string; fix: (url: string) => string }> = {
   404: {
     what: 'there is no MCP endpoint at this URL',
@@ -382,7 +391,10 @@ const CLIENT_ERRORS: Record<number, { what: string; fix: (url: string) => string
 
 export const httpStatus: Rule = {
   id: 'http-status',
-  description: 'An MCP request answered with an HTTP error no other rule explains (404 wrong URL, 405, 413, 415, 429 rate limit or budget, other 4xx), or with a web page or plain text instead of JSON or an event stream.',
+  description: 'An MCP request refused at the HTTP level (404 wrong URL, 405, 413, 415, 429 rate limit or budget, other 4xx), or answered with a web page or plain text instead of JSON or an event stream.',
+  cause: 'other',
+  // Any refusal at all: a more specific finding about the same request tells it better.
+  confidence: SPECIFIC.fallback,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -394,16 +406,19 @@ export const httpStatus: Rule = {
           `${e.method} ${v.path(e)} answered ${s} with ${wrongType}, not JSON or an event stream`,
           { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
           `A JSON-RPC request must be answered with application/json or text/event-stream; the SDK client fails with "Unexpected content type: ${wrongType}". The URL reaches something that is not an MCP server: a web page, a gateway's UI or health route, a default nginx site.${e.responseBody && /\S/.test(e.responseBody) ? ` It sent: ${short(e.responseBody)}` : ''}`,
-          `Check --target and the path the client uses: claude mcp add --transport http <name> ${clientUrl(e, v.path(e))} must reach the MCP endpoint itself.`));
+          `Check --target and the path the client uses: claude mcp add --transport http <name> ${clientUrl(e, v.path(e))} must reach the MCP endpoint itself.`,
+          { claims: v.exchangeClaims(e), confidence: SPECIFIC.likely }));
         continue;
       }
-      if (s == null || s < 400 || s >= 500 || s === 401 || s === 403 || s === 406 || isLiteLLMKeyRefusal(e) || isLiteLLMServerRefusal(e)) continue;
+      // 401 and 403 ask for credentials (MCP's OAuth starts with one): not a refusal of the URL.
+      if (s == null || s < 400 || s >= 500 || s === 401 || s === 403) continue;
       // Only requests that carried JSON-RPC; a stream's GET and a DELETE may be declined (405) by design.
       if (e.method !== 'POST' || !v.messagesOf(e.id).some((m) => m.direction === 'client->server')) continue;
+      // A refused server/discover probe is how a 2026-07-28 client learns to fall back to initialize.
+      if (v.carriesProbe(e)) continue;
       const path = v.path(e);
       const body = e.responseBody ?? '';
-      // Told by other rules: a lost session, a legacy endpoint, a payload that is a JSON-RPC error.
-      if (/session/i.test(body) || /\/sse\/?$/.test(path) || /[?&]sessionId=/.test(e.url)) continue;
+      // Answered in JSON-RPC: the answer says what went wrong, this is no bare HTTP refusal.
       if (v.messagesOf(e.id).some((m) => m.direction === 'server->client')) continue;
       const doubled = s === 404 ? doubledPath(input.session.target, path) : null;
       if (doubled) {
@@ -412,7 +427,8 @@ export const httpStatus: Rule = {
           `${e.method} ${path} answered 404: the upstream was asked for ${asked}, ${doubled.segment} twice (--target already ends in ${doubled.segment})`,
           { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
           `The proxy appends the client's path to --target: --target ${input.session.target} and a client at …${path} make ${asked} upstream, which the server does not serve.`,
-          `Start the proxy with --target ${doubled.target} and keep the client at ${clientUrl(e, path)}; or keep --target and point the client at the proxy's root: claude mcp add --transport http <name> ${clientUrl(e, '/')}.`));
+          `Start the proxy with --target ${doubled.target} and keep the client at ${clientUrl(e, path)}; or keep --target and point the client at the proxy's root: claude mcp add --transport http <name> ${clientUrl(e, '/')}.`,
+          { claims: v.exchangeClaims(e), confidence: SPECIFIC.likely }));
         continue;
       }
       const known = CLIENT_ERRORS[s];
@@ -422,7 +438,8 @@ export const httpStatus: Rule = {
         `${e.method} ${path} answered ${s}${known ? `: ${known.what}` : ''}${said ? ` (${short(said, 100)})` : ''}`,
         { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
         `The request never reached MCP: the server (or a gateway or reverse proxy in front of it) refused it at the HTTP level, and sent ${said ? `"${said}"` : 'no body'} instead of a JSON-RPC answer.${retry ? ` Retry-After: ${retry}.` : ''} Clients show this as a failed connection or tool call.`,
-        known ? known.fix(clientUrl(e, path)) : `Read what the server said; compare the request with a known-good session (mcptap diff) to see what it objects to.`));
+        known ? known.fix(clientUrl(e, path)) : `Read what the server said; compare the request with a known-good session (mcptap diff) to see what it objects to.`,
+        { claims: v.exchangeClaims(e) }));
     }
     return out;
   },
@@ -431,30 +448,35 @@ export const httpStatus: Rule = {
 export const upstreamFailure: Rule = {
   id: 'upstream-failure',
   description: '5xx answers, refused or reset connections, and responses cut off mid-stream.',
+  cause: 'reachability',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of input.exchanges) {
       const seqs = v.seqsOf(e.id);
-      const mcptapAnswer = resHeader(e, 'x-mcptap-error') === 'upstream';
-      if (e.error && (mcptapAnswer || e.status == null || e.status === 502 && e.kind === 'websocket')) {
+      const unreachable = upstreamUnreachable(e);
+      if (unreachable) {
         out.push(v.finding('upstream-failure', 'error',
-          `${e.method} ${v.path(e)}: the upstream could not be reached (${e.error})`,
+          `${e.method} ${v.path(e)}: the upstream could not be reached (${unreachable})`,
           { exchangeIds: [e.id], messageSeqs: seqs },
           `The proxy could not get an answer from ${input.session.target}: the server is down, on another port, or refusing connections. The client got 502 from mcptap.`,
           `Start the server, or point --target at the address it listens on (check with: curl -i ${input.session.target}).`));
-      } else if (e.error && /mid-response/.test(e.error)) {
+      } else if (cutMidResponse(e)) {
         out.push(v.finding('upstream-failure', 'error',
           `${e.method} ${v.path(e)}: the upstream closed the connection in the middle of the response`,
           { exchangeIds: [e.id], messageSeqs: seqs },
           `The response started (status ${e.status ?? '?'}) but the connection ended before it was complete; anything the client was waiting for on it never came. Gateways with short idle timeouts do this to long SSE streams.`,
-          `Raise the gateway's or load balancer's read/idle timeout for the MCP route, or have the server send SSE keep-alive comments.`));
-      } else if (e.status != null && e.status >= 500 && !isLiteLLMKeyRefusal(e)) {
+          `Raise the gateway's or load balancer's read/idle timeout for the MCP route, or have the server send SSE keep-alive comments.`,
+          { confidence: SPECIFIC.likely }));
+      } else if (e.status != null && e.status >= 500) {
         out.push(v.finding('upstream-failure', 'error',
           `${e.method} ${v.path(e)} answered ${e.status}`,
           { exchangeIds: [e.id], messageSeqs: seqs },
           `The server (or gateway) failed while handling the request. It said: ${short(e.responseBody) || `${e.status}`}`,
-          `Look at the server's or gateway's log at ${new Date(e.startedAt).toISOString()}; for a gateway, check that the MCP server behind it is up (LiteLLM: the mcp_servers entry's url and transport).`));
+          `Look at the server's or gateway's log at ${new Date(e.startedAt).toISOString()}; for a gateway, check that the MCP server behind it is up (LiteLLM: the mcp_servers entry's url and transport).`,
+          // A server error says only that it failed: a finding that says why (a refused key) tells it better.
+          { confidence: SPECIFIC.generic }));
       }
     }
     return out;

@@ -1,7 +1,7 @@
 import type { ConversationTurn } from '../../capture/conversation.js';
 import { mcpToolName, splitClaudeName } from '../../capture/join.js';
 import { explainToolName } from './rpc-rules.js';
-import type { CheckInput, ConversationContext, Finding, McpSide, Rule, Severity } from './types.js';
+import { SPECIFIC, type Cause, type CheckInput, type ConversationContext, type Finding, type McpSide, type Rule, type Severity } from './types.js';
 
 // Rules over a model conversation (a model-api session): what the model asked for against what the
 // client offered and what the MCP servers listed and answered.
@@ -20,8 +20,8 @@ function finding(input: CheckInput, ruleId: string, severity: Severity, title: s
 }
 
 /** A rule over a model conversation: MCP sessions have none to read. */
-function conversationRule(id: string, description: string, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
-  return { id, description, check: (input) => (input.conversation ? check(input.conversation, input) : []) };
+function conversationRule(id: string, description: string, how: { cause: Cause; confidence: number }, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
+  return { id, description, ...how, check: (input) => (input.conversation ? check(input.conversation, input) : []) };
 }
 
 const list = (names: string[], n = 5) => names.slice(0, n).map((x) => `'${x}'`).join(', ') + (names.length > n ? `, … (${names.length} in all)` : '');
@@ -69,6 +69,7 @@ function mcpSideLine(ctx: ConversationContext, tool: string): string {
 
 export const modelUnknownTool = conversationRule('model-unknown-tool',
   "The model called a tool the client does not have ('No such tool available'): no MCP call was sent.",
+  { cause: 'tools', confidence: SPECIFIC.certain },
   (ctx, input) => {
     const out: Finding[] = [];
     for (const t of ctx.turns) {
@@ -100,6 +101,7 @@ export const modelUnknownTool = conversationRule('model-unknown-tool',
 
 export const toolResultMismatch = conversationRule('tool-result-mismatch',
   'The result the model got differs from what the MCP server answered (an error passed on as success, text changed), or a gateway turned an error into "Error: …" text with isError false.',
+  { cause: 'tools', confidence: SPECIFIC.plain },
   (ctx, input) => {
     const out: Finding[] = [];
     for (const t of ctx.turns) {
@@ -132,6 +134,7 @@ export const toolResultMismatch = conversationRule('tool-result-mismatch',
 
 export const toolsOfferedStale = conversationRule('tools-offered-stale',
   "The tools offered to the model differ from the latest tools/list of the MCP session its calls went to (added, removed, renamed).",
+  { cause: 'tools', confidence: SPECIFIC.plain },
   (ctx, input) => {
     const out: Finding[] = [];
     // The Claude Code server name each linked MCP session goes by, learned from the calls it received.
@@ -156,12 +159,15 @@ export const toolsOfferedStale = conversationRule('tools-offered-stale',
         `Turn ${last.seq} offered ${offered.size} tools of server '${server}'; MCP session ${sessionId} lists ${listed.size}.` +
         `${added.length ? ` Listed but not offered: ${list(added)}.` : ''}${removed.length ? ` Offered but no longer listed: ${list(removed)}.` : ''}`,
         `The client has not picked up the server's current tools: run /mcp in Claude Code (or restart it) so it lists them again; a server that changes its tools should send notifications/tools/list_changed.`));
+      // It is about the tool list as a whole, not about what happened in the turn it names.
+      out[out.length - 1].claims = {};
     }
     return out;
   });
 
 export const toolNameTooLong = conversationRule('tool-name-too-long',
   `A tool offered with a name over ${NAME_LIMIT} characters, which the Anthropic API refuses ('tools.N.custom.name: String should have at most 64 characters').`,
+  { cause: 'tools', confidence: SPECIFIC.certain },
   (ctx, input) => {
     const seen = new Set<string>();
     const out: Finding[] = [];
@@ -189,12 +195,12 @@ const API_ERRORS: Record<string, { title: string; fix: string; severity: Severit
 
 export const modelApiError = conversationRule('model-api-error',
   'A model API answer that is an error: refused key (401/403), rate limit (429), overloaded (529), invalid request, or a failed connection.',
+  // The API's own word on what failed; a finding that says why (a name too long) tells it better.
+  { cause: 'reachability', confidence: SPECIFIC.generic },
   (ctx, input) => {
     const groups = new Map<string, ConversationTurn[]>();
     for (const t of ctx.turns) {
       if (!t.error || t.error.type === 'aborted') continue;
-      // A refusal of an over-long tool name is that rule's finding.
-      if (/at most 64 characters/.test(t.error.message)) continue;
       const g = groups.get(t.error.type);
       if (g) g.push(t);
       else groups.set(t.error.type, [t]);

@@ -1,7 +1,6 @@
 import type { RpcMessage } from '../../capture/model.js';
-import { payload, SessionView } from './context.js';
-import type { Finding, Rule } from './types.js';
-import { unexpectedAnswer } from './http-rules.js';
+import { isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
+import { SPECIFIC, type Finding, type Rule } from './types.js';
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -43,6 +42,8 @@ export function explainToolName(name: string, tools: string[]): { closest: strin
 export const unknownTool: Rule = {
   id: 'unknown-tool',
   description: "A tools/call whose name is not in the session's latest tools/list result, every page of it (the cause of 'No such tool available').",
+  cause: 'tools',
+  confidence: SPECIFIC.certain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -76,7 +77,9 @@ export const unknownTool: Rule = {
           : `The server answered that '${m.subject}' does not exist; the client never listed tools in this session, so it called a name it remembered from elsewhere.`,
         why.suggestion
           ? `Call '${why.suggestion}'. With a gateway that prefixes tool names (LiteLLM: '<server_name>-<tool>'), reconnect the client so it lists tools through the gateway, and use those names.`
-          : `Reconnect the client so it lists tools again (Claude Code: /mcp), and call a name from that list.`));
+          : `Reconnect the client so it lists tools again (Claude Code: /mcp), and call a name from that list.`,
+        // It explains the call and its answer; the tool list is evidence, not something that went wrong.
+        { claims: { messageSeqs: seqs.filter((s) => s !== listSeq) } }));
     }
     return out;
   },
@@ -85,6 +88,9 @@ export const unknownTool: Rule = {
 export const unanswered: Rule = {
   id: 'unanswered',
   description: 'Requests with no response, responses with no request, duplicate ids in flight, cancelled requests.',
+  cause: 'protocol',
+  // Something else (a refusal, a cut stream, a lost session) is usually why.
+  confidence: SPECIFIC.generic,
   check(input, opts) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -102,7 +108,9 @@ export const unanswered: Rule = {
       const key = `${m.direction}|${typeof m.rpcId}|${m.rpcId}`;
       if (m.kind === 'request' && m.rpcId != null) {
         const prev = inflight.get(key);
-        if (prev && (prev.correlatedSeq == null || prev.correlatedSeq > m.seq)) {
+        // A request refused at the HTTP level is over: a client may send it again with the same id (Claude Code retries its probe).
+        const over = (r: RpcMessage) => (r.correlatedSeq != null && r.correlatedSeq < m.seq) || refusedAtHttp(v.exchangeOf(r));
+        if (prev && !over(prev)) {
           out.push(v.finding('unanswered', 'error',
             `id ${JSON.stringify(m.rpcId)} used again (#${m.seq} ${m.method}) while #${prev.seq} ${prev.method} was still waiting`,
             { messageSeqs: [prev.seq, m.seq] },
@@ -120,7 +128,7 @@ export const unanswered: Rule = {
           `If this was a timeout, make the tool report progress, or raise the client's timeout (Claude Code: MCP_TOOL_TIMEOUT).`));
       }
       // The Python SDK refuses at the HTTP level (406, 400, 405) with a JSON-RPC error whose id is "server-error":
-      // the HTTP rules tell that refusal; it answers the HTTP request, not a JSON-RPC one.
+      // it answers the HTTP request, not a JSON-RPC one.
       const sdkRefusal = m.kind === 'error' && m.rpcId === 'server-error' && (v.exchangeOf(m)?.status ?? 0) >= 400;
       if ((m.kind === 'response' || m.kind === 'error') && m.correlatedSeq == null && m.rpcId != null && !sdkRefusal) {
         out.push(v.finding('unanswered', 'warning',
@@ -134,8 +142,8 @@ export const unanswered: Rule = {
       const waited = last - m.ts;
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);
-      // A request the server refused or redirected at the HTTP level has its own finding (auth, accept,
-      // session, redirect…), and so has one answered with a web page or with something that is not JSON.
+      // A request the server refused or redirected at the HTTP level got its answer there, and so did one
+      // answered with a web page or with something that is not JSON.
       if (ex?.status != null && ex.status >= 300) continue;
       if (ex && (unexpectedAnswer(v, ex) || v.messagesOf(ex.id).some((x) => x.direction !== m.direction && (x.kind === 'non-json' || x.kind === 'invalid')))) continue;
       const streamClosed = ex?.endedAt != null;
@@ -147,7 +155,8 @@ export const unanswered: Rule = {
           `server→client ${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) was not answered: the client closed the connection first, sending nothing after it`,
           { messageSeqs: [m.seq], exchangeIds: [ex.id] },
           `The request arrived as the client was closing the session; a client that is leaving does not answer.`,
-          `Nothing to fix unless the client closed because of this request.`));
+          `Nothing to fix unless the client closed because of this request.`,
+          { claims: { messageSeqs: [m.seq] } }));
         continue;
       }
       out.push(v.finding('unanswered', 'error',
@@ -156,17 +165,24 @@ export const unanswered: Rule = {
         streamClosed ? 'The connection that should have carried the answer closed first.' : 'No answer arrived before the capture ended.',
         m.direction === 'client->server'
           ? `Look at the server's log for this request; for long tools, send progress notifications so clients do not give up, and check gateway timeouts on streaming responses.`
-          : `The client did not answer the server's ${m.method}; check that it supports it (capabilities) and is not blocked waiting for a person.`));
+          : `The client did not answer the server's ${m.method}; check that it supports it (capabilities) and is not blocked waiting for a person.`,
+        // The exchange is where to look; a server request rides the stream every other message does too.
+        { claims: m.direction === 'client->server' ? { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] } : { messageSeqs: [m.seq] } }));
     }
     return out;
   },
 };
+
+/** The exchange was refused with an HTTP error status (what it carried answers the HTTP request, not a call). */
+const refusedAtHttp = (e: { status: number | null } | undefined) => e?.status != null && e.status >= 400;
 
 const SPEC_CODES = new Set([-32700, -32600, -32601, -32602, -32603, -32002, -32042, -32001, -32000]);
 
 export const invalidJsonRpc: Rule = {
   id: 'invalid-jsonrpc',
   description: 'Invalid JSON-RPC (missing jsonrpc "2.0", bad ids), reserved error codes outside the spec, non-JSON bodies, batches where the version forbids them.',
+  cause: 'protocol',
+  confidence: SPECIFIC.plain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -174,7 +190,7 @@ export const invalidJsonRpc: Rule = {
     for (const m of input.messages) {
       const who = m.direction === 'client->server' ? 'the client' : 'the server';
       if (m.kind === 'invalid') {
-        const misnamed = /^sent as SSE event "([^"]*)"/.exec(m.decodeError ?? '')?.[1];
+        const misnamed = misnamedEvent(m);
         out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent invalid JSON-RPC: ${m.decodeError}`, { messageSeqs: [m.seq] },
           misnamed != null
             ? `The event carries JSON-RPC, but under the name "${misnamed}": MCP clients dispatch only events with no "event:" line or "event: message", and drop the rest unread.`
@@ -185,7 +201,8 @@ export const invalidJsonRpc: Rule = {
       } else if (m.kind === 'non-json') {
         out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent a body that is not JSON where JSON-RPC was expected (${(m.decodeError ?? '').slice(0, 80)})`, { messageSeqs: [m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
           `Starts with: ${JSON.stringify(m.payload.slice(0, 80))}. An HTML error page or plain-text message from a proxy or gateway often lands here.`,
-          `Find what produced it (see the exchange's status and headers); a gateway error page means the request never reached the MCP server.`));
+          `Find what produced it (see the exchange's status and headers); a gateway error page means the request never reached the MCP server.`,
+          { claims: { messageSeqs: [m.seq] } }));
       } else if (m.kind === 'error' && m.errorCode != null && m.errorCode <= -32000 && m.errorCode >= -32768 && !SPEC_CODES.has(m.errorCode) && !(m.errorCode > -32100)) {
         out.push(v.finding('invalid-jsonrpc', 'warning', `error code ${m.errorCode} is in the reserved range but not defined by JSON-RPC or MCP`, { messageSeqs: [m.seq] },
           `Codes from -32768 to -32000 are reserved; only -32700, -32600…-32603, -32000…-32099 (server errors) and MCP's own codes are defined.`,
@@ -219,6 +236,8 @@ const RPC_ERROR_FIX: Record<number, string> = {
 export const rpcErrors: Rule = {
   id: 'rpc-errors',
   description: 'JSON-RPC error answers to requests: method not found (with the capability the server did or did not declare), invalid params, internal errors, resource not found.',
+  cause: 'protocol',
+  confidence: SPECIFIC.plain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -227,16 +246,12 @@ export const rpcErrors: Rule = {
       if (m.kind !== 'error' || m.correlatedSeq == null) continue;
       const request = v.bySeq.get(m.correlatedSeq);
       if (!request?.method) continue;
-      // Told elsewhere: HTTP-level refusals, a rejected protocol version, an unknown tool, a lost session.
-      const ex = v.exchangeOf(m);
-      if (ex?.status != null && ex.status >= 400) continue;
+      // The body of an HTTP refusal (an error status) answers the HTTP request: the call never started.
+      if (refusedAtHttp(v.exchangeOf(m))) continue;
       const err = payload(m)?.error as { code?: number; message?: string } | undefined;
       const text = `${err?.message ?? ''}`;
-      if (request.method === 'initialize' && /version/i.test(text)) continue;
       // Claude Code's 2026-07-28 probe: a server that does not know it says so, and the client falls back to initialize.
-      if (request.method === 'server/discover') continue;
-      if (request.method === 'tools/call' && /not found|unknown tool|no such tool|invalid tool/i.test(text)) continue;
-      if (/session/i.test(text)) continue;
+      if (isProbe(request)) continue;
       const code = m.errorCode;
       const by = m.direction === 'server->client' ? 'the server' : 'the client';
       const what = `${request.method}${request.subject ? ' ' + request.subject : ''}`;
@@ -260,7 +275,8 @@ export const rpcErrors: Rule = {
         `${what} (id ${JSON.stringify(request.rpcId)}) was answered by ${by} with error ${code ?? '?'}: ${text.replace(/\s+/g, ' ').slice(0, 120)}`,
         { messageSeqs: [request.seq, m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
         why,
-        fix ?? `Read the error's message and data (#${m.seq}); compare with a known-good session (mcptap diff).`));
+        fix ?? `Read the error's message and data (#${m.seq}); compare with a known-good session (mcptap diff).`,
+        { claims: { messageSeqs: [request.seq, m.seq] } }));
     }
     return out;
   },
@@ -269,6 +285,9 @@ export const rpcErrors: Rule = {
 export const toolErrors: Rule = {
   id: 'tool-errors',
   description: 'Tool results with isError: true, and calls slower than --slow MS.',
+  cause: 'tools',
+  // A tool that says it failed: a finding that says why (a wrong name) tells it better.
+  confidence: SPECIFIC.generic,
   check(input, opts) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -276,8 +295,6 @@ export const toolErrors: Rule = {
       if (m.direction !== 'server->client' || m.method !== 'tools/call') continue;
       if (m.kind === 'response' && m.isError) {
         const text = payload(m)?.result?.content?.find((c: { text?: string }) => c?.text)?.text as string | undefined;
-        // "Tool X not found" is the unknown-tool rule's finding, with a better explanation.
-        if (text && /tool .* not found|unknown tool|no such tool/i.test(text)) continue;
         out.push(v.finding('tool-errors', 'warning', `tools/call ${m.subject ?? '?'} returned isError${text ? `: ${text.replace(/\s+/g, ' ').slice(0, 100)}` : ''}`,
           { messageSeqs: [m.correlatedSeq ?? m.seq, m.seq] },
           `The tool ran and reported a failure (the model sees it as a tool result, not a protocol error).`,

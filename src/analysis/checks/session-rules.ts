@@ -1,11 +1,13 @@
 import { payload, reqHeader, SessionView } from './context.js';
-import type { Finding, Rule } from './types.js';
+import { SPECIFIC, type Finding, type Rule } from './types.js';
 
 const KNOWN_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'];
 
 export const sessionHeader: Rule = {
   id: 'session-header',
   description: 'Requests after initialize without the Mcp-Session-Id the server issued, with a different one, or answered 400/404 about the session.',
+  cause: 'session',
+  confidence: SPECIFIC.likely,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -38,8 +40,8 @@ export const sessionHeader: Rule = {
       if (e.status !== 400 && e.status !== 404) continue;
       const body = e.responseBody ?? '';
       if (!/session/i.test(body)) continue;
-      // A stream opened with no session at all is a transport mismatch (that rule says so), not a lost session.
-      if (!issued && !reqHeader(e, 'mcp-session-id') && e.method === 'GET') continue;
+      // A refused server/discover probe is how a 2026-07-28 client learns to fall back to initialize.
+      if (v.carriesProbe(e)) continue;
       out.push(v.finding('session-header', 'error',
         `${e.method} ${v.path(e)} answered ${e.status}: ${body.replace(/\s+/g, ' ').slice(0, 120)}`,
         { exchangeIds: [e.id] },
@@ -48,7 +50,8 @@ export const sessionHeader: Rule = {
           : `The server refused a request that is not part of a session: it was sent without a valid Mcp-Session-Id (or before initialize).`,
         e.status === 404
           ? `Reconnect the client (Claude Code: /mcp → reconnect) so it sends initialize again; behind a load balancer, use sticky sessions.`
-          : `Send initialize first, then the Mcp-Session-Id from its answer on every request.`));
+          : `Send initialize first, then the Mcp-Session-Id from its answer on every request.`,
+        { claims: v.exchangeClaims(e) }));
     }
     return out;
   },
@@ -57,6 +60,8 @@ export const sessionHeader: Rule = {
 export const protocolVersion: Rule = {
   id: 'protocol-version',
   description: 'MCP-Protocol-Version header missing or different from the negotiated version (2025-06-18 on); unsupported versions in initialize.',
+  cause: 'protocol',
+  confidence: SPECIFIC.likely,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
@@ -108,6 +113,8 @@ const CAPABILITY_FOR: Record<string, string> = { 'sampling/createMessage': 'samp
 export const ordering: Rule = {
   id: 'ordering',
   description: 'Requests before the initialize handshake completed; server→client requests the client declared no capability for.',
+  cause: 'protocol',
+  confidence: SPECIFIC.plain,
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];

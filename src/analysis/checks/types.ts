@@ -3,6 +3,23 @@ import type { ConversationTurn } from '../../capture/conversation.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
+/**
+ * The layer a finding's cause sits in, most upstream first: findings are listed in this order, and it
+ * breaks ties between equally specific causes claiming the same evidence.
+ */
+export const CAUSES = ['reachability', 'transport', 'access', 'session', 'protocol', 'tools', 'other'] as const;
+export type Cause = (typeof CAUSES)[number];
+
+/** How specific a finding is about what it explains (0..1): the engine gives shared evidence to the most specific. */
+export const SPECIFIC = { certain: 0.9, likely: 0.7, plain: 0.5, generic: 0.3, fallback: 0.1 } as const;
+
+/** The exchanges, messages and turns a finding explains (its claim on the evidence). */
+export interface Claims {
+  exchangeIds?: string[];
+  messageSeqs?: number[];
+  turnSeqs?: number[];
+}
+
 export interface Evidence {
   sessionId: string;
   messageSeqs: number[];
@@ -21,6 +38,16 @@ export interface Finding {
   explanation: string;
   /** What to do: the header to send, the URL to use, the `claude mcp add` line to run. */
   fix: string;
+  /** What it explains, when narrower than its evidence (a message on a stream, not the whole stream). Default: the evidence. */
+  claims?: Claims;
+  /** How specific it is (SPECIFIC); default: its rule's. */
+  confidence?: number;
+  /** Set by the engine: its rule's cause category. */
+  cause?: Cause;
+  /** Set by the engine: the same finding seen this many times (identical exchanges), its evidence merged. */
+  occurrences?: number;
+  /** Set by the engine: the findings whose evidence this one explains, told under it instead of on their own. */
+  caused?: Finding[];
 }
 
 /** An MCP session seen around a conversation: what it last listed, and whether it ever connected. */
@@ -59,5 +86,9 @@ export interface Rule {
   id: string;
   /** What the rule looks for, for `--help`, SARIF rule metadata and JUnit test names. */
   description: string;
+  /** The layer its findings' causes sit in (default 'other'). */
+  cause?: Cause;
+  /** How specific its findings are (SPECIFIC; default plain), unless a finding says otherwise. */
+  confidence?: number;
   check(input: CheckInput, opts: CheckOptions): Finding[];
 }
