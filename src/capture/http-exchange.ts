@@ -267,6 +267,7 @@ export class HttpExchangeCapture {
       responseSessionId: header(respHeaders, 'mcp-session-id'),
       legacySessionId: this.legacySessionId,
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
+      hasProbe: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover'),
       isMcp: this.mcp,
       // A Streamable HTTP client sends MCP-Protocol-Version on every request after initialize
       // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.

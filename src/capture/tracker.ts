@@ -26,7 +26,19 @@ interface SessionState {
   endpointPath: string | null;
   /** The upstream servers its initialize selected on a gateway (path or x-mcp-servers). */
   selection: ServerSelection | null;
+  /** While it holds nothing but probes: which kind (a client retrying one joins it; its initialize takes it over). */
+  probe: ProbeKind | null;
 }
+
+/**
+ * How a client finds out what a server speaks before any handshake: a `server/discover` request
+ * (2026-07-28; refused by older servers, after which the client sends initialize), or a GET asking
+ * for an event stream without a session (a legacy SSE client opening its stream).
+ */
+export type ProbeKind = 'discover' | 'stream';
+
+/** How long after its probe a client's next attempt is still the same attempt (clients retry within seconds). */
+const PROBE_WINDOW_MS = 10_000;
 
 /** What the proxy knows of an exchange when it asks which session it belongs to. */
 export interface SessionHint {
@@ -39,6 +51,8 @@ export interface SessionHint {
   legacySessionId: string | null;
   /** The request body carried an `initialize` request. */
   hasInitialize: boolean;
+  /** The request body carried a `server/discover` probe. */
+  hasProbe?: boolean;
   /** The request or response carried JSON-RPC at all. */
   isMcp: boolean;
   /** A GET answered with text/event-stream and no session header: a legacy HTTP+SSE stream. */
@@ -61,6 +75,14 @@ export interface SessionHint {
 const MAX_CONNECTIONS = 4096;
 
 const pathOf = (url: string) => url.split('?')[0];
+
+/** Whether an exchange is a probe, and which (see ProbeKind). */
+function probeOf(h: SessionHint): ProbeKind | null {
+  if (h.requestSessionId || h.legacySessionId || h.responseSessionId || h.hasInitialize) return null;
+  if (h.hasProbe) return 'discover';
+  const accept = h.exchange.requestHeaders.find(([k]) => k.toLowerCase() === 'accept')?.[1] ?? '';
+  return h.exchange.method === 'GET' && h.exchange.kind === 'http' && h.isMcp && !h.isLegacyStream && accept.includes('text/event-stream') ? 'stream' : null;
+}
 
 const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));
 
@@ -101,7 +123,7 @@ export class SessionTracker {
       exchangeCount: 0,
       gateway: null,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -113,7 +135,9 @@ export class SessionTracker {
 
   /** Decides the session of an HTTP exchange once its request body and response head are known. */
   assign(h: SessionHint): Session {
-    const st = this.pick(h);
+    const probe = probeOf(h);
+    const st = this.pick(h, probe);
+    st.probe = probe && (st.probe === probe || st.session.exchangeCount === 0) ? probe : null;
     const ex = h.exchange;
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
@@ -141,7 +165,13 @@ export class SessionTracker {
     return st.session;
   }
 
-  private pick(h: SessionHint): SessionState {
+  /**
+   * The session an exchange belongs to. The exits, in order: a known legacy sessionId; an
+   * Mcp-Session-Id (known, or one the proxy joins late); a legacy event stream; a known answered
+   * Mcp-Session-Id; an initialize (joining what its client sent just before it); OAuth discovery after a
+   * 401; plain HTTP; a probe (joining only the same probe retried); other JSON-RPC without identity.
+   */
+  private pick(h: SessionHint, probe: ProbeKind | null): SessionState {
     const ex = h.exchange;
     const target = h.target ?? null;
     if (h.legacySessionId) {
@@ -168,10 +198,11 @@ export class SessionTracker {
       if (known) return known;
     }
     if (h.hasInitialize || h.responseSessionId) {
-      // A probe (server/discover) or a rejected attempt just before, from the same client and not yet
-      // part of a handshake, belongs to this session: users need to see why a fallback happened.
+      // Its client's server/discover probe, or a request sent too early, just before and not yet part of
+      // a handshake, belongs to this session: users need to see why a fallback happened. A stream GET
+      // does not: it was another attempt (the other transport, an earlier process).
       const prev = this.byClient.get(h.clientKey);
-      if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && ex.startedAt - prev.lastActivity < 10_000) {
+      if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && prev.probe !== 'stream' && ex.startedAt - prev.lastActivity < PROBE_WINDOW_MS) {
         prev.initializeSeen = true;
         return prev;
       }
@@ -183,6 +214,20 @@ export class SessionTracker {
       // A client's OAuth discovery after the 401 that sent it there: part of why its session failed.
       const prev = this.byClient.get(h.clientKey);
       if (prev && !prev.session.endedAt && ex.startedAt - prev.lastActivity < 60_000) return prev;
+    }
+    if (probe) {
+      // A probe starts an attempt: it belongs to the initialize that follows, never to a session that
+      // started before it (a new process, or a new connection after the old session failed); only the
+      // same probe retried joins it. A stream GET of a session past its handshake is that session's
+      // standalone stream (a stateless server gives it no session id to carry).
+      const mine = h.connection ? this.byConnection.get(h.connection) : undefined;
+      const prev = this.byClient.get(h.clientKey);
+      for (const st of [mine, prev]) {
+        if (!st || st.session.endedAt || (target && st.session.target !== target)) continue;
+        if (probe === 'stream' && st.initializeSeen && st.session.transport === 'streamable-http') return st;
+        if (st.probe === probe && ex.startedAt - st.lastActivity < PROBE_WINDOW_MS) return st;
+      }
+      return this.create('streamable-http', ex.startedAt, target);
     }
     if (!h.isMcp) {
       const key = target ?? '';
