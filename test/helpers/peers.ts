@@ -332,7 +332,15 @@ export async function connectClient(kind: TransportKind, url: string, opts: Clie
   let transport: Transport;
   const init = opts.headers ? { headers: opts.headers } : undefined;
   if (kind === 'streamable-http') transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: init, fetch: opts.fetch });
-  else if (kind === 'sse') transport = new SSEClientTransport(new URL(url), { requestInit: init, eventSourceInit: opts.headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as Record<string, string>), ...opts.headers } }) } : undefined });
+  else if (kind === 'sse') {
+    // The stream's own headers (Accept: text/event-stream) come as a Headers object: added to, not spread.
+    const streamFetch = (u: string | URL, i?: RequestInit) => {
+      const h = new Headers(i?.headers);
+      for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
+      return fetch(u, { ...i, headers: h });
+    };
+    transport = new SSEClientTransport(new URL(url), { requestInit: init, eventSourceInit: opts.headers ? { fetch: streamFetch } : undefined });
+  }
   else {
     // Node 20 has no global WebSocket; the SDK's client transport expects one.
     const g = globalThis as { WebSocket?: unknown };

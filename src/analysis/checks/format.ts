@@ -13,22 +13,42 @@ const evidence = (f: Finding) => [
   f.evidence.exchangeIds.length ? `exchange${f.evidence.exchangeIds.length > 1 ? 's' : ''} ${f.evidence.exchangeIds.slice(0, 3).join(' ')}${f.evidence.exchangeIds.length > 3 ? ` (+${f.evidence.exchangeIds.length - 3})` : ''}` : '',
 ].filter(Boolean).join(', ');
 
+/** "(2 times)" after the title of a finding seen on identical exchanges. */
+export const times = (f: Finding) => (f.occurrences && f.occurrences > 1 ? ` (${f.occurrences} times)` : '');
+
+/** "+2 consequences" of a root cause, or ''. */
+export const consequencesLabel = (f: Finding) => (f.caused?.length ? `+${f.caused.length} consequence${f.caused.length > 1 ? 's' : ''}` : '');
+
+/** One line for a finding folded under its cause. */
+export const consequenceLine = (c: Finding) => `${c.severity} [${c.ruleId}] ${c.title}${times(c)}`;
+
 export function formatText(all: SessionFindings[]): string {
   const lines: string[] = [];
   for (const { session: s, findings } of all) {
-    lines.push(`session ${s.id}${s.label ? ` (${s.label})` : ''} ${s.transport} ${s.target}: ${findings.length ? `${count(findings, 'error')} errors, ${count(findings, 'warning')} warnings, ${count(findings, 'info')} notes` : 'no findings'}`);
+    const folded = findings.reduce((n, f) => n + (f.caused?.length ?? 0), 0);
+    lines.push(`session ${s.id}${s.label ? ` (${s.label})` : ''} ${s.transport} ${s.target}: ${findings.length ? `${count(findings, 'error')} errors, ${count(findings, 'warning')} warnings, ${count(findings, 'info')} notes${folded ? ` (and ${folded} consequences folded under them)` : ''}` : 'no findings'}`);
     for (const f of findings) {
-      lines.push(`  ${f.severity.toUpperCase().padEnd(7)} [${f.ruleId}] ${f.title}`);
+      lines.push(`  ${f.severity.toUpperCase().padEnd(7)} [${f.ruleId}] ${f.title}${times(f)}`);
       lines.push(`          ${f.explanation}`);
       lines.push(`          fix: ${f.fix}`);
       const ev = evidence(f);
       if (ev) lines.push(`          evidence: ${ev}  (mcptap show ${s.id})`);
+      if (f.caused?.length) {
+        lines.push(`          ${consequencesLabel(f)}:`);
+        for (const c of f.caused) lines.push(`            ${consequenceLine(c)}`);
+      }
     }
   }
   return lines.join('\n') + '\n';
 }
 
 const count = (fs: Finding[], sev: Finding['severity']) => fs.filter((f) => f.severity === sev).length;
+
+const logical = (sessionId: string, f: Finding) => [{
+  name: `session ${sessionId}`,
+  fullyQualifiedName: `mcptap://session/${sessionId}${f.evidence.messageSeqs.length ? `#${f.evidence.messageSeqs[0]}` : ''}`,
+  kind: 'module',
+}];
 
 export function formatJson(all: SessionFindings[]): string {
   return JSON.stringify(all.map(({ session, findings }) => ({ session: { id: session.id, label: session.label, transport: session.transport, target: session.target }, findings })), null, 2) + '\n';
@@ -53,11 +73,17 @@ export function formatSarif(all: SessionFindings[]): string {
         ruleId: f.ruleId,
         ruleIndex: RULES.findIndex((r) => r.id === f.ruleId),
         level: level[f.severity],
-        message: { text: `${f.title}. ${f.explanation} Fix: ${f.fix}` },
-        locations: [{
-          logicalLocations: [{ name: `session ${session.id}`, fullyQualifiedName: `mcptap://session/${session.id}${f.evidence.messageSeqs.length ? `#${f.evidence.messageSeqs[0]}` : ''}`, kind: 'module' }],
-        }],
-        properties: { sessionId: session.id, messageSeqs: f.evidence.messageSeqs, exchangeIds: f.evidence.exchangeIds, fix: f.fix },
+        message: { text: `${f.title}${times(f)}. ${f.explanation} Fix: ${f.fix}${f.caused?.length ? ` (${consequencesLabel(f)}, see relatedLocations)` : ''}` },
+        locations: [{ logicalLocations: logical(session.id, f) }],
+        // What this cause explains: each consequence where it happened, with what it would have said.
+        ...(f.caused?.length ? {
+          relatedLocations: f.caused.map((c, i) => ({ id: i, message: { text: `consequence: ${consequenceLine(c)}` }, logicalLocations: logical(session.id, c) })),
+        } : {}),
+        properties: {
+          sessionId: session.id, messageSeqs: f.evidence.messageSeqs, exchangeIds: f.evidence.exchangeIds, fix: f.fix, cause: f.cause,
+          ...(f.occurrences ? { occurrences: f.occurrences } : {}),
+          ...(f.caused?.length ? { caused: f.caused.map((c) => ({ ruleId: c.ruleId, severity: c.severity, title: c.title, messageSeqs: c.evidence.messageSeqs, exchangeIds: c.evidence.exchangeIds })) } : {}),
+        },
       }))),
     }],
   };
@@ -66,14 +92,20 @@ export function formatSarif(all: SessionFindings[]): string {
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** JUnit XML: a test suite per session, a test case per rule, a failure per error finding. */
+/**
+ * JUnit XML: a test suite per session, a test case per rule, a failure per error root cause (its
+ * consequences listed in it); a rule whose findings are all consequences of another passes, and says
+ * under what they were folded.
+ */
 export function formatJunit(all: SessionFindings[]): string {
   const suites = all.map(({ session, findings }) => {
     const cases = RULES.map((r) => {
       const mine = findings.filter((f) => f.ruleId === r.id);
       const errors = mine.filter((f) => f.severity === 'error');
-      const body = errors.map((f) => `      <failure message="${xml(f.title)}" type="${f.ruleId}">${xml(`${f.explanation}\nfix: ${f.fix}`)}</failure>`).join('\n');
-      const out = mine.filter((f) => f.severity !== 'error').map((f) => `${f.severity}: ${f.title}`).join('\n');
+      const consequences = (f: Finding) => (f.caused?.length ? `\n${consequencesLabel(f)}:\n${f.caused.map((c) => `  ${consequenceLine(c)}`).join('\n')}` : '');
+      const body = errors.map((f) => `      <failure message="${xml(f.title + times(f))}" type="${f.ruleId}">${xml(`${f.explanation}\nfix: ${f.fix}${consequences(f)}`)}</failure>`).join('\n');
+      const folded = findings.flatMap((f) => (f.caused ?? []).filter((c) => c.ruleId === r.id).map((c) => `${consequenceLine(c)} (a consequence of [${f.ruleId}] ${f.title})`));
+      const out = [...mine.filter((f) => f.severity !== 'error').map((f) => `${f.severity}: ${f.title}${times(f)}`), ...folded].join('\n');
       return `    <testcase classname="mcptap.${session.id}" name="${r.id}">${body ? '\n' + body + '\n    ' : ''}${out ? `<system-out>${xml(out)}</system-out>` : ''}</testcase>`;
     });
     const failures = RULES.filter((r) => findings.some((f) => f.ruleId === r.id && f.severity === 'error')).length;

@@ -5,7 +5,11 @@ import type { Turn } from '../../capture/turn.js';
 import { mcpCallOf, resultOf, toolNamesOf, type McpCall } from '../../capture/join.js';
 import { joinTurns } from '../../capture/conversation.js';
 import { relevantMcpSides } from './model-context.js';
-import type { ConversationContext } from './types.js';
+import type { ConversationContext, Finding } from './types.js';
+import { consequencesLabel } from './format.js';
+
+/** What a finding is remembered by: its rule and title. */
+const keyOf = (f: Finding) => `${f.ruleId}|${f.title}`;
 
 interface Live {
   session: Session;
@@ -15,7 +19,7 @@ interface Live {
   lastEvent: number;
   /** The window was trimmed for idleness and nothing came since. */
   idle: boolean;
-  /** Findings already printed for this session (rule and title). */
+  /** Findings already printed for this session (rule and title), roots and their consequences. */
   printed: Set<string>;
   /** A model conversation's latest turns. */
   turns?: Turn[];
@@ -160,13 +164,21 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       { slowMs: opts.slowMs, live: !l.session.endedAt, now: Date.now() });
     for (const f of findings) {
       if (f.severity !== 'error') continue;
-      const key = `${f.ruleId}|${f.title}`;
-      if (l.printed.has(key)) continue;
+      const key = keyOf(f);
+      // What it explains that was not told yet: a cause is printed once, and later traffic that only
+      // adds consequences says so in a line of its own.
+      const fresh = (f.caused ?? []).filter((c) => !l.printed.has(keyOf(c)));
+      fresh.forEach((c) => l.printed.add(keyOf(c)));
+      if (l.printed.has(key)) {
+        if (fresh.length) print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: later traffic only added consequences of "${f.title}": ${fresh.map((c) => `[${c.ruleId}] ${c.title}`).join('; ')}`);
+        continue;
+      }
       l.printed.add(key);
       const first = firstSeen.get(key);
       if (first == null && firstSeen.size < FIRST_SEEN_MAX) firstSeen.set(key, l.session.id);
       const again = first != null && first !== l.session.id ? ` (again, as in session ${first})` : '';
-      print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: ${f.title}${again} — fix: ${f.fix}`);
+      const folded = f.caused?.length ? ` (${consequencesLabel(f)}: ${f.caused.map((c) => `[${c.ruleId}]`).join(' ')})` : '';
+      print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: ${f.title}${again}${folded} — fix: ${f.fix}`);
     }
     if (l.session.endedAt) live.delete(l.session.id);
   };
