@@ -14,6 +14,7 @@ import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
 import { connectClient, echoServer, startGatewayLikeServer, startJsonServer, startPlainToolsServer, startRawHttpServer, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer, type ServerFactory } from './helpers/peers.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { tempDb, until } from './helpers/tmp.js';
+import { CLAUDE_CODE_UA, discoverProbe } from './helpers/check-scenarios.js';
 
 // Every rule fires on traffic produced for real through the proxy, and stays quiet on a clean
 // session. Misbehaving peers are small purpose-built servers and raw HTTP clients.
@@ -455,6 +456,21 @@ describe('rules', () => {
     ]));
     // A cancelled request should go unanswered: not a fault.
     expect(titles.filter((t) => t.includes('(id 8)'))).toEqual([]);
+  });
+
+  it('unanswered: a client retrying its server/discover probe (same id, new connection) after the first was refused is no id collision', async () => {
+    // A gateway that refuses the probe at the HTTP level with no JSON-RPC answer (so the first probe is never answered).
+    const srv = await peer(startJsonServer((m, res) => {
+      if (m.method === 'server/discover') return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"detail":"unsupported method"}');
+      res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'after-probe' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: m.method === 'initialize' ? { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'refuses-probes', version: '1' } } : {} }));
+    }));
+    const fs = await capture(srv.url, 'probe-retried', async (url) => {
+      expect(await discoverProbe(url + '/mcp')).toBe(400);
+      expect(await discoverProbe(url + '/mcp')).toBe(400);
+      expect((await post(url + '/mcp', INIT(0), { 'user-agent': CLAUDE_CODE_UA })).status).toBe(200);
+    });
+    expect(everything(fs).map((f) => `${f.ruleId}: ${f.title}`)).toEqual([]);
   });
 
   it('invalid-jsonrpc: a message without "jsonrpc", a body that is not JSON, and a batch under 2025-11-25', async () => {
