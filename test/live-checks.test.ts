@@ -167,3 +167,35 @@ describe('live checks under load', () => {
     }
   });
 });
+
+describe('live output of folded findings', () => {
+  it('prints the cause once, with what it explains, and says when later traffic only added consequences', async () => {
+    // A stateful Streamable HTTP endpoint refusing a legacy SSE client's stream twice, in other words each time.
+    let gets = 0;
+    const upstream = await startRawHttpServer((_req, res) => {
+      gets++;
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: gets === 1 ? 'Bad Request: No valid session ID provided' : 'Bad Request: session required' }, id: null }));
+    });
+    const p = await startProxy({ target: upstream.url, port: 0, db: null, onWarning: () => {} });
+    const lines: string[] = [];
+    const live = attachLiveChecks(p.engine.hub, (l) => lines.push(l), { debounceMs: 0 });
+    const get = () => fetch(p.url + '/mcp/', { headers: { accept: 'text/event-stream', 'user-agent': 'claude-code/2.1.330 (sdk-cli)' } }).then((r) => r.text());
+    try {
+      await get();
+      await until(() => lines.some((l) => l.includes('[transport-mismatch]')), 'the cause');
+      await get();
+      await until(() => lines.some((l) => l.includes('later traffic only added consequences')), 'the consequence line');
+    } finally {
+      live.stop();
+      await p.close();
+      await upstream.close();
+    }
+    const cause = 'GET /mcp/ answered 400: this is not a legacy SSE endpoint';
+    // The cause is printed once; each consequence is told once, the second GET's on a line saying it only added that.
+    expect(lines.filter((l) => l.includes(`: ${cause}`))).toHaveLength(1);
+    expect(lines.every((l) => l.startsWith('check: error [transport-mismatch] session '))).toBe(true);
+    expect(lines.at(-1)).toMatch(new RegExp(`later traffic only added consequences of "${cause}": \\[session-header\\] GET /mcp/ answered 400: .*session required`));
+    expect(lines.join('\n').match(/session required/g)).toHaveLength(1);
+  });
+});
