@@ -94,6 +94,17 @@ describe.skipIf(!hasTmux)('mcptap tui in a terminal', () => {
     await see('filter: method:tools/call');
     keys('!');
     save('problems.txt', await see('[unknown-tool]'));
+    // The failed call's isError is a consequence of the wrong name: folded under it, and Enter shows it.
+    expect(screen()).toContain('ERROR   ▸ +1 consequence [unknown-tool] tools/call list_schemas');
+    expect(screen()).not.toContain('[tool-errors]');
+    keys('Enter');
+    save('problems-expanded.txt', await see('↳ warning [tool-errors] tools/call list_schemas returned isError'));
+    expect(screen()).toContain('▾ +1 consequence');
+    // Enter on the consequence jumps to its evidence, the failed call; Escape comes back.
+    keys('Down', 'Enter');
+    await see('client→server request tools/call list_schemas');
+    keys('Escape');
+    await see('[unknown-tool]');
     keys('q');
     const after = await see('mcptap exited 0');
     // The UI is gone and the shell's line follows: Ink gave the terminal back.
