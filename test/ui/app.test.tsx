@@ -230,12 +230,14 @@ describe('mcptap tui', () => {
     }
   });
 
-  it('lists problems and jumps to the evidence', async () => {
+  it('lists problems, folds out what a cause explains, and jumps to the evidence', async () => {
     const ui = render(<App store={store} sessionId={gateway} />);
     try {
       await until(() => (ui.lastFrame() ?? '').includes(`session ${gateway}`), 'the timeline');
       await settle();
       await press(ui, ['!'], '[unknown-tool]');
+      expect(ui.lastFrame()).toContain('▸ +1 consequence [unknown-tool]');
+      await press(ui, [ENTER], '↳ warning [tool-errors]');
       await press(ui, [ENTER], 'request tools/call list_schemas');
     } finally {
       ui.unmount();

@@ -7,7 +7,6 @@ import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
 
 export type { Cause, CheckInput, CheckOptions, Claims, Finding, Rule, Severity } from './types.js';
-export { withConsequences } from './fold.js';
 
 /** Every rule (the order of `--help`, SARIF and JUnit; findings are ordered by their cause, see fold.ts). */
 export const RULES: Rule[] = [

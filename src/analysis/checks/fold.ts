@@ -88,8 +88,3 @@ export function fold(candidates: Finding[]): Finding[] {
   for (const r of roots) r.caused?.sort(byListOrder);
   return roots.sort(byListOrder);
 }
-
-/** A finding and everything folded under it, depth first (consequences have none of their own). */
-export function withConsequences(f: Finding): Finding[] {
-  return [f, ...(f.caused ?? [])];
-}

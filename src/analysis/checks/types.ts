@@ -76,7 +76,7 @@ export interface CheckInput {
 export interface CheckOptions {
   /** Tool calls slower than this are reported (ms). */
   slowMs: number;
-  /** Running while traffic flows: requests still waiting are not yet "unanswered". */
+  /** Running while traffic flows: a request still waiting may yet be answered. */
   live?: boolean;
   /** When live: the time now (epoch ms). */
   now?: number;
