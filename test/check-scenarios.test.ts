@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { XMLParser } from 'fast-xml-parser';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
 import { CaptureStore } from '../src/store/read.js';
@@ -111,5 +113,42 @@ describe('the SSE-at-Streamable-HTTP case played again through the proxy (the tr
     } finally {
       store.close();
     }
+  });
+});
+
+describe('mcptap check shows the consequences folded under their cause in every format', () => {
+  const cli = path.resolve('dist/src/cli/main.js');
+  const file = path.resolve('test/fixtures/check-scenarios/sse-at-streamable.1.jsonl');
+  const check = (...args: string[]) => spawnSync(process.execPath, [cli, 'check', file, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  it('text: the cause, then "+1 consequence:" and what it explains', () => {
+    const r = check();
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('1 errors, 0 warnings, 0 notes (and 1 consequences folded under them)');
+    expect(r.stdout).toMatch(/ERROR {3}\[transport-mismatch\] GET \/mcp\/ answered 400: this is not a legacy SSE endpoint \(2 times\)\n(.*\n){3}          \+1 consequence:\n            error \[session-header\] GET \/mcp\/ answered 400: /);
+    expect(r.stdout.match(/\[session-header\]/g)).toHaveLength(1);
+  });
+
+  it('--json: caused, occurrences and the cause category on the finding', () => {
+    const [{ findings }] = JSON.parse(check('--format', 'json').stdout);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ ruleId: 'transport-mismatch', cause: 'transport', occurrences: 2, caused: [{ ruleId: 'session-header', occurrences: 2 }] });
+  });
+
+  it('SARIF: one result, its consequence in relatedLocations', () => {
+    const sarif = JSON.parse(check('--format', 'sarif').stdout);
+    const results = sarif.runs[0].results;
+    expect(results.map((x: { ruleId: string }) => x.ruleId)).toEqual(['transport-mismatch']);
+    expect(results[0].relatedLocations).toEqual([expect.objectContaining({ id: 0, message: { text: expect.stringMatching(/^consequence: error \[session-header\] GET \/mcp\/ answered 400/) } })]);
+  });
+
+  it('JUnit: the cause fails, with its consequence in the failure; the consequence\'s rule passes and says why', () => {
+    const doc = new XMLParser({ ignoreAttributes: false }).parse(check('--format', 'junit').stdout);
+    const cases = [doc.testsuites.testsuite.testcase].flat();
+    const byName = (n: string) => cases.find((c: { '@_name': string }) => c['@_name'] === n);
+    expect(byName('transport-mismatch').failure['#text']).toMatch(/\+1 consequence:\n {2}error \[session-header\]/);
+    expect(byName('session-header').failure).toBeUndefined();
+    expect(byName('session-header')['system-out']).toMatch(/a consequence of \[transport-mismatch\]/);
+    expect(doc.testsuites['@_failures']).toBe('1');
   });
 });
