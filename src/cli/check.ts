@@ -22,7 +22,9 @@ export function registerCheck(program: Command): void {
       'mcptap check 3f2a 9c1b',
       'mcptap check --all --format sarif > mcptap.sarif',
       'mcptap check --all --format junit > mcptap-junit.xml',
-    ) + `Exit 1 when any error-severity finding exists (a CI gate).\n\nRules:\n${RULES.map((r) => `  ${r.id.padEnd(19)} ${r.description}`).join('\n')}\n`)
+    ) + `Exit 1 when any error-severity finding exists (a CI gate). Each finding is a cause; what it explains is folded under it
+(+N consequences; "caused" in --json, relatedLocations in SARIF), and causes come in this order: reachability,
+transport, access, session, protocol, tools, the rest.\n\nRules (the cause they name):\n${RULES.map((r) => `  ${r.id.padEnd(19)} (${r.cause ?? 'other'}) ${r.description}`).join('\n')}\n`)
     .action(action((ids: string[], opts: { db?: string; all?: boolean; format: string; slow: number }) => {
       const format = FORMATS[opts.format as keyof typeof FORMATS];
       if (!format) throw new UsageError(`--format must be text, json, sarif or junit (got '${opts.format}')`);

@@ -8,11 +8,14 @@ import { fold, stamp } from './fold.js';
 
 export type { Cause, CheckInput, CheckOptions, Claims, Finding, Rule, Severity } from './types.js';
 
-/** Every rule (the order of `--help`, SARIF and JUnit; findings are ordered by their cause, see fold.ts). */
+/** Every rule, grouped by the cause it names (the order of `--help`, SARIF and JUnit; findings are ordered by fold.ts). */
 export const RULES: Rule[] = [
-  acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, gatewayAuth, oauthResource,
-  gatewayServers, gatewayUpstream, gatewayToolError,
-  endpointRewrite, unanswered, invalidJsonRpc, ordering, rpcErrors, toolErrors, upstreamFailure, httpStatus,
+  upstreamFailure, gatewayUpstream,
+  transportMismatch, redirect, acceptHeader, endpointRewrite,
+  auth, oauthResource, gatewayAuth, gatewayServers,
+  sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
+  unknownTool, toolErrors, gatewayToolError,
+  httpStatus,
   ...MODEL_RULES,
 ];
 
