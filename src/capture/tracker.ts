@@ -2,6 +2,7 @@ import type { CaptureHub } from './hub.js';
 import type { Channel, Direction, Exchange, RpcMessage, Session, Transport } from './model.js';
 import type { DecodedMessage } from '../wire/jsonrpc.js';
 import { newSessionId } from './ids.js';
+import { header } from './headers.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { isOAuthDiscoveryPath } from '../wire/oauth-paths.js';
 import { LITELLM_OUTCOMES_META, LITELLM_SEPARATOR, LITELLM_SERVER_NAME, listedPrefixes, recogniseGateway, selectedServers, type ServerSelection } from './gateway.js';
@@ -80,7 +81,7 @@ const pathOf = (url: string) => url.split('?')[0];
 function probeOf(h: SessionHint): ProbeKind | null {
   if (h.requestSessionId || h.legacySessionId || h.responseSessionId || h.hasInitialize) return null;
   if (h.hasProbe) return 'discover';
-  const accept = h.exchange.requestHeaders.find(([k]) => k.toLowerCase() === 'accept')?.[1] ?? '';
+  const accept = header(h.exchange.requestHeaders, 'accept') ?? '';
   return h.exchange.method === 'GET' && h.exchange.kind === 'http' && h.isMcp && !h.isLegacyStream && accept.includes('text/event-stream') ? 'stream' : null;
 }
 
