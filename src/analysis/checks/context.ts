@@ -1,4 +1,5 @@
-import type { Exchange, RpcMessage } from '../../capture/model.js';
+import type { DecodeError, Exchange, Failure, FailureKind, Rewrite, RewriteKind, RpcMessage } from '../../capture/model.js';
+import { decodeErrorText } from '../../capture/facts.js';
 import { header, mediaType } from '../../capture/headers.js';
 import type { CheckInput, Evidence, Finding, Severity } from './types.js';
 
@@ -101,3 +102,23 @@ export function claudeAdd(transport: 'http' | 'sse', url: string): string {
 export function compareVersions(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The exchange's failure when it is of this kind (the fields of that kind typed), else null. */
+export function failureOf<K extends FailureKind>(e: Exchange, kind: K): Extract<Failure, { kind: K }> | null {
+  return e.failure?.kind === kind ? (e.failure as Extract<Failure, { kind: K }>) : null;
+}
+
+/** The changes of one kind the proxy made on this exchange, in order. */
+export function rewritesOf(e: Exchange, kind: RewriteKind): Rewrite[] {
+  return e.rewrites.filter((r) => r.kind === kind);
+}
+
+export const rewrote = (e: Exchange, kind: RewriteKind): boolean => e.rewrites.some((r) => r.kind === kind);
+
+/** A message's decode error detail when it is of this kind, else null. */
+export function decodeErrorOf(m: RpcMessage, kind: DecodeError['kind']): string | null {
+  return m.decodeError?.kind === kind ? m.decodeError.detail : null;
+}
+
+/** The words for a message's decode error ('' when none). */
+export const decodeErrorWords = (m: RpcMessage): string => (m.decodeError ? decodeErrorText(m.decodeError) : '');

@@ -1,5 +1,6 @@
 import type { Exchange } from '../../capture/model.js';
-import { claudeAdd, reqHeader, resHeader, resType, SessionView } from './context.js';
+import { claudeAdd, failureOf, reqHeader, resHeader, resType, rewritesOf, rewrote, SessionView } from './context.js';
+import { failureText, rewriteText } from '../../capture/facts.js';
 import type { Finding, Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
 import { isLiteLLMKeyRefusal, isLiteLLMServerRefusal } from './gateway-rules.js';
@@ -93,7 +94,7 @@ export const redirect: Rule = {
       out.push(v.finding('redirect', 'error',
         `${e.method} ${path} answered ${e.status}: redirected to ${shown}, which MCP clients do not follow`,
         { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
-        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${e.rewrite?.startsWith('location ') ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
+        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${rewrote(e, 'location') ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
         fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`));
     }
     return out;
@@ -139,7 +140,7 @@ export const transportMismatch: Rule = {
     }
     for (const e of input.exchanges) {
       // An upgrade the server answered with anything but 101 (a 502 of mcptap's own is upstream-failure's).
-      if (e.kind !== 'websocket' || e.status == null || e.status === 101 || resHeader(e, 'x-mcptap-error') || (e.status === 502 && e.error)) continue;
+      if (e.kind !== 'websocket' || !failureOf(e, 'upgrade-refused')) continue;
       out.push(v.finding('transport-mismatch', 'error',
         `the server refused the WebSocket upgrade of ${v.path(e)} with ${e.status}`,
         { exchangeIds: [e.id] },
@@ -250,7 +251,7 @@ export const oauthResource: Rule = {
       const challenge = e.status === 401 || e.status === 403 ? resHeader(e, 'www-authenticate') : null;
       const metadataUrl = challenge ? /resource_metadata\s*=\s*"([^"]*)"/i.exec(challenge)?.[1] : undefined;
       const host = reqHeader(e, 'host');
-      if (metadataUrl && host && !e.rewrite?.includes('resource_metadata')) {
+      if (metadataUrl && host && !rewrote(e, 'oauth-challenge')) {
         let elsewhere = false;
         try {
           elsewhere = new URL(metadataUrl).host !== host;
@@ -273,7 +274,7 @@ export const oauthResource: Rule = {
         continue;
       }
       if (typeof resource !== 'string') continue;
-      const moved = /oauth resource \S+ → (\S+)/.exec(e.rewrite ?? '')?.[1];
+      const moved = rewritesOf(e, 'oauth-resource')[0]?.after;
       if (moved) {
         // Clients fetch the document again to finish the login: told once.
         if (told) continue;
@@ -312,8 +313,8 @@ export const endpointRewrite: Rule = {
     for (const e of v.requests()) {
       // A rewritten redirect is the redirect rule's to tell.
       // Redirects and OAuth metadata are the redirect and oauth-resource rules' to tell.
-      const endpoint = e.rewrite?.split('; ').find((r) => r.startsWith('endpoint '));
-      if (e.rewrite && !endpoint) continue;
+      const endpoint = rewritesOf(e, 'sse-endpoint').map(rewriteText)[0];
+      if (!endpoint && e.rewrites.some((r) => r.kind === 'location' || r.kind === 'oauth-challenge' || r.kind === 'oauth-resource')) continue;
       if (endpoint) {
         out.push(v.finding('endpoint-rewrite', 'info',
           `the server's endpoint event named the upstream directly; mcptap rewrote it (${endpoint})`,
@@ -436,14 +437,14 @@ export const upstreamFailure: Rule = {
     const out: Finding[] = [];
     for (const e of input.exchanges) {
       const seqs = v.seqsOf(e.id);
-      const mcptapAnswer = resHeader(e, 'x-mcptap-error') === 'upstream';
-      if (e.error && (mcptapAnswer || e.status == null || e.status === 502 && e.kind === 'websocket')) {
+      const unreachable = failureOf(e, 'upstream-unreachable');
+      if (unreachable) {
         out.push(v.finding('upstream-failure', 'error',
-          `${e.method} ${v.path(e)}: the upstream could not be reached (${e.error})`,
+          `${e.method} ${v.path(e)}: the upstream could not be reached (${failureText(unreachable)})`,
           { exchangeIds: [e.id], messageSeqs: seqs },
           `The proxy could not get an answer from ${input.session.target}: the server is down, on another port, or refusing connections. The client got 502 from mcptap.`,
           `Start the server, or point --target at the address it listens on (check with: curl -i ${input.session.target}).`));
-      } else if (e.error && /mid-response/.test(e.error)) {
+      } else if (failureOf(e, 'body-cut')?.by === 'server') {
         out.push(v.finding('upstream-failure', 'error',
           `${e.method} ${v.path(e)}: the upstream closed the connection in the middle of the response`,
           { exchangeIds: [e.id], messageSeqs: seqs },
