@@ -259,6 +259,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
     // Upstream, the path carries the --target prefix.
     forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), (err: NodeJS.ErrnoException) => {
+      // The client left first and its going took the upstream request down: nothing failed upstream.
+      if (st.clientGone) return;
       const t = now();
       const code = err.code ?? 'ERROR';
       st.upstreamFailed = true;

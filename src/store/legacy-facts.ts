@@ -20,6 +20,8 @@ export function failureFromText(text: string | null | undefined, e: LegacyExchan
     if ((m = /^exited with code (-?\d+)$/.exec(t))) return { kind: 'process-exited', code: Number(m[1]) };
     if ((m = /^killed by (\S+)$/.exec(t))) return { kind: 'process-killed', signal: m[1] };
     if ((m = /^failed to start: ([\s\S]*)$/.exec(t))) return { kind: 'process-not-started', detail: m[1] };
+    // Older proxies recorded their own hang-up of the upstream request after the client left as its error.
+    if (e.aborted && t === 'ECONNRESET: socket hang up') return { kind: 'client-aborted' };
     if ((m = /^([A-Z][A-Z0-9_]*): ([\s\S]*)$/.exec(t))) {
       // An errno with the socket's words: unreachable when the proxy answered in the upstream's place
       // (or nothing came back); after the answer had begun, the body was cut.
