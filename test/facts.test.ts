@@ -125,6 +125,22 @@ describe('facts recorded by older versions', () => {
   });
 });
 
+describe('facts in exports', () => {
+  it('HAR carries each failure and rewrite as text DevTools shows and as the facts', () => {
+    const db = path.join(tmp.dir, 'har.db');
+    expect(run('import', NEW, '--db', db).status).toBe(0);
+    const out = path.join(tmp.dir, 'faults.har');
+    expect(run('export', readRecording(NEW).session.id, '--format', 'har', '-o', out, '--db', db).status).toBe(0);
+    const entries = (JSON.parse(fs.readFileSync(out, 'utf8')) as { log: { entries: Array<Record<string, any>> } }).log.entries;
+    const dead = entries.find((e) => e._mcptapFailure?.kind === 'upstream-unreachable')!;
+    expect(dead._error).toMatch(/^ECONNREFUSED: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    const stream = entries.find((e) => e._resourceType === 'eventsource')!;
+    expect(stream._mcptapFailure).toEqual({ kind: 'body-cut', body: 'response', by: 'server', code: null });
+    expect(stream._mcptapRewrites.map((r: { kind: string }) => r.kind)).toEqual(['sse-endpoint']);
+    expect(stream.comment).toMatch(/^mcptap rewrote endpoint http:\/\/127\.0\.0\.1:\d+\/message\?sessionId=fixture-session-1 → /);
+  });
+});
+
 describe('facts from real faults', () => {
   it('an unreachable upstream: its errno on the exchange, and x-mcptap-error names the kind', async () => {
     const dead = http.createServer();
