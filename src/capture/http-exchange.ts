@@ -4,6 +4,7 @@ import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
 import { ModelTurnCapture } from './model-exchange.js';
+import { recordHead } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from './headers.js';
@@ -117,9 +118,7 @@ export class HttpExchangeCapture {
 
   responseHead(status: number, headers: HeaderList, at: number): void {
     const ex = this.exchange;
-    ex.status = status;
-    ex.firstByteAt = at;
-    ex.responseHeaders = this.ctx.redactor.headers(headers);
+    recordHead(ex, this.ctx.redactor, status, headers, at);
     const type = mediaType(header(headers, 'content-type'));
     this.responseType = type;
     this.model?.head(type);

@@ -1,5 +1,6 @@
 import { newExchangeId } from './ids.js';
-import type { Exchange } from './model.js';
+import type { Exchange, HeaderList } from './model.js';
+import type { Redactor } from './redact.js';
 
 /** What is known of an exchange when it starts; the rest fills in as it goes. */
 export type ExchangeStart = Pick<Exchange, 'kind' | 'method' | 'url' | 'upstreamUrl' | 'requestHeaders' | 'startedAt' | 'clientAddress'>;
@@ -31,4 +32,11 @@ export function newExchange(start: ExchangeStart): Exchange {
     rewrites: [],
     clientAddress: start.clientAddress,
   };
+}
+
+/** The response head arrived (or the WebSocket upgrade's answer): status, when, and its headers redacted. */
+export function recordHead(ex: Exchange, redactor: Redactor, status: number, headers: HeaderList, at: number): void {
+  ex.status = status;
+  ex.firstByteAt = at;
+  ex.responseHeaders = redactor.headers(headers);
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { CaptureContext } from './http-exchange.js';
 import { header } from './headers.js';
 import type { Direction, Exchange, Failure, HeaderList, Session } from './model.js';
-import { newExchange, type ExchangeStart } from './new-exchange.js';
+import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
 import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';
 
@@ -36,9 +36,7 @@ export class WebSocketCapture {
   /** The upstream switched protocols: the session opens, and frames are read with what the two ends agreed on. */
   opened(status: number, headers: HeaderList, at: number): void {
     const ex = this.exchange;
-    ex.status = status;
-    ex.firstByteAt = at;
-    ex.responseHeaders = this.ctx.redactor.headers(headers);
+    recordHead(ex, this.ctx.redactor, status, headers, at);
     const deflate = negotiatedDeflate(header(headers, 'sec-websocket-extensions'));
     const reader = (d: Direction) => new WsFrameDecoder({
       onMessage: (m) => this.record(d, m),
@@ -80,10 +78,8 @@ export class WebSocketCapture {
   /** The upstream answered the upgrade with something other than 101, which the client got as it was. */
   refused(status: number, headers: HeaderList, body: Buffer, headAt: number, at: number): void {
     const ex = this.exchange;
-    ex.status = status;
-    ex.firstByteAt = headAt;
+    recordHead(ex, this.ctx.redactor, status, headers, headAt);
     ex.endedAt = at;
-    ex.responseHeaders = this.ctx.redactor.headers(headers);
     ex.responseBody = this.ctx.redactor.text(body.toString('utf8')).slice(0, this.ctx.maxBody);
     ex.responseBytes = body.length;
     ex.closedBy = 'server';

@@ -85,17 +85,26 @@ export function transformsFor(opts: { gatewayDebug?: boolean }): TransformPipeli
 }
 
 export class TransformPipeline {
-  constructor(readonly transforms: readonly Transform[]) {}
+  // Split by hook once: the forwarder asks for every header of every response.
+  private readonly onRequest: Transform[];
+  private readonly onHeader: Transform[];
+  private readonly onBody: Transform[];
 
-  request(ctx: TransformContext, headers: string[]): void {
-    for (const t of this.transforms) t.request?.(ctx, headers);
+  constructor(readonly transforms: readonly Transform[]) {
+    this.onRequest = transforms.filter((t) => t.request);
+    this.onHeader = transforms.filter((t) => t.responseHeader);
+    this.onBody = transforms.filter((t) => t.responseBody);
   }
 
-  /** The response headers (a flat list) with each header the transforms change changed. */
+  request(ctx: TransformContext, headers: string[]): void {
+    for (const t of this.onRequest) t.request!(ctx, headers);
+  }
+
+  /** The response headers (a flat list) with each header the transforms change changed, in place. */
   responseHeaders(ctx: TransformContext, status: number, out: string[]): string[] {
     for (let i = 0; i + 1 < out.length; i += 2) {
-      for (const t of this.transforms) {
-        const changed = t.responseHeader?.(ctx, status, out[i], out[i + 1]);
+      for (const t of this.onHeader) {
+        const changed = t.responseHeader!(ctx, status, out[i], out[i + 1]);
         if (changed != null) out[i + 1] = changed;
       }
     }
@@ -104,8 +113,8 @@ export class TransformPipeline {
 
   /** The first body rewriter that takes this response, or null: the body is piped as it comes. */
   responseBody(ctx: TransformContext, status: number, headers: HeaderList): BodyRewriter | null {
-    for (const t of this.transforms) {
-      const r = t.responseBody?.(ctx, status, headers);
+    for (const t of this.onBody) {
+      const r = t.responseBody!(ctx, status, headers);
       if (r) return r;
     }
     return null;
