@@ -56,7 +56,7 @@ describe('NdjsonDecoder', () => {
     expect(expected).toHaveLength(2);
     expect(expected[0].messages[0]).toMatchObject({ kind: 'non-json', size: big.indexOf(10) });
     expect(expected[0].messages[0].text).toHaveLength(1024);
-    expect(expected[0].messages[0].decodeError).toMatch(/over the 1024-byte decoding limit/);
+    expect(expected[0].messages[0].decodeError).toMatchObject({ kind: 'over-limit', detail: expect.stringMatching(/over the 1024-byte decoding limit/) });
     expect(expected[1].messages[0].kind).toBe('response');
     const rand = prng(3);
     for (let k = 0; k < 200; k++) expect(decode(randomSplits(big, rand, 700), 1024)).toEqual(expected);

@@ -248,10 +248,10 @@ const masked = (opcode: number, payload: Buffer, fin = true) => {
 
 describe('broken WebSocket frames from the client', () => {
   const frames: Array<[string, Buffer, string]> = [
-    ['an unmasked frame', Buffer.concat([Buffer.from([0x81, 2]), Buffer.from('hi')]), 'client frames: a frame not masked, which RFC 6455 forbids from this side'],
-    ['text that is not UTF-8', masked(0x1, Buffer.from([0xc3, 0x28, 0xff])), 'client frames: a text message that is not valid UTF-8'],
-    ['a length of 2^63 - 1', Buffer.concat([Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([1, 2, 3, 4])]), 'client frames: frame length out of range'],
-    ['an unknown opcode', masked(0x3, Buffer.from('??')), 'client frames: unexpected frame opcode 3'],
+    ['an unmasked frame', Buffer.concat([Buffer.from([0x81, 2]), Buffer.from('hi')]), 'a frame not masked, which RFC 6455 forbids from this side'],
+    ['text that is not UTF-8', masked(0x1, Buffer.from([0xc3, 0x28, 0xff])), 'a text message that is not valid UTF-8'],
+    ['a length of 2^63 - 1', Buffer.concat([Buffer.from([0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([1, 2, 3, 4])]), 'frame length out of range'],
+    ['an unknown opcode', masked(0x3, Buffer.from('??')), 'unexpected frame opcode 3'],
   ];
   it.each(frames)('%s: the client gets what the server answers directly, and the proxy records it and stays up', async (_what, frame, error) => {
     const direct = await wsRaw((upstream.address() as AddressInfo).port, frame);
@@ -265,7 +265,7 @@ describe('broken WebSocket frames from the client', () => {
       const session = s.listSessions().filter((x) => x.transport === 'websocket').at(-1)!;
       const [ex] = s.exchanges(session.id);
       expect(ex.closedBy).toBe('server');
-      expect(ex.error).toBe(error);
+      expect(ex.failure).toEqual({ kind: 'bad-frames', from: 'client', detail: error });
       // Whatever of it decoded is there, as the invalid message it is.
       expect(s.messages(session.id).every((m) => m.kind === 'non-json' || m.kind === 'invalid')).toBe(true);
     } finally {

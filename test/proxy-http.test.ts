@@ -190,7 +190,7 @@ describe('forwarding', () => {
     const s = store();
     try {
       const ex = s.listSessions().flatMap((x) => s.exchanges(x.id)).find((e) => e.url === '/zstd')!;
-      expect(ex.error).toBe('request body not decoded: unsupported content-encoding: zstd');
+      expect(ex.failure).toEqual({ kind: 'decoding-failed', body: 'request', detail: 'unsupported content-encoding: zstd' });
       expect([ex.requestBytes, ex.responseBytes]).toEqual([48, 64]);
       expect(ex.sessionId == null ? [] : s.messages(ex.sessionId).filter((m) => m.exchangeId === ex.id)).toEqual([]);
     } finally {
@@ -254,7 +254,7 @@ describe('forwarding', () => {
         const sessions = s.listSessions().filter((x) => x.label === 'dead');
         const exchanges = sessions.flatMap((x) => s.exchanges(x.id));
         expect(exchanges).toHaveLength(2);
-        expect(exchanges.every((e) => e.status === 502 && /ECONNREFUSED/.test(e.error ?? ''))).toBe(true);
+        expect(exchanges.every((e) => e.status === 502 && e.failure?.kind === 'upstream-unreachable' && e.failure.code === 'ECONNREFUSED')).toBe(true);
         // mcptap's own 502 body is kept on the exchange, never taken for a message from the server.
         const msgs = sessions.flatMap((x) => s.messages(x.id));
         expect(msgs.map((m) => [m.direction, m.method])).toEqual([['client->server', 'initialize'], ['client->server', 'initialize']]);
@@ -325,8 +325,7 @@ describe('legacy endpoint rewrite', () => {
       const session = s.listSessions().find((x) => x.mcpSessionId === 'abc-123')!;
       expect(session.transport).toBe('sse');
       const [ex] = s.exchanges(session.id);
-      expect(ex.rewrite).toContain(`${upstreamUrl}/message?sessionId=abc-123`);
-      expect(ex.rewrite).toContain(`${proxy.url}/message`);
+      expect(ex.rewrites).toEqual([{ kind: 'sse-endpoint', before: `${upstreamUrl}/message?sessionId=abc-123`, after: `${proxy.url}/message?sessionId=abc-123` }]);
     } finally {
       s.close();
     }

@@ -71,12 +71,12 @@ describe('OAuth through the proxy', () => {
       const exchanges = sessions.flatMap((s) => store.exchanges(s.id));
       const challenged = exchanges.find((e) => e.status === 401)!;
       challengedSession = challenged.sessionId!;
-      expect(challenged.rewrite).toBe(`www-authenticate resource_metadata ${server.url}/.well-known/oauth-protected-resource/mcp → ${proxy.url}/.well-known/oauth-protected-resource/mcp`);
+      expect(challenged.rewrites).toEqual([{ kind: 'oauth-challenge', before: `${server.url}/.well-known/oauth-protected-resource/mcp`, after: `${proxy.url}/.well-known/oauth-protected-resource/mcp` }]);
       const metadata = exchanges.find((e) => e.url === '/.well-known/oauth-protected-resource/mcp')!;
       expect(metadata.status).toBe(200);
       // Stored as the server sent it; what the client got instead is the recorded rewrite.
       expect(JSON.parse(metadata.responseBody!).resource).toBe(server.endpoint);
-      expect(metadata.rewrite).toBe(`oauth resource ${server.endpoint} → ${proxy.url}/mcp`);
+      expect(metadata.rewrites).toEqual([{ kind: 'oauth-resource', before: server.endpoint, after: `${proxy.url}/mcp` }]);
       // Discovery belongs to the session whose 401 sent the client there.
       expect(metadata.sessionId).toBe(challenged.sessionId);
       const authorized = exchanges.filter((e) => e.status === 200 && e.requestHeaders.some(([k]) => k.toLowerCase() === 'authorization'));

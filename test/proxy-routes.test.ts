@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rewriteText } from '../src/capture/facts.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { connectClient, echoServer, startPlainToolsServer, startRawHttpServer, startSseServer, startWsServer, type Peer } from './helpers/peers.js';
@@ -71,7 +72,7 @@ describe('proxy routes', () => {
         expect(msgs.filter((m) => m.method === 'tools/call' && m.kind === 'request')).toHaveLength(1);
       }
       // The legacy endpoints were moved under the route's prefix (relative and absolute alike).
-      const rewrites = sessions.flatMap((s) => store.exchanges(s.id)).map((e) => e.rewrite).filter(Boolean);
+      const rewrites = sessions.flatMap((s) => store.exchanges(s.id)).flatMap((e) => e.rewrites).map(rewriteText);
       expect(rewrites).toEqual(expect.arrayContaining([
         expect.stringMatching(/^endpoint \/message\?sessionId=\S+ → \/s\/legacy\/message\?sessionId=/),
         expect.stringMatching(new RegExp(`^endpoint ${absSse.url}/message\\?sessionId=\\S+ → ${proxy.url}/s/legacy-abs/message\\?sessionId=`)),

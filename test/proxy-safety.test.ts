@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rewriteText } from '../src/capture/facts.js';
 import http from 'node:http';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -120,7 +121,8 @@ describe('redaction', () => {
       const exchanges = store.listSessions().flatMap((x) => store.exchanges(x.id));
       const own = exchanges.find((e) => e.url === '/own')!;
       // A fingerprint of the code (its first three and last four characters) stands in for it.
-      expect(own.rewrite).toMatch(/^location http:\/\/127\.0\.0\.1:\d+\/callback\?code=Spl%E2%80%A6rect&state=s1 → http:\/\/127\.0\.0\.1:\d+\/callback\?code=Spl%E2%80%A6rect&state=s1$/);
+      expect(own.rewrites.map((r) => r.kind)).toEqual(['location']);
+      expect(rewriteText(own.rewrites[0])).toMatch(/^location http:\/\/127\.0\.0\.1:\d+\/callback\?code=Spl%E2%80%A6rect&state=s1 → http:\/\/127\.0\.0\.1:\d+\/callback\?code=Spl%E2%80%A6rect&state=s1$/);
       expect(own.responseHeaders!.find(([k]) => k === 'location')![1]).toMatch(/\/callback\?code=Spl%E2%80%A6rect&state=s1$/);
       const away = exchanges.find((e) => e.url === '/away')!;
       expect(away.responseHeaders!.find(([k]) => k === 'location')![1]).toBe('https://example.com/done?token=tk-%E2%80%A65c4d');

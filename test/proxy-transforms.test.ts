@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { rewriteText } from '../src/capture/facts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
@@ -57,7 +58,7 @@ describe('request transforms', () => {
     const store = CaptureStore.open(tmp.db, { readonly: true });
     try {
       const exchanges = store.listSessions().flatMap((s) => store.exchanges(s.id)).sort((a, b) => a.startedAt - b.startedAt);
-      expect(exchanges.map((e) => [e.url, e.rewrite])).toEqual([
+      expect(exchanges.map((e) => [e.url, e.rewrites.map(rewriteText).join('; ') || null])).toEqual([
         ['/mcp/', 'request header x-litellm-mcp-debug: true added (--gateway-debug)'],
         ['/db_main/mcp', 'request header x-litellm-mcp-debug: true added (--gateway-debug)'],
         ['/v1/messages', null],

@@ -169,7 +169,7 @@ describe('WebSocket relay with permessage-deflate', () => {
         expect(msgs.filter((m) => m.direction === 'server->client').map((m) => m.payload)).toEqual(got);
         expect(msgs.every((m) => m.kind === 'request' || (m.kind === 'response' && m.correlatedSeq != null))).toBe(true);
         const [ex] = store.exchanges(s.id);
-        expect(ex.error).toBeNull();
+        expect(ex.failure).toBeNull();
         expect(ex.aborted).toBe(false);
         expect(ex.responseHeaders!.find(([k]) => k.toLowerCase() === 'sec-websocket-extensions')![1]).toContain('permessage-deflate');
       } finally {

@@ -67,7 +67,7 @@ describe('RecorderClient', () => {
       id: 'ex-text', sessionId: s2.id, kind: 'http', method: 'POST', url: '/mcp', upstreamUrl: 'http://x/mcp', status: 200,
       requestHeaders: [['content-type', 'application/json']], responseHeaders: null, startedAt: 1, firstByteAt: null, endedAt: null,
       requestBytes: 3, responseBytes: 0, requestBody: 'ünï', responseBody: '', requestTruncated: false, responseTruncated: false,
-      error: null, aborted: false, closedBy: null, rewrite: null, clientAddress: null,
+      failure: null, aborted: false, closedBy: null, rewrites: [], clientAddress: null,
     };
     rec.exchange(ex);
     expect(await rec.flush()).toBe(true);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CaptureStore } from '../src/store/read.js';
-import { importRecording, readRecording, recordingLines } from '../src/store/jsonl.js';
+import { importRecording, readRecording, recordingLines, RECORDING_VERSION } from '../src/store/jsonl.js';
 import { tempDb } from './helpers/tmp.js';
 
 // The recording format: every version ever written keeps loading (one fixture per version, made by
@@ -13,6 +13,7 @@ const tmp = tempDb();
 const cli = path.resolve('dist/src/cli/main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
 const FIXTURE_V1 = path.resolve('test/fixtures/recording-v1.jsonl');
+const FIXTURE_V3 = path.resolve('test/fixtures/recording-v3.jsonl');
 
 afterAll(() => tmp.cleanup());
 
@@ -29,16 +30,29 @@ describe('recording format', () => {
     expect(r.exchanges[0].requestHeaders).toContainEqual(['authorization', 'Bearer sk-…4242']);
   });
 
-  it('export → import → export is byte-identical', () => {
+  it('export → import → export of the current version is byte-identical', () => {
     const db = path.join(tmp.dir, 'roundtrip.db');
-    expect(run('import', FIXTURE_V1, '--db', db).status).toBe(0);
-    const id = readRecording(FIXTURE_V1).session.id;
+    expect(run('import', FIXTURE_V3, '--db', db).status).toBe(0);
+    const id = readRecording(FIXTURE_V3).session.id;
     const out = path.join(tmp.dir, 'again.jsonl');
     const r = run('export', id, '-o', out, '--db', db);
     expect(r.status).toBe(0);
-    expect(fs.readFileSync(out)).toEqual(fs.readFileSync(FIXTURE_V1));
+    expect(fs.readFileSync(out)).toEqual(fs.readFileSync(FIXTURE_V3));
     // And in memory: lines written from what was read are the lines that were read.
-    expect(recordingLines(readRecording(FIXTURE_V1)).join('\n') + '\n').toBe(fs.readFileSync(FIXTURE_V1, 'utf8'));
+    expect(recordingLines(readRecording(FIXTURE_V3)).join('\n') + '\n').toBe(fs.readFileSync(FIXTURE_V3, 'utf8'));
+  });
+
+  it('a version 1 recording comes back through import and export as the same session, in the current version', () => {
+    const db = path.join(tmp.dir, 'upgrade.db');
+    expect(run('import', FIXTURE_V1, '--db', db).status).toBe(0);
+    const old = readRecording(FIXTURE_V1);
+    const out = path.join(tmp.dir, 'upgraded.jsonl');
+    expect(run('export', old.session.id, '-o', out, '--db', db).status).toBe(0);
+    const again = readRecording(out);
+    expect(again.version).toBe(RECORDING_VERSION);
+    expect(again.session).toEqual(old.session);
+    expect(again.messages).toEqual(old.messages);
+    expect(again.exchanges).toEqual(old.exchanges);
   });
 
   it('imports a session whose id is taken under a new id', () => {

@@ -34,7 +34,7 @@ function hint(s: Step): SessionHint {
     url: s.kind === 'oauth' ? '/.well-known/oauth-protected-resource/mcp' : s.kind === 'plain' ? '/favicon.ico' : s.legacy ? `/message?sessionId=${s.legacy}` : '/mcp',
     upstreamUrl: 'http://127.0.0.1:9/mcp', status: 200, requestHeaders: headers, responseHeaders: [], startedAt: T0 + s.at * 1000,
     firstByteAt: null, endedAt: null, requestBytes: 0, responseBytes: 0, requestBody: null, responseBody: null,
-    requestTruncated: false, responseTruncated: false, error: null, aborted: false, closedBy: null, rewrite: null, clientAddress: null,
+    requestTruncated: false, responseTruncated: false, failure: null, aborted: false, closedBy: null, rewrites: [], clientAddress: null,
   };
   return {
     exchange: ex,

@@ -93,7 +93,7 @@ describe('an upstream that fails mid-stream', () => {
     expect(direct).toEqual({ body: EVENT, ending: 'cut off' });
     await proxy.flush();
     const ex = exchange(path);
-    expect([ex.closedBy, ex.aborted, ex.error]).toEqual(['server', false, 'upstream closed the connection mid-response']);
+    expect([ex.closedBy, ex.aborted, ex.failure]).toEqual(['server', false, { kind: 'body-cut', body: 'response', by: 'server', code: null }]);
   });
 
   it.each(['/ws-drop', '/ws-reset'])('%s: a WebSocket whose upstream drops reaches the client as 1006 after the answer, as directly', async (path) => {

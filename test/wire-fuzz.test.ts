@@ -90,7 +90,7 @@ describe('JSON-RPC classification', () => {
     [{ jsonrpc: '2.0', id: 'x', result: { content: [], isError: true } }, { kind: 'response', rpcId: 'x', isError: true }],
     [{ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Not Acceptable' } }, { kind: 'error', rpcId: null, errorCode: -32000, isError: true }],
     [{ jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'demo://resource/1' } }, { kind: 'request', subject: 'demo://resource/1' }],
-    [{ id: 1, method: 'ping' }, { kind: 'invalid', decodeError: 'missing "jsonrpc": "2.0"' }],
+    [{ id: 1, method: 'ping' }, { kind: 'invalid', decodeError: { kind: 'invalid-jsonrpc', detail: 'missing "jsonrpc": "2.0"' } }],
     [{ jsonrpc: '2.0', id: { a: 1 }, method: 'ping' }, { kind: 'invalid' }],
     [{ jsonrpc: '2.0', id: 1, result: {}, error: { code: 1, message: 'x' } }, { kind: 'invalid' }],
     [{ jsonrpc: '2.0', id: 1, error: { code: 'E', message: 'x' } }, { kind: 'invalid' }],
@@ -105,7 +105,7 @@ describe('JSON-RPC classification', () => {
       ['request', 'a', 0, '{"jsonrpc":"2.0","id":1,"method":"a"}'],
       ['notification', 'b', 1, '{"jsonrpc":"2.0","method":"b"}'],
     ]);
-    expect(decodeJsonRpcText('[]')[0]).toMatchObject({ kind: 'invalid', decodeError: 'empty batch' });
+    expect(decodeJsonRpcText('[]')[0]).toMatchObject({ kind: 'invalid', decodeError: { kind: 'invalid-jsonrpc', detail: 'empty batch' } });
     expect(decodeJsonRpcText('  \n')).toEqual([]);
     const bad = decodeJsonRpcText('{"jsonrpc":"2.0",');
     expect(bad).toHaveLength(1);

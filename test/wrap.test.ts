@@ -83,7 +83,7 @@ describe('mcptap wrap with server-everything (stdio)', () => {
     expect(logs.map((m) => m.payload)).toContain('Starting default (STDIO) server...');
     expect(logs.every((m) => m.channel === 'stderr')).toBe(true);
     expect(exchanges).toHaveLength(1);
-    expect(exchanges[0]).toMatchObject({ kind: 'process', method: 'EXEC', status: 0, error: null, upstreamUrl: process.cwd() });
+    expect(exchanges[0]).toMatchObject({ kind: 'process', method: 'EXEC', status: 0, failure: null, upstreamUrl: process.cwd() });
   });
 
   it('a stdio recording replays against the same server over Streamable HTTP', async () => {
@@ -138,7 +138,7 @@ describe('mcptap wrap with an SDK McpServer over StdioServerTransport', () => {
     await closed;
     const { session, exchanges } = sessionOf(tmp.db, 'exit3');
     expect(session.endReason).toBe('exited');
-    expect(exchanges[0]).toMatchObject({ status: 3, error: 'exited with code 3' });
+    expect(exchanges[0]).toMatchObject({ status: 3, failure: { kind: 'process-exited', code: 3 } });
   });
 
   it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('forwards %s to the child and exits 128 + the signal', async (sig) => {
@@ -151,7 +151,7 @@ describe('mcptap wrap with an SDK McpServer over StdioServerTransport', () => {
     expect(await exit).toEqual([codes[sig], null]);
     const { session, exchanges } = sessionOf(tmp.db, `sig-${sig}`);
     expect(session.endReason).toBe('killed');
-    expect(exchanges[0]).toMatchObject({ status: codes[sig], error: `killed by ${sig}` });
+    expect(exchanges[0]).toMatchObject({ status: codes[sig], failure: { kind: 'process-killed', signal: sig } });
   });
 
   it('ends the session when the client closes stdin', async () => {
@@ -170,7 +170,7 @@ describe('mcptap wrap when things go wrong', () => {
     expect(r.stderr).toBe('mcptap: cannot start no-such-command-mcptap-test: command not found\n');
     const { session, exchanges } = sessionOf(tmp.db, 'missing');
     expect(session.endReason).toBe('spawn-failed');
-    expect(exchanges[0]).toMatchObject({ status: 127, error: 'failed to start: no-such-command-mcptap-test: command not found' });
+    expect(exchanges[0]).toMatchObject({ status: 127, failure: { kind: 'process-not-started', detail: 'no-such-command-mcptap-test: command not found' } });
   });
 
   it('a database that cannot be opened: the server still runs, bytes untouched, a warning on stderr', () => {

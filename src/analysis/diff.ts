@@ -1,4 +1,5 @@
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import { decodeErrorText } from '../capture/facts.js';
 import { header, mediaType } from '../capture/headers.js';
 import { align } from './align.js';
 import { diffJson, type PathDiff } from './jsondiff.js';
@@ -97,7 +98,7 @@ function outcomeOf(res: RpcMessage | null): Outcome {
     const v = parse(res) as { error?: { message?: string } };
     return { kind: 'error', code: res.errorCode, message: v?.error?.message };
   }
-  if (res.kind !== 'response') return { kind: 'unreadable', message: res.decodeError ?? undefined };
+  if (res.kind !== 'response') return { kind: 'unreadable', message: res.decodeError ? decodeErrorText(res.decodeError) : undefined };
   if (res.isError) {
     const v = parse(res) as { result?: { content?: Array<{ text?: string }> } };
     return { kind: 'isError', message: v?.result?.content?.find((c) => c.text)?.text };
@@ -225,7 +226,9 @@ function diffHandshake(a: Session, b: Session, ignore: string[][]): HandshakeDif
 function exchangeKey(e: Exchange): string {
   const path = e.url.split('?')[0].replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>');
   const type = mediaType(header(e.responseHeaders, 'content-type'));
-  const status = e.error ? `failed (${e.error.split(':')[0]})` : e.aborted && e.status == null ? 'aborted' : String(e.status ?? '—');
+  // A refused upgrade and a client going away keep their status: the failure adds nothing to compare.
+  const f = e.failure && e.failure.kind !== 'client-aborted' && e.failure.kind !== 'upgrade-refused' ? e.failure : null;
+  const status = f ? `failed (${f.kind === 'upstream-unreachable' ? f.code : f.kind})` : e.aborted && e.status == null ? 'aborted' : String(e.status ?? '—');
   return `${e.method} ${path} → ${status}${type ? ` (${type})` : ''}`;
 }
 

@@ -1,9 +1,10 @@
 import type { CaptureHub } from './hub.js';
-import type { Channel, Exchange, HeaderList, Session } from './model.js';
+import type { Channel, Exchange, Failure, HeaderList, Session } from './model.js';
 import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
 import { ModelTurnCapture } from './model-exchange.js';
+import { recordHead } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from './headers.js';
@@ -88,7 +89,7 @@ export class HttpExchangeCapture {
     ex.requestBytes = r.wireBytes;
     ex.requestBody = r.text == null ? null : this.ctx.redactor.text(r.text);
     ex.requestTruncated = r.truncated;
-    if (r.error) ex.error ??= `request body not decoded: ${r.error}`;
+    if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'request', detail: r.error };
     if (this.modelApi && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
       this.model = ModelTurnCapture.start(this.ctx.conversations, ex, this.modelApi, Buffer.concat(this.requestText).toString('utf8'), ex.requestBody);
       if (this.model && this.headDone) this.model.head(this.responseType);
@@ -117,9 +118,7 @@ export class HttpExchangeCapture {
 
   responseHead(status: number, headers: HeaderList, at: number): void {
     const ex = this.exchange;
-    ex.status = status;
-    ex.firstByteAt = at;
-    ex.responseHeaders = this.ctx.redactor.headers(headers);
+    recordHead(ex, this.ctx.redactor, status, headers, at);
     const type = mediaType(header(headers, 'content-type'));
     this.responseType = type;
     this.model?.head(type);
@@ -160,10 +159,11 @@ export class HttpExchangeCapture {
     else this.finish(at);
   }
 
-  /** The upstream failed (refused, reset) or the client went away. */
-  fail(error: string | null, aborted: boolean, at: number): void {
+  /** The upstream failed (refused, reset, cut the body) or the client went away (`client-aborted`). */
+  fail(failure: Failure, at: number): void {
     const ex = this.exchange;
-    if (error && !ex.error) ex.error = error;
+    const aborted = failure.kind === 'client-aborted';
+    ex.failure ??= failure;
     if (aborted) ex.aborted = true;
     ex.closedBy ??= aborted ? 'client' : 'server';
     this.lastChunkAt = at;
@@ -176,16 +176,15 @@ export class HttpExchangeCapture {
    * The proxy answered in the upstream's place (502 when it is unreachable). The answer is stored on the
    * exchange but not decoded: it is mcptap's own JSON, not a message from the server.
    */
-  answeredByProxy(status: number, headers: HeaderList, body: string, error: string, at: number): void {
+  answeredByProxy(status: number, headers: HeaderList, body: string, failure: Failure, at: number): void {
     const ex = this.exchange;
     ex.status = status;
     ex.firstByteAt = at;
     ex.responseHeaders = headers;
     ex.responseBody = body;
     ex.responseBytes = Buffer.byteLength(body);
-    ex.error ??= error;
     this.headDone = true;
-    this.fail(error, false, at);
+    this.fail(failure, at);
   }
 
   private onResponseBody(r: BodyResult): void {
@@ -193,7 +192,7 @@ export class HttpExchangeCapture {
     ex.responseBytes = r.wireBytes;
     ex.responseBody = r.text == null ? null : this.ctx.redactor.text(r.text);
     ex.responseTruncated = r.truncated;
-    if (r.error) ex.error ??= `response body not decoded: ${r.error}`;
+    if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'response', detail: r.error };
     if (this.sse) this.sse.end();
     if (this.responseJson && this.responseJsonBytes > 0 && this.responseJsonBytes <= DECODE_LIMIT) {
       const decoded = decodeJsonRpcText(Buffer.concat(this.responseJson).toString('utf8'));
@@ -234,7 +233,7 @@ export class HttpExchangeCapture {
       if (!decoded.some((d) => looksLikeRpc(d.value))) return;
       for (const d of decoded) {
         d.kind = 'invalid';
-        d.decodeError = `sent as SSE event "${e.event}": clients read only "message" events, so none will see it`;
+        d.decodeError = { kind: 'unread-sse-event', detail: e.event };
       }
     }
     const channel: Channel = ex.method === 'GET' ? 'get-sse' : 'response-sse';

@@ -4,6 +4,7 @@ import type { Turn, TurnError } from './turn.js';
 import { decodeModelRequest } from '../wire/model-api/request.js';
 import { looksLikeModelRequest } from '../wire/model-api/detect.js';
 import { ModelResponseDecoder } from '../wire/model-api/reader.js';
+import { failureText } from './facts.js';
 import { parseJson, type ModelApi, type ModelRequest, type ModelResponse } from '../wire/model-api/types.js';
 
 /** Assistant text kept on a turn; the whole answer stays on the exchange. */
@@ -111,7 +112,7 @@ function turnError(ex: Exchange, resp: ModelResponse | null): TurnError | null {
   const status = ex.status;
   if (resp?.error) return { status, type: resp.error.type, message: resp.error.message };
   if (status != null && status >= 400) return { status, type: STATUS_TYPES[status] ?? 'http', message: `HTTP ${status}` };
-  if (ex.error) return { status, type: 'connection', message: ex.error };
+  if (ex.failure && ex.failure.kind !== 'client-aborted') return { status, type: 'connection', message: failureText(ex.failure) };
   if (ex.aborted && resp && !resp.complete) return { status, type: 'aborted', message: 'the client closed the request before the answer ended' };
   return null;
 }

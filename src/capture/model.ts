@@ -1,4 +1,7 @@
 // The one place that names mcptap's domain. Engine, store, analysis and UI all speak these types.
+import type { DecodeError, Failure, Rewrite } from './facts.js';
+
+export type { DecodeError, Failure, FailureKind, Rewrite, RewriteKind } from './facts.js';
 
 /** Who sent a JSON-RPC message. Spelled as in `mcptap show --json`. */
 export type Direction = 'client->server' | 'server->client';
@@ -116,17 +119,17 @@ export interface Exchange {
   responseBody: string | null;
   requestTruncated: boolean;
   responseTruncated: boolean;
-  /** The connection failed: refused, reset, DNS, TLS; the text says which. */
-  error: string | null;
-  /** The client went away before the exchange completed. */
+  /** What went wrong first (upstream unreachable, body cut, decoding failed, …), as data; null when nothing did. */
+  failure: Failure | null;
+  /** The client went away before the exchange completed (also when another failure came first). */
   aborted: boolean;
   /**
    * Which side ended it first: the upstream finishing (or dropping) its response, or the client going
    * away; for a WebSocket, the first to send a close frame or drop the connection. Null while open.
    */
   closedBy: 'client' | 'server' | null;
-  /** The proxy changed bytes (legacy `endpoint` rewrite); says from what to what. */
-  rewrite: string | null;
+  /** What the proxy changed on its way through (endpoint, redirect, OAuth, gateway-debug), in order; empty when nothing. */
+  rewrites: Rewrite[];
   /** Address of the client that made the request. */
   clientAddress: string | null;
 }
@@ -162,7 +165,7 @@ export interface RpcMessage {
   isError: boolean;
   errorCode: number | null;
   /** Why decoding failed (`non-json`, `invalid`), or null. */
-  decodeError: string | null;
+  decodeError: DecodeError | null;
 }
 
 export function clientName(s: Pick<Session, 'clientInfo'>): string | null {

@@ -1,4 +1,5 @@
 import { isLive, sessionLength, type SessionSpan } from '../store/liveness.js';
+import { decodeErrorText } from '../capture/facts.js';
 import type { RpcMessage, Session } from '../capture/model.js';
 import { describeGateway } from '../capture/gateway.js';
 
@@ -38,8 +39,8 @@ export function pad(s: string, w: number): string {
 /** One line that says what a message is about, for tables and the timeline. */
 export function summary(m: RpcMessage): string {
   if (m.kind === 'log') return m.payload;
-  if (m.kind === 'non-json') return `not JSON: ${m.decodeError ?? ''}`.trim();
-  if (m.kind === 'invalid') return `invalid JSON-RPC: ${m.decodeError ?? ''}`.trim();
+  if (m.kind === 'non-json') return `not JSON: ${m.decodeError ? decodeErrorText(m.decodeError) : ''}`.trim();
+  if (m.kind === 'invalid') return `invalid JSON-RPC: ${m.decodeError ? decodeErrorText(m.decodeError) : ''}`.trim();
   let v: any;
   try {
     v = JSON.parse(m.payload);

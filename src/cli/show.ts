@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { exchangeTrouble, rewritesText } from '../capture/facts.js';
 import { filteredSeqs } from '../store/filtered.js';
 import { action, dbOption, examples, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
@@ -66,7 +67,7 @@ export function registerShow(program: Command): void {
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
           for (const e of exchanges) {
-            process.stdout.write(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${e.error ? '  ' + e.error : ''}${e.aborted ? '  aborted' : ''}${e.rewrite ? '  rewrote ' + e.rewrite : ''}\n`);
+            process.stdout.write(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
             // --gateway-debug: what LiteLLM resolved for this request.
             const debug = gatewayDebugHeaders(e.responseHeaders);
             if (debug.length) process.stdout.write(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);

@@ -1,3 +1,6 @@
+import { header, mediaType } from '../capture/headers.js';
+import type { BodyRewriter, Transform } from './transforms.js';
+
 export interface EndpointRewriteOptions {
   /** The upstream URL of the GET stream (for resolving relative endpoints). */
   streamUrl: string;
@@ -44,11 +47,11 @@ export function rewriteEndpoint(data: string, o: Omit<EndpointRewriteOptions, 'o
 /**
  * Watches the head of a legacy SSE stream for its `endpoint` event and rewrites it when needed. The
  * proxy feeds it chunks until it releases the (possibly rewritten) head; from then on the stream is
- * piped straight through and this is out of the way. This is the one place mcptap changes bytes, and
- * it records when it does.
+ * piped straight through and this is out of the way.
  */
-export class EndpointRewriter {
-  private head = '';
+export class EndpointRewriter implements BodyRewriter {
+  readonly holdsHead = false;
+  private held = '';
   done = false;
 
   constructor(private readonly o: EndpointRewriteOptions) {}
@@ -57,21 +60,25 @@ export class EndpointRewriter {
   feed(chunk: Buffer): Buffer | null {
     if (this.done) return chunk;
     // latin1 keeps every byte as one char, so the untouched parts go back out byte-identical.
-    this.head += chunk.toString('latin1');
-    const m = /\r\n\r\n|\n\n|\r\r/.exec(this.head);
-    if (!m) return this.head.length > HEAD_LIMIT ? this.release(this.head) : null;
+    this.held += chunk.toString('latin1');
+    const m = /\r\n\r\n|\n\n|\r\r/.exec(this.held);
+    if (!m) return this.held.length > HEAD_LIMIT ? this.release(this.held) : null;
     const end = m.index + m[0].length;
-    return this.release(this.rewriteBlock(this.head.slice(0, end)) + this.head.slice(end));
+    return this.release(this.rewriteBlock(this.held.slice(0, end)) + this.held.slice(end));
   }
 
   /** The stream ended while its head was held: what there is goes out as it is. */
-  flush(): Buffer | null {
-    return this.done ? null : this.release(this.head);
+  end(): Buffer {
+    return this.done ? Buffer.alloc(0) : this.release(this.held);
+  }
+
+  head(out: string[]): string[] {
+    return out;
   }
 
   private release(text: string): Buffer {
     this.done = true;
-    this.head = '';
+    this.held = '';
     return Buffer.from(text, 'latin1');
   }
 
@@ -88,4 +95,33 @@ export class EndpointRewriter {
     this.o.onRewrite(data, to);
     return lines.join('');
   }
+}
+
+/**
+ * The legacy HTTP+SSE `endpoint` event: a server that announces an absolute URL on its own address (or
+ * a path under the --target prefix) would have the client post past the proxy, or to a wrong path.
+ */
+export const endpointTransform: Transform = {
+  kind: 'sse-endpoint',
+  responseBody(ctx, _status, headers) {
+    if (!isLegacyStream(ctx.method, ctx.requestHeaders, headers)) return null;
+    return new EndpointRewriter({
+      streamUrl: ctx.target.url.origin + ctx.path,
+      upstreamPrefix: ctx.target.prefix,
+      proxyOrigin: ctx.proxyOrigin,
+      routeBase: ctx.routeBase,
+      onRewrite: (from, to) => ctx.record({ kind: 'sse-endpoint', before: from, after: to }),
+    });
+  },
+};
+
+/** A GET answered with an open, plain event stream that no Streamable HTTP client asked for. */
+function isLegacyStream(method: string, request: Record<string, string | string[] | undefined>, response: Array<[string, string]>): boolean {
+  return method === 'GET' &&
+    mediaType(header(response, 'content-type')) === 'text/event-stream' &&
+    !header(response, 'content-length') &&
+    !/\S/.test((header(response, 'content-encoding') ?? '').replace(/identity/i, '')) &&
+    !request['mcp-session-id'] &&
+    // A Streamable HTTP client's standalone stream (to a stateless server, it carries no session id).
+    !request['mcp-protocol-version'];
 }

@@ -1,4 +1,7 @@
+import { header, mediaType } from '../capture/headers.js';
+import { isResourceMetadataPath } from '../wire/oauth-paths.js';
 import { proxiedUrl, type Target } from './target.js';
+import type { BodyRewriter, Transform } from './transforms.js';
 
 // OAuth through a man in the middle. An MCP server that wants a token answers 401 with
 //   WWW-Authenticate: Bearer resource_metadata="http://localhost:4000/.well-known/oauth-protected-resource/mcp"
@@ -56,4 +59,72 @@ export function proxiedResourceMetadata(target: Target, body: Buffer, proxyOrigi
   });
   if (!hits) return null;
   return { body: Buffer.from(out, 'utf8'), from: resource, to: moved };
+}
+
+/** The OAuth challenge names the metadata URL: on the upstream's origin, the client would fetch it past the proxy. */
+export const oauthChallengeTransform: Transform = {
+  kind: 'oauth-challenge',
+  responseHeader(ctx, _status, name, value) {
+    if (name.toLowerCase() !== 'www-authenticate') return null;
+    const moved = proxiedChallenge(ctx.target, value, ctx.proxyOrigin);
+    if (!moved) return null;
+    ctx.record({ kind: 'oauth-challenge', before: moved.from, after: moved.to });
+    return moved.value;
+  },
+};
+
+/**
+ * A protected-resource metadata document, held whole (it is small) so that a `resource` on the
+ * upstream's origin can name the proxy instead; anything too big goes on as it came.
+ */
+export const oauthResourceTransform: Transform = {
+  kind: 'oauth-resource',
+  responseBody(ctx, status, headers) {
+    const length = header(headers, 'content-length');
+    const candidate = ctx.method === 'GET' && status === 200 &&
+      isResourceMetadataPath(ctx.path.slice(ctx.target.prefix.length)) &&
+      mediaType(header(headers, 'content-type')).includes('json') &&
+      !/\S/.test((header(headers, 'content-encoding') ?? '').replace(/identity/i, '')) &&
+      (length == null || Number(length) <= METADATA_LIMIT);
+    if (!candidate) return null;
+    return new MetadataRewriter((body) => {
+      const moved = proxiedResourceMetadata(ctx.target, body, ctx.proxyOrigin);
+      if (moved) ctx.record({ kind: 'oauth-resource', before: moved.from, after: moved.to });
+      return moved?.body ?? null;
+    });
+  },
+};
+
+class MetadataRewriter implements BodyRewriter {
+  readonly holdsHead = true;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** Bytes of the changed document; null while unchanged. */
+  private moved: number | null = null;
+
+  constructor(private readonly rewrite: (body: Buffer) => Buffer | null) {}
+
+  feed(chunk: Buffer): Buffer | null {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    return this.size > METADATA_LIMIT ? Buffer.concat(this.chunks) : null;
+  }
+
+  end(): Buffer {
+    const body = Buffer.concat(this.chunks);
+    const out = this.rewrite(body);
+    this.moved = out ? out.length : null;
+    return out ?? body;
+  }
+
+  head(out: string[]): string[] {
+    if (this.moved == null) return out;
+    const headers: string[] = [];
+    for (let i = 0; i + 1 < out.length; i += 2) {
+      // The validator was for the server's bytes, not these.
+      if (!/^(content-length|transfer-encoding|etag)$/i.test(out[i])) headers.push(out[i], out[i + 1]);
+    }
+    headers.push('Content-Length', String(this.moved));
+    return headers;
+  }
 }

@@ -5,19 +5,17 @@ import { badRequestRefuser } from './client-error.js';
 import { now } from '../capture/clock.js';
 import { pairs, header, mediaType } from '../capture/headers.js';
 import { HttpExchangeCapture } from '../capture/http-exchange.js';
-import { newExchangeId } from '../capture/ids.js';
-import type { Exchange, HeaderList } from '../capture/model.js';
+import type { Failure, HeaderList, Rewrite } from '../capture/model.js';
+import { failureText } from '../capture/facts.js';
+import { newExchange } from '../capture/new-exchange.js';
 import { listen } from './listen.js';
 import { UsageError } from '../errors.js';
 import { pendingDecodes } from '../wire/body.js';
-import { EndpointRewriter } from './endpoint-rewrite.js';
 import { tuneHeapForStreaming } from './heap.js';
-import { parseTarget, proxiedUrl, upstreamPath, upstreamUrl, type Target } from './target.js';
+import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
 import { RouteTable, type Route } from './routes.js';
-import { METADATA_LIMIT, proxiedChallenge, proxiedResourceMetadata } from './oauth-rewrite.js';
-import { isResourceMetadataPath } from '../wire/oauth-paths.js';
 import { WebSocketBridge } from './ws-bridge.js';
-import { requestTransforms } from './transforms.js';
+import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
 export interface ProxyOptions {
@@ -83,6 +81,8 @@ interface InFlight {
   proxyRes: http.IncomingMessage | null;
   upstreamFailed: boolean;
   clientGone: boolean;
+  /** What the transforms see of this exchange; made when the request goes upstream. */
+  transform: TransformContext | null;
 }
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
@@ -98,7 +98,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const queue = engine.queue;
 
   const sockets = new Set<Socket>();
-  const transforms = requestTransforms(opts);
+  const transforms = transformsFor(opts);
   let exchanges = 0;
   // Streams cut by our own shutdown are not upstream failures.
   let stopping = false;
@@ -131,10 +131,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
     }
     if (!host) headers.push('Host', upstream.host);
-    for (const t of transforms) {
-      const changed = t.apply(req.method ?? 'GET', path, headers);
-      if (changed) noteRewrite(st, changed);
-    }
+    st.transform = {
+      method: req.method ?? 'GET', path, target: upstream.target, proxyOrigin: routeOrigin(req, st), routeBase: st.route.base,
+      requestHeaders: req.headers, record: (change) => noteRewrite(st, change),
+    };
+    transforms.request(st.transform, headers);
     const proxyReq = upstream.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, agent: upstream.agent });
     st.proxyReq = proxyReq;
     proxyReq.on('socket', (sock) => sock.setNoDelay?.(true));
@@ -151,48 +152,10 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const routeOrigin = (req: http.IncomingMessage, st: InFlight) => proxyOrigin(req) + st.route.base;
 
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
-  const noteRewrite = (st: InFlight, raw: string) => queue.push(() => {
-    const ex = st.cap!.exchange;
-    const what = engine.redactor.urls(raw);
-    ex.rewrite = ex.rewrite ? `${ex.rewrite}; ${what}` : what;
+  const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => {
+    const r = engine.redactor;
+    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.urls(change.before), after: r.urls(change.after) });
   });
-
-  /**
-   * An OAuth protected-resource metadata document, held whole (it is small) so that a `resource` on the
-   * upstream's origin can name the proxy instead; anything too big goes on as it came.
-   */
-  const passMetadata = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, out: string[]) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let passing = false;
-    proxyRes.on('data', (chunk: Buffer) => {
-      if (passing) return;
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size <= METADATA_LIMIT) return;
-      passing = true;
-      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, out);
-      for (const c of chunks) res.write(c);
-      proxyRes.pipe(res);
-    });
-    proxyRes.on('end', () => {
-      if (passing) return;
-      const body = Buffer.concat(chunks);
-      const moved = proxiedResourceMetadata(st.route.upstream.target, body, routeOrigin(req, st));
-      let headers = out;
-      if (moved) {
-        headers = [];
-        for (let i = 0; i + 1 < out.length; i += 2) {
-          // The validator was for the server's bytes, not these.
-          if (!/^(content-length|transfer-encoding|etag)$/i.test(out[i])) headers.push(out[i], out[i + 1]);
-        }
-        headers.push('Content-Length', String(moved.body.length));
-        noteRewrite(st, `oauth resource ${moved.from} → ${moved.to}`);
-      }
-      res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
-      res.end(moved ? moved.body : body);
-    });
-  };
 
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
     st.proxyRes = proxyRes;
@@ -202,45 +165,17 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const raw = pairs(proxyRes.rawHeaders);
     queue.push(() => st.cap!.responseHead(status, raw, tHead));
 
-    const out: string[] = [];
+    let out: string[] = [];
     for (const [k, v] of raw) {
       const lk = k.toLowerCase();
       if (HOP_BY_HOP.has(lk)) continue;
       if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
-      if (lk === 'location' && status >= 300 && status < 400) {
-        const to = proxiedUrl(target, v, routeOrigin(req, st));
-        if (to) {
-          // A redirect to the upstream's own address (Starlette's /mcp → /mcp/) would take a client that
-          // follows it past the proxy, and off the record: keep it on the proxy, as a reverse proxy does.
-          out.push(k, to);
-          noteRewrite(st, `location ${v} → ${to}`);
-          continue;
-        }
-      }
-      if (lk === 'www-authenticate') {
-        // The OAuth challenge names the metadata URL: on the upstream's origin, the client would fetch it
-        // past the proxy (see oauth-rewrite.ts).
-        const moved = proxiedChallenge(target, v, routeOrigin(req, st));
-        if (moved) {
-          out.push(k, moved.value);
-          noteRewrite(st, `www-authenticate resource_metadata ${moved.from} → ${moved.to}`);
-          continue;
-        }
-      }
       out.push(k, v);
     }
-    let rewriter: EndpointRewriter | null = null;
-    if (isLegacyStreamCandidate(req, raw)) {
-      rewriter = new EndpointRewriter({
-        streamUrl: target.url.origin + path,
-        upstreamPrefix: target.prefix,
-        proxyOrigin: routeOrigin(req, st),
-        routeBase: st.route.base,
-        onRewrite: (from, to) => noteRewrite(st, `endpoint ${from} → ${to}`),
-      });
-    }
-    const holdMetadata = isMetadataCandidate(req, path.slice(target.prefix.length), status, raw);
-    if (!holdMetadata) res.writeHead(status, proxyRes.statusMessage, out);
+    const ctx = st.transform!;
+    out = transforms.responseHeaders(ctx, status, out);
+    const body = transforms.responseBody(ctx, status, raw);
+    if (!body?.holdsHead) res.writeHead(status, proxyRes.statusMessage, out);
     // An SSE client must see its stream open before the first event arrives: a standalone GET stream
     // may stay quiet for minutes. When an event follows soon, the head waits for it and both go out in
     // one write (servers often send the head on its own; passing it on at once cost every Streamable
@@ -265,34 +200,31 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (proxyRes.complete || st.clientGone || stopping) return;
       st.upstreamFailed = true;
       const t = now();
-      queue.push(() => st.cap!.fail('upstream closed the connection mid-response', false, t));
+      queue.push(() => st.cap!.fail({ kind: 'body-cut', body: 'response', by: 'server', code: null }, t));
       res.destroy();
     });
     proxyRes.on('error', () => {});
-    if (holdMetadata) {
-      passMetadata(proxyRes, req, res, st, out);
-      return;
-    }
-    if (!rewriter) {
-      proxyRes.pipe(res);
-      return;
-    }
-    // A legacy stream's head goes through the rewriter by hand; once it is out, a plain pipe.
-    const rw = rewriter;
-    const onHead = (chunk: Buffer) => {
-      const out = rw.feed(chunk);
-      if (!out) return;
-      proxyRes.off('data', onHead);
-      proxyRes.off('end', onHeadEnd);
-      if (out.length) res.write(out);
+    if (body) passRewritten(proxyRes, res, body, status, out);
+    else proxyRes.pipe(res);
+  };
+
+  /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
+  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[]) => {
+    const release = (bytes: Buffer, ended: boolean) => {
+      proxyRes.off('data', onData);
+      proxyRes.off('end', onEnd);
+      if (body.holdsHead) res.writeHead(status, proxyRes.statusMessage, body.head(out));
+      if (ended) return void res.end(bytes.length ? bytes : undefined);
+      if (bytes.length) res.write(bytes);
       proxyRes.pipe(res);
     };
-    const onHeadEnd = () => {
-      const out = rw.flush();
-      res.end(out && out.length ? out : undefined);
+    const onData = (chunk: Buffer) => {
+      const bytes = body.feed(chunk);
+      if (bytes) release(bytes, false);
     };
-    proxyRes.on('data', onHead);
-    proxyRes.on('end', onHeadEnd);
+    const onEnd = () => release(body.end(), true);
+    proxyRes.on('data', onData);
+    proxyRes.on('end', onEnd);
   };
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -301,7 +233,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const url = req.url ?? '/';
     const match = routes.match(url);
     if (!match) return void unrouted(req, res, routes.unknown(url));
-    const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false };
+    const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false, transform: null };
     // Under routes, the same client talks to several servers: its sessions are told apart per route.
     const clientKey = `${match.route.base}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     const routeTarget = routes.single ? null : match.route.upstream.target.display;
@@ -309,7 +241,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
       const raw = pairs(req.rawHeaders);
-      const ex = newExchange(engine, match.route.upstream.target, req.method ?? 'GET', raw, url, match.path, t0, clientAddress);
+      const r = engine.redactor;
+      const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
       st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
@@ -321,24 +254,28 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       st.proxyRes?.destroy();
       st.proxyReq?.destroy();
       const t = now();
-      queue.push(() => st.cap!.fail(null, true, t));
+      queue.push(() => st.cap!.fail({ kind: 'client-aborted' }, t));
     });
 
     // Upstream, the path carries the --target prefix.
     forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), (err: NodeJS.ErrnoException) => {
+      // The client left first and its going took the upstream request down: nothing failed upstream.
+      if (st.clientGone) return;
       const t = now();
-      const cause = `${err.code ?? 'ERROR'}: ${err.message}`;
+      const code = err.code ?? 'ERROR';
       st.upstreamFailed = true;
       if (res.headersSent) {
+        // The answer had begun: what the client got is cut short.
         res.destroy();
-        queue.push(() => st.cap!.fail(cause, false, t));
+        queue.push(() => st.cap!.fail({ kind: 'body-cut', body: 'response', by: 'server', code }, t));
         return;
       }
-      const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: match.route.upstream.target.display, cause });
-      const headers: Array<[string, string]> = [['content-type', 'application/json'], ['x-mcptap-error', 'upstream']];
+      const failure: Failure = { kind: 'upstream-unreachable', code, message: err.message };
+      const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: match.route.upstream.target.display, cause: failureText(failure) });
+      const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-error', failure.kind]];
       res.writeHead(502, headers.flat());
       res.end(body);
-      queue.push(() => st.cap!.answeredByProxy(502, headers, body, cause, t));
+      queue.push(() => st.cap!.answeredByProxy(502, headers, body, failure, t));
     });
   });
 
@@ -410,57 +347,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 }
 
-/** A protected-resource metadata document small and plain enough to hold and read whole. */
-function isMetadataCandidate(req: http.IncomingMessage, path: string, status: number, raw: Array<[string, string]>): boolean {
-  const length = header(raw, 'content-length');
-  return req.method === 'GET' && status === 200 &&
-    isResourceMetadataPath(path) &&
-    mediaType(header(raw, 'content-type')).includes('json') &&
-    !/\S/.test((header(raw, 'content-encoding') ?? '').replace(/identity/i, '')) &&
-    (length == null || Number(length) <= METADATA_LIMIT);
-}
-
-function isLegacyStreamCandidate(req: http.IncomingMessage, raw: Array<[string, string]>): boolean {
-  return req.method === 'GET' &&
-    mediaType(header(raw, 'content-type')) === 'text/event-stream' &&
-    !header(raw, 'content-length') &&
-    !/\S/.test((header(raw, 'content-encoding') ?? '').replace(/identity/i, '')) &&
-    !req.headers['mcp-session-id'] &&
-    // A Streamable HTTP client's standalone stream (to a stateless server, it carries no session id).
-    !req.headers['mcp-protocol-version'];
-}
-
 /** A path under routes that names none: answered here, since there is nowhere to send it. */
 function unrouted(req: http.IncomingMessage, res: http.ServerResponse, message: string): void {
   req.resume();
   res.writeHead(404, { 'content-type': 'application/json', 'x-mcptap-error': 'no-route' });
   res.end(JSON.stringify({ error: message }));
-}
-
-function newExchange(engine: CaptureEngine, target: Target, method: string, raw: HeaderList, url: string, path: string, t0: number, clientAddress: string | null): Exchange {
-  return {
-    id: newExchangeId(),
-    sessionId: null,
-    kind: 'http',
-    method,
-    url: engine.redactor.url(url),
-    upstreamUrl: engine.redactor.url(upstreamUrl(target, path)),
-    status: null,
-    requestHeaders: engine.redactor.headers(raw),
-    responseHeaders: null,
-    startedAt: t0,
-    firstByteAt: null,
-    endedAt: null,
-    requestBytes: 0,
-    responseBytes: 0,
-    requestBody: null,
-    responseBody: null,
-    requestTruncated: false,
-    responseTruncated: false,
-    error: null,
-    aborted: false,
-    closedBy: null,
-    rewrite: null,
-    clientAddress,
-  };
 }

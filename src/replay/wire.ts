@@ -68,7 +68,7 @@ export class HeaderPlan {
   }
 }
 
-/** The proxy could not reach the target (it answered for it, with x-mcptap-error: upstream). */
+/** The proxy could not reach the target (it answered for it, with x-mcptap-error: upstream-unreachable). */
 export class UpstreamError extends Error {}
 
 /**
@@ -76,7 +76,9 @@ export class UpstreamError extends Error {}
  * answers with x-mcptap-error (HTTP) or a JSON body whose error starts with "mcptap:" (a refused upgrade).
  */
 async function checkUpstream(res: http.IncomingMessage, upgrade = false): Promise<void> {
-  if (res.headers['x-mcptap-error'] !== 'upstream' && !(upgrade && res.statusCode === 502)) return;
+  // `upstream` is what mcptap before facts-as-data sent.
+  const told = res.headers['x-mcptap-error'];
+  if (told !== 'upstream-unreachable' && told !== 'upstream' && !(upgrade && res.statusCode === 502)) return;
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   let body: { error?: unknown; cause?: unknown } = {};

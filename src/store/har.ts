@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { failureText, rewritesText } from '../capture/facts.js';
 import { STATUS_CODES } from 'node:http';
 import type { Entry, Har, Header, QueryString } from 'har-format';
 import type { Exchange, HeaderList, RpcMessage } from '../capture/model.js';
@@ -90,9 +91,16 @@ function exchangeEntry(ex: Exchange): Entry {
   if (ex.kind === 'websocket') entry._resourceType = 'websocket';
   else if (mediaType(responseType) === 'text/event-stream') entry._resourceType = 'eventsource';
   else entry._resourceType = 'fetch';
-  if (ex.error) entry._error = ex.error;
+  // DevTools reads `_error` as text; the facts themselves go along for tools that read them.
+  if (ex.failure) {
+    entry._error = failureText(ex.failure);
+    entry._mcptapFailure = ex.failure;
+  }
   if (ex.aborted) entry._aborted = true;
-  if (ex.rewrite) entry.comment = `mcptap rewrote ${ex.rewrite}`;
+  if (ex.rewrites.length) {
+    entry.comment = `mcptap rewrote ${rewritesText(ex.rewrites)}`;
+    entry._mcptapRewrites = ex.rewrites;
+  }
   return entry;
 }
 

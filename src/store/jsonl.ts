@@ -9,6 +9,7 @@ import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, exchangeToRow, mess
 import type { Blob, Turn } from '../capture/turn.js';
 import { TurnReader } from './turns-read.js';
 import { TurnWriter } from './turn-rows.js';
+import { exchangeOfRecord, messageOfRecord } from './record-facts.js';
 
 /**
  * Recording files: JSON lines. Line 1 is `{"type":"mcptap-recording","version":1,"session":{…}}`; then
@@ -16,10 +17,12 @@ import { TurnWriter } from './turn-rows.js';
  * (an exchange before the first message it carried). Objects are the model types of
  * src/capture/model.ts, already redacted. Version 2 adds, for a model-api conversation, `{"type":"blob",
  * "blob":{hash,text}}` lines (its tools arrays and system prompts) and `{"type":"turn","turn":{…}}` lines;
- * a recording without turns is still written as version 1. A newer version is refused; every older one
- * stays readable.
+ * version 3 records facts as data: an exchange's `failure` and `rewrites` (kinds and fields, see
+ * src/capture/facts.ts) in place of the sentences `error` and `rewrite`, and a message's `decodeError`
+ * as `{kind, detail}`; older versions' sentences are read back into facts. A newer version is refused;
+ * every older one stays readable.
  */
-export const RECORDING_VERSION = 2;
+export const RECORDING_VERSION = 3;
 
 export interface Recording {
   version: number;
@@ -34,7 +37,7 @@ export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
   const turns = rec.turns ?? [];
   // A direct session is written as before the gateway field existed, so old recordings round-trip byte for byte.
   const { gateway, ...direct } = rec.session;
-  const lines = [JSON.stringify({ type: 'mcptap-recording', version: turns.length ? 2 : 1, session: gateway ? rec.session : direct })];
+  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: gateway ? rec.session : direct })];
   for (const b of rec.blobs ?? []) lines.push(JSON.stringify({ type: 'blob', blob: b }));
   for (const t of turns) lines.push(JSON.stringify({ type: 'turn', turn: t }));
   const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));
@@ -120,8 +123,8 @@ export function readRecording(fileOrText: string): Recording {
       header = { version: obj.version, session: obj.session as Session };
       return;
     }
-    if (obj.type === 'exchange' && obj.exchange) exchanges.push(obj.exchange as Exchange);
-    else if (obj.type === 'message' && obj.message) messages.push(obj.message as RpcMessage);
+    if (obj.type === 'exchange' && obj.exchange) exchanges.push(exchangeOfRecord(obj.exchange as Record<string, unknown>, `${name}:${lineNo}`));
+    else if (obj.type === 'message' && obj.message) messages.push(messageOfRecord(obj.message as Record<string, unknown>, `${name}:${lineNo}`));
     else if (obj.type === 'turn' && obj.turn) turns.push(obj.turn as Turn);
     else if (obj.type === 'blob' && obj.blob) blobs.push(obj.blob as Blob);
     else throw new UsageError(`${name}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
@@ -200,8 +203,8 @@ export function readUnsaved(file: string): RecordBatch | null {
       if (obj.type !== UNSAVED_TYPE) throw new UsageError(`${file}:${lineNo}: not an mcptap unsaved-records file`);
       if (typeof obj.version !== 'number' || obj.version > 1) throw new UsageError(`${file}: written by a newer mcptap (version ${String(obj.version)}); upgrade mcptap`);
     } else if (obj.type === 'session' && obj.session) out.sessions.push(obj.session as Session);
-    else if (obj.type === 'exchange' && obj.exchange) out.exchanges.push(obj.exchange as Exchange);
-    else if (obj.type === 'message' && obj.message) out.messages.push(obj.message as RpcMessage);
+    else if (obj.type === 'exchange' && obj.exchange) out.exchanges.push(exchangeOfRecord(obj.exchange as Record<string, unknown>, `${file}:${lineNo}`));
+    else if (obj.type === 'message' && obj.message) out.messages.push(messageOfRecord(obj.message as Record<string, unknown>, `${file}:${lineNo}`));
     else if (obj.type === 'turn' && obj.turn) (out.turns ??= []).push(obj.turn as Turn);
     else if (obj.type === 'blob' && obj.blob) (out.blobs ??= []).push(obj.blob as Blob);
     else throw new UsageError(`${file}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);

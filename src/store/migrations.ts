@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { factsAsData } from './migrate-facts.js';
 
 // Each entry moves the schema from version i to i+1 inside one transaction. Never edit a shipped
 // entry: add a new one, so that every database ever written still opens.
@@ -154,12 +155,18 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
     // The MCP gateway a session went through (LiteLLM) and the upstream servers it reached, as JSON.
     db.exec(`ALTER TABLE sessions ADD COLUMN gateway TEXT`);
   },
+  (db) => {
+    // Facts as data (kinds and fields, not sentences): an exchange's failure and rewrites in columns of
+    // their own, a message's decode error as JSON in place. The old sentences are read back once here.
+    factsAsData(db);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * The oldest schema that reads as the current one does (later migrations dropped indexes and added the
- * nullable sessions.gateway, which reads as null where it is missing).
+ * The oldest schema that reads as the current one does (later migrations dropped indexes, added the
+ * nullable sessions.gateway, which reads as null where it is missing, and the fact columns, whose facts
+ * are read back from the older sentences where they are missing: see rows.ts).
  */
 export const MIN_READ_VERSION = 1;

@@ -1,4 +1,5 @@
-import type { Exchange, RpcId, RpcMessage, Session } from '../capture/model.js';
+import type { DecodeError, Exchange, RpcId, RpcMessage, Session } from '../capture/model.js';
+import { decodeErrorFromText, failureFromText, rewritesFromText } from './legacy-facts.js';
 
 // The mapping between the model and SQLite rows lives here only, so the recorder, the read API and
 // import all agree on it.
@@ -86,11 +87,12 @@ export const EXCHANGE_FIELDS: Field<Exchange>[] = [
   ['response_body', (e) => e.responseBody],
   ['request_truncated', (e) => e.requestTruncated ? 1 : 0],
   ['response_truncated', (e) => e.responseTruncated ? 1 : 0],
-  ['error', (e) => e.error],
   ['aborted', (e) => e.aborted ? 1 : 0],
   ['closed_by', (e) => e.closedBy ?? null],
-  ['rewrite', (e) => e.rewrite],
   ['client_address', (e) => e.clientAddress],
+  // Schema 6: facts as JSON; the sentences of older schemas stay in `error` and `rewrite`.
+  ['failure', (e) => json(e.failure)],
+  ['rewrites', (e) => e.rewrites.length ? JSON.stringify(e.rewrites) : null],
 ];
 
 export function exchangeToRow(e: Exchange): Row {
@@ -98,6 +100,7 @@ export function exchangeToRow(e: Exchange): Row {
 }
 
 export function rowToExchange(r: Row): Exchange {
+  const legacy = { kind: r.kind as Exchange['kind'], status: (r.status as number) ?? null, aborted: bool(r.aborted), responseHeaders: parse<Exchange['responseHeaders']>(r.response_headers) };
   return {
     id: r.id as string,
     sessionId: (r.session_id as string) ?? null,
@@ -117,10 +120,11 @@ export function rowToExchange(r: Row): Exchange {
     responseBody: (r.response_body as string) ?? null,
     requestTruncated: bool(r.request_truncated),
     responseTruncated: bool(r.response_truncated),
-    error: (r.error as string) ?? null,
+    // A database opened read-only at an older schema has no fact columns: its sentences are read back.
+    failure: 'failure' in r ? parse(r.failure) : failureFromText(r.error as string | null, legacy),
     aborted: bool(r.aborted),
     closedBy: (r.closed_by as Exchange['closedBy']) ?? null,
-    rewrite: (r.rewrite as string) ?? null,
+    rewrites: 'rewrites' in r ? parse(r.rewrites) ?? [] : rewritesFromText(r.rewrite as string | null),
     clientAddress: (r.client_address as string) ?? null,
   };
 }
@@ -147,7 +151,8 @@ export const MESSAGE_FIELDS: Field<RpcMessage>[] = [
   ['batch_index', (m) => m.batchIndex],
   ['is_error', (m) => m.isError ? 1 : 0],
   ['error_code', (m) => m.errorCode],
-  ['decode_error', (m) => m.decodeError],
+  // JSON from schema 6 on; a sentence before (see decodeErrorOfColumn).
+  ['decode_error', (m) => json(m.decodeError)],
 ];
 
 export function messageToRow(m: RpcMessage): Row {
@@ -175,8 +180,14 @@ export function rowToMessage(r: Row): RpcMessage {
     batchIndex: (r.batch_index as number) ?? null,
     isError: bool(r.is_error),
     errorCode: (r.error_code as number) ?? null,
-    decodeError: (r.decode_error as string) ?? null,
+    decodeError: decodeErrorOfColumn(r.decode_error, r.kind as RpcMessage['kind']),
   };
+}
+
+/** `messages.decode_error`: a JSON fact from schema 6 on, the sentence older schemas stored before. */
+export function decodeErrorOfColumn(v: unknown, kind: RpcMessage['kind']): DecodeError | null {
+  if (typeof v !== 'string' || !v) return null;
+  return v.startsWith('{') ? (JSON.parse(v) as DecodeError) : decodeErrorFromText(v, kind);
 }
 
 export const SESSION_COLUMNS = SESSION_FIELDS.map(([c]) => c);

@@ -1,4 +1,4 @@
-import type { MessageKind, RpcId } from '../capture/model.js';
+import type { DecodeError, MessageKind, RpcId } from '../capture/model.js';
 
 export interface Classified {
   kind: MessageKind;
@@ -7,7 +7,7 @@ export interface Classified {
   subject: string | null;
   isError: boolean;
   errorCode: number | null;
-  decodeError: string | null;
+  decodeError: DecodeError | null;
   value: unknown;
 }
 
@@ -40,11 +40,11 @@ export function isJsonRpcLike(value: unknown): boolean {
 }
 
 function invalid(value: unknown, why: string, partial: Partial<Classified> = {}): DecodedMessage {
-  return { ...message('invalid', null, null, null, false, null, why, value), ...partial };
+  return { ...message('invalid', null, null, null, false, null, { kind: 'invalid-jsonrpc', detail: why }, value), ...partial };
 }
 
 /** Every DecodedMessage has this one shape, fields in this order: the hot path stays monomorphic. */
-function message(kind: MessageKind, rpcId: RpcId | null, method: string | null, subject: string | null, isError: boolean, errorCode: number | null, decodeError: string | null, value: unknown): DecodedMessage {
+function message(kind: MessageKind, rpcId: RpcId | null, method: string | null, subject: string | null, isError: boolean, errorCode: number | null, decodeError: DecodeError | null, value: unknown): DecodedMessage {
   return { kind, rpcId, method, subject, isError, errorCode, decodeError, value, text: '', batchIndex: null, size: 0 };
 }
 
@@ -101,7 +101,7 @@ export function decodeJsonRpcText(text: string): DecodedMessage[] {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return [withText(message('non-json', null, null, null, false, null, (e as Error).message.split('\n')[0], undefined), text, null)];
+    return [withText(message('non-json', null, null, null, false, null, { kind: 'not-json', detail: (e as Error).message.split('\n')[0] }, undefined), text, null)];
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return [withText(invalid(value, 'empty batch'), text, null)];

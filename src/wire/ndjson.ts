@@ -94,7 +94,7 @@ export class NdjsonDecoder {
 function tooLong(line: Line, limit: number): DecodedMessage {
   return {
     kind: 'non-json', rpcId: null, method: null, subject: null, isError: false, errorCode: null,
-    decodeError: `a line of ${line.size} bytes, over the ${limit}-byte decoding limit: stored cut, not decoded`,
+    decodeError: { kind: 'over-limit', detail: `a line of ${line.size} bytes, over the ${limit}-byte decoding limit: stored cut, not decoded` },
     value: undefined, text: line.bytes.toString('utf8'), batchIndex: null, size: line.size,
   };
 }

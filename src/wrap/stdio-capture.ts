@@ -1,6 +1,6 @@
 import type { CaptureEngine } from '../capture/engine.js';
 import type { Direction, Exchange, Session } from '../capture/model.js';
-import { newExchangeId } from '../capture/ids.js';
+import { newExchange } from '../capture/new-exchange.js';
 import { LineSplitter, NdjsonDecoder } from '../wire/ndjson.js';
 import type { DecodedMessage } from '../wire/jsonrpc.js';
 
@@ -24,12 +24,7 @@ export class StdioCapture {
   private stdinClosed = false;
 
   constructor(private readonly engine: CaptureEngine, commandLine: string, cwd: string, startedAt: number) {
-    this.exchange = {
-      id: newExchangeId(), sessionId: null, kind: 'process', method: 'EXEC', url: commandLine, upstreamUrl: cwd,
-      status: null, requestHeaders: [], responseHeaders: null, startedAt, firstByteAt: null, endedAt: null,
-      requestBytes: 0, responseBytes: 0, requestBody: null, responseBody: null, requestTruncated: false,
-      responseTruncated: false, error: null, aborted: false, rewrite: null, clientAddress: null, closedBy: null,
-    };
+    this.exchange = newExchange({ kind: 'process', method: 'EXEC', url: commandLine, upstreamUrl: cwd, requestHeaders: [], startedAt, clientAddress: null });
     this.session = engine.tracker.openConnection(this.exchange, 'stdio');
     // The session's target is what was started, as the redacted command line.
     this.session.target = commandLine;
@@ -85,13 +80,13 @@ export class StdioCapture {
     ex.endedAt = at;
     if (how.kind === 'exited') {
       ex.status = how.code;
-      if (how.code !== 0) ex.error = `exited with code ${how.code}`;
+      if (how.code !== 0) ex.failure = { kind: 'process-exited', code: how.code };
     } else if (how.kind === 'signal') {
       ex.status = how.code;
-      ex.error = `killed by ${how.signal}`;
+      ex.failure = { kind: 'process-killed', signal: how.signal };
     } else {
       ex.status = 127;
-      ex.error = `failed to start: ${how.error}`;
+      ex.failure = { kind: 'process-not-started', detail: how.error };
     }
     this.engine.hub.emit('exchange', ex);
     const reason = how.kind === 'failed' ? 'spawn-failed' : this.stdinClosed ? 'stdin-closed' : how.kind === 'signal' ? 'killed' : 'exited';

@@ -29,7 +29,7 @@ function exchange(i: number): Exchange {
     id: 'bench' + i, sessionId: null, kind: 'http', method: 'POST', url: '/v1/messages?beta=true', upstreamUrl: '', status: 200,
     requestHeaders: [['x-claude-code-session-id', 'bench']], responseHeaders: [], startedAt: i, firstByteAt: i, endedAt: i + 1,
     requestBytes: 0, responseBytes: 0, requestBody: null, responseBody: null, requestTruncated: false, responseTruncated: false,
-    error: null, aborted: false, rewrite: null, clientAddress: null, closedBy: null,
+    failure: null, aborted: false, rewrites: [], clientAddress: null, closedBy: null,
   };
 }
 

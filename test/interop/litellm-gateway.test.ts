@@ -147,7 +147,7 @@ describe.each(pins().litellm)('LiteLLM %s: attribution and findings', (version) 
       const session = store.listSessions().filter((x) => x.clientInfo?.name === 'debugged').at(-1)!;
       const posts = store.exchanges(session.id).filter((e) => e.method === 'POST');
       expect(posts.length).toBeGreaterThan(0);
-      for (const e of posts) expect(e.rewrite).toBe('request header x-litellm-mcp-debug: true added (--gateway-debug)');
+      for (const e of posts) expect(e.rewrites).toEqual([{ kind: 'gateway-debug-header', before: null, after: 'x-litellm-mcp-debug: true' }]);
       const debug = posts.flatMap((e) => gatewayDebugHeaders(e.responseHeaders));
       console.log(version, JSON.stringify(debug));
       if (f.answersDebugHeaders) {
@@ -160,7 +160,7 @@ describe.each(pins().litellm)('LiteLLM %s: attribution and findings', (version) 
       // The session the main proxy (no flag) recorded: LiteLLM was not asked, and said nothing.
       const plain = store.listSessions().filter((x) => x.clientInfo?.name === 'attr-header').at(-1)!;
       const plainPosts = store.exchanges(plain.id);
-      expect(plainPosts.every((e) => e.rewrite == null && gatewayDebugHeaders(e.responseHeaders).length === 0)).toBe(true);
+      expect(plainPosts.every((e) => e.rewrites.length === 0 && gatewayDebugHeaders(e.responseHeaders).length === 0)).toBe(true);
     } finally {
       store.close();
     }

@@ -1,4 +1,5 @@
 import React, { useMemo, useState } from 'react';
+import { decodeErrorText, exchangeTrouble, rewriteText } from '../../src/capture/facts.js';
 import { Box, Text } from 'ink';
 import type { Session } from '../../src/capture/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
@@ -35,9 +36,9 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
     if (m.truncated) out.push(`… truncated at --max-body (${m.size} bytes on the wire)`);
     if (ex) {
       out.push('', `── HTTP exchange ${ex.id}`);
-      out.push(`${ex.method} ${ex.url} → ${ex.status ?? '—'}${ex.error ? `  ${ex.error}` : ''}${ex.aborted ? '  (client went away)' : ''}`);
+      out.push(`${ex.method} ${ex.url} → ${ex.status ?? '—'}${exchangeTrouble(ex) ? `  (${exchangeTrouble(ex)})` : ''}`);
       out.push(`upstream ${ex.upstreamUrl}   first byte ${duration(ex.firstByteAt && ex.firstByteAt - ex.startedAt)}   total ${duration(ex.endedAt && ex.endedAt - ex.startedAt)}   ${ex.requestBytes}B → ${ex.responseBytes}B`);
-      if (ex.rewrite) out.push(`rewrote ${ex.rewrite}`);
+      for (const r of ex.rewrites) out.push(`rewrote ${rewriteText(r)}`);
       out.push('request headers:', ...ex.requestHeaders.map(([k, v]) => `  ${k}: ${v}`));
       if (ex.responseHeaders) out.push('response headers:', ...ex.responseHeaders.map(([k, v]) => `  ${k}: ${v}`));
       // A refusal's body (an OAuth 401's error, a gateway's 403) is no JSON-RPC message: shown here.
@@ -77,7 +78,7 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
         <Text bold>{`#${m.seq} ${m.direction === 'client->server' ? '→ client→server' : '← server→client'} ${m.kind} ${m.method ?? ''}${m.subject ? ' ' + m.subject : ''}`}</Text>
         {`  id ${m.rpcId ?? '—'}  ${clockTime(m.ts)}  ${m.channel}${m.latencyMs != null ? `  latency ${duration(m.latencyMs)}` : ''}${corr}`}
       </Text>
-      {m.isError || m.decodeError ? <Text wrap="truncate-end" color={color('red')}>{m.decodeError ?? (m.kind === 'error' ? `JSON-RPC error ${m.errorCode}` : 'tool result with isError: true')}</Text> : <Text> </Text>}
+      {m.isError || m.decodeError ? <Text wrap="truncate-end" color={color('red')}>{m.decodeError ? decodeErrorText(m.decodeError) : (m.kind === 'error' ? `JSON-RPC error ${m.errorCode}` : 'tool result with isError: true')}</Text> : <Text> </Text>}
       {lines.slice(scroll, scroll + bodyHeight).map((l, i) => <JsonLine key={scroll + i} line={l} width={width} />)}
     </Box>
   );

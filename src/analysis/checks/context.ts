@@ -1,4 +1,5 @@
-import type { Exchange, RpcMessage } from '../../capture/model.js';
+import type { DecodeError, Exchange, Failure, FailureKind, Rewrite, RewriteKind, RpcMessage } from '../../capture/model.js';
+import { decodeErrorText, failureText, rewriteText } from '../../capture/facts.js';
 import { header, mediaType } from '../../capture/headers.js';
 import type { CheckInput, Claims, Evidence, Finding, Severity } from './types.js';
 
@@ -108,36 +109,33 @@ export function unexpectedAnswer(v: SessionView, e: Exchange): string | null {
   return type.includes('json') || type === 'text/event-stream' ? null : type || 'no Content-Type';
 }
 
-// What the capture wrote about an exchange or a message, read in one place (the facts are sentences today).
+// What the capture recorded about an exchange or a message (src/capture/facts.ts), read in one place.
 
-/** mcptap answered the client itself (502) because the upstream could not be reached; the errno or reason, or null. */
+/** mcptap answered the client itself (502) because the upstream could not be reached; the errno and reason, or null. */
 export function upstreamUnreachable(e: Exchange): string | null {
-  if (!e.error) return null;
-  return resHeader(e, 'x-mcptap-error') === 'upstream' || e.status == null || (e.status === 502 && e.kind === 'websocket') ? e.error : null;
+  const f = failureOf(e, 'upstream-unreachable');
+  return f ? failureText(f) : null;
 }
 
 /** The answer was mcptap's own, not the server's (the upstream failed or the proxy refused). */
-export const answeredByProxy = (e: Exchange) => !!resHeader(e, 'x-mcptap-error') || (e.status === 502 && !!e.error);
+export const answeredByProxy = (e: Exchange) => !!resHeader(e, 'x-mcptap-error') || e.failure?.kind === 'upstream-unreachable';
 
 /** The upstream closed the connection before its response was complete. */
-export const cutMidResponse = (e: Exchange) => !!e.error && /mid-response/.test(e.error);
+export const cutMidResponse = (e: Exchange) => failureOf(e, 'body-cut')?.by === 'server';
 
-/** The rewrites mcptap made to an exchange, each as "<kind> <before> → <after>". */
-const rewrites = (e: Exchange) => (e.rewrite ? e.rewrite.split('; ') : []);
-
-/** mcptap rewrote a legacy endpoint event; the rewrite as recorded. */
-export const endpointRewrite = (e: Exchange) => rewrites(e).find((r) => r.startsWith('endpoint ')) ?? null;
-/** mcptap rewrote something else than an endpoint event (a Location, OAuth metadata). */
-export const otherRewrite = (e: Exchange) => rewrites(e).some((r) => !r.startsWith('endpoint '));
+/** mcptap rewrote a legacy endpoint event; the rewrite in words. */
+export const endpointRewrite = (e: Exchange) => rewritesOf(e, 'sse-endpoint').map(rewriteText)[0] ?? null;
+/** mcptap moved a URL of the answer onto the proxy other than an endpoint event (a Location, OAuth metadata). */
+export const otherRewrite = (e: Exchange) => e.rewrites.some((r) => r.kind === 'location' || r.kind === 'oauth-challenge' || r.kind === 'oauth-resource');
 /** mcptap rewrote a redirect's Location to stay on the proxy. */
-export const locationRewritten = (e: Exchange) => rewrites(e).some((r) => r.startsWith('location '));
+export const locationRewritten = (e: Exchange) => rewrote(e, 'location');
 /** mcptap rewrote the challenge's resource_metadata URL. */
-export const metadataUrlRewritten = (e: Exchange) => rewrites(e).some((r) => r.includes('resource_metadata'));
+export const metadataUrlRewritten = (e: Exchange) => rewrote(e, 'oauth-challenge');
 /** The URL mcptap put in OAuth metadata's "resource", or undefined. */
-export const movedResource = (e: Exchange) => /oauth resource \S+ → (\S+)/.exec(e.rewrite ?? '')?.[1];
+export const movedResource = (e: Exchange) => rewritesOf(e, 'oauth-resource')[0]?.after;
 
 /** The SSE event name JSON-RPC was sent under, when clients skip it (not "message"), or undefined. */
-export const misnamedEvent = (m: RpcMessage) => /^sent as SSE event "([^"]*)"/.exec(m.decodeError ?? '')?.[1];
+export const misnamedEvent = (m: RpcMessage) => decodeErrorOf(m, 'unread-sse-event') ?? undefined;
 
 export function payload(m: RpcMessage | undefined): any {
   if (!m || m.kind === 'non-json' || m.truncated) return undefined;
@@ -160,3 +158,23 @@ export function claudeAdd(transport: 'http' | 'sse', url: string): string {
 export function compareVersions(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The exchange's failure when it is of this kind (the fields of that kind typed), else null. */
+export function failureOf<K extends FailureKind>(e: Exchange, kind: K): Extract<Failure, { kind: K }> | null {
+  return e.failure?.kind === kind ? (e.failure as Extract<Failure, { kind: K }>) : null;
+}
+
+/** The changes of one kind the proxy made on this exchange, in order. */
+export function rewritesOf(e: Exchange, kind: RewriteKind): Rewrite[] {
+  return e.rewrites.filter((r) => r.kind === kind);
+}
+
+export const rewrote = (e: Exchange, kind: RewriteKind): boolean => e.rewrites.some((r) => r.kind === kind);
+
+/** A message's decode error detail when it is of this kind, else null. */
+export function decodeErrorOf(m: RpcMessage, kind: DecodeError['kind']): string | null {
+  return m.decodeError?.kind === kind ? m.decodeError.detail : null;
+}
+
+/** The words for a message's decode error ('' when none). */
+export const decodeErrorWords = (m: RpcMessage): string => (m.decodeError ? decodeErrorText(m.decodeError) : '');

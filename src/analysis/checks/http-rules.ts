@@ -1,7 +1,7 @@
 import type { Exchange } from '../../capture/model.js';
 import {
   answeredByProxy, claudeAdd, cutMidResponse, endpointRewrite as endpointRewriteOf, locationRewritten, metadataUrlRewritten, movedResource,
-  otherRewrite, reqHeader, resHeader, resType, SessionView, unexpectedAnswer, upstreamUnreachable,
+  failureOf, otherRewrite, reqHeader, resHeader, resType, SessionView, unexpectedAnswer, upstreamUnreachable,
 } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
@@ -153,7 +153,7 @@ export const transportMismatch: Rule = {
     }
     for (const e of input.exchanges) {
       // An upgrade the server answered with anything but 101 (a 502 of mcptap's own means no server answered at all).
-      if (e.kind !== 'websocket' || e.status == null || e.status === 101 || answeredByProxy(e)) continue;
+      if (e.kind !== 'websocket' || !failureOf(e, 'upgrade-refused')) continue;
       out.push(v.finding('transport-mismatch', 'error',
         `the server refused the WebSocket upgrade of ${v.path(e)} with ${e.status}`,
         { exchangeIds: [e.id] },

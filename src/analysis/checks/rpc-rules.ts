@@ -1,5 +1,5 @@
 import type { RpcMessage } from '../../capture/model.js';
-import { isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
+import { decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 
 function distance(a: string, b: string): number {
@@ -191,7 +191,7 @@ export const invalidJsonRpc: Rule = {
       const who = m.direction === 'client->server' ? 'the client' : 'the server';
       if (m.kind === 'invalid') {
         const misnamed = misnamedEvent(m);
-        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent invalid JSON-RPC: ${m.decodeError}`, { messageSeqs: [m.seq] },
+        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent invalid JSON-RPC: ${decodeErrorWords(m)}`, { messageSeqs: [m.seq] },
           misnamed != null
             ? `The event carries JSON-RPC, but under the name "${misnamed}": MCP clients dispatch only events with no "event:" line or "event: message", and drop the rest unread.`
             : `The message parses as JSON but is not a valid JSON-RPC 2.0 message, so the other side will reject or ignore it.`,
@@ -199,7 +199,7 @@ export const invalidJsonRpc: Rule = {
             ? `Send JSON-RPC as "event: message" (or with no event line).`
             : `Fix the sender to emit {"jsonrpc":"2.0", …} with a string or number id.`));
       } else if (m.kind === 'non-json') {
-        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent a body that is not JSON where JSON-RPC was expected (${(m.decodeError ?? '').slice(0, 80)})`, { messageSeqs: [m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
+        out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent a body that is not JSON where JSON-RPC was expected (${decodeErrorWords(m).slice(0, 80)})`, { messageSeqs: [m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
           `Starts with: ${JSON.stringify(m.payload.slice(0, 80))}. An HTML error page or plain-text message from a proxy or gateway often lands here.`,
           `Find what produced it (see the exchange's status and headers); a gateway error page means the request never reached the MCP server.`,
           { claims: { messageSeqs: [m.seq] } }));

@@ -1,0 +1,120 @@
+import { isUtf8 } from 'node:buffer';
+import type { CaptureContext } from './http-exchange.js';
+import { header } from './headers.js';
+import type { Direction, Exchange, Failure, HeaderList, Session } from './model.js';
+import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
+import { decodeJsonRpcText } from '../wire/jsonrpc.js';
+import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';
+
+const side = (d: Direction) => (d === 'client->server' ? 'client' : 'server');
+
+/**
+ * The capture side of one WebSocket connection, the counterpart of HttpExchangeCapture: the relay
+ * (src/proxy/ws-bridge.ts) hands it what happened, from the capture queue, and it keeps the exchange,
+ * the session and the frame readers. A connection is one session for its whole life.
+ */
+export class WebSocketCapture {
+  readonly exchange: Exchange;
+  private session: Session | null = null;
+  private decoders: Record<Direction, WsFrameDecoder> | null = null;
+  /** A close frame was seen from this side. */
+  private closeFrom: Record<Direction, boolean> = { 'client->server': false, 'server->client': false };
+  /** When the chunk that completed the message being recorded arrived. */
+  private at = 0;
+
+  constructor(
+    private readonly ctx: Pick<CaptureContext, 'hub' | 'tracker' | 'redactor' | 'maxBody'>,
+    start: Omit<ExchangeStart, 'kind' | 'requestHeaders'> & { rawHeaders: HeaderList },
+    /** The route's upstream, when the proxy serves several (else the tracker's target). */
+    private readonly sessionTarget: string | null = null,
+  ) {
+    const { rawHeaders, ...rest } = start;
+    this.exchange = newExchange({ ...rest, kind: 'websocket', url: ctx.redactor.url(rest.url), upstreamUrl: ctx.redactor.url(rest.upstreamUrl), requestHeaders: ctx.redactor.headers(rawHeaders) });
+    ctx.hub.emit('exchange', this.exchange);
+  }
+
+  /** The upstream switched protocols: the session opens, and frames are read with what the two ends agreed on. */
+  opened(status: number, headers: HeaderList, at: number): void {
+    const ex = this.exchange;
+    recordHead(ex, this.ctx.redactor, status, headers, at);
+    const deflate = negotiatedDeflate(header(headers, 'sec-websocket-extensions'));
+    const reader = (d: Direction) => new WsFrameDecoder({
+      onMessage: (m) => this.record(d, m),
+      onClose: () => {
+        this.closeFrom[d] = true;
+        ex.closedBy ??= side(d);
+      },
+      onError: (message) => {
+        ex.failure ??= { kind: 'bad-frames', from: side(d), detail: message };
+      },
+    }, deflate ? (d === 'client->server' ? deflate.client : deflate.server) : null, undefined, d === 'client->server');
+    this.decoders = { 'client->server': reader('client->server'), 'server->client': reader('server->client') };
+    this.session = this.ctx.tracker.openConnection(ex, 'websocket', this.sessionTarget);
+    this.ctx.hub.emit('exchange', ex);
+  }
+
+  /** Bytes relayed in one direction after the upgrade. */
+  chunk(direction: Direction, chunk: Buffer, at: number): void {
+    this.at = at;
+    if (direction === 'client->server') this.exchange.requestBytes += chunk.length;
+    else this.exchange.responseBytes += chunk.length;
+    this.decoders?.[direction].push(chunk);
+  }
+
+  /** One socket went; `by` is the side whose socket closed first. */
+  closed(by: 'client' | 'server', at: number): void {
+    const ex = this.exchange;
+    ex.endedAt = at;
+    // Gone without the closing handshake: the connection dropped, it was not closed.
+    if (by === 'client' && !this.closeFrom['client->server'] && !this.closeFrom['server->client']) {
+      ex.aborted = true;
+      ex.failure ??= { kind: 'client-aborted' };
+    }
+    ex.closedBy ??= by;
+    if (this.session) this.ctx.tracker.end(this.session.id, 'ws-closed', at);
+    this.ctx.hub.emit('exchange', ex);
+  }
+
+  /** The upstream answered the upgrade with something other than 101, which the client got as it was. */
+  refused(status: number, headers: HeaderList, body: Buffer, headAt: number, at: number): void {
+    const ex = this.exchange;
+    recordHead(ex, this.ctx.redactor, status, headers, headAt);
+    ex.endedAt = at;
+    ex.responseBody = this.ctx.redactor.text(body.toString('utf8')).slice(0, this.ctx.maxBody);
+    ex.responseBytes = body.length;
+    ex.closedBy = 'server';
+    ex.failure ??= { kind: 'upgrade-refused', status };
+    this.endUnopened('ws-refused', at);
+  }
+
+  /**
+   * The upgrade never got an answer: the upstream was unreachable (the client got mcptap's 502), or
+   * the client hung up first (`client-aborted`).
+   */
+  failed(failure: Failure, at: number): void {
+    const ex = this.exchange;
+    if (ex.endedAt) return;
+    const gone = failure.kind === 'client-aborted';
+    ex.failure = failure;
+    ex.aborted = gone;
+    ex.closedBy = gone ? 'client' : 'server';
+    if (!gone) ex.status = 502;
+    ex.endedAt = at;
+    this.endUnopened('ws-failed', at);
+  }
+
+  private endUnopened(reason: string, at: number): void {
+    this.session = this.ctx.tracker.openConnection(this.exchange, 'websocket', this.sessionTarget);
+    this.ctx.tracker.end(this.session.id, reason, at);
+    this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  private record(direction: Direction, m: WsMessage): void {
+    const ex = this.exchange;
+    if (!this.session) return;
+    // A text message must be UTF-8 (RFC 6455 8.1); the receiving peer closes with 1007 when it is not.
+    if (m.opcode === 1 && !m.truncated && !isUtf8(m.data)) ex.failure ??= { kind: 'bad-frames', from: side(direction), detail: 'a text message that is not valid UTF-8' };
+    const text = m.opcode === 2 ? m.data.toString('latin1') : m.data.toString('utf8');
+    this.ctx.tracker.record(this.session.id, ex.id, direction, 'ws-frame', decodeJsonRpcText(text), this.at);
+  }
+}
