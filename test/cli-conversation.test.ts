@@ -80,7 +80,7 @@ describe('export / import / diff of conversations', () => {
     expect(run('export', ids['echo-http'].conv, '-o', conv).status).toBe(0);
     expect(run('export', ids['echo-http'].mcp, '-o', mcp).status).toBe(0);
     const lines = fs.readFileSync(conv, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ type: 'mcptap-recording', version: 2 });
+    expect(lines[0]).toMatchObject({ type: 'mcptap-recording', version: 3 });
     expect(lines.filter((l) => l.type === 'turn')).toHaveLength(2);
     expect(lines.filter((l) => l.type === 'blob').length).toBeGreaterThanOrEqual(3);
     const other = tempDb();
