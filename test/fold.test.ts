@@ -27,6 +27,8 @@ const ROWS: Array<[string, Candidate[], string[]]> = [
     [{ rule: 'retry', x: ['e1'] }, { rule: 'retry', x: ['e2'] }, { rule: 'effect', confidence: SPECIFIC.generic, x: ['e2'] }], ['retry×2 [effect]']],
   ['claims narrower than the evidence: a message on a stream is not the stream',
     [{ rule: 'stream', confidence: SPECIFIC.certain, x: ['get'] }, { rule: 'message', x: ['get'], m: [7], claims: { messageSeqs: [7] } }], ['message', 'stream']],
+  ['a note never explains a fault about the same exchange, however specific it is',
+    [{ rule: 'rewrote', severity: 'info', confidence: SPECIFIC.certain, x: ['sse'] }, { rule: 'cut', confidence: SPECIFIC.likely, x: ['sse'] }], ['cut', 'rewrote']],
   ['a finding with no evidence is a cause of its own',
     [{ rule: 'any', x: ['e1'] }, { rule: 'none' }], ['any', 'none']],
   ['listed by cause: reachability, transport, access, session, protocol, tools, the rest; then errors first',

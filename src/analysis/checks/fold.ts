@@ -75,9 +75,11 @@ export function fold(candidates: Finding[]): Finding[] {
   for (const f of mergeRepeats(candidates).sort(byClaimRank)) {
     const keys = keysOf(f);
     // Explained only when all of it is (a finding about three requests, one of which failed upstream,
-    // still has two to tell). A rule does not explain its own findings: each is a problem of its own.
+    // still has two to tell). A rule does not explain its own findings: each is a problem of its own;
+    // and a note never explains a fault (mcptap rewriting a stream says nothing of why the stream broke).
     const owners = keys.map((k) => owner.get(k));
-    const cause = keys.length && owners.every((x) => x != null && x.ruleId !== f.ruleId) ? [...(owners as Finding[])].sort(byClaimRank)[0] : undefined;
+    const explains = (x: Finding | undefined) => x != null && x.ruleId !== f.ruleId && SEVERITY[x.severity] <= SEVERITY[f.severity];
+    const cause = keys.length && owners.every(explains) ? [...(owners as Finding[])].sort(byClaimRank)[0] : undefined;
     if (cause) {
       (cause.caused ??= []).push(f);
       continue;

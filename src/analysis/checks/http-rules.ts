@@ -468,7 +468,8 @@ export const upstreamFailure: Rule = {
           { exchangeIds: [e.id], messageSeqs: seqs },
           `The response started (status ${e.status ?? '?'}) but the connection ended before it was complete; anything the client was waiting for on it never came. Gateways with short idle timeouts do this to long SSE streams.`,
           `Raise the gateway's or load balancer's read/idle timeout for the MCP route, or have the server send SSE keep-alive comments.`,
-          { confidence: SPECIFIC.likely }));
+          // The cut explains the stream's end, not what arrived on it before: a message sent wrong is still its own fault.
+          { confidence: SPECIFIC.likely, claims: { exchangeIds: [e.id] } }));
       } else if (e.status != null && e.status >= 500) {
         out.push(v.finding('upstream-failure', 'error',
           `${e.method} ${v.path(e)} answered ${e.status}`,
