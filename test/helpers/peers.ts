@@ -332,7 +332,8 @@ export async function connectClient(kind: TransportKind, url: string, opts: Clie
   let transport: Transport;
   const init = opts.headers ? { headers: opts.headers } : undefined;
   if (kind === 'streamable-http') transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: init, fetch: opts.fetch });
-  else if (kind === 'sse') transport = new SSEClientTransport(new URL(url), { requestInit: init, eventSourceInit: opts.headers ? { fetch: (u, i) => fetch(u, { ...i, headers: { ...(i?.headers as Record<string, string>), ...opts.headers } }) } : undefined });
+  // The SSE transport puts requestInit's headers on its GET too, beside the Accept: text/event-stream it sets.
+  else if (kind === 'sse') transport = new SSEClientTransport(new URL(url), { requestInit: init });
   else {
     // Node 20 has no global WebSocket; the SDK's client transport expects one.
     const g = globalThis as { WebSocket?: unknown };

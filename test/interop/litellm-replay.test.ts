@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { writeRecording } from '../../src/store/jsonl.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../helpers/peers.js';
 import { MASTER_KEY } from './litellm.js';
@@ -47,6 +49,13 @@ describe.each(pins().litellm)('LiteLLM %s: replay direct ⇄ gateway', (version)
       const mine = store.listSessions().filter((x) => x.clientInfo?.name === 'replayed');
       direct = mine.find((x) => !x.gateway)!.id;
       gateway = mine.find((x) => x.gateway)!.id;
+      // MCPTAP_INTEROP_RECORD=1 keeps both (redacted) for npm test's gateway-recordings.test.ts.
+      if (process.env.MCPTAP_INTEROP_RECORD) {
+        const dir = path.join(HERE, '..', 'fixtures', 'litellm');
+        fs.mkdirSync(dir, { recursive: true });
+        writeRecording(store, direct, path.join(dir, `${version}-replay-direct.jsonl`));
+        writeRecording(store, gateway, path.join(dir, `${version}-replay-gateway.jsonl`));
+      }
     } finally {
       store.close();
     }
