@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../src/analysis/checks/engine.js';
 import { describeGateway, routeOfTool } from '../src/capture/gateway.js';
 import { readRecording } from '../src/store/jsonl.js';
+import { diffSessions } from '../src/analysis/diff.js';
 import { tempDb } from './helpers/tmp.js';
 
 // Real LiteLLM traffic, recorded by the interop suite (MCPTAP_INTEROP_RECORD=1 npm run test:interop: the MCP
@@ -59,10 +60,41 @@ describe.each(VERSIONS)('LiteLLM %s recordings', (version) => {
       : expect.stringMatching(/^POST \/mcp\/ answered 4\d\d: x-mcp-servers: db-mian names no server this key may use$/)]);
   });
 
+  it('diff: the same server straight and through LiteLLM is equivalent apart from the gateway, which it names', () => {
+    const [direct, gw] = [load(version, 'replay-direct'), load(version, 'replay-gateway')];
+    for (const [a, b, side] of [[direct, gw, 'b'], [gw, direct, 'a']] as const) {
+      const d = diffSessions(a, b);
+      expect(d.equivalent).toBe(true);
+      expect(d.gateway).toMatchObject({ side, name: 'litellm', via: 'via litellm → files', server: 'files', prefix: 'files-' });
+      expect(d.verdict).toMatch(side === 'b' ? /^equivalent apart from the gateway \(B went via litellm → files, which added the prefix 'files-' to 4 tools\)/
+        : /^equivalent apart from the gateway \(A went via litellm → files, which had added the prefix 'files-' to 4 tools\)/);
+    }
+    // The handshake alone is a difference when neither side is known to be a gateway's.
+    const plain = diffSessions(direct, { ...gw, session: { ...gw.session, gateway: null } });
+    expect(plain.equivalent).toBe(false);
+    expect(plain.gateway).toBeNull();
+    expect(plain.tools.pattern).toMatch(/gained the prefix 'files-'/);
+  });
+
   it('gateway-auth: a refused key, told once', () => {
     const all = findings(version, 'badkey');
     expect(all.filter((f) => f.ruleId === 'gateway-auth')).toHaveLength(1);
     expect(all.filter((f) => ['upstream-failure', 'http-status', 'auth'].includes(f.ruleId))).toEqual([]);
+  });
+});
+
+describe('LiteLLM 1.77.3 through mcptap proxy (live-mode recordings)', () => {
+  it("gateway-tool-error: 1.77's \"MCP client session is not initialized\" for an upstream that died is an error with the server to fix", () => {
+    const x = findings('1.77.3', 'live-died').filter((f) => f.ruleId === 'gateway-tool-error');
+    expect(x.map((f) => [f.severity, f.title])).toEqual([['error', 'tools/call db_main-echo returned an error as a success: MCP client session is not initialized']]);
+    expect(x[0].fix).toMatch(/^Start \(or fix\) the upstream server db_main: mcp_servers\.db_main\.url/);
+  });
+
+  it('redirect: POST /mcp → 307 /mcp/ is told as LiteLLM serving MCP on /mcp/, with the URL to use', () => {
+    const x = findings('1.77.3', 'live-redirect').filter((f) => f.ruleId === 'redirect');
+    expect(x.map((f) => f.title)).toEqual(['POST /mcp answered 307: redirected to /mcp/, which MCP clients do not follow']);
+    expect(x[0].explanation).toMatch(/LiteLLM serves MCP on \/mcp\//);
+    expect(x[0].fix).toMatch(/claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp\/$/);
   });
 });
 

@@ -5,6 +5,7 @@ import { align } from './align.js';
 import { diffJson, type PathDiff } from './jsondiff.js';
 import { normalize, parseIgnore } from './normalize.js';
 import { diffToolSurface, toolSurface, toolSurfaceChanged, type ToolSurfaceDiff } from './tools.js';
+import { droppedByGateway, gatewayBetween, renamesExplained, type GatewayDiff } from './gateway-diff.js';
 
 /** One side of a comparison: a session with its messages (seq order) and exchanges. */
 export interface DiffInput {
@@ -69,6 +70,12 @@ export interface DiffReport {
   /** Aligned pairs that differ in content (not in outcome), with their JSON-path differences. */
   changes: AlignedPair[];
   http: HttpDiff[];
+  /**
+   * When one side went through a gateway in front of the other's server: the gateway, the server and the
+   * prefix it added, and what it changed. The handshake, HTTP and prefix differences are then the
+   * gateway's, listed in `gateway.changes`, and do not make the sessions different.
+   */
+  gateway: GatewayDiff | null;
   pairs: AlignedPair[];
   counts: { same: number; changed: number; added: number; removed: number };
 }
@@ -126,6 +133,8 @@ export function diffSessions(a: DiffInput, b: DiffInput, opts: DiffOptions = {})
   const ignore = { ignore: parseIgnore(opts.ignore) };
   const handshake = diffHandshake(a.session, b.session, ignore.ignore);
   const tools = diffToolSurface(toolSurface(a.messages), toolSurface(b.messages));
+  const gateway = gatewayBetween(a.session, b.session, tools);
+  let dropped = 0;
   // A call to a renamed tool lines up with the call to its old name.
   const renamedBack = new Map(tools.renamed.map((r) => [r.to, r.from]));
   const bySeqA = new Map(a.messages.map((m) => [m.seq, m]));
@@ -166,7 +175,11 @@ export function diffSessions(a: DiffInput, b: DiffInput, opts: DiffOptions = {})
       const rb = op.b.correlatedSeq != null ? bySeqB.get(op.b.correlatedSeq) ?? null : null;
       const oa = outcomeOf(ra);
       const ob = outcomeOf(rb);
-      const rpaths = ra && rb ? explainedElsewhere(op.a.method, diffJson(normalize(parse(ra), ignore), normalize(parse(rb), ignore)), tools.renamed) : [];
+      let rpaths = ra && rb ? explainedElsewhere(op.a.method, diffJson(normalize(parse(ra), ignore), normalize(parse(rb), ignore)), tools.renamed) : [];
+      if (gateway && rpaths.some(droppedByGateway)) {
+        dropped++;
+        rpaths = rpaths.filter((p) => !droppedByGateway(p));
+      }
       pair.response = { a: ra, b: rb, paths: rpaths };
       if (oa.kind !== ob.kind || oa.code !== ob.code) {
         outcomes.push({ label: label(op.a), aSeq: op.a.seq, bSeq: op.b.seq, a: oa, b: ob });
@@ -182,8 +195,16 @@ export function diffSessions(a: DiffInput, b: DiffInput, opts: DiffOptions = {})
   }
   const changes = pairs.filter((p) => p.status === 'changed' && !outcomes.some((o) => o.aSeq === p.a?.seq && o.bSeq === p.b?.seq));
   const http = diffHttp(a.exchanges, b.exchanges);
-  const equivalent = !handshake.length && !toolSurfaceChanged(tools) && !outcomes.length && counts.changed + counts.added + counts.removed === 0 && !http.length;
-  const report: DiffReport = { equivalent, verdict: '', a: ref(a), b: ref(b), handshake, tools, outcomes, changes, http, pairs, counts };
+  if (gateway) {
+    const by = gateway.side === 'b' ? 'B' : 'A';
+    if (handshake.length) gateway.changes.push(`${by}'s initialize was answered by the gateway: ${handshake.map((h) => `${h.field} ${JSON.stringify(h.a)} → ${JSON.stringify(h.b)}`).join(', ')}`);
+    if (gateway.prefix) gateway.changes.push(`${tools.renamed.length} tool names ${gateway.side === 'b' ? 'gained' : 'lost'} the prefix '${gateway.prefix}' (${tools.renamed[0].from} → ${tools.renamed[0].to})`);
+    if (dropped) gateway.changes.push(`result.structuredContent only in ${gateway.side === 'b' ? 'A' : 'B'} in ${dropped} answer${dropped > 1 ? 's' : ''} (the gateway passed the content on without it)`);
+    if (http.length) gateway.changes.push(`HTTP, the gateway's endpoint: ${httpSides(http)}`);
+  }
+  const toolsDiffer = renamesExplained(gateway, tools) ? tools.added.length + tools.removed.length + tools.schemaChanges.length > 0 : toolSurfaceChanged(tools);
+  const equivalent = (gateway != null || !handshake.length) && !toolsDiffer && !outcomes.length && counts.changed + counts.added + counts.removed === 0 && (gateway != null || !http.length);
+  const report: DiffReport = { equivalent, verdict: '', a: ref(a), b: ref(b), handshake, tools, outcomes, changes, http, gateway, pairs, counts };
   report.verdict = verdict(report);
   return report;
 }
@@ -252,11 +273,21 @@ function diffHttp(a: Exchange[], b: Exchange[]): HttpDiff[] {
   return out.sort((p, q) => p.what.localeCompare(q.what));
 }
 
+/** "A: GET /mcp → 200 (text/event-stream), …; B: …": the kinds of exchange only one side had. */
+function httpSides(http: HttpDiff[]): string {
+  const side = (pick: (h: HttpDiff) => number) => http.filter((h) => pick(h) > 0 && !http.some((o) => o !== h && o.what === h.what)).map((h) => `${h.what} ${pick(h)}×`).join(', ');
+  return `A ${side((h) => h.a) || 'none of its own'}; B ${side((h) => h.b) || 'none of its own'}`;
+}
+
 function verdict(r: DiffReport): string {
-  if (r.equivalent) return `equivalent: ${r.counts.same} aligned messages match (ids, session ids, timestamps and tokens normalised)`;
-  const parts: string[] = [];
-  if (r.handshake.length) parts.push(`${r.handshake.length} handshake difference${r.handshake.length > 1 ? 's' : ''}`);
-  if (r.tools.pattern) parts.push(r.tools.pattern.replace(/ \(.*$/, ''));
+  const g = r.gateway;
+  const through = g ? gatewayLine(g, r.tools.renamed.length) : '';
+  if (r.equivalent) return `equivalent${g ? ` apart from the gateway (${through})` : ''}: ${r.counts.same} aligned messages match (ids, session ids, timestamps and tokens normalised)`;
+  const parts: string[] = g ? [through] : [];
+  if (r.handshake.length && !g) parts.push(`${r.handshake.length} handshake difference${r.handshake.length > 1 ? 's' : ''}`);
+  if (g?.prefix) {
+    // The prefix is in the gateway line.
+  } else if (r.tools.pattern) parts.push(r.tools.pattern.replace(/ \(.*$/, ''));
   else if (r.tools.renamed.length) parts.push(`${r.tools.renamed.length} tools renamed`);
   if (r.tools.added.length) parts.push(`${r.tools.added.length} tools added`);
   if (r.tools.removed.length) parts.push(`${r.tools.removed.length} tools removed`);
@@ -268,6 +299,13 @@ function verdict(r: DiffReport): string {
   if (r.changes.length) parts.push(`${r.changes.length} message${r.changes.length > 1 ? 's differ' : ' differs'}`);
   if (r.counts.added) parts.push(`${r.counts.added} only in B`);
   if (r.counts.removed) parts.push(`${r.counts.removed} only in A`);
-  if (r.http.length) parts.push(`${r.http.length} HTTP difference${r.http.length > 1 ? 's' : ''}`);
+  if (r.http.length && !g) parts.push(`${r.http.length} HTTP difference${r.http.length > 1 ? 's' : ''}`);
   return `different: ${parts.join(', ')}`;
+}
+
+/** "B went through litellm → files, which added the prefix 'files-' to 4 tools" */
+function gatewayLine(g: GatewayDiff, renamed: number): string {
+  const who = g.side === 'b' ? 'B' : 'A';
+  const prefix = g.prefix ? `, which ${g.side === 'b' ? 'added' : 'had added'} the prefix '${g.prefix}' to ${renamed} tool${renamed === 1 ? '' : 's'}` : ', with no tool prefix';
+  return `${who} went ${g.via}${prefix}`;
 }

@@ -19,15 +19,21 @@ function paths(ps: PathDiff[], indent: string, max = 8): string[] {
 export function renderDiffText(r: DiffReport): string {
   const name = (x: DiffReport['a']) => `${x.id}${x.label ? ` (${x.label})` : ''} ${x.transport} ${x.target}, ${x.messages} messages`;
   const lines = [r.verdict, `  A: ${name(r.a)}`, `  B: ${name(r.b)}`];
-  if (r.handshake.length) {
+  if (r.gateway) {
+    lines.push('', 'Gateway', `  ${r.gateway.side === 'b' ? 'B' : 'A'} went ${r.gateway.via}${r.gateway.server ? ` (upstream server ${r.gateway.server})` : ''}${r.gateway.prefix ? `, tool prefix '${r.gateway.prefix}'` : ''}; what the gateway changed:`);
+    for (const c of r.gateway.changes) lines.push(`    ${c}`);
+  }
+  if (r.handshake.length && !r.gateway) {
     lines.push('', 'Handshake');
     for (const h of r.handshake) lines.push(`  ${h.field}: ${show(h.a)} → ${show(h.b)}`);
   }
   const t = r.tools;
-  if (t.pattern || t.renamed.length || t.added.length || t.removed.length || t.schemaChanges.length || (t.a === null) !== (t.b === null)) {
+  if ((!r.gateway?.prefix && (t.pattern || t.renamed.length)) || t.added.length || t.removed.length || t.schemaChanges.length || (t.a === null) !== (t.b === null)) {
     lines.push('', 'Tools');
     if (t.a === null || t.b === null) lines.push(`  tools/list ${t.a === null ? 'only in B' : 'only in A'}`);
-    if (t.pattern) lines.push(`  ${t.pattern}`);
+    if (r.gateway?.prefix) {
+      // Named under Gateway.
+    } else if (t.pattern) lines.push(`  ${t.pattern}`);
     else for (const x of t.renamed) lines.push(`  renamed ${x.from} → ${x.to}`);
     if (t.removed.length) lines.push(`  only in A: ${t.removed.join(', ')}`);
     if (t.added.length) lines.push(`  only in B: ${t.added.join(', ')}`);
@@ -59,7 +65,7 @@ export function renderDiffText(r: DiffReport): string {
       }
     }
   }
-  if (r.http.length) {
+  if (r.http.length && !r.gateway) {
     lines.push('', 'HTTP');
     for (const h of r.http) lines.push(`  ${h.what}: A ${h.a}×, B ${h.b}×`);
   }

@@ -12,6 +12,7 @@ import { action, dbOption, examples, printJson, resolveDb } from './common.js';
 interface ReplayCliOptions {
   target: string;
   transport?: ReplayTransport;
+  endpoint?: string;
   timing: 'wait' | 'original';
   db?: string;
   header?: HeaderList;
@@ -28,6 +29,7 @@ export function registerReplay(program: Command): void {
     .argument('<session>', 'session id/prefix, or a .jsonl recording')
     .requiredOption('--target <url>', 'server origin with optional path prefix; recorded paths are appended (http://localhost:4000 + /mcp)')
     .option('--transport <t>', 'http, sse or ws (default: the recorded transport)', parseTransport)
+    .option('--endpoint <path>', "the MCP endpoint's path on the target, instead of the recorded one (e.g. /mcp/ for LiteLLM, /mcp for a FastMCP server)", parseEndpoint)
     .option('--timing <mode>', "'wait' sends each message once the server has sent what it sent before it; 'original' keeps the recorded pacing", parseTiming, 'wait')
     .addOption(dbOption())
     .option('--header <line>', "add or replace a request header, e.g. 'Authorization: Bearer …' (repeatable; redacted credentials are not re-sent)", collectHeader)
@@ -39,13 +41,15 @@ export function registerReplay(program: Command): void {
       'mcptap replay 3f2a --target http://localhost:4000',
       'mcptap replay reference.jsonl --target http://localhost:3001 --transport sse',
       "mcptap replay 3f2a --target https://gateway.example.com/mcp-proxy --header 'x-litellm-api-key: sk-…' --timing original",
-    ) + 'The run is recorded as a new session labelled "replay of <id>". Exit 0 when it matches the original, 1 when not.\n')
+      "mcptap replay 3f2a --target http://localhost:4000 --endpoint /mcp/db_main --header 'Authorization: Bearer sk-1234'   # a direct session, now through LiteLLM",
+    ) + 'Tools the target lists under another name (a gateway\'s server prefix added or gone) are called by that name.\n' +
+    'The run is recorded as a new session labelled "replay of <id>". Exit 0 when it matches the original, 1 when not.\n')
     .action(action(async (arg: string, opts: ReplayCliOptions) => {
       const db = resolveDb(opts.db);
       const recording = load(arg, isRecordingPath(arg) ? null : db);
       const warnings: string[] = [];
       const result = await replaySession({
-        recording, target: opts.target, transport: opts.transport, timing: opts.timing, db,
+        recording, target: opts.target, transport: opts.transport, endpoint: opts.endpoint, timing: opts.timing, db,
         headers: opts.header ?? [], timeoutMs: opts.timeout * 1000, insecure: opts.insecure,
         onWarning: (m) => {
           warnings.push(m);
@@ -57,10 +61,11 @@ export function registerReplay(program: Command): void {
       const replayed = load(result.session.id, db);
       const report = diffSessions(recording, replayed, { ignore: opts.ignore });
       if (opts.json) {
-        printJson({ original: recording.session.id, replay: result.session.id, sent: result.sent, answered: result.answered, missing: result.missing, warnings, diff: summary(report) });
+        printJson({ original: recording.session.id, replay: result.session.id, sent: result.sent, answered: result.answered, missing: result.missing, renamed: result.renamed, warnings, diff: summary(report) });
       } else {
         const lines = [`replayed ${recording.session.id} to ${opts.target} as session ${result.session.id} (${result.sent} steps sent, ${result.answered} server requests answered from the recording)`];
         for (const m of result.missing) lines.push(`  never came: ${m}`);
+        if (result.renamed.length) lines.push(`  called under the names the target lists: ${result.renamed.map((r) => `${r.from} → ${r.to}`).join(', ')}`);
         process.stdout.write(lines.join('\n') + '\n\n' + renderDiffText(report));
       }
       return report.equivalent ? EXIT.ok : EXIT.found;
@@ -90,6 +95,11 @@ function summary(r: DiffReport): unknown {
 function parseTransport(v: string): ReplayTransport {
   if (v === 'http' || v === 'sse' || v === 'ws') return v;
   throw new UsageError(`--transport must be http, sse or ws (got '${v}')`);
+}
+
+function parseEndpoint(v: string): string {
+  if (!/^\/[^\s?#]*$/.test(v)) throw new UsageError(`--endpoint takes a path such as /mcp/ (got '${v}')`);
+  return v;
 }
 
 function parseTiming(v: string): 'wait' | 'original' {

@@ -8,6 +8,8 @@ import { CallMatcher, recordedCalls } from './match.js';
 import { Expectations, LiveState, type LiveRequest } from './live.js';
 import type { Recording } from './recording.js';
 import { buildScript, type Step } from './steps.js';
+import { ToolNames } from './tool-names.js';
+import type { ToolRename } from '../analysis/tools.js';
 import { HeaderPlan, LegacySseWire, StreamableWire, UpstreamError, WebSocketWire, type Wire, type WireBase } from './wire.js';
 
 export type ReplayTransport = 'http' | 'sse' | 'ws';
@@ -18,6 +20,11 @@ export interface ReplayOptions {
   target: string;
   /** Defaults to the recorded transport. */
   transport?: ReplayTransport;
+  /**
+   * The MCP endpoint's path on the target, instead of the recorded one (the Streamable HTTP endpoint, the
+   * legacy SSE stream or the WebSocket URL): a session recorded at a server's /mcp replayed at LiteLLM's /mcp/.
+   */
+  endpoint?: string;
   /** `wait` (default): send each step once what the server sent before it has arrived. `original`: keep the recorded pacing. */
   timing?: 'wait' | 'original';
   /** Capture database for the replayed session; null keeps it in memory. */
@@ -42,6 +49,8 @@ export interface ReplayResult {
   answered: number;
   /** Things the recorded server sent that the live one did not, within the timeout. */
   missing: string[];
+  /** Tools the live server listed under another name (a gateway's prefix added or gone), called by that name. */
+  renamed: ToolRename[];
 }
 
 const TRANSPORTS: Record<ReplayTransport, Transport> = { http: 'streamable-http', sse: 'sse', ws: 'websocket' };
@@ -70,6 +79,8 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   });
 
   const live = new LiveState();
+  const names = new ToolNames(rec);
+  const sendTarget = (e: Exchange) => ({ path: opts.endpoint ?? e.url, headers: e.requestHeaders });
   const matcher = new CallMatcher(recordedCalls(rec, 'server->client'));
   // Answer steps still to come, per method: a server request beyond these is answered at once.
   const scheduled = new Map<string, number>();
@@ -102,6 +113,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
         for (const m of Array.isArray(value) ? value : [value]) {
           const v = m as Record<string, unknown>;
           if (!v || typeof v !== 'object') continue;
+          names.learn(v);
           if (typeof v.method === 'string' && 'id' in v) {
             live.request({ id: v.id, method: v.method, params: v.params });
             // More of these than the recording answers later: answer now, as the recorded client would have.
@@ -120,9 +132,10 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   };
 
   const connection = script.connection ? sendTarget(script.connection) : null;
-  if (transport === 'streamable-http') wire = new StreamableWire(base, '/mcp');
-  else if (transport === 'sse') wire = new LegacySseWire(base, connection, timeoutMs);
-  else wire = new WebSocketWire(base, connection);
+  const endpoint = opts.endpoint ? { path: opts.endpoint, headers: [] as HeaderList } : null;
+  if (transport === 'streamable-http') wire = new StreamableWire(base, opts.endpoint ?? '/mcp');
+  else if (transport === 'sse') wire = new LegacySseWire(base, connection ?? endpoint, timeoutMs);
+  else wire = new WebSocketWire(base, connection ?? endpoint);
   const w = wire;
 
   const missing: string[] = [];
@@ -147,7 +160,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
       return answer(req, step.exchange);
     }
     for (const r of step.requests) live.sent(r.id);
-    const res = await w.send(step.text, step.exchange && step.exchange.kind === 'http' ? sendTarget(step.exchange) : null);
+    const res = await w.send(names.rewrite(step.text), step.exchange && step.exchange.kind === 'http' ? sendTarget(step.exchange) : null);
     reached = true;
     // A POST whose own response has ended brings no more answers: the requests it carried are done.
     background.push(res.done.then((settled) => {
@@ -202,7 +215,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     if (failed && opts.db && sessions.length) discard(opts.db, sessions.map((s) => s.id));
   }
   const session = sessions.find((s) => s.transport !== 'http') ?? sessions[0] ?? null;
-  return { session, sent, answered, missing };
+  return { session, sent, answered, missing, renamed: names.applied };
 }
 
 function discard(db: string, ids: string[]): void {
@@ -212,10 +225,6 @@ function discard(db: string, ids: string[]): void {
   } finally {
     store.close();
   }
-}
-
-function sendTarget(e: Exchange): { path: string; headers: HeaderList } {
-  return { path: e.url, headers: e.requestHeaders };
 }
 
 function describeStep(s: Step): string {

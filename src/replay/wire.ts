@@ -44,14 +44,26 @@ export class HeaderPlan {
 
   constructor(private readonly extra: HeaderList, private readonly warn: (m: string) => void) {}
 
-  build(recorded: HeaderList, sessionId: string | null, extraDefaults: HeaderList = []): string[] {
+  /**
+   * With `protocolVersion` (the version the live initialize negotiated) the recorded MCP-Protocol-Version
+   * is replaced by it, and a live session id goes on every request, recorded with one or not: a session
+   * replayed against another server (a gateway in front of it, or the server without the gateway) speaks
+   * that server's session.
+   */
+  build(recorded: HeaderList, sessionId: string | null, extraDefaults: HeaderList = [], protocolVersion: string | null = null): string[] {
     const out: HeaderList = [];
+    let sentSession = false;
     const overridden = new Set(this.extra.map(([k]) => k.toLowerCase()));
     for (const [k, v] of [...recorded, ...extraDefaults.filter(([d]) => !header(recorded, d))]) {
       const lk = k.toLowerCase();
       if (OWN.test(lk) || overridden.has(lk)) continue;
       if (lk === 'mcp-session-id') {
         if (sessionId) out.push([k, sessionId]);
+        sentSession = !!sessionId;
+        continue;
+      }
+      if (lk === 'mcp-protocol-version' && protocolVersion) {
+        out.push([k, protocolVersion]);
         continue;
       }
       if (isSecretHeader(lk) && REDACTED.test(v)) {
@@ -63,6 +75,7 @@ export class HeaderPlan {
       }
       out.push([k, v]);
     }
+    if (sessionId && !sentSession && !overridden.has('mcp-session-id')) out.push(['mcp-session-id', sessionId]);
     out.push(...this.extra);
     return out.flat();
   }
@@ -157,7 +170,7 @@ export class StreamableWire implements Wire {
   }
 
   async send(body: string, recorded: { path: string; headers: HeaderList } | null): Promise<Sent> {
-    const headers = this.b.headers.build(recorded?.headers ?? [], this.sessionId, recorded ? [] : this.defaults());
+    const headers = this.b.headers.build(recorded?.headers ?? [], this.sessionId, recorded ? [] : this.defaults(), this.protocolVersion);
     const res = await request(this.b, 'POST', recorded?.path ?? this.defaultPath, headers, body);
     await checkUpstream(res);
     const sid = res.headers['mcp-session-id'];
@@ -171,14 +184,14 @@ export class StreamableWire implements Wire {
   }
 
   async openStream(recorded: { path: string; headers: HeaderList }): Promise<void> {
-    const res = await request(this.b, 'GET', recorded.path, this.b.headers.build(recorded.headers, this.sessionId));
+    const res = await request(this.b, 'GET', recorded.path, this.b.headers.build(recorded.headers, this.sessionId, [], this.protocolVersion));
     await checkUpstream(res);
     this.streams.add(res);
     void consume(this.b, res).then(() => this.streams.delete(res));
   }
 
   async remove(recorded: { path: string; headers: HeaderList }): Promise<void> {
-    const res = await request(this.b, 'DELETE', recorded.path, this.b.headers.build(recorded.headers, this.sessionId));
+    const res = await request(this.b, 'DELETE', recorded.path, this.b.headers.build(recorded.headers, this.sessionId, [], this.protocolVersion));
     await checkUpstream(res);
     await consume(this.b, res);
   }

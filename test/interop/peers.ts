@@ -125,10 +125,10 @@ export async function startChild(what: string, program: string, args: string[], 
 
 export type FastMcpTransport = 'sse' | 'streamable-http';
 
-/** A FastMCP server (fastmcp_server.py) over `transport`: /sse or /mcp on a free port. */
-export async function startFastMcp(transport: FastMcpTransport, name: string): Promise<Child & { endpoint: string }> {
+/** A FastMCP server (fastmcp_server.py) over `transport`: /sse or /mcp on a free port (or `port`, to restart one). */
+export async function startFastMcp(transport: FastMcpTransport, name: string, port?: number): Promise<Child & { endpoint: string }> {
   const python = venvProgram('.venv-mcp', 'python');
-  const port = await freePort();
+  port ??= await freePort();
   const endpoint = transport === 'sse' ? `http://127.0.0.1:${port}/sse` : `http://127.0.0.1:${port}/mcp`;
   // Readiness: the server answers anything at all on its port (a plain GET of /sse would open a stream).
   const child = await startChild(`FastMCP ${name} (${transport})`, python, [path.join(HERE, 'fastmcp_server.py'), '--transport', transport, '--port', String(port), '--name', name], {

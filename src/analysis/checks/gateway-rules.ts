@@ -1,5 +1,6 @@
 import type { Exchange, RpcMessage } from '../../capture/model.js';
-import { isLiteLLMMcpRoute, LITELLM_SEPARATOR, selectedServers } from '../../capture/gateway.js';
+import { isLiteLLMMcpRoute, LITELLM_SEPARATOR, routeOfTool, selectedServers } from '../../capture/gateway.js';
+import { header } from '../../capture/headers.js';
 import { claudeAdd, payload, reqHeader, SessionView } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 
@@ -160,16 +161,18 @@ export const gatewayUpstream: Rule = {
   },
 };
 
+const UPSTREAM_GONE = /MCP client session is not initialized|No response received/i;
+
 /** LiteLLM's own error texts in tool results, and what each means. */
 const LITELLM_TOOL_ERRORS: Array<[RegExp, string]> = [
   [/Tool '?[^']*'? not found/i, 'LiteLLM knows no tool by this name on the servers this request selects: the name lacks (or has a stale) server prefix, or the server did not list it'],
   [/User not allowed to call this tool/i, "the key's MCP permissions do not include the server this tool belongs to (or an unprefixed name could not be tied to a server)"],
-  [/MCP client session is not initialized|No response received/i, 'LiteLLM could not reach the upstream MCP server for the call'],
+  [UPSTREAM_GONE, 'LiteLLM could not reach the upstream MCP server for the call (1.77 answers so once the server it had connected to has gone; it reconnects by itself on a later call once the server is back)'],
 ];
 
 export const gatewayToolError: Rule = {
   id: 'gateway-tool-error',
-  description: 'A tools/call through LiteLLM whose result is an error text ("Error: …") with isError false: the model takes the failure for a success.',
+  description: 'A tools/call through LiteLLM whose result is an error text ("Error: …", or LiteLLM\'s own "MCP client session is not initialized") with isError false: the model takes the failure for a success.',
   cause: 'tools',
   confidence: SPECIFIC.likely,
   check(input) {
@@ -179,14 +182,40 @@ export const gatewayToolError: Rule = {
     for (const m of input.messages) {
       if (m.direction !== 'server->client' || m.method !== 'tools/call' || m.kind !== 'response' || m.isError) continue;
       const text = payload(m)?.result?.content?.find((c: { text?: string }) => typeof c?.text === 'string')?.text as string | undefined;
-      if (!text || !/^\s*Error\b/.test(text)) continue;
-      const known = LITELLM_TOOL_ERRORS.find(([re]) => re.test(text));
-      out.push(v.finding('gateway-tool-error', 'warning',
+      const known = text ? LITELLM_TOOL_ERRORS.find(([re]) => re.test(text)) : undefined;
+      if (!text || (!/^\s*Error\b/.test(text) && !known)) continue;
+      const route = m.subject ? routeOfTool(input.session.gateway, m.subject) : null;
+      // LiteLLM's own texts are failures for certain; an upstream's "Error…" text may be a tool's output.
+      out.push(v.finding('gateway-tool-error', known ? 'error' : 'warning',
         `tools/call ${m.subject ?? '?'} returned an error as a success: ${short(text, 100)}`,
         { messageSeqs: [m.correlatedSeq ?? m.seq, m.seq], exchangeIds: m.exchangeId ? [m.exchangeId] : [] },
         `The result says it failed, but isError is false, so the client (and the model) treat it as a successful tool result. ${known ? `This is LiteLLM's own text: ${known[1]}.` : 'LiteLLM 1.77 drops isError from upstream results (the upstream may have reported isError true), and some servers (postgres-mcp) report failures as text.'}`,
-        known && /not found|not allowed/i.test(known[1]) ? `Call the name LiteLLM lists (tools/list through the gateway, with the same x-mcp-servers), e.g. '<server>-<tool>'.` : `Upgrade LiteLLM (1.108 passes isError through) and read the upstream server's log for the call.`));
+        known && /not found|not allowed/i.test(known[1]) ? `Call the name LiteLLM lists (tools/list through the gateway, with the same x-mcp-servers), e.g. '<server>-<tool>'.`
+          : known ? `Start (or fix) the upstream server${route ? ` ${route.server}` : ''}: mcp_servers.${route?.server ?? '<name>'}.url in config.yaml must answer (curl it); LiteLLM's log says why the session dropped. No LiteLLM restart is needed once the server is back.`
+          : `Upgrade LiteLLM (1.108 passes isError through) and read the upstream server's log for the call.`));
     }
     return out;
   },
 };
+
+/**
+ * A legacy SSE client (`claude mcp add --transport sse`) at LiteLLM's MCP route: LiteLLM has no legacy SSE
+ * endpoint, and both pinned versions answer the GET with an event stream that never names an endpoint, so
+ * the client waits until it times out. LiteLLM is told by the session (its initialize answer), by its own
+ * request headers (x-litellm-api-key, x-mcp-servers), or by its route (/mcp/…) served by uvicorn.
+ */
+export function liteLLMSseClient(e: Exchange, gateway: { name: string } | null | undefined): { title: string; explanation: string; fix: string } | null {
+  const path = e.url.split('?')[0];
+  if (!isLiteLLMMcpRoute(path)) return null;
+  const litellm = gateway?.name === 'litellm' || reqHeader(e, 'x-litellm-api-key') != null || reqHeader(e, 'x-mcp-servers') != null ||
+    (/^\/mcp\//.test(path) && /uvicorn/i.test(header(e.responseHeaders, 'server') ?? ''));
+  if (!litellm) return null;
+  const url = `http://${reqHeader(e, 'host') ?? '<litellm>'}${path.endsWith('/') || /^\/mcp\/./.test(path) ? path : path + '/'}`;
+  const { fixHeader } = keyCarrier(e);
+  const servers = reqHeader(e, 'x-mcp-servers');
+  return {
+    title: `GET ${path} is LiteLLM's Streamable HTTP MCP route: a legacy SSE client (--transport sse) waits there for an "endpoint" event that never comes`,
+    explanation: `LiteLLM serves MCP over Streamable HTTP only (POST JSON-RPC to /mcp/); it has no legacy HTTP+SSE endpoint. Its /mcp/ answers the SSE client's GET with 200 and an event stream that never sends "event: endpoint", so the client has nowhere to POST initialize and waits until its connect timeout (Claude Code: "Failed to connect" after 30 s). The transport: "sse" in config.yaml is for LiteLLM's own upstream servers, not for clients of LiteLLM.`,
+    fix: `Register LiteLLM with the http transport: ${claudeAdd('http', url)} --header "${fixHeader}"${servers ? ` --header "x-mcp-servers: ${servers}"` : ''}`,
+  };
+}

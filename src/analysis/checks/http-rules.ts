@@ -5,6 +5,7 @@ import {
 } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
+import { liteLLMSseClient } from './gateway-rules.js';
 
 /** The URL the client used, rebuilt from its Host header (the proxy's address). */
 export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
@@ -164,7 +165,9 @@ export const transportMismatch: Rule = {
       // Only a client that asked for an event stream is a legacy SSE client (a curl of LiteLLM 1.108's /mcp/ gets one unasked).
       const stream = v.requests().find((e) => e.method === 'GET' && resType(e) === 'text/event-stream' && (reqHeader(e, 'accept') ?? '').includes('text/event-stream'));
       if (stream && !input.session.mcpSessionId && !(stream.responseBody ?? '').includes('event: endpoint')) {
-        out.push(v.finding('transport-mismatch', 'error',
+        const litellm = liteLLMSseClient(stream, input.session.gateway);
+        if (litellm) out.push(v.finding('transport-mismatch', 'error', litellm.title, { exchangeIds: [stream.id] }, litellm.explanation, litellm.fix));
+        else out.push(v.finding('transport-mismatch', 'error',
           `the SSE stream ${v.path(stream)} never sent an "endpoint" event`,
           { exchangeIds: [stream.id] },
           `A legacy HTTP+SSE server must first send "event: endpoint" naming the URL to POST messages to. Without it the client cannot send anything, and waits.`,
