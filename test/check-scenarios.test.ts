@@ -73,7 +73,7 @@ const TABLE: Record<string, string[]> = {
     'warning gateway-tool-error: tools/call db_main-execute_sql returned an error as a success: Error: relation "missing" does not exist',
     'warning gateway-tool-error: tools/call db_main-explode returned an error as a success: Error executing tool explode: the tool raised',
   ],
-  'litellm/1.77.3-notfound.jsonl': ["warning gateway-tool-error: tools/call nosuch returned an error as a success: Error: Tool 'nosuch' not found"],
+  'litellm/1.77.3-notfound.jsonl': ["error gateway-tool-error: tools/call nosuch returned an error as a success: Error: Tool 'nosuch' not found"],
   'litellm/1.77.3-typo.jsonl': [
     'error gateway-servers: x-mcp-servers: db-mian matched no server: LiteLLM fell back to all of them (db_main, files)',
     '  ↳ error gateway-upstream: tools/list answered 200 with no tools from db-mian: LiteLLM could not reach db-mian',
