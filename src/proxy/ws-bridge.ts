@@ -102,6 +102,7 @@ export class WebSocketBridge {
         ex.firstByteAt = t;
         ex.responseHeaders = this.engine.redactor.headers(raw);
         state.session = this.engine.tracker.openConnection(ex, 'websocket', this.opts.sessionTarget);
+        this.engine.streams.opened(ex, 'websocket', t);
         this.engine.hub.emit('exchange', ex);
       });
     });
@@ -176,6 +177,9 @@ export class WebSocketBridge {
         else serverClosed = true;
         state.ex!.closedBy ??= direction === 'client->server' ? 'client' : 'server';
       },
+      onPing: () => {
+        if (direction === 'server->client' && state.ex) this.engine.streams.event(state.ex.id, 'keepalive', this.at);
+      },
       onError: (message) => {
         const ex = state.ex;
         if (ex && !ex.error) ex.error = `${direction === 'client->server' ? 'client' : 'server'} frames: ${message}`;
@@ -189,7 +193,10 @@ export class WebSocketBridge {
         this.at = t;
         const ex = state.ex!;
         if (direction === 'client->server') ex.requestBytes += chunk.length;
-        else ex.responseBytes += chunk.length;
+        else {
+          ex.responseBytes += chunk.length;
+          this.engine.streams.bytes(ex.id, chunk.length, t);
+        }
         d.push(chunk);
       });
     };
@@ -212,6 +219,7 @@ export class WebSocketBridge {
         // Gone without the closing handshake: the connection dropped, it was not closed.
         if (by === 'client' && !clientClosed && !serverClosed) ex.aborted = true;
         ex.closedBy ??= by;
+        this.engine.streams.closed(ex.id, ex.closedBy, t);
         if (state.session) this.engine.tracker.end(state.session.id, 'ws-closed', t);
         this.engine.hub.emit('exchange', ex);
       });
@@ -229,6 +237,7 @@ export class WebSocketBridge {
     // A text message must be UTF-8 (RFC 6455 8.1); the receiving peer closes with 1007 when it is not.
     if (m.opcode === 1 && !m.truncated && !isUtf8(m.data)) ex.error ??= `${direction === 'client->server' ? 'client' : 'server'} frames: a text message that is not valid UTF-8`;
     const text = m.opcode === 2 ? m.data.toString('latin1') : m.data.toString('utf8');
+    if (direction === 'server->client') this.engine.streams.event(ex.id, 'message', this.at);
     this.engine.tracker.record(state.session.id, ex.id, direction, 'ws-frame', decodeJsonRpcText(text), this.at);
   }
 
