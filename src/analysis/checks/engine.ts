@@ -3,6 +3,7 @@ import { gatewayAuth, gatewayServers, gatewayToolError, gatewayUpstream } from '
 import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
+import { STREAM_RULES } from './stream-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 
 export type { CheckInput, CheckOptions, Finding, Rule, Severity } from './types.js';
@@ -12,7 +13,7 @@ export const RULES: Rule[] = [
   acceptHeader, unknownTool, redirect, transportMismatch, sessionHeader, protocolVersion, auth, gatewayAuth, oauthResource,
   gatewayServers, gatewayUpstream, gatewayToolError,
   endpointRewrite, unanswered, invalidJsonRpc, ordering, rpcErrors, toolErrors, upstreamFailure, httpStatus,
-  ...MODEL_RULES,
+  ...STREAM_RULES, ...MODEL_RULES,
 ];
 
 export const DEFAULT_SLOW_MS = 5000;

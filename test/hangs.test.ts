@@ -1,0 +1,144 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
+import { STREAM_RULES } from '../src/analysis/checks/stream-rules.js';
+import { startProxy, type RunningProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
+import { connectClient, type TransportKind } from './helpers/peers.js';
+import { startHangServer, type HangOptions, type HangServer } from './helpers/hang-server.js';
+import { tempDb, until } from './helpers/tmp.js';
+
+// Why did my tool call hang? Real SDK clients and servers through the proxy, over the three transports;
+// each scenario must give its own finding and no other of the stream rules. Every wait is on an event
+// (the tool starting, the client's timeout firing, the proxy having recorded something), never on time.
+
+const STREAM_IDS = new Set(STREAM_RULES.map((r) => r.id));
+const tmp = tempDb();
+const open: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const c of open.splice(0).reverse()) await c().catch(() => {});
+});
+afterAll(() => tmp.cleanup());
+
+interface Run {
+  server: HangServer;
+  proxy: RunningProxy;
+  client: Awaited<ReturnType<typeof connectClient>>['client'];
+  label: string;
+}
+
+let n = 0;
+async function scenario(kind: TransportKind, opts: HangOptions = {}): Promise<Run> {
+  const server = await startHangServer(kind, opts);
+  open.push(() => server.close());
+  const label = `${kind}-${++n}`;
+  const proxy = await startProxy({ target: server.url, port: 0, db: tmp.db, label, onWarning: () => {} });
+  open.push(() => proxy.close());
+  const path = new URL(server.endpoint).pathname;
+  const url = kind === 'websocket' ? proxy.url.replace('http', 'ws') + path : proxy.url + path;
+  const c = await connectClient(kind, url);
+  open.push(() => c.close());
+  return { server, proxy, client: c.client, label };
+}
+
+/** What the checks say about the run's session, read back from the database as `mcptap check` does. */
+async function findings(run: Run, slowMs = 600_000): Promise<Finding[]> {
+  await run.proxy.flush();
+  const store = CaptureStore.open(tmp.db, { readonly: true });
+  try {
+    const session = store.listSessions().find((s) => s.label === run.label && s.transport !== 'http')!;
+    return runChecks({ session, messages: store.messages(session.id), exchanges: store.exchanges(session.id) }, { slowMs });
+  } finally {
+    store.close();
+  }
+}
+
+const ours = (fs: Finding[]) => fs.filter((f) => STREAM_IDS.has(f.ruleId));
+/** Nothing else went wrong: every error or warning is one of ours. */
+const othersQuiet = (fs: Finding[]) => fs.filter((f) => !STREAM_IDS.has(f.ruleId) && f.severity !== 'info');
+
+async function recorded(run: Run, pred: (s: CaptureStore, sessionId: string) => boolean, what: string): Promise<void> {
+  await until(async () => {
+    await run.proxy.flush();
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.label === run.label && x.transport !== 'http');
+      return !!s && pred(store, s.id);
+    } finally {
+      store.close();
+    }
+  }, what);
+}
+
+const hasCancel = (s: CaptureStore, id: string) => s.messages(id).some((m) => m.method === 'notifications/cancelled');
+
+describe.each(['streamable-http', 'sse', 'websocket'] as const)('%s', (kind) => {
+  it('a tool slower than the client\'s timeout: one timeout finding naming the limit, with progress flowing', async () => {
+    const run = await scenario(kind);
+    const calls = [0, 1].map(() => run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 400, onprogress: () => {} }).then(() => 'answered', (e: Error) => e.message));
+    await run.server.called();
+    await run.server.called();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes.every((o) => /timed out/i.test(o))).toBe(true);
+    await recorded(run, (s, id) => s.messages(id).filter((m) => m.method === 'notifications/cancelled').length === 2, 'both cancellations');
+    const all = await findings(run);
+    const f = ours(all);
+    expect(f.map((x) => x.ruleId)).toEqual(['request-timeout']);
+    expect(f[0].title).toMatch(/^2 requests abandoned at about \d+\.\d s with no answer: the client's limit is about \d+\.\d s$/);
+    expect(f[0].explanation).toContain('Progress notifications were flowing');
+    expect(f[0].fix).toContain('resetTimeoutOnProgress');
+    expect(f[0].evidence.messageSeqs.length).toBe(4);
+    expect(othersQuiet(all)).toEqual([]);
+  });
+
+  it('an answer after the client gave up: one late-answer finding', async () => {
+    const run = await scenario(kind, { ignoreCancel: true });
+    const call = run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 300 }).then(() => 'answered', (e: Error) => e.message);
+    const slow = await run.server.called();
+    expect(await call).toMatch(/timed out/i);
+    await recorded(run, hasCancel, 'the cancellation');
+    slow.release();
+    await recorded(run, (s, id) => s.messages(id).some((m) => m.kind === 'response' && m.method === 'tools/call'), 'the late answer');
+    const all = await findings(run);
+    const f = ours(all);
+    expect(f.map((x) => x.ruleId)).toEqual(['late-answer']);
+    expect(f[0].title).toMatch(/^tools\/call slow answered after .* s, .* s after the client gave up at .* s$/);
+    expect(f[0].explanation).toContain('threw the answer away');
+    expect(othersQuiet(all)).toEqual([]);
+  });
+
+  it('the upstream drops the stream mid-call, no resumption: one stream-dropped finding', async () => {
+    const run = await scenario(kind);
+    // Progress first: the answer's stream is open (its head and an event are out) when it drops.
+    const call = run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 30_000, onprogress: () => {} }).then(() => 'answered', (e: Error) => e.message);
+    const slow = await run.server.called();
+    await recorded(run, (s, id) => s.messages(id).some((m) => m.method === 'notifications/progress'), 'the progress');
+    slow.drop();
+    await recorded(run, (s, id) => s.exchanges(id).some((e) => (e.kind === 'websocket' || e.method !== 'DELETE') && e.endedAt != null && (e.error != null || e.closedBy === 'server') && s.messages(id).some((m) => m.exchangeId === e.id && m.method === 'tools/call')), 'the drop');
+    await run.client.close().catch(() => {});
+    await call;
+    const all = await findings(run);
+    const f = ours(all);
+    expect(f.map((x) => x.ruleId)).toEqual(['stream-dropped']);
+    expect(f[0].severity).toBe('error');
+    expect(f[0].title).toMatch(/with 1 request in flight \(tools\/call slow\)/);
+    expect(f[0].title).toMatch(/the client did not resume$/);
+  });
+});
+
+describe('streamable-http only', () => {
+  it('the upstream drops the stream mid-call and the client resumes: the replay is found', async () => {
+    const run = await scenario('streamable-http', { resumable: true });
+    const call = run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 30_000 });
+    const slow = await run.server.called();
+    slow.drop();
+    await recorded(run, (s, id) => s.exchanges(id).some((e) => e.method === 'GET' && e.requestHeaders.some(([k]) => k.toLowerCase() === 'last-event-id')), 'the resumption');
+    slow.release();
+    await call;
+    const all = await findings(run);
+    const f = ours(all);
+    expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['stream-dropped', 'info']]);
+    expect(f[0].title).toMatch(/the client resumed from .* and the server replayed the answers$/);
+    expect(othersQuiet(all)).toEqual([]);
+  });
+});
