@@ -1,9 +1,13 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
 import { STREAM_RULES } from '../src/analysis/checks/stream-rules.js';
+import { attachLiveChecks, type LiveClock } from '../src/analysis/checks/live.js';
+import { useClock } from '../src/capture/clock.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
-import { connectClient, type TransportKind } from './helpers/peers.js';
+import http from 'node:http';
+import { connectClient, type ClientOptions, type TransportKind } from './helpers/peers.js';
+import { poolFetch } from './helpers/pool-fetch.js';
 import { startHangServer, type HangOptions, type HangServer } from './helpers/hang-server.js';
 import { tempDb, until } from './helpers/tmp.js';
 
@@ -28,7 +32,7 @@ interface Run {
 }
 
 let n = 0;
-async function scenario(kind: TransportKind, opts: HangOptions = {}): Promise<Run> {
+async function scenario(kind: TransportKind, opts: HangOptions = {}, fetch?: ClientOptions['fetch']): Promise<Run> {
   const server = await startHangServer(kind, opts);
   open.push(() => server.close());
   const label = `${kind}-${++n}`;
@@ -36,7 +40,7 @@ async function scenario(kind: TransportKind, opts: HangOptions = {}): Promise<Ru
   open.push(() => proxy.close());
   const path = new URL(server.endpoint).pathname;
   const url = kind === 'websocket' ? proxy.url.replace('http', 'ws') + path : proxy.url + path;
-  const c = await connectClient(kind, url);
+  const c = await connectClient(kind, url, { fetch });
   open.push(() => c.close());
   return { server, proxy, client: c.client, label };
 }
@@ -139,6 +143,73 @@ describe('streamable-http only', () => {
     const f = ours(all);
     expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['stream-dropped', 'info']]);
     expect(f[0].title).toMatch(/the client resumed from .* and the server replayed the answers$/);
+    expect(othersQuiet(all)).toEqual([]);
+  });
+});
+
+describe('a client with one connection and a long-lived GET stream', () => {
+  it('the POST that queued behind the standalone GET stream is found', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    open.push(async () => agent.destroy());
+    const run = await scenario('streamable-http', {}, poolFetch(agent));
+    await recorded(run, (s, id) => s.exchanges(id).some((e) => e.method === 'GET' && e.status === 200), 'the standalone GET stream');
+    const call = run.client.callTool({ name: 'echo', arguments: { message: 'hi' } }, undefined, { timeout: 30_000 });
+    // The call waits in the client's pool: nothing reaches the proxy until the stream lets the connection go.
+    await until(() => Object.values(agent.requests).some((q) => (q?.length ?? 0) > 0), 'the call queued in the pool');
+    run.server.closeStandaloneStream();
+    expect((await call).content).toEqual([{ type: 'text', text: 'hi' }]);
+    const all = await findings(run);
+    const f = ours(all);
+    expect(f.map((x) => x.ruleId)).toEqual(['connection-held-by-stream']);
+    expect(f[0].title).toMatch(/^1 POST waited for the connection the standalone GET stream held for .* s$/);
+    expect(f[0].explanation).toContain('the client had opened no other connection meanwhile');
+    expect(othersQuiet(all)).toEqual([]);
+  });
+});
+
+/** Live-check timers that fire on the next turn of the event loop; `epoch` is the test's time. */
+function immediateClock(epoch: () => number): LiveClock {
+  let t = 0;
+  return {
+    now: () => ++t,
+    epoch,
+    after(_ms, fn) {
+      let live = true;
+      setImmediate(() => live && fn());
+      return { cancel: () => void (live = false) };
+    },
+  };
+}
+
+describe('a tool suddenly slow against its own history', () => {
+  it('is found live while the call runs, and after it answers', async () => {
+    // The capture's clock stands still unless the test moves it: the usual calls take no time at all,
+    // and the slow one takes 90 s without anyone waiting for them.
+    const base = Date.now();
+    let offset = 0;
+    let tick = 0;
+    const restore = useClock(() => base + offset + (tick += 0.001));
+    open.push(async () => restore());
+    const run = await scenario('streamable-http');
+    const lines: string[] = [];
+    const live = attachLiveChecks(run.proxy.engine.hub, (l) => lines.push(l), { clock: immediateClock(() => base + offset + tick) });
+    open.push(async () => live.stop());
+    for (let i = 0; i < 3; i++) {
+      const call = run.client.callTool({ name: 'slow', arguments: {} });
+      (await run.server.called()).release();
+      await call;
+    }
+    const call = run.client.callTool({ name: 'slow', arguments: {} });
+    const slow = await run.server.called();
+    offset += 90_000;
+    await until(() => lines.some((l) => l.includes('[tool-suddenly-slow]')), 'the live finding');
+    expect(lines.find((l) => l.includes('[tool-suddenly-slow]'))).toMatch(/tools\/call slow has been running for 90 s; its 3 calls before took 0\.0 s \(median\)/);
+    slow.release();
+    await call;
+    const all = await findings(run);
+    const f = ours(all);
+    expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['tool-suddenly-slow', 'warning']]);
+    expect(f[0].title).toBe('tools/call slow took 90 s; its 3 calls before took 0.0 s (median)');
     expect(othersQuiet(all)).toEqual([]);
   });
 });

@@ -170,21 +170,19 @@ export const connectionPool: Rule = {
     const queued = new Map<Exchange, Exchange[]>();
     for (const p of http) {
       if (p.method !== 'POST') continue;
+      // Started on the very connection a GET stream let go of, at once: it was waiting for it. A client
+      // with a free connection would have sent it on that one long before.
       const holder = http.find((s) => s.method === 'GET' && isStreamExchange(s) && s.clientAddress === p.clientAddress &&
         s.endedAt != null && s.endedAt <= p.startedAt && p.startedAt - s.endedAt <= QUEUED_MS);
-      if (!holder) continue;
-      // The client had no other connection free: every other one it had opened was busy with a stream.
-      const others = new Set(http.filter((e) => e.startedAt < p.startedAt && e.clientAddress !== p.clientAddress).map((e) => e.clientAddress));
-      const busy = (addr: string | null) => http.some((e) => e.clientAddress === addr && e.startedAt < holder.endedAt! && (e.endedAt == null || e.endedAt >= holder.endedAt!));
-      if ([...others].every(busy)) queued.set(holder, [...(queued.get(holder) ?? []), p]);
+      if (holder) queued.set(holder, [...(queued.get(holder) ?? []), p]);
     }
     return [...queued].map(([holder, posts]) => {
-      const sockets = new Set(http.filter((e) => e.startedAt <= holder.endedAt!).map((e) => e.clientAddress)).size;
+      const busy = new Set(http.filter((e) => e.clientAddress !== holder.clientAddress && e.startedAt < holder.endedAt! && (e.endedAt == null || e.endedAt >= holder.endedAt!)).map((e) => e.clientAddress)).size;
       const standalone = input.session.transport !== 'sse';
       return v.finding('connection-held-by-stream', 'error',
         `${posts.length} POST${posts.length > 1 ? 's' : ''} waited for the connection ${standalone ? 'the standalone GET stream' : 'the SSE stream'} held for ${secs(holder.endedAt! - holder.startedAt)}`,
         { messageSeqs: posts.flatMap((p) => v.seqsOf(p.id)), exchangeIds: [holder.id, ...posts.map((p) => p.id)] },
-        `${posts.length > 1 ? 'The POSTs' : 'The POST'} started on the same client connection ${Math.round(posts[0].startedAt - holder.endedAt!)} ms after the stream on it ended, while the client's ${sockets === 1 ? 'only connection' : `other ${sockets - 1} connection${sockets > 2 ? 's were' : ' was'}`} busy: the client's connection pool (${sockets} connection${sockets > 1 ? 's' : ''} to this server) was full, and its requests queued behind a stream that never ends on its own.`,
+        `${posts.length > 1 ? 'The POSTs' : 'The POST'} started on the connection the stream had held, ${Math.round(posts[0].startedAt - holder.endedAt!)} ms after it ended${busy ? `, while the client's other ${busy} connection${busy > 1 ? 's were' : ' was'} busy too` : ', and the client had opened no other connection meanwhile'}: its connection pool was full, and its requests queued behind a stream that does not end on its own.`,
         'Give the client more connections per host than it holds streams (undici/fetch: `connections`, node:http Agent: `maxSockets`), use HTTP/2, or have the client not open the standalone GET stream; a gateway can refuse the GET with 405.');
     });
   },
