@@ -6,6 +6,8 @@ import { useClock } from '../src/capture/clock.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import http from 'node:http';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { connectClient, type ClientOptions, type TransportKind } from './helpers/peers.js';
 import { poolFetch } from './helpers/pool-fetch.js';
 import { startHangServer, type HangOptions, type HangServer } from './helpers/hang-server.js';
@@ -211,5 +213,49 @@ describe('a tool suddenly slow against its own history', () => {
     expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['tool-suddenly-slow', 'warning']]);
     expect(f[0].title).toBe('tools/call slow took 90 s; its 3 calls before took 0.0 s (median)');
     expect(othersQuiet(all)).toEqual([]);
+  });
+});
+
+/** Runs the built CLI without blocking the event loop (the proxy under test lives in this process). */
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args, '--db', tmp.db]);
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (c) => (stdout += c));
+    p.stderr.on('data', (c) => (stderr += c));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('mcptap show SESSION --streams', () => {
+  it('lists the streams with their facts and the requests that hung, in text and JSON', async () => {
+    const run = await scenario('sse', { ignoreCancel: true });
+    const call = run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 300 }).catch((e: Error) => e.message);
+    const slow = await run.server.called();
+    await call;
+    await recorded(run, hasCancel, 'the cancellation');
+    slow.release();
+    await recorded(run, (s, id) => s.messages(id).some((m) => m.kind === 'response' && m.method === 'tools/call'), 'the late answer');
+    await run.client.close();
+    await recorded(run, (s, id) => s.streams(id).some((x) => x.closedAt != null), 'the stream closed');
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    const id = store.listSessions().find((x) => x.label === run.label)!.id;
+    store.close();
+    const text = await cli('show', id.slice(0, 8), '--streams');
+    expect(text.stderr).toBe('');
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines.find((l) => /legacy-sse +GET \/sse/.test(l))).toMatch(/closed by the client \(first to close: client\)$/);
+    expect(text.stdout).toMatch(/first byte \+\S+ · last event \S+ · last byte \S+ · 2 events, 1 keep-alive, [\d.]+[BK] · longest silence \S+/);
+    expect(text.stdout).toMatch(/#\d+ tools\/call slow {2}cancelled after \S+ {2}answered after \S+ \(late, thrown away\)/);
+    const json = await cli('show', id, '--streams', '--json');
+    const out = JSON.parse(json.stdout);
+    const get = out.streams.find((x: { kind: string }) => x.kind === 'legacy-sse');
+    expect(get).toMatchObject({ carrier: 'get-sse', end: 'client-closed', closedBy: 'client', method: 'GET' });
+    // The initialize answer and the late answer; the endpoint event is no message.
+    expect([get.events, get.keepAlives]).toEqual([2, 1]);
+    const slowCall = out.requests.find((r: { subject: string }) => r.subject === 'slow');
+    expect(slowCall).toMatchObject({ gaveUpHow: 'cancelled', late: true, unseen: false, waitsOn: get.exchangeId });
   });
 });
