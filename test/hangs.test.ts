@@ -8,6 +8,8 @@ import { CaptureStore } from '../src/store/read.js';
 import http from 'node:http';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { connectClient, type ClientOptions, type TransportKind } from './helpers/peers.js';
 import { poolFetch } from './helpers/pool-fetch.js';
 import { startHangServer, type HangOptions, type HangServer } from './helpers/hang-server.js';
@@ -81,7 +83,8 @@ const hasCancel = (s: CaptureStore, id: string) => s.messages(id).some((m) => m.
 describe.each(['streamable-http', 'sse', 'websocket'] as const)('%s', (kind) => {
   it('a tool slower than the client\'s timeout: one timeout finding naming the limit, with progress flowing', async () => {
     const run = await scenario(kind);
-    const calls = [0, 1].map(() => run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 400, onprogress: () => {} }).then(() => 'answered', (e: Error) => e.message));
+    // The limit restarts on progress, so the client always gives up after the tool's one progress notification.
+    const calls = [0, 1].map(() => run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 400, onprogress: () => {}, resetTimeoutOnProgress: true }).then(() => 'answered', (e: Error) => e.message));
     await run.server.called();
     await run.server.called();
     const outcomes = await Promise.all(calls);
@@ -257,5 +260,36 @@ describe('mcptap show SESSION --streams', () => {
     expect([get.events, get.keepAlives]).toEqual([2, 1]);
     const slowCall = out.requests.find((r: { subject: string }) => r.subject === 'slow');
     expect(slowCall).toMatchObject({ gaveUpHow: 'cancelled', late: true, unseen: false, waitsOn: get.exchangeId });
+  });
+});
+
+describe('a wrapped stdio server', () => {
+  it("its stdout is a stream with its facts, closed by the client when it closes stdin", async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [path.resolve('dist/src/cli/main.js'), 'wrap', '--db', tmp.db, '--label', 'stdio-stream', '--', process.execPath, path.resolve('dist/test/helpers/stdio-server.js')],
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'stdio-client', version: '1.0.0' });
+    await client.connect(transport);
+    await client.callTool({ name: 'echo', arguments: { message: 'a' } });
+    await client.callTool({ name: 'echo', arguments: { message: 'b' } });
+    const exited = new Promise<void>((r) => transport.onclose = () => r());
+    await client.close();
+    await exited;
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    let streams;
+    try {
+      const s = store.listSessions().find((x) => x.label === 'stdio-stream')!;
+      await until(() => store.getSession(s.id)?.endedAt != null, 'the session end');
+      streams = store.streams(s.id);
+    } finally {
+      store.close();
+    }
+    expect(streams).toHaveLength(1);
+    // The answers to initialize and the two calls.
+    expect(streams[0]).toMatchObject({ carrier: 'stdio', events: 3, closedBy: 'client' });
+    expect(streams[0].bytes).toBeGreaterThan(0);
+    expect(streams[0].closedAt).not.toBeNull();
   });
 });

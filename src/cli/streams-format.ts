@@ -22,7 +22,8 @@ export function streamLines(streams: StreamView[], requests: RequestFacts[], byS
       `last event ${s.lastEventAt == null ? 'none' : clockTime(s.lastEventAt)}`,
       `last byte ${last == null ? 'none' : `${clockTime(last)}${closed == null ? ` (${duration(now - last)} ago)` : ''}`}`,
       `${s.events} event${s.events === 1 ? '' : 's'}, ${s.keepAlives} keep-alive${s.keepAlives === 1 ? '' : 's'}, ${bytes(s.bytes)}`,
-      `longest silence ${duration(s.longestSilenceMs)}`,
+      // An open stream's silence runs on until now.
+      `longest silence ${duration(closed == null ? Math.max(s.longestSilenceMs, now - (last ?? s.openedAt)) : s.longestSilenceMs)}`,
     ];
     out.push(`    ${facts.join(' · ')}`);
     if (s.resumedFrom) out.push(`    resumes Last-Event-ID ${s.resumedFrom}`);

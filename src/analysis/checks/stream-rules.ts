@@ -57,8 +57,23 @@ function limitFix(input: CheckInput, progress: boolean): string {
     ? 'raise Claude Code\'s limit (MCP_TOOL_TIMEOUT=<ms> in its environment)'
     : 'raise the client\'s request timeout (the SDK: `timeout` in the request options)';
   return progress
-    ? `The server was reporting progress: have the client reset its limit on progress (the SDK: \`resetTimeoutOnProgress: true\`), or ${client}.`
+    ? `The server was reporting progress: have the client reset its limit on progress (the SDK: \`resetTimeoutOnProgress: true\`); if it already does, the server went quiet for longer than the limit, so send progress more often; or ${client}.`
     : `Make the tool answer sooner, or send notifications/progress while it works (the client must ask with a progressToken), or ${client}.`;
+}
+
+/** Without a reason that says so, a lone cancellation this late is taken for a limit, not a person. */
+const LONE_TIMEOUT_MS = 30_000;
+
+function timedOut(r: RequestFacts): boolean {
+  if (r.gaveUpHow !== 'cancelled') return ageAtGiveUp(r)! >= LONE_TIMEOUT_MS;
+  let reason: unknown;
+  try {
+    reason = JSON.parse(r.cancel!.payload)?.params?.reason;
+  } catch {
+    reason = /timed? ?out/i.test(r.cancel!.payload) ? 'timed out' : undefined;
+  }
+  if (typeof reason === 'string' && reason.trim()) return /time[sd]? ?out|-32001/i.test(reason);
+  return ageAtGiveUp(r)! >= LONE_TIMEOUT_MS;
 }
 
 export const requestTimeout: Rule = {
@@ -68,12 +83,15 @@ export const requestTimeout: Rule = {
     const v = SessionView.of(input);
     const lost = droppedSeqs(input);
     const abandoned = factsOf(input).requests.filter((r) => r.request.direction === 'client->server' && r.gaveUpAt != null && !r.answer && !lost.has(r.request.seq));
-    return clusters(abandoned, (r) => ageAtGiveUp(r)!).map((group) => {
+    // A person cancelling (Esc in Claude Code) is no timeout: one cancellation counts when it says it timed
+    // out, or came after long enough that a limit is the likelier reason; several at one age always do.
+    return clusters(abandoned, (r) => ageAtGiveUp(r)!).filter((g) => g.length > 1 || timedOut(g[0])).map((group) => {
       const ages = group.map((r) => ageAtGiveUp(r)!);
       const limit = median(ages);
       const withProgress = group.filter((r) => r.progress.some((p) => p.ts <= r.gaveUpAt!));
       const first = group[0];
-      const how = first.gaveUpHow === 'cancelled' ? 'cancelled it (notifications/cancelled)' : 'closed the stream it was waiting on';
+      const how = first.gaveUpHow === 'cancelled' ? 'cancelled' : 'closed the stream of';
+      const names = [...new Set(group.map(what))].map((n) => { const k = group.filter((r) => what(r) === n).length; return k > 1 ? `${n} (×${k})` : n; }).join(', ');
       const title = group.length > 1
         ? `${group.length} requests abandoned at about ${secs(limit)} with no answer: the client's limit is about ${secs(limit)}`
         : `${what(first)} abandoned after ${secs(limit)} with no answer (the client timed out)`;
@@ -84,7 +102,7 @@ export const requestTimeout: Rule = {
         messageSeqs: group.flatMap((r) => [r.request.seq, ...(r.cancel ? [r.cancel.seq] : [])]).sort((a, b) => a - b),
         exchangeIds: [...new Set(group.map((r) => r.waitsOn).filter((x): x is string => !!x))],
       },
-      `The client ${how} ${secs(limit)} after sending ${group.length > 1 ? `each of ${group.map(what).join(', ')}` : 'it'}, and no answer had come. ${group.length > 1 ? 'They all died at the same age: that is a timeout in the client (or a gateway in between), not the server failing. ' : ''}${progress}`,
+      `The client ${how} ${group.length > 1 ? `each request (${names})` : names} ${secs(limit)} after sending it${first.gaveUpHow === 'cancelled' ? ' (notifications/cancelled)' : ''}, and no answer had come. ${group.length > 1 ? 'They all died at the same age: that is a timeout in the client (or a gateway in between), not the server failing. ' : ''}${progress}`,
       limitFix(input, withProgress.length > 0));
     });
   },
