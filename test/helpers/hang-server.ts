@@ -1,15 +1,13 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { CancelledNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { listen, type Peer, type TransportKind } from './peers.js';
+import { listen, WsServerTransport, type Peer, type TransportKind } from './peers.js';
 
 // A real SDK server whose `slow` tool hangs until the test lets it go: the peer of the "why did my call
 // hang" tests. Everything it does is driven by events (the test's gate, the client's cancellation), never
@@ -134,7 +132,7 @@ export async function startHangServer(kind: TransportKind, opts: HangOptions = {
       dropCurrent = () => ws.terminate();
       const mcp = make();
       closers.push(() => mcp.close());
-      await mcp.connect(new WsTransport(ws));
+      await mcp.connect(new WsServerTransport(ws));
     });
     const l = await listen(server);
     closers.push(async () => {
@@ -155,22 +153,4 @@ export async function startHangServer(kind: TransportKind, opts: HangOptions = {
       for (const c of closers) await c().catch(() => {});
     },
   };
-}
-
-/** The SDK server over a `ws` socket, one JSON-RPC message per text frame. */
-class WsTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (e: Error) => void;
-  onmessage?: (m: JSONRPCMessage) => void;
-  constructor(private readonly ws: WsSocket) {}
-  async start(): Promise<void> {
-    this.ws.on('message', (data) => this.onmessage?.(JSON.parse(data.toString()) as JSONRPCMessage));
-    this.ws.on('close', () => this.onclose?.());
-  }
-  async send(m: JSONRPCMessage): Promise<void> {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(m));
-  }
-  async close(): Promise<void> {
-    this.ws.close();
-  }
 }
