@@ -49,6 +49,10 @@ describe.skipIf(!hasTmux)('the in-flight view in a terminal', () => {
     closers.push(() => c.close());
     const call = c.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 170_000 });
     const slow = await server.called();
+    // A second call the client gives up on: the server honours the cancellation, so it never answers.
+    const abandoned = c.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 300 }).catch((e: Error) => e.message);
+    await (await server.called()).cancelled;
+    expect(await abandoned).toMatch(/timed out/i);
     await proxy.flush();
 
     tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '30', `TERM=xterm-256color NO_COLOR=1 ${process.execPath} ${cli} tui --db ${tmp.db}; echo "mcptap exited $?"; sleep 30`);
@@ -59,7 +63,8 @@ describe.skipIf(!hasTmux)('the in-flight view in a terminal', () => {
     keys('i');
     const row = /^(\S+)\s+(\w{12})\s+tools\/call slow\s+\S+\s+post-sse \w{4} open\s+(\S+) ago/m;
     const first = await see((s) => row.test(s), 'the waiting call in the in-flight view');
-    expect(first).toMatch(/in flight · 1 waiting · live/);
+    expect(first).toMatch(/in flight · 1 waiting · 1 abandoned by the client \(the server may still answer\) · live/);
+    expect(first).toMatch(/^gave up \S+\s+\w{12}\s+tools\/call slow\s+2\s/m);
     const age = seconds(row.exec(first)![1]);
     // The age grows on its own, with no new traffic: poll the screen until it shows a later one.
     save('inflight.txt', await see((s) => seconds(row.exec(s)?.[1] ?? '') > age, 'the age to grow'));
@@ -69,6 +74,7 @@ describe.skipIf(!hasTmux)('the in-flight view in a terminal', () => {
     keys('Enter');
     const wait = /tools\/call slow\s+\d+\s+waiting\s+(\S+)…/;
     const timeline = await see((s) => wait.test(s), 'the waiting request in the timeline');
+    expect(timeline).toMatch(/tools\/call slow\s+2\s+abandoned/);
     const shown = seconds(wait.exec(timeline)![1]);
     save('timeline-waiting.txt', await see((s) => seconds(wait.exec(s)?.[1] ?? '') > shown, 'the wait to grow in the timeline'));
 
@@ -78,7 +84,7 @@ describe.skipIf(!hasTmux)('the in-flight view in a terminal', () => {
     slow.release();
     await call;
     await proxy.flush();
-    await see((s) => s.includes('Nothing waiting: every request has its answer.'), 'the call answered');
+    await see((s) => /in flight · 0 waiting · 1 abandoned/.test(s) && !/^\S+\s+tools\/call slow\s+1\s/m.test(s), 'the call answered');
     keys('q');
     await see((s) => s.includes('mcptap exited 0'), 'the UI to quit');
   });

@@ -3,8 +3,8 @@ import type { CaptureStore, TimelineRow } from '../../src/store/read.js';
 import type { RpcMessage, Session } from '../../src/capture/model.js';
 import { requestFacts } from '../../src/analysis/requests.js';
 
-/** How the timeline marks a request (and a late answer): still waiting, given up on by its client, answered too late. */
-export type RequestMark = 'waiting' | 'abandoned' | 'late';
+/** How the timeline marks a request (and a late answer): still waiting, given up on by its client, answered too late, never answered in a session that ended. */
+export type RequestMark = 'waiting' | 'abandoned' | 'late' | 'no answer';
 
 /**
  * Marks for the rows on screen. Reads only what they need: the partners of the visible requests and
@@ -24,7 +24,7 @@ export function useRequestMarks(store: CaptureStore, session: Session, rows: Tim
       if (f.late) {
         marks.set(f.request.seq, 'late');
         marks.set(f.answer!.seq, 'late');
-      } else if (!f.answer) marks.set(f.request.seq, f.gaveUpAt != null ? 'abandoned' : 'waiting');
+      } else if (!f.answer) marks.set(f.request.seq, f.gaveUpAt != null ? 'abandoned' : session.endedAt != null ? 'no answer' : 'waiting');
     }
     return marks;
   }, [store, session.id, rows, version]);
