@@ -18,6 +18,8 @@ import { TimelineView } from './views/TimelineView.js';
 import { DetailView } from './views/DetailView.js';
 import { DiffView } from './views/DiffView.js';
 import { ProblemsView } from './views/ProblemsView.js';
+import { InFlightView } from './views/InFlightView.js';
+import { useInFlight, useNow } from './hooks/useInFlight.js';
 import { HelpView } from './views/HelpView.js';
 import { ConversationView } from './views/ConversationView.js';
 import { TurnReader } from '../src/store/turns-read.js';
@@ -96,8 +98,17 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
       conversation: session.transport === 'model-api' ? new TurnReader(store).context(session) : undefined })
     : []), [screen, session?.id, version]);
 
+  // In flight: from the sessions list, every session still open; from a timeline, its session.
+  const [inFlightAll, setInFlightAll] = useState(false);
+  const inFlight = useInFlight(store, screen !== 'inflight' ? [] : inFlightAll ? sessions : session ? [session] : [], version);
+  const now = useNow(screen === 'inflight');
+
   const resendMessage = useResend(store, setStatus);
-  const onAction = (a: 'diff' | 'problems' | 'yank' | 'export' | 'resend' | 'curl', s: number | null) => {
+  const onAction = (a: 'diff' | 'problems' | 'inflight' | 'yank' | 'export' | 'resend' | 'curl', s: number | null) => {
+    if (a === 'inflight') {
+      setInFlightAll(screenRef.current === 'sessions');
+      return push('inflight');
+    }
     if (!session) return;
     if (a === 'diff') {
       if (refId) push('diff');
@@ -160,13 +171,14 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
       } else if (a === 'reference' && session) {
         setRefId(session.id);
         setStatus(`reference: ${session.id}${session.label ? ` (${session.label})` : ''} — select another session and press d`);
-      } else if (a === 'diff' || a === 'problems') onAction(a, null);
+      } else if (a === 'diff' || a === 'problems' || a === 'inflight') onAction(a, null);
     }
   };
 
   const bodyHeight = height - 3;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
+  else if (screen === 'inflight' && inFlightAll) body = <InFlightView rows={inFlight} now={now} manySessions height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
   else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
   else if (screen === 'timeline' && session.transport === 'model-api') {
     body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} onAction={onAction} />;
@@ -179,6 +191,8 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     body = typeof report === 'string' || !report
       ? <Text color={color('red')}>{`cannot diff: ${report ?? 'no reference'}`}</Text>
       : <DiffView report={report} height={bodyHeight} width={width} input={viewInput} onOpen={(s) => { setSeq(s); push('detail'); }} />;
+  } else if (screen === 'inflight') {
+    body = <InFlightView rows={inFlight} now={now} manySessions={inFlightAll} height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
   } else if (screen === 'problems') {
     body = <ProblemsView findings={findings} height={bodyHeight} width={width} input={viewInput} onOpen={(s) => { setSeq(s); push('detail'); }} />;
   }

@@ -1,11 +1,11 @@
 import type { Key } from 'ink';
 
-export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'help';
+export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'inflight' | 'help';
 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
   | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
-  | 'diff' | 'problems' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse';
+  | 'diff' | 'problems' | 'inflight' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse';
 
 interface Binding {
   /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
@@ -25,7 +25,7 @@ export const BINDINGS: Binding[] = [
   { keys: [' '], action: 'pageDown', screens: ['sessions', 'detail', 'diff', 'problems'], help: 'page down' },
   { keys: ['g'], action: 'top', screens: 'all', help: 'first' },
   { keys: ['G'], action: 'bottom', screens: 'all', help: 'last' },
-  { keys: ['@return'], action: 'open', screens: ['sessions', 'timeline', 'problems', 'diff'], help: 'open' },
+  { keys: ['@return'], action: 'open', screens: ['sessions', 'timeline', 'problems', 'diff', 'inflight'], help: 'open' },
   { keys: ['@escape', 'b', '@backspace'], action: 'back', screens: 'all', help: 'back' },
   { keys: ['q'], action: 'quit', screens: 'all', help: 'quit' },
   { keys: ['?'], action: 'help', screens: 'all', help: 'all keys' },
@@ -38,6 +38,7 @@ export const BINDINGS: Binding[] = [
   { keys: ['s'], action: 'speed', screens: ['timeline'], help: 'playback: speed 1× / 4× / 16× / max' },
   { keys: ['d'], action: 'diff', screens: ['sessions', 'timeline'], help: 'diff against the reference session' },
   { keys: ['r'], action: 'reference', screens: ['sessions'], help: 'mark the selected session as the reference' },
+  { keys: ['i'], action: 'inflight', screens: ['sessions', 'timeline'], help: 'in flight: every request still waiting, live (age, the stream it waits on, its last byte)' },
   { keys: ['!'], action: 'problems', screens: ['sessions', 'timeline'], help: 'problems (mcptap check) of the session' },
   { keys: ['c'], action: 'correlated', screens: ['detail'], help: 'jump to the correlated request / response' },
   { keys: ['R'], action: 'resend', screens: ['detail'], help: 'resend this message (edit it in $EDITOR first), as a new session' },
@@ -66,11 +67,12 @@ export function keyName(k: string): string {
 /** One-line hints for the footer of a screen, within `width`: back and help always, then as many others as fit. */
 export function hints(screen: Screen, width = Infinity): string {
   const pick: Record<Screen, Action[]> = {
-    sessions: ['open', 'reference', 'diff', 'problems', 'help', 'quit'],
-    timeline: ['open', 'filter', 'follow', 'play', 'diff', 'problems', 'back', 'help'],
+    sessions: ['open', 'reference', 'diff', 'problems', 'inflight', 'help', 'quit'],
+    timeline: ['open', 'filter', 'follow', 'play', 'diff', 'problems', 'inflight', 'back', 'help'],
     detail: ['correlated', 'resend', 'raw', 'curl', 'yank', 'export', 'back', 'help'],
     diff: ['open', 'back', 'help'],
     problems: ['open', 'back', 'help'],
+    inflight: ['open', 'back', 'help'],
     help: ['back', 'quit'],
   };
   const text = (a: Action) => {

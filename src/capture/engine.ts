@@ -3,6 +3,7 @@ import { CaptureQueue } from './queue.js';
 import { Redactor } from './redact.js';
 import { SessionTracker } from './tracker.js';
 import { ConversationTracker } from './conversations.js';
+import { StreamTracker } from './streams.js';
 import type { CaptureContext } from './http-exchange.js';
 
 export interface EngineOptions {
@@ -29,6 +30,7 @@ export class CaptureEngine implements CaptureContext {
   readonly tracker: SessionTracker;
   readonly conversations: ConversationTracker;
   readonly queue: CaptureQueue;
+  readonly streams: StreamTracker;
   readonly maxBody: number;
   readonly maxStreamBody: number;
 
@@ -45,6 +47,7 @@ export class CaptureEngine implements CaptureContext {
     this.conversations = new ConversationTracker(this.hub, {
       target: this.redactor.url(opts.target), label: opts.label ?? null, scrub: (t) => this.redactor.text(t),
     });
+    this.streams = new StreamTracker(this.hub);
     this.queue = new CaptureQueue((err) => this.hub.emit('warning', `capture step failed: ${err.message}`));
   }
 }

@@ -3,6 +3,7 @@ import type { Channel, Exchange, Failure, HeaderList, Session } from './model.js
 import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
+import type { StreamTracker } from './streams.js';
 import { ModelTurnCapture } from './model-exchange.js';
 import { recordHead } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
@@ -20,6 +21,8 @@ export interface CaptureContext {
   maxBody: number;
   /** Stored copy cap for a text/event-stream response body. */
   maxStreamBody: number;
+  /** Stream facts (event-stream responses); absent where nothing reads them. */
+  streams?: StreamTracker;
 }
 
 /** JSON bodies are decoded whole; past this size they are stored (capped) but not decoded. */
@@ -125,7 +128,8 @@ export class HttpExchangeCapture {
     if (this.model) {
       // A model API answer is read by its own decoder only.
     } else if (type === 'text/event-stream') {
-      this.sse = new SseDecoder((e) => this.onSseEvent(e));
+      this.sse = new SseDecoder((e) => this.onSseEvent(e), () => this.ctx.streams?.event(ex.id, 'keepalive', this.lastChunkAt));
+      this.ctx.streams?.opened(ex, ex.method === 'GET' ? 'get-sse' : 'post-sse', at);
     } else if (type.includes('json')) {
       this.responseJson = [];
     }
@@ -149,6 +153,7 @@ export class HttpExchangeCapture {
 
   responseChunk(chunk: Buffer, at: number): void {
     this.lastChunkAt = at;
+    this.ctx.streams?.bytes(this.exchange.id, chunk.length, at);
     this.responseTap?.push(chunk);
   }
 
@@ -216,7 +221,9 @@ export class HttpExchangeCapture {
   private onSseEvent(e: SseEvent): void {
     const at = this.lastChunkAt;
     const ex = this.exchange;
+    const keepAlive = () => this.ctx.streams?.event(ex.id, 'keepalive', at);
     if (e.event === 'endpoint') {
+      keepAlive();
       const legacyId = legacyIdFromEndpoint(e.data);
       this.whenAssigned(() => {
         if (legacyId && this.session) this.ctx.tracker.bindLegacy(this.session.id, legacyId);
@@ -224,18 +231,19 @@ export class HttpExchangeCapture {
       return;
     }
     // Empty events prime a stream for resumption; they carry no message. A model API's events are its turn.
-    if (e.data.trim() === '' || this.model) return;
+    if (e.data.trim() === '' || this.model) return void keepAlive();
     const decoded = decodeJsonRpcText(e.data);
     if (e.event !== 'message') {
       // Clients read only unnamed and "message" events (the SDK, Claude Code). Another name with no
       // JSON-RPC in it (sse-starlette's "event: ping" with a timestamp) is no message; JSON-RPC under
       // another name is one that no client will read: recorded, as the invalid message it is.
-      if (!decoded.some((d) => looksLikeRpc(d.value))) return;
+      if (!decoded.some((d) => looksLikeRpc(d.value))) return void keepAlive();
       for (const d of decoded) {
         d.kind = 'invalid';
         d.decodeError = { kind: 'unread-sse-event', detail: e.event };
       }
     }
+    this.ctx.streams?.event(ex.id, 'message', at);
     const channel: Channel = ex.method === 'GET' ? 'get-sse' : 'response-sse';
     this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
   }
@@ -293,6 +301,7 @@ export class HttpExchangeCapture {
       this.requestDone = true;
     }
     this.maybeAssign(true);
+    this.ctx.streams?.closed(ex.id, ex.closedBy, ex.endedAt);
     this.model?.end(ex.endedAt);
     const s = this.session;
     if (s) {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Exchange, RpcMessage, Session } from './model.js';
 import type { Blob, Turn } from './turn.js';
+import type { StreamFacts } from './streams.js';
 
 export interface HubEvents {
   /** A session was created or changed (handshake info, counters, end). */
@@ -13,6 +14,8 @@ export interface HubEvents {
   turn: [Turn];
   /** A tools array or system prompt seen for the first time (content-addressed). */
   blob: [Blob];
+  /** A stream's facts changed (opened, activity, closed); see streams.ts. */
+  stream: [StreamFacts];
   warning: [string];
 }
 

@@ -23,7 +23,7 @@ export class WebSocketCapture {
   private at = 0;
 
   constructor(
-    private readonly ctx: Pick<CaptureContext, 'hub' | 'tracker' | 'redactor' | 'maxBody'>,
+    private readonly ctx: Pick<CaptureContext, 'hub' | 'tracker' | 'redactor' | 'maxBody' | 'streams'>,
     start: Omit<ExchangeStart, 'kind' | 'requestHeaders'> & { rawHeaders: HeaderList },
     /** The route's upstream, when the proxy serves several (else the tracker's target). */
     private readonly sessionTarget: string | null = null,
@@ -44,12 +44,17 @@ export class WebSocketCapture {
         this.closeFrom[d] = true;
         ex.closedBy ??= side(d);
       },
+      // Pings and pongs keep the connection alive: activity on the stream, no progress for a request.
+      onPing: () => {
+        if (d === 'server->client') this.ctx.streams?.event(ex.id, 'keepalive', this.at);
+      },
       onError: (message) => {
         ex.failure ??= { kind: 'bad-frames', from: side(d), detail: message };
       },
     }, deflate ? (d === 'client->server' ? deflate.client : deflate.server) : null, undefined, d === 'client->server');
     this.decoders = { 'client->server': reader('client->server'), 'server->client': reader('server->client') };
     this.session = this.ctx.tracker.openConnection(ex, 'websocket', this.sessionTarget);
+    this.ctx.streams?.opened(ex, 'websocket', at);
     this.ctx.hub.emit('exchange', ex);
   }
 
@@ -57,7 +62,10 @@ export class WebSocketCapture {
   chunk(direction: Direction, chunk: Buffer, at: number): void {
     this.at = at;
     if (direction === 'client->server') this.exchange.requestBytes += chunk.length;
-    else this.exchange.responseBytes += chunk.length;
+    else {
+      this.exchange.responseBytes += chunk.length;
+      this.ctx.streams?.bytes(this.exchange.id, chunk.length, at);
+    }
     this.decoders?.[direction].push(chunk);
   }
 
@@ -71,6 +79,7 @@ export class WebSocketCapture {
       ex.failure ??= { kind: 'client-aborted' };
     }
     ex.closedBy ??= by;
+    this.ctx.streams?.closed(ex.id, ex.closedBy, at);
     if (this.session) this.ctx.tracker.end(this.session.id, 'ws-closed', at);
     this.ctx.hub.emit('exchange', ex);
   }
@@ -115,6 +124,7 @@ export class WebSocketCapture {
     // A text message must be UTF-8 (RFC 6455 8.1); the receiving peer closes with 1007 when it is not.
     if (m.opcode === 1 && !m.truncated && !isUtf8(m.data)) ex.failure ??= { kind: 'bad-frames', from: side(direction), detail: 'a text message that is not valid UTF-8' };
     const text = m.opcode === 2 ? m.data.toString('latin1') : m.data.toString('utf8');
+    if (direction === 'server->client') this.ctx.streams?.event(ex.id, 'message', this.at);
     this.ctx.tracker.record(this.session.id, ex.id, direction, 'ws-frame', decodeJsonRpcText(text), this.at);
   }
 }

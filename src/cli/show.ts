@@ -8,6 +8,9 @@ import { openSession } from './source.js';
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
 import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/gateway.js';
+import { requestFacts } from '../analysis/requests.js';
+import { sessionStreams } from '../analysis/streams.js';
+import { requestsJson, streamLines, streamsJson } from './streams-format.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -19,15 +22,17 @@ export function registerShow(program: Command): void {
     .addOption(dbOption())
     .option('--json', 'print { session, messages } as JSON (each message with its exchangeId and correlatedSeq)')
     .option('--exchanges', 'also list the HTTP exchanges (id, method, URL, status, timing)')
+    .option('--streams', 'list the streams (event-stream responses, the GET stream, WebSockets, stdio) with their facts, and the requests that hung on them, instead of the messages')
     .option('--filter <terms>', `only the messages that match ${FILTER_HELP}`)
     .addHelpText('after', examples(
       'mcptap show 3f2a',
       "mcptap show 3f2a --filter 'tool:query kind:error'",
       'mcptap show recordings/everything-streamable-http.jsonl --exchanges',
+      'mcptap show 3f2a --streams',
       'mcptap show 3f2a --json | jq \'.messages[] | select(.kind=="error")\'',
       'mcptap show 9c1d --json | jq \'.turns[].toolUses[] | select(.mcpCall == null)\'',
     ))
-    .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean; filter?: string }) => {
+    .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean; streams?: boolean; filter?: string }) => {
       const { store, session: s } = openSession(id, opts.db);
       try {
         if (s.transport === 'model-api') {
@@ -42,6 +47,13 @@ export function registerShow(program: Command): void {
         const keep = filteredSeqs(store, s.id, opts.filter);
         const messages = () => [...store.iterateMessages(s.id)].filter((m) => !keep || keep.has(m.seq));
         const exchanges = store.exchanges(s.id);
+        const streamsOf = () => {
+          const all = [...store.iterateMessages(s.id)];
+          const recorded = store.streams(s.id);
+          const requests = requestFacts(s, all, exchanges, recorded);
+          const streams = sessionStreams(s, all, exchanges, recorded, requests);
+          return { streams: streamsJson(streams), requests: requestsJson(requests), lines: () => streamLines(streams, requests, new Map(all.map((m) => [m.seq, m])), Date.now()) };
+        };
         if (opts.json) {
           const out: Record<string, unknown> = { session: sessionRowJson(s, store.spans().get(s.id)), messages: messages().map((m) => {
             let payload: unknown = m.payload;
@@ -57,6 +69,10 @@ export function registerShow(program: Command): void {
             };
           }) };
           if (opts.exchanges) out.exchanges = exchanges;
+          if (opts.streams) {
+            const { streams, requests } = streamsOf();
+            Object.assign(out, { streams, requests });
+          }
           printJson(out);
           return 0;
         }
@@ -72,6 +88,10 @@ export function registerShow(program: Command): void {
             const debug = gatewayDebugHeaders(e.responseHeaders);
             if (debug.length) process.stdout.write(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
           }
+        }
+        if (opts.streams) {
+          process.stdout.write(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
+          return 0;
         }
         for (const m of messages()) {
           const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;

@@ -330,6 +330,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     close: () => {
       stopping = true;
       closed ??= (async () => {
+        queue.push(() => engine.streams.stopAll(now()));
+        queue.flush();
         const done = new Promise<void>((r) => server.close(() => r()));
         for (const b of bridges.values()) b.closeAll();
         server.closeAllConnections();

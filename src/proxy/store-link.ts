@@ -27,6 +27,7 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
     hub.on('message', (m) => recorder.message(m)),
     hub.on('turn', (t) => recorder.turn(t)),
     hub.on('blob', (b) => recorder.blob(b)),
+    hub.on('stream', (f) => recorder.stream(f)),
   ];
   return {
     recorder,

@@ -160,6 +160,28 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
     // their own, a message's decode error as JSON in place. The old sentences are read back once here.
     factsAsData(db);
   },
+  (db) => {
+    // The facts of each stream (event-stream response, WebSocket, stdio child), one row per exchange.
+    db.exec(`
+      CREATE TABLE streams (
+        exchange_id TEXT PRIMARY KEY,
+        session_id TEXT,
+        carrier TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        first_byte_at REAL,
+        last_event_at REAL,
+        last_activity_at REAL,
+        events INTEGER NOT NULL DEFAULT 0,
+        keep_alives INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        longest_silence_ms REAL NOT NULL DEFAULT 0,
+        closed_at REAL,
+        closed_by TEXT,
+        resumed_from TEXT
+      );
+      CREATE INDEX streams_session ON streams(session_id);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,6 @@
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import type { Blob, Turn } from '../capture/turn.js';
+import type { StreamFacts } from '../capture/streams.js';
 
 export interface RecordBatch {
   sessions: Session[];
@@ -8,6 +9,8 @@ export interface RecordBatch {
   /** Model API turns and the blobs they name (absent in batches from before turns existed). */
   turns?: Turn[];
   blobs?: Blob[];
+  /** Stream facts, keyed by exchange (absent in batches from before they existed). */
+  streams?: StreamFacts[];
 }
 
 /**
@@ -20,6 +23,7 @@ export class PendingRecords {
   private messages = new Map<string, RpcMessage>();
   private turns = new Map<string, Turn>();
   private blobs = new Map<string, Blob>();
+  private streams = new Map<string, StreamFacts>();
 
   session(s: Session): void {
     this.sessions.set(s.id, s);
@@ -41,8 +45,12 @@ export class PendingRecords {
     this.blobs.set(b.hash, b);
   }
 
+  stream(f: StreamFacts): void {
+    this.streams.set(f.exchangeId, f);
+  }
+
   get size(): number {
-    return this.sessions.size + this.exchanges.size + this.messages.size + this.turns.size + this.blobs.size;
+    return this.sessions.size + this.exchanges.size + this.messages.size + this.turns.size + this.blobs.size + this.streams.size;
   }
 
   get messageCount(): number {
@@ -56,6 +64,9 @@ export class PendingRecords {
       batch.turns = [...this.turns.values()];
       batch.blobs = [...this.blobs.values()];
     }
+    // Copies: a stream's facts keep changing after they are taken, and a batch must hold what was sent.
+    if (this.streams.size) batch.streams = [...this.streams.values()].map((f) => ({ ...f }));
+    this.streams.clear();
     this.sessions.clear();
     this.exchanges.clear();
     this.messages.clear();
@@ -77,6 +88,7 @@ export class PendingRecords {
     for (const m of b.messages) this.message(m);
     for (const t of b.turns ?? []) this.turn(t);
     for (const x of b.blobs ?? []) this.blob(x);
+    for (const f of b.streams ?? []) if (!this.streams.has(f.exchangeId)) this.stream(f);
   }
 
   /** Drops the oldest messages beyond `max`; returns how many. */

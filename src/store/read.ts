@@ -4,6 +4,8 @@ import type { Exchange, MessageKind, RpcMessage, Session } from '../capture/mode
 import { UsageError } from '../errors.js';
 import { openDatabase } from './db.js';
 import { rowToExchange, rowToMessage, rowToSession } from './rows.js';
+import { deleteStreams, readStreams } from './stream-rows.js';
+import type { StreamFacts } from '../capture/streams.js';
 
 export interface TimelineRow extends RpcMessage {
   /** HTTP status of the exchange that carried the message (101 for WebSocket), or null. */
@@ -114,6 +116,11 @@ export class CaptureStore {
     return (this.db.prepare(`SELECT * FROM exchanges WHERE session_id = ? ORDER BY started_at`).all(sessionId) as Record<string, unknown>[]).map(rowToExchange);
   }
 
+  /** The facts of a session's streams (event-stream responses, WebSocket connections, a stdio child). */
+  streams(sessionId: string): StreamFacts[] {
+    return readStreams(this.db, sessionId);
+  }
+
   exchange(id: string): Exchange | null {
     const row = this.db.prepare(`SELECT * FROM exchanges WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
     return row ? rowToExchange(row) : null;
@@ -196,6 +203,7 @@ export class CaptureStore {
     this.db.transaction(() => {
       for (const id of ids) {
         out.messages += del.messages.run(id).changes;
+        deleteStreams(this.db, id);
         out.exchanges += del.exchanges.run(id).changes;
         for (const d of delTurns) d.run(id);
         out.sessions += del.session.run(id).changes;

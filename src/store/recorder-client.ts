@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import type { Blob, Turn } from '../capture/turn.js';
+import type { StreamFacts } from '../capture/streams.js';
 import { packBatch } from './packed.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
 import type { RecorderStats } from './recorder.js';
@@ -106,6 +107,11 @@ export class RecorderClient {
     this.schedule();
   }
 
+  stream(f: StreamFacts): void {
+    this.pending.stream(f);
+    this.schedule();
+  }
+
   blob(b: Blob): void {
     this.pending.blob(b);
     this.gathered += b.text.length;
@@ -151,6 +157,7 @@ export class RecorderClient {
       this.dead.messages.push(...batch.messages);
       if (batch.turns) (this.dead.turns ??= []).push(...batch.turns);
       if (batch.blobs) (this.dead.blobs ??= []).push(...batch.blobs);
+      if (batch.streams) (this.dead.streams ??= []).push(...batch.streams);
       return;
     }
     const packed = packBatch(batch, this.buffer);
@@ -161,7 +168,7 @@ export class RecorderClient {
       this.onWarning(`capture database is ${Math.round(this.inflight / 1048576)} MB behind the traffic; payloads over ${CUT_TO} bytes are stored cut until it catches up`);
     }
     // Turns are few and small (the big texts they repeat are blobs, each sent once): cloned, not packed.
-    const model = batch.turns || batch.blobs ? { turns: batch.turns, blobs: batch.blobs } : undefined;
+    const model = batch.turns || batch.blobs || batch.streams ? { turns: batch.turns, blobs: batch.blobs, streams: batch.streams } : undefined;
     this.worker.postMessage({ type: 'batch', batch: packed, bytes, model } satisfies ToWorker, [packed.buffer]);
   }
 

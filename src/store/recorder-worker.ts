@@ -8,7 +8,7 @@ import { Recorder } from './recorder.js';
 // never block the event loop that forwards traffic.
 
 export type ToWorker =
-  | { type: 'batch'; batch: PackedBatch; bytes: number; model?: Pick<RecordBatch, 'turns' | 'blobs'> }
+  | { type: 'batch'; batch: PackedBatch; bytes: number; model?: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'> }
   | { type: 'flush'; id: number }
   | { type: 'close'; id: number };
 

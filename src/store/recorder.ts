@@ -3,6 +3,8 @@ import type { Exchange, RpcMessage, Session } from '../capture/model.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
 import type { Blob, Turn } from '../capture/turn.js';
 import { TurnWriter } from './turn-rows.js';
+import { StreamWriter } from './stream-rows.js';
+import type { StreamFacts } from '../capture/streams.js';
 import { BIG_COLUMNS, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
@@ -79,8 +81,18 @@ export class Recorder {
   }
 
   private turnWriter: TurnWriter | null = null;
+  private streamWriter: StreamWriter | null = null;
 
-  private writeModel(b: Pick<RecordBatch, 'turns' | 'blobs'>): void {
+  stream(f: StreamFacts): void {
+    this.pending.stream(f);
+    this.schedule();
+  }
+
+  private writeModel(b: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'>): void {
+    if (b.streams?.length) {
+      this.streamWriter ??= new StreamWriter(this.db);
+      this.streamWriter.write(b.streams);
+    }
     if (!b.turns?.length && !b.blobs?.length) return;
     this.turnWriter ??= new TurnWriter(this.db);
     this.turnWriter.write(b.turns ?? [], b.blobs ?? []);
@@ -130,8 +142,8 @@ export class Recorder {
    * Writes a batch packed by the proxy thread, binding its payload bytes as they are (no strings are
    * made of them here). Behind a backlog of failed writes it queues up instead, so order holds.
    */
-  writePacked(p: PackedBatch, model: Pick<RecordBatch, 'turns' | 'blobs'> = {}): boolean {
-    const modelCount = (model.turns?.length ?? 0) + (model.blobs?.length ?? 0);
+  writePacked(p: PackedBatch, model: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'> = {}): boolean {
+    const modelCount = (model.turns?.length ?? 0) + (model.blobs?.length ?? 0) + (model.streams?.length ?? 0);
     if (p.count === 0 && modelCount === 0) return true;
     const whole = () => ({ ...unpackBatch(p), ...model });
     if (this.pending.size > 0) {

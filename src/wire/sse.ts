@@ -23,8 +23,10 @@ export class SseDecoder {
   eventCount = 0;
   readonly errors: string[] = [];
 
-  constructor(private readonly onEvent: (e: SseEvent) => void) {
+  /** `onComment`: a comment line (`: ping`), the usual keep-alive. */
+  constructor(private readonly onEvent: (e: SseEvent) => void, onComment?: () => void) {
     this.parser = createParser({
+      onComment: onComment ? () => onComment() : undefined,
       onEvent: (e) => {
         this.eventCount++;
         this.onEvent({ event: e.event ?? 'message', data: e.data, id: e.id ?? null });

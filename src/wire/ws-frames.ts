@@ -20,6 +20,8 @@ export interface WsFrameHandlers {
   onMessage(m: WsMessage): void;
   /** A close frame: its code (1005 when it carried none) and reason. */
   onClose?(code: number, reason: string): void;
+  /** A ping or pong: liveness of the connection, no message. */
+  onPing?(): void;
   /** A framing or decompression error: the tap stops, the bytes keep flowing. */
   onError?(message: string): void;
 }
@@ -161,7 +163,7 @@ export class WsFrameDecoder {
       if (opcode === 8) {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
         this.handlers.onClose?.(code, payload.length > 2 ? payload.subarray(2).toString('utf8') : '');
-      }
+      } else this.handlers.onPing?.();
       return;
     }
     if (!this.begin(opcode, rsv1)) return;

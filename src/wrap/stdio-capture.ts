@@ -30,6 +30,7 @@ export class StdioCapture {
     this.session.target = commandLine;
     engine.hub.emit('session', this.session);
     engine.hub.emit('exchange', this.exchange);
+    engine.streams.opened(this.exchange, 'stdio', startedAt);
     this.decoders = {
       stdin: new NdjsonDecoder((m) => this.record('client->server', 'stdin', m)),
       stdout: new NdjsonDecoder((m) => this.record('server->client', 'stdout', m)),
@@ -56,6 +57,7 @@ export class StdioCapture {
     this.at = at;
     if (this.exchange.firstByteAt == null) this.exchange.firstByteAt = at;
     this.exchange.responseBytes += chunk.length;
+    this.engine.streams.bytes(this.exchange.id, chunk.length, at);
     this.decoders.stdout.push(chunk);
   }
 
@@ -88,12 +90,14 @@ export class StdioCapture {
       ex.status = 127;
       ex.failure = { kind: 'process-not-started', detail: how.error };
     }
+    this.engine.streams.closed(ex.id, this.stdinClosed ? 'client' : 'server', at);
     this.engine.hub.emit('exchange', ex);
     const reason = how.kind === 'failed' ? 'spawn-failed' : this.stdinClosed ? 'stdin-closed' : how.kind === 'signal' ? 'killed' : 'exited';
     this.engine.tracker.end(this.session.id, reason, at);
   }
 
   private record(direction: Direction, channel: 'stdin' | 'stdout' | 'stderr', messages: DecodedMessage[]): void {
+    if (channel === 'stdout') this.engine.streams.event(this.exchange.id, 'message', this.at);
     this.engine.tracker.record(this.session.id, this.exchange.id, direction, channel, messages, this.at);
   }
 }

@@ -256,7 +256,7 @@ function withAbsoluteEndpoint(res: http.ServerResponse, origin: string): http.Se
 }
 
 /** The SDK's server half over a `ws` socket: one JSON-RPC message per text frame. */
-class WsServerTransport implements Transport {
+export class WsServerTransport implements Transport {
   onclose?: () => void;
   onerror?: (e: Error) => void;
   onmessage?: (m: JSONRPCMessage) => void;

@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import type { TimelineRow } from '../../src/store/read.js';
 import { bytes, duration, pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';
+import type { RequestMark } from '../hooks/useRequestMarks.js';
 
 function rel(ms: number): string {
   if (ms < 1000) return `+${ms.toFixed(0)}ms`;
@@ -26,6 +27,10 @@ interface Props {
   width: number;
   /** tools/call requests a model turn caused: marked ◆. */
   caused?: Map<number, unknown>;
+  /** Requests waiting, abandoned by their client, or answered late (see useRequestMarks). */
+  marks?: Map<number, RequestMark>;
+  /** While live: a waiting request's latency column shows its wait so far, counted to this time. */
+  now?: number;
 }
 
 const SHORT_KIND: Record<string, string> = { request: 'req', notification: 'note', response: 'resp', error: 'error', invalid: 'inval', 'non-json': 'raw' };
@@ -42,7 +47,7 @@ export function timelineColumns(width: number) {
   return { ...c, method: Math.max(10, width - fixed) };
 }
 
-export function TimelineRows({ rows, selectedSeq, startedAt, width, caused }: Props) {
+export function TimelineRows({ rows, selectedSeq, startedAt, width, caused, marks, now }: Props) {
   const c = timelineColumns(width);
   const kind = (k: string) => (c.kind < 12 ? SHORT_KIND[k] ?? k : k);
   const size = (t: string) => (c.size ? ' ' + t.padStart(c.size) : '');
@@ -52,11 +57,14 @@ export function TimelineRows({ rows, selectedSeq, startedAt, width, caused }: Pr
       {rows.map((r) => {
         const arrow = r.direction === 'client->server' ? '→' : '←';
         const name = r.method === 'tools/call' && r.subject ? `tools/call ${r.subject}` : `${r.method ?? ''}${r.subject && r.method !== 'tools/call' ? ' ' + r.subject : ''}`;
-        const st = status(r);
-        const bad = st && st !== 'ok';
-        const line = `${caused?.has(r.seq) ? '◆' : ' '}${String(r.seq).padStart(c.seq - 1)} ${pad(rel(r.ts - startedAt), c.time)} ${arrow} ${pad(kind(r.kind), c.kind)} ${pad(name, c.method)} ${pad(r.rpcId == null ? '' : String(r.rpcId), c.id)} ${pad(st, c.status)} ${duration(r.kind === 'request' ? null : r.latencyMs).padStart(c.latency)}${size(bytes(r.size))}`;
+        const mark = marks?.get(r.seq);
+        const st = mark ?? status(r);
+        const bad = (st && st !== 'ok' && st !== 'waiting') || undefined;
+        // A request still waiting shows how long so far, growing while the session is live.
+        const wait = mark === 'waiting' && now != null ? `${duration(Math.max(0, now - r.ts))}…` : null;
+        const line = `${caused?.has(r.seq) ? '◆' : ' '}${String(r.seq).padStart(c.seq - 1)} ${pad(rel(r.ts - startedAt), c.time)} ${arrow} ${pad(kind(r.kind), c.kind)} ${pad(name, c.method)} ${pad(r.rpcId == null ? '' : String(r.rpcId), c.id)} ${pad(st, c.status)} ${(wait ?? duration(r.kind === 'request' ? null : r.latencyMs)).padStart(c.latency)}${size(bytes(r.size))}`;
         return (
-          <Text key={r.seq} wrap="truncate-end" inverse={r.seq === selectedSeq} color={bad ? color('red') : r.direction === 'server->client' ? color('cyan') : undefined}>
+          <Text key={r.seq} wrap="truncate-end" inverse={r.seq === selectedSeq} color={bad ? color('red') : wait ? color('yellow') : r.direction === 'server->client' ? color('cyan') : undefined}>
             {pad(line, width)}
           </Text>
         );

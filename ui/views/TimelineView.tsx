@@ -1,5 +1,7 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
+import { useRequestMarks } from '../hooks/useRequestMarks.js';
+import { useNow } from '../hooks/useInFlight.js';
 import type { Session } from '../../src/capture/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { completions, matches, parseFilter } from '../../src/analysis/filter.js';
@@ -18,7 +20,7 @@ const describe = (c: { conversation: string; turn: number; toolUse: string }) =>
 interface Props extends SessionViewProps {
   initialSeq?: number | null;
   onOpen: (seq: number) => void;
-  onAction: (a: 'diff' | 'problems' | 'yank' | 'export', seq: number | null) => void;
+  onAction: (a: 'diff' | 'problems' | 'inflight' | 'yank' | 'export', seq: number | null) => void;
   /** The filter lives with the app, so it survives a visit to a message's detail. */
   filter: string;
   setFilter: (f: string | ((prev: string) => string)) => void;
@@ -84,6 +86,8 @@ export function TimelineView({ store, session, version, height, width, input: in
     return want.length ? store.timeline(session.id, seqs ? { seqs: want } : { fromSeq: want[0], limit: want.length }) : [];
   }, [store, session.id, list.start, list.end, seqs, version]);
   const selectedSeq = count ? seqAt(list.selected) : null;
+  const marks = useRequestMarks(store, session, rows, version);
+  const now = useNow(live && [...marks.values()].includes('waiting'));
 
   useViewInput(inputRef, (input, key) => {
     if (editingRef.current) {
@@ -110,7 +114,7 @@ export function TimelineView({ store, session, version, height, width, input: in
     else if (a === 'stepForward' && play) setPlay({ ...play, paused: true, head: Math.min(total - 1, play.head + 1) });
     else if (a === 'stepBack' && play) setPlay({ ...play, paused: true, head: Math.max(0, play.head - 1) });
     else if (a === 'speed' && play) setPlay({ ...play, speed: SPEEDS[(SPEEDS.indexOf(play.speed) + 1) % SPEEDS.length] });
-    else if (a === 'diff' || a === 'problems' || a === 'yank' || a === 'export') onAction(a, selectedSeq);
+    else if (a === 'diff' || a === 'problems' || a === 'inflight' || a === 'yank' || a === 'export') onAction(a, selectedSeq);
     else return false;
     return true;
   }, () => editingRef.current);
@@ -130,7 +134,7 @@ export function TimelineView({ store, session, version, height, width, input: in
       </Text>
       {playLine ? <Text wrap="truncate-end" color={color('magenta')}>{playLine}</Text> : null}
       {caused.size ? <Text dimColor wrap="truncate-end">{`◆ ${caused.size} tools/call caused by a model turn${selectedSeq != null && caused.has(selectedSeq) ? ` · this one: ${describe(caused.get(selectedSeq)!)}` : ''}`}</Text> : null}
-      <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} caused={caused} />
+      <TimelineRows rows={rows} selectedSeq={selectedSeq} startedAt={session.startedAt} width={width} caused={caused} marks={marks} now={live ? now : undefined} />
     </Box>
   );
 }

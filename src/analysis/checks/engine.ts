@@ -3,6 +3,7 @@ import { gatewayAuth, gatewayServers, gatewayToolError, gatewayUpstream } from '
 import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
+import { STREAM_RULES } from './stream-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
 
@@ -16,7 +17,7 @@ export const RULES: Rule[] = [
   sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
-  ...MODEL_RULES,
+  ...STREAM_RULES, ...MODEL_RULES,
 ];
 
 export const DEFAULT_SLOW_MS = 5000;

@@ -120,7 +120,16 @@ export interface LiveClock {
   /** Monotonic milliseconds. */
   now(): number;
   after(ms: number, fn: () => void): { cancel(): void };
+  /** Epoch milliseconds, for rules that age requests still waiting (default Date.now). */
+  epoch?(): number;
 }
+
+/**
+ * A session with requests still waiting is checked again this often though nothing arrives: a call that
+ * hangs is news while it hangs (the stream rules age it against the session's history).
+ */
+const WAITING_RECHECK_MS = 5000;
+const waiting = (l: { messages: RpcMessage[] }) => l.messages.some((m) => m.kind === 'request' && m.direction === 'client->server' && m.correlatedSeq == null);
 
 const realClock: LiveClock = {
   now: () => performance.now(),
@@ -161,7 +170,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   };
   const check = (l: Live) => {
     const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()], conversation: conversation(l) },
-      { slowMs: opts.slowMs, live: !l.session.endedAt, now: Date.now() });
+      { slowMs: opts.slowMs, live: !l.session.endedAt, now: clock.epoch?.() ?? Date.now() });
     for (const f of findings) {
       if (f.severity !== 'error') continue;
       const key = keyOf(f);
@@ -181,6 +190,15 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       print(`check: ${f.severity} [${f.ruleId}] session ${l.session.id}: ${f.title}${again}${folded} — fix: ${f.fix}`);
     }
     if (l.session.endedAt) live.delete(l.session.id);
+    else if (waiting(l)) recheck(l);
+  };
+  const rechecks = new Map<Live, { cancel(): void }>();
+  const recheck = (l: Live) => {
+    if (rechecks.has(l)) return;
+    rechecks.set(l, clock.after(WAITING_RECHECK_MS, () => {
+      rechecks.delete(l);
+      if (live.get(l.session.id) === l) schedule(l);
+    }));
   };
   const round = () => {
     timer = null;
@@ -281,6 +299,8 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     stop() {
       offs.forEach((f) => f());
       timer?.cancel();
+      for (const r of rechecks.values()) r.cancel();
+      rechecks.clear();
       dirty.clear();
       live.clear();
     },
