@@ -76,7 +76,7 @@ describe.each(pins().litellm)('LiteLLM %s: live findings through mcptap proxy', 
     const c = await sdk('/mcp/', 'live-badkey', { 'x-litellm-api-key': 'Bearer sk-live-wrong-key' }).catch((e: Error) => e);
     expect(c).toBeInstanceOf(Error);
     const line = await liveLine('gateway-auth', /LiteLLM refused the key/);
-    expect(line).toMatch(f.badKeyMcpStatus === 500 ? /answered 500: LiteLLM refused the key, reported as a server error — fix: Send the master key \(or a virtual key, with a database\): claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp\/ --header "x-litellm-api-key: Bearer <key>"/ : /answered 400: LiteLLM refused the key \(not the master key/);
+    expect(line).toMatch(f.badKeyMcpStatus === 500 ? /answered 500: LiteLLM refused the key, reported as a server error \(\+1 consequence: \[upstream-failure\]\) — fix: Send the master key \(or a virtual key, with a database\): claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp\/ --header "x-litellm-api-key: Bearer <key>"/ : /answered 400: LiteLLM refused the key \(not the master key/);
     expect(out).not.toContain('sk-live-wrong-key');
   });
 
