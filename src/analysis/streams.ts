@@ -58,7 +58,8 @@ function endOf(session: Session, e: Exchange, f: StreamFacts): StreamEnd | null 
   if (session.endReason === 'proxy-stopped' && session.endedAt != null && Math.abs(session.endedAt - closedAt) < 1000 && (e.aborted || f.closedBy == null)) return 'proxy-stopped';
   const by = f.closedBy ?? e.closedBy;
   if (by === 'client') return e.kind === 'websocket' && e.aborted ? 'reset' : 'client-closed';
-  if (e.failure && e.failure.kind !== 'client-aborted') return 'reset';
+  // Cut mid-response (or its frames broke): the stream was there and went. An upstream never reached had no stream.
+  if (e.failure?.kind === 'body-cut' || e.failure?.kind === 'bad-frames') return 'reset';
   if (closedAt - (f.lastActivityAt ?? f.openedAt) >= IDLE_END_MS) return 'idle-timeout';
   return 'server-ended';
 }
@@ -76,7 +77,7 @@ export function sessionStreams(session: Session, messages: RpcMessage[], exchang
   }
   const out: StreamView[] = [];
   for (const e of exchanges) {
-    const failedPost = e.kind === 'http' && e.method === 'POST' && e.failure != null;
+    const failedPost = e.kind === 'http' && e.method === 'POST' && e.failure?.kind === 'body-cut';
     if (!isStreamExchange(e) && !rows.has(e.id) && !failedPost) continue;
     const f = rows.get(e.id) ?? derived(e, byExchange.get(e.id) ?? []);
     const closedAt = f.closedAt ?? e.endedAt;
