@@ -12,7 +12,7 @@ import { openDatabase } from '../src/store/db.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/migrations.js';
 import { readRecording } from '../src/store/jsonl.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
-import type { Exchange, RpcMessage } from '../src/capture/model.js';
+import type { Exchange, RpcMessage } from '../src/model/model.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // Facts as data: what went wrong and what the proxy changed are kinds with fields, produced by real

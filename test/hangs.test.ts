@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runChecks, type Finding } from '../src/analysis/checks/engine.js';
 import { STREAM_RULES } from '../src/analysis/checks/stream-rules.js';
 import { attachLiveChecks, type LiveClock } from '../src/analysis/checks/live.js';
-import { useClock } from '../src/capture/clock.js';
+import { useClock } from '../src/model/clock.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import http from 'node:http';

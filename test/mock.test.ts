@@ -9,7 +9,7 @@ import { startMock, type RunningMock } from '../src/replay/mock.js';
 import type { Recording } from '../src/replay/recording.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { diffSessions } from '../src/analysis/diff.js';
-import type { RpcMessage } from '../src/capture/model.js';
+import type { RpcMessage } from '../src/model/model.js';
 import { connectClient, startSseServer, startStreamableServer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 

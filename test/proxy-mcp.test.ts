@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
-import type { RpcMessage, Session } from '../src/capture/model.js';
+import type { RpcMessage, Session } from '../src/model/model.js';
 import { connectClient, startSseServer, startStatelessServer, startStreamableServer, startWsServer, type Peer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rewriteText } from '../src/capture/facts.js';
+import { rewriteText } from '../src/model/facts.js';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { connectClient, echoServer, startPlainToolsServer, startRawHttpServer, startSseServer, startWsServer, type Peer } from './helpers/peers.js';

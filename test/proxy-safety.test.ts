@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rewriteText } from '../src/capture/facts.js';
+import { rewriteText } from '../src/model/facts.js';
 import http from 'node:http';
 import fs from 'node:fs';
 import net from 'node:net';

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { rewriteText } from '../src/capture/facts.js';
+import { rewriteText } from '../src/model/facts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import type { Exchange, RpcMessage, Session } from '../src/capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../src/model/model.js';
 import { openDatabase } from '../src/store/db.js';
 import { RecorderClient } from '../src/store/recorder-client.js';
 import { CaptureStore } from '../src/store/read.js';

@@ -6,8 +6,8 @@ import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/type
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { writeRecording } from '../src/store/jsonl.js';
-import { header } from '../src/capture/headers.js';
-import type { RpcMessage, Session } from '../src/capture/model.js';
+import { header } from '../src/model/headers.js';
+import type { RpcMessage, Session } from '../src/model/model.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import type { Recording } from '../src/replay/recording.js';

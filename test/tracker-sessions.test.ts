@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureHub } from '../src/capture/hub.js';
 import { SessionTracker, type SessionHint } from '../src/capture/tracker.js';
-import type { Exchange } from '../src/capture/model.js';
+import type { Exchange } from '../src/model/model.js';
 
 // Which session the tracker puts each exchange in, one row per situation: the exchanges in order, and
 // the session each lands in as a letter (A the first session made, B the next…). The tracker is the

@@ -1,7 +1,7 @@
 import type { ConversationTurn } from '../capture/conversation.js';
 import { joinTurns } from '../capture/conversation.js';
 import { canonicalJson } from '../capture/join.js';
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import { readRecording } from '../store/jsonl.js';
 import type { CaptureStore } from '../store/read.js';

@@ -1,6 +1,6 @@
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
-import { decodeErrorText } from '../capture/facts.js';
-import { header, mediaType } from '../capture/headers.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
+import { decodeErrorText } from '../model/facts.js';
+import { header, mediaType } from '../model/headers.js';
 import { align } from './align.js';
 import { diffJson, type PathDiff } from './jsondiff.js';
 import { normalize, parseIgnore } from './normalize.js';

@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../capture/model.js';
+import type { RpcMessage } from '../model/model.js';
 
 /**
  * The timeline's filter language: terms separated by spaces, all of which must hold.

@@ -1,4 +1,4 @@
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 import { describeGateway, LITELLM_SEPARATOR } from '../capture/gateway.js';
 import type { PathDiff } from './jsondiff.js';
 import type { ToolSurfaceDiff } from './tools.js';

@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../capture/model.js';
+import type { RpcMessage } from '../model/model.js';
 import { describeOutcome, type DiffReport } from './diff.js';
 import type { PathDiff } from './jsondiff.js';
 

@@ -1,6 +1,6 @@
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { StreamFacts } from '../capture/streams.js';
-import { header, mediaType } from '../capture/headers.js';
+import { header, mediaType } from '../model/headers.js';
 
 /** The request facts that explain a hang: what it waited on, who gave up first, and when its answer came. */
 export interface RequestFacts {

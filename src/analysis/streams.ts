@@ -1,6 +1,6 @@
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { StreamFacts } from '../capture/streams.js';
-import { header } from '../capture/headers.js';
+import { header } from '../model/headers.js';
 import { isStreamExchange, requestFacts, type RequestFacts } from './requests.js';
 
 /** What a stream was, in the words of the transports. */

@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../capture/model.js';
+import type { RpcMessage } from '../model/model.js';
 import { diffJson, type PathDiff } from './jsondiff.js';
 
 export interface ToolInfo {

@@ -1,4 +1,4 @@
-import type { Exchange, RpcMessage } from '../capture/model.js';
+import type { Exchange, RpcMessage } from '../model/model.js';
 
 /** Quotes a word for a POSIX shell when it needs it, so a printed command pastes as it is. */
 export function shellWord(w: string): string {

@@ -1,4 +1,4 @@
-import type { Session } from './model.js';
+import type { Session } from '../model/model.js';
 import type { ToolResultBlock, Turn, TurnError } from './turn.js';
 import { linkToolUses, type LinkedBy, type McpCall } from './join.js';
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { CaptureHub } from './hub.js';
-import type { Exchange, HeaderList, Session } from './model.js';
+import type { Exchange, HeaderList, Session } from '../model/model.js';
 import type { Blob, Turn } from './turn.js';
 import { inputOf, type ModelRequest } from '../wire/model-api/types.js';
-import { header } from './headers.js';
-import { newSessionId } from './ids.js';
+import { header } from '../model/headers.js';
+import { newSessionId } from '../model/ids.js';
 
 export interface ConversationOptions {
   target: string;

@@ -1,5 +1,5 @@
-import type { GatewayInfo, HeaderList } from './model.js';
-import { header } from './headers.js';
+import type { GatewayInfo, HeaderList } from '../model/model.js';
+import { header } from '../model/headers.js';
 
 // Recognising an MCP gateway (LiteLLM's proxy) from what it answers, and which upstream servers a session
 // reached through it: the servers the client selected (path or x-mcp-servers header) and the server

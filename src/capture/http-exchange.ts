@@ -1,5 +1,5 @@
 import type { CaptureHub } from './hub.js';
-import type { Channel, Exchange, Failure, HeaderList, Session } from './model.js';
+import type { Channel, Exchange, Failure, HeaderList, Session } from '../model/model.js';
 import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
@@ -8,7 +8,7 @@ import { ModelTurnCapture } from './model-exchange.js';
 import { recordHead } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
-import { header, mediaType } from './headers.js';
+import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
 import { SseDecoder, type SseEvent } from '../wire/sse.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Exchange, RpcMessage, Session } from './model.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { Blob, Turn } from './turn.js';
 import type { StreamFacts } from './streams.js';
 

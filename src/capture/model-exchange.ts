@@ -1,10 +1,10 @@
 import type { ConversationTracker } from './conversations.js';
-import type { Exchange } from './model.js';
+import type { Exchange } from '../model/model.js';
 import type { Turn, TurnError } from './turn.js';
 import { decodeModelRequest } from '../wire/model-api/request.js';
 import { looksLikeModelRequest } from '../wire/model-api/detect.js';
 import { ModelResponseDecoder } from '../wire/model-api/reader.js';
-import { failureText } from './facts.js';
+import { failureText } from '../model/facts.js';
 import { parseJson, type ModelApi, type ModelRequest, type ModelResponse } from '../wire/model-api/types.js';
 
 /** Assistant text kept on a turn; the whole answer stays on the exchange. */

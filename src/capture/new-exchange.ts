@@ -1,5 +1,5 @@
-import { newExchangeId } from './ids.js';
-import type { Exchange, HeaderList } from './model.js';
+import { newExchangeId } from '../model/ids.js';
+import type { Exchange, HeaderList } from '../model/model.js';
 import type { Redactor } from './redact.js';
 
 /** What is known of an exchange when it starts; the rest fills in as it goes. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { HeaderList } from './model.js';
+import type { HeaderList } from '../model/model.js';
 
 const SECRET_HEADERS = new Set([
   'authorization', 'proxy-authorization', 'cookie', 'set-cookie',

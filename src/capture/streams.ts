@@ -1,6 +1,6 @@
 import type { CaptureHub } from './hub.js';
-import type { Exchange } from './model.js';
-import { header } from './headers.js';
+import type { Exchange } from '../model/model.js';
+import { header } from '../model/headers.js';
 
 /** What carried a stream: a POST's SSE answer, a GET stream (standalone or legacy), a WebSocket, a stdio child. */
 export type StreamCarrier = 'post-sse' | 'get-sse' | 'websocket' | 'stdio';

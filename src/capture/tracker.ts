@@ -1,8 +1,8 @@
 import type { CaptureHub } from './hub.js';
-import type { Channel, Direction, Exchange, RpcMessage, Session, Transport } from './model.js';
+import type { Channel, Direction, Exchange, RpcMessage, Session, Transport } from '../model/model.js';
 import type { DecodedMessage } from '../wire/jsonrpc.js';
-import { newSessionId } from './ids.js';
-import { header } from './headers.js';
+import { newSessionId } from '../model/ids.js';
+import { header } from '../model/headers.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { isOAuthDiscoveryPath } from '../wire/oauth-paths.js';
 import { LITELLM_OUTCOMES_META, LITELLM_SEPARATOR, LITELLM_SERVER_NAME, listedPrefixes, recogniseGateway, selectedServers, type ServerSelection } from './gateway.js';

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { CaptureContext } from './http-exchange.js';
-import { header } from './headers.js';
-import type { Direction, Exchange, Failure, HeaderList, Session } from './model.js';
+import { header } from '../model/headers.js';
+import type { Direction, Exchange, Failure, HeaderList, Session } from '../model/model.js';
 import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
 import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';

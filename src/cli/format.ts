@@ -1,6 +1,6 @@
 import { isLive, sessionLength, type SessionSpan } from '../store/liveness.js';
-import { decodeErrorText } from '../capture/facts.js';
-import type { RpcMessage, Session } from '../capture/model.js';
+import { decodeErrorText } from '../model/facts.js';
+import type { RpcMessage, Session } from '../model/model.js';
 import { describeGateway } from '../capture/gateway.js';
 
 export function arrow(m: Pick<RpcMessage, 'direction'>): string {

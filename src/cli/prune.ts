@@ -1,7 +1,7 @@
 import { LIVE_MS } from '../store/liveness.js';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
 import { isoTime } from './format.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { diffSessions, type DiffReport } from '../analysis/diff.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
 import { renderDiffText } from '../analysis/render.js';
-import type { HeaderList } from '../capture/model.js';
+import type { HeaderList } from '../model/model.js';
 import { EXIT, UsageError } from '../errors.js';
 import { replaySession, type ReplayTransport } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';

@@ -7,7 +7,7 @@ import { diffSessions } from '../analysis/diff.js';
 import { isRecordingPath } from '../analysis/input.js';
 import { diffJson, type PathDiff } from '../analysis/jsondiff.js';
 import { normalize } from '../analysis/normalize.js';
-import type { HeaderList, RpcMessage } from '../capture/model.js';
+import type { HeaderList, RpcMessage } from '../model/model.js';
 import { EXIT, UsageError } from '../errors.js';
 import { replaySession } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
 import { duration, isoTime, pad, sessionRowJson, shortLabel } from './format.js';
 import { TurnReader } from '../store/turns-read.js';
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 
 const API_SHORT: Record<string, string> = { 'anthropic-messages': 'anthropic', 'anthropic-count-tokens': 'anthropic', 'openai-chat': 'openai-chat', 'openai-responses': 'responses' };
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { exchangeTrouble, rewritesText } from '../capture/facts.js';
+import { exchangeTrouble, rewritesText } from '../model/facts.js';
 import { filteredSeqs } from '../store/filtered.js';
 import { action, dbOption, examples, printJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';

@@ -1,4 +1,4 @@
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 import { isRecordingPath } from '../analysis/input.js';
 import { importRecording, readRecording } from '../store/jsonl.js';
 import { CaptureStore } from '../store/read.js';

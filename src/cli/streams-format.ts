@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../capture/model.js';
+import type { RpcMessage } from '../model/model.js';
 import type { RequestFacts } from '../analysis/requests.js';
 import type { StreamView } from '../analysis/streams.js';
 import { bytes, clockTime, duration } from './format.js';

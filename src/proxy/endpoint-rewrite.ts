@@ -1,4 +1,4 @@
-import { header, mediaType } from '../capture/headers.js';
+import { header, mediaType } from '../model/headers.js';
 import type { BodyRewriter, Transform } from './transforms.js';
 
 export interface EndpointRewriteOptions {

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { isLiteLLMMcpRoute } from '../capture/gateway.js';
-import type { HeaderList, Rewrite, RewriteKind } from '../capture/model.js';
+import type { HeaderList, Rewrite, RewriteKind } from '../model/model.js';
 import { endpointTransform } from './endpoint-rewrite.js';
 import { oauthChallengeTransform, oauthResourceTransform } from './oauth-rewrite.js';
 import { proxiedUrl, type Target } from './target.js';

@@ -2,9 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { CaptureEngine } from '../capture/engine.js';
-import { now } from '../capture/clock.js';
-import { pairs } from '../capture/headers.js';
-import type { Direction } from '../capture/model.js';
+import { now } from '../model/clock.js';
+import { pairs } from '../model/headers.js';
+import type { Direction } from '../model/model.js';
 import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
 

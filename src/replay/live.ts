@@ -1,4 +1,4 @@
-import type { RpcId } from '../capture/model.js';
+import type { RpcId } from '../model/model.js';
 import type { Recording } from './recording.js';
 
 const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));

@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../capture/model.js';
+import type { RpcMessage } from '../model/model.js';
 import { parsePayload, type Recording } from './recording.js';
 
 // Matching live requests to recorded ones, for mock (client requests) and replay (server requests):

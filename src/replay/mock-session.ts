@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Channel, RpcId, RpcMessage } from '../capture/model.js';
+import type { Channel, RpcId, RpcMessage } from '../model/model.js';
 import { CallMatcher, callKey, describeCall, progressToken, recordedCalls, unsolicitedMessages, type RecordedCall, type Unsolicited } from './match.js';
 import { parsePayload, type Recording } from './recording.js';
 

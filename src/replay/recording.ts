@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../capture/model.js';
+import type { RpcMessage } from '../model/model.js';
 import type { DiffInput } from '../analysis/diff.js';
 
 /**

@@ -1,7 +1,7 @@
 import { CaptureStore } from '../store/read.js';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Exchange, HeaderList, RpcId, Session, Transport } from '../capture/model.js';
+import type { Exchange, HeaderList, RpcId, Session, Transport } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import { startProxy } from '../proxy/server.js';
 import { CallMatcher, recordedCalls } from './match.js';

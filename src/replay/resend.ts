@@ -1,4 +1,4 @@
-import type { Exchange, RpcMessage } from '../capture/model.js';
+import type { Exchange, RpcMessage } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import type { Recording } from './recording.js';
 

@@ -1,5 +1,5 @@
-import type { Exchange, RpcId, RpcMessage, Transport } from '../capture/model.js';
-import { header, mediaType } from '../capture/headers.js';
+import type { Exchange, RpcId, RpcMessage, Transport } from '../model/model.js';
+import { header, mediaType } from '../model/headers.js';
 import type { Recording } from './recording.js';
 
 /** A request the replay sends as recorded. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { WebSocket } from 'ws';
-import type { HeaderList } from '../capture/model.js';
-import { header, mediaType, pairs } from '../capture/headers.js';
+import type { HeaderList } from '../model/model.js';
+import { header, mediaType, pairs } from '../model/headers.js';
 import { isSecretHeader } from '../capture/redact.js';
 import { SseDecoder } from '../wire/sse.js';
 

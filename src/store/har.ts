@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { failureText, rewritesText } from '../capture/facts.js';
+import { failureText, rewritesText } from '../model/facts.js';
 import { STATUS_CODES } from 'node:http';
 import type { Entry, Har, Header, QueryString } from 'har-format';
-import type { Exchange, HeaderList, RpcMessage } from '../capture/model.js';
-import { header, mediaType } from '../capture/headers.js';
+import type { Exchange, HeaderList, RpcMessage } from '../model/model.js';
+import { header, mediaType } from '../model/headers.js';
 import type { CaptureStore } from './read.js';
 import { TurnReader } from './turns-read.js';
 

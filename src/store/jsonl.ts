@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
-import { newExchangeId, newSessionId } from '../capture/ids.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
+import { newExchangeId, newSessionId } from '../model/ids.js';
 import { UsageError } from '../errors.js';
 import type { CaptureStore } from './read.js';
 import type { RecordBatch } from './pending.js';
@@ -15,10 +15,10 @@ import { exchangeOfRecord, messageOfRecord } from './record-facts.js';
  * Recording files: JSON lines. Line 1 is `{"type":"mcptap-recording","version":1,"session":{…}}`; then
  * `{"type":"exchange","exchange":{…}}` and `{"type":"message","message":{…}}` lines in capture order
  * (an exchange before the first message it carried). Objects are the model types of
- * src/capture/model.ts, already redacted. Version 2 adds, for a model-api conversation, `{"type":"blob",
+ * src/model/model.ts, already redacted. Version 2 adds, for a model-api conversation, `{"type":"blob",
  * "blob":{hash,text}}` lines (its tools arrays and system prompts) and `{"type":"turn","turn":{…}}` lines;
  * version 3 records facts as data: an exchange's `failure` and `rewrites` (kinds and fields, see
- * src/capture/facts.ts) in place of the sentences `error` and `rewrite`, and a message's `decodeError`
+ * src/model/facts.ts) in place of the sentences `error` and `rewrite`, and a message's `decodeError`
  * as `{kind, detail}`; older versions' sentences are read back into facts. A newer version is refused;
  * every older one stays readable.
  */

@@ -1,5 +1,5 @@
-import type { DecodeError, Exchange, Failure, HeaderList, MessageKind, Rewrite } from '../capture/model.js';
-import { header } from '../capture/headers.js';
+import type { DecodeError, Exchange, Failure, HeaderList, MessageKind, Rewrite } from '../model/model.js';
+import { header } from '../model/headers.js';
 
 // Databases (schema < 6) and recordings (version < 3) written before the capture recorded facts as data
 // hold them as sentences: `Exchange.error`, `Exchange.rewrite` ("a; b"), `RpcMessage.decodeError`.

@@ -1,4 +1,4 @@
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 
 /** What the store knows of a session's traffic in time. */
 export interface SessionSpan {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Exchange, RpcMessage } from '../capture/model.js';
+import type { Exchange, RpcMessage } from '../model/model.js';
 import { decodeErrorFromText, failureFromText, rewritesFromText } from './legacy-facts.js';
 
 /** Schema 5 → 6: exchanges gain `failure` and `rewrites` (JSON), and `messages.decode_error` becomes JSON. */

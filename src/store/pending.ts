@@ -1,4 +1,4 @@
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { Blob, Turn } from '../capture/turn.js';
 import type { StreamFacts } from '../capture/streams.js';
 

@@ -1,6 +1,6 @@
 import type { SessionSpan } from './liveness.js';
 import type Database from 'better-sqlite3';
-import type { Exchange, MessageKind, RpcMessage, Session } from '../capture/model.js';
+import type { Exchange, MessageKind, RpcMessage, Session } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import { openDatabase } from './db.js';
 import { rowToExchange, rowToMessage, rowToSession } from './rows.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DecodeError, Exchange, Failure, Rewrite, RpcMessage } from '../capture/model.js';
+import type { DecodeError, Exchange, Failure, Rewrite, RpcMessage } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import { decodeErrorFromText, failureFromText, rewritesFromText } from './legacy-facts.js';
 

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { Blob, Turn } from '../capture/turn.js';
 import type { StreamFacts } from '../capture/streams.js';
 import { packBatch } from './packed.js';

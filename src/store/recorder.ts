@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Exchange, RpcMessage, Session } from '../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import { PendingRecords, type RecordBatch } from './pending.js';
 import type { Blob, Turn } from '../capture/turn.js';
 import { TurnWriter } from './turn-rows.js';

@@ -1,4 +1,4 @@
-import type { DecodeError, Exchange, RpcId, RpcMessage, Session } from '../capture/model.js';
+import type { DecodeError, Exchange, RpcId, RpcMessage, Session } from '../model/model.js';
 import { decodeErrorFromText, failureFromText, rewritesFromText } from './legacy-facts.js';
 
 // The mapping between the model and SQLite rows lives here only, so the recorder, the read API and

@@ -1,4 +1,4 @@
-import type { Session } from '../capture/model.js';
+import type { Session } from '../model/model.js';
 import type { Turn } from '../capture/turn.js';
 import { mcpCallOf, toolNamesOf, type McpCall } from '../capture/join.js';
 import { joinTurns, type Conversation } from '../capture/conversation.js';

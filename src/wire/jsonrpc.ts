@@ -1,4 +1,4 @@
-import type { DecodeError, MessageKind, RpcId } from '../capture/model.js';
+import type { DecodeError, MessageKind, RpcId } from '../model/model.js';
 
 export interface Classified {
   kind: MessageKind;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { CaptureEngine } from '../capture/engine.js';
-import { now } from '../capture/clock.js';
+import { now } from '../model/clock.js';
 import { attachRecorder, type AttachedStore } from '../proxy/store-link.js';
 import { StdioCapture, type ProcessEnd } from './stdio-capture.js';
 import { shellLine } from './shell.js';

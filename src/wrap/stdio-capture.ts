@@ -1,5 +1,5 @@
 import type { CaptureEngine } from '../capture/engine.js';
-import type { Direction, Exchange, Session } from '../capture/model.js';
+import type { Direction, Exchange, Session } from '../model/model.js';
 import { newExchange } from '../capture/new-exchange.js';
 import { LineSplitter, NdjsonDecoder } from '../wire/ndjson.js';
 import type { DecodedMessage } from '../wire/jsonrpc.js';

@@ -1,4 +1,4 @@
-import type { RpcMessage, Session } from '../../src/capture/model.js';
+import type { RpcMessage, Session } from '../../src/model/model.js';
 import { diffSessions, type DiffInput } from '../../src/analysis/diff.js';
 
 // Two 10,000-message sessions of realistic shape (tools/call pairs with progress and log

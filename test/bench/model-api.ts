@@ -7,7 +7,7 @@ import { CaptureHub } from '../../src/capture/hub.js';
 import { ConversationTracker } from '../../src/capture/conversations.js';
 import { ModelTurnCapture } from '../../src/capture/model-exchange.js';
 import { Redactor } from '../../src/capture/redact.js';
-import type { Exchange } from '../../src/capture/model.js';
+import type { Exchange } from '../../src/model/model.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { listen } from '../helpers/peers.js';
 import { CaptureStore } from '../../src/store/read.js';

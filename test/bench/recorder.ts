@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RpcMessage, Session } from '../../src/capture/model.js';
+import type { RpcMessage, Session } from '../../src/model/model.js';
 import { openDatabase } from '../../src/store/db.js';
 import { RecorderClient } from '../../src/store/recorder-client.js';
 

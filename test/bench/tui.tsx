@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import React from 'react';
 import { render } from 'ink-testing-library';
-import type { RpcMessage, Session } from '../../src/capture/model.js';
+import type { RpcMessage, Session } from '../../src/model/model.js';
 import { openDatabase } from '../../src/store/db.js';
 import { CaptureStore } from '../../src/store/read.js';
 import { MESSAGE_COLUMNS, SESSION_COLUMNS, messageToRow, sessionToRow } from '../../src/store/rows.js';

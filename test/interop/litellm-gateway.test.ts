@@ -5,7 +5,7 @@ import { writeRecording } from '../../src/store/jsonl.js';
 import { runChecks, type Finding } from '../../src/analysis/checks/engine.js';
 import { reqHeader } from '../../src/analysis/checks/context.js';
 import { describeGateway, gatewayDebugHeaders } from '../../src/capture/gateway.js';
-import type { Session } from '../../src/capture/model.js';
+import type { Session } from '../../src/model/model.js';
 import { connectClient } from '../helpers/peers.js';
 import { factsFor } from './facts.js';
 import { MASTER_KEY } from './litellm.js';

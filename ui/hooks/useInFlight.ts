@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { CaptureStore } from '../../src/store/read.js';
-import type { RpcMessage, Session } from '../../src/capture/model.js';
+import type { RpcMessage, Session } from '../../src/model/model.js';
 import type { StreamFacts } from '../../src/capture/streams.js';
 import { requestFacts, type RequestFacts } from '../../src/analysis/requests.js';
 import { sessionStreams, type StreamView } from '../../src/analysis/streams.js';

@@ -1,6 +1,6 @@
 import { useMemo } from 'react';
 import type { CaptureStore, TimelineRow } from '../../src/store/read.js';
-import type { RpcMessage, Session } from '../../src/capture/model.js';
+import type { RpcMessage, Session } from '../../src/model/model.js';
 import { requestFacts } from '../../src/analysis/requests.js';
 
 /** How the timeline marks a request (and a late answer): still waiting, given up on by its client, answered too late, never answered in a session that ended. */

@@ -1,5 +1,5 @@
 import { useStdin, useStdout } from 'ink';
-import type { Session } from '../../src/capture/model.js';
+import type { Session } from '../../src/model/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { editInEditor, resend } from '../../src/cli/resend.js';
 import { resendPart } from '../../src/replay/resend.js';

@@ -1,7 +1,7 @@
 import type { Key } from 'ink';
 import type { MutableRefObject } from 'react';
 import type { CaptureStore } from '../../src/store/read.js';
-import type { Session } from '../../src/capture/model.js';
+import type { Session } from '../../src/model/model.js';
 
 /** A view's key handler; returns true when it used the key (the app then does nothing more with it). */
 export type ViewInput = (input: string, key: Key) => boolean | void;

@@ -1,7 +1,7 @@
 import React, { useMemo, useState } from 'react';
-import { decodeErrorText, exchangeTrouble, rewriteText } from '../../src/capture/facts.js';
+import { decodeErrorText, exchangeTrouble, rewriteText } from '../../src/model/facts.js';
 import { Box, Text } from 'ink';
-import type { Session } from '../../src/capture/model.js';
+import type { Session } from '../../src/model/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { clockTime, duration } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';

@@ -1,6 +1,6 @@
 import React from 'react';
 import { Box, Text } from 'ink';
-import type { Session } from '../../src/capture/model.js';
+import type { Session } from '../../src/model/model.js';
 import { pad, shortLabel } from '../../src/cli/format.js';
 import { color } from '../theme.js';
 import { isLive, type SessionSpan } from '../../src/store/liveness.js';

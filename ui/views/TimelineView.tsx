@@ -2,7 +2,7 @@ import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
 import { useRequestMarks } from '../hooks/useRequestMarks.js';
 import { useNow } from '../hooks/useInFlight.js';
-import type { Session } from '../../src/capture/model.js';
+import type { Session } from '../../src/model/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { completions, matches, parseFilter } from '../../src/analysis/filter.js';
 import { actionFor } from '../keymap.js';

@@ -1,6 +1,6 @@
-import type { DecodeError, Exchange, Failure, FailureKind, Rewrite, RewriteKind, RpcMessage } from '../../capture/model.js';
-import { decodeErrorText, failureText, rewriteText } from '../../capture/facts.js';
-import { header, mediaType } from '../../capture/headers.js';
+import type { DecodeError, Exchange, Failure, FailureKind, Rewrite, RewriteKind, RpcMessage } from '../../model/model.js';
+import { decodeErrorText, failureText, rewriteText } from '../../model/facts.js';
+import { header, mediaType } from '../../model/headers.js';
 import type { CheckInput, Claims, Evidence, Finding, Severity } from './types.js';
 
 const views = new WeakMap<CheckInput, SessionView>();
@@ -109,7 +109,7 @@ export function unexpectedAnswer(v: SessionView, e: Exchange): string | null {
   return type.includes('json') || type === 'text/event-stream' ? null : type || 'no Content-Type';
 }
 
-// What the capture recorded about an exchange or a message (src/capture/facts.ts), read in one place.
+// What the capture recorded about an exchange or a message (src/model/facts.ts), read in one place.
 
 /** mcptap answered the client itself (502) because the upstream could not be reached; the errno and reason, or null. */
 export function upstreamUnreachable(e: Exchange): string | null {

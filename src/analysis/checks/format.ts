@@ -1,4 +1,4 @@
-import type { Session } from '../../capture/model.js';
+import type { Session } from '../../model/model.js';
 import { RULES } from './engine.js';
 import type { Finding } from './types.js';
 

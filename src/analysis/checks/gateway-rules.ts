@@ -1,6 +1,6 @@
-import type { Exchange, RpcMessage } from '../../capture/model.js';
+import type { Exchange, RpcMessage } from '../../model/model.js';
 import { isLiteLLMMcpRoute, LITELLM_SEPARATOR, routeOfTool, selectedServers } from '../../capture/gateway.js';
-import { header } from '../../capture/headers.js';
+import { header } from '../../model/headers.js';
 import { claudeAdd, payload, reqHeader, SessionView } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Exchange } from '../../capture/model.js';
+import type { Exchange } from '../../model/model.js';
 import {
   answeredByProxy, claudeAdd, cutMidResponse, endpointRewrite as endpointRewriteOf, locationRewritten, metadataUrlRewritten, movedResource,
   failureOf, otherRewrite, reqHeader, resHeader, resType, SessionView, unexpectedAnswer, upstreamUnreachable,

@@ -1,5 +1,5 @@
 import type { CaptureHub } from '../../capture/hub.js';
-import type { Exchange, RpcMessage, Session } from '../../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../../model/model.js';
 import { runChecks } from './engine.js';
 import type { Turn } from '../../capture/turn.js';
 import { mcpCallOf, resultOf, toolNamesOf, type McpCall } from '../../capture/join.js';

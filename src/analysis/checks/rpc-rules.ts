@@ -1,4 +1,4 @@
-import type { RpcMessage } from '../../capture/model.js';
+import type { RpcMessage } from '../../model/model.js';
 import { decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 

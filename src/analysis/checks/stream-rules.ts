@@ -1,4 +1,4 @@
-import type { Exchange } from '../../capture/model.js';
+import type { Exchange } from '../../model/model.js';
 import { ageAtGiveUp, isStreamExchange, requestFacts, type RequestFacts } from '../requests.js';
 import { sessionStreams, type StreamView } from '../streams.js';
 import { reqHeader, SessionView } from './context.js';

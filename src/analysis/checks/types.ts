@@ -1,4 +1,4 @@
-import type { Exchange, RpcMessage, Session } from '../../capture/model.js';
+import type { Exchange, RpcMessage, Session } from '../../model/model.js';
 import type { ConversationTurn } from '../../capture/conversation.js';
 
 export type Severity = 'error' | 'warning' | 'info';
