@@ -29,7 +29,8 @@ const DECODE_LIMIT = 64 * 1024 * 1024;
  * The capture side of one HTTP exchange. Every method runs from the capture queue, never on the
  * forwarding path. It decodes the request body, then the response (a JSON body or an SSE stream),
  * and hands messages to the tracker once the exchange's session is known: that needs both the request
- * body (is it `initialize`?) and the response head (did the server issue `Mcp-Session-Id`?).
+ * body (is it `initialize`?) and the response head (did the server issue `Mcp-Session-Id`?), unless the
+ * request names a session the tracker already knows (see placedByRequest).
  */
 export class HttpExchangeCapture {
   private session: Session | null = null;
