@@ -86,7 +86,12 @@ describe('a clean session', () => {
     for (const [kind, start, path] of [['streamable-http', startStreamableServer, '/mcp'], ['sse', startSseServer, '/sse'], ['websocket', startWsServer, '/']] as const) {
       const srv = await peer((start as () => Promise<Peer>)());
       const fs = await capture(srv.url, 'busy-' + kind, async (url) => {
-        const c = await connectClient(kind, (kind === 'websocket' ? url.replace(/^http/, 'ws') : url) + path);
+        // server-everything asks for roots 350 ms after `initialized`: a session this short could be
+        // leaving by then (no fault, but a finding this test does not expect). Its answer goes out first.
+        let asked!: () => void;
+        const roots = new Promise<void>((r) => (asked = r));
+        const c = await connectClient(kind, (kind === 'websocket' ? url.replace(/^http/, 'ws') : url) + path, { onRoots: () => (asked(), { roots: [{ uri: 'file:///tmp/project', name: 'project' }] }) });
+        await roots;
         await c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } }, undefined, { onprogress: () => {} });
         await c.client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
         await c.client.listResources();
