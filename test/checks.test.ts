@@ -86,11 +86,12 @@ describe('a clean session', () => {
     for (const [kind, start, path] of [['streamable-http', startStreamableServer, '/mcp'], ['sse', startSseServer, '/sse'], ['websocket', startWsServer, '/']] as const) {
       const srv = await peer((start as () => Promise<Peer>)());
       const fs = await capture(srv.url, 'busy-' + kind, async (url) => {
-        // server-everything asks for roots 350 ms after `initialized`: a client closing just then leaves it unanswered (for
-        // no fault, but not what this test is about), so the client answers it before it leaves.
+        // server-everything asks for roots 350 ms after `initialized`: a session this short could be
+        // leaving by then (no fault, but a finding this test does not expect). Its answer goes out first.
         let asked!: () => void;
-        const rootsAsked = new Promise<void>((r) => (asked = r));
-        const c = await connectClient(kind, (kind === 'websocket' ? url.replace(/^http/, 'ws') : url) + path, { onRoots: () => (asked(), { roots: [] }) });
+        const roots = new Promise<void>((r) => (asked = r));
+        const c = await connectClient(kind, (kind === 'websocket' ? url.replace(/^http/, 'ws') : url) + path, { onRoots: () => (asked(), { roots: [{ uri: 'file:///tmp/project', name: 'project' }] }) });
+        await roots;
         await c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } }, undefined, { onprogress: () => {} });
         await c.client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
         await c.client.listResources();
@@ -101,8 +102,7 @@ describe('a clean session', () => {
         const call = c.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 5, steps: 5 } }, undefined, { signal: ac.signal });
         setTimeout(() => ac.abort('the user pressed Esc'), 50);
         await expect(call).rejects.toThrow();
-        // Sent after the cancellation, answered after it arrived (and after the roots were answered).
-        await rootsAsked;
+        // Sent after the cancellation, answered after it arrived.
         await c.client.ping();
         await c.close();
       });

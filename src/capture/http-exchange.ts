@@ -32,7 +32,8 @@ const DECODE_LIMIT = 64 * 1024 * 1024;
  * The capture side of one HTTP exchange. Every method runs from the capture queue, never on the
  * forwarding path. It decodes the request body, then the response (a JSON body or an SSE stream),
  * and hands messages to the tracker once the exchange's session is known: that needs both the request
- * body (is it `initialize`?) and the response head (did the server issue `Mcp-Session-Id`?).
+ * body (is it `initialize`?) and the response head (did the server issue `Mcp-Session-Id`?), unless the
+ * request names a session the tracker already knows (see placedByRequest).
  */
 export class HttpExchangeCapture {
   private session: Session | null = null;
@@ -122,6 +123,7 @@ export class HttpExchangeCapture {
   responseHead(status: number, headers: HeaderList, at: number): void {
     const ex = this.exchange;
     recordHead(ex, this.ctx.redactor, status, headers, at);
+    this.statusAfterAssign(status);
     const type = mediaType(header(headers, 'content-type'));
     this.responseType = type;
     this.model?.head(type);
@@ -189,6 +191,7 @@ export class HttpExchangeCapture {
     ex.responseBody = body;
     ex.responseBytes = Buffer.byteLength(body);
     this.headDone = true;
+    this.statusAfterAssign(status);
     this.fail(failure, at);
   }
 
@@ -258,9 +261,24 @@ export class HttpExchangeCapture {
     else this.waiting.push(step);
   }
 
+  /**
+   * A request naming a session the proxy knows (a legacy sessionId, an Mcp-Session-Id) is placed by its
+   * request alone, so it is recorded as soon as its body ends: the answer to it may come back on another
+   * connection (the legacy GET stream) before this POST's 202, or after the client closed that stream.
+   */
+  private placedByRequest(): boolean {
+    if (this.model) return false;
+    return !!header(this.rawRequestHeaders, 'mcp-session-id') || (!!this.legacySessionId && this.ctx.tracker.knowsLegacy(this.legacySessionId));
+  }
+
+  /** A status that arrives after the exchange was placed still counts against its session. */
+  private statusAfterAssign(status: number): void {
+    if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status);
+  }
+
   private maybeAssign(force = false): void {
     if (this.session) return;
-    if (!force && !(this.requestDone && this.headDone)) return;
+    if (!force && !(this.requestDone && (this.headDone || this.placedByRequest()))) return;
     const ex = this.exchange;
     const respHeaders = ex.responseHeaders;
     const isStream = ex.method === 'GET' && mediaType(header(respHeaders, 'content-type')) === 'text/event-stream';

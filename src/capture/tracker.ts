@@ -259,6 +259,19 @@ export class SessionTracker {
     this.hub.emit('session', st.session);
   }
 
+  /** Whether a legacy sessionId belongs to a live session (a POST carrying it needs nothing else to be placed). */
+  knowsLegacy(legacyId: string): boolean {
+    return this.byLegacyId.has(legacyId);
+  }
+
+  /** An exchange placed before its response head: an error status it gets later still counts. */
+  noteStatus(sessionId: string, status: number): void {
+    const st = this.states.get(sessionId);
+    if (!st || status < 400) return;
+    st.session.errorCount++;
+    this.hub.emit('session', st.session);
+  }
+
   /** A WebSocket connection is one session. */
   openWebSocket(ex: Exchange): Session {
     return this.openConnection(ex, 'websocket');
