@@ -16,5 +16,5 @@ export function loadDiffInput(arg: string, store: CaptureStore | null): DiffInpu
   }
   if (!store) throw new UsageError(`'${arg}' is not a recording file, and there is no capture database to look it up in`);
   const session = store.resolveSession(arg);
-  return { session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) };
+  return { session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id), streams: store.streams(session.id) };
 }

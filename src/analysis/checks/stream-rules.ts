@@ -13,8 +13,9 @@ const facts = new WeakMap<CheckInput, { requests: RequestFacts[]; streams: Strea
 function factsOf(input: CheckInput) {
   let f = facts.get(input);
   if (!f) {
-    const requests = requestFacts(input.session, input.messages, input.exchanges);
-    f = { requests, streams: sessionStreams(input.session, input.messages, input.exchanges, [], requests) };
+    const recorded = input.streams ?? [];
+    const requests = requestFacts(input.session, input.messages, input.exchanges, recorded);
+    f = { requests, streams: sessionStreams(input.session, input.messages, input.exchanges, recorded, requests) };
     facts.set(input, f);
   }
   return f;
