@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from '../src/proxy/server.js';
 import { listen } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
+import { RECORDING_VERSION } from '../src/store/jsonl.js';
 import { clientRequests, readRun, replayHandler, sendRecorded, type Run } from './helpers/claude-fixtures.js';
 
 // The commands people read conversations with, over a database the proxy wrote from the fixtures'
@@ -80,7 +81,7 @@ describe('export / import / diff of conversations', () => {
     expect(run('export', ids['echo-http'].conv, '-o', conv).status).toBe(0);
     expect(run('export', ids['echo-http'].mcp, '-o', mcp).status).toBe(0);
     const lines = fs.readFileSync(conv, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toMatchObject({ type: 'mcptap-recording', version: 3 });
+    expect(lines[0]).toMatchObject({ type: 'mcptap-recording', version: RECORDING_VERSION });
     expect(lines.filter((l) => l.type === 'turn')).toHaveLength(2);
     expect(lines.filter((l) => l.type === 'blob').length).toBeGreaterThanOrEqual(3);
     const other = tempDb();

@@ -293,3 +293,53 @@ describe('a wrapped stdio server', () => {
     expect(streams[0].closedAt).not.toBeNull();
   });
 });
+
+describe('a wrapped stdio server answering after the client left', () => {
+  it('records the answer as late and never seen, and late-answer says so and nothing else', async () => {
+    // A client of its own (the SDK client kills the server on close): it sends a call, then stops reading
+    // stdout and closes stdin before the answer; the tool answers only once its stdin has ended.
+    const wrap = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'wrap', '--db', tmp.db, '--label', 'stdio-left', '--',
+      process.execPath, path.resolve('dist/test/helpers/stdio-server.js')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => wrap.once('close', (code) => r(code)));
+    const send = (m: object) => wrap.stdin.write(JSON.stringify({ jsonrpc: '2.0', ...m }) + '\n');
+    let buffered = '';
+    const initialized = new Promise<void>((resolve) => wrap.stdout.on('data', (c) => {
+      buffered += c;
+      if (buffered.includes('"id":1')) resolve();
+    }));
+    send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'leaving-client', version: '1.0.0' } } });
+    await initialized;
+    send({ method: 'notifications/initialized' });
+    send({ id: 2, method: 'tools/call', params: { name: 'after-client-left', arguments: {} } });
+    // The client stops reading, then closes its side: the answer that follows reaches no one.
+    await new Promise<void>((r) => { wrap.stdout.once('close', () => r()); wrap.stdout.destroy(); });
+    wrap.stdin.end();
+    expect(await exited).toBe(0);
+    expect(buffered).not.toContain('"id":2');
+
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    let id: string;
+    try {
+      id = store.listSessions().find((x) => x.label === 'stdio-left')!.id;
+      const [stream] = store.streams(id);
+      const messages = store.messages(id);
+      const call = messages.find((m) => m.method === 'tools/call')!;
+      const answer = messages.find((m) => m.seq === call.correlatedSeq)!;
+      expect(stream).toMatchObject({ carrier: 'stdio', closedBy: 'client' });
+      expect(answer.ts).toBeGreaterThan(stream.closedAt!);
+    } finally {
+      store.close();
+    }
+    const shown = JSON.parse((await cli('show', id, '--streams', '--json')).stdout);
+    expect(shown.streams[0]).toMatchObject({ kind: 'stdio', end: 'client-closed', closedBy: 'client' });
+    expect(shown.requests.find((r: { subject: string }) => r.subject === 'after-client-left'))
+      .toMatchObject({ gaveUpHow: 'closed-stream', late: true, unseen: true });
+
+    const checked = await cli('check', id, '--format', 'json');
+    const all: Finding[] = JSON.parse(checked.stdout)[0].findings;
+    expect(all.map((f) => [f.ruleId, f.severity])).toEqual([['late-answer', 'error']]);
+    expect(all[0].title).toMatch(/^tools\/call after-client-left answered after \d+\.\d s, \d+\.\d s after the client gave up at \d+\.\d s$/);
+    expect(all[0].explanation).toContain('the client never saw it');
+    expect(checked.code).toBe(1);
+  });
+});

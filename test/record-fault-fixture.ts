@@ -10,9 +10,10 @@ import { writeRecording } from '../src/store/jsonl.js';
 // Records one legacy SSE session in which every fact the capture knows happens for real: an absolute
 // `endpoint` (rewritten), a redirect and an OAuth challenge on the upstream's origin (rewritten), events
 // that are not JSON, not JSON-RPC or under another event name, a request body in a broken gzip, a client
-// that gives up, a POST that finds the server gone, and the stream it then cuts. Run with the mcptap of a
+// that gives up, a POST that finds the server gone, and the stream it then cuts (a resumed one, with a
+// keep-alive: its facts are in the recording from version 4). Run with the mcptap of a
 // format version to make its fixture:
-//   npm run build && node dist/test/record-fault-fixture.js test/fixtures/recording-v3.jsonl
+//   npm run build && node dist/test/record-fault-fixture.js test/fixtures/recording-v4.jsonl
 
 const out = path.resolve(process.argv[2] ?? 'recording-faults.jsonl');
 const SESSION = 'fixture-session-1';
@@ -24,6 +25,7 @@ const upstream = http.createServer((req, res) => {
   if (req.method === 'GET' && url.pathname === '/sse') {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.write(`event: endpoint\ndata: ${origin}/message?sessionId=${SESSION}\n\n`);
+    res.write(': keep-alive\n\n');
     streams.push(res);
     return;
   }
@@ -61,7 +63,8 @@ const message = `${proxy.url}/message?sessionId=${SESSION}`;
 const post = (url: string, body: string | Buffer, headers: Record<string, string> = {}, signal?: AbortSignal) =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal, redirect: 'manual' }).then((r) => r.arrayBuffer()).catch(() => null);
 
-const stream = await fetch(`${proxy.url}/sse`, { headers: { accept: 'text/event-stream' } });
+// An EventSource reconnecting sends the id of the last event it saw: the stream's facts keep it.
+const stream = await fetch(`${proxy.url}/sse`, { headers: { accept: 'text/event-stream', 'last-event-id': 'fixture-event-0' } });
 const reader = stream.body!.getReader();
 let seen = '';
 const waitFor = async (text: string) => {

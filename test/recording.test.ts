@@ -14,6 +14,7 @@ const cli = path.resolve('dist/src/cli/main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
 const FIXTURE_V1 = path.resolve('test/fixtures/recording-v1.jsonl');
 const FIXTURE_V3 = path.resolve('test/fixtures/recording-v3.jsonl');
+const FIXTURE_V4 = path.resolve('test/fixtures/recording-v4.jsonl');
 
 afterAll(() => tmp.cleanup());
 
@@ -31,15 +32,38 @@ describe('recording format', () => {
   });
 
   it('export → import → export of the current version is byte-identical', () => {
+    expect(readRecording(FIXTURE_V4).version).toBe(RECORDING_VERSION);
     const db = path.join(tmp.dir, 'roundtrip.db');
-    expect(run('import', FIXTURE_V3, '--db', db).status).toBe(0);
-    const id = readRecording(FIXTURE_V3).session.id;
+    expect(run('import', FIXTURE_V4, '--db', db).status).toBe(0);
+    const id = readRecording(FIXTURE_V4).session.id;
     const out = path.join(tmp.dir, 'again.jsonl');
     const r = run('export', id, '-o', out, '--db', db);
     expect(r.status).toBe(0);
-    expect(fs.readFileSync(out)).toEqual(fs.readFileSync(FIXTURE_V3));
+    expect(fs.readFileSync(out)).toEqual(fs.readFileSync(FIXTURE_V4));
     // And in memory: lines written from what was read are the lines that were read.
-    expect(recordingLines(readRecording(FIXTURE_V3)).join('\n') + '\n').toBe(fs.readFileSync(FIXTURE_V3, 'utf8'));
+    expect(recordingLines(readRecording(FIXTURE_V4)).join('\n') + '\n').toBe(fs.readFileSync(FIXTURE_V4, 'utf8'));
+  });
+
+  it('carries stream facts (version 4): show --streams and check answer the same from the recording as from the database', () => {
+    const rec = readRecording(FIXTURE_V4);
+    expect(rec.streams).toEqual([expect.objectContaining({ carrier: 'get-sse', keepAlives: 2, closedBy: 'server', resumedFrom: 'fixture-event-0' })]);
+    const db = path.join(tmp.dir, 'streams.db');
+    expect(run('import', FIXTURE_V4, '--db', db).status).toBe(0);
+    const shown = JSON.parse(run('show', rec.session.id, '--streams', '--json', '--db', db).stdout);
+    const get = shown.streams.find((s: { exchangeId: string }) => s.exchangeId === rec.streams![0].exchangeId);
+    // The recorded facts, not what the exchanges alone would say (no keep-alives, no silence between bytes).
+    expect(get).toMatchObject({ ...rec.streams![0], end: 'reset' });
+    const fromFile = run('check', FIXTURE_V4, '--format', 'json');
+    const fromDb = run('check', rec.session.id, '--format', 'json', '--db', db);
+    expect(fromFile.stdout).toBe(fromDb.stdout);
+    expect(JSON.parse(fromDb.stdout)[0].findings.length).toBeGreaterThan(0);
+  });
+
+  it('still loads version 3, without stream lines', () => {
+    const r = readRecording(FIXTURE_V3);
+    expect(r.version).toBe(3);
+    expect(r.streams).toBeUndefined();
+    expect(r.messages.length).toBe(r.session.messageCount);
   });
 
   it('a version 1 recording comes back through import and export as the same session, in the current version', () => {

@@ -94,7 +94,7 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     }
   }, [screen, session?.id, refId, version]);
   const findings = useMemo(() => (screen === 'problems' && session
-    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id),
+    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id), streams: store.streams(session.id),
       conversation: session.transport === 'model-api' ? new TurnReader(store).context(session) : undefined })
     : []), [screen, session?.id, version]);
 

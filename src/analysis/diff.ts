@@ -1,4 +1,5 @@
 import type { Exchange, RpcMessage, Session } from '../model/model.js';
+import type { StreamFacts } from '../capture/streams.js';
 import { decodeErrorText } from '../model/facts.js';
 import { header, mediaType } from '../model/headers.js';
 import { align } from './align.js';
@@ -12,6 +13,8 @@ export interface DiffInput {
   session: Session;
   messages: RpcMessage[];
   exchanges: Exchange[];
+  /** Recorded stream facts, when the source has them. */
+  streams?: StreamFacts[];
 }
 
 export interface DiffOptions {

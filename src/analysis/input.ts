@@ -12,9 +12,9 @@ export function isRecordingPath(arg: string): boolean {
 export function loadDiffInput(arg: string, store: CaptureStore | null): DiffInput {
   if (isRecordingPath(arg)) {
     const r = readRecording(arg);
-    return { session: r.session, messages: r.messages, exchanges: r.exchanges };
+    return { session: r.session, messages: r.messages, exchanges: r.exchanges, streams: r.streams };
   }
   if (!store) throw new UsageError(`'${arg}' is not a recording file, and there is no capture database to look it up in`);
   const session = store.resolveSession(arg);
-  return { session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id) };
+  return { session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id), streams: store.streams(session.id) };
 }

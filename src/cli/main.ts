@@ -4,8 +4,10 @@ import { EXIT } from '../errors.js';
 import { fail } from './common.js';
 import { registerCommands } from './registry.js';
 
-// Piped into head or less that quit early: the reader has what it wanted, which is no error.
+// Piped into head or less that quit early: the reader has what it wanted, which is no error. Unless a
+// command relays to stdout and handles its reader leaving itself (wrap: the capture must still be written).
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE' && process.stdout.listenerCount('error') > 1) return;
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });

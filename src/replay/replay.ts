@@ -86,6 +86,8 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   const scheduled = new Map<string, number>();
   for (const s of script.steps) if (s.kind === 'answer') scheduled.set(s.method, (scheduled.get(s.method) ?? 0) + 1);
   const background: Promise<unknown>[] = [];
+  /** Set once the last step is done: a server request from then on is left unanswered, as a leaving client leaves it. */
+  let ending = false;
   let answered = 0;
   let wire: Wire | null = null;
   const same = transport === rec.session.transport;
@@ -117,7 +119,8 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
           if (typeof v.method === 'string' && 'id' in v) {
             live.request({ id: v.id, method: v.method, params: v.params });
             // More of these than the recording answers later: answer now, as the recorded client would have.
-            if (live.pending(v.method) > (scheduled.get(v.method) ?? 0)) {
+            // Not once the replay is ending: its client is leaving, and an answer begun now would be cut.
+            if (!ending && live.pending(v.method) > (scheduled.get(v.method) ?? 0)) {
               background.push(answer(live.take(v.method)!, null).catch((e: Error) => warn(`answering ${v.method}: ${e.message}`)));
             }
           } else if (typeof v.method === 'string') live.count(v.method);
@@ -198,8 +201,9 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     if (fatal) throw fatal;
     await expect.before(Infinity);
     // Server requests that no recorded answer step took are answered now, so the server is not left waiting.
+    ending = true;
     for (const r of live.requests.splice(0)) background.push(answer(r, null).catch((e: Error) => warn(`answering ${r.method}: ${e.message}`)));
-    await atMost(Promise.all(background));
+    await settled(background, atMost);
     if (fatal) throw fatal;
   } catch (e) {
     failed = true;
@@ -216,6 +220,17 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   }
   const session = sessions.find((s) => s.transport !== 'http') ?? sessions[0] ?? null;
   return { session, sent, answered, missing, renamed: names.applied };
+}
+
+/**
+ * Waits for every promise in `list`, those added while waiting too (an answer adds its body's end once
+ * its head is in): the wire is closed only when nothing of the replay is still under way.
+ */
+async function settled(list: Promise<unknown>[], atMost: (p: Promise<unknown>) => Promise<unknown>): Promise<void> {
+  for (let seen = -1; seen !== list.length;) {
+    seen = list.length;
+    await atMost(Promise.all(list));
+  }
 }
 
 function discard(db: string, ids: string[]): void {

@@ -10,6 +10,9 @@ import type { Blob, Turn } from '../capture/turn.js';
 import { TurnReader } from './turns-read.js';
 import { TurnWriter } from './turn-rows.js';
 import { exchangeOfRecord, messageOfRecord } from './record-facts.js';
+import { streamOfRecord } from './stream-record.js';
+import { StreamWriter } from './stream-rows.js';
+import type { StreamFacts } from '../capture/streams.js';
 
 /**
  * Recording files: JSON lines. Line 1 is `{"type":"mcptap-recording","version":1,"session":{…}}`; then
@@ -19,10 +22,12 @@ import { exchangeOfRecord, messageOfRecord } from './record-facts.js';
  * "blob":{hash,text}}` lines (its tools arrays and system prompts) and `{"type":"turn","turn":{…}}` lines;
  * version 3 records facts as data: an exchange's `failure` and `rewrites` (kinds and fields, see
  * src/model/facts.ts) in place of the sentences `error` and `rewrite`, and a message's `decodeError`
- * as `{kind, detail}`; older versions' sentences are read back into facts. A newer version is refused;
- * every older one stays readable.
+ * as `{kind, detail}`; older versions' sentences are read back into facts. Version 4 adds
+ * `{"type":"stream","stream":{…}}` lines (src/capture/streams.ts: keep-alives, longest silence, who
+ * closed it, Last-Event-ID), each after its exchange; older recordings derive them from the exchanges.
+ * A newer version is refused; every older one stays readable.
  */
-export const RECORDING_VERSION = 3;
+export const RECORDING_VERSION = 4;
 
 export interface Recording {
   version: number;
@@ -31,6 +36,8 @@ export interface Recording {
   messages: RpcMessage[];
   turns?: Turn[];
   blobs?: Blob[];
+  /** The recorded facts of its streams (version 4 on). */
+  streams?: StreamFacts[];
 }
 
 export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
@@ -43,12 +50,15 @@ export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
   const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));
   const byId = new Map(exchanges.map((e) => [e.id, e]));
   const written = new Set<string>();
+  const streams = new Map((rec.streams ?? []).map((f) => [f.exchangeId, f]));
   const put = (e: Exchange) => {
     if (written.has(e.id)) return;
     written.add(e.id);
     // Recordings from before closedBy existed have none: left out when unknown, they export as they were.
     const { closedBy, ...rest } = e;
     lines.push(JSON.stringify({ type: 'exchange', exchange: closedBy == null ? rest : e }));
+    const f = streams.get(e.id);
+    if (f) lines.push(JSON.stringify({ type: 'stream', stream: f }));
   };
   let next = 0;
   for (const m of rec.messages) {
@@ -63,7 +73,7 @@ export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
 
 export function writeRecording(store: CaptureStore, sessionId: string, out: string | NodeJS.WritableStream): void {
   const session = store.resolveSession(sessionId);
-  const lines = recordingLines({ session, exchanges: store.exchanges(session.id), messages: [...store.iterateMessages(session.id)], ...turnsOf(store, session) });
+  const lines = recordingLines({ session, exchanges: store.exchanges(session.id), messages: [...store.iterateMessages(session.id)], streams: store.streams(session.id), ...turnsOf(store, session) });
   const text = lines.join('\n') + '\n';
   if (typeof out === 'string') {
     try {
@@ -113,6 +123,7 @@ export function readRecording(fileOrText: string): Recording {
   const messages: RpcMessage[] = [];
   const turns: Turn[] = [];
   const blobs: Blob[] = [];
+  const streams: StreamFacts[] = [];
   eachJsonLine(text, name, (obj, lineNo) => {
     if (!header) {
       if (obj.type !== 'mcptap-recording') throw new UsageError(`${name}:1: not an mcptap recording (the first line must have "type":"mcptap-recording")`);
@@ -127,11 +138,12 @@ export function readRecording(fileOrText: string): Recording {
     else if (obj.type === 'message' && obj.message) messages.push(messageOfRecord(obj.message as Record<string, unknown>, `${name}:${lineNo}`));
     else if (obj.type === 'turn' && obj.turn) turns.push(obj.turn as Turn);
     else if (obj.type === 'blob' && obj.blob) blobs.push(obj.blob as Blob);
+    else if (obj.type === 'stream' && obj.stream) streams.push(streamOfRecord(obj.stream, `${name}:${lineNo}`));
     else throw new UsageError(`${name}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
   });
   if (!header) throw new UsageError(`${name}: empty recording`);
   const h: { version: number; session: Session } = header;
-  return { version: h.version, session: h.session, exchanges, messages, ...(turns.length || blobs.length ? { turns, blobs } : {}) };
+  return { version: h.version, session: h.session, exchanges, messages, ...(turns.length || blobs.length ? { turns, blobs } : {}), ...(streams.length ? { streams } : {}) };
 }
 
 /**
@@ -150,6 +162,7 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
   });
   const messages = rec.messages.map((m) => ({ ...m, sessionId: session.id, exchangeId: m.exchangeId ? exIds.get(m.exchangeId) ?? m.exchangeId : null }));
   const turns = (rec.turns ?? []).map((t) => ({ ...t, sessionId: session.id, exchangeId: exIds.get(t.exchangeId) ?? t.exchangeId }));
+  const streams = (rec.streams ?? []).map((f) => ({ ...f, sessionId: session.id, exchangeId: exIds.get(f.exchangeId) ?? f.exchangeId }));
   const insert = (table: string, cols: string[]) => db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`);
   const s = insert('sessions', SESSION_COLUMNS);
   const e = insert('exchanges', EXCHANGE_COLUMNS);
@@ -160,6 +173,7 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
       for (const x of exchanges) e.run(exchangeToRow(x));
       for (const x of messages) m.run(messageToRow(x));
       if (turns.length || rec.blobs?.length) new TurnWriter(db).write(turns, rec.blobs ?? []);
+      if (streams.length) new StreamWriter(db).write(streams);
     })();
   } catch (err) {
     throw new UsageError(`cannot import into ${store.file}: ${(err as Error).message}`);

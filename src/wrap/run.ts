@@ -77,8 +77,13 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   child.stdout.on('data', (chunk: Buffer) => {
     const t = now();
     queue.push(() => cap!.stdout(chunk, t));
+    // Relayed by hand, not piped: whether each chunk reached the client is a fact of the capture.
+    const more = stdout.write(chunk, (err) => queue.push(() => (err ? cap!.undelivered(t) : cap!.delivered(t))));
+    if (!more) {
+      child.stdout.pause();
+      stdout.once('drain', () => child.stdout.resume());
+    }
   });
-  child.stdout.pipe(stdout, { end: false });
   child.stderr.on('data', (chunk: Buffer) => {
     const t = now();
     queue.push(() => cap!.stderrChunk(chunk, t));

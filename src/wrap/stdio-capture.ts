@@ -22,8 +22,11 @@ export class StdioCapture {
   private readonly stderr: LineSplitter;
   private at = 0;
   private stdinClosed = false;
+  /** The client's last sign of life: input from it, or output it took. */
+  private clientSeenAt: number;
 
   constructor(private readonly engine: CaptureEngine, commandLine: string, cwd: string, startedAt: number) {
+    this.clientSeenAt = startedAt;
     this.exchange = newExchange({ kind: 'process', method: 'EXEC', url: commandLine, upstreamUrl: cwd, requestHeaders: [], startedAt, clientAddress: null });
     this.session = engine.tracker.openConnection(this.exchange, 'stdio');
     // The session's target is what was started, as the redacted command line.
@@ -49,6 +52,7 @@ export class StdioCapture {
 
   stdin(chunk: Buffer, at: number): void {
     this.at = at;
+    this.clientSeenAt = at;
     this.exchange.requestBytes += chunk.length;
     this.decoders.stdin.push(chunk);
   }
@@ -70,7 +74,22 @@ export class StdioCapture {
   stdinEnd(at: number): void {
     this.at = at;
     this.stdinClosed = true;
+    this.clientSeenAt = at;
     this.decoders.stdin.end();
+  }
+
+  /** A chunk of stdout reached the client: it was still reading then. */
+  delivered(at: number): void {
+    this.clientSeenAt = Math.max(this.clientSeenAt, at);
+  }
+
+  /**
+   * A chunk of stdout could not be relayed: the client had stopped reading (its end of the pipe is
+   * closed). It left after its last sign of life (its last input or the last chunk it took), and what
+   * came from the child since never reached it: the stream is closed by the client at that moment.
+   */
+  undelivered(at: number): void {
+    this.engine.streams.closed(this.exchange.id, 'client', Math.min(this.clientSeenAt, at));
   }
 
   end(how: ProcessEnd, at: number): void {

@@ -16,5 +16,10 @@ server.registerTool('exit', { description: 'Exits the process with a code, after
 server.registerTool('env', { description: 'Tells one environment variable and the working directory', inputSchema: { name: z.string() } }, async ({ name }) => ({
   content: [{ type: 'text' as const, text: JSON.stringify({ value: process.env[name] ?? null, cwd: process.cwd() }) }],
 }));
+// Answers only once the client has closed its side (stdin ended): the late answer of a client that left.
+server.registerTool('after-client-left', { description: 'Answers after stdin has ended', inputSchema: {} }, async () => {
+  if (!process.stdin.readableEnded) await new Promise((r) => process.stdin.once('end', r));
+  return { content: [{ type: 'text' as const, text: 'too late' }] };
+});
 process.stderr.write('stdio-test-server: ready\n');
 await server.connect(new StdioServerTransport());

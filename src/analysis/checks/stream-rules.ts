@@ -13,8 +13,9 @@ const facts = new WeakMap<CheckInput, { requests: RequestFacts[]; streams: Strea
 function factsOf(input: CheckInput) {
   let f = facts.get(input);
   if (!f) {
-    const requests = requestFacts(input.session, input.messages, input.exchanges);
-    f = { requests, streams: sessionStreams(input.session, input.messages, input.exchanges, [], requests) };
+    const recorded = input.streams ?? [];
+    const requests = requestFacts(input.session, input.messages, input.exchanges, recorded);
+    f = { requests, streams: sessionStreams(input.session, input.messages, input.exchanges, recorded, requests) };
     facts.set(input, f);
   }
   return f;
@@ -26,7 +27,9 @@ const isClaude = (input: CheckInput) => /claude/i.test(input.session.clientInfo?
 
 /** Streams the server side ended (cleanly, by a reset or an idle timeout) before a request on them had its answer. */
 function dropped(input: CheckInput): StreamView[] {
+  // A POST that never reached the upstream had no stream to drop: upstream-failure tells it.
   return factsOf(input).streams.filter((s) => s.end != null && s.end !== 'client-closed' && s.end !== 'proxy-stopped' &&
+    s.exchange.failure?.kind !== 'upstream-unreachable' &&
     s.inFlightAtClose.some((seq) => SessionView.of(input).bySeq.get(seq)?.direction === 'client->server'));
 }
 

@@ -1,4 +1,5 @@
 import type { Exchange, RpcMessage, Session } from '../../model/model.js';
+import type { StreamFacts } from '../../capture/streams.js';
 import type { ConversationTurn } from '../../capture/conversation.js';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -69,6 +70,8 @@ export interface CheckInput {
   session: Session;
   messages: RpcMessage[];
   exchanges: Exchange[];
+  /** The recorded stream facts (the database's, a recording's); absent, the stream rules derive them from the exchanges. */
+  streams?: StreamFacts[];
   /** For a model-api session. */
   conversation?: ConversationContext;
 }
