@@ -37,7 +37,8 @@ export async function startStack(version: string, opts: { broken?: boolean } = {
     const tmp = tempDir('mcptap-interop-');
     closers.push(async () => tmp.cleanup());
     const [dbMain, files, modelApi] = await Promise.all([startFastMcp('sse', 'db_main'), startFastMcp('streamable-http', 'files'), startModelApi()]);
-    closers.push(dbMain.stop, files.stop, modelApi.close);
+    // Read when closing: a test that restarts a server puts the new one's stop in its place.
+    closers.push(() => dbMain.stop(), () => files.stop(), modelApi.close);
     const closedPort = await freePort();
     const litellm = await startLiteLLM(version, {
       modelApiBase: modelApi.url,
