@@ -8,3 +8,13 @@ LITELLM_PINS=(1.77.3 1.108.7)
 LITELLM_EXTRA_1_77_3="pydantic==2.12.5 anyio==4.10.0"
 # The MCP Python SDK whose FastMCP serves the upstream MCP servers behind LiteLLM (the last 1.x release).
 MCP_SERVER_PIN=1.30.0
+# The MCP Python SDK 2.x: MCPServer, which speaks revision 2026-07-28 (and still accepts a 2025-11-25 initialize).
+MCP2_PIN=2.3.0
+# The standalone fastmcp package (not the SDK's FastMCP).
+FASTMCP_PIN=2.14.7
+# crystaldba's postgres-mcp. 0.3.0 pins a pglast the registry does not serve: setup.sh installs it --no-deps with
+# pglast 7.20 and mcp<2 beside its other requirements.
+POSTGRES_MCP_PIN=0.3.0
+POSTGRES_MCP_PGLAST=7.20
+# Jaeger v2 (the Go module's v1.75.0 tag is the v2.12.0 release), built with `go get -tool`.
+JAEGER_PIN=v1.75.0
