@@ -25,9 +25,12 @@ export function pins(): { litellm: string[]; mcp: string } {
   return { litellm, mcp };
 }
 
+/** Where setup.sh keeps the peers it installs (outside the clone, shared by every clone on the machine). */
+export const INTEROP_HOME = process.env.MCPTAP_INTEROP_HOME || path.join(os.homedir(), '.cache', 'mcptap-interop');
+
 /** A program inside one of setup.sh's environments; a one-line error when that environment is missing. */
 export function venvProgram(venv: string, program: string): string {
-  const dir = path.join(HERE, venv);
+  const dir = path.join(INTEROP_HOME, venv);
   const bin = path.join(dir, 'bin', program);
   if (!fs.existsSync(path.join(dir, '.stamp')) || !fs.existsSync(bin)) {
     throw new Error(`interop: ${venv} is not installed (run bash test/interop/setup.sh)`);

@@ -11,7 +11,7 @@ MCP_SERVER_PIN=1.30.0
 # The MCP Python SDK 2.x: MCPServer, which speaks revision 2026-07-28 (and still accepts a 2025-11-25 initialize).
 MCP2_PIN=2.3.0
 # The standalone fastmcp package (not the SDK's FastMCP).
-FASTMCP_PIN=2.14.7
+FASTMCP_PIN=4.2.3
 # crystaldba's postgres-mcp. 0.3.0 pins a pglast the registry does not serve: setup.sh installs it --no-deps with
 # pglast 7.20 and mcp<2 beside its other requirements.
 POSTGRES_MCP_PIN=0.3.0
