@@ -179,6 +179,16 @@ export class HttpExchangeCapture {
     this.finish(at);
   }
 
+  /** A blind CONNECT tunnel ended (forward mode): only its byte counts are known, nothing of what it carried. */
+  tunnelClosed(requestBytes: number, responseBytes: number, by: 'client' | 'server', at: number): void {
+    const ex = this.exchange;
+    ex.requestBytes = requestBytes;
+    ex.responseBytes = responseBytes;
+    ex.closedBy ??= by;
+    this.lastChunkAt = at;
+    this.finish(at);
+  }
+
   /**
    * The proxy answered in the upstream's place (502 when it is unreachable). The answer is stored on the
    * exchange but not decoded: it is mcptap's own JSON, not a message from the server.

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_ROUTES_PORT } from '../proxy/routes.js';
 import { action, examples, parseIntOption } from './common.js';
+import { claudeEnv } from './forward.js';
 
 export interface ClaudeOptions {
   scope: 'user' | 'project' | 'local' | 'all';
@@ -38,6 +39,13 @@ export function registerClaude(program: Command): void {
   common(claude.command('status').description('per server: does it go through mcptap, and is the proxy running'))
     .addHelpText('after', examples('mcptap claude status', 'mcptap claude status --json'))
     .action(action(async (opts: ClaudeOptions) => (await actions()).status(opts)));
+  claude.command('env').description("print the environment that puts Claude Code, unmodified, behind mcptap proxy --forward")
+    .option('--forward', 'HTTPS_PROXY, HTTP_PROXY, NO_PROXY and NODE_EXTRA_CA_CERTS for the forward proxy')
+    .option('--port <n>', 'the port of mcptap proxy --forward', parseIntOption('--port', 1, 65535), DEFAULT_ROUTES_PORT)
+    .option('--env <file>', 'write the lines to this file (to source) instead of printing them')
+    .option('--json', 'print the variables as JSON')
+    .addHelpText('after', examples('eval "$(mcptap claude env --forward)" && claude', 'mcptap claude env --forward --port 9000 --env ~/.mcptap/forward.env && source ~/.mcptap/forward.env'))
+    .action(action(async (opts: { forward?: boolean; port: number; env?: string; json?: boolean }) => claudeEnv(opts)));
 }
 
 /** Loaded when a claude command runs: the JSON and schema libraries stay out of every other command's start. */

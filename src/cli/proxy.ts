@@ -8,8 +8,12 @@ import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
+import { forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
+import { caFiles } from '../proxy/ca-files.js';
+import { UsageError } from '../errors.js';
 
-export interface ProxyCliOptions {
+export interface ProxyCliOptions extends ForwardCliOptions {
+  forward?: boolean;
   target?: string;
   routes?: string;
   port: number;
@@ -45,6 +49,11 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
     .option('--no-live-checks', 'do not print check findings while traffic flows')
+    .option('--forward', 'a forward proxy (HTTPS_PROXY) instead of --target: sees Claude Code unmodified; see mcptap claude env --forward')
+    .option('--intercept <host...>', 'with --forward: also decrypt these hosts (default: the model API hosts and the hosts of Claude Code\'s MCP servers)')
+    .option('--intercept-all', 'with --forward: decrypt every host')
+    .option('--passthrough <host...>', 'with --forward: always tunnel these hosts blind (host, port, bytes and times only)')
+    .option('--upstream-ca <file...>', 'with --forward: more CA certificates (PEM) to trust for the real hosts')
     .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
@@ -52,10 +61,15 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       'mcptap proxy --target http://localhost:4000 --gateway-debug   # LiteLLM: what it resolved, per request',
       'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
       'mcptap claude install && mcptap proxy   # every server Claude Code uses, on the port install chose',
+      'mcptap proxy --forward   # then: eval "$(mcptap claude env --forward)" && claude',
+      'mcptap proxy --forward --intercept mcp.example.com --passthrough statsig.anthropic.com',
     ))
     .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);
-      const served = opts.target ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
+      if (opts.forward && (opts.target || opts.routes)) throw new UsageError('--forward takes no --target or --routes: each request names its own host');
+      if (!opts.forward && (opts.intercept || opts.interceptAll || opts.passthrough || opts.upstreamCa)) throw new UsageError('--intercept, --intercept-all, --passthrough and --upstream-ca go with --forward');
+      const policy = opts.forward ? forwardPolicy(opts) : null;
+      const served = opts.target || policy ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
       if (served) opts.port = served.port;
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
       const listeners = new Set<(line: string) => void>();
@@ -71,6 +85,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         gatewayDebug: !!opts.gatewayDebug,
+        forward: policy ? { policy, upstreamCa: opts.upstreamCa } : undefined,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
@@ -80,7 +95,16 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
       let probe: TargetProbe | null = null;
-      if (served) {
+      if (policy) {
+        const lines = [
+          `mcptap forward proxy on ${proxy.url} → captures in ${db}`,
+          `  decrypts: ${policy.all ? 'every host' : policy.hosts.join(', ')}${policy.passthrough.length ? `; never: ${policy.passthrough.join(', ')}` : ''}; everything else is tunnelled blind`,
+          '  start Claude Code with:',
+          ...forwardEnvLines(proxy.url, caFiles().certPath).map((l) => `    export ${l}`),
+          '    claude',
+        ];
+        say(lines.join('\n'));
+      } else if (served) {
         if (!opts.ui) printRoutesBanner(proxy, db, served.file);
       } else {
         // Listening already: the probe delays only the banner, never traffic.

@@ -14,6 +14,7 @@ import { registerSearch } from './search.js';
 import { registerShow } from './show.js';
 import { registerTui } from './tui.js';
 import { registerWrap } from './wrap.js';
+import { registerCa } from './forward.js';
 
 /** Every command, in the order `mcptap --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -32,4 +33,5 @@ export function registerCommands(program: Command): void {
   registerResend(program);
   registerMock(program);
   registerPrune(program);
+  registerCa(program);
 }

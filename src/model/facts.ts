@@ -28,6 +28,10 @@ export type Failure =
   | { kind: 'process-killed'; signal: string }
   /** A wrapped stdio server could not be started. */
   | { kind: 'process-not-started'; detail: string }
+  /** Forward mode: the upstream's TLS certificate was refused (self-signed, expired, another name, unknown CA). The proxy answered 502. */
+  | { kind: 'upstream-tls'; code: string; host: string; subject: string; issuer: string; validFrom: string; validTo: string }
+  /** Forward mode: the client refused mcptap's certificate (it does not trust mcptap's CA), or spoke no TLS in a tunnel. */
+  | { kind: 'client-tls-refused'; host: string; detail: string }
   /** Recorded by an older mcptap in words this one does not recognise: the words, as they were. */
   | { kind: 'other'; detail: string };
 
@@ -83,6 +87,8 @@ export function failureText(f: Failure): string {
     case 'process-exited': return `exited with code ${f.code}`;
     case 'process-killed': return `killed by ${f.signal}`;
     case 'process-not-started': return `failed to start: ${f.detail}`;
+    case 'upstream-tls': return `the certificate of ${f.host} was refused (${f.code}): subject ${f.subject || '?'}, issuer ${f.issuer || '?'}, valid ${f.validFrom || '?'} to ${f.validTo || '?'}`;
+    case 'client-tls-refused': return `the client did not complete TLS with mcptap's certificate for ${f.host}: ${f.detail}`;
     case 'other': return f.detail;
   }
 }

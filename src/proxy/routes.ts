@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { UsageError } from '../errors.js';
 import { parseTarget, type Target } from './target.js';
+import { forwardOriginOf, verifiedHttpsRequest, type UpstreamTls } from './upstream-tls.js';
 
 /** Where a request goes upstream, and the pooled connections that carry it. */
 export interface Upstream {
@@ -34,15 +36,17 @@ export const DEFAULT_ROUTES_PORT = 8808;
 /** A route name as it appears in a URL path segment (Claude Code server names are of this shape). */
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export function makeUpstream(target: Target, insecure: boolean): Upstream {
+export function makeUpstream(target: Target, insecure: boolean, tlsOpts?: UpstreamTls): Upstream {
   const secure = target.url.protocol === 'https:';
+  const verified = secure && tlsOpts && !insecure;
   return {
     target,
-    request: secure ? https.request : http.request,
+    request: verified ? verifiedHttpsRequest : secure ? https.request : http.request,
     hostname: target.url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: Number(target.url.port) || (secure ? 443 : 80),
     host: target.url.host,
-    agent: secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
+    // A verified upstream checks the certificate itself (verifiedHttpsRequest), to record what was wrong with it.
+    agent: verified ? new https.Agent({ keepAlive: true, rejectUnauthorized: false, ca: tlsOpts.ca }) : secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
   };
 }
 
@@ -54,7 +58,20 @@ const WELL_KNOWN = /^\/\.well-known\/([^/?]+)(\/s\/([^/?]+))([^?]*)(\?.*)?$/;
  * which upstream a request path belongs to.
  */
 export class RouteTable {
-  private constructor(private readonly routes: Map<string, Route>, readonly single: Route | null) {}
+  private constructor(private readonly routes: Map<string, Route>, readonly single: Route | null, private readonly forwardTls: UpstreamTls | null = null) {}
+
+  /**
+   * Forward mode (`proxy --forward`): the upstream is the origin the client asked for, in an absolute-form
+   * request (`GET http://host/path`) or as the CONNECT tunnel its request came through. Routes are made per
+   * origin on first use.
+   */
+  static forward(tlsOpts: UpstreamTls, insecure = false): RouteTable {
+    return new RouteTable(new Map(), null, { ...tlsOpts, insecure });
+  }
+
+  get isForward(): boolean {
+    return !!this.forwardTls;
+  }
 
   static single(target: Target, insecure = false): RouteTable {
     return new RouteTable(new Map(), { name: '', base: '', upstream: makeUpstream(target, insecure) });
@@ -86,8 +103,9 @@ export class RouteTable {
    * (RFC 9728 puts the well-known segment before the resource's path: `/.well-known/X/s/NAME/mcp`) goes
    * to that route as `/.well-known/X/mcp`.
    */
-  match(url: string): RouteMatch | null {
+  match(url: string, socket?: Socket): RouteMatch | null {
     if (this.single) return { route: this.single, path: url.startsWith('/') ? url : '/' + url };
+    if (this.forwardTls) return this.matchForward(url, socket);
     const wk = WELL_KNOWN.exec(url);
     if (wk) {
       const route = this.routes.get(decodeURIComponent(wk[3]));
@@ -101,8 +119,26 @@ export class RouteTable {
     return { route, path: rest === '' || rest.startsWith('?') ? '/' + rest : rest };
   }
 
+  private matchForward(url: string, socket?: Socket): RouteMatch | null {
+    const at = forwardOriginOf(url, socket);
+    if (!at) return null;
+    let route = this.routes.get(at.origin);
+    if (!route) {
+      let target: Target;
+      try {
+        target = parseTarget(at.origin);
+      } catch {
+        return null;
+      }
+      route = { name: target.url.host, base: '', upstream: makeUpstream(target, !!this.forwardTls!.insecure, this.forwardTls!) };
+      this.routes.set(at.origin, route);
+    }
+    return { route, path: at.path };
+  }
+
   /** The one-line answer for a path that names no route. */
   unknown(url: string): string {
+    if (this.forwardTls) return `mcptap: ${url.split('?')[0]} is not a proxy request: this is a forward proxy (set HTTPS_PROXY/HTTP_PROXY to it; mcptap claude env --forward prints the lines)`;
     const names = [...this.routes.keys()].map((n) => `/s/${n}/`).join(', ');
     return `mcptap: ${url.split('?')[0]} is not under a route of this proxy; its routes are ${names}`;
   }

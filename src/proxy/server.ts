@@ -17,6 +17,8 @@ import { RouteTable, type Route } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
+import { upstreamCas, upstreamFailureOf } from './upstream-tls.js';
+import { connectHandler, type InterceptPolicy } from './forward.js';
 
 export interface ProxyOptions {
   /** The one upstream; or give `routes`. */
@@ -38,6 +40,11 @@ export interface ProxyOptions {
   onWarning?: (message: string) => void;
   /** Ask LiteLLM what it resolved for each MCP request (x-litellm-mcp-debug), recorded as a transform. */
   gatewayDebug?: boolean;
+  /**
+   * Forward mode (`--forward`): an HTTP forward proxy (HTTPS_PROXY) instead of --target; CONNECT tunnels to the
+   * policy's hosts are intercepted with mcptap's CA, the rest relayed blind. `upstreamCa`: more CA files to trust.
+   */
+  forward?: { policy: InterceptPolicy; upstreamCa?: string[]; caDir?: string };
 }
 
 export interface ProxyStats {
@@ -86,19 +93,23 @@ interface InFlight {
 }
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
-  if (!opts.target && !opts.routes) throw new UsageError('give --target, or routes to serve');
-  const routes = opts.routes ? RouteTable.named(opts.routes, !!opts.insecure) : RouteTable.single(parseTarget(opts.target!), !!opts.insecure);
-  const target = routes.list()[0].upstream.target;
+  if (!opts.target && !opts.routes && !opts.forward) throw new UsageError('give --target, or routes to serve');
+  const routes = opts.forward ? RouteTable.forward({ ca: upstreamCas(opts.forward.upstreamCa) }, !!opts.insecure)
+    : opts.routes ? RouteTable.named(opts.routes, !!opts.insecure) : RouteTable.single(parseTarget(opts.target!), !!opts.insecure);
+  // Forward mode has no one upstream: each request names its own.
+  const target = routes.list()[0]?.upstream.target ?? parseTarget('http://forward-proxy.invalid');
+  const issuer = opts.forward ? await (await import('./ca.js')).LeafIssuer.load(opts.forward.caDir ? { dir: opts.forward.caDir, certPath: `${opts.forward.caDir}/ca.pem`, keyPath: `${opts.forward.caDir}/ca-key.pem` } : undefined) : null;
   tuneHeapForStreaming();
   const host = opts.host ?? '127.0.0.1';
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
-  const engine = new CaptureEngine({ target: routes.single ? target.display : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
+  const engine = new CaptureEngine({ target: routes.single ? target.display : routes.isForward ? 'forward' : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   const queue = engine.queue;
 
   const sockets = new Set<Socket>();
   const transforms = transformsFor(opts);
+  const forwardCounters = { tunnels: 0, intercepted: 0 };
   let exchanges = 0;
   // Streams cut by our own shutdown are not upstream failures.
   let stopping = false;
@@ -231,18 +242,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     exchanges++;
     const t0 = now();
     const url = req.url ?? '/';
-    const match = routes.match(url);
+    const match = routes.match(url, req.socket);
     if (!match) return void unrouted(req, res, routes.unknown(url));
     const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false, transform: null };
     // Under routes, the same client talks to several servers: its sessions are told apart per route.
-    const clientKey = `${match.route.base}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
+    const clientKey = `${match.route.base || match.route.name}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     const routeTarget = routes.single ? null : match.route.upstream.target.display;
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
       const raw = pairs(req.rawHeaders);
       const r = engine.redactor;
-      const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
+      const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(routes.isForward ? match.path : url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
       st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
@@ -270,7 +281,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         queue.push(() => st.cap!.fail({ kind: 'body-cut', body: 'response', by: 'server', code }, t));
         return;
       }
-      const failure: Failure = { kind: 'upstream-unreachable', code, message: err.message };
+      const failure: Failure = upstreamFailureOf(err);
       const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: match.route.upstream.target.display, cause: failureText(failure) });
       const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-error', failure.kind]];
       res.writeHead(502, headers.flat());
@@ -279,14 +290,30 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   });
 
-  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
+  const bridges = new Map<Route, WebSocketBridge>();
+  const bridgeFor = (r: Route) => {
+    let b = bridges.get(r);
+    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display }));
+    return b;
+  };
+  for (const r of routes.list()) bridgeFor(r);
   server.on('upgrade', (req, socket, head) => {
-    const match = routes.match(req.url ?? '/');
+    const match = routes.match(req.url ?? '/', req.socket);
     if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);
     // The bridge sees the path below the route's prefix, as it would behind a single --target.
     req.url = match.path;
-    bridges.get(match.route)!.handle(req, socket as Socket, head);
+    bridgeFor(match.route).handle(req, socket as Socket, head);
   });
+  if (issuer) {
+    server.on('connect', connectHandler({
+      engine, issuer, policy: opts.forward!.policy, counters: forwardCounters,
+      server,
+      track: (s) => {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+      },
+    }));
+  }
   server.on('clientError', badRequestRefuser(warn));
 
   let port = opts.port ?? 0;

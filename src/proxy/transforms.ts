@@ -80,7 +80,9 @@ export const locationTransform: Transform = {
 };
 
 /** The transforms a proxy runs, in order; the ones that keep a client on the proxy are always on. */
-export function transformsFor(opts: { gatewayDebug?: boolean }): TransformPipeline {
+export function transformsFor(opts: { gatewayDebug?: boolean; forward?: unknown }): TransformPipeline {
+  // A forward proxy's client talks to the real origins: nothing it is sent needs to point back at the proxy.
+  if (opts.forward) return new TransformPipeline(opts.gatewayDebug ? [gatewayDebugTransform] : []);
   return new TransformPipeline([...(opts.gatewayDebug ? [gatewayDebugTransform] : []), locationTransform, oauthChallengeTransform, oauthResourceTransform, endpointTransform]);
 }
 

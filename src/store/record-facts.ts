@@ -20,6 +20,8 @@ const FailureSchema: z.ZodType<Failure> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('process-exited'), code: z.number().int() }),
   z.object({ kind: z.literal('process-killed'), signal: z.string() }),
   z.object({ kind: z.literal('process-not-started'), detail: z.string() }),
+  z.object({ kind: z.literal('upstream-tls'), code: z.string(), host: z.string(), subject: z.string(), issuer: z.string(), validFrom: z.string(), validTo: z.string() }),
+  z.object({ kind: z.literal('client-tls-refused'), host: z.string(), detail: z.string() }),
   z.object({ kind: z.literal('other'), detail: z.string() }),
 ]);
 

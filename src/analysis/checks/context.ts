@@ -118,7 +118,7 @@ export function upstreamUnreachable(e: Exchange): string | null {
 }
 
 /** The answer was mcptap's own, not the server's (the upstream failed or the proxy refused). */
-export const answeredByProxy = (e: Exchange) => !!resHeader(e, 'x-mcptap-error') || e.failure?.kind === 'upstream-unreachable';
+export const answeredByProxy = (e: Exchange) => !!resHeader(e, 'x-mcptap-error') || e.failure?.kind === 'upstream-unreachable' || e.failure?.kind === 'upstream-tls';
 
 /** The upstream closed the connection before its response was complete. */
 export const cutMidResponse = (e: Exchange) => failureOf(e, 'body-cut')?.by === 'server';

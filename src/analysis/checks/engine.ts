@@ -6,14 +6,15 @@ import { MODEL_RULES } from './model-rules.js';
 import { STREAM_RULES } from './stream-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
+import { clientTlsRefused, upstreamTls } from './tls-rules.js';
 
 export type { Cause, CheckInput, CheckOptions, Claims, Finding, Rule, Severity } from './types.js';
 
 /** Every rule, grouped by the cause it names (the order of `--help`, SARIF and JUnit; findings are ordered by fold.ts). */
 export const RULES: Rule[] = [
-  upstreamFailure, gatewayUpstream,
+  upstreamTls, upstreamFailure, gatewayUpstream,
   transportMismatch, redirect, acceptHeader, endpointRewrite,
-  auth, oauthResource, gatewayAuth, gatewayServers,
+  auth, oauthResource, gatewayAuth, gatewayServers, clientTlsRefused,
   sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
@@ -21,6 +22,9 @@ export const RULES: Rule[] = [
 ];
 
 export const DEFAULT_SLOW_MS = 5000;
+
+/** A conversation's rules: the model's, and forward mode's TLS faults (a model API reached through a tunnel). */
+const MODEL_AND_TLS: Rule[] = [upstreamTls, clientTlsRefused, ...MODEL_RULES];
 
 /**
  * Runs every rule over one session and returns the root causes, each with the findings it explains
@@ -30,7 +34,7 @@ export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): 
   const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now };
   const out: Finding[] = [];
   // A model conversation carries no MCP: the MCP rules would read its HTTP errors as an MCP server's.
-  const rules = input.session.transport === 'model-api' ? MODEL_RULES : RULES;
+  const rules = input.session.transport === 'model-api' ? MODEL_AND_TLS : RULES;
   for (const rule of rules) {
     try {
       for (const f of rule.check(input, o)) out.push(stamp(rule, f));
