@@ -94,7 +94,9 @@ interface InFlight {
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   if (!opts.target && !opts.routes && !opts.forward) throw new UsageError('give --target, or routes to serve');
-  const routes = opts.forward ? RouteTable.forward({ ca: upstreamCas(opts.forward.upstreamCa) }, !!opts.insecure)
+  // Forward mode checks the real hosts' certificates against these (Node's roots, NODE_EXTRA_CA_CERTS, --upstream-ca).
+  const upstreamCa = opts.forward ? upstreamCas(opts.forward.upstreamCa) : undefined;
+  const routes = opts.forward ? RouteTable.forward({ ca: upstreamCa }, !!opts.insecure)
     : opts.routes ? RouteTable.named(opts.routes, !!opts.insecure) : RouteTable.single(parseTarget(opts.target!), !!opts.insecure);
   // Forward mode has no one upstream: each request names its own.
   const target = routes.list()[0]?.upstream.target ?? parseTarget('http://forward-proxy.invalid');
@@ -293,7 +295,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const bridges = new Map<Route, WebSocketBridge>();
   const bridgeFor = (r: Route) => {
     let b = bridges.get(r);
-    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display }));
+    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display, ca: upstreamCa }));
     return b;
   };
   for (const r of routes.list()) bridgeFor(r);

@@ -20,7 +20,7 @@ export class WebSocketBridge {
   count = 0;
 
   /** `sessionTarget`: the route's upstream, when the proxy serves several (else the engine's target). */
-  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string }) {}
+  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string; ca?: string[] }) {}
 
   handle(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     this.count++;
@@ -55,7 +55,7 @@ export class WebSocketBridge {
       path: upstreamPath(this.target, url),
       headers,
       agent: false,
-      ...(secure ? { rejectUnauthorized: !this.opts.insecure } : {}),
+      ...(secure ? { rejectUnauthorized: !this.opts.insecure, ...(this.opts.ca ? { ca: this.opts.ca } : {}) } : {}),
     });
 
     let answered = false;
