@@ -77,13 +77,13 @@ export class LeafIssuer {
   /** How many leaves were made (first connection to a host) and served from the cache. */
   readonly stats = { issued: 0, cached: 0 };
 
-  private constructor(private readonly caCert: x509.X509Certificate, private readonly caPem: string, private readonly caKey: CryptoKey) {}
+  private constructor(private readonly caCert: x509.X509Certificate, private readonly caPem: string, private readonly caKey: CryptoKey, readonly caPath: string) {}
 
   static async load(files = caFiles()): Promise<LeafIssuer> {
     await ensureCa(files);
     const caPem = fs.readFileSync(files.certPath, 'utf8');
     const caKey = await subtle().importKey('pkcs8', pemDer(fs.readFileSync(files.keyPath, 'utf8')), ALG, false, ['sign']);
-    return new LeafIssuer(new x509.X509Certificate(caPem), caPem, caKey);
+    return new LeafIssuer(new x509.X509Certificate(caPem), caPem, caKey, files.certPath);
   }
 
   /** The TLS context for `host` (a DNS name or an IP address). */

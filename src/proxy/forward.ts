@@ -111,6 +111,8 @@ export function connectHandler(deps: ForwardDeps): (req: http.IncomingMessage, s
   return (req, socket, head) => {
     const t0 = now();
     deps.track(socket);
+    // As the proxy's own server does for its clients: small JSON-RPC writes go out at once.
+    socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
     const authority = req.url ?? '';
     const parsed = parseAuthority(authority);

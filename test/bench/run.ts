@@ -55,6 +55,11 @@ if (want('sse')) {
   say(`SSE stream: ${r.mb} MB in ${r.events} events through full capture and live checks in ${r.seconds}s, ${r.stored} messages stored (${r.cut} cut); RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); first event reached the client ${r.firstEventMs} ms after the upstream wrote it`);
 }
 
+if (want('forward')) {
+  const { benchForward } = await import('./forward.js');
+  for (const line of await benchForward()) say(line);
+}
+
 if (want('model')) {
   const { benchModelApi } = await import('./model-api.js');
   say('');
