@@ -10,6 +10,7 @@ import { LeafIssuer } from '../src/proxy/ca.js';
 import { caFiles } from '../src/proxy/ca-files.js';
 import { CaptureStore } from '../src/store/read.js';
 import { TurnReader } from '../src/store/turns-read.js';
+import { writeRecording } from '../src/store/jsonl.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { streamableHandler } from './helpers/peers.js';
@@ -225,14 +226,24 @@ describe('proxy --forward', () => {
     expect((await viaProxy(['mcp', mcpUrl])).text).toBe('Echo: through the tunnel');
   });
 
-  it("the CA key is the owner's alone and in no capture", async () => {
+  it("the CA key is the owner's alone and in no capture or export", async () => {
     expect(fs.statSync(mcptapCa.keyPath).mode & 0o777).toBe(0o600);
     await proxy.flush();
     const keyBody = fs.readFileSync(mcptapCa.keyPath, 'utf8').replace(/-----[^-]+-----|\s/g, '');
-    for (const f of [tmp.db, `${tmp.db}-wal`]) {
+    const exported = path.join(tmp.dir, 'export');
+    fs.mkdirSync(exported);
+    const store = openStore();
+    try {
+      for (const s of store.listSessions()) writeRecording(store, s.id, path.join(exported, `${s.id}.jsonl`));
+    } finally {
+      store.close();
+    }
+    const files = [tmp.db, `${tmp.db}-wal`, ...fs.readdirSync(exported).map((f) => path.join(exported, f))];
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) {
       if (!fs.existsSync(f)) continue;
       const bytes = fs.readFileSync(f).toString('latin1');
-      expect(bytes.includes(keyBody.slice(0, 40))).toBe(false);
+      expect(bytes.includes(keyBody.slice(0, 40)), f).toBe(false);
     }
   });
 });
