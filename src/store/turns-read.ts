@@ -76,6 +76,12 @@ export class TurnReader {
     return JSON.stringify(body);
   }
 
+  /** The size of a turn's request body as it went on the wire. */
+  requestBytes(exchangeId: string): number {
+    const r = this.store.db.prepare(`SELECT request_bytes AS n FROM exchanges WHERE id = ?`).get(exchangeId) as { n: number } | undefined;
+    return r?.n ?? 0;
+  }
+
   /** Names of the tools a turn offered (each distinct list is read once). */
   toolNames(t: Turn): string[] {
     const h = t.toolNamesHash;

@@ -27,7 +27,7 @@ export const DEFAULT_SLOW_MS = 5000;
  * folded under it (`caused`); a rule that throws is reported as a finding, never fatal.
  */
 export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): Finding[] {
-  const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now };
+  const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now, toolsShare: opts.toolsShare };
   const out: Finding[] = [];
   // A model conversation carries no MCP: the MCP rules would read its HTTP errors as an MCP server's.
   const rules = input.session.transport === 'model-api' ? MODEL_RULES : RULES;

@@ -83,6 +83,8 @@ export interface CheckOptions {
   live?: boolean;
   /** When live: the time now (epoch ms). */
   now?: number;
+  /** `tools-context-cost` warns when MCP tool definitions take more than this share (0..1) of a request. */
+  toolsShare?: number;
 }
 
 export interface Rule {
