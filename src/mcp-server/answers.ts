@@ -42,12 +42,12 @@ function offsetCursor(cursor: string | undefined): number {
 }
 
 /** A list already filtered, paged by offset. */
-function pageByOffset<T>(all: T[], args: PageArgs, dflt: number): Page<T> & { total: number } {
+function pageByOffset<T>(all: T[], args: PageArgs, dflt: number, envelope: unknown = null): Page<T> & { total: number } {
   const from = offsetCursor(args.cursor);
   const limit = args.limit ?? dflt;
   const slice = all.slice(from, from + limit);
   const idx = new Map(slice.map((x, i) => [x, from + i]));
-  const page = fitPage(slice, args.maxBytes, (x) => String(idx.get(x)), from + limit < all.length ? String(from + limit) : null);
+  const page = fitPage(slice, args.maxBytes, (x) => String(idx.get(x)), from + limit < all.length ? String(from + limit) : null, envelope);
   return { ...page, total: all.length };
 }
 
@@ -129,8 +129,9 @@ export function showSession(store: CaptureStore, id: string, opts: { filter?: st
     at = batch[batch.length - 1].seq + 1;
   }
   const items = picked.map((m) => messageJson(m, !!opts.unfoldMeta));
-  const page = fitPage(items, args.maxBytes, (m) => String(m.seq), next == null ? null : String(next));
-  return { session: sessionRowJson(s), messages: page.items, more: page.more, ...(page.cutByBytes ? { cutByBytes: true } : {}) };
+  const row = sessionRowJson(s);
+  const page = fitPage(items, args.maxBytes, (m) => String(m.seq), next == null ? null : String(next), row);
+  return { session: row, messages: page.items, more: page.more, ...(page.cutByBytes ? { cutByBytes: true } : {}) };
 }
 
 export function checkSession(store: CaptureStore, id: string | undefined, opts: { slowMs?: number; toolsShare?: number }, maxBytes: number) {
@@ -139,9 +140,10 @@ export function checkSession(store: CaptureStore, id: string | undefined, opts: 
   const input = loadDiffInput(s.id, store);
   const turns = new TurnReader(store);
   const findings = runChecks({ ...input, conversation: s.transport === 'model-api' ? turns.context(s) : undefined }, { slowMs: opts.slowMs, toolsShare: opts.toolsShare });
-  const page = fitPage(findings.map((f) => capStrings(f) as typeof f), maxBytes, (f) => f.ruleId, null);
+  const row = sessionRowJson(s);
+  const page = fitPage(findings.map((f) => capStrings(f) as typeof f), maxBytes, (f) => f.ruleId, null, row);
   return {
-    session: sessionRowJson(s), verdict: findings.length ? `${findings.filter((f) => f.severity === 'error').length} errors, ${findings.filter((f) => f.severity === 'warning').length} warnings, ${findings.filter((f) => f.severity === 'info').length} notes` : 'no findings',
+    session: row, verdict: findings.length ? `${findings.filter((f) => f.severity === 'error').length} errors, ${findings.filter((f) => f.severity === 'warning').length} warnings, ${findings.filter((f) => f.severity === 'info').length} notes` : 'no findings',
     findings: page.items, ...(page.cutByBytes ? { cutByBytes: true, note: `findings after '${page.more}' were left out by the byte cap; raise maxBytes` } : {}),
   };
 }
@@ -154,10 +156,11 @@ export function conversation(store: CaptureStore, id: string, args: PageArgs) {
   const costs = new ContextCostReader(reader).costs(conv.turns);
   const json = conversationJson(conv);
   const turns = json.turns.map((t, i) => capStrings({ ...t, contextCost: costs[i] }) as typeof t & { seq: number });
-  const page = pageByOffset(turns, args, 20);
+  const summary = costs[0] ? serverCostLines(costs[0]) : [];
+  const page = pageByOffset(turns, args, 20, { s: json.session, summary });
   return {
     session: json.session,
-    contextSummary: costs[0] ? serverCostLines(costs[0]) : [],
+    contextSummary: summary,
     turns: page.items, more: page.more, totalTurns: page.total, ...(page.cutByBytes ? { cutByBytes: true } : {}),
   };
 }
@@ -170,10 +173,12 @@ export function streams(store: CaptureStore, id: string, maxBytes: number) {
   const requests = requestFacts(s, all, exchanges, recorded);
   const views = sessionStreams(s, all, exchanges, recorded, requests);
   const inFlight = requestsJson(requests.filter((r) => !r.answer)) as Array<{ seq: number }>;
-  const st = fitPage(streamsJson(views), Math.floor(maxBytes / 2), (_x) => '', null);
-  const rq = fitPage(inFlight, Math.floor(maxBytes / 2), (r) => String(r.seq), null);
+  const row = sessionRowJson(s);
+  const half = Math.floor((maxBytes - Buffer.byteLength(JSON.stringify(row), 'utf8')) / 2);
+  const st = fitPage(streamsJson(views), half, (_x) => '', null);
+  const rq = fitPage(inFlight, half, (r) => String(r.seq), null);
   return {
-    session: sessionRowJson(s), streams: st.items, requestsUnanswered: rq.items,
+    session: row, streams: st.items, requestsUnanswered: rq.items,
     ...(st.cutByBytes || rq.cutByBytes ? { cutByBytes: true, note: 'some streams or requests were left out by the byte cap; raise maxBytes or use show_session' } : {}),
   };
 }

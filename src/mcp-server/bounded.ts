@@ -28,12 +28,13 @@ export function capStrings(v: unknown, cap = STRING_CAP, depth = 0): unknown {
 
 /**
  * As many of `items` as fit in `maxBytes` (at least one, cut to fit), then `more` = the cursor of the
- * first left out. `nextCursor` is the cursor of the item after the last one of `items` when more exist
+ * first left out; `envelope` is the rest of the answer, counted against the cap. `nextCursor` is the cursor of the item after the last one of `items` when more exist
  * beyond them (the caller read one page of a longer list).
  */
-export function fitPage<T>(items: T[], maxBytes: number, cursorOf: (item: T) => string, nextCursor: string | null): Page<T> {
+export function fitPage<T>(items: T[], maxBytes: number, cursorOf: (item: T) => string, nextCursor: string | null, envelope: unknown = null): Page<T> {
   const out: T[] = [];
-  let used = 200; // the envelope around the items
+  // What the answer holds beside the items (the session, the cursor, the flags).
+  let used = 100 + (envelope == null ? 0 : Buffer.byteLength(JSON.stringify(envelope), 'utf8'));
   for (const [i, it] of items.entries()) {
     const size = Buffer.byteLength(JSON.stringify(it), 'utf8') + 1;
     if (out.length && used + size > maxBytes) return { items: out, more: cursorOf(items[i]), cutByBytes: true };
