@@ -139,7 +139,7 @@ export function approxTokens(n: number): string {
 }
 
 /** "mcp__db_main: 10 tools, ~4.1k tokens, 3.2% of the first request", one line per MCP server. */
-export function serverCostLines(c: TurnContextCost): string[] {
+export function serverCostLines(c: TurnContextCost, of = 'the first request'): string[] {
   return c.parts.filter((p) => p.kind === 'mcp-server').map((p) =>
-    `${p.name}: ${p.tools} tool${p.tools === 1 ? '' : 's'}, ${approxTokens(p.tokens)} tokens, ${(100 * p.bytes / Math.max(1, c.requestBytes)).toFixed(1)}% of the first request`);
+    `${p.name}: ${p.tools} tool${p.tools === 1 ? '' : 's'}, ${approxTokens(p.tokens)} tokens, ${(100 * p.bytes / Math.max(1, c.requestBytes)).toFixed(1)}% of ${of}`);
 }

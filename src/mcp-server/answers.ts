@@ -154,8 +154,8 @@ export function conversation(store: CaptureStore, id: string, args: PageArgs) {
   const reader = new TurnReader(store);
   const conv = reader.conversation(s);
   const costs = new ContextCostReader(reader).costs(conv.turns);
-  const json = conversationJson(conv);
-  const turns = json.turns.map((t, i) => capStrings({ ...t, contextCost: costs[i] }) as typeof t & { seq: number });
+  const json = conversationJson(conv, costs);
+  const turns = json.turns.map((t) => capStrings(t) as typeof t);
   const summary = costs[0] ? serverCostLines(costs[0]) : [];
   const page = pageByOffset(turns, args, 20, { s: json.session, summary });
   return {

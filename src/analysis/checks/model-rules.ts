@@ -1,6 +1,7 @@
 import type { ConversationTurn } from '../../capture/conversation.js';
 import { mcpToolName, splitClaudeName } from '../../capture/join.js';
 import { explainToolName } from './rpc-rules.js';
+import { toolsContextCost } from './context-rules.js';
 import { SPECIFIC, type Cause, type CheckInput, type ConversationContext, type Finding, type McpSide, type Rule, type Severity } from './types.js';
 
 // Rules over a model conversation (a model-api session): what the model asked for against what the
@@ -218,5 +219,5 @@ export const modelApiError = conversationRule('model-api-error',
 const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
 const clip = (s: string) => (norm(s).length > 120 ? norm(s).slice(0, 119) + '…' : norm(s));
 
-export const MODEL_RULES: Rule[] = [modelUnknownTool, toolNameTooLong, modelApiError, toolResultMismatch, toolsOfferedStale];
+export const MODEL_RULES: Rule[] = [modelUnknownTool, toolNameTooLong, modelApiError, toolResultMismatch, toolsOfferedStale, toolsContextCost];
 
