@@ -3,6 +3,8 @@ import { gatewayAuth, gatewayServers, gatewayToolError, gatewayUpstream } from '
 import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
+import { toolsContextCost } from './context-rules.js';
+import { toolResultCut } from './result-rules.js';
 import { STREAM_RULES } from './stream-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
@@ -17,8 +19,11 @@ export const RULES: Rule[] = [
   sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
-  ...STREAM_RULES, ...MODEL_RULES,
+  ...STREAM_RULES, ...MODEL_RULES, toolResultCut, toolsContextCost,
 ];
+
+/** The rules over a model conversation (a model-api session). */
+export const CONVERSATION_RULES: Rule[] = [...MODEL_RULES, toolResultCut, toolsContextCost];
 
 export const DEFAULT_SLOW_MS = 5000;
 
@@ -30,7 +35,7 @@ export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): 
   const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now, toolsShare: opts.toolsShare };
   const out: Finding[] = [];
   // A model conversation carries no MCP: the MCP rules would read its HTTP errors as an MCP server's.
-  const rules = input.session.transport === 'model-api' ? MODEL_RULES : RULES;
+  const rules = input.session.transport === 'model-api' ? CONVERSATION_RULES : RULES;
   for (const rule of rules) {
     try {
       for (const f of rule.check(input, o)) out.push(stamp(rule, f));

@@ -1,7 +1,6 @@
 import type { ConversationTurn } from '../../capture/conversation.js';
 import { mcpToolName, splitClaudeName } from '../../capture/join.js';
 import { explainToolName } from './rpc-rules.js';
-import { toolsContextCost } from './context-rules.js';
 import { SPECIFIC, type Cause, type CheckInput, type ConversationContext, type Finding, type McpSide, type Rule, type Severity } from './types.js';
 
 // Rules over a model conversation (a model-api session): what the model asked for against what the
@@ -12,7 +11,7 @@ const NO_SUCH_TOOL = /No such tool available/i;
 /** The Anthropic API's limit on a custom tool's name. */
 const NAME_LIMIT = 64;
 
-function finding(input: CheckInput, ruleId: string, severity: Severity, title: string, turns: ConversationTurn[], explanation: string, fix: string): Finding {
+export function finding(input: CheckInput, ruleId: string, severity: Severity, title: string, turns: ConversationTurn[], explanation: string, fix: string): Finding {
   return {
     ruleId, severity, title,
     evidence: { sessionId: input.session.id, messageSeqs: [], exchangeIds: turns.map((t) => t.exchangeId), turnSeqs: turns.map((t) => t.seq) },
@@ -21,14 +20,14 @@ function finding(input: CheckInput, ruleId: string, severity: Severity, title: s
 }
 
 /** A rule over a model conversation: MCP sessions have none to read. */
-function conversationRule(id: string, description: string, how: { cause: Cause; confidence: number }, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
+export function conversationRule(id: string, description: string, how: { cause: Cause; confidence: number }, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
   return { id, description, ...how, check: (input) => (input.conversation ? check(input.conversation, input) : []) };
 }
 
-const list = (names: string[], n = 5) => names.slice(0, n).map((x) => `'${x}'`).join(', ') + (names.length > n ? `, … (${names.length} in all)` : '');
+export const list = (names: string[], n = 5) => names.slice(0, n).map((x) => `'${x}'`).join(', ') + (names.length > n ? `, … (${names.length} in all)` : '');
 
 /** The result the client sent back for a tool use, in the first later turn that carries it. */
-function resultFor(turns: ConversationTurn[], from: number, id: string): { turn: ConversationTurn; isError: boolean; text: string } | null {
+export function resultFor(turns: ConversationTurn[], from: number, id: string): { turn: ConversationTurn; isError: boolean; text: string } | null {
   for (const t of turns) {
     if (t.seq <= from) continue;
     const r = t.toolResults.find((x) => x.toolUseId === id);
@@ -219,5 +218,5 @@ export const modelApiError = conversationRule('model-api-error',
 const norm = (s: string) => s.replace(/\s+/g, ' ').trim();
 const clip = (s: string) => (norm(s).length > 120 ? norm(s).slice(0, 119) + '…' : norm(s));
 
-export const MODEL_RULES: Rule[] = [modelUnknownTool, toolNameTooLong, modelApiError, toolResultMismatch, toolsOfferedStale, toolsContextCost];
+export const MODEL_RULES: Rule[] = [modelUnknownTool, toolNameTooLong, modelApiError, toolResultMismatch, toolsOfferedStale];
 
