@@ -5,6 +5,7 @@ import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
 import { toolsContextCost } from './context-rules.js';
 import { toolResultCut } from './result-rules.js';
+import { toolNotOffered } from './offered-rules.js';
 import { STREAM_RULES } from './stream-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
@@ -19,11 +20,11 @@ export const RULES: Rule[] = [
   sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
-  ...STREAM_RULES, ...MODEL_RULES, toolResultCut, toolsContextCost,
+  ...STREAM_RULES, ...MODEL_RULES, toolResultCut, toolNotOffered, toolsContextCost,
 ];
 
 /** The rules over a model conversation (a model-api session). */
-export const CONVERSATION_RULES: Rule[] = [...MODEL_RULES, toolResultCut, toolsContextCost];
+export const CONVERSATION_RULES: Rule[] = [...MODEL_RULES, toolResultCut, toolNotOffered, toolsContextCost];
 
 export const DEFAULT_SLOW_MS = 5000;
 
