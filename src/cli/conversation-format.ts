@@ -35,7 +35,8 @@ export function contextCostLine(c: TurnContextCost): string {
   const parts = c.parts.map((p) => p.kind === 'mcp-server'
     ? `${p.name} ${p.tools} tools ${approxTokens(p.tokens)} tok ${share(p.bytes)}`
     : `${p.name} ${share(p.bytes)}`);
-  const usage = c.usageTokens != null ? `, ${c.usageTokens} input tokens (API usage)` : '';
+  const usage = c.usageTokens == null ? ''
+    : c.estimatedBy === 'usage-ratio' ? `, ${c.usageTokens} input tokens (API usage)` : `, API usage ${c.usageTokens} input tokens (implausible for its size: not used)`;
   return `context ${bytes(c.requestBytes)}${usage}: ${parts.join(', ')}`;
 }
 

@@ -13,6 +13,7 @@ import { TurnReader } from '../store/turns-read.js';
 import { ContextCostReader } from '../store/context-read.js';
 import { serverCostLines } from '../analysis/context-cost.js';
 import { isLive } from '../store/liveness.js';
+import { describeGateway } from '../capture/gateway.js';
 import { capStrings, fitPage, type Page } from './bounded.js';
 
 // What each tool of `mcptap mcp` answers, read from the capture database: plain JSON, bounded by
@@ -65,9 +66,11 @@ export function listSessions(store: CaptureStore, f: SessionFilters, args: PageA
   const spans = store.spans();
   // Newest first: the question is nearly always about the last run.
   const all = store.listSessions().reverse().filter((s) =>
-    has(s.clientInfo?.name, f.client) && (has(s.serverInfo?.name, f.server) || has(s.target, f.server) || has(s.label, f.server))
+    has(s.clientInfo?.name, f.client)
+    && (has(s.serverInfo?.name, f.server) || has(s.target, f.server) || has(s.label, f.server) || has(describeGateway(s.gateway), f.server))
     && (!f.transport || s.transport === f.transport) && (!f.errorsOnly || s.errorCount > 0) && (since == null || s.startedAt >= since))
     .map((s) => ({ ...sessionRowJson(s, spans.get(s.id)), live: isLive(s, spans.get(s.id)) }));
+  // `server` also matches the upstream behind a gateway ("via litellm → db_main").
   return pageByOffset(all, args, 50);
 }
 
