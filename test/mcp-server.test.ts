@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -253,6 +254,26 @@ describe('mcptap mcp over Streamable HTTP', () => {
       req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
     });
     expect(status).toBe(403);
+  });
+});
+
+describe('mcptap mcp given bad input', () => {
+  it('one line and exit 2: no database, a damaged one, a bad transport or port', () => {
+    const bad = path.join(self.dir, 'bad.db');
+    fs.writeFileSync(bad, 'not a database at all, just text');
+    const cases: Array<[string[], RegExp]> = [
+      [['--db', path.join(self.dir, 'none.db')], /^mcptap: no capture database at /],
+      [['--db', bad], /^mcptap: cannot use database .*bad\.db/],
+      [['--db', tmp.db, '--transport', 'sse'], /^mcptap: --transport must be stdio or http \(got 'sse'\)/],
+      [['--db', tmp.db, '--transport', 'http', '--port', '70000'], /^mcptap: --port must be a whole number/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = spawnSync(process.execPath, [cli, 'mcp', ...args], { input: '', encoding: 'utf8', timeout: 15_000 });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    }
   });
 });
 
