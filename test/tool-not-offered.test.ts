@@ -46,6 +46,14 @@ beforeAll(async () => {
     await offer('plain', ['Read', 'mcp__db__query']);
     await offer('search', ['Read', 'ToolSearch', 'mcp__db__query']);
     await offer('all', ['Read', 'mcp__db__query', 'mcp__db__list_schemas', 'mcp__db__db_explain']);
+    // A search's answer: the tool_result hands the model tool_reference blocks (the tools stay deferred).
+    await fetch(modelProxy.url + '/v1/messages?beta=true', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test-0000', 'x-claude-code-session-id': 'refs' },
+      body: JSON.stringify({ model: 'm', max_tokens: 10, tools: [tool('Read'), tool('mcp__db__query')], messages: [
+        { role: 'user', content: 'find a tool' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_s', name: 'Read', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_s', content: [{ type: 'tool_reference', tool_name: 'mcp__db__list_schemas' }] }] }] }),
+    }).then((r) => r.text());
   } finally {
     await mcpProxy.close();
     await modelProxy.close();
@@ -83,8 +91,13 @@ describe('tool-not-offered', () => {
     const fs = found.get('search')!;
     const search = fs.find((f) => f.severity === 'info')!;
     expect(search.title).toMatch(/1 tool of MCP session [0-9a-f]{12} never offered to the model: 'mcp__db__list_schemas'/);
-    expect(search.explanation).toContain("turn 1 offered 'ToolSearch'");
+    expect(search.explanation).toContain('(tool search: ToolSearch)');
     expect(search.fix).toContain('ENABLE_TOOL_SEARCH=false');
+  });
+
+  it('tool_reference blocks in the results: tool search, told as such', () => {
+    const search = found.get('refs')!.find((f) => f.severity === 'info')!;
+    expect(search.explanation).toContain('(tool search: tool_reference results)');
   });
 
   it('every listed tool offered (a name with odd characters offered with them replaced): no finding, except the over-long name', () => {

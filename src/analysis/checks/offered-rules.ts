@@ -53,7 +53,9 @@ export const toolNotOffered = conversationRule('tool-not-offered',
   (ctx, input) => {
     const offered = [...new Set(ctx.turns.flatMap((t) => t.toolsOffered))];
     if (!offered.length) return [];
-    const searching = offered.find((o) => SEARCH_TOOL.test(o));
+    // A search tool offered, or results that hand the model tool references (what a search returns).
+    const searching = offered.find((o) => SEARCH_TOOL.test(o))
+      ?? (ctx.turns.some((t) => t.toolResults.some((r) => r.text.includes('[tool_reference]'))) ? 'tool_reference results' : undefined);
     const lastOffer = [...ctx.turns].reverse().find((t) => t.toolsOffered.length)!;
     const out: Finding[] = [];
     for (const side of ctx.mcp) {
@@ -80,7 +82,7 @@ export const toolNotOffered = conversationRule('tool-not-offered',
             ...finding(input, 'tool-not-offered', r.severity,
               `${tools.length} tool${tools.length > 1 ? 's' : ''} of MCP session ${side.session.id} never offered to the model: ${list(names, 3)}`, [lastOffer],
               `MCP session ${side.session.id} (${side.session.serverInfo?.name ?? '?'}) lists ${side.tools.length} tools; no turn of this conversation offered ${list(names)}`
-              + `${reason === 'tool-search' ? ` (turn ${lastOffer.seq} offered '${searching}')` : ''}: ${r.why}.`,
+              + `${reason === 'tool-search' ? ` (tool search: ${searching})` : ''}: ${r.why}.`,
               r.fix),
             // About the tool list as a whole, not about what happened in the turn it names.
             claims: {},
