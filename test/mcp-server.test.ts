@@ -143,6 +143,17 @@ describe('mcptap mcp over stdio', () => {
     const echo = await call(stdio, 'show_session', { session: ids.everything, filter: 'method:tools/call dir:c2s', limit: 500 });
     expect(echo.json.messages).toHaveLength(31);
     expect(echo.json.messages.every((m: any) => m.method === 'tools/call')).toBe(true);
+    // Filtered pages: the cursor is the next matching message.
+    const calls: number[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < 10; i++) {
+      const p = await call(stdio, 'show_session', { session: ids.everything, filter: 'method:tools/call dir:c2s', limit: 10, cursor });
+      expect(p.json.messages.length).toBeLessThanOrEqual(10);
+      calls.push(...p.json.messages.map((m: any) => m.seq));
+      if (!p.json.more) break;
+      cursor = p.json.more;
+    }
+    expect(calls).toEqual(echo.json.messages.map((m: any) => m.seq));
     // The long call's text is cut, its length said.
     const long = echo.json.messages[30];
     expect(JSON.stringify(long.payload)).toContain('[cut by mcptap mcp: 6000 characters in all]');

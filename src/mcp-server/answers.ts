@@ -119,17 +119,16 @@ export function showSession(store: CaptureStore, id: string, opts: { filter?: st
   const keep = filterSeqs(store, s.id, opts.filter);
   const limit = args.limit ?? 50;
   const from = seqCursor(args.cursor);
-  const picked: RpcMessage[] = [];
+  let picked: RpcMessage[] = [];
   let next: number | null = null;
-  // Read in pages until `limit` messages pass the filter; the seq after the last one read is the cursor.
-  for (let at = from; ;) {
-    const batch = store.messages(s.id, { fromSeq: at, limit: 500 });
-    for (const m of batch) {
-      if (picked.length >= limit) { next = m.seq; break; }
-      if (!keep || keep.has(m.seq)) picked.push(m);
-    }
-    if (next != null || batch.length < 500) break;
-    at = batch[batch.length - 1].seq + 1;
+  if (keep) {
+    // Only the matching messages are read, one by one: a filter over a long session reads no other payload.
+    const seqs = [...keep].filter((q) => q >= from).sort((a, b) => a - b);
+    picked = seqs.slice(0, limit).map((q) => store.message(s.id, q)).filter((m): m is RpcMessage => m != null);
+    next = seqs.length > limit ? seqs[limit] : null;
+  } else {
+    picked = store.messages(s.id, { fromSeq: from, limit: limit + 1 });
+    if (picked.length > limit) next = picked.pop()!.seq;
   }
   const items = picked.map((m) => messageJson(m, !!opts.unfoldMeta));
   const row = sessionRowJson(s);

@@ -2,8 +2,7 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import { z } from 'zod';
 import type { CaptureStore } from '../store/read.js';
 import { UsageError } from '../errors.js';
-import { recordingLines } from '../store/jsonl.js';
-import { turnsOf } from '../store/jsonl.js';
+import { recordingLines, turnsOf } from '../store/jsonl.js';
 import { DEFAULT_MAX_BYTES, MAX_MAX_BYTES } from './bounded.js';
 import { checkSession, conversation, listSessions, search, showSession, streams } from './answers.js';
 import { FILTER_HELP } from '../cli/show.js';
