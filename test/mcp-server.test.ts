@@ -269,11 +269,10 @@ describe('mcptap mcp over Streamable HTTP', () => {
 });
 
 describe('mcptap mcp given bad input', () => {
-  it('one line and exit 2: no database, a damaged one, a bad transport or port', () => {
+  it('one line and exit 2: a damaged database, a bad transport or port', () => {
     const bad = path.join(self.dir, 'bad.db');
     fs.writeFileSync(bad, 'not a database at all, just text');
     const cases: Array<[string[], RegExp]> = [
-      [['--db', path.join(self.dir, 'none.db')], /^mcptap: no capture database at /],
       [['--db', bad], /^mcptap: cannot use database .*bad\.db/],
       [['--db', tmp.db, '--transport', 'sse'], /^mcptap: --transport must be stdio or http \(got 'sse'\)/],
       [['--db', tmp.db, '--transport', 'http', '--port', '70000'], /^mcptap: --port must be a whole number/],
@@ -284,6 +283,21 @@ describe('mcptap mcp given bad input', () => {
       expect(r.stderr).toMatch(msg);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stdout).toBe('');
+    }
+  });
+});
+
+describe('mcptap mcp before any capture', () => {
+  it('starts with no database yet and answers each question with a tool error saying so', async () => {
+    const c = new Client({ name: 'early', version: '1.0.0' });
+    await c.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', '--db', path.join(self.dir, 'later.db')], stderr: 'pipe' }));
+    try {
+      const r = await call(c, 'list_sessions');
+      expect(r.isError).toBe(true);
+      expect(r.text).toMatch(/no capture database at .*later\.db/);
+      expect((await c.listResources()).resources).toEqual([]);
+    } finally {
+      await c.close();
     }
   });
 });

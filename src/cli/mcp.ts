@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
+import fs from 'node:fs';
+import type { CaptureStore } from '../store/read.js';
+import { action, dbOption, examples, openStore, parseIntOption, resolveDb } from './common.js';
 import { serveHttp, serveStdio } from '../mcp-server/serve.js';
 
 const VERSION = '0.1.0';
@@ -19,21 +21,26 @@ export function registerMcp(program: Command): void {
     ) + 'Answers are bounded: lists are paged (a "more" cursor) and each answer stays under a byte cap (maxBytes, default 20000).\n')
     .action(action(async (opts: { db?: string; transport: string; port: number }) => {
       if (opts.transport !== 'stdio' && opts.transport !== 'http') throw new UsageError(`--transport must be stdio or http (got '${opts.transport}')`);
-      const store = openStore(opts.db);
+      const file = resolveDb(opts.db);
+      // A database that exists is opened now (a damaged one is refused at once); one not written yet is
+      // opened on the first question after it appears, so the server can be added before any capture.
+      let store: CaptureStore | null = fs.existsSync(file) ? openStore(file) : null;
+      const storeOf = () => (store ??= openStore(file));
+      if (!store) process.stderr.write(`mcptap mcp: no capture database at ${file} yet; answering from it once a proxy has written it\n`);
       if (opts.transport === 'stdio') {
         // Nothing of mcptap's own goes to stdout: it carries the protocol.
-        await serveStdio(store, VERSION);
-        store.close();
+        await serveStdio(storeOf, VERSION);
+        store?.close();
         return 0;
       }
-      const served = await serveHttp(store, VERSION, opts.port);
-      process.stderr.write(`mcptap mcp: serving ${store.file} at ${served.url} (Ctrl-C to stop)\n`);
+      const served = await serveHttp(storeOf, VERSION, opts.port);
+      process.stderr.write(`mcptap mcp: serving ${file} at ${served.url} (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       await served.close();
-      store.close();
+      store?.close();
       return 0;
     }));
 }

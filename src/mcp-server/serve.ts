@@ -1,12 +1,11 @@
 import http from 'node:http';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { CaptureStore } from '../store/read.js';
 import { listen } from '../proxy/listen.js';
-import { capturesServer } from './server.js';
+import { capturesServer, type StoreSource } from './server.js';
 
 /** Serves the captures over stdio until the client closes stdin. */
-export async function serveStdio(store: CaptureStore, version: string): Promise<void> {
+export async function serveStdio(store: StoreSource, version: string): Promise<void> {
   const server = capturesServer(store, version);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => { transport.onclose = () => resolve(); });
@@ -25,7 +24,7 @@ export interface HttpCaptures {
  * server and transport (nothing per client to keep), all reading the one store. Only a Host naming this
  * address is answered, so a web page cannot read the captures through DNS rebinding.
  */
-export async function serveHttp(store: CaptureStore, version: string, port: number): Promise<HttpCaptures> {
+export async function serveHttp(store: StoreSource, version: string, port: number): Promise<HttpCaptures> {
   const host = '127.0.0.1';
   let bound = port;
   const httpServer = http.createServer((req, res) => {

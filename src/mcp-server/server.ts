@@ -35,7 +35,10 @@ function answer(fn: () => unknown): Answer {
 
 const pageArgs = (a: { cursor?: string; limit?: number; maxBytes?: number }) => ({ cursor: a.cursor, limit: a.limit, maxBytes: a.maxBytes ?? DEFAULT_MAX_BYTES });
 
-export function capturesServer(store: CaptureStore, version: string): McpServer {
+/** The store, or a UsageError saying why there is none yet (a database not written yet is opened when it exists). */
+export type StoreSource = () => CaptureStore;
+
+export function capturesServer(storeOf: StoreSource, version: string): McpServer {
   const server = new McpServer({ name: 'mcptap', version }, {
     instructions: 'Read-only access to the MCP traffic mcptap captured (both halves: MCP sessions and model conversations). '
       + 'Start with list_sessions (newest first), then check_session for what went wrong, show_session or conversation for detail.',
@@ -53,13 +56,13 @@ export function capturesServer(store: CaptureStore, version: string): McpServer 
       ...paging,
     },
     annotations: ro,
-  }, async (a) => answer(() => listSessions(store, a, pageArgs(a))));
+  }, async (a) => answer(() => listSessions(storeOf(), a, pageArgs(a))));
 
   server.registerTool('show_session', {
     description: `An MCP session's messages in order, paged (each with a one-line summary and its payload; _meta folded to its keys unless unfoldMeta). filter: ${FILTER_HELP}.`,
     inputSchema: { session: sessionArg, filter: z.string().max(500).optional(), unfoldMeta: z.boolean().optional(), ...paging },
     annotations: ro,
-  }, async (a) => answer(() => showSession(store, a.session, { filter: a.filter, unfoldMeta: a.unfoldMeta }, pageArgs(a))));
+  }, async (a) => answer(() => showSession(storeOf(), a.session, { filter: a.filter, unfoldMeta: a.unfoldMeta }, pageArgs(a))));
 
   server.registerTool('check_session', {
     description: "What went wrong in a session (default: the newest): findings, root causes first with what they explain folded under them, each with evidence and the fix. The same engine as 'mcptap check'.",
@@ -70,34 +73,36 @@ export function capturesServer(store: CaptureStore, version: string): McpServer 
       maxBytes: paging.maxBytes,
     },
     annotations: ro,
-  }, async (a) => answer(() => checkSession(store, a.session, a, a.maxBytes ?? DEFAULT_MAX_BYTES)));
+  }, async (a) => answer(() => checkSession(storeOf(), a.session, a, a.maxBytes ?? DEFAULT_MAX_BYTES)));
 
   server.registerTool('conversation', {
     description: "A model conversation's turns (model-api session): tools offered, each tool use with the MCP call it caused and its answer, results sent back, usage, and the context cost per turn (system, messages, built-in tools, each MCP server's tools; tokens estimated).",
     inputSchema: { session: sessionArg, ...paging },
     annotations: ro,
-  }, async (a) => answer(() => conversation(store, a.session, pageArgs(a))));
+  }, async (a) => answer(() => conversation(storeOf(), a.session, pageArgs(a))));
 
   server.registerTool('streams', {
     description: "A session's streams (event-stream responses, the GET stream, WebSockets, stdio) with their health (who closed, longest silence, keep-alives) and the requests still unanswered.",
     inputSchema: { session: sessionArg, maxBytes: paging.maxBytes },
     annotations: ro,
-  }, async (a) => answer(() => streams(store, a.session, a.maxBytes ?? DEFAULT_MAX_BYTES)));
+  }, async (a) => answer(() => streams(storeOf(), a.session, a.maxBytes ?? DEFAULT_MAX_BYTES)));
 
   server.registerTool('search', {
     description: `Messages matching the filter language across every MCP session, newest session first: ${FILTER_HELP}.`,
     inputSchema: { filter: z.string().min(1).max(500), ...paging },
     annotations: ro,
-  }, async (a) => answer(() => search(store, a.filter, pageArgs(a))));
+  }, async (a) => answer(() => search(storeOf(), a.filter, pageArgs(a))));
 
   server.registerResource('recording', new ResourceTemplate('mcptap://session/{id}/recording.jsonl', {
     list: async () => ({
-      resources: store.listSessions({ limit: 50 }).reverse().map((s) => ({
+      resources: (() => { try { return storeOf().listSessions({ limit: 50 }); } catch { return []; } })()
+        .reverse().map((s) => ({
         uri: `mcptap://session/${s.id}/recording.jsonl`, name: `${s.id} ${s.transport} ${s.label ?? s.target}`, mimeType: 'application/jsonl',
       })),
     }),
   }), { description: "A session's recording (mcptap's JSONL format, as 'mcptap export' writes it), cut at 512 KB.", mimeType: 'application/jsonl' },
   async (uri, vars) => {
+    const store = storeOf();
     const s = store.resolveSession(String(vars.id));
     const lines = recordingLines({ session: s, exchanges: store.exchanges(s.id), messages: [...store.iterateMessages(s.id)], streams: store.streams(s.id), ...turnsOf(store, s) });
     return { contents: [{ uri: uri.href, mimeType: 'application/jsonl', text: capLines(lines, RESOURCE_MAX_BYTES) }] };
