@@ -75,7 +75,7 @@ describe('context cost on the Claude Code fixtures', () => {
     });
   });
 
-  it('with a real usage recorded, the per-part estimates add up to the API\'s count within 0.1% (error: rounding only)', () => {
+  it('with a plausible usage (synthetic figures in the API\'s shape: no real usage is recorded here), the per-part estimates add up to it within 0.1%, rounding only', () => {
     const body = JSON.parse(fullSizeBody(readRun('echo-http', 'model')[0].requestBody));
     const tools = JSON.stringify(body.tools);
     const total = utf8(fullSizeBody(readRun('echo-http', 'model')[0].requestBody));
