@@ -48,7 +48,7 @@ describe('mcptap sessions / show on conversations', () => {
     expect(Object.keys(out)).toEqual(['session', 'turns']);
     expect(out.turns).toHaveLength(2);
     const [t1, t2] = out.turns;
-    expect(Object.keys(t1)).toEqual(['seq', 'ts', 'api', 'model', 'stopReason', 'usage', 'toolsOffered', 'toolUses', 'toolResults', 'error']);
+    expect(Object.keys(t1)).toEqual(['seq', 'ts', 'api', 'model', 'stopReason', 'usage', 'toolsOffered', 'toolUses', 'toolResults', 'error', 'contextCost']);
     expect(t1.toolUses).toEqual([{ id: expect.stringMatching(/^toolu_/), name: 'mcp__srv__echo', input: { message: 'hello from fixture' },
       mcpCall: { session: ids['echo-http'].mcp, seq: expect.any(Number) }, linkedBy: 'tool-use-id', result: { isError: false, text: 'Echo: hello from fixture' } }]);
     expect(t2.toolResults).toEqual([{ toolUseId: t1.toolUses[0].id, isError: false, text: 'Echo: hello from fixture' }]);

@@ -58,6 +58,9 @@ describe.skipIf(!hasTmux)('the conversation view', () => {
     const turn1 = await see(`→ MCP ${mcp}:`);
     expect(turn1).toContain('⚙ mcp__srv__echo {"message":"hello from fixture"}');
     expect(turn1).toContain('← Echo: hello from fixture');
+    // What the request spent its context on, and the MCP server's share of it.
+    expect(turn1).toMatch(/context 85\.\dK/);
+    expect(turn1).toMatch(/mcp__srv: 16 tools, ~2\.0k tokens, [78]\.\d% of this request/);
     expect(turn1).toContain('linked by tool-use id');
     tmux('send-keys', '-t', name, 'Enter');
     const timeline = await see('◆ 1 tools/call caused by a model turn · this one: turn 1 of conversation');

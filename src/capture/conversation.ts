@@ -27,6 +27,7 @@ export interface ConversationTurn {
   usage: Record<string, number> | null;
   toolsOffered: string[];
   toolsHash: string | null;
+  systemHash: string | null;
   toolUses: ConversationToolUse[];
   toolResults: ToolResultBlock[];
   serverResults: ToolResultBlock[];
@@ -45,7 +46,7 @@ export function joinTurns(turns: Turn[], toolNames: (t: Turn) => string[], calls
   const links = linkToolUses(turns, calls);
   return turns.map((t): ConversationTurn => ({
     seq: t.seq, ts: t.ts, endedAt: t.endedAt, api: t.api, model: t.model, stream: t.stream, status: t.status,
-    stopReason: t.stopReason, usage: t.usage, toolsOffered: toolNames(t), toolsHash: t.toolsHash,
+    stopReason: t.stopReason, usage: t.usage, toolsOffered: toolNames(t), toolsHash: t.toolsHash, systemHash: t.systemHash,
     toolUses: t.toolUses.map((u) => {
       const l = links.get(u.id);
       return {

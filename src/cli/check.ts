@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_SLOW_MS, RULES, runChecks } from '../analysis/checks/engine.js';
 import { TurnReader } from '../store/turns-read.js';
+import { DEFAULT_TOOLS_SHARE } from '../analysis/checks/context-rules.js';
 import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
 import { EXIT, UsageError } from '../errors.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
@@ -17,15 +18,17 @@ export function registerCheck(program: Command): void {
     .option('--all', 'check every session in the database')
     .option('--format <format>', 'text, json, sarif or junit', 'text')
     .option('--slow <ms>', 'report tool calls slower than this', parseIntOption('--slow', 1, 86_400_000), DEFAULT_SLOW_MS)
+    .option('--tools-share <percent>', 'tools-context-cost: warn when MCP tool definitions take more than this % of a model request', parseIntOption('--tools-share', 1, 100), 100 * DEFAULT_TOOLS_SHARE)
     .addHelpText('after', examples(
       'mcptap check                     # the newest session',
       'mcptap check 3f2a 9c1b',
       'mcptap check --all --format sarif > mcptap.sarif',
       'mcptap check --all --format junit > mcptap-junit.xml',
+      'mcptap check 9c1d --tools-share 10   # warn when MCP tools take over 10% of a model request',
     ) + `Exit 1 when any error-severity finding exists (a CI gate). Each finding is a cause; what it explains is folded under it
 (+N consequences; "caused" in --json, relatedLocations in SARIF), and causes come in this order: reachability,
 transport, access, session, protocol, tools, the rest.\n\nRules (the cause they name):\n${RULES.map((r) => `  ${r.id.padEnd(19)} (${r.cause ?? 'other'}) ${r.description}`).join('\n')}\n`)
-    .action(action((ids: string[], opts: { db?: string; all?: boolean; format: string; slow: number }) => {
+    .action(action((ids: string[], opts: { db?: string; all?: boolean; format: string; slow: number; toolsShare: number }) => {
       const format = FORMATS[opts.format as keyof typeof FORMATS];
       if (!format) throw new UsageError(`--format must be text, json, sarif or junit (got '${opts.format}')`);
       if (opts.all && ids.length) throw new UsageError('give session ids or --all, not both');
@@ -42,7 +45,7 @@ transport, access, session, protocol, tools, the rest.\n\nRules (the cause they 
           findings: runChecks({
             ...input,
             conversation: turns && input.session.transport === 'model-api' ? turns.context(input.session) : undefined,
-          }, { slowMs: opts.slow }),
+          }, { slowMs: opts.slow, toolsShare: opts.toolsShare / 100 }),
         }));
         process.stdout.write(format(all));
         return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;

@@ -4,6 +4,7 @@ import { registerClaude } from './claude.js';
 import { registerDiff } from './diff.js';
 import { registerExport } from './export.js';
 import { registerImport } from './import.js';
+import { registerMcp } from './mcp.js';
 import { registerMock } from './mock.js';
 import { registerProxy } from './proxy.js';
 import { registerPrune } from './prune.js';
@@ -34,4 +35,5 @@ export function registerCommands(program: Command): void {
   registerMock(program);
   registerPrune(program);
   registerCa(program);
+  registerMcp(program);
 }

@@ -7,6 +7,7 @@ import { openSession } from './source.js';
 
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
+import { ContextCostReader } from '../store/context-read.js';
 import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/gateway.js';
 import { requestFacts } from '../analysis/requests.js';
 import { sessionStreams } from '../analysis/streams.js';
@@ -36,9 +37,11 @@ export function registerShow(program: Command): void {
       const { store, session: s } = openSession(id, opts.db);
       try {
         if (s.transport === 'model-api') {
-          const conv = new TurnReader(store).conversation(s);
-          if (opts.json) printJson(conversationJson(conv));
-          else process.stdout.write(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120).join('\n') + '\n');
+          const reader = new TurnReader(store);
+          const conv = reader.conversation(s);
+          const costs = new ContextCostReader(reader).costs(conv.turns);
+          if (opts.json) printJson(conversationJson(conv, costs));
+          else process.stdout.write(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120, costs).join('\n') + '\n');
           return 0;
         }
         const g = s.gateway;

@@ -8,6 +8,7 @@ import type { CaptureStore } from './read.js';
 import type { ConversationContext, McpSide } from '../analysis/checks/types.js';
 import { relevantMcpSides } from '../analysis/checks/model-context.js';
 import { rowToTurn } from './turn-rows.js';
+import { ContextCostReader } from './context-read.js';
 
 type Row = Record<string, unknown>;
 
@@ -76,6 +77,12 @@ export class TurnReader {
     return JSON.stringify(body);
   }
 
+  /** The size of a turn's request body as it went on the wire. */
+  requestBytes(exchangeId: string): number {
+    const r = this.store.db.prepare(`SELECT request_bytes AS n FROM exchanges WHERE id = ?`).get(exchangeId) as { n: number } | undefined;
+    return r?.n ?? 0;
+  }
+
   /** Names of the tools a turn offered (each distinct list is read once). */
   toolNames(t: Turn): string[] {
     const h = t.toolNamesHash;
@@ -137,7 +144,7 @@ export class TurnReader {
       const listing = this.store.db.prepare(`SELECT payload FROM messages WHERE session_id = ? AND method = 'tools/list' AND kind = 'response' ORDER BY seq DESC LIMIT 1`).get(id) as { payload: string } | undefined;
       mcp.push({ session: s, tools: listing ? toolNamesOf(listing.payload) : null, failed: s.serverInfo == null });
     }
-    return { turns: conv.turns, mcp: relevantMcpSides(conv.turns, mcp) };
+    return { turns: conv.turns, mcp: relevantMcpSides(conv.turns, mcp), costs: new ContextCostReader(this).costs(conv.turns) };
   }
 
   /** The tools/call requests of an MCP session that a model turn caused: seq → conversation and turn. */

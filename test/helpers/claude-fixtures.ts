@@ -69,10 +69,21 @@ export function clientRequests(run: Run): Array<{ half: 'model' | 'mcp'; ex: Rec
   return all.sort((a, b) => a.ex.started - b.ex.started);
 }
 
-/** Sends one recorded request as Claude Code did (its headers, its body), to `base`. */
+const ELIDED = /\[text elided from the fixture: (\d+) characters\]/g;
+
+/**
+ * A recorded model request as large as it was on the wire: the fixture elides Claude Code's own long
+ * texts, and each is put back as filler of its length (within 1.5% of `requestBodyOriginalBytes`, the
+ * originals holding some multi-byte characters), so that what a request costs in context is real.
+ */
+export function fullSizeBody(body: string): string {
+  return body.replace(ELIDED, (_m, n) => 'Claude Code instructions. '.repeat(Math.ceil(Number(n) / 26)).slice(0, Number(n)));
+}
+
+/** Sends one recorded request as Claude Code did (its headers, its body at its full size), to `base`. */
 export async function sendRecorded(base: string, ex: RecordedExchange): Promise<{ status: number; body: string }> {
   const skip = new Set(['host', 'content-length', 'connection', 'accept-encoding']);
   const headers = Object.fromEntries(Object.entries(ex.requestHeaders).filter(([k]) => !skip.has(k)));
-  const r = await fetch(base + ex.url, { method: ex.method, headers, body: ex.method === 'GET' ? undefined : ex.requestBody });
+  const r = await fetch(base + ex.url, { method: ex.method, headers, body: ex.method === 'GET' ? undefined : fullSizeBody(ex.requestBody) });
   return { status: r.status, body: await r.text() };
 }

@@ -1,6 +1,9 @@
 import React, { useMemo, useState } from 'react';
 import { Box, Text } from 'ink';
 import { TurnReader, type ConversationTurn } from '../../src/store/turns-read.js';
+import { ContextCostReader } from '../../src/store/context-read.js';
+import { contextCostLine } from '../../src/cli/conversation-format.js';
+import { serverCostLines } from '../../src/analysis/context-cost.js';
 import { clockTime, duration, pad } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';
@@ -25,7 +28,11 @@ function turnLine(t: ConversationTurn, w: number): string {
  * MCP call it caused and that call's answer, and the results the turn carried back to the model.
  */
 export function ConversationView({ store, session, version, height, width, input, onJump, onAction }: Props) {
-  const turns = useMemo(() => new TurnReader(store).conversation(session).turns, [store, session.id, version]);
+  const { turns, costs } = useMemo(() => {
+    const reader = new TurnReader(store);
+    const t = reader.conversation(session).turns;
+    return { turns: t, costs: new ContextCostReader(reader).costs(t) };
+  }, [store, session.id, version]);
   const list = useWindowedList(turns.length, Math.max(3, height - 2), turns.length - 1);
   const [use, setUse] = useState(0);
   const turn = turns[list.selected];
@@ -62,6 +69,12 @@ export function ConversationView({ store, session, version, height, width, input
   if (turn) {
     right.push({ text: `turn ${turn.seq} · ${turn.api} · ${turn.model ?? '?'} · ${turn.stream ? 'streamed' : 'json'} · ${duration(turn.endedAt && turn.endedAt - turn.ts)} · ${turn.toolsOffered.length} tools offered` });
     if (turn.usage) right.push({ text: `usage ${Object.entries(turn.usage).map(([k, v]) => `${k} ${v}`).join(', ')}` });
+    const cost = costs[list.selected];
+    // What the request spent its context on: the MCP servers' tool definitions, each on its own line.
+    if (cost?.requestBytes) {
+      right.push({ text: contextCostLine(cost), tone: cost.mcpShare > 0.2 ? 'yellow' : undefined });
+      for (const l of serverCostLines(cost, 'this request')) right.push({ text: `  ${l} (tokens estimated)` });
+    }
     if (turn.error) right.push({ text: `error ${turn.error.status ?? ''} ${turn.error.type}: ${turn.error.message}`, tone: 'red' });
     for (const r of turn.toolResults) right.push({ text: `↩ result for ${r.toolUseId}${r.isError ? ' (is_error)' : ''}: ${r.text}`, tone: r.isError ? 'red' : undefined });
     turn.toolUses.forEach((u) => {

@@ -3,6 +3,9 @@ import { gatewayAuth, gatewayServers, gatewayToolError, gatewayUpstream } from '
 import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from './rpc-rules.js';
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
+import { toolsContextCost } from './context-rules.js';
+import { toolResultCut } from './result-rules.js';
+import { toolNotOffered } from './offered-rules.js';
 import { STREAM_RULES } from './stream-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
@@ -18,23 +21,23 @@ export const RULES: Rule[] = [
   sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
-  ...STREAM_RULES, ...MODEL_RULES,
+  ...STREAM_RULES, ...MODEL_RULES, toolResultCut, toolNotOffered, toolsContextCost,
 ];
 
-export const DEFAULT_SLOW_MS = 5000;
+/** The rules over a model conversation (a model-api session); forward mode's TLS faults too (a model API reached through a tunnel). */
+export const CONVERSATION_RULES: Rule[] = [upstreamTls, clientTlsRefused, ...MODEL_RULES, toolResultCut, toolNotOffered, toolsContextCost];
 
-/** A conversation's rules: the model's, and forward mode's TLS faults (a model API reached through a tunnel). */
-const MODEL_AND_TLS: Rule[] = [upstreamTls, clientTlsRefused, ...MODEL_RULES];
+export const DEFAULT_SLOW_MS = 5000;
 
 /**
  * Runs every rule over one session and returns the root causes, each with the findings it explains
  * folded under it (`caused`); a rule that throws is reported as a finding, never fatal.
  */
 export function runChecks(input: CheckInput, opts: Partial<CheckOptions> = {}): Finding[] {
-  const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now };
+  const o: CheckOptions = { slowMs: opts.slowMs ?? DEFAULT_SLOW_MS, live: opts.live, now: opts.now, toolsShare: opts.toolsShare };
   const out: Finding[] = [];
   // A model conversation carries no MCP: the MCP rules would read its HTTP errors as an MCP server's.
-  const rules = input.session.transport === 'model-api' ? MODEL_AND_TLS : RULES;
+  const rules = input.session.transport === 'model-api' ? CONVERSATION_RULES : RULES;
   for (const rule of rules) {
     try {
       for (const f of rule.check(input, o)) out.push(stamp(rule, f));

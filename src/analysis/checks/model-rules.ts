@@ -11,7 +11,7 @@ const NO_SUCH_TOOL = /No such tool available/i;
 /** The Anthropic API's limit on a custom tool's name. */
 const NAME_LIMIT = 64;
 
-function finding(input: CheckInput, ruleId: string, severity: Severity, title: string, turns: ConversationTurn[], explanation: string, fix: string): Finding {
+export function finding(input: CheckInput, ruleId: string, severity: Severity, title: string, turns: ConversationTurn[], explanation: string, fix: string): Finding {
   return {
     ruleId, severity, title,
     evidence: { sessionId: input.session.id, messageSeqs: [], exchangeIds: turns.map((t) => t.exchangeId), turnSeqs: turns.map((t) => t.seq) },
@@ -20,14 +20,14 @@ function finding(input: CheckInput, ruleId: string, severity: Severity, title: s
 }
 
 /** A rule over a model conversation: MCP sessions have none to read. */
-function conversationRule(id: string, description: string, how: { cause: Cause; confidence: number }, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
+export function conversationRule(id: string, description: string, how: { cause: Cause; confidence: number }, check: (ctx: ConversationContext, input: CheckInput) => Finding[]): Rule {
   return { id, description, ...how, check: (input) => (input.conversation ? check(input.conversation, input) : []) };
 }
 
-const list = (names: string[], n = 5) => names.slice(0, n).map((x) => `'${x}'`).join(', ') + (names.length > n ? `, … (${names.length} in all)` : '');
+export const list = (names: string[], n = 5) => names.slice(0, n).map((x) => `'${x}'`).join(', ') + (names.length > n ? `, … (${names.length} in all)` : '');
 
 /** The result the client sent back for a tool use, in the first later turn that carries it. */
-function resultFor(turns: ConversationTurn[], from: number, id: string): { turn: ConversationTurn; isError: boolean; text: string } | null {
+export function resultFor(turns: ConversationTurn[], from: number, id: string): { turn: ConversationTurn; isError: boolean; text: string } | null {
   for (const t of turns) {
     if (t.seq <= from) continue;
     const r = t.toolResults.find((x) => x.toolUseId === id);

@@ -1,6 +1,7 @@
 import type { Exchange, RpcMessage, Session } from '../../model/model.js';
 import type { StreamFacts } from '../../capture/streams.js';
 import type { ConversationTurn } from '../../capture/conversation.js';
+import type { TurnContextCost } from '../context-cost.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -64,6 +65,8 @@ export interface McpSide {
 export interface ConversationContext {
   turns: ConversationTurn[];
   mcp: McpSide[];
+  /** Each turn's context cost, in turn order (read from the store; absent in live checks). */
+  costs?: TurnContextCost[];
 }
 
 export interface CheckInput {
@@ -83,6 +86,8 @@ export interface CheckOptions {
   live?: boolean;
   /** When live: the time now (epoch ms). */
   now?: number;
+  /** `tools-context-cost` warns when MCP tool definitions take more than this share (0..1) of a request. */
+  toolsShare?: number;
 }
 
 export interface Rule {
