@@ -46,7 +46,7 @@ export class OtlpSpanQueue {
 
   constructor(private readonly opts: OtlpOptions = {}) {
     this.exporter = new OTLPTraceExporter({ url: opts.url, timeoutMillis: opts.timeoutMs ?? 10_000, concurrencyLimit: 2 });
-    this.resource = resourceFromAttributes({ [ATTR.serviceName]: opts.serviceName ?? 'mcptap' });
+    this.resource = resourceFromAttributes({ [ATTR.serviceName]: opts.serviceName ?? (process.env.OTEL_SERVICE_NAME || 'mcptap') });
     this.maxQueue = opts.maxQueue ?? 4096;
     this.maxBatch = opts.maxBatch ?? 512;
     this.timer = setInterval(() => this.send(), opts.intervalMs ?? 1000);

@@ -46,7 +46,7 @@ export interface RunningTelemetry {
   metricsUrl: string | null;
   exporter: OtlpSpanQueue | null;
   onFinding(f: Finding): void;
-  stats(): ExporterStats | null;
+  stats(): (ExporterStats & { waiting: number }) | null;
   /** Ends open spans and sends what is queued, waiting at most `graceMs` for a slow collector. */
   close(graceMs?: number): Promise<void>;
 }
