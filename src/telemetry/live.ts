@@ -2,7 +2,7 @@ import type { CaptureHub } from '../capture/hub.js';
 import type { Exchange, Failure, RpcMessage, Session } from '../model/model.js';
 import type { Turn } from '../capture/turn.js';
 import { joinTurns } from '../capture/conversation.js';
-import { canonicalJson, mcpCallOf, mcpToolName } from '../capture/join.js';
+import { canonicalJson, mcpToolName } from '../capture/join.js';
 import { header } from '../model/headers.js';
 import { mcpSpan, parsePayload } from './mcp-span.js';
 import { ConversationTracer } from './model-spans.js';
@@ -17,6 +17,8 @@ const MAX_USES = 5_000;
 interface Open {
   request: RpcMessage;
   place: Place;
+  /** The tool use a `tools/call` named in `_meta` (read once, so the payload need not be kept). */
+  toolUseId: string | null;
 }
 
 interface LiveUse {
@@ -65,13 +67,16 @@ export function attachTelemetry(hub: CaptureHub, onSpan: (s: TelemetrySpan) => v
   };
   const key = (sid: string, seq: number) => `${sid}:${seq}`;
 
-  const placeOf = (m: RpcMessage): Place => {
+  /** Where a request's span goes; `params` is its parsed `params` (each payload is parsed once). */
+  const placeOf = (m: RpcMessage, params: any, toolUseId: string | null): Place => {
     const ex = m.exchangeId ? exchanges.get(m.exchangeId) : undefined;
-    const own = clientPlace(parsePayload(m)?.params?._meta, ex?.traceparent);
+    const own = clientPlace(params?._meta, ex?.traceparent);
     if (own) return own;
-    if (m.method === 'tools/call') {
-      const call = mcpCallOf(m.sessionId, m.seq, m.ts, m.payload, null);
-      const use = call && (call.toolUseId ? uses.get(call.toolUseId) : [...uses.values()].find((u) => !u.claimed && u.name === call.name && u.args === call.args && u.ts <= m.ts));
+    if (m.method === 'tools/call' && params) {
+      const name = String(params.name ?? '');
+      const args = canonicalJson(params.arguments ?? {});
+      // As the store's join: the tool-use id when the call carries one, else name and arguments after the turn.
+      const use = toolUseId ? uses.get(toolUseId) : [...uses.values()].find((u) => !u.claimed && u.name === name && u.args === args && u.ts <= m.ts);
       if (use && !use.claimed) {
         use.claimed = true;
         return { traceId: use.place.traceId, parentSpanId: use.place.spanId };
@@ -85,9 +90,8 @@ export function attachTelemetry(hub: CaptureHub, onSpan: (s: TelemetrySpan) => v
     if (!session) return;
     const ex = o.request.exchangeId ? exchanges.get(o.request.exchangeId) : undefined;
     emit(mcpSpan({ session, request: o.request, response, failure: ex?.failure ?? null, httpStatus: ex?.status ?? null, endedAt: ex?.endedAt ?? endedAt }, o.place, opts));
-    if (response && o.request.method === 'tools/call') {
-      const id = parsePayload(o.request)?.params?._meta?.['claudecode/toolUseId'];
-      const u = [...uses.values()].find((x) => x.claimed && x.place.spanId === o.place.parentSpanId) ?? (typeof id === 'string' ? uses.get(id) : undefined);
+    if (response && o.request.method === 'tools/call' && o.place.parentSpanId) {
+      const u = (o.toolUseId ? uses.get(o.toolUseId) : undefined) ?? [...uses.values()].find((x) => x.claimed && x.place.spanId === o.place.parentSpanId);
       if (u) u.answeredAt = response.ts;
     }
   };
@@ -132,9 +136,12 @@ export function attachTelemetry(hub: CaptureHub, onSpan: (s: TelemetrySpan) => v
       if (!isNew) return;
       if (isOperation(m)) {
         // Kept without its payload unless payloads are exported: a long-open request holds little.
-        const place = placeOf(m);
-        const request = opts.payloads || m.method === 'tools/call' ? m : { ...m, payload: '' };
-        remember(open, key(m.sessionId, m.seq), { request, place }, MAX_OPEN);
+        const params = parsePayload(m)?.params;
+        const id = m.method === 'tools/call' ? params?._meta?.['claudecode/toolUseId'] : null;
+        const toolUseId = typeof id === 'string' ? id : null;
+        const place = placeOf(m, params, toolUseId);
+        const request = opts.payloads ? m : { ...m, payload: '' };
+        remember(open, key(m.sessionId, m.seq), { request, place, toolUseId }, MAX_OPEN);
         return;
       }
       if ((m.kind === 'response' || m.kind === 'error') && m.correlatedSeq != null) {
