@@ -91,7 +91,15 @@ describe('the trace of a Claude Code run (echo-http, replayed)', () => {
 
 describe('a tool use that never reached an MCP server (no-such-tool)', () => {
   it('marks the execute_tool span failed, and a clean run has no such failure', async () => {
-    const { live } = await runFixture('no-such-tool');
+    const { live, db } = await runFixture('no-such-tool');
+    // Exported after the fact, mcptap check's findings ride on the spans they explain.
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const events = recordedSpans(store, store.listSessions()).flatMap((s) => s.events.map((e) => `${s.name} ${e.attributes['mcptap.finding.rule']} ${e.attributes['mcptap.finding.severity']}`));
+      expect(events).toContain('chat claude-fake model-unknown-tool error');
+    } finally {
+      store.close();
+    }
     const [tool] = byName(live, 'execute_tool mcp__srv__echo');
     expect(tool.error?.type).toBe('mcp_call_missing');
     expect(tool.error?.message).toContain('No such tool available');
@@ -101,6 +109,12 @@ describe('a tool use that never reached an MCP server (no-such-tool)', () => {
     const clean = await runFixture('gateway-prefixed');
     expect(clean.live.filter((s) => s.error).map((s) => `${s.name} ${s.error!.type}`)).toEqual(['server/discover 400']);
     expect(byName(clean.live, 'execute_tool mcp__srv__db_main-echo')[0].error).toBeNull();
+    const cleanStore = CaptureStore.open(clean.db, { readonly: true });
+    try {
+      expect(recordedSpans(cleanStore, cleanStore.listSessions()).flatMap((s) => s.events)).toEqual([]);
+    } finally {
+      cleanStore.close();
+    }
   });
 });
 
