@@ -6,8 +6,8 @@ import { attachTelemetry } from '../src/telemetry/live.js';
 import { recordedSpans } from '../src/telemetry/recorded.js';
 import { startTelemetry } from '../src/telemetry/setup.js';
 import type { TelemetrySpan } from '../src/telemetry/span.js';
-import { connectClient, listen, startStreamableServer, type Peer } from './helpers/peers.js';
-import { tempDb } from './helpers/tmp.js';
+import { connectClient, listen, startJsonServer, startStreamableServer, type Peer } from './helpers/peers.js';
+import { tempDb, until } from './helpers/tmp.js';
 import { clientRequests, readRun, replayHandler, sendRecorded, type Run } from './helpers/claude-fixtures.js';
 
 // The trace mcptap builds from real traffic (recorded Claude Code runs replayed through the proxy, the SDK
@@ -161,4 +161,40 @@ describe('a dead or stalled collector', () => {
     await c.close();
   });
   afterAll(async () => peer?.close());
+});
+
+describe('failures set the span status and error.type', () => {
+  const rpc = (id: number, method: string, params: unknown) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+  const post = (url: string, body: string) => fetch(`${url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+
+  it('a JSON-RPC error in an HTTP 400 (as the Python SDK refuses an elicitation), an isError result, an unreachable server', async () => {
+    // Answers as the Python SDK 2.3 does in the elicit-2026 run: HTTP 400 with the JSON-RPC error; and an isError result.
+    const server = await startJsonServer((body, res) => {
+      if (body?.params?.name === 'ask') {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id, error: { code: -32600, message: 'no back-channel for server-initiated requests' } }));
+      } else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: 'Error executing tool fail' }], isError: true } }));
+    });
+    const dead = await listen(http.createServer());
+    await dead.close();
+    const proxy = await startProxy({ target: server.url, port: 0, db: null, onWarning: () => {} });
+    const down = await startProxy({ target: `http://127.0.0.1:${dead.port}`, port: 0, db: null, onWarning: () => {} });
+    const spans: TelemetrySpan[] = [];
+    const t1 = attachTelemetry(proxy.engine.hub, (s) => spans.push(s));
+    const t2 = attachTelemetry(down.engine.hub, (s) => spans.push(s));
+    expect((await post(proxy.url, rpc(1, 'tools/call', { name: 'ask', arguments: {} }))).status).toBe(400);
+    expect((await post(proxy.url, rpc(2, 'tools/call', { name: 'fail', arguments: {} }))).status).toBe(200);
+    expect((await post(down.url, rpc(3, 'tools/call', { name: 'echo', arguments: {} }))).status).toBe(502);
+    // Each span ends when its answer (or its exchange's failure) is seen, not when the proxy stops.
+    await until(() => spans.length === 3, 'three spans');
+    const of = (name: string) => spans.find((s) => s.name === name)!;
+    expect(of('tools/call ask').error).toEqual({ type: '-32600', message: 'no back-channel for server-initiated requests' });
+    expect(of('tools/call ask').attributes['rpc.response.status_code']).toBe('-32600');
+    expect(of('tools/call fail').error).toEqual({ type: 'tool_error', message: 'Error executing tool fail' });
+    expect(of('tools/call echo').error?.type).toBe('upstream-unreachable');
+    t1.stop();
+    t2.stop();
+    await proxy.close();
+    await down.close();
+    await server.close();
+  });
 });

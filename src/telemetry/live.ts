@@ -131,6 +131,14 @@ export function attachTelemetry(hub: CaptureHub, onSpan: (s: TelemetrySpan) => v
       // Only what a span may need: the client's trace context, or how an exchange failed.
       if (!traceparent && !e.failure && (e.status ?? 0) < 400 && !exchanges.has(e.id)) return;
       remember(exchanges, e.id, { traceparent, failure: e.failure, status: e.status, endedAt: e.endedAt }, MAX_EXCHANGES);
+      // An exchange that failed or was refused will carry no answer now: its requests' spans end with it
+      // (a request answered elsewhere, as on a legacy SSE stream, comes on an exchange that did not fail).
+      if (e.endedAt == null || (!e.failure && (e.status ?? 0) < 400)) return;
+      for (const [k, o] of open) {
+        if (o.request.exchangeId !== e.id || o.request.direction !== 'client->server') continue;
+        open.delete(k);
+        closeRequest(o, null, e.endedAt);
+      }
     }),
     hub.on('message', (m, isNew) => {
       if (!isNew) return;
