@@ -62,6 +62,8 @@ describe('metrics of a Claude Code run', () => {
     const text = await scrape('echo-http');
     expect(text).toMatch(/^mcp_client_operation_duration_seconds_count\{mcp_method_name="tools\/call",gen_ai_tool_name="echo",server_address="127.0.0.1",error_type=""\} 1$/m);
     expect(text).not.toMatch(/^mcptap_tool_uses_without_mcp_call_total\{/m);
+    // The proxy stopped: each MCP session ended, and its length was observed once.
+    expect(text).toMatch(/^mcp_client_session_duration_seconds_count\{mcp_protocol_version="[^"]*",network_transport="tcp",server_address="127.0.0.1"\} [1-9]/m);
   });
 });
 

@@ -5,7 +5,7 @@ import type { CaptureHub } from '../capture/hub.js';
 import type { Finding } from '../analysis/checks/types.js';
 import { ATTR, BUCKETS, METRIC, OPERATION } from './semconv.js';
 import { NO_MCP_CALL } from './model-spans.js';
-import type { TelemetrySpan } from './span.js';
+import { serverOf, type TelemetrySpan } from './span.js';
 
 /** Numbers only the running proxy knows, read at each scrape. */
 export interface MetricsSources {
@@ -24,6 +24,7 @@ const str = (v: unknown) => (v == null ? '' : String(v));
 export class ProxyMetrics {
   readonly registry = new Registry();
   private readonly mcpDuration: Histogram<string>;
+  private readonly sessionDuration: Histogram<string>;
   private readonly genAiDuration: Histogram<string>;
   private readonly tokens: Histogram<string>;
   private readonly findings: Counter<string>;
@@ -35,6 +36,10 @@ export class ProxyMetrics {
     this.mcpDuration = new Histogram({
       name: METRIC.mcpClientOperationDuration, help: 'Duration of MCP requests as the proxy saw them, request sent to answer received (mcp.client.operation.duration).',
       labelNames: ['mcp_method_name', 'gen_ai_tool_name', 'server_address', 'error_type'], buckets: [...BUCKETS.mcpDuration], registers,
+    });
+    this.sessionDuration = new Histogram({
+      name: METRIC.mcpClientSessionDuration, help: 'Duration of MCP sessions, first request to end (mcp.client.session.duration).',
+      labelNames: ['mcp_protocol_version', 'network_transport', 'server_address'], buckets: [...BUCKETS.mcpDuration], registers,
     });
     this.genAiDuration = new Histogram({
       name: METRIC.genAiClientOperationDuration, help: 'Duration of model API turns (gen_ai.client.operation.duration).',
@@ -55,6 +60,16 @@ export class ProxyMetrics {
     new Counter({ name: 'mcptap_records_captured_total', help: 'Records written to the capture database.', registers, collect() { this.reset(); this.inc(src.records?.().captured ?? 0); } });
     new Counter({ name: 'mcptap_records_dropped_total', help: 'Records the capture database lost.', registers, collect() { this.reset(); this.inc(src.records?.().dropped ?? 0); } });
     new Counter({ name: 'mcptap_otlp_spans_dropped_total', help: 'Spans the OTLP exporter dropped (queue full, or the collector refused or timed out).', registers, collect() { this.reset(); this.inc(src.exporterDropped?.() ?? 0); } });
+    // A session is published again after its end (late counters): each is observed once.
+    const ended = new Set<string>();
+    hub.on('session', (s) => {
+      if (s.endedAt == null || s.transport === 'model-api' || s.transport === 'http' || ended.has(s.id)) return;
+      if (ended.size >= 10_000) ended.clear();
+      ended.add(s.id);
+      this.sessionDuration.observe({
+        mcp_protocol_version: s.protocolVersion ?? '', network_transport: s.transport === 'stdio' ? 'pipe' : 'tcp', server_address: str(serverOf(s.target)[ATTR.serverAddress]),
+      }, Math.max(0, s.endedAt - s.startedAt) / 1000);
+    });
     hub.on('stream', (f) => {
       if (f.closedAt == null) streams.add(f.exchangeId);
       else streams.delete(f.exchangeId);

@@ -57,12 +57,14 @@ export const PROPAGATION = { traceparent: 'traceparent', tracestate: 'tracestate
 /** Metric names in OpenTelemetry form and the Prometheus names they take (unit suffix, dots to underscores). */
 export const METRIC = {
   mcpClientOperationDuration: 'mcp_client_operation_duration_seconds',
+  mcpClientSessionDuration: 'mcp_client_session_duration_seconds',
   genAiClientOperationDuration: 'gen_ai_client_operation_duration_seconds',
   genAiClientTokenUsage: 'gen_ai_client_token_usage',
 } as const;
 
 /** ExplicitBucketBoundaries the conventions advise for each histogram. */
 export const BUCKETS = {
+  /** mcp.client.operation.duration and mcp.client.session.duration advise the same boundaries. */
   mcpDuration: [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
   genAiDuration: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
   genAiTokens: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
