@@ -4,10 +4,9 @@ import type { Turn } from '../capture/turn.js';
 import { joinTurns } from '../capture/conversation.js';
 import { canonicalJson, mcpToolName } from '../capture/join.js';
 import { header } from '../model/headers.js';
-import { mcpSpan, parsePayload } from './mcp-span.js';
+import { isOperation, mcpSpan, parsePayload } from './mcp-span.js';
 import { ConversationTracer } from './model-spans.js';
 import { clientPlace, spanIds, type Place, type TelemetrySpan } from './span.js';
-import { isOperation } from './recorded.js';
 
 /** What the live tracer remembers at most of each kind: a long-running proxy holds nothing forever. */
 const MAX_OPEN = 10_000;

@@ -15,6 +15,9 @@ export interface McpPair {
   endedAt?: number | null;
 }
 
+/** The MCP requests mcptap makes spans of: requests either way (notifications and log lines are not operations). */
+export const isOperation = (m: RpcMessage) => m.kind === 'request' && m.method != null;
+
 /** The first revision with no session: `mcp.session.id` is never set for it (mcp.md; the revision has none). */
 const STATELESS_FROM = '2026-07-28';
 

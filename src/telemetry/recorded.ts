@@ -4,13 +4,10 @@ import { TurnReader } from '../store/turns-read.js';
 import { runChecks } from '../analysis/checks/engine.js';
 import type { Finding } from '../analysis/checks/types.js';
 import { header } from '../model/headers.js';
-import { mcpSpan, parsePayload } from './mcp-span.js';
+import { isOperation, mcpSpan, parsePayload } from './mcp-span.js';
 import { ConversationTracer } from './model-spans.js';
 import { clientPlace, spanIds, type Place, type TelemetrySpan } from './span.js';
 import { findingEvent } from './findings.js';
-
-/** The MCP requests mcptap makes spans of: requests either way (notifications and log lines are not operations). */
-export const isOperation = (m: RpcMessage) => m.kind === 'request' && m.method != null;
 
 /**
  * Spans of recorded sessions, with their recorded times and ids derived from the sessions, for
