@@ -12,6 +12,7 @@ import { clientPlace, spanIds, type Place, type TelemetrySpan } from './span.js'
 const MAX_OPEN = 10_000;
 const MAX_EXCHANGES = 2_000;
 const MAX_USES = 5_000;
+const MAX_SESSIONS = 5_000;
 
 interface Open {
   request: RpcMessage;
@@ -114,8 +115,9 @@ export function attachTelemetry(hub: CaptureHub, onSpan: (s: TelemetrySpan) => v
 
   const offs = [
     hub.on('session', (s) => {
+      if (s.endedAt == null) return void remember(sessions, s.id, s, MAX_SESSIONS);
+      if (!sessions.has(s.id)) return;
       sessions.set(s.id, s);
-      if (s.endedAt == null) return;
       for (const [k, o] of open) {
         if (o.request.sessionId !== s.id) continue;
         open.delete(k);
@@ -124,6 +126,8 @@ export function attachTelemetry(hub: CaptureHub, onSpan: (s: TelemetrySpan) => v
       const t = tracers.get(s.id);
       if (t) for (const span of t.finish()) emit(span);
       tracers.delete(s.id);
+      // Ended: nothing more is made of it (a session published again after its end is ignored).
+      sessions.delete(s.id);
     }),
     hub.on('exchange', (e: Exchange) => {
       const traceparent = header(e.requestHeaders, 'traceparent');
