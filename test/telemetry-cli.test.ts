@@ -23,8 +23,11 @@ interface OtlpSpan {
   kind: number;
   attributes: Array<{ key: string; value: Record<string, unknown> }>;
   status?: { code?: number };
+  /** The resource's service.name (added by the collector stub). */
+  service?: string;
 }
 const received: OtlpSpan[] = [];
+const authHeaders: string[] = [];
 let collector: { port: number; close(): Promise<void> };
 
 beforeAll(async () => {
@@ -32,8 +35,12 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) received.push(...ss.spans);
+      authHeaders.push(String(req.headers['x-team-token'] ?? ''));
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: Array<{ resource: { attributes: OtlpSpan['attributes'] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
+      for (const rs of body.resourceSpans) {
+        const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue as string | undefined;
+        for (const ss of rs.scopeSpans) received.push(...ss.spans.map((sp) => ({ ...sp, service })));
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   }));
@@ -67,7 +74,24 @@ describe('mcptap wrap --otlp', () => {
     expect(attr(echo, 'network.transport')).toBe('pipe');
     expect(attr(echo, 'mcp.session.id')).toBeUndefined();
     expect(attr(echo, 'gen_ai.tool.call.arguments')).toBeUndefined();
+    expect(echo.service).toBe('mcptap');
     expect(received.find((s) => s.name === 'initialize')?.traceId).toBe(echo.traceId);
+  });
+});
+
+describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS, no flag', () => {
+  it('turn export on, to that collector, with those headers', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath, args: [cli, 'wrap', '--db', tmp.db, '--label', 'env', '--', process.execPath, everythingBin, 'stdio'],
+      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`, OTEL_EXPORTER_OTLP_HEADERS: 'x-team-token=t0k3n', OTEL_SERVICE_NAME: 'laptop-2' } as Record<string, string>,
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'otlp-env-test', version: '1.0.0' });
+    await client.connect(transport);
+    await client.callTool({ name: 'echo', arguments: { message: 'by env' } });
+    await client.close();
+    await until(() => received.some((s) => s.service === 'laptop-2' && s.name === 'tools/call echo'), 'spans sent by the environment\'s endpoint');
+    expect(authHeaders).toContain('t0k3n');
   });
 });
 
