@@ -83,6 +83,12 @@ describe('the trace of a Claude Code run (echo-http, replayed)', () => {
       const spans = recordedSpans(store, store.listSessions());
       const key = (s: TelemetrySpan) => `${s.traceId}/${s.parentSpanId}/${s.spanId}/${s.name}/${s.start}`;
       expect(spans.map(key).sort()).toEqual(live.map(key).sort());
+      // --otlp-payloads: the arguments and result as stored, on the MCP span and the tool use.
+      const withPayloads = recordedSpans(store, store.listSessions(), { payloads: true });
+      const call = withPayloads.find((s) => s.name === 'tools/call echo')!;
+      expect(JSON.parse(String(call.attributes['gen_ai.tool.call.arguments']))).toEqual({ message: expect.any(String) });
+      expect(String(call.attributes['gen_ai.tool.call.result'])).toContain('"content"');
+      expect(withPayloads.find((s) => s.name === 'execute_tool mcp__srv__echo')!.attributes['gen_ai.tool.call.arguments']).toBe(call.attributes['gen_ai.tool.call.arguments']);
     } finally {
       store.close();
     }
