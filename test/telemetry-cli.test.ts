@@ -5,6 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { listen } from './helpers/peers.js';
+import { startProxy } from '../src/proxy/server.js';
+import { attachLiveChecks } from '../src/analysis/checks/live.js';
+import { startTelemetry } from '../src/telemetry/setup.js';
+import { clientRequests, readRun, replayHandler, sendRecorded } from './helpers/claude-fixtures.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // The telemetry flags as people type them: `mcptap wrap --otlp` in front of server-everything (stdio)
@@ -23,6 +27,7 @@ interface OtlpSpan {
   kind: number;
   attributes: Array<{ key: string; value: Record<string, unknown> }>;
   status?: { code?: number };
+  events?: Array<{ name: string; attributes: OtlpSpan['attributes'] }>;
   /** The resource's service.name (added by the collector stub). */
   service?: string;
 }
@@ -92,6 +97,30 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_HEADERS, no flag', 
     await client.close();
     await until(() => received.some((s) => s.service === 'laptop-2' && s.name === 'tools/call echo'), 'spans sent by the environment\'s endpoint');
     expect(authHeaders).toContain('t0k3n');
+  });
+});
+
+describe('live findings on the exported spans', () => {
+  it('the no-such-tool run: model-unknown-tool rides on its turns as an mcptap.finding event', async () => {
+    const upstream = await listen(http.createServer(replayHandler(readRun('no-such-tool', 'model'), readRun('no-such-tool', 'mcp'))));
+    const proxy = await startProxy({ target: `http://127.0.0.1:${upstream.port}`, port: 0, db: null, onWarning: () => {} });
+    // Held until the proxy stops, whatever the machine's speed: the finding surely comes first.
+    const telemetry = (await startTelemetry(proxy.engine.hub, { otlp: { url: `http://127.0.0.1:${collector.port}/v1/traces` }, warn: () => {}, holdMs: 600_000 }))!;
+    let found = 0;
+    const checks = attachLiveChecks(proxy.engine.hub, () => {}, { debounceMs: 0, onFinding: (f) => {
+      if (f.ruleId === 'model-unknown-tool') found++;
+      telemetry.onFinding(f);
+    } });
+    for (const { ex } of clientRequests('no-such-tool')) await sendRecorded(proxy.url, ex);
+    await until(() => found > 0, 'the live finding');
+    checks.stop();
+    await proxy.close();
+    await telemetry.close(10_000);
+    await upstream.close();
+    const turns = received.filter((s) => s.name.startsWith('chat ') && s.events?.some((e) => e.name === 'mcptap.finding'));
+    expect(turns.length).toBeGreaterThan(0);
+    const ev = turns[0].events!.find((e) => e.name === 'mcptap.finding')!;
+    expect(ev.attributes.find((a) => a.key === 'mcptap.finding.rule')?.value.stringValue).toBe('model-unknown-tool');
   });
 });
 

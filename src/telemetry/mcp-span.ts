@@ -1,7 +1,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Failure, RpcMessage, Session } from '../model/model.js';
 import { ATTR, ERROR_TYPE, OPERATION } from './semconv.js';
-import { serverOf, spanIds, type Place, type TelemetrySpan } from './span.js';
+import { evidenceKey, serverOf, spanIds, type Place, type TelemetrySpan } from './span.js';
 
 /** An MCP request with what answered it, as one span reads it (live or from the store). */
 export interface McpPair {
@@ -107,5 +107,6 @@ export function mcpSpan(pair: McpPair, place: Place, opts: { payloads?: boolean 
     attributes: a,
     error: mcpError(pair),
     events: [],
+    evidence: [evidenceKey.message(session.id, request.seq), ...(response ? [evidenceKey.message(session.id, response.seq)] : [])],
   };
 }

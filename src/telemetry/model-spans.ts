@@ -3,7 +3,7 @@ import type { Session } from '../model/model.js';
 import type { ConversationToolUse, ConversationTurn } from '../capture/conversation.js';
 import { splitClaudeName } from '../capture/join.js';
 import { ATTR, ERROR_TYPE, OPERATION, PROVIDER } from './semconv.js';
-import { serverOf, spanIds, type Place, type TelemetrySpan } from './span.js';
+import { evidenceKey, serverOf, spanIds, type Place, type TelemetrySpan } from './span.js';
 
 /** Whether a tool use reached an MCP server, and when its call was answered. */
 export interface UseLink {
@@ -113,7 +113,7 @@ export class ConversationTracer {
     const error = t.error ? { type: t.error.type || String(t.error.status ?? ERROR_TYPE.other), message: t.error.message.slice(0, 200) } : null;
     return {
       ...place, spanId: spanIds.turn(this.session.id, t.seq), name: t.model ? `${OPERATION.chat} ${t.model}` : OPERATION.chat, kind: 'client',
-      start: t.ts, end: t.endedAt ?? t.ts, attributes: a, error, events: [],
+      start: t.ts, end: t.endedAt ?? t.ts, attributes: a, error, events: [], evidence: [evidenceKey.turn(this.session.id, t.seq)],
     };
   }
 

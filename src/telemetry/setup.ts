@@ -3,6 +3,7 @@ import type { Finding } from '../analysis/checks/types.js';
 import { UsageError } from '../errors.js';
 import { OtlpSpanQueue, type ExporterStats, type OtlpOptions } from './exporter.js';
 import { attachTelemetry, type LiveTelemetry } from './live.js';
+import { SpanHold } from './hold.js';
 import { ProxyMetrics, parseListen, serveMetrics, type MetricsServer, type MetricsSources } from './metrics.js';
 
 /**
@@ -38,6 +39,8 @@ export interface TelemetryOptions {
   payloads?: boolean;
   warn: (message: string) => void;
   records?: MetricsSources['records'];
+  /** How long finished spans wait for live findings before export (default 2 s). */
+  holdMs?: number;
   /** Queue and timing of the exporter (tests make a dead collector fail fast). */
   exporter?: Omit<OtlpOptions, 'url' | 'warn'>;
 }
@@ -66,18 +69,24 @@ export async function startTelemetry(hub: CaptureHub, opts: TelemetryOptions): P
       throw new UsageError(`--metrics: cannot listen on ${opts.metrics.host}:${opts.metrics.port} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
+  // Metrics see each span at once; the exporter after a short hold, so live findings can ride on them.
+  const hold = exporter ? new SpanHold((s) => exporter.push(s), { holdMs: opts.holdMs }) : null;
   live = attachTelemetry(hub, (s) => {
-    exporter?.push(s);
+    hold?.push(s);
     metrics?.observeSpan(s);
   }, { payloads: opts.payloads });
   return {
     metricsUrl: server?.url ?? null,
     exporter,
-    onFinding: (f) => metrics?.observeFinding(f),
+    onFinding: (f) => {
+      metrics?.observeFinding(f);
+      hold?.finding(f);
+    },
     stats: () => exporter?.stats() ?? null,
     async close(graceMs = 3000) {
       live?.finish();
       live?.stop();
+      hold?.drain();
       if (exporter) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([exporter.close(), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);

@@ -35,7 +35,14 @@ export interface TelemetrySpan extends Place {
   /** Set when the operation failed: `error.type` and the status description. */
   error: { type: string; message: string } | null;
   events: SpanEvent[];
+  /** What a finding's evidence names this span by (`m:SESSION:SEQ` of its messages, `t:SESSION:SEQ` of its turn); never exported. */
+  evidence?: string[];
 }
+
+export const evidenceKey = {
+  message: (sessionId: string, seq: number) => `m:${sessionId}:${seq}`,
+  turn: (sessionId: string, seq: number) => `t:${sessionId}:${seq}`,
+};
 
 const hex = (seed: string, chars: number) => createHash('sha256').update(seed).digest('hex').slice(0, chars);
 
