@@ -13,12 +13,17 @@ export async function exportOtlp(store: CaptureStore, sessions: Session[], otlp:
   const spans = recordedSpans(store, sessions, { payloads });
   const warnings: string[] = [];
   const q = new OtlpSpanQueue({ url: otlp.url, maxQueue: Number.MAX_SAFE_INTEGER, warn: (m) => warnings.push(m) });
-  for (const s of spans) q.push(s);
+  // Chunk by chunk: a collector that refused one batch (after the exporter's retries) is not sent the rest.
+  const CHUNK = 2048;
+  for (let i = 0; i < spans.length && !q.stats().failedBatches; i += CHUNK) {
+    for (const s of spans.slice(i, i + CHUNK)) q.push(s);
+    await q.flush();
+  }
   await q.close();
   const st = q.stats();
   const traces = new Set(spans.map((s) => s.traceId)).size;
   const where = otlp.url ?? 'the collector in OTEL_EXPORTER_OTLP_ENDPOINT';
-  if (st.dropped) {
+  if (st.dropped || st.exported < spans.length) {
     process.stderr.write(`mcptap: ${warnings[0] ?? 'export failed'}\nmcptap: sent ${st.exported} of ${spans.length} spans to ${where}\n`);
     return EXIT.found;
   }
