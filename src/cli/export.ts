@@ -6,19 +6,41 @@ import { filteredSeqs } from '../store/filtered.js';
 import { openSession } from './source.js';
 import { FILTER_HELP } from './show.js';
 import { toHar } from '../store/har.js';
-import { action, dbOption, examples } from './common.js';
+import { action, dbOption, examples, openStore } from './common.js';
+import { resolveOtlp } from '../telemetry/setup.js';
+import { exportOtlp } from './export-otlp.js';
 
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a session as a JSONL recording (for diff, replay, mock, bug reports) or as HAR 1.2')
-    .argument('<session>', 'session id or unique id prefix, or a .jsonl recording (to write it as HAR, or filtered)')
+    .description('write a session as a JSONL recording (for diff, replay, mock, bug reports) or as HAR 1.2, or send sessions to an OpenTelemetry collector')
+    .argument('[session]', 'session id or unique id prefix, or a .jsonl recording (to write it as HAR, or filtered)')
+    .option('--all', 'with --otlp: every session in the database')
+    .option('--otlp <url>', 'send the session(s) as OpenTelemetry spans (OTLP/HTTP, recorded times) to this collector, e.g. http://127.0.0.1:4318')
+    .option('--otlp-payloads', 'with --otlp: put tool arguments and results (redacted as stored) on the spans')
     .addOption(dbOption())
     .option('-o, --output <file>', 'write here instead of standard output')
     .option('--format <format>', 'jsonl or har', 'jsonl')
     .option('--filter <terms>', `only the messages that match ${FILTER_HELP} (and the exchanges that carried them)`)
-    .addHelpText('after', examples('mcptap export 3f2a -o good.jsonl', "mcptap export 3f2a --filter 'kind:error' -o errors.jsonl", 'mcptap export 3f2a --format har -o session.har   # open in browser devtools'))
-    .action(action((id: string, opts: { db?: string; output?: string; format: string; filter?: string }) => {
+    .addHelpText('after', examples('mcptap export 3f2a -o good.jsonl', "mcptap export 3f2a --filter 'kind:error' -o errors.jsonl", 'mcptap export 3f2a --format har -o session.har   # open in browser devtools',
+      'mcptap export --all --otlp http://127.0.0.1:4318   # every recorded session into Jaeger or any OTLP collector',
+      'mcptap export run.jsonl --otlp http://127.0.0.1:4318'))
+    .action(action(async (id: string | undefined, opts: { db?: string; output?: string; format: string; filter?: string; all?: boolean; otlp?: string; otlpPayloads?: boolean }) => {
+      if (opts.otlp != null || opts.all) {
+        if (opts.otlp == null) throw new UsageError('--all is for --otlp (a JSONL or HAR export is one session)');
+        if (opts.all && id) throw new UsageError('give a session or --all, not both');
+        if (!opts.all && !id) throw new UsageError('give a session (id, prefix or .jsonl) or --all');
+        const otlp = resolveOtlp(opts.otlp)!;
+        const src = opts.all ? { store: openStore(opts.db), session: null } : openSession(id!, opts.db);
+        try {
+          const sessions = src.session ? [src.session] : src.store.listSessions();
+          if (!sessions.length) throw new UsageError(`no sessions in ${src.store.file} yet`);
+          return await exportOtlp(src.store, sessions, otlp, !!opts.otlpPayloads);
+        } finally {
+          src.store.close();
+        }
+      }
+      if (!id) throw new UsageError('give a session id, prefix or .jsonl recording');
       if (opts.format !== 'jsonl' && opts.format !== 'har') throw new UsageError(`--format must be jsonl or har (got '${opts.format}')`);
       const { store, session } = openSession(id, opts.db);
       try {

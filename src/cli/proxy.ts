@@ -7,6 +7,7 @@ import { probeTarget, type TargetProbe } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
+import { parseMetricsListen, resolveOtlp, startTelemetry, type RunningTelemetry } from '../telemetry/setup.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 import { forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
 import { caFiles } from '../proxy/ca-files.js';
@@ -28,6 +29,9 @@ export interface ProxyCliOptions extends ForwardCliOptions {
   ui?: boolean;
   liveChecks: boolean;
   gatewayDebug?: boolean;
+  otlp?: string;
+  otlpPayloads?: boolean;
+  metrics?: { host: string; port: number };
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -55,8 +59,12 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--passthrough <host...>', 'with --forward: always tunnel these hosts blind (host, port, bytes and times only)')
     .option('--upstream-ca <file...>', 'with --forward: more CA certificates (PEM) to trust for the real hosts')
     .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
+    .option('--otlp <url>', 'stream OpenTelemetry spans (OTLP/HTTP) to this collector as exchanges complete, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT when set)')
+    .option('--otlp-payloads', 'put tool arguments and results (redacted as stored) on the exported spans')
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (host defaults to 127.0.0.1)', parseMetricsListen)
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
+      'mcptap proxy --target http://localhost:4000 --otlp http://127.0.0.1:4318 --metrics 9464   # Jaeger/any OTLP collector, Prometheus',
       'mcptap proxy --target http://localhost:4000 --port 0 --label gateway --db ./gw.db',
       'mcptap proxy --target http://localhost:4000 --gateway-debug   # LiteLLM: what it resolved, per request',
       'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
@@ -69,6 +77,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       if (opts.forward && (opts.target || opts.routes)) throw new UsageError('--forward takes no --target or --routes: each request names its own host');
       if (!opts.forward && (opts.intercept || opts.interceptAll || opts.passthrough || opts.upstreamCa)) throw new UsageError('--intercept, --intercept-all, --passthrough and --upstream-ca go with --forward');
       const policy = opts.forward ? forwardPolicy(opts) : null;
+      const otlp = resolveOtlp(opts.otlp);
       const served = opts.target || policy ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
       if (served) opts.port = served.port;
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
@@ -91,6 +100,18 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
         throw e;
       });
+      let telemetry: RunningTelemetry | null = null;
+      try {
+        telemetry = await startTelemetry(proxy.engine.hub, {
+          otlp, metrics: opts.metrics, payloads: opts.otlpPayloads, warn: (m) => say(`mcptap: warning: ${m}`),
+          records: () => ({ captured: proxy.stats().written, dropped: proxy.stats().droppedWrites }),
+        });
+      } catch (e) {
+        await proxy.close();
+        throw e;
+      }
+      if (telemetry?.metricsUrl) say(`mcptap: metrics at ${telemetry.metricsUrl}`);
+      if (otlp) say(`mcptap: sending spans to ${otlp.url ?? 'the collector in OTEL_EXPORTER_OTLP_ENDPOINT'}`);
       if (!LOOPBACK.test(opts.host)) {
         process.stderr.write(`mcptap: warning: listening on ${opts.host}, not loopback: anyone who can reach this address can use the proxy and read what it forwards\n`);
       }
@@ -113,7 +134,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         else if (!probe.reachable) say(`mcptap: warning: the target ${proxy.target.display} is not reachable (${probe.error}); the proxy runs anyway`);
       }
       // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
-      if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`));
+      if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`), { onFinding: telemetry ? (f) => telemetry!.onFinding(f) : undefined });
       if (opts.ui) {
         preferInteractive();
         const { runTui } = await import('../../ui/run.js');
@@ -130,6 +151,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         } finally {
           store.close();
           await proxy.close();
+          await telemetry?.close();
         }
         for (const line of heldForUi) process.stderr.write(line + '\n');
         process.stderr.write(`mcptap: proxy stopped; ${proxy.stats().written} records written to ${db}\n`);
@@ -138,8 +160,11 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const stop = async (signal: string) => {
         process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);
         await proxy.close();
+        await telemetry?.close();
         const st = proxy.stats();
-        process.stderr.write(`mcptap: stopped after ${st.exchanges} exchanges; ${st.written} records written${st.droppedWrites ? `, ${st.droppedWrites} dropped` : ''}\n`);
+        const spans = telemetry?.stats();
+        const spanLine = spans ? `; ${spans.exported} spans exported${spans.dropped ? `, ${spans.dropped} dropped` : ''}` : '';
+        process.stderr.write(`mcptap: stopped after ${st.exchanges} exchanges; ${st.written} records written${st.droppedWrites ? `, ${st.droppedWrites} dropped` : ''}${spanLine}\n`);
         process.exit(0);
       };
       process.once('SIGINT', () => void stop('interrupted'));

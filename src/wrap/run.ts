@@ -5,6 +5,7 @@ import { now } from '../model/clock.js';
 import { attachRecorder, type AttachedStore } from '../proxy/store-link.js';
 import { StdioCapture, type ProcessEnd } from './stdio-capture.js';
 import { shellLine } from './shell.js';
+import { startTelemetry, type RunningTelemetry } from '../telemetry/setup.js';
 
 export interface WrapOptions {
   command: string;
@@ -19,6 +20,9 @@ export interface WrapOptions {
   stdin?: NodeJS.ReadableStream;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** OpenTelemetry spans of the session to this collector (`--otlp`; null: none). */
+  otlp?: { url: string | undefined } | null;
+  otlpPayloads?: boolean;
 }
 
 /** Exit code for a command that could not be started, as shells give it. */
@@ -50,6 +54,12 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
       // The server must run whatever happens to the capture: the client depends on it.
       warn(`not recording: ${(e as Error).message.split('\n')[0]}`);
     }
+  }
+  let telemetry: RunningTelemetry | null = null;
+  try {
+    telemetry = await startTelemetry(engine.hub, { otlp: opts.otlp, payloads: opts.otlpPayloads, warn });
+  } catch (e) {
+    warn(`not exporting spans: ${(e as Error).message}`);
   }
   const queue = engine.queue;
   const t0 = now();
@@ -115,5 +125,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   queue.push(() => cap!.end(how, tEnd));
   queue.flush();
   await store?.close();
+  // The client waits on nothing here: its server has exited; a dead collector costs at most the grace.
+  await telemetry?.close();
   return how.kind === 'failed' ? EXIT_NOT_STARTED : how.code;
 }

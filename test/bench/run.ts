@@ -43,6 +43,14 @@ if (want('throughput')) {
   }
 }
 
+if (want('otlp')) {
+  const { benchOtlp } = await import('./otlp.js');
+  const r = await benchOtlp();
+  say('');
+  say(`OTLP to a dead collector (connection refused), Streamable HTTP, 1 client, 7 interleaved rounds (medians; the ratio is the median of the rounds' ratios): mcptap ${r.plain.callsPerSec} calls/s, with --otlp ${r.otlp.callsPerSec} calls/s: ratio ${r.ratio.toFixed(2)} (target ≥ 0.95: ${mark(r.ratio >= 0.95)}); p50 ${r.plain.p50.toFixed(3)}→${r.otlp.p50.toFixed(3)} ms; proxy CPU/call ${r.plain.cpuMicrosPerCall}→${r.otlp.cpuMicrosPerCall} µs; ${r.spansDropped} spans dropped and counted`);
+  say(`OTLP exporter CPU per span (build, serialise, send to a local collector that takes them): ${r.exporterCpuMicrosPerSpan} µs; what --otlp adds per tools/call with a dead collector (hub events → span → queue, dropped): ${r.deadCpuMicrosPerCall} µs`);
+}
+
 if (want('recorder')) {
   const r = await benchRecorder();
   say('');

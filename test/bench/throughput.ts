@@ -35,13 +35,13 @@ export interface TransportFigures {
 
 type PathName = 'direct' | 'bare' | 'mcptap';
 const ROUNDS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** Each path's median round by calls/s. */
 const medianRound = (rounds: PathFigures[]) => [...rounds].sort((a, b) => a.callsPerSec - b.callsPerSec)[Math.floor(rounds.length / 2)];
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
-function child(script: string, args: string[], execArgv: string[] = []): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
+export function child(script: string, args: string[], execArgv: string[] = []): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
   const proc = fork(here(script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   return new Promise((resolve, reject) => {
     proc.once('message', (msg) => resolve({ proc, msg: msg as Record<string, string> }));
@@ -49,7 +49,7 @@ function child(script: string, args: string[], execArgv: string[] = []): Promise
   });
 }
 
-async function stop(proc: ChildProcess): Promise<void> {
+export async function stop(proc: ChildProcess): Promise<void> {
   const gone = new Promise((r) => proc.once('exit', r));
   if (proc.connected) proc.send('stop');
   const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
@@ -76,7 +76,7 @@ function ask<T>(proc: ChildProcess, msg: string): Promise<T> {
  * on until the proxy has written every captured record to its database: throughput with full capture
  * means calls captured and stored, not calls whose records are still queued.
  */
-async function run(kind: TransportKind, base: string, clients: number, seconds: number, proc?: ChildProcess, stored?: StoredFigures): Promise<PathFigures> {
+export async function run(kind: TransportKind, base: string, clients: number, seconds: number, proc?: ChildProcess, stored?: StoredFigures): Promise<PathFigures> {
   const conns = await Promise.all(Array.from({ length: clients }, (_, i) => connectClient(kind, endpoint(kind, base), { name: `bench-${i}` })));
   // Warm up until the JIT has settled: the figures are for a proxy that has been running a while.
   const warm = clients === 1 ? 300 : 30;

@@ -1,4 +1,5 @@
 import { pins, venvProgram } from './peers.js';
+import { jaegerProgram, prometheusPrograms } from './observability.js';
 
 /** Fails the whole suite in one line when setup.sh has not installed a peer (never a silent skip). */
 export default function setup(): void {
@@ -6,4 +7,7 @@ export default function setup(): void {
   if (!p.litellm.length || !p.mcp) throw new Error('interop: test/interop/pins.sh names no LiteLLM or mcp pin');
   for (const v of p.litellm) venvProgram(`.venv-litellm-${v}`, 'litellm');
   venvProgram('.venv-mcp', 'python');
+  // The trace and metrics backends (otel-jaeger, prometheus): missing, the suite fails here.
+  jaegerProgram();
+  prometheusPrograms();
 }

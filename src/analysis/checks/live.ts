@@ -21,6 +21,8 @@ interface Live {
   idle: boolean;
   /** Findings already printed for this session (rule and title), roots and their consequences. */
   printed: Set<string>;
+  /** Findings already handed to `onFinding` (every severity). */
+  counted: Set<string>;
   /** A model conversation's latest turns. */
   turns?: Turn[];
   /** An MCP session's latest tools/call requests by seq, read before their payloads are cut. */
@@ -140,7 +142,7 @@ const realClock: LiveClock = {
   },
 };
 
-export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number; clock?: LiveClock } = {}): LiveChecks {
+export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number; clock?: LiveClock; onFinding?: (f: Finding) => void } = {}): LiveChecks {
   const clock = opts.clock ?? realClock;
   const idleMs = opts.idleMs ?? IDLE_MS;
   const live = new Map<string, Live>();
@@ -172,6 +174,11 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()], conversation: conversation(l) },
       { slowMs: opts.slowMs, live: !l.session.endedAt, now: clock.epoch?.() ?? Date.now() });
     for (const f of findings) {
+      // Every finding, once per session, to whoever counts them (proxy --metrics); only errors are printed.
+      if (opts.onFinding && !l.counted.has(keyOf(f))) {
+        l.counted.add(keyOf(f));
+        opts.onFinding(f);
+      }
       if (f.severity !== 'error') continue;
       const key = keyOf(f);
       // What it explains that was not told yet: a cause is printed once, and later traffic that only
@@ -263,7 +270,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     }),
     hub.on('session', (s) => {
       let l = state(s.id);
-      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false, printed: new Set() }));
+      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false, printed: new Set(), counted: new Set() }));
       l.session = s;
       touch(l);
       if (s.endedAt) schedule(l);
