@@ -32,7 +32,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
   program
     .command('proxy')
     .description('run the capture proxy in front of an MCP server or gateway')
-    .option('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000 (without it: the routes `mcptap claude install` wrote)')
+    .option('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000, or localhost:4000 (http:// assumed) (without it: the routes `mcptap claude install` wrote)')
     .option('--routes <file>', 'routes file to serve when there is no --target (default: $MCPTAP_ROUTES or ~/.mcptap/routes.json)')
     .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8808)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
