@@ -60,8 +60,8 @@ export function actionFor(input: string, key: Key, screen: Screen): Action | nul
 }
 
 export function keyName(k: string): string {
-  const names: Record<string, string> = { '@upArrow': '↑', '@downArrow': '↓', '@leftArrow': '←', '@rightArrow': '→', '@pageUp': 'PgUp', '@pageDown': 'PgDn', '@return': 'Enter', '@escape': 'Esc', '@backspace': 'Bksp', ' ': 'Space' };
-  return names[k] ?? k;
+  const names: Record<string, string> = { '@upArrow': '↑', '@downArrow': '↓', '@leftArrow': '←', '@rightArrow': '→', '@pageUp': 'PgUp', '@pageDown': 'PgDn', '@return': 'Enter', '@escape': 'Esc', '@backspace': 'Bksp', '@tab': 'Tab', ' ': 'Space' };
+  return names[k] ?? (k.startsWith('@') ? k.slice(1) : k);
 }
 
 /** One-line hints for the footer of a screen, within `width`: back and help always, then as many others as fit. */
@@ -89,22 +89,4 @@ export function hints(screen: Screen, width = Infinity): string {
     chosen.add(a);
   }
   return join([...chosen]);
-}
-
-/**
- * Ink hands over a run of characters that arrived in one read as one input: "\rg\r" when keys are
- * typed (or sent by tmux, or pasted) faster than the app reads them. Every key of this UI is one
- * character, so such a run is split back into the keypresses Ink would have given one by one.
- */
-export function keypresses(input: string, key: Key): Array<[string, Key]> {
-  if (input.length <= 1 || key.ctrl || key.meta || input.includes('\u001b')) return [[input, key]];
-  const none = Object.fromEntries(Object.entries(key).map(([k, v]) => [k, typeof v === 'boolean' ? false : v])) as unknown as Key;
-  return [...input].map((c): [string, Key] => {
-    if (c === '\r' || c === '\n') return ['', { ...none, return: true }];
-    if (c === '\t') return ['', { ...none, tab: true }];
-    if (c === '\b') return ['', { ...none, backspace: true }];
-    if (c === '\x7f') return ['', { ...none, delete: true }];
-    if (c < ' ') return [String.fromCharCode(c.charCodeAt(0) + 96), { ...none, ctrl: true }];
-    return [c, /^[A-Z]$/.test(c) ? { ...none, shift: true } : none];
-  });
 }

@@ -94,8 +94,9 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         preferInteractive();
         const { runTui } = await import('../../ui/run.js');
         const store = CaptureStore.open(db, { readonly: true });
+        let code = 0;
         try {
-          await runTui({
+          code = await runTui({
             store,
             proxy: { url: proxy.url, target: proxy.target.display, connect: connectLines(proxy, opts.name, probe)[0] },
             notices: (f) => {
@@ -109,7 +110,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         }
         for (const line of heldForUi) process.stderr.write(line + '\n');
         process.stderr.write(`mcptap: proxy stopped; ${proxy.stats().written} records written to ${db}\n`);
-        return 0;
+        return code;
       }
       const stop = async (signal: string) => {
         process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);
