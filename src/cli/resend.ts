@@ -82,6 +82,7 @@ export async function resend(part: Recording, sent: RpcMessage, opts: { target: 
     headers: opts.header ?? [], timeoutMs: (opts.timeout ?? 10) * 1000, insecure: opts.insecure,
     onWarning: opts.onWarning ?? ((m) => process.stderr.write(`mcptap: warning: ${m}\n`)),
     onWaiting: opts.onWarning ?? ((m) => process.stderr.write(`mcptap: ${m}\n`)),
+    stopOnRefusedHandshake: true,
   });
   if (!result.session) throw new UsageError(`nothing was captured while resending to ${opts.target}`);
   const now = load(result.session.id, opts.db);
