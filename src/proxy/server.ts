@@ -243,7 +243,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const raw = pairs(req.rawHeaders);
       const r = engine.redactor;
       const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
-      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget);
+      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget, routes.single ? null : match.route.name);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
@@ -279,7 +279,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   });
 
-  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
+  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display, sessionLabel: routes.single ? undefined : r.name })]));
   server.on('upgrade', (req, socket, head) => {
     const match = routes.match(req.url ?? '/');
     if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);

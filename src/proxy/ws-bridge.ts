@@ -20,7 +20,7 @@ export class WebSocketBridge {
   count = 0;
 
   /** `sessionTarget`: the route's upstream, when the proxy serves several (else the engine's target). */
-  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string }) {}
+  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string; sessionLabel?: string }) {}
 
   handle(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     this.count++;
@@ -32,7 +32,7 @@ export class WebSocketBridge {
     const clientAddress = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : null;
     const rawHeaders = req.rawHeaders;
     queue.push(() => {
-      cap = new WebSocketCapture(this.engine, { method: req.method ?? 'GET', url, upstreamUrl: upstream, rawHeaders: pairs(rawHeaders), startedAt: t0, clientAddress }, this.opts.sessionTarget ?? null);
+      cap = new WebSocketCapture(this.engine, { method: req.method ?? 'GET', url, upstreamUrl: upstream, rawHeaders: pairs(rawHeaders), startedAt: t0, clientAddress }, this.opts.sessionTarget ?? null, this.opts.sessionLabel ?? null);
     });
     socket.on('error', () => {});
     this.live.add(socket);
