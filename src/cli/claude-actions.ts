@@ -86,6 +86,11 @@ export function install(o: ClaudeOptions): number {
     else out.push(`  ${o.dryRun ? 'would route' : 'routed'}  ${where}: ${p.route ? `${String(p.entry.value.url)} → ${String(p.after.url)}` : `stdio via mcptap wrap --label ${p.entry.name}`}`);
   }
   if (!plans.length) out.push('  no MCP servers found in Claude Code\'s config for this scope');
+  const shared = [...new Set(changes.filter((p) => p.entry.scope === 'project').map((p) => p.entry.file))];
+  for (const file of shared) {
+    out.push('', `Note: ${file} is the project's shared file (often committed): its entries start \`mcptap\` from PATH, with no path of this machine${o.db ? ' (and without --db)' : ''};`,
+      '  everyone who uses it needs mcptap on PATH (npm link in a clone); mcptap claude uninstall --scope project puts it back as it was.');
+  }
   out.push('', `Model API: ANTHROPIC_BASE_URL=${baseUrl}   (to ${model.target})${o.env && !o.dryRun ? `, written to ${o.env}` : ''}`);
   if (!o.dryRun) out.push(`Now run: mcptap proxy   (serves ${Object.keys(routes).length} routes on port ${port}; restart it after another install)`, 'Undo with: mcptap claude uninstall');
   process.stdout.write((o.dryRun ? 'mcptap claude install --dry-run: nothing written\n' : '') + out.join('\n') + '\n');
