@@ -17,6 +17,7 @@ import { RouteTable, type Route } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
+import { interceptRequest, type Interceptor } from './intercept.js';
 
 export interface ProxyOptions {
   /** The one upstream; or give `routes`. */
@@ -38,6 +39,8 @@ export interface ProxyOptions {
   onWarning?: (message: string) => void;
   /** Ask LiteLLM what it resolved for each MCP request (x-litellm-mcp-debug), recorded as a transform. */
   gatewayDebug?: boolean;
+  /** Holds the client messages that match (`--intercept FILTER`) until they are forwarded, answered or dropped. */
+  interceptor?: Interceptor;
 }
 
 export interface ProxyStats {
@@ -118,7 +121,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
    * client's connection. A direct http.request: http-proxy's per-request set-up (URL parsing, option
    * merging, event fan-out) cost more CPU per call than the capture's decoding.
    */
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void, body?: Buffer) => {
     const upstream = st.route.upstream;
     const raw = req.rawHeaders;
     const headers: string[] = [];
@@ -128,9 +131,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (lk === 'host') {
         if (!host) headers.push(raw[i], upstream.host);
         host = true;
-      } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
+      } else if (!REQUEST_HOP_BY_HOP.has(lk) && !(body && (lk === 'content-length' || lk === 'transfer-encoding'))) headers.push(raw[i], raw[i + 1]);
     }
     if (!host) headers.push('Host', upstream.host);
+    // A body the intercept held (and perhaps edited) goes whole, with its own length.
+    if (body) headers.push('Content-Length', String(body.length));
     st.transform = {
       method: req.method ?? 'GET', path, target: upstream.target, proxyOrigin: routeOrigin(req, st), routeBase: st.route.base,
       requestHeaders: req.headers, record: (change) => noteRewrite(st, change),
@@ -143,7 +148,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     proxyReq.on('error', onError);
     // A failing client is seen on `res` ('close'); the upstream request goes with it.
     req.on('error', () => proxyReq.destroy());
-    req.pipe(proxyReq);
+    if (body) proxyReq.end(body);
+    else req.pipe(proxyReq);
   };
 
   /** The proxy as the client addressed it (its Host header), for URLs that must lead back to it. */
@@ -154,7 +160,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
   const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => {
     const r = engine.redactor;
-    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.urls(change.before), after: r.urls(change.after) });
+    // A body the intercept changed may hold secrets anywhere in it: scrubbed as bodies are.
+    const scrub = change.kind.startsWith('intercept-') ? (t: string) => r.text(r.urls(t)) : (t: string) => r.urls(t);
+    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
   });
 
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
@@ -258,7 +266,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
 
     // Upstream, the path carries the --target prefix.
-    forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), (err: NodeJS.ErrnoException) => {
+    const onError = (err: NodeJS.ErrnoException) => {
       // The client left first and its going took the upstream request down: nothing failed upstream.
       if (st.clientGone) return;
       const t = now();
@@ -276,6 +284,21 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.writeHead(502, headers.flat());
       res.end(body);
       queue.push(() => st.cap!.answeredByProxy(502, headers, body, failure, t));
+    };
+    const go = (body?: Buffer) => forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), onError, body);
+    if (!opts.interceptor || req.method !== 'POST') return go();
+    interceptRequest(opts.interceptor, req, res, match.route.name, {
+      forward: go,
+      record: (change) => noteRewrite(st, change),
+      answered: (status, headers, body, failure) => {
+        const t = now();
+        queue.push(() => {
+          if (failure) return st.cap!.answeredByProxy(status, headers, body, failure, t);
+          st.cap!.responseHead(status, headers, t);
+          st.cap!.responseChunk(Buffer.from(body), t);
+          st.cap!.responseEnd(t);
+        });
+      },
     });
   });
 

@@ -1,0 +1,177 @@
+import { EventEmitter } from 'node:events';
+import type http from 'node:http';
+import type { Failure, HeaderList, Rewrite } from '../model/model.js';
+import { UsageError } from '../errors.js';
+import { matches, parseFilter, type FilterTerm } from '../analysis/filter.js';
+import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
+
+// mitmproxy's intercept for MCP: a client message that matches a filter (the timeline's filter language)
+// is held instead of forwarded, until someone forwards it (edited or not), answers it in the server's
+// place, or drops it. What is held is a whole HTTP request body (a Streamable HTTP or legacy SSE POST);
+// a body that matches nothing goes on as it came.
+
+/** What is decided for a held message. */
+export type Verdict =
+  | { kind: 'forward'; body: string; edited: boolean }
+  | { kind: 'answer'; body: string }
+  | { kind: 'drop' };
+
+export interface HeldMessage {
+  id: number;
+  /** When it was held (epoch ms). */
+  heldAt: number;
+  method: string | null;
+  subject: string | null;
+  rpcId: string | number | null;
+  /** The request body as the client sent it. */
+  body: string;
+  /** The route (server) it was going to; '' behind a single --target. */
+  route: string;
+  /** A legacy SSE POST: its answer would go on the event stream, which the intercept cannot write to. */
+  legacy: boolean;
+}
+
+export interface InterceptorEvents {
+  /** The held list changed (a message held, or one decided). */
+  change: [];
+}
+
+/** Whether a decoded message is one the filter holds. */
+function holds(m: DecodedMessage, terms: FilterTerm[]): boolean {
+  return matches({ method: m.method, subject: m.subject, direction: 'client->server', kind: m.kind, isError: m.isError, latencyMs: null, rpcId: m.rpcId, errorCode: m.errorCode }, terms);
+}
+
+export class Interceptor extends EventEmitter<InterceptorEvents> {
+  private readonly terms: FilterTerm[];
+  private readonly waiting = new Map<number, { held: HeldMessage; decide: (v: Verdict) => void }>();
+  private nextId = 1;
+
+  constructor(readonly filter: string) {
+    super();
+    const parsed = parseFilter(filter);
+    if (parsed.errors.length) throw new UsageError(`--intercept: ${parsed.errors[0]}`);
+    // Only client messages can be held; a filter for the server's side holds nothing yet: said, not ignored.
+    if (parsed.terms.some((t) => t.field === 'dir' && !t.negate && t.value !== 'c2s')) {
+      throw new UsageError('--intercept holds client messages (requests and notifications) only; dir:s2c is not supported yet');
+    }
+    this.terms = parsed.terms;
+  }
+
+  /** The parsed messages of a request body when one of them matches; null when the body goes on untouched. */
+  matching(body: string): DecodedMessage | null {
+    if (!body.trimStart().startsWith('{') && !body.trimStart().startsWith('[')) return null;
+    return decodeJsonRpcText(body).find((m) => m.kind === 'request' || m.kind === 'notification' ? holds(m, this.terms) : false) ?? null;
+  }
+
+  /** Holds a body; resolves with what was decided for it. */
+  hold(body: string, m: DecodedMessage, route: string, legacy = false): Promise<Verdict> {
+    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, legacy };
+    return new Promise<Verdict>((resolve) => {
+      this.waiting.set(held.id, { held, decide: resolve });
+      this.emit('change');
+    });
+  }
+
+  /** The messages held now, oldest first. */
+  held(): HeldMessage[] {
+    return [...this.waiting.values()].map((w) => w.held);
+  }
+
+  /** Sends the message on; with `edited`, that JSON (validated) instead. */
+  forward(id: number, edited?: string): void {
+    const w = this.take(id);
+    if (edited == null || edited === w.held.body) return this.settle(w, { kind: 'forward', body: w.held.body, edited: false });
+    this.settle(w, { kind: 'forward', body: JSON.stringify(parseRpc(edited, 'the edited message')), edited: true });
+  }
+
+  /** Answers the client in the server's place: a JSON-RPC result or error, with the held request's id. */
+  answer(id: number, answer: string): void {
+    const w = this.take(id);
+    if (w.held.rpcId == null) throw new UsageError(`#${id} is a notification: it has no answer (forward or drop it)`);
+    if (w.held.legacy) throw new UsageError(`#${id} came over legacy SSE: its answer goes on the event stream, where the intercept cannot write yet (forward, edit or drop it)`);
+    const v = parseRpc(answer, 'the answer') as Record<string, unknown>;
+    if (!('result' in v) && !('error' in v)) throw new UsageError('the answer must be a JSON-RPC result ({"result": …}) or error ({"error": {"code": …, "message": …}})');
+    this.settle(w, { kind: 'answer', body: JSON.stringify({ jsonrpc: '2.0', id: w.held.rpcId, ...v }) });
+  }
+
+  drop(id: number): void {
+    this.settle(this.take(id), { kind: 'drop' });
+  }
+
+  /** Lets every held message go on as it came (the proxy is stopping). */
+  releaseAll(): void {
+    for (const id of [...this.waiting.keys()]) this.forward(id);
+  }
+
+  private take(id: number) {
+    const w = this.waiting.get(id);
+    if (!w) throw new UsageError(`no held message #${id}`);
+    return w;
+  }
+
+  private settle(w: { held: HeldMessage; decide: (v: Verdict) => void }, v: Verdict): void {
+    this.waiting.delete(w.held.id);
+    w.decide(v);
+    this.emit('change');
+  }
+}
+
+function parseRpc(text: string, what: string): unknown {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${what} is not JSON: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError(`${what} must be one JSON object`);
+  return v;
+}
+
+/** What the forwarder offers the intercept for one request. */
+export interface InterceptHooks {
+  /** Sends the request upstream: as it streams in (no body), or this whole body. */
+  forward(body?: Buffer): void;
+  /** Records a change on the exchange (before → after). */
+  record(change: Rewrite): void;
+  /** The proxy answered the client itself: the capture records it (a failure when dropped). */
+  answered(status: number, headers: HeaderList, body: string, failure: Failure | null): void;
+}
+
+/**
+ * Reads a POST's body whole, and holds it when a message in it matches; else sends it on as it came.
+ * Only with --intercept: without it the request streams upstream as it arrives.
+ */
+export function interceptRequest(interceptor: Interceptor, req: http.IncomingMessage, res: http.ServerResponse, route: string, hooks: InterceptHooks): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks);
+    const text = raw.toString('utf8');
+    const m = interceptor.matching(text);
+    if (!m) return hooks.forward(raw);
+    // The client may give up while it waits: the held message goes with it.
+    let gone = false;
+    res.on('close', () => {
+      if (!res.writableFinished) gone = true;
+    });
+    void interceptor.hold(text, m, route, /[?&]sessionId=/.test(req.url ?? '')).then((v) => {
+      if (gone) return;
+      if (v.kind === 'forward') {
+        if (v.edited) hooks.record({ kind: 'intercept-edit', before: text, after: v.body });
+        return hooks.forward(Buffer.from(v.body));
+      }
+      if (v.kind === 'answer') {
+        const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-intercept', 'answered']];
+        hooks.record({ kind: 'intercept-answer', before: null, after: v.body });
+        res.writeHead(200, headers.flat());
+        res.end(v.body);
+        return hooks.answered(200, headers, v.body, null);
+      }
+      const body = JSON.stringify({ error: 'mcptap: the request was dropped at the intercept (mcptap proxy --intercept)' });
+      const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-intercept', 'dropped']];
+      res.writeHead(502, headers.flat());
+      res.end(body);
+      hooks.answered(502, headers, body, { kind: 'other', detail: 'dropped at the intercept' });
+    });
+  });
+}

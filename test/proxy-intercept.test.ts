@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy, type RunningProxy } from '../src/proxy/server.js';
+import { Interceptor } from '../src/proxy/intercept.js';
+import { CaptureStore } from '../src/store/read.js';
+import { rewriteText } from '../src/model/facts.js';
+import { connectClient, startPlainToolsServer, startSseServer, type Peer } from './helpers/peers.js';
+import { tempDb, until } from './helpers/tmp.js';
+
+// --intercept between a real SDK client and a real SDK server: a matching tools/call is held, and then
+// forwarded as it was, forwarded edited, answered in the server's place, or dropped; nothing else waits.
+
+const tmp = tempDb();
+let tools: Peer;
+let sse: Peer;
+let proxy: RunningProxy;
+const interceptor = new Interceptor('method:tools/call tool:query');
+
+beforeAll(async () => {
+  tools = await startPlainToolsServer();
+  proxy = await startProxy({ target: tools.url, port: 0, db: tmp.db, label: 'intercept', interceptor, onWarning: () => {} });
+});
+
+afterAll(async () => {
+  interceptor.releaseAll();
+  await proxy.close();
+  await tools.close();
+  await sse?.close();
+  tmp.cleanup();
+});
+
+/** The one message held now, once it is held. */
+async function held() {
+  await until(() => interceptor.held().length === 1, 'a held message');
+  return interceptor.held()[0];
+}
+const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0].text;
+
+describe('proxy --intercept', () => {
+  it('holds a matching call until forwarded, and lets everything else through at once', async () => {
+    const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'intercept-test' });
+    try {
+      // tools/list and another tool's call match nothing: answered with nothing held.
+      expect((await c.client.listTools()).tools.length).toBe(3);
+      expect(text(await c.client.callTool({ name: 'echo', arguments: { message: 'free' } }))).toBe('Echo: free');
+      expect(interceptor.held()).toEqual([]);
+      let settled = false;
+      const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } }).finally(() => (settled = true));
+      const h = await held();
+      expect(h).toMatchObject({ method: 'tools/call', subject: 'query', route: '' });
+      expect(JSON.parse(h.body).params.arguments).toEqual({ sql: 'select 1' });
+      // While held, other calls still go through.
+      expect(text(await c.client.callTool({ name: 'echo', arguments: { message: 'meanwhile' } }))).toBe('Echo: meanwhile');
+      expect(settled).toBe(false);
+      interceptor.forward(h.id);
+      expect(text(await call)).toBe('1 row for: select 1');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('forwards an edit (validated), recorded as a transform with before and after', async () => {
+    const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'intercept-edit' });
+    try {
+      const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+      const h = await held();
+      expect(() => interceptor.forward(h.id, '{"method": ')).toThrow(/not JSON/);
+      expect(interceptor.held()).toHaveLength(1);
+      const edited = JSON.parse(h.body);
+      edited.params.arguments.sql = 'select 2';
+      interceptor.forward(h.id, JSON.stringify(edited));
+      expect(text(await call)).toBe('1 row for: select 2');
+    } finally {
+      await c.close();
+    }
+    await proxy.flush();
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.clientInfo?.name === 'intercept-edit')!;
+      const rewrites = store.exchanges(s.id).flatMap((e) => e.rewrites);
+      expect(rewrites).toHaveLength(1);
+      expect(rewrites[0].kind).toBe('intercept-edit');
+      expect(JSON.parse(rewrites[0].before!).params.arguments.sql).toBe('select 1');
+      expect(JSON.parse(rewrites[0].after).params.arguments.sql).toBe('select 2');
+      expect(rewriteText(rewrites[0])).toMatch(/^request body edited at the intercept: /);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('answers in the server\'s place (result or error), and the client takes it as the server\'s', async () => {
+    const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'intercept-answer' });
+    try {
+      const ok = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+      let h = await held();
+      expect(() => interceptor.answer(h.id, '{"nope": 1}')).toThrow(/result .* or error/);
+      interceptor.answer(h.id, JSON.stringify({ result: { content: [{ type: 'text', text: 'answered by hand' }] } }));
+      expect(text(await ok)).toBe('answered by hand');
+      const failed = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+      h = await held();
+      interceptor.answer(h.id, JSON.stringify({ error: { code: -32000, message: 'refused by hand' } }));
+      await expect(failed).rejects.toThrow(/refused by hand/);
+    } finally {
+      await c.close();
+    }
+    await proxy.flush();
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.clientInfo?.name === 'intercept-answer')!;
+      const answers = store.messages(s.id).filter((m) => m.direction === 'server->client' && m.method === 'tools/call');
+      expect(answers.map((m) => m.kind)).toEqual(['response', 'error']);
+      expect(store.exchanges(s.id).flatMap((e) => e.rewrites).map((r) => r.kind)).toEqual(['intercept-answer', 'intercept-answer']);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('drops: the client gets an HTTP error, the capture says it was dropped', async () => {
+    const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'intercept-drop' });
+    try {
+      const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+      interceptor.drop((await held()).id);
+      await expect(call).rejects.toThrow(/dropped at the intercept/);
+    } finally {
+      await c.close();
+    }
+    await proxy.flush();
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.clientInfo?.name === 'intercept-drop')!;
+      const dropped = store.exchanges(s.id).find((e) => e.status === 502)!;
+      expect(dropped.failure).toEqual({ kind: 'other', detail: 'dropped at the intercept' });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('holds a legacy SSE client\'s POST too, and refuses to answer it (the answer would go on the stream)', async () => {
+    sse = await startSseServer();
+    const legacy = new Interceptor('tool:echo');
+    const p = await startProxy({ target: sse.url, port: 0, db: null, interceptor: legacy, onWarning: () => {} });
+    const c = await connectClient('sse', p.url + '/sse', { name: 'intercept-sse' });
+    try {
+      const call = c.client.callTool({ name: 'echo', arguments: { message: 'x' } });
+      await until(() => legacy.held().length === 1, 'the held POST');
+      const h = legacy.held()[0];
+      expect(h.legacy).toBe(true);
+      expect(() => legacy.answer(h.id, '{"result": {}}')).toThrow(/legacy SSE: its answer goes on the event stream/);
+      legacy.forward(h.id);
+      expect(text(await call)).toBe('Echo: x');
+    } finally {
+      await c.close();
+      await p.close();
+    }
+  });
+
+  it('refuses a filter it cannot hold by, in one line', () => {
+    expect(() => new Interceptor('dir:s2c')).toThrow(/client messages .* only/);
+  });
+});
