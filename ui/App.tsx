@@ -27,6 +27,10 @@ import { ConversationView } from './views/ConversationView.js';
 import { TurnReader } from '../src/store/turns-read.js';
 import { color } from './theme.js';
 import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
+import type { Interceptor } from '../src/proxy/intercept.js';
+import { useHeld } from './hooks/useHeld.js';
+import { useIntercept } from './hooks/useIntercept.js';
+import { HeldView } from './views/HeldView.js';
 
 export interface AppProps {
   store: CaptureStore;
@@ -37,9 +41,11 @@ export interface AppProps {
   notices?: (listener: (line: string) => void) => () => void;
   /** Called when the user quits with Ctrl-C (the command then exits 130, not 0). */
   onInterrupt?: () => void;
+  /** `proxy --ui --intercept FILTER`: what it holds, decided on the held screen (h). */
+  interceptor?: Interceptor;
 }
 
-export function App({ store, sessionId, reference, proxy, notices, onInterrupt }: AppProps) {
+export function App({ store, sessionId, reference, proxy, notices, onInterrupt, interceptor }: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
   const width = Math.max(40, size.columns - 1);
@@ -148,6 +154,9 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt }
   const now = useNow(screen === 'inflight');
 
   const resendMessage = useResend(store, setStatus);
+  const held = useHeld(interceptor);
+  const decide = useIntercept(interceptor, setStatus);
+  const heldNow = useNow(screen === 'held');
   const onAction = (a: 'diff' | 'problems' | 'inflight' | 'yank' | 'export' | 'resend' | 'curl', s: number | null) => {
     if (a === 'inflight') {
       setInFlightAll(screenRef.current === 'sessions');
@@ -210,6 +219,10 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt }
     const a = actionFor(input, key, screen);
     if (a === 'quit') exit();
     else if (a === 'help') push('help');
+    else if (a === 'held') {
+      if (interceptor) push('held');
+      else setStatus('nothing is intercepted here: start mcptap proxy --ui --intercept FILTER');
+    }
     else if (a === 'back') back();
     else if (screen === 'sessions') {
       if (a === 'up') list.move(-1);
@@ -232,6 +245,7 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt }
   const bodyHeight = height - 3;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
+  else if (screen === 'held') body = <HeldView held={held} filter={interceptor?.filter ?? ''} now={heldNow} height={bodyHeight} width={width} input={viewInput} onDecide={decide} />;
   else if (screen === 'inflight' && inFlightAll) body = <InFlightView rows={inFlight} now={now} manySessions height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
   else if (screen !== 'sessions' && !session && openId) body = <Text color={color('yellow')}>{`session ${openId} is no longer in the database (pruned by another process?); Esc goes back to the list`}</Text>;
   else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
@@ -254,7 +268,7 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt }
 
   return (
     <Box flexDirection="column" width={width}>
-      <Text inverse wrap="truncate-end">{` mcptap · ${proxy ? `proxy ${proxy.url} → ${proxy.target} · ` : ''}${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
+      <Text inverse wrap="truncate-end">{` mcptap · ${interceptor ? `${held.length} held (h) · ` : ''}${proxy ? `proxy ${proxy.url} → ${proxy.target} · ` : ''}${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
       <Box height={bodyHeight} flexDirection="column" overflow="hidden">
         <ErrorBoundary resetKey={`${screen}:${session?.id}:${seq}`}>{body}</ErrorBoundary>
       </Box>

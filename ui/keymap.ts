@@ -1,11 +1,12 @@
 import type { Key } from 'ink';
 
-export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'inflight' | 'help';
+export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'inflight' | 'held' | 'help';
 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
   | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
-  | 'diff' | 'problems' | 'inflight' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse';
+  | 'diff' | 'problems' | 'inflight' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse'
+  | 'held' | 'forward' | 'editHeld' | 'answerHeld' | 'drop';
 
 interface Binding {
   /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
@@ -46,6 +47,11 @@ export const BINDINGS: Binding[] = [
   { keys: ['C'], action: 'curl', screens: ['detail'], help: 'write the HTTP exchange as a curl command to a file (secrets stay redacted)' },
   { keys: ['y'], action: 'yank', screens: ['detail', 'timeline'], help: 'write the message JSON to a file' },
   { keys: ['e'], action: 'export', screens: ['timeline', 'detail'], help: 'export the session as JSONL' },
+  { keys: ['h'], action: 'held', screens: ['sessions', 'timeline'], help: 'held: the messages --intercept holds (forward, edit, answer, drop)' },
+  { keys: ['f', '@return'], action: 'forward', screens: ['held'], help: 'forward it as it is' },
+  { keys: ['e'], action: 'editHeld', screens: ['held'], help: 'edit it in $EDITOR, then forward it' },
+  { keys: ['a'], action: 'answerHeld', screens: ['held'], help: 'answer it yourself (a result or error, in $EDITOR)' },
+  { keys: ['x'], action: 'drop', screens: ['held'], help: 'drop it (the client gets an HTTP error)' },
   { keys: ['@tab', 'n'], action: 'nextUse', screens: ['timeline'], help: 'conversation: next tool use of the turn (Enter opens its MCP call)' },
 ];
 
@@ -73,6 +79,7 @@ export function hints(screen: Screen, width = Infinity): string {
     diff: ['open', 'back', 'help'],
     problems: ['open', 'back', 'help'],
     inflight: ['open', 'back', 'help'],
+    held: ['forward', 'editHeld', 'answerHeld', 'drop', 'back', 'help'],
     help: ['back', 'quit'],
   };
   const text = (a: Action) => {

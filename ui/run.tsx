@@ -12,6 +12,8 @@ export interface TuiOptions {
   proxy?: AppProps['proxy'];
   /** Lines the proxy has for the user while the UI is on screen (live findings, warnings). */
   notices?: AppProps['notices'];
+  /** `--intercept`: the messages held for the user to decide. */
+  interceptor?: AppProps['interceptor'];
 }
 
 // The alternate screen keeps the user's scrollback as it was: on exit the shell's lines come back
@@ -30,7 +32,7 @@ export async function runTui(opts: TuiOptions): Promise<number> {
   process.once('exit', restore);
   let interrupted = false;
   try {
-    const app = render(<App store={opts.store} sessionId={opts.sessionId} reference={opts.reference} proxy={opts.proxy} notices={opts.notices} onInterrupt={() => (interrupted = true)} />, { exitOnCtrlC: false });
+    const app = render(<App store={opts.store} sessionId={opts.sessionId} reference={opts.reference} proxy={opts.proxy} notices={opts.notices} interceptor={opts.interceptor} onInterrupt={() => (interrupted = true)} />, { exitOnCtrlC: false });
     await app.waitUntilExit();
   } finally {
     process.removeListener('exit', restore);

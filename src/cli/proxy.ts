@@ -7,6 +7,9 @@ import { probeTarget, type TargetProbe } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
+import { UsageError } from '../errors.js';
+import { Interceptor } from '../proxy/intercept.js';
+import { FILTER_HELP } from './show.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
 export interface ProxyCliOptions {
@@ -24,6 +27,7 @@ export interface ProxyCliOptions {
   ui?: boolean;
   liveChecks: boolean;
   gatewayDebug?: boolean;
+  intercept?: string;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -45,6 +49,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
     .option('--no-live-checks', 'do not print check findings while traffic flows')
+    .option('--intercept <filter>', `with --ui: hold the client messages that match (${FILTER_HELP}) until you forward, edit, answer or drop them (h in the UI)`)
     .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .addHelpText('after', examples(
       'mcptap proxy --target http://localhost:4000',
@@ -52,9 +57,12 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       'mcptap proxy --target http://localhost:4000 --gateway-debug   # LiteLLM: what it resolved, per request',
       'claude mcp add --transport http litellm http://127.0.0.1:8808/mcp   # then use Claude Code as usual',
       'mcptap claude install && mcptap proxy   # every server Claude Code uses, on the port install chose',
+      "mcptap proxy --target http://localhost:4000 --ui --intercept 'method:tools/call tool:execute_sql'   # hold each such call",
     ))
     .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);
+      if (opts.intercept != null && !opts.ui) throw new UsageError('--intercept needs --ui: the held messages are forwarded, edited, answered or dropped in the terminal UI');
+      const interceptor = opts.intercept != null ? new Interceptor(opts.intercept) : undefined;
       const served = opts.target ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
       if (served) opts.port = served.port;
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
@@ -70,7 +78,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const proxy = await startProxy({
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
-        gatewayDebug: !!opts.gatewayDebug,
+        gatewayDebug: !!opts.gatewayDebug, interceptor,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
@@ -97,6 +105,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         let code = 0;
         try {
           code = await runTui({
+            interceptor,
             store,
             proxy: { url: proxy.url, target: proxy.target.display, connect: connectLines(proxy, opts.name, probe)[0] },
             notices: (f) => {
@@ -106,6 +115,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
           });
         } finally {
           store.close();
+          // Whatever is still held goes on as it came: the client is not left waiting on a proxy that is gone.
+          interceptor?.releaseAll();
           await proxy.close();
         }
         for (const line of heldForUi) process.stderr.write(line + '\n');
