@@ -153,6 +153,17 @@ describe('proxy --intercept', () => {
     }
   });
 
+  it('takes a held message off the list when its client gives up', async () => {
+    const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'intercept-gone' });
+    const ac = new AbortController();
+    const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } }, undefined, { signal: ac.signal });
+    await held();
+    ac.abort();
+    await expect(call).rejects.toThrow();
+    await c.close();
+    await until(() => interceptor.held().length === 0, 'the held list to empty');
+  });
+
   it('refuses a filter it cannot hold by, in one line', () => {
     expect(() => new Interceptor('dir:s2c')).toThrow(/client messages .* only/);
   });

@@ -63,13 +63,18 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     return decodeJsonRpcText(body).find((m) => m.kind === 'request' || m.kind === 'notification' ? holds(m, this.terms) : false) ?? null;
   }
 
-  /** Holds a body; resolves with what was decided for it. */
-  hold(body: string, m: DecodedMessage, route: string, legacy = false): Promise<Verdict> {
+  /** Holds a body: its id in the held list, and what will be decided for it. */
+  hold(body: string, m: DecodedMessage, route: string, legacy = false): { id: number; verdict: Promise<Verdict> } {
     const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, legacy };
-    return new Promise<Verdict>((resolve) => {
-      this.waiting.set(held.id, { held, decide: resolve });
-      this.emit('change');
-    });
+    const verdict = new Promise<Verdict>((resolve) => this.waiting.set(held.id, { held, decide: resolve }));
+    this.emit('change');
+    return { id: held.id, verdict };
+  }
+
+  /** The client gave up on a held message: it leaves the list, nothing is sent. */
+  abandon(id: number): void {
+    const w = this.waiting.get(id);
+    if (w) this.settle(w, { kind: 'drop' });
   }
 
   /** The messages held now, oldest first. */
@@ -149,12 +154,15 @@ export function interceptRequest(interceptor: Interceptor, req: http.IncomingMes
     const text = raw.toString('utf8');
     const m = interceptor.matching(text);
     if (!m) return hooks.forward(raw);
-    // The client may give up while it waits: the held message goes with it.
+    // The client may give up while it waits: the held message leaves the list with it.
     let gone = false;
+    const { id, verdict } = interceptor.hold(text, m, route, /[?&]sessionId=/.test(req.url ?? ''));
     res.on('close', () => {
-      if (!res.writableFinished) gone = true;
+      if (res.writableFinished) return;
+      gone = true;
+      interceptor.abandon(id);
     });
-    void interceptor.hold(text, m, route, /[?&]sessionId=/.test(req.url ?? '')).then((v) => {
+    void verdict.then((v) => {
       if (gone) return;
       if (v.kind === 'forward') {
         if (v.edited) hooks.record({ kind: 'intercept-edit', before: text, after: v.body });
