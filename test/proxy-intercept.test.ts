@@ -3,7 +3,7 @@ import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { Interceptor } from '../src/proxy/intercept.js';
 import { CaptureStore } from '../src/store/read.js';
 import { rewriteText } from '../src/model/facts.js';
-import { connectClient, startPlainToolsServer, startSseServer, type Peer } from './helpers/peers.js';
+import { connectClient, startPlainToolsServer, startSseServer, startWsServer, type Peer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // --intercept between a real SDK client and a real SDK server: a matching tools/call is held, and then
@@ -12,6 +12,7 @@ import { tempDb, until } from './helpers/tmp.js';
 const tmp = tempDb();
 let tools: Peer;
 let sse: Peer;
+let ws: Peer;
 let proxy: RunningProxy;
 const interceptor = new Interceptor('method:tools/call tool:query');
 
@@ -25,6 +26,7 @@ afterAll(async () => {
   await proxy.close();
   await tools.close();
   await sse?.close();
+  await ws?.close();
   tmp.cleanup();
 });
 
@@ -143,7 +145,7 @@ describe('proxy --intercept', () => {
       const call = c.client.callTool({ name: 'echo', arguments: { message: 'x' } });
       await until(() => legacy.held().length === 1, 'the held POST');
       const h = legacy.held()[0];
-      expect(h.legacy).toBe(true);
+      expect(h.noAnswer).toMatch(/legacy SSE/);
       expect(() => legacy.answer(h.id, '{"result": {}}')).toThrow(/legacy SSE: its answer goes on the event stream/);
       legacy.forward(h.id);
       expect(text(await call)).toBe('Echo: x');
@@ -162,6 +164,52 @@ describe('proxy --intercept', () => {
     await expect(call).rejects.toThrow();
     await c.close();
     await until(() => interceptor.held().length === 0, 'the held list to empty');
+  });
+
+  it('holds a WebSocket client\'s frame, and the frames after it behind it; forwards, forwards edited, drops', async () => {
+    ws = await startWsServer();
+    const gate = new Interceptor('tool:echo');
+    const p = await startProxy({ target: ws.url, port: 0, db: tmp.db, label: 'intercept-ws', interceptor: gate, onWarning: () => {} });
+    const c = await connectClient('websocket', p.url.replace(/^http/, 'ws') + '/', { name: 'intercept-ws' });
+    const waitHeld = async () => {
+      await until(() => gate.held().length === 1, 'a held frame');
+      return gate.held()[0];
+    };
+    try {
+      const first = c.client.callTool({ name: 'echo', arguments: { message: 'one' } });
+      let h = await waitHeld();
+      expect(h.noAnswer).toMatch(/WebSocket/);
+      expect(() => gate.answer(h.id, '{"result": {}}')).toThrow(/WebSocket/);
+      // A frame sent after the held one waits behind it: the server sees them in order.
+      let listed = false;
+      const list = c.client.listTools().then((r) => ((listed = true), r));
+      await new Promise((r) => setImmediate(r));
+      expect(listed).toBe(false);
+      gate.forward(h.id);
+      expect(text(await first)).toBe('Echo: one');
+      expect((await list).tools.length).toBeGreaterThan(3);
+      const second = c.client.callTool({ name: 'echo', arguments: { message: 'two' } });
+      h = await waitHeld();
+      const edited = JSON.parse(h.body);
+      edited.params.arguments.message = 'edited';
+      gate.forward(h.id, JSON.stringify(edited));
+      expect(text(await second)).toBe('Echo: edited');
+      // Dropped: the server never sees it, so no answer comes (the client's own timeout ends the wait).
+      const third = c.client.callTool({ name: 'echo', arguments: { message: 'three' } }, undefined, { timeout: 1000 });
+      gate.drop((await waitHeld()).id);
+      await expect(third).rejects.toThrow(/timed out/i);
+      expect(text(await c.client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } }))).toMatch(/3/);
+    } finally {
+      await c.close();
+      await p.close();
+    }
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.label === 'intercept-ws' && x.transport === 'websocket')!;
+      expect(store.exchanges(s.id).flatMap((e) => e.rewrites).map((r) => r.kind)).toEqual(['intercept-edit']);
+    } finally {
+      store.close();
+    }
   });
 
   it('refuses a filter it cannot hold by, in one line', () => {

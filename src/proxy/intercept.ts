@@ -27,8 +27,8 @@ export interface HeldMessage {
   body: string;
   /** The route (server) it was going to; '' behind a single --target. */
   route: string;
-  /** A legacy SSE POST: its answer would go on the event stream, which the intercept cannot write to. */
-  legacy: boolean;
+  /** Why it cannot be answered by hand (its answer would go on a stream the intercept does not write to), or null. */
+  noAnswer: string | null;
 }
 
 export interface InterceptorEvents {
@@ -64,8 +64,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   }
 
   /** Holds a body: its id in the held list, and what will be decided for it. */
-  hold(body: string, m: DecodedMessage, route: string, legacy = false): { id: number; verdict: Promise<Verdict> } {
-    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, legacy };
+  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null = null): { id: number; verdict: Promise<Verdict> } {
+    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer };
     const verdict = new Promise<Verdict>((resolve) => this.waiting.set(held.id, { held, decide: resolve }));
     this.emit('change');
     return { id: held.id, verdict };
@@ -93,7 +93,7 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   answer(id: number, answer: string): void {
     const w = this.take(id);
     if (w.held.rpcId == null) throw new UsageError(`#${id} is a notification: it has no answer (forward or drop it)`);
-    if (w.held.legacy) throw new UsageError(`#${id} came over legacy SSE: its answer goes on the event stream, where the intercept cannot write yet (forward, edit or drop it)`);
+    if (w.held.noAnswer) throw new UsageError(`#${id} ${w.held.noAnswer} (forward, edit or drop it)`);
     const v = parseRpc(answer, 'the answer') as Record<string, unknown>;
     if (!('result' in v) && !('error' in v)) throw new UsageError('the answer must be a JSON-RPC result ({"result": …}) or error ({"error": {"code": …, "message": …}})');
     this.settle(w, { kind: 'answer', body: JSON.stringify({ jsonrpc: '2.0', id: w.held.rpcId, ...v }) });
@@ -156,7 +156,8 @@ export function interceptRequest(interceptor: Interceptor, req: http.IncomingMes
     if (!m) return hooks.forward(raw);
     // The client may give up while it waits: the held message leaves the list with it.
     let gone = false;
-    const { id, verdict } = interceptor.hold(text, m, route, /[?&]sessionId=/.test(req.url ?? ''));
+    const legacy = /[?&]sessionId=/.test(req.url ?? '');
+    const { id, verdict } = interceptor.hold(text, m, route, legacy ? 'came over legacy SSE: its answer goes on the event stream, where the intercept cannot write yet' : null);
     res.on('close', () => {
       if (res.writableFinished) return;
       gone = true;

@@ -7,6 +7,8 @@ import { pairs } from '../model/headers.js';
 import type { Direction } from '../model/model.js';
 import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
+import { ClientFrameGate } from './ws-intercept.js';
+import type { Interceptor } from './intercept.js';
 
 /**
  * Relays a WebSocket connection byte for byte: the client's upgrade request goes upstream as it was
@@ -20,7 +22,7 @@ export class WebSocketBridge {
   count = 0;
 
   /** `sessionTarget`: the route's upstream, when the proxy serves several (else the engine's target). */
-  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string; sessionLabel?: string }) {}
+  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string; sessionLabel?: string; interceptor?: Interceptor; route?: string }) {}
 
   handle(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     this.count++;
@@ -76,7 +78,8 @@ export class WebSocketBridge {
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
       if (upHead.length) socket.write(upHead);
-      if (head.length) upSocket.write(head);
+      // With --intercept the client's first bytes go through the gate, with the rest.
+      if (head.length && !this.opts.interceptor) upSocket.write(head);
       socket.setNoDelay(true);
       upSocket.setNoDelay(true);
       // The session opens before the first bytes are read, so frames that came with the head are kept.
@@ -133,7 +136,17 @@ export class WebSocketBridge {
     if (upHead.length) tap('server->client')(upHead);
     client.on('data', tap('client->server'));
     up.on('data', tap('server->client'));
-    client.pipe(up);
+    const interceptor = this.opts.interceptor;
+    if (interceptor) {
+      const r = this.engine.redactor;
+      const gate = new ClientFrameGate(interceptor, this.opts.route ?? '', (bytes) => void up.write(bytes), (change) => queue.push(() => {
+        cap().exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.text(change.before), after: r.text(change.after) });
+      }));
+      if (clientHead.length) gate.push(clientHead);
+      client.on('data', (c: Buffer) => gate.push(c));
+      client.on('end', () => up.end());
+      client.on('close', () => gate.close());
+    } else client.pipe(up);
     up.pipe(client);
     let ended = false;
     const end = (by: 'client' | 'server') => {
