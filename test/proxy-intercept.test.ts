@@ -212,7 +212,40 @@ describe('proxy --intercept', () => {
     }
   });
 
-  it('refuses a filter it cannot hold by, in one line', () => {
-    expect(() => new Interceptor('dir:s2c')).toThrow(/client messages .* only/);
+  it('with dir:s2c holds the server\'s answer event (named after its request); forwards it edited, or drops it', async () => {
+    const answers = new Interceptor('dir:s2c tool:query');
+    const p = await startProxy({ target: tools.url, port: 0, db: tmp.db, label: 'intercept-s2c', interceptor: answers, onWarning: () => {} });
+    const c = await connectClient('streamable-http', p.url + '/mcp', { name: 'intercept-s2c' });
+    const waitHeld = async () => {
+      await until(() => answers.held().length === 1, 'a held answer');
+      return answers.held()[0];
+    };
+    try {
+      // The request itself is not held, and other answers are not either.
+      expect(text(await c.client.callTool({ name: 'echo', arguments: { message: 'free' } }))).toBe('Echo: free');
+      const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+      const h = await waitHeld();
+      expect(h).toMatchObject({ direction: 'server->client', method: 'tools/call', subject: 'query' });
+      expect(() => answers.answer(h.id, '{"result": {}}')).toThrow(/server message/);
+      const edited = JSON.parse(h.body);
+      edited.result.content[0].text = 'edited on its way back';
+      answers.forward(h.id, JSON.stringify(edited));
+      expect(text(await call)).toBe('edited on its way back');
+      const dropped = c.client.callTool({ name: 'query', arguments: { sql: 'select 2' } }, undefined, { timeout: 1000 });
+      answers.drop((await waitHeld()).id);
+      await expect(dropped).rejects.toThrow(/timed out/i);
+    } finally {
+      await c.close();
+      await p.close();
+    }
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const s = store.listSessions().find((x) => x.label === 'intercept-s2c' && x.transport === 'streamable-http')!;
+      const [r] = store.exchanges(s.id).flatMap((e) => e.rewrites);
+      expect(r.kind).toBe('intercept-edit');
+      expect(JSON.parse(r.after).result.content[0].text).toBe('edited on its way back');
+    } finally {
+      store.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
-import type { Failure, HeaderList, Rewrite } from '../model/model.js';
+import type { Direction, Failure, HeaderList, Rewrite } from '../model/model.js';
 import { UsageError } from '../errors.js';
 import { matches, parseFilter, type FilterTerm } from '../analysis/filter.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
@@ -29,6 +29,8 @@ export interface HeldMessage {
   route: string;
   /** Why it cannot be answered by hand (its answer would go on a stream the intercept does not write to), or null. */
   noAnswer: string | null;
+  /** Who sent it: a client message, or (with dir:s2c) a server's. */
+  direction: Direction;
 }
 
 export interface InterceptorEvents {
@@ -37,35 +39,59 @@ export interface InterceptorEvents {
 }
 
 /** Whether a decoded message is one the filter holds. */
-function holds(m: DecodedMessage, terms: FilterTerm[]): boolean {
-  return matches({ method: m.method, subject: m.subject, direction: 'client->server', kind: m.kind, isError: m.isError, latencyMs: null, rpcId: m.rpcId, errorCode: m.errorCode }, terms);
+function holds(m: DecodedMessage, direction: Direction, terms: FilterTerm[]): boolean {
+  return matches({ method: m.method, subject: m.subject, direction, kind: m.kind, isError: m.isError, latencyMs: null, rpcId: m.rpcId, errorCode: m.errorCode }, terms);
 }
+
+/** Client requests remembered for naming the answers to them (an answer carries only the id). */
+const REMEMBERED_REQUESTS = 10_000;
 
 export class Interceptor extends EventEmitter<InterceptorEvents> {
   private readonly terms: FilterTerm[];
   private readonly waiting = new Map<number, { held: HeldMessage; decide: (v: Verdict) => void }>();
+  private readonly requests = new Map<string, { method: string | null; subject: string | null }>();
   private nextId = 1;
+  /** `dir:s2c`: the filter holds server messages (answers, server requests and notifications), not the client's. */
+  readonly serverSide: boolean;
 
   constructor(readonly filter: string) {
     super();
     const parsed = parseFilter(filter);
     if (parsed.errors.length) throw new UsageError(`--intercept: ${parsed.errors[0]}`);
-    // Only client messages can be held; a filter for the server's side holds nothing yet: said, not ignored.
-    if (parsed.terms.some((t) => t.field === 'dir' && !t.negate && t.value !== 'c2s')) {
-      throw new UsageError('--intercept holds client messages (requests and notifications) only; dir:s2c is not supported yet');
-    }
     this.terms = parsed.terms;
+    this.serverSide = parsed.terms.some((t) => t.field === 'dir' && !t.negate && t.value !== 'c2s');
   }
 
-  /** The parsed messages of a request body when one of them matches; null when the body goes on untouched. */
+  /** The message of a client body that matches, or null when the body goes on untouched. */
   matching(body: string): DecodedMessage | null {
     if (!body.trimStart().startsWith('{') && !body.trimStart().startsWith('[')) return null;
-    return decodeJsonRpcText(body).find((m) => m.kind === 'request' || m.kind === 'notification' ? holds(m, this.terms) : false) ?? null;
+    const all = decodeJsonRpcText(body);
+    if (this.serverSide) {
+      for (const m of all) if (m.kind === 'request' && m.rpcId != null) this.remember(m);
+      return null;
+    }
+    return all.find((m) => (m.kind === 'request' || m.kind === 'notification') && holds(m, 'client->server', this.terms)) ?? null;
+  }
+
+  /** The message of a server event or frame that matches (an answer named after its request), or null. */
+  matchingServer(text: string): DecodedMessage | null {
+    if (!this.serverSide || (!text.trimStart().startsWith('{') && !text.trimStart().startsWith('['))) return null;
+    for (const m of decodeJsonRpcText(text)) {
+      const asked = (m.kind === 'response' || m.kind === 'error') && m.rpcId != null ? this.requests.get(String(m.rpcId)) : undefined;
+      const named = asked ? { ...m, method: asked.method, subject: asked.subject } : m;
+      if (m.kind !== 'non-json' && m.kind !== 'invalid' && holds(named, 'server->client', this.terms)) return named;
+    }
+    return null;
+  }
+
+  private remember(m: DecodedMessage): void {
+    this.requests.set(String(m.rpcId), { method: m.method, subject: m.subject });
+    if (this.requests.size > REMEMBERED_REQUESTS) this.requests.delete(this.requests.keys().next().value!);
   }
 
   /** Holds a body: its id in the held list, and what will be decided for it. */
-  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null = null): { id: number; verdict: Promise<Verdict> } {
-    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer };
+  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null = null, direction: Direction = 'client->server'): { id: number; verdict: Promise<Verdict> } {
+    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer, direction };
     const verdict = new Promise<Verdict>((resolve) => this.waiting.set(held.id, { held, decide: resolve }));
     this.emit('change');
     return { id: held.id, verdict };

@@ -18,6 +18,7 @@ import { WebSocketBridge } from './ws-bridge.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 import { interceptRequest, type Interceptor } from './intercept.js';
+import { SseEventGate } from './sse-intercept.js';
 
 export interface ProxyOptions {
   /** The one upstream; or give `routes`. */
@@ -213,7 +214,13 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
     proxyRes.on('error', () => {});
     if (body) passRewritten(proxyRes, res, body, status, out);
-    else proxyRes.pipe(res);
+    else if (opts.interceptor?.serverSide && mediaType(header(raw, 'content-type')) === 'text/event-stream') {
+      // dir:s2c: the server's events one at a time, a held one stopping those after it.
+      const gate = new SseEventGate(opts.interceptor, st.route.name, (b) => void res.write(b), () => res.end(), (change) => noteRewrite(st, change));
+      proxyRes.on('data', (c: Buffer) => gate.push(c));
+      proxyRes.on('end', () => gate.finish());
+      res.on('close', () => gate.close());
+    } else proxyRes.pipe(res);
   };
 
   /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
