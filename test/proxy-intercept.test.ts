@@ -203,6 +203,23 @@ describe('proxy --intercept', () => {
       await c.close();
       await p.close();
     }
+    // dir:s2c: the server's answer frame is held, and goes on edited.
+    const answers = new Interceptor('dir:s2c tool:echo');
+    const p2 = await startProxy({ target: ws.url, port: 0, db: null, interceptor: answers, onWarning: () => {} });
+    const c2 = await connectClient('websocket', p2.url.replace(/^http/, 'ws') + '/', { name: 'intercept-ws-s2c' });
+    try {
+      const call = c2.client.callTool({ name: 'echo', arguments: { message: 'back' } });
+      await until(() => answers.held().length === 1, 'the held answer frame');
+      const h = answers.held()[0];
+      expect(h).toMatchObject({ direction: 'server->client', method: 'tools/call', subject: 'echo' });
+      const edited = JSON.parse(h.body);
+      edited.result.content[0].text = 'Echo: changed';
+      answers.forward(h.id, JSON.stringify(edited));
+      expect(text(await call)).toBe('Echo: changed');
+    } finally {
+      await c2.close();
+      await p2.close();
+    }
     const store = CaptureStore.open(tmp.db, { readonly: true });
     try {
       const s = store.listSessions().find((x) => x.label === 'intercept-ws' && x.transport === 'websocket')!;

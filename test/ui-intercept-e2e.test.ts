@@ -40,17 +40,17 @@ describe.skipIf(!hasTmux)('mcptap proxy --ui --intercept in a terminal', () => {
         const first = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
         await see('1 held (h)');
         tmux('send-keys', '-t', name, 'h');
-        await see(/#1 tools\/call query .* \d+s held, ~\d+s before a 60s client timeout/);
+        await see(/#1 → tools\/call query .* \d+s held, ~\d+s before a 60s client timeout/);
         tmux('send-keys', '-t', name, 'f');
         expect(text(await first)).toBe('1 row for: select 1');
         await see('0 held (h)');
         const second = c.client.callTool({ name: 'query', arguments: { sql: 'select 2' } });
-        await see('#2 tools/call query');
+        await see('#2 → tools/call query');
         tmux('send-keys', '-t', name, 'a');
         expect(text(await second)).toBe('answered in tmux');
         await see("answered #2 in the server's place");
         const third = c.client.callTool({ name: 'query', arguments: { sql: 'select 3' } });
-        await see('#3 tools/call query');
+        await see('#3 → tools/call query');
         tmux('send-keys', '-t', name, 'x');
         await expect(third).rejects.toThrow(/dropped at the intercept/);
         // What does not match is never held.

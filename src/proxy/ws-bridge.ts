@@ -4,10 +4,10 @@ import type { Socket } from 'node:net';
 import type { CaptureEngine } from '../capture/engine.js';
 import { now } from '../model/clock.js';
 import { pairs } from '../model/headers.js';
-import type { Direction } from '../model/model.js';
+import type { Direction, Rewrite } from '../model/model.js';
 import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
-import { ClientFrameGate } from './ws-intercept.js';
+import { FrameGate } from './ws-intercept.js';
 import type { Interceptor } from './intercept.js';
 
 /**
@@ -77,8 +77,8 @@ export class WebSocketBridge {
       const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
-      if (upHead.length) socket.write(upHead);
-      // With --intercept the client's first bytes go through the gate, with the rest.
+      // With --intercept the first bytes of each side go through its gate, with the rest.
+      if (upHead.length && !this.opts.interceptor) socket.write(upHead);
       if (head.length && !this.opts.interceptor) upSocket.write(head);
       socket.setNoDelay(true);
       upSocket.setNoDelay(true);
@@ -139,15 +139,23 @@ export class WebSocketBridge {
     const interceptor = this.opts.interceptor;
     if (interceptor) {
       const r = this.engine.redactor;
-      const gate = new ClientFrameGate(interceptor, this.opts.route ?? '', (bytes) => void up.write(bytes), (change) => queue.push(() => {
+      const record = (change: Rewrite) => queue.push(() => {
         cap().exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.text(change.before), after: r.text(change.after) });
-      }));
-      if (clientHead.length) gate.push(clientHead);
-      client.on('data', (c: Buffer) => gate.push(c));
+      });
+      // Both sides go through a gate: the client's to remember the requests the server's answers are named after.
+      const gates = { client: new FrameGate(interceptor, this.opts.route ?? '', (b) => void up.write(b), record, 'client'), server: new FrameGate(interceptor, this.opts.route ?? '', (b) => void client.write(b), record, 'server') };
+      if (clientHead.length) gates.client.push(clientHead);
+      if (upHead.length) gates.server.push(upHead);
+      client.on('data', (c: Buffer) => gates.client.push(c));
+      up.on('data', (c: Buffer) => gates.server.push(c));
       client.on('end', () => up.end());
-      client.on('close', () => gate.close());
-    } else client.pipe(up);
-    up.pipe(client);
+      up.on('end', () => client.end());
+      client.on('close', () => gates.client.close());
+      up.on('close', () => gates.server.close());
+    } else {
+      client.pipe(up);
+      up.pipe(client);
+    }
     let ended = false;
     const end = (by: 'client' | 'server') => {
       if (ended) return;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Rewrite } from '../model/model.js';
 import type { Interceptor } from './intercept.js';
+import { SERVER_NO_ANSWER } from './sse-intercept.js';
 
-// --intercept on a WebSocket: the client's frames are cut at frame boundaries; a whole text frame
-// (FIN, opcode 1, no compression) whose JSON-RPC matches is held, and every frame after it waits
-// behind it, so the server sees the client's messages in the order they were sent. Frames that match
-// nothing are written on as they came, byte for byte.
+// --intercept on a WebSocket: one side's frames (the client's; with dir:s2c, the server's) are cut at
+// frame boundaries; a whole text frame (FIN, opcode 1, no compression) whose JSON-RPC matches is held,
+// and every frame after it waits behind it, so the other side sees the messages in the order they were
+// sent. Frames that match nothing are written on as they came, byte for byte.
 
 const NO_ANSWER = 'came over a WebSocket: its answer would have to go into the server\'s frame stream, where the intercept cannot write yet';
 
@@ -40,21 +41,23 @@ function textOf(f: Buffer): string | null {
   return payload.toString('utf8');
 }
 
-/** A client's text frame (masked, as RFC 6455 requires of clients) carrying `text`. */
-function clientTextFrame(text: string): Buffer {
+/** A text frame carrying `text`: masked from a client, as RFC 6455 requires, unmasked from a server. */
+function textFrame(text: string, masked: boolean): Buffer {
   const payload = Buffer.from(text, 'utf8');
   const len = payload.length;
-  const head = len < 126 ? Buffer.from([0x81, 0x80 | len]) : len < 65536 ? Buffer.from([0x81, 0x80 | 126, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0x81, 0x80 | 127]), (() => {
+  const m = masked ? 0x80 : 0;
+  const head = len < 126 ? Buffer.from([0x81, m | len]) : len < 65536 ? Buffer.from([0x81, m | 126, len >> 8, len & 0xff]) : Buffer.concat([Buffer.from([0x81, m | 127]), (() => {
     const b = Buffer.alloc(8);
     b.writeBigUInt64BE(BigInt(len));
     return b;
   })()]);
+  if (!masked) return Buffer.concat([head, payload]);
   const mask = randomBytes(4);
   for (let i = 0; i < len; i++) payload[i] ^= mask[i & 3];
   return Buffer.concat([head, mask, payload]);
 }
 
-export class ClientFrameGate {
+export class FrameGate {
   private buf: Buffer = Buffer.alloc(0);
   private holding: number | null = null;
   private waiting: Buffer[] = [];
@@ -65,6 +68,8 @@ export class ClientFrameGate {
     /** Writes bytes on to the server. */
     private readonly write: (bytes: Buffer) => void,
     private readonly record: (change: Rewrite) => void,
+    /** Whose frames these are. */
+    private readonly from: 'client' | 'server' = 'client',
   ) {}
 
   push(chunk: Buffer): void {
@@ -84,14 +89,15 @@ export class ClientFrameGate {
   private frame(f: Buffer): void {
     if (this.holding != null) return void this.waiting.push(f);
     const text = textOf(f);
-    const m = text == null ? null : this.interceptor.matching(text);
+    const client = this.from === 'client';
+    const m = text == null ? null : client ? this.interceptor.matching(text) : this.interceptor.matchingServer(text);
     if (!m) return this.write(f);
-    const { id, verdict } = this.interceptor.hold(text!, m, this.route, NO_ANSWER);
+    const { id, verdict } = this.interceptor.hold(text!, m, this.route, client ? NO_ANSWER : SERVER_NO_ANSWER, client ? 'client->server' : 'server->client');
     this.holding = id;
     void verdict.then((v) => {
       if (v.kind === 'forward' && v.edited) {
         this.record({ kind: 'intercept-edit', before: text!, after: v.body });
-        this.write(clientTextFrame(v.body));
+        this.write(textFrame(v.body, client));
       } else if (v.kind === 'forward') this.write(f);
       this.holding = null;
       const after = this.waiting;

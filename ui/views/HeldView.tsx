@@ -45,7 +45,7 @@ export function HeldView({ held, filter, now, height, width, input: inputRef, on
         const waited = now - h.heldAt;
         const left = Math.ceil((CLIENT_TIMEOUT_MS - waited) / 1000);
         const clock = left > 0 ? `${Math.floor(waited / 1000)}s held, ~${left}s before a 60s client timeout` : `${Math.floor(waited / 1000)}s held: past a 60s client timeout`;
-        const line = `#${h.id} ${pad(`${h.method ?? '?'}${h.subject ? ' ' + h.subject : ''}`, 32)} ${pad(h.route ? `→ ${h.route}` : '', 14)} ${clock}`;
+        const line = `#${h.id} ${h.direction === 'client->server' ? '→' : '←'} ${pad(`${h.method ?? '?'}${h.subject ? ' ' + h.subject : ''}`, 32)} ${pad(h.route ? `→ ${h.route}` : '', 14)} ${clock}`;
         return (
           <Text key={h.id} wrap="truncate-end" inverse={list.start + i === list.selected} color={left > 0 ? undefined : color('red')}>
             {pad(line, width)}
