@@ -153,6 +153,23 @@ describe('proxy --intercept', () => {
       await c.close();
       await p.close();
     }
+    // dir:s2c: the answer event on the legacy stream (after the endpoint event the proxy rewrites).
+    const answers = new Interceptor('dir:s2c tool:echo');
+    const p2 = await startProxy({ target: sse.url, port: 0, db: null, interceptor: answers, onWarning: () => {} });
+    const c2 = await connectClient('sse', p2.url + '/sse', { name: 'intercept-sse-s2c' });
+    try {
+      const call = c2.client.callTool({ name: 'echo', arguments: { message: 'y' } });
+      await until(() => answers.held().length === 1, 'the held answer event');
+      const h = answers.held()[0];
+      expect(h).toMatchObject({ direction: 'server->client', method: 'tools/call', subject: 'echo' });
+      const edited = JSON.parse(h.body);
+      edited.result.content[0].text = 'Echo: edited on the stream';
+      answers.forward(h.id, JSON.stringify(edited));
+      expect(text(await call)).toBe('Echo: edited on the stream');
+    } finally {
+      await c2.close();
+      await p2.close();
+    }
   });
 
   it('takes a held message off the list when its client gives up', async () => {

@@ -213,25 +213,27 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.destroy();
     });
     proxyRes.on('error', () => {});
-    if (body) passRewritten(proxyRes, res, body, status, out);
-    else if (opts.interceptor?.serverSide && mediaType(header(raw, 'content-type')) === 'text/event-stream') {
-      // dir:s2c: the server's events one at a time, a held one stopping those after it.
-      const gate = new SseEventGate(opts.interceptor, st.route.name, (b) => void res.write(b), () => res.end(), (change) => noteRewrite(st, change));
+    // dir:s2c: the server's events one at a time, a held one stopping those after it.
+    const interceptor = opts.interceptor?.serverSide && mediaType(header(raw, 'content-type')) === 'text/event-stream' ? opts.interceptor : null;
+    const pass = !interceptor ? () => void proxyRes.pipe(res) : () => {
+      const gate = new SseEventGate(interceptor, st.route.name, (b) => void res.write(b), () => res.end(), (change) => noteRewrite(st, change));
       proxyRes.on('data', (c: Buffer) => gate.push(c));
       proxyRes.on('end', () => gate.finish());
       res.on('close', () => gate.close());
-    } else proxyRes.pipe(res);
+    };
+    if (body) passRewritten(proxyRes, res, body, status, out, pass);
+    else pass();
   };
 
   /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
-  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[]) => {
+  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[], passRest: () => void) => {
     const release = (bytes: Buffer, ended: boolean) => {
       proxyRes.off('data', onData);
       proxyRes.off('end', onEnd);
       if (body.holdsHead) res.writeHead(status, proxyRes.statusMessage, body.head(out));
       if (ended) return void res.end(bytes.length ? bytes : undefined);
       if (bytes.length) res.write(bytes);
-      proxyRes.pipe(res);
+      passRest();
     };
     const onData = (chunk: Buffer) => {
       const bytes = body.feed(chunk);
