@@ -103,6 +103,13 @@ describe('mcptap claude install and uninstall', () => {
     expect({ ...user1, mcpServers: null, projects: null }).toEqual({ ...before, mcpServers: null, projects: null });
     expect(user1.mcpServers.litellm).toEqual({ ...before.mcpServers.litellm, url: 'http://127.0.0.1:8808/s/litellm/mcp' });
     expect(user1.mcpServers.everything.args).toEqual([cli, 'wrap', '--label', 'everything', '--', 'node', everythingBin, 'stdio']);
+    // The project's .mcp.json is shared: mcptap by name from PATH, no path of this machine in it.
+    const project1 = JSON.parse(fs.readFileSync(home.projectFile, 'utf8'));
+    const before1 = JSON.parse(project0.toString());
+    expect(project1.mcpServers.sdk).toEqual({ ...before1.mcpServers.sdk, command: 'mcptap', args: ['wrap', '--label', 'sdk', '--', 'node', ...before1.mcpServers.sdk.args] });
+    expect(fs.readFileSync(home.projectFile, 'utf8')).not.toContain(process.execPath);
+    expect(fs.readFileSync(home.projectFile, 'utf8')).not.toContain(cli);
+    expect(r.stdout).toContain(`Note: ${home.projectFile} is the project's shared file (often committed): its entries start \`mcptap\` from PATH`);
     expect(user1.projects[home.project].mcpServers.legacy.url).toBe('http://127.0.0.1:8808/s/legacy/sse');
     expect(user1.projects[home.project].history).toEqual(before.projects[home.project].history);
     expect(fs.statSync(home.userFile).mode & 0o777).toBe(0o600);
@@ -235,7 +242,14 @@ describe('after mcptap claude install, every server goes through mcptap', () => 
 
   it('stdio servers run through mcptap wrap with their env', async () => {
     const entry = JSON.parse(fs.readFileSync(home.projectFile, 'utf8')).mcpServers.sdk;
-    const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { ...process.env, HOME: home.dir, MCPTAP_DB: home.db, ...entry.env } as Record<string, string>, stderr: 'pipe', cwd: home.project });
+    // mcptap on PATH, as `npm link` puts it: the shared file names it, not a path.
+    const bin = path.join(home.dir, 'bin');
+    fs.mkdirSync(bin, { recursive: true });
+    if (!fs.existsSync(path.join(bin, 'mcptap'))) fs.symlinkSync(cli, path.join(bin, 'mcptap'));
+    fs.chmodSync(cli, 0o755);
+    const PATH = `${bin}${path.delimiter}${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}`;
+    expect(entry.command).toBe('mcptap');
+    const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { ...process.env, PATH, HOME: home.dir, MCPTAP_DB: home.db, ...entry.env } as Record<string, string>, stderr: 'pipe', cwd: home.project });
     const client = new Client({ name: 'claude-code', version: '2.1.330' });
     await client.connect(transport);
     const r = await client.callTool({ name: 'env', arguments: { name: 'PROJECT_TOKEN' } });

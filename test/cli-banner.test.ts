@@ -73,6 +73,12 @@ describe('the proxy banner', () => {
     expect(line(out, 'target')).toMatch(/^http:\/\/127\.0\.0\.1:9\s+NOT REACHABLE \(ECONNREFUSED\): start the server or fix --target; the proxy runs anyway$/);
   });
 
+  it('takes a target without a scheme (host:port), assumes http:// and says so', async () => {
+    const hostPort = new URL(http.url).host;
+    const out = await banner(process.execPath, [cli, 'proxy', '--target', hostPort, '--port', '0', '--db', path.join(tmp.dir, 'hostport.db')]);
+    expect(line(out, 'target')).toBe(`http://${hostPort} (no scheme given: http:// assumed)   (speaks Streamable HTTP)`);
+  });
+
   it('puts the transport the target speaks first', async () => {
     const a = await banner(process.execPath, [cli, 'proxy', '--target', http.url, '--port', '0', '--db', path.join(tmp.dir, 'h.db')]);
     expect(line(a, 'target')).toContain('(speaks Streamable HTTP)');

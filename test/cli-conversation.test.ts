@@ -98,6 +98,13 @@ describe('export / import / diff of conversations', () => {
     }
   });
 
+  it('export to a file counts a conversation in turns, not in MCP messages', () => {
+    const out = path.join(tmp.dir, 'conv.har');
+    const r = run('export', ids['no-such-tool'].conv, '--format', 'har', '-o', out);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`wrote session ${ids['no-such-tool'].conv} (2 turns) to ${out}\n`);
+  });
+
   it('HAR has the decoded turn on each entry and the request body whole again', () => {
     const har = JSON.parse(run('export', ids['no-such-tool'].conv, '--format', 'har').stdout);
     expect(har.log.entries).toHaveLength(2);

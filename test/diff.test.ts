@@ -43,6 +43,8 @@ let failing: string;
 let extraList: string;
 let echoOne: string;
 let echoTwo: string;
+let reordered: string;
+let reorderedFailing: string;
 
 beforeAll(async () => {
   const plain = await startPlainToolsServer();
@@ -65,6 +67,15 @@ beforeAll(async () => {
     await c.callTool({ name: 'query', arguments: { sql: 'select 1' } });
     await c.callTool({ name: 'echo', arguments: { message: 'hi' } });
   });
+  // The same calls, two of them the other way round: a client that runs them concurrently.
+  const swapped = async (c: Client) => {
+    await c.listTools();
+    await c.callTool({ name: 'query', arguments: { sql: 'select 1' } });
+    await c.callTool({ name: 'list_schemas', arguments: {} });
+    await c.callTool({ name: 'echo', arguments: { message: 'hi' } }).catch(() => undefined);
+  };
+  reordered = await capture(plain, 'reordered', swapped);
+  reorderedFailing = await capture(broken, 'reordered-failing', swapped);
   echoOne = await capture(plain, 'echo-one', async (c) => void (await c.callTool({ name: 'echo', arguments: { message: 'one' } })));
   echoTwo = await capture(plain, 'echo-two', async (c) => void (await c.callTool({ name: 'echo', arguments: { message: 'two' } })));
 });
@@ -101,6 +112,14 @@ describe('diffSessions', () => {
     const r = diffSessions(input(good1), input(failing));
     expect(r.outcomes).toEqual([expect.objectContaining({ label: 'tools/call query', a: { kind: 'result' }, b: expect.objectContaining({ kind: 'isError', message: 'relation "x" does not exist' }) })]);
     expect(r.verdict).toContain('1 call now fails');
+  });
+
+  it('never lists one call as both "result → not sent" and "not sent → result" when calls came in another order', () => {
+    const same = diffSessions(input(good1), input(reordered));
+    expect(same.outcomes).toEqual([]);
+    const r = diffSessions(input(good1), input(reorderedFailing));
+    expect(r.outcomes).toEqual([expect.objectContaining({ label: 'tools/call query', a: { kind: 'result' }, b: expect.objectContaining({ kind: 'isError' }) })]);
+    expect(renderDiffText(r)).not.toMatch(/not sent/);
   });
 
   it('aligns an inserted tools/list without shifting the pairs after it', () => {

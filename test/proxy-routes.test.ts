@@ -67,6 +67,8 @@ describe('proxy routes', () => {
       expect(byTarget[ws.url].transport).toBe('websocket');
       expect(byTarget[tools.url + '/mcp'].transport).toBe('streamable-http');
       expect(byTarget[sse.url].transport).toBe('sse');
+      // Each session is labelled with its route's name (the Claude Code server), as a wrapped stdio one is.
+      expect(Object.fromEntries(sessions.map((s) => [s.target, s.label]))).toEqual({ [tools.url + '/mcp']: 'db', [sse.url]: 'legacy', [absSse.url]: 'legacy-abs', [ws.url]: 'sock' });
       for (const s of sessions) {
         const msgs = [...store.iterateMessages(s.id)];
         expect(msgs.filter((m) => m.method === 'tools/call' && m.kind === 'request')).toHaveLength(1);

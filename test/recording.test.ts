@@ -111,6 +111,32 @@ describe('recording format', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('says a recording cut at a line boundary is shorter than announced: import refuses it (exit 2), show warns and goes on', () => {
+    const lines = fs.readFileSync(FIXTURE_V4, 'utf8').trim().split('\n');
+    const cut = path.join(tmp.dir, 'cut.jsonl');
+    // Whole lines, the last two gone: every line left parses.
+    fs.writeFileSync(cut, lines.slice(0, -2).join('\n') + '\n');
+    const announced = readRecording(FIXTURE_V4).session.messageCount;
+    expect(readRecording(cut).shortfall).toMatch(new RegExp(`shorter than its header announces \\(\\d+ of ${announced} messages`));
+    const imported = run('import', cut, '--db', path.join(tmp.dir, 'cut.db'));
+    expect(imported.status).toBe(2);
+    expect(imported.stderr).toMatch(/^mcptap: .*cut\.jsonl is shorter than its header announces .*not imported/);
+    expect(imported.stderr.trim().split('\n')).toHaveLength(1);
+    const shown = run('show', cut);
+    expect(shown.status).toBe(0);
+    expect(shown.stderr).toMatch(/^mcptap: warning: .*cut\.jsonl is shorter than its header announces/);
+    // A whole recording says nothing.
+    expect(run('show', FIXTURE_V4).stderr).toBe('');
+  });
+
+  it('finds every checked-in recording whole', () => {
+    const all = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? all(path.join(dir, d.name)) : d.name.endsWith('.jsonl') ? [path.join(dir, d.name)] : []));
+    const recordings = [...all(path.resolve('test/fixtures')), ...all(path.resolve('recordings'))]
+      .filter((f) => fs.readFileSync(f, 'utf8').startsWith('{"type":"mcptap-recording"'));
+    expect(recordings.length).toBeGreaterThan(5);
+    expect(recordings.filter((f) => readRecording(f).shortfall)).toEqual([]);
+  });
+
   it('the checked-in references differ by transport and nothing else that matters', () => {
     const r = run('diff', 'recordings/everything-streamable-http.jsonl', 'recordings/everything-sse.jsonl', '--json');
     expect(r.status).toBe(1);

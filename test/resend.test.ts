@@ -4,7 +4,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
-import { connectClient, startJsonServer, startSseServer, startStreamableServer, type Peer, type TransportKind } from './helpers/peers.js';
+import { connectClient, startJsonServer, startRawHttpServer, startSseServer, startStreamableServer, streamableHandler, type Peer, type TransportKind } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 
 // mcptap resend: one recorded request sent again to the real server-everything, after the handshake
@@ -73,6 +73,35 @@ describe('mcptap resend', () => {
     expect(r.stderr).toContain('mcptap: waiting up to 2s for the answer to tools/call (id 2)');
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('now: no answer');
+  });
+
+  it('stops at a refused handshake and says why (a redacted key), instead of sending on and ending "now: no answer"', { timeout: 90_000 }, async () => {
+    const key = 'sk-resend-test-key-0123456789';
+    // A server behind a key, as LiteLLM is: without it, initialize gets a 500.
+    const inner = streamableHandler();
+    const keyed = await startRawHttpServer((req, res) => {
+      if (req.headers['x-litellm-api-key'] !== key) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"no key"}');
+      void inner.handle(req, res);
+    });
+    peers.push({ ...keyed, close: async () => { await inner.closeAll(); await keyed.close(); } });
+    const proxy = await startProxy({ target: keyed.url, port: 0, db: tmp.db, label: 'orig-keyed', onWarning: () => {} });
+    try {
+      const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'resend-test', headers: { 'x-litellm-api-key': key } });
+      await c.client.callTool({ name: 'echo', arguments: { message: 'hello' } });
+      await c.close();
+    } finally {
+      await proxy.close();
+    }
+    const id = withStore((s) => s.listSessions().find((x) => x.label === 'orig-keyed')!.id);
+    const before = withStore((s) => s.listSessions().length);
+    const r = await run(['resend', id, String(echoSeq(id))]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`mcptap: the handshake failed: initialize answered HTTP 500 at ${keyed.url}, so no session started and nothing after it was sent; the recorded x-litellm-api-key was redacted and is not sent again: give it with --header 'x-litellm-api-key: …'`);
+    expect(withStore((s) => s.listSessions().length)).toBe(before);
+    // With the key, the same resend goes through.
+    const ok = await run(['resend', id, String(echoSeq(id)), '--header', `x-litellm-api-key: ${key}`]);
+    expect(ok.stdout).toContain('the answer is the same');
   });
 
   it('leaves no session behind when it cannot reach its target', { timeout: 90_000 }, async () => {

@@ -1,10 +1,12 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput, type Key } from 'ink';
+import { Box, Text, useApp, useInput } from 'ink';
 import type { CaptureStore } from '../src/store/read.js';
+import type { Session } from '../src/model/model.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
-import { actionFor, hints, keypresses, type Screen } from './keymap.js';
+import { actionFor, hints, type Screen } from './keymap.js';
+import { keypressReader, type Keypress } from './keypress.js';
 import { useDataVersion } from './hooks/useDataVersion.js';
 import { useSessions, useSpans } from './hooks/useSessions.js';
 import { isLive } from '../src/store/liveness.js';
@@ -25,6 +27,10 @@ import { ConversationView } from './views/ConversationView.js';
 import { TurnReader } from '../src/store/turns-read.js';
 import { color } from './theme.js';
 import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
+import type { Interceptor } from '../src/proxy/intercept.js';
+import { useHeld } from './hooks/useHeld.js';
+import { useIntercept } from './hooks/useIntercept.js';
+import { HeldView } from './views/HeldView.js';
 
 export interface AppProps {
   store: CaptureStore;
@@ -33,9 +39,13 @@ export interface AppProps {
   proxy?: { url: string; target: string; connect: string };
   /** Subscribes to lines for the user (live findings, warnings); returns the unsubscribe. */
   notices?: (listener: (line: string) => void) => () => void;
+  /** Called when the user quits with Ctrl-C (the command then exits 130, not 0). */
+  onInterrupt?: () => void;
+  /** `proxy --ui --hold FILTER`: what it holds, decided on the held screen (h). */
+  interceptor?: Interceptor;
 }
 
-export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
+export function App({ store, sessionId, reference, proxy, notices, onInterrupt, interceptor }: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
   const width = Math.max(40, size.columns - 1);
@@ -46,7 +56,20 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const [stack, setStack] = useState<Screen[]>(sessionId ? ['sessions', 'timeline'] : ['sessions']);
   const screen = stack[stack.length - 1];
   const list = useWindowedList(sessions.length, height - 5, sessionId ? Math.max(0, sessions.findIndex((s) => s.id === sessionId)) : sessions.length - 1);
-  const session = sessions[list.selected];
+  // The session a screen past the list shows, by id: a session written late or pruned by another
+  // process shifts the list's positions, and must not swap the open timeline for another session.
+  const [openId, setOpenId] = useState<string | null>(sessionId ?? null);
+  const selected = sessions[list.selected];
+  const session = screen === 'sessions' || !openId ? selected : sessions.find((s) => s.id === openId);
+  // The list's selection follows the selected session when rows are inserted or removed above it.
+  const selectedId = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    const at = selectedId.current ? sessions.findIndex((s) => s.id === selectedId.current) : -1;
+    if (at >= 0 && at !== list.selected) list.setSelected(at);
+  }, [sessions]);
+  useEffect(() => {
+    selectedId.current = sessions[list.selected]?.id;
+  });
   const [seq, setSeq] = useState<number | null>(null);
   const [refId, setRefId] = useState<string | null>(reference ?? null);
   const [status, setStatus] = useState('');
@@ -57,26 +80,45 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const viewInput = useRef<ViewKeys | null>(null);
   const [filter, setFilter] = useState('');
 
-  const push = (s: Screen) => setStack((st) => [...st, s]);
+  const push = (s: Screen) => {
+    if (screenRef.current === 'sessions') setOpenId(selected?.id ?? null);
+    setStack((st) => [...st, s]);
+  };
   // A jump from a conversation to the MCP call a tool use caused selects that call's session; back
   // selects the conversation again.
-  const returns = useRef<Array<{ index: number; depth: number }>>([]);
+  const returns = useRef<Array<{ id: string | null; depth: number }>>([]);
   const back = () => setStack((st) => {
     const r = returns.current[returns.current.length - 1];
     if (r && r.depth === st.length - 1) {
       returns.current.pop();
-      list.setSelected(r.index);
+      setOpenId(r.id);
+      selectedId.current = r.id ?? undefined;
+      const at = sessions.findIndex((x) => x.id === r.id);
+      if (at >= 0) list.setSelected(at);
     }
     return st.length > 1 ? st.slice(0, -1) : st;
   });
   const jump = (sessionId: string, s: number) => {
     const index = sessions.findIndex((x) => x.id === sessionId);
     if (index < 0) return setStatus(`session ${sessionId} is not in the list`);
-    returns.current.push({ index: list.selected, depth: stack.length });
+    returns.current.push({ id: session?.id ?? null, depth: stack.length });
+    selectedId.current = sessionId;
+    setOpenId(sessionId);
     list.setSelected(index);
     setSeq(s);
     setFilter('');
     push('timeline');
+  };
+  // An exchange opens as its first message; one that carried none (a refused GET stream) is told in the footer.
+  const openExchange = (exchangeId: string) => {
+    if (!session) return;
+    const first = [...store.iterateMessages(session.id)].find((m) => m.exchangeId === exchangeId);
+    if (first) {
+      setSeq(first.seq);
+      return push('detail');
+    }
+    const e = store.exchanges(session.id).find((x) => x.id === exchangeId);
+    setStatus(e ? `exchange ${e.id}: ${e.method} ${e.url} → ${e.status ?? 'no answer'}; it carried no JSON-RPC message (mcptap show ${session.id} --exchanges)` : `exchange ${exchangeId} is not in this session`);
   };
   const say = (fn: () => string) => {
     try {
@@ -85,6 +127,14 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
       setStatus(`failed: ${(e as Error).message.split('\n')[0]}`);
     }
   };
+  // What a session's problems and diff are computed from changes only when its own traffic does: the
+  // data version moves with every commit of any session (every ~300 ms while a proxy writes).
+  const traffic = (s: Session | undefined) => {
+    const span = s && spans.get(s.id);
+    return s ? `${s.id}:${s.messageCount}:${s.exchangeCount}:${s.endedAt}:${span?.lastTrafficAt}:${span?.open}` : '';
+  };
+  const shown = traffic(session);
+  const refShown = traffic(sessions.find((s) => s.id === refId));
   const report = useMemo(() => {
     if (screen !== 'diff' || !session || !refId) return null;
     try {
@@ -92,11 +142,11 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
     } catch (e) {
       return (e as Error).message;
     }
-  }, [screen, session?.id, refId, version]);
+  }, [screen, shown, refId, refShown]);
   const findings = useMemo(() => (screen === 'problems' && session
     ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id), streams: store.streams(session.id),
       conversation: session.transport === 'model-api' ? new TurnReader(store).context(session) : undefined })
-    : []), [screen, session?.id, version]);
+    : []), [screen, shown]);
 
   // In flight: from the sessions list, every session still open; from a timeline, its session.
   const [inFlightAll, setInFlightAll] = useState(false);
@@ -104,6 +154,9 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const now = useNow(screen === 'inflight');
 
   const resendMessage = useResend(store, setStatus);
+  const held = useHeld(interceptor);
+  const decide = useIntercept(interceptor, setStatus);
+  const heldNow = useNow(screen === 'held');
   const onAction = (a: 'diff' | 'problems' | 'inflight' | 'yank' | 'export' | 'resend' | 'curl', s: number | null) => {
     if (a === 'inflight') {
       setInFlightAll(screenRef.current === 'sessions');
@@ -123,39 +176,53 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   // Read through a ref: a key can arrive before Ink re-binds this handler after a render.
   const screenRef = useRef(screen);
   screenRef.current = screen;
-  // Keys that came in one read are handled one per turn, each after the render the one before caused,
-  // so that Enter then g then Enter opens the first row of the screen the first Enter led to.
-  const queued = useRef<Array<[string, Key]>>([]);
-  const draining = useRef(false);
-  const onKey = useRef<(input: string, key: Key) => void>(() => undefined);
+  // Keys that came in one read are handled one per render: each after React committed what the one
+  // before changed, so `g` then `r` marks the row `g` selected, and Enter g Enter opens the first row
+  // of the screen the first Enter led to. A key that changes nothing still moves the turn on.
+  const reader = useRef(keypressReader());
+  const queued = useRef<Keypress[]>([]);
+  const [turn, setTurn] = useState(0);
+  const onKey = useRef<(k: Keypress) => void>(() => undefined);
+  const handleNext = () => {
+    const k = queued.current.shift();
+    if (!k) return;
+    try {
+      onKey.current(k);
+    } finally {
+      if (queued.current.length) setTurn((t) => t + 1);
+    }
+  };
+  useEffect(handleNext, [turn]);
   useInput((input, key) => {
-    queued.current.push(...keypresses(input, key));
-    if (draining.current) return;
-    draining.current = true;
-    const next = () => {
-      const k = queued.current.shift();
-      if (!k) {
-        draining.current = false;
-        return;
-      }
-      try {
-        onKey.current(k[0], k[1]);
-      } finally {
-        if (queued.current.length) setImmediate(next);
-        else draining.current = false;
-      }
-    };
-    next();
+    const idle = queued.current.length === 0;
+    queued.current.push(...reader.current(input, key));
+    if (idle) handleNext();
   });
-  onKey.current = (input: string, key: Key) => {
+  onKey.current = ({ input, key, paste }: Keypress) => {
     // A notice or status is read by the next key: then the footer shows the key hints again.
     setNotice('');
     setStatus('');
+    if (input === 'c' && key.ctrl) {
+      onInterrupt?.();
+      return exit();
+    }
     const screen = screenRef.current;
+    // A paste is text: typed into the field being edited, never taken as keys (pasted prose would
+    // otherwise export, quit, and so on, one letter at a time).
+    if (paste) {
+      const view = screen === 'sessions' || screen === 'help' ? null : viewInput.current;
+      if (view?.typing()) view.onKey(input.replace(/[\r\n\t]+/g, ' '), { ...key });
+      else setStatus('pasted text ignored: no field is being edited here (/ opens the filter)');
+      return;
+    }
     if (screen !== 'sessions' && screen !== 'help' && viewTakes(viewInput.current, input, key)) return;
     const a = actionFor(input, key, screen);
     if (a === 'quit') exit();
     else if (a === 'help') push('help');
+    else if (a === 'held') {
+      if (interceptor) push('held');
+      else setStatus('nothing is intercepted here: start mcptap proxy --ui --hold FILTER');
+    }
     else if (a === 'back') back();
     else if (screen === 'sessions') {
       if (a === 'up') list.move(-1);
@@ -178,7 +245,9 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   const bodyHeight = height - 3;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
+  else if (screen === 'held') body = <HeldView held={held} filter={interceptor?.filter ?? ''} now={heldNow} height={bodyHeight} width={width} input={viewInput} onDecide={decide} />;
   else if (screen === 'inflight' && inFlightAll) body = <InFlightView rows={inFlight} now={now} manySessions height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
+  else if (screen !== 'sessions' && !session && openId) body = <Text color={color('yellow')}>{`session ${openId} is no longer in the database (pruned by another process?); Esc goes back to the list`}</Text>;
   else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
   else if (screen === 'timeline' && session.transport === 'model-api') {
     body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} onAction={onAction} />;
@@ -194,12 +263,12 @@ export function App({ store, sessionId, reference, proxy, notices }: AppProps) {
   } else if (screen === 'inflight') {
     body = <InFlightView rows={inFlight} now={now} manySessions={inFlightAll} height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
   } else if (screen === 'problems') {
-    body = <ProblemsView findings={findings} height={bodyHeight} width={width} input={viewInput} onOpen={(s) => { setSeq(s); push('detail'); }} />;
+    body = <ProblemsView findings={findings} height={bodyHeight} width={width} input={viewInput} onOpen={(s) => { setSeq(s); push('detail'); }} onOpenExchange={openExchange} />;
   }
 
   return (
     <Box flexDirection="column" width={width}>
-      <Text inverse wrap="truncate-end">{` mcptap · ${proxy ? `proxy ${proxy.url} → ${proxy.target} · ` : ''}${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
+      <Text inverse wrap="truncate-end">{` mcptap · ${interceptor ? `${held.length} held (h) · ` : ''}${proxy ? `proxy ${proxy.url} → ${proxy.target} · ` : ''}${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
       <Box height={bodyHeight} flexDirection="column" overflow="hidden">
         <ErrorBoundary resetKey={`${screen}:${session?.id}:${seq}`}>{body}</ErrorBoundary>
       </Box>

@@ -1,11 +1,12 @@
 import type { Key } from 'ink';
 
-export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'inflight' | 'help';
+export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'inflight' | 'held' | 'help';
 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
   | 'filter' | 'follow' | 'play' | 'pause' | 'stepBack' | 'stepForward' | 'speed'
-  | 'diff' | 'problems' | 'inflight' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse';
+  | 'diff' | 'problems' | 'inflight' | 'correlated' | 'yank' | 'export' | 'reference' | 'resend' | 'raw' | 'curl' | 'nextUse'
+  | 'held' | 'forward' | 'editHeld' | 'answerHeld' | 'drop';
 
 interface Binding {
   /** Printable keys, or names of Ink's special keys prefixed with '@' (e.g. '@upArrow'). */
@@ -46,6 +47,11 @@ export const BINDINGS: Binding[] = [
   { keys: ['C'], action: 'curl', screens: ['detail'], help: 'write the HTTP exchange as a curl command to a file (secrets stay redacted)' },
   { keys: ['y'], action: 'yank', screens: ['detail', 'timeline'], help: 'write the message JSON to a file' },
   { keys: ['e'], action: 'export', screens: ['timeline', 'detail'], help: 'export the session as JSONL' },
+  { keys: ['h'], action: 'held', screens: ['sessions', 'timeline'], help: 'held: the messages --hold holds (forward, edit, answer, drop)' },
+  { keys: ['f', '@return'], action: 'forward', screens: ['held'], help: 'forward it as it is' },
+  { keys: ['e'], action: 'editHeld', screens: ['held'], help: 'edit it in $EDITOR, then forward it' },
+  { keys: ['a'], action: 'answerHeld', screens: ['held'], help: 'answer it yourself (a result or error, in $EDITOR)' },
+  { keys: ['x'], action: 'drop', screens: ['held'], help: 'drop it (the client gets an HTTP error)' },
   { keys: ['@tab', 'n'], action: 'nextUse', screens: ['timeline'], help: 'conversation: next tool use of the turn (Enter opens its MCP call)' },
 ];
 
@@ -60,8 +66,8 @@ export function actionFor(input: string, key: Key, screen: Screen): Action | nul
 }
 
 export function keyName(k: string): string {
-  const names: Record<string, string> = { '@upArrow': '↑', '@downArrow': '↓', '@leftArrow': '←', '@rightArrow': '→', '@pageUp': 'PgUp', '@pageDown': 'PgDn', '@return': 'Enter', '@escape': 'Esc', '@backspace': 'Bksp', ' ': 'Space' };
-  return names[k] ?? k;
+  const names: Record<string, string> = { '@upArrow': '↑', '@downArrow': '↓', '@leftArrow': '←', '@rightArrow': '→', '@pageUp': 'PgUp', '@pageDown': 'PgDn', '@return': 'Enter', '@escape': 'Esc', '@backspace': 'Bksp', '@tab': 'Tab', ' ': 'Space' };
+  return names[k] ?? (k.startsWith('@') ? k.slice(1) : k);
 }
 
 /** One-line hints for the footer of a screen, within `width`: back and help always, then as many others as fit. */
@@ -73,6 +79,7 @@ export function hints(screen: Screen, width = Infinity): string {
     diff: ['open', 'back', 'help'],
     problems: ['open', 'back', 'help'],
     inflight: ['open', 'back', 'help'],
+    held: ['forward', 'editHeld', 'answerHeld', 'drop', 'back', 'help'],
     help: ['back', 'quit'],
   };
   const text = (a: Action) => {
@@ -89,22 +96,4 @@ export function hints(screen: Screen, width = Infinity): string {
     chosen.add(a);
   }
   return join([...chosen]);
-}
-
-/**
- * Ink hands over a run of characters that arrived in one read as one input: "\rg\r" when keys are
- * typed (or sent by tmux, or pasted) faster than the app reads them. Every key of this UI is one
- * character, so such a run is split back into the keypresses Ink would have given one by one.
- */
-export function keypresses(input: string, key: Key): Array<[string, Key]> {
-  if (input.length <= 1 || key.ctrl || key.meta || input.includes('\u001b')) return [[input, key]];
-  const none = Object.fromEntries(Object.entries(key).map(([k, v]) => [k, typeof v === 'boolean' ? false : v])) as unknown as Key;
-  return [...input].map((c): [string, Key] => {
-    if (c === '\r' || c === '\n') return ['', { ...none, return: true }];
-    if (c === '\t') return ['', { ...none, tab: true }];
-    if (c === '\b') return ['', { ...none, backspace: true }];
-    if (c === '\x7f') return ['', { ...none, delete: true }];
-    if (c < ' ') return [String.fromCharCode(c.charCodeAt(0) + 96), { ...none, ctrl: true }];
-    return [c, /^[A-Z]$/.test(c) ? { ...none, shift: true } : none];
-  });
 }

@@ -2,7 +2,7 @@ import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { StreamFacts } from '../capture/streams.js';
 import { decodeErrorText } from '../model/facts.js';
 import { header, mediaType } from '../model/headers.js';
-import { align } from './align.js';
+import { align, type Op } from './align.js';
 import { diffJson, type PathDiff } from './jsondiff.js';
 import { normalize, parseIgnore } from './normalize.js';
 import { diffToolSurface, toolSurface, toolSurfaceChanged, type ToolSurfaceDiff } from './tools.js';
@@ -127,6 +127,30 @@ function label(m: RpcMessage): string {
   return `${m.method ?? m.kind}${m.subject ? ' ' + m.subject : ''}`;
 }
 
+const OUTCOME_METHODS = new Set(['tools/call', 'resources/read', 'prompts/get']);
+
+/**
+ * Pairs a call only in A with the same call only in B, when the order alignment left them apart
+ * (concurrent calls answered in another order): one call, compared, never listed as both
+ * "result → not sent" and "not sent → result".
+ */
+function pairMoved(ops: Array<Op<RpcMessage>>, keyA: (m: RpcMessage) => string, keyB: (m: RpcMessage) => string): Array<Op<RpcMessage>> {
+  const movable = (m: RpcMessage | null): m is RpcMessage => !!m && m.kind === 'request' && OUTCOME_METHODS.has(m.method ?? '');
+  const onlyB = new Map<string, number[]>();
+  ops.forEach((op, i) => {
+    if (!op.a && movable(op.b)) onlyB.set(keyB(op.b), [...(onlyB.get(keyB(op.b)) ?? []), i]);
+  });
+  const taken = new Set<number>();
+  const out: Array<Op<RpcMessage>> = ops.map((op) => {
+    if (op.b || !movable(op.a)) return op;
+    const i = onlyB.get(keyA(op.a))?.shift();
+    if (i == null) return op;
+    taken.add(i);
+    return { a: op.a, b: ops[i].b };
+  });
+  return out.filter((_, i) => !taken.has(i));
+}
+
 /**
  * Compares two sessions message by message. Responses are compared through the request they answer;
  * everything run-specific is normalised away first (ids, session ids, UUIDs, timestamps, progress
@@ -150,7 +174,7 @@ export function diffSessions(a: DiffInput, b: DiffInput, opts: DiffOptions = {})
   };
   // A stdio server's stderr lines are its log, not protocol: they differ by timestamps on every run.
   const compared = (xs: RpcMessage[]) => xs.filter((m) => !answered(m) && m.kind !== 'log');
-  const aligned = alignWithKeys(compared(a.messages), compared(b.messages), key(null), key(renamedBack));
+  const aligned = pairMoved(alignWithKeys(compared(a.messages), compared(b.messages), key(null), key(renamedBack)), key(null), key(renamedBack));
 
   const pairs: AlignedPair[] = [];
   const outcomes: OutcomeChange[] = [];

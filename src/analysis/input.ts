@@ -9,9 +9,11 @@ export function isRecordingPath(arg: string): boolean {
   return arg.endsWith('.jsonl') || arg.includes('/') || (fs.existsSync(arg) && fs.statSync(arg).isFile());
 }
 
-export function loadDiffInput(arg: string, store: CaptureStore | null): DiffInput {
+/** `warn` hears of a recording shorter than its header announces (the command goes on with what is there). */
+export function loadDiffInput(arg: string, store: CaptureStore | null, warn?: (message: string) => void): DiffInput {
   if (isRecordingPath(arg)) {
     const r = readRecording(arg);
+    if (r.shortfall) warn?.(r.shortfall);
     return { session: r.session, messages: r.messages, exchanges: r.exchanges, streams: r.streams };
   }
   if (!store) throw new UsageError(`'${arg}' is not a recording file, and there is no capture database to look it up in`);

@@ -52,14 +52,14 @@ export class ConversationTracker {
 
   /** The conversation an exchange belongs to, decided from its request. */
   /** `target` is the upstream of the proxy route that carried it, when the proxy serves several. */
-  assign(ex: Exchange, headers: HeaderList, req: ModelRequest, clientKey: string, target: string | null = null): Session {
+  assign(ex: Exchange, headers: HeaderList, req: ModelRequest, clientKey: string, target: string | null = null, routeName: string | null = null): Session {
     const conversationId = header(headers, 'x-claude-code-session-id');
     const key = conversationId ? 'id:' + conversationId : `history:${req.api}|${clientKey}|${blobHash(req.firstMessage ?? '')}`;
     let st = this.open.get(key);
     // A request with fewer messages than the last one started over (a new conversation with the same opening).
     if (st && !conversationId && req.messageCount < st.messageCount) st = undefined;
     if (!st) {
-      st = this.create(ex.startedAt, conversationId, clientOf(header(headers, 'user-agent')), target ?? this.opts.target);
+      st = this.create(ex.startedAt, conversationId, clientOf(header(headers, 'user-agent')), target ?? this.opts.target, routeName);
       this.open.delete(key);
       this.open.set(key, st);
       if (this.open.size > MAX_OPEN) this.open.delete(this.open.keys().next().value!);
@@ -71,9 +71,9 @@ export class ConversationTracker {
     return st.session;
   }
 
-  private create(at: number, conversationId: string | null, clientInfo: Session['clientInfo'], target: string): ConversationState {
+  private create(at: number, conversationId: string | null, clientInfo: Session['clientInfo'], target: string, routeName: string | null): ConversationState {
     const session: Session = {
-      id: newSessionId(), label: this.opts.label, transport: 'model-api', target,
+      id: newSessionId(), label: this.opts.label ?? routeName, transport: 'model-api', target,
       mcpSessionId: conversationId, protocolVersion: null, clientInfo, serverInfo: null,
       clientCapabilities: null, serverCapabilities: null, startedAt: at, endedAt: null, endReason: null,
       messageCount: 0, errorCount: 0, exchangeCount: 0,

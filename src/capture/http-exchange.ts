@@ -66,6 +66,8 @@ export class HttpExchangeCapture {
     private readonly legacySessionId: string | null,
     /** The upstream of the proxy route that carried it, when the proxy serves several. */
     private readonly route: string | null = null,
+    /** That route's name: the label of the sessions it carries. */
+    private readonly routeName: string | null = null,
   ) {
     ctx.hub.emit('exchange', exchange);
     this.modelApi = modelApiOfUrl(exchange.method, exchange.url);
@@ -296,7 +298,7 @@ export class HttpExchangeCapture {
     this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
       !!header(respHeaders, 'mcp-session-id') ||
       this.acceptsEventStream();
-    this.session = this.model ? this.ctx.conversations.assign(ex, this.rawRequestHeaders, this.model.request, this.clientKey, this.route) : this.ctx.tracker.assign({
+    this.session = this.model ? this.ctx.conversations.assign(ex, this.rawRequestHeaders, this.model.request, this.clientKey, this.route, this.routeName) : this.ctx.tracker.assign({
       exchange: ex,
       requestSessionId,
       responseSessionId: header(respHeaders, 'mcp-session-id'),
@@ -310,6 +312,7 @@ export class HttpExchangeCapture {
       clientKey: this.clientKey,
       connection: ex.clientAddress,
       target: this.route,
+      routeName: this.routeName,
     });
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
     this.sentRpc = this.requestMessages.length > 0;

@@ -70,6 +70,8 @@ export interface SessionHint {
   connection?: string | null;
   /** The upstream of the proxy route the exchange went through (a proxy serving several); else the proxy's. */
   target?: string | null;
+  /** The name of that route (the Claude Code server `mcptap claude install` routed): the session's label. */
+  routeName?: string | null;
 }
 
 /** Connections remembered for the session they carried (the newest; each is a few dozen bytes). */
@@ -104,10 +106,10 @@ export class SessionTracker {
 
   constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
 
-  private create(transport: Transport, startedAt: number, target: string | null = null): SessionState {
+  private create(transport: Transport, startedAt: number, target: string | null = null, routeName: string | null = null): SessionState {
     const session: Session = {
       id: newSessionId(),
-      label: this.opts.label,
+      label: this.opts.label ?? routeName,
       transport,
       target: target ?? this.opts.target,
       mcpSessionId: null,
@@ -175,6 +177,7 @@ export class SessionTracker {
   private pick(h: SessionHint, probe: ProbeKind | null): SessionState {
     const ex = h.exchange;
     const target = h.target ?? null;
+    const routeName = h.routeName ?? null;
     if (h.legacySessionId) {
       const st = this.byLegacyId.get(h.legacySessionId);
       if (st) return st;
@@ -183,7 +186,7 @@ export class SessionTracker {
       const st = this.byMcpId.get(h.requestSessionId);
       if (st) return st;
       // The proxy started after the client connected: pick the session up where we join it.
-      const joined = this.create('streamable-http', ex.startedAt, target);
+      const joined = this.create('streamable-http', ex.startedAt, target, routeName);
       this.bindMcpId(joined, h.requestSessionId);
       return joined;
     }
@@ -192,7 +195,7 @@ export class SessionTracker {
       // a client without MCP-Protocol-Version (2025-03-26): it GETs the URL it has been POSTing to.
       const prev = this.byClient.get(h.clientKey);
       if (prev && prev.session.transport === 'streamable-http' && !prev.session.endedAt && prev.endpointPath === pathOf(ex.url)) return prev;
-      return this.create('sse', ex.startedAt, target);
+      return this.create('sse', ex.startedAt, target, routeName);
     }
     if (h.responseSessionId) {
       const known = this.byMcpId.get(h.responseSessionId);
@@ -207,7 +210,7 @@ export class SessionTracker {
         prev.initializeSeen = true;
         return prev;
       }
-      const st = this.create('streamable-http', ex.startedAt, target);
+      const st = this.create('streamable-http', ex.startedAt, target, routeName);
       st.initializeSeen = true;
       return st;
     }
@@ -228,12 +231,12 @@ export class SessionTracker {
         if (probe === 'stream' && st.initializeSeen && st.session.transport === 'streamable-http') return st;
         if (st.probe === probe && ex.startedAt - st.lastActivity < PROBE_WINDOW_MS) return st;
       }
-      return this.create('streamable-http', ex.startedAt, target);
+      return this.create('streamable-http', ex.startedAt, target, routeName);
     }
     if (!h.isMcp) {
-      const key = target ?? '';
+      const key = `${target ?? ''}|${routeName ?? ''}`;
       let st = this.httpSessions.get(key);
-      if (!st || st.session.endedAt) this.httpSessions.set(key, (st = this.create('http', ex.startedAt, target)));
+      if (!st || st.session.endedAt) this.httpSessions.set(key, (st = this.create('http', ex.startedAt, target, routeName)));
       return st;
     }
     // JSON-RPC without any session identity: a stateless server, or a client that lost its session id.
@@ -242,7 +245,7 @@ export class SessionTracker {
     if (mine && !mine.session.endedAt && mine.session.transport === 'streamable-http' && (!target || mine.session.target === target)) return mine;
     const prev = this.byClient.get(h.clientKey);
     if (prev && !prev.session.endedAt && prev.session.transport === 'streamable-http') return prev;
-    return this.create('streamable-http', ex.startedAt, target);
+    return this.create('streamable-http', ex.startedAt, target, routeName);
   }
 
   private bindMcpId(st: SessionState, id: string): void {
@@ -278,8 +281,8 @@ export class SessionTracker {
   }
 
   /** A connection that is one session for its whole life: a WebSocket, or a wrapped stdio process. */
-  openConnection(ex: Exchange, transport: 'websocket' | 'stdio', target: string | null = null): Session {
-    const st = this.create(transport, ex.startedAt, target);
+  openConnection(ex: Exchange, transport: 'websocket' | 'stdio', target: string | null = null, routeName: string | null = null): Session {
+    const st = this.create(transport, ex.startedAt, target, routeName);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     this.hub.emit('session', st.session);

@@ -27,6 +27,8 @@ export class WebSocketCapture {
     start: Omit<ExchangeStart, 'kind' | 'requestHeaders'> & { rawHeaders: HeaderList },
     /** The route's upstream, when the proxy serves several (else the tracker's target). */
     private readonly sessionTarget: string | null = null,
+    /** The route's name, when the proxy serves several: the session's label. */
+    private readonly sessionLabel: string | null = null,
   ) {
     const { rawHeaders, ...rest } = start;
     this.exchange = newExchange({ ...rest, kind: 'websocket', url: ctx.redactor.url(rest.url), upstreamUrl: ctx.redactor.url(rest.upstreamUrl), requestHeaders: ctx.redactor.headers(rawHeaders) });
@@ -53,7 +55,7 @@ export class WebSocketCapture {
       },
     }, deflate ? (d === 'client->server' ? deflate.client : deflate.server) : null, undefined, d === 'client->server');
     this.decoders = { 'client->server': reader('client->server'), 'server->client': reader('server->client') };
-    this.session = this.ctx.tracker.openConnection(ex, 'websocket', this.sessionTarget);
+    this.session = this.ctx.tracker.openConnection(ex, 'websocket', this.sessionTarget, this.sessionLabel);
     this.ctx.streams?.opened(ex, 'websocket', at);
     this.ctx.hub.emit('exchange', ex);
   }
@@ -113,7 +115,7 @@ export class WebSocketCapture {
   }
 
   private endUnopened(reason: string, at: number): void {
-    this.session = this.ctx.tracker.openConnection(this.exchange, 'websocket', this.sessionTarget);
+    this.session = this.ctx.tracker.openConnection(this.exchange, 'websocket', this.sessionTarget, this.sessionLabel);
     this.ctx.tracker.end(this.session.id, reason, at);
     this.ctx.hub.emit('exchange', this.exchange);
   }

@@ -31,7 +31,7 @@ export function bannerLines(proxy: RunningProxy, db: string, opts: { db?: string
   const base = clientBase(proxy);
   const lines = [
     `mcptap proxy listening on ${proxy.url}${base !== proxy.url ? ` (every address; on this machine ${base})` : ''}`,
-    `  target    ${t.display}${targetLine(probe)}`,
+    `  target    ${t.display}${t.schemeAssumed ? ' (no scheme given: http:// assumed)' : ''}${targetLine(probe)}`,
     `  database  ${db}`,
   ];
   if (opts.label) lines.push(`  label     ${opts.label}`);

@@ -5,7 +5,7 @@ import { DEFAULT_TOOLS_SHARE } from '../analysis/checks/context-rules.js';
 import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
 import { EXIT, UsageError } from '../errors.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
-import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, warn } from './common.js';
 
 const FORMATS = { text: formatText, json: formatJson, sarif: formatSarif, junit: formatJunit } as const;
 
@@ -36,8 +36,8 @@ transport, access, session, protocol, tools, the rest.\n\nRules (the cause they 
       const store = opts.all || !ids.length || ids.some((id) => !isRecordingPath(id)) ? openStore(opts.db) : null;
       try {
         const inputs = store && (opts.all || !ids.length)
-          ? (opts.all ? store.listSessions() : store.listSessions({ limit: 1 })).map((s) => loadDiffInput(s.id, store))
-          : ids.map((id) => loadDiffInput(id, store));
+          ? (opts.all ? store.listSessions() : store.listSessions({ limit: 1 })).map((s) => loadDiffInput(s.id, store, warn))
+          : ids.map((id) => loadDiffInput(id, store, warn));
         if (!inputs.length) throw new UsageError(`no sessions in ${store?.file} yet`);
         const turns = store ? new TurnReader(store) : null;
         const all: SessionFindings[] = inputs.map((input) => ({

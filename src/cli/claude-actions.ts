@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { UsageError } from '../errors.js';
 import { DEFAULT_ROUTES_PORT } from '../proxy/routes.js';
 import { defaultRoutesPath, readRoutes, writeRoutes, type RoutesConfig } from '../proxy/routes-file.js';
-import { entriesOf, fileOf, readConfig, SCOPES, transportOf, writeConfig, type ConfigFile, type Scope, type ServerEntry } from '../integrations/claude-code.js';
+import { ConfigBusyError, entriesOf, fileOf, readConfig, SCOPES, transportOf, writeConfig, type ConfigFile, type Scope, type ServerEntry } from '../integrations/claude-code.js';
 import { modelRoute, planInstall, proxyBase, readState, statePath, thisMcptap, throughMcptap, writeState, type InstalledServer, type Plan } from '../integrations/claude-install.js';
 import { JsonText } from '../integrations/json-splice.js';
 import { probeProxy } from '../integrations/proxy-probe.js';
@@ -43,6 +43,16 @@ function readEntries(o: ClaudeOptions): { configs: Map<string, ConfigFile>; entr
 
 const backupDir = (routesFile: string) => path.join(path.dirname(routesFile), 'backups');
 
+/** writeConfig, its refusal a usage error (one line, exit 2). */
+function editConfig(config: ConfigFile, backups: string, edit: (json: JsonText) => string): void {
+  try {
+    writeConfig(config, edit, backups);
+  } catch (e) {
+    if (e instanceof ConfigBusyError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 export function install(o: ClaudeOptions): number {
   const routesFile = o.routes || defaultRoutesPath();
   const existing = readRoutes(routesFile);
@@ -59,14 +69,15 @@ export function install(o: ClaudeOptions): number {
   const baseUrl = `${proxyBase(port)}${model.name}`;
   const changes = plans.filter((p): p is Extract<Plan, { after: unknown }> => 'after' in p);
 
-  const texts = new Map<string, string>();
-  for (const p of changes) {
-    const file = p.entry.file;
-    const json = texts.has(file) ? JsonText.parse(texts.get(file)!, file) : configs.get(file)!.json;
-    texts.set(file, json.replace(p.entry.path, json.formatLike(p.entry.path, p.after)));
-  }
   if (!o.dryRun) {
-    for (const [file, text] of texts) writeConfig(configs.get(file)!, text, backupDir(routesFile));
+    for (const file of new Set(changes.map((p) => p.entry.file))) {
+      // Made on the file as it is at the write (Claude Code may have rewritten it since it was read).
+      editConfig(configs.get(file)!, backupDir(routesFile), (json) => changes.filter((p) => p.entry.file === file).reduce((text, p) => {
+        const j = JsonText.parse(text, file);
+        if (!isDeepStrictEqual(j.value(p.entry.path), p.entry.value)) throw new UsageError(`${p.entry.name} in ${file} changed while mcptap was installing it; nothing was written there: run mcptap claude install again`);
+        return j.replace(p.entry.path, j.formatLike(p.entry.path, p.after));
+      }, json.text));
+    }
     writeRoutes(routesFile, { version: 1, port, routes });
     const added: InstalledServer[] = changes.map((p) => ({ file: p.entry.file, scope: p.entry.scope, path: p.entry.path, name: p.entry.name, before: p.entry.source, after: p.after, route: p.route?.name ?? null }));
     writeState(statePath(routesFile), { version: 1, servers: [...state.servers, ...added] });
@@ -86,6 +97,11 @@ export function install(o: ClaudeOptions): number {
     else out.push(`  ${o.dryRun ? 'would route' : 'routed'}  ${where}: ${p.route ? `${String(p.entry.value.url)} → ${String(p.after.url)}` : `stdio via mcptap wrap --label ${p.entry.name}`}`);
   }
   if (!plans.length) out.push('  no MCP servers found in Claude Code\'s config for this scope');
+  const shared = [...new Set(changes.filter((p) => p.entry.scope === 'project').map((p) => p.entry.file))];
+  for (const file of shared) {
+    out.push('', `Note: ${file} is the project's shared file (often committed): its entries start \`mcptap\` from PATH, with no path of this machine${o.db ? ' (and without --db)' : ''};`,
+      '  everyone who uses it needs mcptap on PATH (npm link in a clone); mcptap claude uninstall --scope project puts it back as it was.');
+  }
   out.push('', `Model API: ANTHROPIC_BASE_URL=${baseUrl}   (to ${model.target})${o.env && !o.dryRun ? `, written to ${o.env}` : ''}`);
   if (!o.dryRun) out.push(`Now run: mcptap proxy   (serves ${Object.keys(routes).length} routes on port ${port}; restart it after another install)`, 'Undo with: mcptap claude uninstall');
   process.stdout.write((o.dryRun ? 'mcptap claude install --dry-run: nothing written\n' : '') + out.join('\n') + '\n');
@@ -108,6 +124,7 @@ export function uninstall(o: ClaudeOptions): number {
       throw new UsageError((e as Error).message);
     }
     let text = config?.json.text ?? null;
+    const restoring: InstalledServer[] = [];
     for (const s of chosen.filter((x) => x.file === file)) {
       const json = text == null ? null : JsonText.parse(text, file);
       const now = json?.value(s.path);
@@ -118,11 +135,19 @@ export function uninstall(o: ClaudeOptions): number {
         results.push({ name: s.name, scope: s.scope, file, result: 'refused', reason: 'changed since mcptap claude install; left as it is (edit it by hand)' });
       } else {
         text = json!.replace(s.path, s.before);
+        restoring.push(s);
         results.push({ name: s.name, scope: s.scope, file, result: 'restored' });
         done.add(s);
       }
     }
-    if (!o.dryRun && config && text !== config.json.text) writeConfig(config, text!, backupDir(routesFile));
+    if (!o.dryRun && config && restoring.length) {
+      // Made again on the file as it is at the write (Claude Code may have rewritten it since it was read).
+      editConfig(config, backupDir(routesFile), (json) => restoring.reduce((t, s) => {
+        const j = JsonText.parse(t, file);
+        if (!isDeepStrictEqual(j.value(s.path), s.after)) throw new UsageError(`${s.name} in ${file} changed while mcptap was restoring it; nothing was written there: run mcptap claude uninstall again`);
+        return j.replace(s.path, s.before);
+      }, json.text));
+    }
   }
   if (!o.dryRun) {
     const left = state.servers.filter((s) => !done.has(s));

@@ -58,6 +58,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
   };
 }
 
+/** A warning for the user, on stderr: the command goes on. */
+export function warn(message: string): void {
+  process.stderr.write(`mcptap: warning: ${message}\n`);
+}
+
 export function fail(err: unknown): void {
   const e = err as Error;
   if (process.env.MCPTAP_DEBUG && e?.stack) process.stderr.write(e.stack + '\n');

@@ -6,6 +6,7 @@ import { filteredSeqs } from '../store/filtered.js';
 import { openSession } from './source.js';
 import { FILTER_HELP } from './show.js';
 import { toHar } from '../store/har.js';
+import { TurnReader } from '../store/turns-read.js';
 import { action, dbOption, examples, openStore } from './common.js';
 import { resolveOtlp } from '../telemetry/setup.js';
 import { exportOtlp } from './export-otlp.js';
@@ -54,11 +55,15 @@ export function registerExport(program: Command): void {
           else process.stdout.write(text);
         } else if (!keep) writeRecording(store, session.id, opts.output ?? process.stdout);
         else {
-          const text = recordingLines({ session, exchanges: store.exchanges(session.id).filter((e) => carried!.has(e.id)), messages }).join('\n') + '\n';
+          const exchanges = store.exchanges(session.id).filter((e) => carried!.has(e.id));
+          // The header counts what this file holds: a reader takes fewer records than announced for a cut file.
+          const text = recordingLines({ session: { ...session, messageCount: messages.length, exchangeCount: exchanges.length }, exchanges, messages }).join('\n') + '\n';
           if (opts.output) fs.writeFileSync(opts.output, text, { mode: 0o600 });
           else process.stdout.write(text);
         }
-        if (opts.output) process.stderr.write(`wrote session ${session.id} (${messages.length} messages) to ${opts.output}\n`);
+        // A conversation is turns, not MCP messages: it has none of those.
+        const count = session.transport === 'model-api' ? `${new TurnReader(store).turns(session.id).length} turns` : `${messages.length} messages`;
+        if (opts.output) process.stderr.write(`wrote session ${session.id} (${count}) to ${opts.output}\n`);
         return 0;
       } finally {
         store.close();

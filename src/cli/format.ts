@@ -11,10 +11,9 @@ export function isoTime(ms: number | null): string {
   return ms == null ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/** The time of day in UTC, with its Z: the same zone `sessions` and `check` print dates in. */
 export function clockTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+  return `${new Date(ms).toISOString().slice(11, 23)}Z`;
 }
 
 export function duration(ms: number | null): string {
@@ -22,7 +21,9 @@ export function duration(ms: number | null): string {
   if (ms < 1) return `${ms.toFixed(2)}ms`;
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  // Rounded to whole seconds before splitting, so 119.6 s is 2m00s, never 1m60s.
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 export function bytes(n: number): string {

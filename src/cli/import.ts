@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { importRecording, readRecording, readUnsaved, restoreUnsaved } from '../store/jsonl.js';
 import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { UsageError } from '../errors.js';
 
 export function registerImport(program: Command): void {
   program
@@ -26,6 +27,8 @@ export function registerImport(program: Command): void {
         }
       }
       const rec = readRecording(file);
+      // Imported, a cut recording would pass for the whole session: refused, said.
+      if (rec.shortfall) throw new UsageError(rec.shortfall.replace('; what is there is read', '; not imported (get the whole file again)'));
       const store = openStore(opts.db, { write: true });
       try {
         const { session, renamed } = importRecording(store, rec, { label: opts.label });

@@ -3,7 +3,7 @@ import { startMock, type RunningMock } from '../replay/mock.js';
 import type { Recording } from '../replay/recording.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
 import { UsageError } from '../errors.js';
-import { action, dbOption, examples, openStore, parseIntOption } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, warn } from './common.js';
 
 interface MockCliOptions {
   port: number;
@@ -33,7 +33,7 @@ export function registerMock(program: Command): void {
       const store = isRecordingPath(id) ? null : openStore(opts.db);
       let recording: Recording;
       try {
-        recording = loadDiffInput(id, store);
+        recording = loadDiffInput(id, store, warn);
       } finally {
         store?.close();
       }

@@ -8,6 +8,8 @@ import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
 import { parseMetricsListen, resolveOtlp, startTelemetry, type RunningTelemetry } from '../telemetry/setup.js';
+import { Interceptor } from '../proxy/intercept.js';
+import { FILTER_HELP } from './show.js';
 import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 import { forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
 import { caFiles } from '../proxy/ca-files.js';
@@ -32,6 +34,7 @@ export interface ProxyCliOptions extends ForwardCliOptions {
   otlp?: string;
   otlpPayloads?: boolean;
   metrics?: { host: string; port: number };
+  hold?: string;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -40,7 +43,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
   program
     .command('proxy')
     .description('run the capture proxy in front of an MCP server or gateway')
-    .option('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000 (without it: the routes `mcptap claude install` wrote)')
+    .option('--target <url>', 'upstream origin with optional path prefix, e.g. http://localhost:4000, or localhost:4000 (http:// assumed) (without it: the routes `mcptap claude install` wrote)')
     .option('--routes <file>', 'routes file to serve when there is no --target (default: $MCPTAP_ROUTES or ~/.mcptap/routes.json)')
     .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8808)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -58,6 +61,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--intercept-all', 'with --forward: decrypt every host')
     .option('--passthrough <host...>', 'with --forward: always tunnel these hosts blind (host, port, bytes and times only)')
     .option('--upstream-ca <file...>', 'with --forward: more CA certificates (PEM) to trust for the real hosts')
+    .option('--hold <filter>', `with --ui: hold the client messages that match (${FILTER_HELP}) until you forward, edit, answer or drop them (h in the UI)`)
     .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .option('--otlp <url>', 'stream OpenTelemetry spans (OTLP/HTTP) to this collector as exchanges complete, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT when set)')
     .option('--otlp-payloads', 'put tool arguments and results (redacted as stored) on the exported spans')
@@ -71,12 +75,15 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       'mcptap claude install && mcptap proxy   # every server Claude Code uses, on the port install chose',
       'mcptap proxy --forward   # then: eval "$(mcptap claude env --forward)" && claude',
       'mcptap proxy --forward --intercept mcp.example.com --passthrough statsig.anthropic.com',
+      "mcptap proxy --target http://localhost:4000 --ui --hold 'method:tools/call tool:execute_sql'   # hold each such call (intercept)",
     ))
     .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);
       if (opts.forward && (opts.target || opts.routes)) throw new UsageError('--forward takes no --target or --routes: each request names its own host');
       if (!opts.forward && (opts.intercept || opts.interceptAll || opts.passthrough || opts.upstreamCa)) throw new UsageError('--intercept, --intercept-all, --passthrough and --upstream-ca go with --forward');
       const policy = opts.forward ? forwardPolicy(opts) : null;
+      if (opts.hold != null && !opts.ui) throw new UsageError('--hold needs --ui: the held messages are forwarded, edited, answered or dropped in the terminal UI');
+      const interceptor = opts.hold != null ? new Interceptor(opts.hold) : undefined;
       const otlp = resolveOtlp(opts.otlp);
       const served = opts.target || policy ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
       if (served) opts.port = served.port;
@@ -93,7 +100,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const proxy = await startProxy({
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
-        gatewayDebug: !!opts.gatewayDebug,
+        gatewayDebug: !!opts.gatewayDebug, interceptor,
         forward: policy ? { policy, upstreamCa: opts.upstreamCa } : undefined,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
@@ -139,8 +146,10 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         preferInteractive();
         const { runTui } = await import('../../ui/run.js');
         const store = CaptureStore.open(db, { readonly: true });
+        let code = 0;
         try {
-          await runTui({
+          code = await runTui({
+            interceptor,
             store,
             proxy: { url: proxy.url, target: proxy.target.display, connect: connectLines(proxy, opts.name, probe)[0] },
             notices: (f) => {
@@ -150,12 +159,14 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
           });
         } finally {
           store.close();
+          // Whatever is still held goes on as it came: the client is not left waiting on a proxy that is gone.
+          interceptor?.releaseAll();
           await proxy.close();
           await telemetry?.close();
         }
         for (const line of heldForUi) process.stderr.write(line + '\n');
         process.stderr.write(`mcptap: proxy stopped; ${proxy.stats().written} records written to ${db}\n`);
-        return 0;
+        return code;
       }
       const stop = async (signal: string) => {
         process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);

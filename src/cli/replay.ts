@@ -7,7 +7,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { replaySession, type ReplayTransport } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';
 import { CaptureStore } from '../store/read.js';
-import { action, dbOption, examples, printJson, resolveDb } from './common.js';
+import { action, dbOption, examples, printJson, resolveDb, warn } from './common.js';
 
 interface ReplayCliOptions {
   target: string;
@@ -76,7 +76,7 @@ export function registerReplay(program: Command): void {
 export function load(arg: string, db: string | null): Recording {
   const store = db ? CaptureStore.open(db, { readonly: true }) : null;
   try {
-    return loadDiffInput(arg, store);
+    return loadDiffInput(arg, store, warn);
   } finally {
     store?.close();
   }

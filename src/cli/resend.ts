@@ -82,6 +82,7 @@ export async function resend(part: Recording, sent: RpcMessage, opts: { target: 
     headers: opts.header ?? [], timeoutMs: (opts.timeout ?? 10) * 1000, insecure: opts.insecure,
     onWarning: opts.onWarning ?? ((m) => process.stderr.write(`mcptap: warning: ${m}\n`)),
     onWaiting: opts.onWarning ?? ((m) => process.stderr.write(`mcptap: ${m}\n`)),
+    stopOnRefusedHandshake: true,
   });
   if (!result.session) throw new UsageError(`nothing was captured while resending to ${opts.target}`);
   const now = load(result.session.id, opts.db);
@@ -101,8 +102,13 @@ function parse(text: string): unknown {
 
 /** The message's JSON in the user's editor; what they save is what is sent. */
 export function editInEditor(m: RpcMessage): string {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-resend-')), `message-${m.seq}.json`);
-  fs.writeFileSync(file, JSON.stringify(parse(m.payload), null, 2) + '\n', { mode: 0o600 });
+  return editText(JSON.stringify(parse(m.payload), null, 2) + '\n', `message-${m.seq}.json`);
+}
+
+/** `text` in the user's editor, as the file `name`; what they save comes back. */
+export function editText(text: string, name: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-edit-')), name);
+  fs.writeFileSync(file, text, { mode: 0o600 });
   const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
   try {
     // Through the shell: EDITOR is often a command with arguments ("code --wait").

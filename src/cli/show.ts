@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { exchangeTrouble, rewritesText } from '../model/facts.js';
 import { filteredSeqs } from '../store/filtered.js';
 import { action, dbOption, examples, printJson } from './common.js';
-import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
+import { arrow, clockTime, duration, isoTime, pad, sessionRowJson, summary } from './format.js';
 import { openSession } from './source.js';
+import { targetText } from '../model/target-text.js';
 
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
@@ -81,7 +82,7 @@ export function registerShow(program: Command): void {
         }
         // A terminal's width; piped into a file or another program, summaries are not cut at all.
         const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        process.stdout.write(`session ${s.id}  ${s.transport}  ${targetText(s)}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors  started ${isoTime(s.startedAt)}\n`);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {

@@ -2,7 +2,7 @@ import type { Session } from '../model/model.js';
 import { isRecordingPath } from '../analysis/input.js';
 import { importRecording, readRecording } from '../store/jsonl.js';
 import { CaptureStore } from '../store/read.js';
-import { openStore } from './common.js';
+import { openStore, warn } from './common.js';
 
 /**
  * The store and session a SESSION argument names: a session (id or unique prefix) in the capture
@@ -11,6 +11,7 @@ import { openStore } from './common.js';
 export function openSession(arg: string, db: string | undefined): { store: CaptureStore; session: Session } {
   if (isRecordingPath(arg)) {
     const rec = readRecording(arg);
+    if (rec.shortfall) warn(rec.shortfall);
     const store = CaptureStore.memory(arg);
     try {
       return { store, session: importRecording(store, rec).session };

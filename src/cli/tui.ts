@@ -25,8 +25,7 @@ export function registerTui(program: Command): void {
         // The engine never imports the UI: it is loaded only when this command runs.
         preferInteractive();
         const { runTui } = await import('../../ui/run.js');
-        await runTui({ store, sessionId: session?.id, reference: opts.reference });
-        return 0;
+        return await runTui({ store, sessionId: session?.id, reference: opts.reference });
       } finally {
         store.close();
       }

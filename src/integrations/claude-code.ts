@@ -70,21 +70,36 @@ export function entriesOf(config: ConfigFile, scope: Scope, project: string): Se
     .map(([name, value]) => ({ scope, file: config.file, path: [...base, name], name, value: value as Record<string, unknown>, source: config.json.source([...base, name])! }));
 }
 
+/** Thrown when a config file kept changing under every attempt to edit it: nothing was written. */
+export class ConfigBusyError extends Error {}
+
 /**
- * Writes a config file without ever leaving half of one: a temp file beside it with the same mode, then a
- * rename over the real file (symlinks followed). The old content goes to `backupDir` first.
+ * Writes a config file without ever leaving half of one, and without undoing an edit of Claude Code's: the
+ * file is read, `edit` makes the new text from it, the text goes to a temp file beside it (same mode), and
+ * the file is read again just before the rename over it (symlinks followed). Claude Code rewrites
+ * ~/.claude.json often (history, counters); when it did in between, the edit is made again on what it
+ * wrote. `edit` may throw to refuse (an entry it changes was changed meanwhile). What was replaced goes
+ * to `backupDir`. Returns the backup's path.
  */
-export function writeConfig(config: ConfigFile, text: string, backupDir: string): string {
+export function writeConfig(config: ConfigFile, edit: (current: JsonText) => string, backupDir: string, attempts = 10): string {
   const real = fs.realpathSync(config.file);
-  fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
-  const backup = path.join(backupDir, `${path.basename(real)}.${new Date().toISOString().replace(/[:.]/g, '-')}.${process.pid}`);
-  fs.copyFileSync(real, backup);
-  fs.chmodSync(backup, 0o600);
   const tmp = `${real}.mcptap-${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: config.mode });
-  fs.chmodSync(tmp, config.mode);
-  fs.renameSync(tmp, real);
-  return backup;
+  for (let attempt = 1; ; attempt++) {
+    const before = fs.readFileSync(real, 'utf8');
+    const text = edit(JsonText.parse(before, config.file));
+    fs.writeFileSync(tmp, text, { mode: config.mode });
+    fs.chmodSync(tmp, config.mode);
+    if (fs.readFileSync(real, 'utf8') === before) {
+      fs.mkdirSync(backupDir, { recursive: true, mode: 0o700 });
+      const backup = path.join(backupDir, `${path.basename(real)}.${new Date().toISOString().replace(/[:.]/g, '-')}.${process.pid}`);
+      fs.writeFileSync(backup, before, { mode: 0o600 });
+      fs.chmodSync(backup, 0o600);
+      fs.renameSync(tmp, real);
+      return backup;
+    }
+    fs.rmSync(tmp, { force: true });
+    if (attempt >= attempts) throw new ConfigBusyError(`${config.file} kept changing while mcptap edited it (Claude Code writing it?); nothing was written: run the command again`);
+  }
 }
 
 export type Transport = 'stdio' | 'http' | 'sse' | 'unknown';

@@ -15,6 +15,12 @@ export function thisMcptap(): WrapCommand {
   return { command: process.execPath, prefix: [path.resolve(process.argv[1])] };
 }
 
+/**
+ * How a project's shared `.mcp.json` starts `mcptap wrap`: by name, from PATH. The file is committed and
+ * read on every teammate's machine; this node's and this script's absolute paths exist only on this one.
+ */
+export const PORTABLE_WRAP: WrapCommand = { command: 'mcptap', prefix: [] };
+
 export interface InstallContext {
   port: number;
   wrap: WrapCommand;
@@ -54,8 +60,12 @@ export function planInstall(entry: ServerEntry, ctx: InstallContext): Plan {
   const t = transportOf(v);
   if (t === 'stdio') {
     const args = Array.isArray(v.args) ? v.args.map(String) : [];
-    const wrapArgs = [...ctx.wrap.prefix, 'wrap', '--label', entry.name, ...(ctx.db ? ['--db', ctx.db] : []), '--', String(v.command), ...args];
-    return { entry, after: { ...v, command: ctx.wrap.command, args: wrapArgs }, route: null };
+    // The shared file gets neither this machine's paths nor its database (wrap then uses $MCPTAP_DB or the default).
+    const shared = entry.scope === 'project';
+    const wrap = shared ? PORTABLE_WRAP : ctx.wrap;
+    const db = shared ? undefined : ctx.db;
+    const wrapArgs = [...wrap.prefix, 'wrap', '--label', entry.name, ...(db ? ['--db', db] : []), '--', String(v.command), ...args];
+    return { entry, after: { ...v, command: wrap.command, args: wrapArgs }, route: null };
   }
   if (t === 'unknown') return { entry, skip: `type ${JSON.stringify(v.type ?? null)} is not one mcptap can stand in front of` };
   let url: URL;

@@ -49,6 +49,10 @@ export type RewriteKind =
   | 'oauth-challenge'
   /** A protected-resource metadata document's `resource` moved onto the proxy. */
   | 'oauth-resource'
+  /** `--hold`: a held client message sent on as the user edited it (before: as the client sent it). */
+  | 'intercept-edit'
+  /** `--hold`: a held request answered by the user in the server's place (after: the answer). */
+  | 'intercept-answer'
   /** Recorded by an older mcptap in words this one does not recognise (`after` holds them). */
   | 'other';
 
@@ -101,6 +105,8 @@ export function rewriteText(r: Rewrite): string {
     case 'location': return `location ${r.before} → ${r.after}`;
     case 'oauth-challenge': return `www-authenticate resource_metadata ${r.before} → ${r.after}`;
     case 'oauth-resource': return `oauth resource ${r.before} → ${r.after}`;
+    case 'intercept-edit': return `request body edited at the intercept: ${r.before} → ${r.after}`;
+    case 'intercept-answer': return `answered at the intercept: ${r.after}`;
     case 'other': return r.after;
   }
 }

@@ -19,6 +19,8 @@ import { transformsFor, type BodyRewriter, type TransformContext } from './trans
 import { attachRecorder, type AttachedStore } from './store-link.js';
 import { upstreamCas, upstreamFailureOf } from './upstream-tls.js';
 import { connectHandler, type InterceptPolicy } from './forward.js';
+import { interceptRequest, type Interceptor } from './intercept.js';
+import { SseEventGate } from './sse-intercept.js';
 
 export interface ProxyOptions {
   /** The one upstream; or give `routes`. */
@@ -45,6 +47,8 @@ export interface ProxyOptions {
    * policy's hosts are intercepted with mcptap's CA, the rest relayed blind. `upstreamCa`: more CA files to trust.
    */
   forward?: { policy: InterceptPolicy; upstreamCa?: string[]; caDir?: string };
+  /** Holds the client messages that match (`--hold FILTER`) until they are forwarded, answered or dropped. */
+  interceptor?: Interceptor;
 }
 
 export interface ProxyStats {
@@ -131,7 +135,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
    * client's connection. A direct http.request: http-proxy's per-request set-up (URL parsing, option
    * merging, event fan-out) cost more CPU per call than the capture's decoding.
    */
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void) => {
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void, body?: Buffer) => {
     const upstream = st.route.upstream;
     const raw = req.rawHeaders;
     const headers: string[] = [];
@@ -141,9 +145,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       if (lk === 'host') {
         if (!host) headers.push(raw[i], upstream.host);
         host = true;
-      } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
+      } else if (!REQUEST_HOP_BY_HOP.has(lk) && !(body && (lk === 'content-length' || lk === 'transfer-encoding'))) headers.push(raw[i], raw[i + 1]);
     }
     if (!host) headers.push('Host', upstream.host);
+    // A body the intercept held (and perhaps edited) goes whole, with its own length.
+    if (body) headers.push('Content-Length', String(body.length));
     st.transform = {
       method: req.method ?? 'GET', path, target: upstream.target, proxyOrigin: routeOrigin(req, st), routeBase: st.route.base,
       requestHeaders: req.headers, record: (change) => noteRewrite(st, change),
@@ -156,7 +162,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     proxyReq.on('error', onError);
     // A failing client is seen on `res` ('close'); the upstream request goes with it.
     req.on('error', () => proxyReq.destroy());
-    req.pipe(proxyReq);
+    if (body) proxyReq.end(body);
+    else req.pipe(proxyReq);
   };
 
   /** The proxy as the client addressed it (its Host header), for URLs that must lead back to it. */
@@ -167,7 +174,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
   const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => {
     const r = engine.redactor;
-    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.urls(change.before), after: r.urls(change.after) });
+    // A body the intercept changed may hold secrets anywhere in it: scrubbed as bodies are.
+    const scrub = change.kind.startsWith('intercept-') ? (t: string) => r.text(r.urls(t)) : (t: string) => r.urls(t);
+    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
   });
 
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
@@ -217,19 +226,27 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.destroy();
     });
     proxyRes.on('error', () => {});
-    if (body) passRewritten(proxyRes, res, body, status, out);
-    else proxyRes.pipe(res);
+    // dir:s2c: the server's events one at a time, a held one stopping those after it.
+    const interceptor = opts.interceptor?.serverSide && mediaType(header(raw, 'content-type')) === 'text/event-stream' ? opts.interceptor : null;
+    const pass = !interceptor ? () => void proxyRes.pipe(res) : () => {
+      const gate = new SseEventGate(interceptor, st.route.name, (b) => void res.write(b), () => res.end(), (change) => noteRewrite(st, change));
+      proxyRes.on('data', (c: Buffer) => gate.push(c));
+      proxyRes.on('end', () => gate.finish());
+      res.on('close', () => gate.close());
+    };
+    if (body) passRewritten(proxyRes, res, body, status, out, pass);
+    else pass();
   };
 
   /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
-  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[]) => {
+  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[], passRest: () => void) => {
     const release = (bytes: Buffer, ended: boolean) => {
       proxyRes.off('data', onData);
       proxyRes.off('end', onEnd);
       if (body.holdsHead) res.writeHead(status, proxyRes.statusMessage, body.head(out));
       if (ended) return void res.end(bytes.length ? bytes : undefined);
       if (bytes.length) res.write(bytes);
-      proxyRes.pipe(res);
+      passRest();
     };
     const onData = (chunk: Buffer) => {
       const bytes = body.feed(chunk);
@@ -256,7 +273,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const raw = pairs(req.rawHeaders);
       const r = engine.redactor;
       const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(routes.isForward ? match.path : url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
-      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget);
+      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget, routes.single ? null : match.route.name);
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
@@ -271,7 +288,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
 
     // Upstream, the path carries the --target prefix.
-    forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), (err: NodeJS.ErrnoException) => {
+    const onError = (err: NodeJS.ErrnoException) => {
       // The client left first and its going took the upstream request down: nothing failed upstream.
       if (st.clientGone) return;
       const t = now();
@@ -289,13 +306,28 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.writeHead(502, headers.flat());
       res.end(body);
       queue.push(() => st.cap!.answeredByProxy(502, headers, body, failure, t));
+    };
+    const go = (body?: Buffer) => forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), onError, body);
+    if (!opts.interceptor || req.method !== 'POST') return go();
+    interceptRequest(opts.interceptor, req, res, match.route.name, {
+      forward: go,
+      record: (change) => noteRewrite(st, change),
+      answered: (status, headers, body, failure) => {
+        const t = now();
+        queue.push(() => {
+          if (failure) return st.cap!.answeredByProxy(status, headers, body, failure, t);
+          st.cap!.responseHead(status, headers, t);
+          st.cap!.responseChunk(Buffer.from(body), t);
+          st.cap!.responseEnd(t);
+        });
+      },
     });
   });
 
   const bridges = new Map<Route, WebSocketBridge>();
   const bridgeFor = (r: Route) => {
     let b = bridges.get(r);
-    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display, ca: upstreamCa }));
+    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display, sessionLabel: routes.single ? undefined : r.name, interceptor: opts.interceptor, route: r.name, ca: upstreamCa }));
     return b;
   };
   for (const r of routes.list()) bridgeFor(r);

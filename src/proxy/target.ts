@@ -6,12 +6,18 @@ export interface Target {
   prefix: string;
   /** The form shown to people and stored on sessions. */
   display: string;
+  /** True when the input had no scheme (`localhost:6001`) and http:// was assumed: the banner says so. */
+  schemeAssumed?: boolean;
 }
 
+// host:port or host:port/path, with no scheme: what people type for a local server.
+const HOST_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d+(\/.*)?$/i;
+
 export function parseTarget(input: string): Target {
+  const schemeAssumed = HOST_PORT.test(input);
   let url: URL;
   try {
-    url = new URL(input);
+    url = new URL(schemeAssumed ? `http://${input}` : input);
   } catch {
     throw new UsageError(`--target '${input}' is not a URL; give one like http://localhost:4000`);
   }
@@ -20,7 +26,7 @@ export function parseTarget(input: string): Target {
   }
   if (url.search || url.hash) throw new UsageError(`--target takes an origin with an optional path prefix, without ?query or #fragment`);
   const prefix = url.pathname.replace(/\/+$/, '');
-  return { url, prefix, display: url.origin + prefix };
+  return { url, prefix, display: url.origin + prefix, ...(schemeAssumed ? { schemeAssumed } : {}) };
 }
 
 /** The upstream path for a request path: the --target prefix, then the path as the client sent it. */

@@ -4,9 +4,11 @@ import type { Socket } from 'node:net';
 import type { CaptureEngine } from '../capture/engine.js';
 import { now } from '../model/clock.js';
 import { pairs } from '../model/headers.js';
-import type { Direction } from '../model/model.js';
+import type { Direction, Rewrite } from '../model/model.js';
 import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
+import { FrameGate } from './ws-intercept.js';
+import type { Interceptor } from './intercept.js';
 
 /**
  * Relays a WebSocket connection byte for byte: the client's upgrade request goes upstream as it was
@@ -20,7 +22,7 @@ export class WebSocketBridge {
   count = 0;
 
   /** `sessionTarget`: the route's upstream, when the proxy serves several (else the engine's target). */
-  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string; ca?: string[] }) {}
+  constructor(private readonly engine: CaptureEngine, private readonly target: Target, private readonly opts: { insecure: boolean; sessionTarget?: string; sessionLabel?: string; interceptor?: Interceptor; route?: string; ca?: string[] }) {}
 
   handle(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     this.count++;
@@ -32,7 +34,7 @@ export class WebSocketBridge {
     const clientAddress = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : null;
     const rawHeaders = req.rawHeaders;
     queue.push(() => {
-      cap = new WebSocketCapture(this.engine, { method: req.method ?? 'GET', url, upstreamUrl: upstream, rawHeaders: pairs(rawHeaders), startedAt: t0, clientAddress }, this.opts.sessionTarget ?? null);
+      cap = new WebSocketCapture(this.engine, { method: req.method ?? 'GET', url, upstreamUrl: upstream, rawHeaders: pairs(rawHeaders), startedAt: t0, clientAddress }, this.opts.sessionTarget ?? null, this.opts.sessionLabel ?? null);
     });
     socket.on('error', () => {});
     this.live.add(socket);
@@ -75,8 +77,9 @@ export class WebSocketBridge {
       const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
       for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
       socket.write(lines.join('\r\n') + '\r\n\r\n');
-      if (upHead.length) socket.write(upHead);
-      if (head.length) upSocket.write(head);
+      // With --hold the first bytes of each side go through its gate, with the rest.
+      if (upHead.length && !this.opts.interceptor) socket.write(upHead);
+      if (head.length && !this.opts.interceptor) upSocket.write(head);
       socket.setNoDelay(true);
       upSocket.setNoDelay(true);
       // The session opens before the first bytes are read, so frames that came with the head are kept.
@@ -133,8 +136,26 @@ export class WebSocketBridge {
     if (upHead.length) tap('server->client')(upHead);
     client.on('data', tap('client->server'));
     up.on('data', tap('server->client'));
-    client.pipe(up);
-    up.pipe(client);
+    const interceptor = this.opts.interceptor;
+    if (interceptor) {
+      const r = this.engine.redactor;
+      const record = (change: Rewrite) => queue.push(() => {
+        cap().exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.text(change.before), after: r.text(change.after) });
+      });
+      // Both sides go through a gate: the client's to remember the requests the server's answers are named after.
+      const gates = { client: new FrameGate(interceptor, this.opts.route ?? '', (b) => void up.write(b), record, 'client'), server: new FrameGate(interceptor, this.opts.route ?? '', (b) => void client.write(b), record, 'server') };
+      if (clientHead.length) gates.client.push(clientHead);
+      if (upHead.length) gates.server.push(upHead);
+      client.on('data', (c: Buffer) => gates.client.push(c));
+      up.on('data', (c: Buffer) => gates.server.push(c));
+      client.on('end', () => up.end());
+      up.on('end', () => client.end());
+      client.on('close', () => gates.client.close());
+      up.on('close', () => gates.server.close());
+    } else {
+      client.pipe(up);
+      up.pipe(client);
+    }
     let ended = false;
     const end = (by: 'client' | 'server') => {
       if (ended) return;

@@ -10,7 +10,8 @@ import type { Recording } from './recording.js';
 import { buildScript, type Step } from './steps.js';
 import { ToolNames } from './tool-names.js';
 import type { ToolRename } from '../analysis/tools.js';
-import { HeaderPlan, LegacySseWire, StreamableWire, UpstreamError, WebSocketWire, type Wire, type WireBase } from './wire.js';
+import { HeaderPlan, LegacySseWire, REDACTED, StreamableWire, UpstreamError, WebSocketWire, type Wire, type WireBase } from './wire.js';
+import { isSecretHeader } from '../capture/redact.js';
 
 export type ReplayTransport = 'http' | 'sse' | 'ws';
 
@@ -38,6 +39,11 @@ export interface ReplayOptions {
   onWarning?: (message: string) => void;
   /** Told what the replay waits for, once a wait has lasted a second. */
   onWaiting?: (message: string) => void;
+  /**
+   * Stop when the server refuses `initialize` (an HTTP error status): no session started, so what comes
+   * after cannot be answered (resend: the one message the user wants to see answered).
+   */
+  stopOnRefusedHandshake?: boolean;
 }
 
 export interface ReplayResult {
@@ -165,6 +171,9 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     for (const r of step.requests) live.sent(r.id);
     const res = await w.send(names.rewrite(step.text), step.exchange && step.exchange.kind === 'http' ? sendTarget(step.exchange) : null);
     reached = true;
+    if (opts.stopOnRefusedHandshake && res.status != null && res.status >= 400 && step.requests.some((r) => r.method === 'initialize')) {
+      fatal ??= new UsageError(refusedHandshake(res.status, opts.target, step.exchange?.requestHeaders ?? [], opts.headers ?? []));
+    }
     // A POST whose own response has ended brings no more answers: the requests it carried are done.
     background.push(res.done.then((settled) => {
       if (settled) for (const r of step.requests) live.answer(r.id);
@@ -220,6 +229,16 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
   }
   const session = sessions.find((s) => s.transport !== 'http') ?? sessions[0] ?? null;
   return { session, sent, answered, missing, renamed: names.applied };
+}
+
+/** Why a replay stopped at the handshake, and, when the recording's credentials were redacted, how to give them. */
+function refusedHandshake(status: number, target: string, recorded: HeaderList, given: HeaderList): string {
+  const givenNames = new Set(given.map(([k]) => k.toLowerCase()));
+  const redacted = recorded.filter(([k, v]) => isSecretHeader(k) && REDACTED.test(v) && !givenNames.has(k.toLowerCase())).map(([k]) => k);
+  const hint = redacted.length
+    ? `; the recorded ${redacted.join(', ')} ${redacted.length > 1 ? 'were' : 'was'} redacted and is not sent again: give ${redacted.length > 1 ? 'them' : 'it'} with --header '${redacted[0]}: …'`
+    : '';
+  return `the handshake failed: initialize answered HTTP ${status} at ${target}, so no session started and nothing after it was sent${hint}`;
 }
 
 /**

@@ -38,6 +38,19 @@ export interface Recording {
   blobs?: Blob[];
   /** The recorded facts of its streams (version 4 on). */
   streams?: StreamFacts[];
+  /** Set when the file holds fewer records than its header announces: cut off at a line boundary. */
+  shortfall?: string;
+}
+
+/** What a recording cut at a line boundary lacks against its header's counts, or null when whole. */
+function shortfallOf(name: string, session: Session, messages: number, turns: number, exchanges: number): string | null {
+  const found = session.transport === 'model-api' ? turns : messages;
+  const unit = session.transport === 'model-api' ? 'turns' : 'messages';
+  const missing = [
+    found < session.messageCount ? `${found} of ${session.messageCount} ${unit}` : '',
+    exchanges < (session.exchangeCount ?? 0) ? `${exchanges} of ${session.exchangeCount} exchanges` : '',
+  ].filter(Boolean);
+  return missing.length ? `${name} is shorter than its header announces (${missing.join(', ')}): it was cut off; what is there is read` : null;
 }
 
 export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
@@ -143,7 +156,8 @@ export function readRecording(fileOrText: string): Recording {
   });
   if (!header) throw new UsageError(`${name}: empty recording`);
   const h: { version: number; session: Session } = header;
-  return { version: h.version, session: h.session, exchanges, messages, ...(turns.length || blobs.length ? { turns, blobs } : {}), ...(streams.length ? { streams } : {}) };
+  const shortfall = shortfallOf(name, h.session, messages.length, turns.length, exchanges.length);
+  return { version: h.version, session: h.session, exchanges, messages, ...(turns.length || blobs.length ? { turns, blobs } : {}), ...(streams.length ? { streams } : {}), ...(shortfall ? { shortfall } : {}) };
 }
 
 /**

@@ -14,6 +14,33 @@ interface Props {
   width: number;
   input: ViewInputRef;
   onOpen: (seq: number) => void;
+  /** Opens an exchange: the evidence of a finding about HTTP (a 401, a refused stream) may hold no message. */
+  onOpenExchange: (exchangeId: string) => void;
+}
+
+/** The rows `text` takes wrapped at word boundaries in `width` columns, as Ink wraps it. */
+export function wrappedRows(text: string, width: number): number {
+  const w = Math.max(1, width);
+  let rows = 0;
+  for (const para of text.split('\n')) {
+    rows++;
+    let col = 0;
+    for (const word of para.split(' ')) {
+      const len = [...word].length;
+      const need = col === 0 ? len : col + 1 + len;
+      if (need <= w) col = need;
+      else if (col === 0 || len > w) {
+        // A word longer than the line is cut across rows.
+        const total = col === 0 ? len : col + 1 + len;
+        rows += Math.ceil(total / w) - 1;
+        col = total % w || w;
+      } else {
+        rows++;
+        col = len;
+      }
+    }
+  }
+  return rows;
 }
 
 const TINT = { error: 'red', warning: 'yellow', info: 'blue' } as const;
@@ -33,13 +60,12 @@ function rowsFor(findings: Finding[], expanded: Set<number>): Row[] {
   ]);
 }
 
-export function ProblemsView({ findings, height, width, input: inputRef, onOpen }: Props) {
+export function ProblemsView({ findings, height, width, input: inputRef, onOpen, onOpenExchange }: Props) {
   const [expanded, setExpanded] = useState<Set<number>>(() => new Set());
   const all = rowsFor(findings, expanded);
   const folded = findings.reduce((n, f) => n + (f.caused?.length ?? 0), 0);
   // The explanation and the fix are read whole: wrapped, in up to half the screen, the list in the rest.
-  const rowsOf = (t: string) => Math.max(1, Math.ceil(t.length / Math.max(1, width)));
-  const most = findings.flatMap((f) => [f, ...(f.caused ?? [])]).reduce((n, f) => Math.max(n, rowsOf(f.explanation) + rowsOf(`fix: ${f.fix}`) + 1), 3);
+  const most = findings.flatMap((f) => [f, ...(f.caused ?? [])]).reduce((n, f) => Math.max(n, wrappedRows(f.explanation, width) + wrappedRows(`fix: ${f.fix}`, width) + 1), 3);
   const detail = Math.min(most, Math.max(3, Math.floor((height - 2) / 2)));
   const rows = Math.max(3, height - detail - 2);
   const list = useWindowedList(all.length, rows);
@@ -49,7 +75,9 @@ export function ProblemsView({ findings, height, width, input: inputRef, onOpen 
   const open = () => {
     if (!row) return;
     if (!row.consequence && row.finding.caused?.length && !expanded.has(row.root)) return setExpanded(new Set(expanded).add(row.root));
-    if (row.finding.evidence.messageSeqs.length) onOpen(row.finding.evidence.messageSeqs[0]);
+    const ev = row.finding.evidence;
+    if (ev.messageSeqs.length) onOpen(ev.messageSeqs[0]);
+    else if (ev.exchangeIds.length) onOpenExchange(ev.exchangeIds[0]);
   };
   useViewInput(inputRef, (input, key) => {
     const a = actionFor(input, key, 'problems');
@@ -75,10 +103,12 @@ export function ProblemsView({ findings, height, width, input: inputRef, onOpen 
         </Text>
       ))}
       {sel ? (
+        // Lines never shrink (Ink would draw a squeezed line over the next); what does not fit is cut
+        // at the bottom, and the evidence, one line, comes first so it is never the part cut.
         <Box flexDirection="column" marginTop={1} height={detail} overflow="hidden">
-          <Text wrap="wrap">{sel.explanation}</Text>
-          <Text wrap="wrap" color={color('green')}>{`fix: ${sel.fix}`}</Text>
-          <Text dimColor wrap="truncate-end">{`evidence: ${sel.evidence.messageSeqs.map((s) => '#' + s).join(' ') || sel.evidence.exchangeIds.join(' ')}`}</Text>
+          <Text dimColor wrap="truncate-end">{`evidence: ${sel.evidence.messageSeqs.map((s) => '#' + s).join(' ') || sel.evidence.exchangeIds.map((e) => `exchange ${e}`).join(' ')}`}</Text>
+          <Box flexShrink={0}><Text wrap="wrap">{sel.explanation}</Text></Box>
+          <Box flexShrink={0}><Text wrap="wrap" color={color('green')}>{`fix: ${sel.fix}`}</Text></Box>
         </Box>
       ) : null}
     </Box>

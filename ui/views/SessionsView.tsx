@@ -31,7 +31,7 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
   // Narrow: short transport and label names, so the server (what tells sessions apart) keeps its room.
   const wide = width >= 96;
   const labelW = wide ? 10 : 8;
-  const transportW = wide ? 15 : 5;
+  const transportW = wide ? 15 : 9;
   const transport = (t: string) => (wide ? t : ({ 'streamable-http': 'http', websocket: 'ws', http: 'plain' } as Record<string, string>)[t] ?? t);
   const peersW = Math.max(16, width - (2 + 12 + 1 + labelW + 1 + transportW + 1 + 1 + 6 + 1 + 4 + 1 + 4));
   if (!sessions.length) {
@@ -41,7 +41,7 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
   }
   return (
     <Box flexDirection="column">
-      <Text bold wrap="truncate-end">{`  ${pad('ID', 12)} ${pad('LABEL', labelW)} ${pad(wide ? 'TRANSPORT' : 'VIA', transportW)} ${pad('CLIENT → SERVER', peersW)} ${'MSGS'.padStart(6)} ${'ERR'.padStart(4)} ${'AGE'.padStart(4)}`}</Text>
+      <Text bold wrap="truncate-end">{`  ${pad('ID', 12)} ${pad('LABEL', labelW)} ${pad('TRANSPORT', transportW)} ${pad('CLIENT → SERVER', peersW)} ${'MSGS'.padStart(6)} ${'ERR'.padStart(4)} ${'AGE'.padStart(4)}`}</Text>
       {sessions.slice(start, end).map((s, i) => {
         const idx = start + i;
         const live = isLive(s, spans.get(s.id), now);

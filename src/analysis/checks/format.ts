@@ -1,6 +1,7 @@
 import type { Session } from '../../model/model.js';
 import { RULES } from './engine.js';
 import type { Finding } from './types.js';
+import { targetText } from '../../model/target-text.js';
 
 export interface SessionFindings {
   session: Session;
@@ -26,7 +27,7 @@ export function formatText(all: SessionFindings[]): string {
   const lines: string[] = [];
   for (const { session: s, findings } of all) {
     const folded = findings.reduce((n, f) => n + (f.caused?.length ?? 0), 0);
-    lines.push(`session ${s.id}${s.label ? ` (${s.label})` : ''} ${s.transport} ${s.target}: ${findings.length ? `${count(findings, 'error')} errors, ${count(findings, 'warning')} warnings, ${count(findings, 'info')} notes${folded ? ` (and ${folded} consequences folded under them)` : ''}` : 'no findings'}`);
+    lines.push(`session ${s.id}${s.label ? ` (${s.label})` : ''} ${s.transport} ${targetText(s)}: ${findings.length ? `${count(findings, 'error')} errors, ${count(findings, 'warning')} warnings, ${count(findings, 'info')} notes${folded ? ` (and ${folded} consequences folded under them)` : ''}` : 'no findings'}`);
     for (const f of findings) {
       lines.push(`  ${f.severity.toUpperCase().padEnd(7)} [${f.ruleId}] ${f.title}${times(f)}`);
       lines.push(`          ${f.explanation}`);

@@ -1,0 +1,92 @@
+import type { Rewrite } from '../model/model.js';
+import type { Interceptor } from './intercept.js';
+
+// --hold with dir:s2c on an event stream: the server's bytes are cut at event boundaries (a blank
+// line); an event whose data is a JSON-RPC message that matches is held, and the events after it wait
+// behind it, so the client sees them in the order the server sent them. Events that match nothing are
+// written on as they came, byte for byte.
+
+export const SERVER_NO_ANSWER = 'is a server message: it is the answer (forward, edit or drop it)';
+
+/** The end of the first whole event in `b` (after its blank line), or -1. */
+function eventEnd(b: Buffer): number {
+  const lf = b.indexOf('\n\n');
+  const crlf = b.indexOf('\r\n\r\n');
+  if (lf < 0 && crlf < 0) return -1;
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return crlf + 4;
+  return lf + 2;
+}
+
+/** The data of an event: its `data:` lines joined, as an EventSource gives it. */
+function dataOf(event: string): string {
+  return event.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+}
+
+/** The event with its data replaced by `data` (its other fields, `event:` and `id:`, kept). */
+function withData(event: string, data: string): string {
+  const eol = event.includes('\r\n') ? '\r\n' : '\n';
+  const fields = event.split(/\r?\n/).filter((l) => l && !l.startsWith('data:'));
+  return [...fields, `data: ${data}`].join(eol) + eol + eol;
+}
+
+export class SseEventGate {
+  private buf: Buffer = Buffer.alloc(0);
+  private holding: number | null = null;
+  private waiting: Buffer[] = [];
+  private ended = false;
+
+  constructor(
+    private readonly interceptor: Interceptor,
+    private readonly route: string,
+    private readonly write: (bytes: Buffer) => void,
+    private readonly end: () => void,
+    private readonly record: (change: Rewrite) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    for (let n = eventEnd(this.buf); n >= 0; n = eventEnd(this.buf)) {
+      const event = Buffer.from(this.buf.subarray(0, n));
+      this.buf = this.buf.subarray(n);
+      this.event(event);
+    }
+  }
+
+  /** The stream ended: what is left goes once nothing is held. */
+  finish(): void {
+    this.ended = true;
+    if (this.holding == null) this.flushEnd();
+  }
+
+  /** The client went: a held event leaves the held list. */
+  close(): void {
+    if (this.holding != null) this.interceptor.abandon(this.holding);
+  }
+
+  private flushEnd(): void {
+    if (this.buf.length) this.write(this.buf);
+    this.buf = Buffer.alloc(0);
+    this.end();
+  }
+
+  private event(e: Buffer): void {
+    if (this.holding != null) return void this.waiting.push(e);
+    const text = e.toString('utf8');
+    const data = dataOf(text);
+    const m = data ? this.interceptor.matchingServer(data) : null;
+    if (!m) return this.write(e);
+    const { id, verdict } = this.interceptor.hold(data, m, this.route, SERVER_NO_ANSWER, 'server->client');
+    this.holding = id;
+    void verdict.then((v) => {
+      if (v.kind === 'forward' && v.edited) {
+        this.record({ kind: 'intercept-edit', before: data, after: v.body });
+        this.write(Buffer.from(withData(text, v.body)));
+      } else if (v.kind === 'forward') this.write(e);
+      this.holding = null;
+      const after = this.waiting;
+      this.waiting = [];
+      for (const x of after) this.event(x);
+      if (this.ended && this.holding == null) this.flushEnd();
+    });
+  }
+}
