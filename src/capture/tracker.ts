@@ -5,6 +5,7 @@ import { newSessionId } from '../model/ids.js';
 import { header } from '../model/headers.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { isOAuthDiscoveryPath } from '../wire/oauth-paths.js';
+import { clientIdentity, DISCOVER, serverIdentity } from '../wire/mcp-2026.js';
 import { LITELLM_OUTCOMES_META, LITELLM_SEPARATOR, LITELLM_SERVER_NAME, listedPrefixes, recogniseGateway, selectedServers, type ServerSelection } from './gateway.js';
 
 export interface TrackerOptions {
@@ -145,6 +146,8 @@ export class SessionTracker {
     st.lastActivity = ex.startedAt;
     if (ex.status != null && ex.status >= 400) st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
+    // A 2026-07-28 request names its revision in a header too (the body's _meta says the same, or the server refuses it).
+    if (!st.session.protocolVersion && !h.hasInitialize && h.isMcp) st.session.protocolVersion = header(ex.requestHeaders, 'mcp-protocol-version') ?? null;
     if (st.session.transport !== 'http') {
       this.byClient.set(h.clientKey, st);
       if (h.connection) {
@@ -380,6 +383,7 @@ export class SessionTracker {
         st.session.clientCapabilities = p.capabilities ?? null;
         st.session.protocolVersion ??= typeof p.protocolVersion === 'string' ? p.protocolVersion : null;
       }
+      if (m.direction === 'client->server') liftClientIdentity(st.session, v?.params);
       return;
     }
     if (m.kind === 'response' || m.kind === 'error') {
@@ -401,7 +405,8 @@ export class SessionTracker {
       req.latencyMs = m.latencyMs = Math.max(0, m.ts - req.ts);
       this.hub.emit('message', req, false);
       const r = v?.result;
-      if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === 'server/discover')) {
+      if (m.kind === 'response' && r && m.direction === 'server->client') liftServerIdentity(st.session, r);
+      if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === DISCOVER)) {
         if (typeof r.protocolVersion === 'string') st.session.protocolVersion = r.protocolVersion;
         if (r.serverInfo) st.session.serverInfo = r.serverInfo;
         if (r.capabilities) st.session.serverCapabilities = r.capabilities;
@@ -416,4 +421,22 @@ export class SessionTracker {
       }
     }
   }
+}
+
+// ---- Identity without a handshake (2026-07-28) ----
+// A stateless client says who it is and which revision it speaks on every request (`params._meta`), the
+// server on every result (`result._meta`). The first that says so names the session, as an initialize would;
+// an initialize's own answer (a 2026 client falling back to an older server) still decides the revision.
+
+function liftClientIdentity(s: Session, params: unknown): void {
+  const id = clientIdentity(params);
+  if (!id) return;
+  if (id.clientInfo) s.clientInfo ??= id.clientInfo as Session['clientInfo'];
+  if (id.clientCapabilities) s.clientCapabilities ??= id.clientCapabilities;
+  if (id.protocolVersion) s.protocolVersion ??= id.protocolVersion;
+}
+
+function liftServerIdentity(s: Session, result: unknown): void {
+  const info = serverIdentity(result);
+  if (info) s.serverInfo ??= info as Session['serverInfo'];
 }

@@ -1,3 +1,4 @@
+import { LISTEN } from '../../wire/mcp-2026.js';
 import type { RpcMessage } from '../../model/model.js';
 import { decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
@@ -139,6 +140,8 @@ export const unanswered: Rule = {
       }
       if (m.kind !== 'request' || m.correlatedSeq != null || m.rpcId == null) continue;
       if (cancelled.has(key)) continue;
+      // A subscription (2026-07-28) has no answer while it lasts: its end is the stream's (subscription-dropped).
+      if (m.method === LISTEN && m.direction === 'client->server') continue;
       const waited = last - m.ts;
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);

@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy } from '../src/proxy/server.js';
+import { listen } from './helpers/peers.js';
+import { tempDb } from './helpers/tmp.js';
+import { playRun2026, readRun, replayHandler2026, RUNS_2026 } from './helpers/claude-fixtures.js';
+
+// The four real Claude Code runs against a 2026-07-28 server (Python SDK 2.3.0), played through the proxy
+// as bytes: what sessions, show and check make of traffic with no handshake and no session id.
+
+const tmp = tempDb();
+const cli = path.resolve('dist/src/cli/main.js');
+const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, MCPTAP_DB: tmp.db } });
+const mcpOf: Record<string, string> = {};
+
+beforeAll(async () => {
+  for (const r of RUNS_2026) {
+    const l = await listen(http.createServer(replayHandler2026(readRun(r, 'model'), readRun(r, 'mcp'))));
+    const p = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: tmp.db, label: r, onWarning: () => {} });
+    await playRun2026(p.url, r);
+    await p.close();
+    await l.close();
+  }
+  const list = JSON.parse(run('sessions', '--json').stdout) as Array<{ id: string; label: string; transport: string }>;
+  for (const r of RUNS_2026) mcpOf[r] = list.find((s) => s.label === r && s.transport === 'streamable-http')!.id;
+}, 120_000);
+afterAll(() => tmp.cleanup());
+
+const sessionsJson = () => JSON.parse(run('sessions', '--json').stdout) as Array<Record<string, unknown>>;
+const checkJson = (id: string) => (JSON.parse(run('check', id, '--format', 'json').stdout) as Array<{ findings: Array<{ ruleId: string; severity: string; title: string; explanation: string; fix: string }> }>)[0];
+
+describe('2026-07-28 runs of Claude Code through the proxy', () => {
+  it('each run is one MCP session named from _meta: client, server and revision (no more ? → ?)', () => {
+    const list = sessionsJson();
+    for (const r of RUNS_2026) {
+      expect(list.filter((s) => s.label === r && s.transport === 'streamable-http')).toHaveLength(1);
+      expect(list.find((s) => s.id === mcpOf[r])).toMatchObject({ clientName: 'claude-code', serverName: 'v2srv', protocolVersion: '2026-07-28', mcpSessionId: null });
+    }
+    expect(run('sessions').stdout).toMatch(new RegExp(`${mcpOf['echo-2026']}\\s+echo-2026\\s+streamable-http\\s+claude-code → v2srv\\s+2026-07-28`));
+    expect(run('show', mcpOf['echo-2026']).stdout.split('\n')[0]).toContain('claude-code → v2srv  protocol 2026-07-28');
+  });
+
+  it('check: echo-2026 and progress-2026 are clean (the open subscriptions/listen is not unanswered)', () => {
+    for (const r of ['echo-2026', 'progress-2026']) {
+      const c = run('check', mcpOf[r]);
+      expect(c.stdout).toContain('no findings');
+      expect(c.status).toBe(0);
+    }
+  });
+
+  it('check: tool-error-2026 has the tool error and nothing else', () => {
+    expect(checkJson(mcpOf['tool-error-2026']).findings.map((f) => f.ruleId)).toEqual(['tool-errors']);
+  });
+});
