@@ -53,4 +53,14 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
   it('check: tool-error-2026 has the tool error and nothing else', () => {
     expect(checkJson(mcpOf['tool-error-2026']).findings.map((f) => f.ruleId)).toEqual(['tool-errors']);
   });
+
+  it('check: elicit-2026 is explained as one cause, the missing multi-round-trip form', () => {
+    const c = run('check', mcpOf['elicit-2026']);
+    expect(c.status).toBe(1);
+    const f = checkJson(mcpOf['elicit-2026']).findings;
+    expect(f.map((x) => x.ruleId)).toEqual(['no-back-channel']);
+    expect(f[0].title).toBe('tools/call ask failed: the server tried to send elicitation/create mid-call, and revision 2026-07-28 has no channel for that');
+    expect(f[0].explanation).toContain('input_required');
+    expect(f[0].fix).toContain('Resolve(fn)');
+  });
 });

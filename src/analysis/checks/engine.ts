@@ -4,6 +4,7 @@ import { invalidJsonRpc, rpcErrors, toolErrors, unanswered, unknownTool } from '
 import { ordering, protocolVersion, sessionHeader } from './session-rules.js';
 import { MODEL_RULES } from './model-rules.js';
 import { STREAM_RULES } from './stream-rules.js';
+import { mcpHeaders, noBackChannel } from './rev2026-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
 
@@ -12,9 +13,9 @@ export type { Cause, CheckInput, CheckOptions, Claims, Finding, Rule, Severity }
 /** Every rule, grouped by the cause it names (the order of `--help`, SARIF and JUnit; findings are ordered by fold.ts). */
 export const RULES: Rule[] = [
   upstreamFailure, gatewayUpstream,
-  transportMismatch, redirect, acceptHeader, endpointRewrite,
+  transportMismatch, redirect, acceptHeader, endpointRewrite, mcpHeaders,
   auth, oauthResource, gatewayAuth, gatewayServers,
-  sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
+  sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, noBackChannel, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
   ...STREAM_RULES, ...MODEL_RULES,
