@@ -63,4 +63,21 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
     expect(f[0].explanation).toContain('input_required');
     expect(f[0].fix).toContain('Resolve(fn)');
   });
+
+  it('show: the identity said once (revision, who chose it, client and server), folded out of each line', () => {
+    const out = run('show', mcpOf['echo-2026']).stdout;
+    expect(out).toContain('revision 2026-07-28: chosen by the client from what server/discover offered (2026-07-28), named on every request (no handshake, no session); client claude-code 2.1.330 (roots, elicitation) → server v2srv 2.3.0-holdout');
+    // io.modelcontextprotocol/* is in every message's JSON, on no line of the timeline.
+    expect(out.split('\n').slice(2).join('\n')).not.toContain('io.modelcontextprotocol/');
+    expect(out).toMatch(/tools\/call\s+3\s+echo\(\{"message":"hello from holdout"\}\)\n/);
+    expect(out).toContain('v2srv 2.3.0-holdout supports 2026-07-28');
+    expect(out).toContain('listen for toolsListChanged, promptsListChanged, resourcesListChanged');
+    expect(out).toContain('subscribed ("listen:0"): toolsListChanged, promptsListChanged, resourcesListChanged');
+    const progress = run('show', mcpOf['progress-2026']).stdout;
+    expect(progress).toMatch(/slow\(\{"steps":3\}\)\n(.*progress \d\/3\n){3}.*counted to 3\n/);
+    // The raw JSON (show --json, the detail view) keeps it all.
+    const json = JSON.parse(run('show', mcpOf['echo-2026'], '--json').stdout);
+    expect(json.messages.find((m: { method: string; kind: string }) => m.method === 'tools/call' && m.kind === 'request').payload.params._meta['io.modelcontextprotocol/clientInfo'].name).toBe('claude-code');
+    expect(json.session.revision).toMatchObject({ version: '2026-07-28', how: 'per-request', fellBack: false });
+  });
 });

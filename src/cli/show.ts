@@ -11,6 +11,9 @@ import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/ga
 import { requestFacts } from '../analysis/requests.js';
 import { sessionStreams } from '../analysis/streams.js';
 import { requestsJson, streamLines, streamsJson } from './streams-format.js';
+import { revisionOf } from '../analysis/revision.js';
+import { roundTrips } from '../analysis/round-trips.js';
+import { peerText } from './revision-format.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -55,7 +58,9 @@ export function registerShow(program: Command): void {
           return { streams: streamsJson(streams), requests: requestsJson(requests), lines: () => streamLines(streams, requests, new Map(all.map((m) => [m.seq, m])), Date.now()) };
         };
         if (opts.json) {
-          const out: Record<string, unknown> = { session: sessionRowJson(s, store.spans().get(s.id)), messages: messages().map((m) => {
+          const all = [...store.iterateMessages(s.id)];
+          const trips = roundTrips(all);
+          const out: Record<string, unknown> = { session: { ...sessionRowJson(s, store.spans().get(s.id)), revision: revisionOf(s, all) }, messages: messages().map((m) => {
             let payload: unknown = m.payload;
             if (m.kind !== 'non-json' && !m.truncated) {
               try { payload = JSON.parse(m.payload); } catch { /* stored raw */ }
@@ -65,6 +70,7 @@ export function registerShow(program: Command): void {
               method: m.method, subject: m.subject, channel: m.channel, exchangeId: m.exchangeId, correlatedSeq: m.correlatedSeq,
               latencyMs: m.latencyMs == null ? null : Math.round(m.latencyMs * 1000) / 1000,
               ...(m.sseEventId != null ? { sseEventId: m.sseEventId } : {}),
+              ...(trips.has(m.seq) ? { roundTrip: trips.get(m.seq) } : {}),
               payload, ...(upstreamOf(m) ? { upstreamServer: upstreamOf(m) } : {}), ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
             };
           }) };
@@ -79,6 +85,11 @@ export function registerShow(program: Command): void {
         // A terminal's width; piped into a file or another program, summaries are not cut at all.
         const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
         process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        const all = [...store.iterateMessages(s.id)];
+        const rev = revisionOf(s, all);
+        // Said once here: a 2026-07-28 session repeats it on every message, and the lines below fold it away.
+        if (rev.how) process.stdout.write(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}${rev.how === 'per-request' ? `; ${peerText(s)}` : ''}\n`);
+        const trips = roundTrips(all);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
@@ -98,7 +109,9 @@ export function registerShow(program: Command): void {
           const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
           const upstream = upstreamOf(m);
-          const text = (upstream ? `→ ${upstream}: ` : '') + summary(m);
+          const trip = trips.get(m.seq);
+          const round = !trip ? '' : trip.rounds != null ? `  [round ${trip.round} of #${trip.first}: ${trip.rounds} round trips, ${duration(trip.totalMs ?? null)} in all]` : `  [round ${trip.round} of #${trip.first}]`;
+          const text = (upstream ? `→ ${upstream}: ` : '') + summary(m) + round;
           process.stdout.write(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
         }
         return 0;
