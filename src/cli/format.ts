@@ -114,6 +114,8 @@ export function sessionRowJson(s: Session, span?: SessionSpan) {
     // "via litellm → db_main": the gateway the session went through and the upstream servers it reached.
     via: describeGateway(s.gateway),
     gateway: s.gateway ?? null,
+    // Stateless (2026-07-28): how its requests were grouped without a session id, and whether that was a guess.
+    grouping: s.grouping ?? null,
     protocolVersion: s.protocolVersion,
     mcpSessionId: s.mcpSessionId,
     startedAt: new Date(s.startedAt).toISOString(),

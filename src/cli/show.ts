@@ -13,7 +13,7 @@ import { sessionStreams } from '../analysis/streams.js';
 import { requestsJson, streamLines, streamsJson } from './streams-format.js';
 import { revisionOf } from '../analysis/revision.js';
 import { roundTrips } from '../analysis/round-trips.js';
-import { peerText } from './revision-format.js';
+import { groupingText, peerText } from './revision-format.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -89,6 +89,8 @@ export function registerShow(program: Command): void {
         const rev = revisionOf(s, all);
         // Said once here: a 2026-07-28 session repeats it on every message, and the lines below fold it away.
         if (rev.how) process.stdout.write(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}${rev.how === 'per-request' ? `; ${peerText(s)}` : ''}\n`);
+        const grouping = groupingText(s);
+        if (grouping) process.stdout.write(`  ${grouping}\n`);
         const trips = roundTrips(all);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));

@@ -182,6 +182,10 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       CREATE INDEX streams_session ON streams(session_id);
     `);
   },
+  (db) => {
+    // How a stateless session (2026-07-28, no session id) was grouped, and whether that was a guess, as JSON.
+    db.exec(`ALTER TABLE sessions ADD COLUMN grouping TEXT`);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

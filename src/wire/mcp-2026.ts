@@ -37,6 +37,15 @@ export function clientIdentity(params: unknown): { protocolVersion: string | nul
   return { protocolVersion: typeof v === 'string' ? v : null, clientInfo: isObj(info) && typeof info.name === 'string' ? info : null, clientCapabilities: isObj(caps) ? caps : null };
 }
 
+/** `name/version` of the client a request names in `_meta` (the first request of a body that names one), or null. */
+export function clientNameOf(values: unknown[]): string | null {
+  for (const v of values) {
+    const info = clientIdentity(isObj(v) ? v.params : null)?.clientInfo;
+    if (info) return `${info.name}/${typeof info.version === 'string' ? info.version : '?'}`;
+  }
+  return null;
+}
+
 /** The server's identity in a result's `_meta`, or null. */
 export function serverIdentity(result: unknown): Obj | null {
   const info = isObj(result) && isObj(result._meta) ? result._meta[META.serverInfo] : null;
