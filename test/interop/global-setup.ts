@@ -6,4 +6,6 @@ export default function setup(): void {
   if (!p.litellm.length || !p.mcp) throw new Error('interop: test/interop/pins.sh names no LiteLLM or mcp pin');
   for (const v of p.litellm) venvProgram(`.venv-litellm-${v}`, 'litellm');
   venvProgram('.venv-mcp', 'python');
+  // Revision 2026-07-28 peers (test/interop/rev2026.test.ts): the Python SDK 2.x server and client.
+  venvProgram('.venv-mcp2', 'python');
 }
