@@ -7,6 +7,8 @@ import { connectClient } from '../helpers/peers.js';
 import { tempDb } from '../helpers/tmp.js';
 import { freePort, HERE, OFFLINE_ENV, startChild, venvProgram, type Child } from './peers.js';
 import { spawnSync } from 'node:child_process';
+import { loadDiffInput } from '../../src/analysis/input.js';
+import { startMock } from '../../src/replay/mock.js';
 
 // Revision 2026-07-28 with the real Python SDK 2.x (mcp 2.3.0): its MCPServer and its Client, through the
 // proxy over Streamable HTTP and through `mcptap wrap` over stdio; a request without Mcp-Method; the
@@ -94,6 +96,40 @@ describe('the Python SDK 2.x client and server through the proxy (Streamable HTT
     const text = mcptap('show', s.id).stdout;
     expect(text).toContain('input required: elicitation/create "Your name?"');
     expect(text).toMatch(/hello Ada {2}\[round 2 of #\d+: 2 round trips, .* in all\]/);
+  });
+
+  it('mock serves the recorded 2026 session to the SDK 2.x client (discover, listen held open, lists, calls, the round trips)', async () => {
+    const [s] = sessionByLabel('py-http');
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    const recording = (() => { try { return loadDiffInput(s.id, store); } finally { store.close(); } })();
+    const mock = await startMock({ recording, port: 0 });
+    try {
+      const mocked = await pyClient([mock.url + '/mcp']);
+      expect(mocked.code, mocked.log).toBe(0);
+      const direct = await pyClient([server.url + '/mcp']);
+      expect(mocked.out).toEqual(direct.out);
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('replay of the 2026 recording against the live server is equivalent (the retry carries this run\'s requestState); resend sends one call alone', () => {
+    const [s] = sessionByLabel('py-http');
+    const r = mcptap('replay', s.id, '--target', server.url, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.diff.equivalent).toBe(true);
+    const show = JSON.parse(mcptap('show', s.id, '--json').stdout);
+    const echo = show.messages.find((m: any) => m.kind === 'request' && m.method === 'tools/call' && m.payload.params.name === 'echo');
+    const resent = mcptap('resend', s.id, String(echo.seq), '--target', server.url, '--json');
+    expect(resent.status, resent.stderr).toBe(0);
+    const res = JSON.parse(resent.stdout);
+    expect(res.same).toBe(true);
+    // No handshake: the resent session holds the call and its answer, the identity _meta and headers as recorded.
+    const again = JSON.parse(mcptap('show', res.resent, '--json', '--exchanges').stdout);
+    expect(again.messages.map((m: any) => m.method)).toEqual(['tools/call', 'tools/call']);
+    expect(again.messages[0].payload.params._meta['io.modelcontextprotocol/clientInfo'].name).toBe('py-mcp2-client');
+    expect(again.exchanges[0].requestHeaders).toEqual(expect.arrayContaining([['mcp-method', 'tools/call'], ['mcp-name', 'echo']]));
   });
 
   it('a request without Mcp-Method, and one whose Mcp-Name differs: refused by the server, each explained as one cause', async () => {
