@@ -6,6 +6,7 @@ import { startProxy } from '../src/proxy/server.js';
 import { listen } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
 import { playRun2026, readRun, replayHandler2026, RUNS_2026 } from './helpers/claude-fixtures.js';
+import { cachingText, roundTripText } from '../src/cli/revision-format.js';
 
 // The four real Claude Code runs against a 2026-07-28 server (Python SDK 2.3.0), played through the proxy
 // as bytes: what sessions, show and check make of traffic with no handshake and no session id.
@@ -79,5 +80,31 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
     const json = JSON.parse(run('show', mcpOf['echo-2026'], '--json').stdout);
     expect(json.messages.find((m: { method: string; kind: string }) => m.method === 'tools/call' && m.kind === 'request').payload.params._meta['io.modelcontextprotocol/clientInfo'].name).toBe('claude-code');
     expect(json.session.revision).toMatchObject({ version: '2026-07-28', how: 'per-request', fellBack: false });
+  });
+
+  it('the join: each model tool_use is linked to its 2026 tools/call by claudecode/toolUseId', () => {
+    const list = sessionsJson();
+    for (const r of RUNS_2026) {
+      const conv = list.find((s) => s.label === r && s.transport === 'model-api')!;
+      const turns = JSON.parse(run('show', conv.id as string, '--json').stdout).turns;
+      const use = turns[0].toolUses[0];
+      expect(use).toMatchObject({ linkedBy: 'tool-use-id', mcpCall: { session: mcpOf[r] } });
+    }
+  });
+
+  it('exports: the JSONL recording and HAR carry the names and revision; sessions --json the grouping', () => {
+    const jsonl = run('export', mcpOf['echo-2026']).stdout.split('\n')[0];
+    expect(JSON.parse(jsonl).session).toMatchObject({ clientInfo: { name: 'claude-code' }, serverInfo: { name: 'v2srv' }, protocolVersion: '2026-07-28', grouping: { rule: 'stateless', startedByDiscover: true, guessed: 0 } });
+    const har = JSON.parse(run('export', mcpOf['echo-2026'], '--format', 'har').stdout);
+    expect(har.log.comment).toContain('claude-code → v2srv, protocol 2026-07-28');
+    expect(sessionsJson().find((s) => s.id === mcpOf['echo-2026'])!.grouping).toEqual({ rule: 'stateless', startedByDiscover: true, guessed: 0, uncertain: null });
+  });
+
+  it('the detail view\'s words for caching hints and round trips', () => {
+    const show = JSON.parse(run('show', mcpOf['echo-2026'], '--json').stdout);
+    const discover = show.messages.find((m: { method: string; kind: string }) => m.method === 'server/discover' && m.kind === 'response');
+    expect(cachingText(JSON.stringify(discover.payload))).toBe('caching: stale at once (ttlMs 0); private: this caller only, never a shared cache');
+    expect(cachingText(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [] } }))).toBeNull();
+    expect(roundTripText({ first: 13, round: 2, rounds: 2, totalMs: 67 })).toBe('round 2 of the request #13: 2 round trips, 67ms in all');
   });
 });

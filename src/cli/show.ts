@@ -84,11 +84,13 @@ export function registerShow(program: Command): void {
         }
         // A terminal's width; piped into a file or another program, summaries are not cut at all.
         const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
         const all = [...store.iterateMessages(s.id)];
         const rev = revisionOf(s, all);
-        // Said once here: a 2026-07-28 session repeats it on every message, and the lines below fold it away.
-        if (rev.how) process.stdout.write(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}${rev.how === 'per-request' ? `; ${peerText(s)}` : ''}\n`);
+        // Which revision was spoken and who chose it: a handshake's in a word on the header line.
+        const chosen = rev.how === 'initialize' ? ` (${rev.chosenBy})` : '';
+        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}${chosen}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        // A stateless session (2026-07-28) repeats its identity on every message: said once here, folded out of the lines below.
+        if (rev.how === 'per-request') process.stdout.write(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}; ${peerText(s)}\n`);
         const grouping = groupingText(s);
         if (grouping) process.stdout.write(`  ${grouping}\n`);
         const trips = roundTrips(all);
