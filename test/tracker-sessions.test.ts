@@ -138,6 +138,8 @@ const ROWS: Array<[string, Step[], string]> = [
     [{ kind: 'rpc', conn: ':1', at: 0, who: CC_INFO }, { kind: 'rpc', conn: ':2', at: 0.1, who: CC_INFO }], 'AA'],
   ['a 2026 client falling back: discover refused (400), then initialize: one session, an ordinary one',
     [{ kind: 'discover', conn: ':1', at: 0, status: 400 }, { kind: 'initialize', conn: ':2', at: 0.1, answersSid: 's1' }, { kind: 'rpc', conn: ':2', at: 0.2, sid: 's1' }], 'AAA'],
+  ['the Python SDK 1.x refuses the discover (400) with a session id of its own; the fallback initialize joins it',
+    [{ kind: 'discover', conn: ':1', at: 0, status: 400, answersSid: 'refused' }, { kind: 'initialize', conn: ':1', at: 0.08, answersSid: 's1' }, { kind: 'rpc', conn: ':2', at: 0.2, sid: 's1' }], 'AAA'],
   ['an initialize after an answered discover is another client\'s handshake, not a fallback',
     [{ kind: 'discover', answered: true, conn: ':1', at: 0, who: CC_INFO }, { kind: 'initialize', conn: ':2', at: 0.5, answersSid: 's1' }], 'AB'],
 ];

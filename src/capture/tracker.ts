@@ -30,6 +30,8 @@ interface SessionState {
   selection: ServerSelection | null;
   /** While it holds nothing but probes: which kind (a client retrying one joins it; its initialize takes it over). */
   probe: ProbeKind | null;
+  /** An initialize answer named the revision: nothing the client says later changes it. */
+  versionAnswered: boolean;
   /** Its server/discover got a result (not an error): the client has what it asked for and will not retry it or fall back. */
   probeAnswered: boolean;
   /** Who sent its first exchange (address and User-Agent), and the clientInfo its requests named (2026-07-28). */
@@ -85,6 +87,9 @@ const MAX_CONNECTIONS = 4096;
 
 const pathOf = (url: string) => url.split('?')[0];
 
+const refusedProbeWithId = (h: SessionHint) => !!h.hasProbe && !h.hasInitialize && !h.requestSessionId && !h.legacySessionId &&
+  !!h.responseSessionId && (h.exchange.status ?? 0) >= 400;
+
 /** Whether an exchange is a probe, and which (see ProbeKind). */
 function probeOf(h: SessionHint): ProbeKind | null {
   if (h.requestSessionId || h.legacySessionId || h.responseSessionId || h.hasInitialize) return null;
@@ -132,7 +137,7 @@ export class SessionTracker {
       exchangeCount: 0,
       gateway: null,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null, probeAnswered: false, clientKey: null, clientName: null };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null, versionAnswered: false, probeAnswered: false, clientKey: null, clientName: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -143,7 +148,10 @@ export class SessionTracker {
   }
 
   /** Decides the session of an HTTP exchange once its request body and response head are known. */
-  assign(h: SessionHint): Session {
+  assign(hint: SessionHint): Session {
+    // A server/discover refused with a session id (the Python SDK 1.x hands one to any request it refuses):
+    // the id names no session, and the client's fallback initialize belongs with the probe.
+    const h = refusedProbeWithId(hint) ? { ...hint, responseSessionId: null } : hint;
     const probe = probeOf(h);
     this.guess = null;
     const st = this.pick(h, probe);
@@ -461,7 +469,9 @@ export class SessionTracker {
         const p = v?.params ?? {};
         st.session.clientInfo = p.clientInfo ?? null;
         st.session.clientCapabilities = p.capabilities ?? null;
-        st.session.protocolVersion ??= typeof p.protocolVersion === 'string' ? p.protocolVersion : null;
+        // What the client asks for, until the server's answer decides; it overrides the revision a 2026 client's
+        // probe named (its header, its _meta) before it fell back to initialize.
+        if (!st.versionAnswered && typeof p.protocolVersion === 'string') st.session.protocolVersion = p.protocolVersion;
       }
       if (m.direction === 'client->server') liftClientIdentity(st.session, v?.params);
       return;
@@ -488,7 +498,10 @@ export class SessionTracker {
       if (m.kind === 'response' && r && m.direction === 'server->client') liftServerIdentity(st.session, r);
       if (m.kind === 'response' && req.method === DISCOVER) st.probeAnswered = true;
       if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === DISCOVER)) {
-        if (typeof r.protocolVersion === 'string') st.session.protocolVersion = r.protocolVersion;
+        if (typeof r.protocolVersion === 'string') {
+          st.session.protocolVersion = r.protocolVersion;
+          st.versionAnswered = true;
+        }
         if (r.serverInfo) st.session.serverInfo = r.serverInfo;
         if (r.capabilities) st.session.serverCapabilities = r.capabilities;
         if (recogniseGateway(r.serverInfo)) this.noteGateway(st, `serverInfo ${LITELLM_SERVER_NAME}`);

@@ -5,7 +5,7 @@ import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
 import { CaptureStore } from '../../src/store/read.js';
 import { connectClient } from '../helpers/peers.js';
 import { tempDb } from '../helpers/tmp.js';
-import { freePort, HERE, OFFLINE_ENV, startChild, venvProgram, type Child } from './peers.js';
+import { freePort, HERE, OFFLINE_ENV, startChild, startFastMcp, venvProgram, type Child } from './peers.js';
 import { spawnSync } from 'node:child_process';
 import { loadDiffInput } from '../../src/analysis/input.js';
 import { startMock } from '../../src/replay/mock.js';
@@ -164,6 +164,28 @@ describe('mcptap wrap of the 2026 stdio server, driven by the SDK 2.x client', (
     const [s] = sessionByLabel('py-stdio');
     expect(s).toMatchObject({ transport: 'stdio', protocolVersion: '2026-07-28', clientInfo: { name: 'py-mcp2-client' }, serverInfo: { name: 'v2stdio' } });
     expect(findings(s.id).map((f) => f.ruleId)).toEqual(['tool-errors']);
+  });
+});
+
+describe('mixed revisions: the SDK 2.x client falling back to initialize against a 1.x server', () => {
+  it('one session: the refused discover (400 with a session id of its own), then initialize; 2025-11-25, said to be a fallback; no finding', async () => {
+    const old = await startFastMcp('streamable-http', 'old');
+    try {
+      proxy = await startProxy({ target: old.url, port: 0, db: tmp.db, label: 'fallback', onWarning: () => {} });
+      const r = await pyClient(['--no-listen', '--calls', 'echo', proxy.url + '/mcp']);
+      await proxy.close();
+      expect(r.code, r.log).toBe(0);
+      expect(r.out.echo).toEqual({ isError: false, text: 'old: hi' });
+    } finally {
+      await old.stop();
+    }
+    const [s, ...more] = sessionByLabel('fallback');
+    expect(more).toHaveLength(0);
+    expect(s).toMatchObject({ protocolVersion: '2025-11-25', clientInfo: { name: 'py-mcp2-client' }, serverInfo: { name: 'old' } });
+    const show = JSON.parse(mcptap('show', s.id, '--json').stdout);
+    expect(show.messages[0]).toMatchObject({ method: 'server/discover', kind: 'request' });
+    expect(show.session.revision).toMatchObject({ how: 'initialize', version: '2025-11-25', fellBack: true });
+    expect(findings(s.id)).toEqual([]);
   });
 });
 
