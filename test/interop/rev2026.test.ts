@@ -153,6 +153,35 @@ describe('the Python SDK 2.x client and server through the proxy (Streamable HTT
   });
 });
 
+describe('a subscription the server drops', () => {
+  it('the SDK 2.x server dies with a subscriptions/listen open: one subscription-dropped error (the cut folded under it)', async () => {
+    const port = await freePort();
+    const doomed = await startChild('MCPServer (mcp 2.x), to be stopped', python(), [path.join(HERE, 'mcp2_server.py'), '--transport', 'streamable-http', '--port', String(port), '--name', 'doomed'], {
+      port, readyUrl: `http://127.0.0.1:${port}/ready-probe`, ready: () => true, ms: 60_000,
+    });
+    proxy = await startProxy({ target: doomed.url, port: 0, db: tmp.db, label: 'dropped', onWarning: () => {} });
+    try {
+      const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'listener', version: '1' } };
+      const head = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' };
+      const url = proxy.url + '/mcp';
+      await (await fetch(url, { method: 'POST', headers: { ...head, 'mcp-method': 'server/discover' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta } }) })).text();
+      const r = await fetch(url, { method: 'POST', headers: { ...head, 'mcp-method': 'subscriptions/listen' }, body: JSON.stringify({ jsonrpc: '2.0', id: 'L', method: 'subscriptions/listen', params: { _meta: meta, notifications: { toolsListChanged: true } } }) });
+      const reader = r.body!.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toContain('notifications/subscriptions/acknowledged');
+      // uvicorn waits for the open stream on SIGTERM; stop() then kills it: the stream is cut, as in a crash.
+      const ended = (async () => { try { while (!(await reader.read()).done); return 'ended'; } catch { return 'cut'; } })();
+      await doomed.stop();
+      expect(await ended).toBe('cut');
+    } finally {
+      await proxy.close();
+    }
+    const [s] = sessionByLabel('dropped');
+    const f = findings(s.id);
+    expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['subscription-dropped', 'error']]);
+    expect(f[0].title).toBe('the subscription "L" (subscriptions/listen) was ended by the connection breaking mid-stream without a final result');
+  });
+});
+
 describe('mcptap wrap of the 2026 stdio server, driven by the SDK 2.x client', () => {
   it('answers as directly; the stdio session is named from _meta and checks clean but for the failing tool', async () => {
     const serverArgs = [path.join(HERE, 'mcp2_server.py'), '--transport', 'stdio', '--name', 'v2stdio'];

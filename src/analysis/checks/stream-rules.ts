@@ -208,12 +208,15 @@ export const subscriptionDropped: Rule = {
       const listen = s.inFlightAtClose.map((seq) => v.bySeq.get(seq)).find((m) => m?.method === LISTEN && m.direction === 'client->server');
       if (!listen) continue;
       const later = input.messages.some((m) => m.direction === 'client->server' && m.ts > s.closedAt!);
-      const by = s.end === 'idle-timeout' ? `after ${secs(s.longestSilenceMs)} of silence (an idle timeout, often a gateway's)` : s.end === 'reset' ? 'by a reset' : 'by the server side';
-      out.push(v.finding('subscription-dropped', later ? 'error' : 'warning',
+      const by = s.end === 'idle-timeout' ? `after ${secs(s.longestSilenceMs)} of silence (an idle timeout, often a gateway's)` : s.end === 'reset' ? 'by the connection breaking mid-stream' : 'by the server side';
+      // The client was still there (it did not close the stream): what it subscribed to is lost from then on.
+      out.push(v.finding('subscription-dropped', 'error',
         `the subscription ${JSON.stringify(listen.rpcId)} (subscriptions/listen) was ended ${by} without a final result${later ? ', while the client went on' : ''}`,
         { messageSeqs: [listen.seq], exchangeIds: [s.exchangeId] },
         `A subscription ends normally when the client closes its stream, or when the server answers the listen request before closing. This one just stopped: the client hears of no tools/prompts/resources list change from then on (${later ? 'it kept sending requests after the drop' : 'nothing came from the client after it'}).`,
-        `Find what ends the stream (the server's log; a gateway or load balancer timeout on long responses: send keep-alives or raise it). A server that closes on purpose should answer the listen request first; the client should listen again when the stream drops.`));
+        `Find what ends the stream (the server's log; a gateway or load balancer timeout on long responses: send keep-alives or raise it). A server that closes on purpose should answer the listen request first; the client should listen again when the stream drops.`,
+        // The stream as a whole: a cut it suffered is this, told once.
+        { claims: v.exchangeClaims(s.exchange) }));
     }
     return out;
   },
