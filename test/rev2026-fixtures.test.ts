@@ -4,8 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from '../src/proxy/server.js';
 import { listen } from './helpers/peers.js';
+import { poolFetch } from './helpers/pool-fetch.js';
 import { tempDb } from './helpers/tmp.js';
-import { playRun2026, readRun, replayHandler2026, RUNS_2026 } from './helpers/claude-fixtures.js';
+import { playRun2026, readRun, replayHandler2026, RUNS_2026, sendRecorded } from './helpers/claude-fixtures.js';
 import { cachingText, roundTripText } from '../src/cli/revision-format.js';
 
 // The four real Claude Code runs against a 2026-07-28 server (Python SDK 2.3.0), played through the proxy
@@ -21,6 +22,19 @@ beforeAll(async () => {
     const l = await listen(http.createServer(replayHandler2026(readRun(r, 'model'), readRun(r, 'mcp'))));
     const p = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: tmp.db, label: r, onWarning: () => {} });
     await playRun2026(p.url, r);
+    await p.close();
+    await l.close();
+  }
+  // `claude mcp list` (its discover, answered; the process exits) then `claude -p` (the progress-2026 run): two runs.
+  {
+    const l = await listen(http.createServer(replayHandler2026(readRun('progress-2026', 'model'), readRun('progress-2026', 'mcp'))));
+    const p = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: tmp.db, label: 'list-then-p', onWarning: () => {} });
+    const discover = readRun('echo-2026', 'mcp').find((e) => e.requestHeaders['mcp-method'] === 'server/discover')!;
+    // Two processes: each its own connections.
+    const agents = [new http.Agent({ keepAlive: true }), new http.Agent({ keepAlive: true })];
+    expect((await sendRecorded(p.url, discover, poolFetch(agents[0]) as typeof fetch)).status).toBe(200);
+    await playRun2026(p.url, 'progress-2026', poolFetch(agents[1]) as typeof fetch);
+    for (const a of agents) a.destroy();
     await p.close();
     await l.close();
   }
@@ -106,5 +120,20 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
     expect(cachingText(JSON.stringify(discover.payload))).toBe('caching: stale at once (ttlMs 0); private: this caller only, never a shared cache');
     expect(cachingText(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [] } }))).toBeNull();
     expect(roundTripText({ first: 13, round: 2, rounds: 2, totalMs: 67 })).toBe('round 2 of the request #13: 2 round trips, 67ms in all');
+  });
+
+  it('`claude mcp list` then `claude -p`: two sessions, each started by its own server/discover', () => {
+    const runs = sessionsJson().filter((s) => s.label === 'list-then-p' && s.transport === 'streamable-http');
+    expect(runs).toHaveLength(2);
+    const [list, p] = runs.map((s) => JSON.parse(run('show', s.id as string, '--json').stdout));
+    expect(list.messages.map((m: { method: string }) => m.method)).toEqual(['server/discover', 'server/discover']);
+    expect(list.messages[1].kind).toBe('response');
+    expect(p.messages[0].method).toBe('server/discover');
+    expect(p.messages.filter((m: { kind: string; method: string }) => m.kind === 'request' && m.method === 'tools/call')).toHaveLength(1);
+    expect(runs[0].grouping).toMatchObject({ startedByDiscover: true, guessed: 0, uncertain: null });
+    // Nothing tells mcptap that the first process has gone (a stateless run has no end): the second run's requests on
+    // its new connections could have been the first's, so it says they were placed by guess (with the newest run).
+    expect(runs[1].grouping).toMatchObject({ startedByDiscover: true, guessed: expect.any(Number), uncertain: expect.stringContaining('2 runs of claude-code/2.1.330') });
+    expect(run('sessions').stdout).toMatch(new RegExp(`${runs[1].id}.*placed by guess`));
   });
 });

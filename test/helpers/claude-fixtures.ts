@@ -72,10 +72,10 @@ export function clientRequests(run: Run): Array<{ half: 'model' | 'mcp'; ex: Rec
 }
 
 /** Sends one recorded request as Claude Code did (its headers, its body), to `base`. */
-export async function sendRecorded(base: string, ex: RecordedExchange): Promise<{ status: number; body: string }> {
+export async function sendRecorded(base: string, ex: RecordedExchange, f: typeof fetch = fetch): Promise<{ status: number; body: string }> {
   const skip = new Set(['host', 'content-length', 'connection', 'accept-encoding']);
   const headers = Object.fromEntries(Object.entries(ex.requestHeaders).filter(([k]) => !skip.has(k)));
-  const r = await fetch(base + ex.url, { method: ex.method, headers, body: ex.method === 'GET' ? undefined : ex.requestBody });
+  const r = await f(base + ex.url, { method: ex.method, headers, body: ex.method === 'GET' ? undefined : ex.requestBody });
   return { status: r.status, body: await r.text() };
 }
 
@@ -104,21 +104,22 @@ export function replayHandler2026(model: RecordedExchange[], mcp: RecordedExchan
 
 /**
  * Plays a 2026 run's client half as Claude Code sent it: the listen opened (and held) after discover, the
- * other requests in their order, then the listen closed by the client, as at the end of the run.
+ * other requests in their order, then the listen closed by the client, as at the end of the run. `f` is the
+ * client's fetch (a pool of connections of its own stands for a process of its own).
  * Returns the HTTP statuses of the requests.
  */
-export async function playRun2026(base: string, run: (typeof RUNS_2026)[number]): Promise<number[]> {
+export async function playRun2026(base: string, run: (typeof RUNS_2026)[number], f: typeof fetch = fetch): Promise<number[]> {
   const all = clientRequests(run);
   const listen = readRun(run, 'mcp').find(isListen)!;
   const abort = new AbortController();
   const statuses: number[] = [];
   let opened: Promise<void> | null = null;
   for (const { ex } of all) {
-    statuses.push((await sendRecorded(base, ex)).status);
+    statuses.push((await sendRecorded(base, ex, f)).status);
     if (!opened && ex.requestHeaders['mcp-method'] === 'server/discover') {
       const skip = new Set(['host', 'content-length', 'connection', 'accept-encoding']);
       const headers = Object.fromEntries(Object.entries(listen.requestHeaders).filter(([k]) => !skip.has(k)));
-      const r = await fetch(base + listen.url, { method: 'POST', headers, body: listen.requestBody, signal: abort.signal });
+      const r = await f(base + listen.url, { method: 'POST', headers, body: listen.requestBody, signal: abort.signal });
       const reader = r.body!.getReader();
       await reader.read(); // the acknowledgement arrived: the subscription is open
       opened = reader.closed.catch(() => {});
