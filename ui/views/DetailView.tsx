@@ -36,10 +36,9 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
   const [wire, setWire] = useState(false);
   const lines = useMemo(() => {
     if (!m) return [];
-    const out = wire ? ['── on the wire (w: back to the JSON)', ...wireLines(m, ex)] : jsonLines(m.payload);
-    // 2026-07-28: a result's caching hints, and where a multi-round-trip request stands.
-    const facts = [cachingText(m.payload), roundTripText(trips.get(m.seq))].filter((x): x is string => x != null);
-    if (facts.length && !wire) out.push('', ...facts.map((f) => `── ${f}`));
+    // 2026-07-28: a result's caching hints, and where a multi-round-trip request stands, above the JSON.
+    const facts = wire ? [] : [cachingText(m.payload), roundTripText(trips.get(m.seq))].filter((x): x is string => x != null).map((f) => `── ${f}`);
+    const out = wire ? ['── on the wire (w: back to the JSON)', ...wireLines(m, ex)] : [...facts, ...jsonLines(m.payload)];
     if (m.truncated) out.push(`… truncated at --max-body (${m.size} bytes on the wire)`);
     if (ex) {
       out.push('', `── HTTP exchange ${ex.id}`);
