@@ -136,4 +136,20 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
     expect(runs[1].grouping).toMatchObject({ startedByDiscover: true, guessed: expect.any(Number), uncertain: expect.stringContaining('2 runs of claude-code/2.1.330') });
     expect(run('sessions').stdout).toMatch(new RegExp(`${runs[1].id}.*placed by guess`));
   });
+
+  it('a 2026 session exported and imported keeps its names, revision and grouping, and checks the same', () => {
+    const file = path.join(tmp.dir, 'echo-2026.jsonl');
+    expect(run('export', mcpOf['echo-2026'], '-o', file).status).toBe(0);
+    const other = tempDb();
+    try {
+      const r = (...a: string[]) => spawnSync(process.execPath, [cli, ...a, '--db', other.db], { encoding: 'utf8', timeout: 20_000 });
+      const imported = JSON.parse(r('import', file, '--json').stdout);
+      const row = (JSON.parse(r('sessions', '--json').stdout) as Array<Record<string, unknown>>).find((s) => s.id === imported.id)!;
+      expect(row).toMatchObject({ clientName: 'claude-code', serverName: 'v2srv', protocolVersion: '2026-07-28', grouping: { rule: 'stateless', startedByDiscover: true } });
+      expect(r('check', imported.id).stdout).toContain('no findings');
+      expect(r('diff', file, imported.id).status).toBe(0);
+    } finally {
+      other.cleanup();
+    }
+  });
 });
