@@ -108,7 +108,8 @@ export function registerShow(program: Command): void {
           process.stdout.write(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
           return 0;
         }
-        for (const m of messages()) {
+        for (const m of all) {
+          if (keep && !keep.has(m.seq)) continue;
           const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;
           const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
