@@ -38,6 +38,17 @@ beforeAll(async () => {
     await p.close();
     await l.close();
   }
+  // The echo call with its Mcp-Name header dropped (as a gateway that strips unknown headers would), to a server
+  // that answers it all the same: the revision still requires it.
+  {
+    const l = await listen(http.createServer(replayHandler2026(readRun('echo-2026', 'model'), readRun('echo-2026', 'mcp'))));
+    const p = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: tmp.db, label: 'no-mcp-name', onWarning: () => {} });
+    const call = readRun('echo-2026', 'mcp').find((e) => e.requestHeaders['mcp-method'] === 'tools/call')!;
+    const { ['mcp-name']: _dropped, ...headers } = call.requestHeaders;
+    expect((await sendRecorded(p.url, { ...call, requestHeaders: headers })).status).toBe(200);
+    await p.close();
+    await l.close();
+  }
   const list = JSON.parse(run('sessions', '--json').stdout) as Array<{ id: string; label: string; transport: string }>;
   for (const r of RUNS_2026) mcpOf[r] = list.find((s) => s.label === r && s.transport === 'streamable-http')!.id;
 }, 120_000);
@@ -151,5 +162,13 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
     } finally {
       other.cleanup();
     }
+  });
+
+  it('check: a call that lacked Mcp-Name, accepted by its server, is a warning that names the header and the body\'s tool', () => {
+    const id = sessionsJson().find((s) => s.label === 'no-mcp-name')!.id as string;
+    const f = checkJson(id).findings;
+    expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['mcp-headers', 'warning']]);
+    expect(f[0].title).toBe('tools/call echo had no Mcp-Name header (the body says echo); the server accepted it');
+    expect(run('check', id).status).toBe(0);
   });
 });
