@@ -49,6 +49,20 @@ beforeAll(async () => {
     await p.close();
     await l.close();
   }
+  // Two Claude Code processes started together against one server, each with its own connections (echo-2026 and
+  // progress-2026 played at once; their requests are byte-identical but for the calls).
+  {
+    const mcp = [...readRun('echo-2026', 'mcp'), ...readRun('progress-2026', 'mcp')];
+    const l = await listen(http.createServer(replayHandler2026([], mcp)));
+    const p = await startProxy({ target: `http://127.0.0.1:${l.port}`, port: 0, db: tmp.db, label: 'two-at-once', onWarning: () => {} });
+    const agents = [new http.Agent({ keepAlive: true }), new http.Agent({ keepAlive: true })];
+    const mcpOnly = (f: typeof fetch): typeof fetch => (async (url: string | URL | Request, init?: RequestInit) =>
+      String(url).includes('/v1/messages') ? new Response('{}') : f(url as string, init)) as typeof fetch;
+    await Promise.all([playRun2026(p.url, 'echo-2026', mcpOnly(poolFetch(agents[0]) as typeof fetch)), playRun2026(p.url, 'progress-2026', mcpOnly(poolFetch(agents[1]) as typeof fetch))]);
+    for (const a of agents) a.destroy();
+    await p.close();
+    await l.close();
+  }
   const list = JSON.parse(run('sessions', '--json').stdout) as Array<{ id: string; label: string; transport: string }>;
   for (const r of RUNS_2026) mcpOf[r] = list.find((s) => s.label === r && s.transport === 'streamable-http')!.id;
 }, 120_000);
@@ -170,5 +184,19 @@ describe('2026-07-28 runs of Claude Code through the proxy', () => {
     expect(f.map((x) => [x.ruleId, x.severity])).toEqual([['mcp-headers', 'warning']]);
     expect(f[0].title).toBe('tools/call echo had no Mcp-Name header (the body says echo); the server accepted it');
     expect(run('check', id).status).toBe(0);
+  });
+
+  it('two Claude Code processes started together: two sessions, one discover each, every message kept; a placement that was a guess is said', () => {
+    const runs = sessionsJson().filter((s) => s.label === 'two-at-once' && s.transport === 'streamable-http');
+    expect(runs).toHaveLength(2);
+    const shows = runs.map((s) => JSON.parse(run('show', s.id as string, '--json').stdout));
+    for (const sh of shows) expect(sh.messages.filter((m: { kind: string; method: string }) => m.kind === 'request' && m.method === 'server/discover')).toHaveLength(1);
+    const calls = shows.flatMap((sh) => sh.messages.filter((m: { kind: string; method: string }) => m.kind === 'request' && m.method === 'tools/call').map((m: any) => m.payload.params.name));
+    expect(calls.sort()).toEqual(['echo', 'slow']);
+    expect(shows.reduce((n, sh) => n + sh.messages.length, 0)).toBe(12 + 15);
+    for (const s of runs) {
+      const g = s.grouping as { guessed: number; uncertain: string | null };
+      expect(g.guessed > 0).toBe(g.uncertain != null);
+    }
   });
 });
