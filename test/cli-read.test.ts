@@ -47,7 +47,7 @@ describe('mcptap sessions', () => {
     expect(r.status).toBe(0);
     const rows = JSON.parse(r.stdout);
     expect(rows).toHaveLength(1);
-    expect(Object.keys(rows[0]).sort()).toEqual(['clientName', 'endedAt', 'errorCount', 'gateway', 'id', 'label', 'lengthMs', 'live', 'mcpSessionId', 'messageCount', 'protocolVersion', 'serverName', 'startedAt', 'target', 'transport', 'via'].sort());
+    expect(Object.keys(rows[0]).sort()).toEqual(['clientName', 'endedAt', 'errorCount', 'gateway', 'grouping', 'id', 'label', 'lengthMs', 'live', 'mcpSessionId', 'messageCount', 'protocolVersion', 'serverName', 'startedAt', 'target', 'transport', 'via'].sort());
     // Straight to the server: no gateway.
     expect(rows[0]).toMatchObject({ label: 'prefixed', transport: 'streamable-http', target: peer.url + '/gateway', clientName: 'reader', serverName: 'mcp-servers/everything', via: null, gateway: null });
     expect(rows[0].messageCount).toBeGreaterThanOrEqual(7);

@@ -265,6 +265,9 @@ function diffHandshake(a: Session, b: Session, ignore: string[][]): HandshakeDif
   add('protocol version', a.protocolVersion, b.protocolVersion);
   add('server name', a.serverInfo?.name, b.serverInfo?.name);
   add('server version', a.serverInfo?.version, b.serverInfo?.version);
+  // A stateless session (2026-07-28) that never asked server/discover does not know them: unknown is no difference.
+  const unknown = (s: Session) => s.serverCapabilities == null && s.grouping != null;
+  if (unknown(a) || unknown(b)) return out;
   for (const p of diffJson(normalize(a.serverCapabilities ?? {}, { ignore }), normalize(b.serverCapabilities ?? {}, { ignore }), '$.capabilities')) {
     out.push({ field: `server ${p.path.slice(2)}`, a: p.a ?? null, b: p.b ?? null });
   }

@@ -3,7 +3,8 @@
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UUID_INSIDE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-const VOLATILE_KEYS = new Set(['_meta', 'progressToken', 'sessionId', 'requestId', 'timestamp', 'createdAt', 'updatedAt', 'lastModified', 'nextCursor']);
+// requestState: the opaque state a 2026-07-28 server mints for a multi round-trip retry, new on every run.
+const VOLATILE_KEYS = new Set(['_meta', 'progressToken', 'sessionId', 'requestId', 'timestamp', 'createdAt', 'updatedAt', 'lastModified', 'nextCursor', 'requestState']);
 
 export interface NormalizeOptions {
   /** JSON paths to ignore, e.g. `result.serverInfo.version` or `$.params.arguments.limit`; `*` matches any key or index. */

@@ -1,3 +1,4 @@
+import { LISTEN } from '../wire/mcp-2026.js';
 import type { Exchange, RpcMessage, Session } from '../model/model.js';
 import type { StreamFacts } from '../capture/streams.js';
 import { header, mediaType } from '../model/headers.js';
@@ -78,6 +79,8 @@ export function requestFacts(session: Session, messages: RpcMessage[], exchanges
       gaveUpAt = closedAt;
       gaveUpHow = 'closed-stream';
     }
+    // A subscription (2026-07-28) ends when its client closes or cancels it: that is its normal end, not giving up.
+    if (m.method === LISTEN && m.direction === 'client->server') gaveUpAt = gaveUpHow = null;
     const late = !!answer && gaveUpAt != null && answer.ts > gaveUpAt;
     const unseen = late && closedAt != null && answer!.ts > closedAt;
     const token = parsed(m)?.params?._meta?.progressToken;

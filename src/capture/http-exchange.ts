@@ -1,3 +1,4 @@
+import { clientNameOf } from '../wire/mcp-2026.js';
 import type { CaptureHub } from './hub.js';
 import type { Channel, Exchange, Failure, HeaderList, Session } from '../model/model.js';
 import type { Redactor } from './redact.js';
@@ -310,6 +311,7 @@ export class HttpExchangeCapture {
       // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.
       isLegacyStream: isStream && !requestSessionId && !header(this.rawRequestHeaders, 'mcp-protocol-version'),
       clientKey: this.clientKey,
+      clientName: clientNameOf(this.requestMessages.map((m) => m.value)),
       connection: ex.clientAddress,
       target: this.route,
       routeName: this.routeName,

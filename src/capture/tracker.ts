@@ -5,6 +5,7 @@ import { newSessionId } from '../model/ids.js';
 import { header } from '../model/headers.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { isOAuthDiscoveryPath } from '../wire/oauth-paths.js';
+import { clientIdentity, DISCOVER, serverIdentity } from '../wire/mcp-2026.js';
 import { LITELLM_OUTCOMES_META, LITELLM_SEPARATOR, LITELLM_SERVER_NAME, listedPrefixes, recogniseGateway, selectedServers, type ServerSelection } from './gateway.js';
 
 export interface TrackerOptions {
@@ -29,6 +30,13 @@ interface SessionState {
   selection: ServerSelection | null;
   /** While it holds nothing but probes: which kind (a client retrying one joins it; its initialize takes it over). */
   probe: ProbeKind | null;
+  /** An initialize answer named the revision: nothing the client says later changes it. */
+  versionAnswered: boolean;
+  /** Its server/discover got a result (not an error): the client has what it asked for and will not retry it or fall back. */
+  probeAnswered: boolean;
+  /** Who sent its first exchange (address and User-Agent), and the clientInfo its requests named (2026-07-28). */
+  clientKey: string | null;
+  clientName: string | null;
 }
 
 /**
@@ -72,12 +80,17 @@ export interface SessionHint {
   target?: string | null;
   /** The name of that route (the Claude Code server `mcptap claude install` routed): the session's label. */
   routeName?: string | null;
+  /** The clientInfo (name/version) in the request's `_meta` (2026-07-28), or null. */
+  clientName?: string | null;
 }
 
 /** Connections remembered for the session they carried (the newest; each is a few dozen bytes). */
 const MAX_CONNECTIONS = 4096;
 
 const pathOf = (url: string) => url.split('?')[0];
+
+const refusedProbeWithId = (h: SessionHint) => !!h.hasProbe && !h.hasInitialize && !h.requestSessionId && !h.legacySessionId &&
+  !!h.responseSessionId && (h.exchange.status ?? 0) >= 400;
 
 /** Whether an exchange is a probe, and which (see ProbeKind). */
 function probeOf(h: SessionHint): ProbeKind | null {
@@ -126,7 +139,7 @@ export class SessionTracker {
       exchangeCount: 0,
       gateway: null,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null, versionAnswered: false, probeAnswered: false, clientKey: null, clientName: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -137,16 +150,26 @@ export class SessionTracker {
   }
 
   /** Decides the session of an HTTP exchange once its request body and response head are known. */
-  assign(h: SessionHint): Session {
+  assign(hint: SessionHint): Session {
+    // A server/discover refused with a session id (the Python SDK 1.x hands one to any request it refuses):
+    // the id names no session, and the client's fallback initialize belongs with the probe.
+    const h = refusedProbeWithId(hint) ? { ...hint, responseSessionId: null } : hint;
     const probe = probeOf(h);
+    this.guess = null;
     const st = this.pick(h, probe);
-    st.probe = probe && (st.probe === probe || st.session.exchangeCount === 0) ? probe : null;
+    const first = st.session.exchangeCount === 0;
+    st.probe = probe && (st.probe === probe || first) ? probe : null;
     const ex = h.exchange;
+    st.clientKey ??= h.clientKey;
+    st.clientName ??= h.clientName ?? null;
+    this.noteGrouping(st, h, probe, first);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     st.lastActivity = ex.startedAt;
     if (ex.status != null && ex.status >= 400) st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
+    // A 2026-07-28 request names its revision in a header too (the body's _meta says the same, or the server refuses it).
+    if (!st.session.protocolVersion && !h.hasInitialize && h.isMcp) st.session.protocolVersion = header(ex.requestHeaders, 'mcp-protocol-version') ?? null;
     if (st.session.transport !== 'http') {
       this.byClient.set(h.clientKey, st);
       if (h.connection) {
@@ -206,7 +229,7 @@ export class SessionTracker {
       // a handshake, belongs to this session: users need to see why a fallback happened. A stream GET
       // does not: it was another attempt (the other transport, an earlier process).
       const prev = this.byClient.get(h.clientKey);
-      if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && prev.probe !== 'stream' && ex.startedAt - prev.lastActivity < PROBE_WINDOW_MS) {
+      if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && prev.probe !== 'stream' && !prev.probeAnswered && ex.startedAt - prev.lastActivity < PROBE_WINDOW_MS) {
         prev.initializeSeen = true;
         return prev;
       }
@@ -218,6 +241,13 @@ export class SessionTracker {
       // A client's OAuth discovery after the 401 that sent it there: part of why its session failed.
       const prev = this.byClient.get(h.clientKey);
       if (prev && !prev.session.endedAt && ex.startedAt - prev.lastActivity < 60_000) return prev;
+    }
+    if (probe === 'discover' && !h.isLegacyStream) {
+      // Stateless grouping (2026-07-28), rule 1: a server/discover starts a client's run, unless it is the same
+      // probe retried after a refusal (see pickStateless).
+      const again = this.retriedProbe(h, target);
+      if (again) return again;
+      return this.create('streamable-http', ex.startedAt, target, routeName);
     }
     if (probe) {
       // A probe starts an attempt: it belongs to the initialize that follows, never to a session that
@@ -239,13 +269,74 @@ export class SessionTracker {
       if (!st || st.session.endedAt) this.httpSessions.set(key, (st = this.create('http', ex.startedAt, target, routeName)));
       return st;
     }
-    // JSON-RPC without any session identity: a stateless server, or a client that lost its session id.
-    // The session this connection carried before is the client's own; else the client's latest.
+    // JSON-RPC without any session identity: a stateless server (2026-07-28), or a client that lost its session id.
+    return this.pickStateless(h, target);
+  }
+
+  // ---- Stateless grouping (2026-07-28) ----
+  //
+  // Revision 2026-07-28 has no handshake and no session id: which requests belong together is no longer said by
+  // the protocol. mcptap groups a client's stateless requests into one session (a run of one client process) by:
+  //  1. The server/discover that starts a client's run opens a new session. Only the same probe retried after a
+  //     refusal (no result yet, the same client, within PROBE_WINDOW_MS) joins the attempt before it; a discover
+  //     that got its result is never retried, so the next one is another run (`claude mcp list`, then `claude -p`).
+  //  2. A request on a connection a session already used is that session's: a client's TCP connections are its
+  //     own (two Claude Code processes started together each have their own pool).
+  //  3. On a connection new to mcptap: the live session of the same client (address + User-Agent) whose
+  //     requests named the same clientInfo (`_meta`). With one, it is that one. With several (two processes of
+  //     one client at once) nothing on the wire tells them apart: the most recently active is taken, and the
+  //     session says so (`grouping.uncertain`, shown by `sessions` and `show`), rather than guessing silently.
+  //  4. Otherwise (the proxy started mid-run, or a client with no earlier request): a new session.
+  // An initialize (a 2026 client falling back to an older server) or a session id makes it an ordinary session.
+
+  /** Set by pickStateless when it had to choose among several runs (rule 3): why, in words. */
+  private guess: string | null = null;
+
+  /** The attempt a server/discover retries (rule 1): the client's probe-only session, refused so far, within the window. */
+  private retriedProbe(h: SessionHint, target: string | null): SessionState | null {
     const mine = h.connection ? this.byConnection.get(h.connection) : undefined;
-    if (mine && !mine.session.endedAt && mine.session.transport === 'streamable-http' && (!target || mine.session.target === target)) return mine;
     const prev = this.byClient.get(h.clientKey);
-    if (prev && !prev.session.endedAt && prev.session.transport === 'streamable-http') return prev;
-    return this.create('streamable-http', ex.startedAt, target, routeName);
+    for (const st of [mine, prev]) {
+      if (!st || st.session.endedAt || (target && st.session.target !== target)) continue;
+      if (st.probe === 'discover' && !st.probeAnswered && h.exchange.startedAt - st.lastActivity < PROBE_WINDOW_MS) return st;
+    }
+    return null;
+  }
+
+  private pickStateless(h: SessionHint, target: string | null): SessionState {
+    const ex = h.exchange;
+    const live = (st: SessionState) => !st.session.endedAt && st.session.transport === 'streamable-http' && (!target || st.session.target === target) &&
+      !(h.clientName && st.clientName && h.clientName !== st.clientName);
+    // Rule 2: the session this connection carried before is the client's own.
+    const mine = h.connection ? this.byConnection.get(h.connection) : undefined;
+    if (mine && live(mine)) return mine;
+    // Rule 3: the client's live runs.
+    const runs = [...this.states.values()].filter((st) => st.clientKey === h.clientKey && live(st));
+    const stateless = runs.filter((st) => !st.session.mcpSessionId && !st.initializeSeen);
+    const pool = stateless.length ? stateless : runs;
+    if (pool.length === 0) return this.create('streamable-http', ex.startedAt, target, h.routeName ?? null);
+    const latest = pool.reduce((a, b) => (b.lastActivity >= a.lastActivity ? b : a));
+    if (pool.length > 1) {
+      this.guess = `${pool.length} runs of ${h.clientName ?? 'this client'} from ${h.clientKey} were live at once; a request on a connection new to mcptap could be either's (placed with the most recently active)`;
+    }
+    return latest;
+  }
+
+  /** Keeps a stateless session's grouping facts (rule above); a handshake or a session id makes it an ordinary one. */
+  private noteGrouping(st: SessionState, h: SessionHint, probe: ProbeKind | null, first: boolean): void {
+    const s = st.session;
+    if (st.initializeSeen || s.mcpSessionId || h.hasInitialize || s.transport !== 'streamable-http' || !h.isMcp) {
+      if (s.grouping && (st.initializeSeen || s.mcpSessionId)) s.grouping = null;
+      return;
+    }
+    if (!s.grouping) {
+      if (h.requestSessionId || h.responseSessionId) return;
+      s.grouping = { rule: 'stateless', startedByDiscover: first && probe === 'discover', guessed: 0, uncertain: null };
+    }
+    if (this.guess) {
+      s.grouping.guessed++;
+      s.grouping.uncertain = this.guess;
+    }
   }
 
   private bindMcpId(st: SessionState, id: string): void {
@@ -381,8 +472,11 @@ export class SessionTracker {
         const p = v?.params ?? {};
         st.session.clientInfo = p.clientInfo ?? null;
         st.session.clientCapabilities = p.capabilities ?? null;
-        st.session.protocolVersion ??= typeof p.protocolVersion === 'string' ? p.protocolVersion : null;
+        // What the client asks for, until the server's answer decides; it overrides the revision a 2026 client's
+        // probe named (its header, its _meta) before it fell back to initialize.
+        if (!st.versionAnswered && typeof p.protocolVersion === 'string') st.session.protocolVersion = p.protocolVersion;
       }
+      if (m.direction === 'client->server') liftClientIdentity(st.session, v?.params);
       return;
     }
     if (m.kind === 'response' || m.kind === 'error') {
@@ -404,8 +498,13 @@ export class SessionTracker {
       req.latencyMs = m.latencyMs = Math.max(0, m.ts - req.ts);
       this.hub.emit('message', req, false);
       const r = v?.result;
-      if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === 'server/discover')) {
-        if (typeof r.protocolVersion === 'string') st.session.protocolVersion = r.protocolVersion;
+      if (m.kind === 'response' && r && m.direction === 'server->client') liftServerIdentity(st.session, r);
+      if (m.kind === 'response' && req.method === DISCOVER) st.probeAnswered = true;
+      if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === DISCOVER)) {
+        if (typeof r.protocolVersion === 'string') {
+          st.session.protocolVersion = r.protocolVersion;
+          st.versionAnswered = true;
+        }
         if (r.serverInfo) st.session.serverInfo = r.serverInfo;
         if (r.capabilities) st.session.serverCapabilities = r.capabilities;
         if (recogniseGateway(r.serverInfo)) this.noteGateway(st, `serverInfo ${LITELLM_SERVER_NAME}`);
@@ -419,4 +518,22 @@ export class SessionTracker {
       }
     }
   }
+}
+
+// ---- Identity without a handshake (2026-07-28) ----
+// A stateless client says who it is and which revision it speaks on every request (`params._meta`), the
+// server on every result (`result._meta`). The first that says so names the session, as an initialize would;
+// an initialize's own answer (a 2026 client falling back to an older server) still decides the revision.
+
+function liftClientIdentity(s: Session, params: unknown): void {
+  const id = clientIdentity(params);
+  if (!id) return;
+  if (id.clientInfo) s.clientInfo ??= id.clientInfo as Session['clientInfo'];
+  if (id.clientCapabilities) s.clientCapabilities ??= id.clientCapabilities;
+  if (id.protocolVersion) s.protocolVersion ??= id.protocolVersion;
+}
+
+function liftServerIdentity(s: Session, result: unknown): void {
+  const info = serverIdentity(result);
+  if (info) s.serverInfo ??= info as Session['serverInfo'];
 }

@@ -2,6 +2,7 @@ import { isLive, sessionLength, type SessionSpan } from '../store/liveness.js';
 import { decodeErrorText } from '../model/facts.js';
 import type { RpcMessage, Session } from '../model/model.js';
 import { describeGateway } from '../capture/gateway.js';
+import { foldIdentity, LISTEN, META, serverIdentity } from '../wire/mcp-2026.js';
 
 export function arrow(m: Pick<RpcMessage, 'direction'>): string {
   return m.direction === 'client->server' ? '→' : '←';
@@ -50,7 +51,13 @@ export function summary(m: RpcMessage): string {
   }
   if (m.kind === 'error') return `error ${v?.error?.code ?? ''} ${v?.error?.message ?? ''}`.trim();
   if (m.kind === 'response') {
-    const r = v?.result ?? {};
+    // The identity a 2026-07-28 server puts on every result is the session's (shown once, in its header).
+    const r = foldIdentity(v?.result ?? {});
+    if (r.resultType === 'input_required') return `input required: ${inputRequestsText(r.inputRequests)}`;
+    if (Array.isArray(r.supportedVersions)) {
+      const info = serverIdentity(v?.result);
+      return `${info ? `${info.name} ${info.version ?? ''} `.replace(/ +$/, ' ') : ''}supports ${r.supportedVersions.join(', ')}`;
+    }
     if (Array.isArray(r.tools)) return `${r.tools.length} tools: ${r.tools.slice(0, 4).map((t: any) => t.name).join(', ')}${r.tools.length > 4 ? ', …' : ''}`;
     if (Array.isArray(r.resources)) return `${r.resources.length} resources`;
     if (Array.isArray(r.prompts)) return `${r.prompts.length} prompts`;
@@ -63,13 +70,26 @@ export function summary(m: RpcMessage): string {
     if (Array.isArray(r.messages)) return `${r.messages.length} messages`;
     return Object.keys(r).length ? `{${Object.keys(r).join(', ')}}` : 'ok';
   }
-  const p = v?.params ?? {};
+  // The client's identity a 2026-07-28 request repeats in _meta is the session's: what is left is what it asks.
+  const p = foldIdentity(v?.params ?? {});
+  if (Array.isArray(p.inputResponses) || (p.inputResponses && typeof p.inputResponses === 'object')) {
+    const rest = m.method === 'tools/call' ? `${p.name}(${JSON.stringify(p.arguments ?? {})})` : m.subject ?? '';
+    return `${rest} with input responses ${JSON.stringify(p.inputResponses)}`.trim();
+  }
+  if (m.method === LISTEN) return `listen for ${Object.keys(p.notifications ?? {}).filter((k) => p.notifications[k]).join(', ') || 'nothing'}`;
+  if (m.method === 'notifications/subscriptions/acknowledged') return `subscribed (${JSON.stringify(p._meta?.[META.subscriptionId] ?? null)}): ${Object.keys(p.notifications ?? {}).filter((k) => p.notifications[k]).join(', ') || 'nothing'}`;
   if (m.method === 'initialize') return `${p.clientInfo?.name ?? '?'} ${p.clientInfo?.version ?? ''} protocol ${p.protocolVersion ?? '?'}`.trim();
   if (m.method === 'tools/call') return `${p.name}(${JSON.stringify(p.arguments ?? {})})`;
   if (m.method === 'notifications/progress') return `progress ${p.progress}${p.total != null ? '/' + p.total : ''} ${p.message ?? ''}`.trim();
   if (m.method === 'notifications/message') return `[${p.level}] ${typeof p.data === 'string' ? p.data : JSON.stringify(p.data)}`;
   if (m.subject) return m.subject;
   return Object.keys(p).length ? JSON.stringify(p) : '';
+}
+
+/** What a multi-round-trip result asks the client for (2026-07-28 `inputRequests`): method and message of each. */
+function inputRequestsText(reqs: unknown): string {
+  const list = Array.isArray(reqs) ? reqs : reqs && typeof reqs === 'object' ? Object.values(reqs) : [];
+  return list.map((r: any) => `${r?.method ?? '?'}${typeof r?.params?.message === 'string' ? ` "${r.params.message}"` : ''}`).join(', ') || '(none)';
 }
 
 /**
@@ -95,6 +115,8 @@ export function sessionRowJson(s: Session, span?: SessionSpan) {
     // "via litellm → db_main": the gateway the session went through and the upstream servers it reached.
     via: describeGateway(s.gateway),
     gateway: s.gateway ?? null,
+    // Stateless (2026-07-28): how its requests were grouped without a session id, and whether that was a guess.
+    grouping: s.grouping ?? null,
     protocolVersion: s.protocolVersion,
     mcpSessionId: s.mcpSessionId,
     startedAt: new Date(s.startedAt).toISOString(),

@@ -49,7 +49,8 @@ export function registerSessions(program: Command): void {
           const via = describeGateway(s.gateway);
           const peers = c ? `${c.model ?? '?'} ${c.toolUses} uses, ${c.linked} linked` : via ? `${s.clientInfo?.name ?? '?'} ${via}` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
           const span = spans.get(s.id);
-          const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}`;
+          // A stateless session (2026-07-28) whose requests mcptap had to place by guess says so (show tells why).
+          const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}${s.grouping?.uncertain ? `, ${s.grouping.guessed} placed by guess` : ''}`;
           lines.push(`${pad(s.id, 12)}  ${shortLabel(s.label, 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(c ? API_SHORT[c.api ?? ''] ?? '' : s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
         }
         process.stdout.write(lines.join('\n') + '\n');

@@ -13,6 +13,9 @@ import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/ga
 import { requestFacts } from '../analysis/requests.js';
 import { sessionStreams } from '../analysis/streams.js';
 import { requestsJson, streamLines, streamsJson } from './streams-format.js';
+import { revisionOf } from '../analysis/revision.js';
+import { roundTrips } from '../analysis/round-trips.js';
+import { groupingText, peerText } from './revision-format.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -59,7 +62,9 @@ export function registerShow(program: Command): void {
           return { streams: streamsJson(streams), requests: requestsJson(requests), lines: () => streamLines(streams, requests, new Map(all.map((m) => [m.seq, m])), Date.now()) };
         };
         if (opts.json) {
-          const out: Record<string, unknown> = { session: sessionRowJson(s, store.spans().get(s.id)), messages: messages().map((m) => {
+          const all = [...store.iterateMessages(s.id)];
+          const trips = roundTrips(all);
+          const out: Record<string, unknown> = { session: { ...sessionRowJson(s, store.spans().get(s.id)), revision: revisionOf(s, all) }, messages: messages().map((m) => {
             let payload: unknown = m.payload;
             if (m.kind !== 'non-json' && !m.truncated) {
               try { payload = JSON.parse(m.payload); } catch { /* stored raw */ }
@@ -69,6 +74,7 @@ export function registerShow(program: Command): void {
               method: m.method, subject: m.subject, channel: m.channel, exchangeId: m.exchangeId, correlatedSeq: m.correlatedSeq,
               latencyMs: m.latencyMs == null ? null : Math.round(m.latencyMs * 1000) / 1000,
               ...(m.sseEventId != null ? { sseEventId: m.sseEventId } : {}),
+              ...(trips.has(m.seq) ? { roundTrip: trips.get(m.seq) } : {}),
               payload, ...(upstreamOf(m) ? { upstreamServer: upstreamOf(m) } : {}), ...(m.truncated ? { truncated: true } : {}), ...(m.decodeError ? { decodeError: m.decodeError } : {}),
             };
           }) };
@@ -82,7 +88,16 @@ export function registerShow(program: Command): void {
         }
         // A terminal's width; piped into a file or another program, summaries are not cut at all.
         const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${targetText(s)}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors  started ${isoTime(s.startedAt)}\n`);
+        const all = [...store.iterateMessages(s.id)];
+        const rev = revisionOf(s, all);
+        // Which revision was spoken and who chose it: a handshake's in a word on the header line.
+        const chosen = rev.how === 'initialize' ? ` (${rev.chosenBy})` : '';
+        process.stdout.write(`session ${s.id}  ${s.transport}  ${targetText(s)}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}${chosen}  ${s.messageCount} messages, ${s.errorCount} errors  started ${isoTime(s.startedAt)}\n`);
+        // A stateless session (2026-07-28) repeats its identity on every message: said once here, folded out of the lines below.
+        if (rev.how === 'per-request') process.stdout.write(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}; ${peerText(s)}\n`);
+        const grouping = groupingText(s);
+        if (grouping) process.stdout.write(`  ${grouping}\n`);
+        const trips = roundTrips(all);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
@@ -97,12 +112,15 @@ export function registerShow(program: Command): void {
           process.stdout.write(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
           return 0;
         }
-        for (const m of messages()) {
+        for (const m of all) {
+          if (keep && !keep.has(m.seq)) continue;
           const http = m.exchangeId ? httpStatus.get(m.exchangeId) : null;
           const status = m.isError ? (m.errorCode != null ? `err ${m.errorCode}` : 'isError') : http != null && http >= 400 ? `HTTP ${http}` : '';
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
           const upstream = upstreamOf(m);
-          const text = (upstream ? `→ ${upstream}: ` : '') + summary(m);
+          const trip = trips.get(m.seq);
+          const round = !trip ? '' : trip.rounds != null ? `  [round ${trip.round} of #${trip.first}: ${trip.rounds} round trips, ${duration(trip.totalMs ?? null)} in all]` : `  [round ${trip.round} of #${trip.first}]`;
+          const text = (upstream ? `→ ${upstream}: ` : '') + summary(m) + round;
           process.stdout.write(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
         }
         return 0;

@@ -68,6 +68,22 @@ export interface Session {
   exchangeCount: number;
   /** The MCP gateway the session went through (LiteLLM), recognised from what it answered; null when direct. */
   gateway?: GatewayInfo | null;
+  /** A session without a session id (2026-07-28): how its requests were put together, and where that was a guess. */
+  grouping?: SessionGrouping | null;
+}
+
+/**
+ * How the tracker grouped a stateless session's requests (see the rule in src/capture/tracker.ts): the
+ * `server/discover` that started it, then the client's connections; `guessed` counts the requests it had to
+ * place among several runs of the same client that were live at once (two processes started together).
+ */
+export interface SessionGrouping {
+  rule: 'stateless';
+  /** The run began with a server/discover (false: the proxy joined a run already under way). */
+  startedByDiscover: boolean;
+  guessed: number;
+  /** Why it had to guess, in words; null when it never did. */
+  uncertain: string | null;
 }
 
 /** A gateway between the client and its MCP servers, and which of them the session reached. */

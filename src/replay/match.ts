@@ -6,13 +6,14 @@ import { parsePayload, type Recording } from './recording.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Params without what differs between runs of the same call: `_meta` (progress tokens) and UUIDs. */
+/** Params without what differs between runs of the same call: `_meta` (progress tokens, identity), UUIDs, requestState. */
 export function normalizeParams(v: unknown): unknown {
   if (typeof v === 'string') return UUID.test(v) ? '<uuid>' : v;
   if (Array.isArray(v)) return v.map(normalizeParams);
   if (!v || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v).sort()) if (k !== '_meta') out[k] = normalizeParams((v as Record<string, unknown>)[k]);
+  // requestState (2026-07-28 multi round-trip) is the server's opaque state for a retry: each run mints its own.
+  for (const k of Object.keys(v).sort()) if (k !== '_meta' && k !== 'requestState') out[k] = normalizeParams((v as Record<string, unknown>)[k]);
   return out;
 }
 
@@ -97,13 +98,16 @@ export function unsolicitedMessages(rec: Recording, calls: RecordedCall[]): Unso
 
 function attachInterim(rec: Recording, calls: RecordedCall[], bySeq: Map<number, RpcMessage>): void {
   const open = calls.filter((c) => c.response);
+  const unanswered = calls.filter((c) => !c.response);
   for (const m of rec.messages) {
     if (m.direction !== 'server->client' || (m.kind !== 'notification' && m.kind !== 'request')) continue;
     const value = parsePayload(m);
     if (!value) continue;
     const during = open.filter((c) => c.request.seq < m.seq && c.response!.message.seq > m.seq);
     let owner: RecordedCall | undefined;
-    if (m.channel === 'response-sse') owner = during.find((c) => c.response!.message.exchangeId === m.exchangeId);
+    // On a response stream: its call's; a subscription (2026-07-28 subscriptions/listen) has no response, its
+    // stream is the exchange of its request.
+    if (m.channel === 'response-sse') owner = during.find((c) => c.response!.message.exchangeId === m.exchangeId) ?? unanswered.find((c) => c.request.exchangeId === m.exchangeId && c.request.seq < m.seq);
     else if (m.method === 'notifications/progress') {
       const token = (value.params as Record<string, unknown> | undefined)?.progressToken;
       owner = during.find((c) => progressToken(c.params) === token);

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, RpcId, RpcMessage } from '../model/model.js';
 import { CallMatcher, callKey, describeCall, progressToken, recordedCalls, unsolicitedMessages, type RecordedCall, type Unsolicited } from './match.js';
 import { parsePayload, type Recording } from './recording.js';
+import { LISTEN, META } from '../wire/mcp-2026.js';
 
 export type JsonObject = Record<string, unknown>;
 /** Writes one message to the client on whatever carries it (SSE stream, JSON body, frame). */
@@ -57,6 +58,14 @@ const ANSWER_TIMEOUT_MS = 30_000;
 
 const enc = (id: unknown) => (typeof id === 'string' ? 's:' + id : 'n:' + String(id));
 const isObj = (v: unknown): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** A notification of a subscription carries its listen request's id (`_meta`): the live client's, not the recorded one's. */
+function subscribed(v: JsonObject, id: RpcId | null): JsonObject {
+  const p = v.params as JsonObject | undefined;
+  const meta = p?._meta as JsonObject | undefined;
+  if (!meta || !(META.subscriptionId in meta) || id == null) return v;
+  return { ...v, params: { ...p, _meta: { ...meta, [META.subscriptionId]: id } } };
+}
 
 /**
  * One client's MCP session with the mock: matches its messages to recorded ones and plays the
@@ -167,7 +176,7 @@ export class MockSession {
    * Sends what the server sent for the call: interim notifications and requests in order, keeping
    * their recorded spacing (divided by the speed), then the response under the client's id.
    */
-  async play(plan: Plan, emit: Emit): Promise<void> {
+  async play(plan: Plan, emit: Emit, until?: AbortSignal): Promise<void> {
     if (plan.reply) return emit(plan.reply);
     const call = plan.call!;
     const paced = call.interim.length > 0;
@@ -186,10 +195,16 @@ export class MockSession {
         emit(v);
         await sleep(ANSWER_TIMEOUT_MS, undefined, { signal: AbortSignal.any([answered.signal, this.abort.signal]) }).catch(() => {});
         if (step.answeredAt != null) cursor = Math.max(cursor, step.answeredAt);
-      } else emit(v);
+      } else emit(subscribed(v, plan.id));
       if (this.abort.signal.aborted) return;
     }
     const res = call.response;
+    if (!res && call.method === LISTEN) {
+      // A subscription (2026-07-28) has no answer while it lasts: its stream stays open until the client closes it.
+      const stop = AbortSignal.any([this.abort.signal, ...(until ? [until] : [])]);
+      if (!stop.aborted) await new Promise((r) => stop.addEventListener('abort', r, { once: true }));
+      return;
+    }
     if (paced && res) await this.wait(res.message.ts - cursor);
     if (this.abort.signal.aborted) return;
     if (res) emit({ ...res.value, id: plan.id });

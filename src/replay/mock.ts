@@ -53,6 +53,10 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     live.add(s);
     return s;
   };
+  // A recording of revision 2026-07-28 (no initialize): every request stands alone, with no session id. One
+  // mock session plays them all, as the recorded server answered each.
+  const stateless = !script.calls.some((c) => c.method === 'initialize');
+  let statelessSession: HttpSession | null = null;
   const endSession = (id: string) => {
     const s = sessions.get(id);
     if (!s) return;
@@ -86,21 +90,26 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
       if (body === undefined) return rpcHttpError(res, 400, -32700, 'Parse error: the body is not JSON');
       const list = Array.isArray(body) ? body : [body];
       let s = sid ? sessions.get(sid) : undefined;
-      if (list.some((m) => (m as JsonObject)?.method === 'initialize')) {
+      const opens = list.some((m) => (m as JsonObject)?.method === 'initialize');
+      if (opens) {
         s = { mcp: newSession(), stream: null };
         sessions.set(s.mcp.id, s);
-      } else if (!sid) return rpcHttpError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+      } else if (!sid && stateless) s = statelessSession ??= { mcp: newSession(), stream: null };
+      else if (!sid) return rpcHttpError(res, 400, -32000, 'Bad Request: No valid session ID provided');
       else if (!s) return rpcHttpError(res, 404, -32001, 'Session not found');
       const session = s;
       const plans = list.map((m) => session.mcp.receive(m)).filter((p): p is Plan => p != null);
-      const head = { 'mcp-session-id': session.mcp.id };
+      const head: Record<string, string> = session === statelessSession ? {} : { 'mcp-session-id': session.mcp.id };
+      // A subscription's stream stays open until its client closes it.
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
       if (!plans.length) return void res.writeHead(202, head).end();
       const accept = String(req.headers.accept ?? '');
       const sse = accept.includes('text/event-stream') && (!accept.includes('application/json') || plans.some((p) => p.channel !== 'response-body'));
       if (sse) {
         res.writeHead(200, { ...SSE_HEAD, ...head });
         res.flushHeaders();
-        await Promise.all(plans.map((p) => session.mcp.play(p, (m) => writeEvent(res, m))));
+        await Promise.all(plans.map((p) => session.mcp.play(p, (m) => writeEvent(res, m), gone.signal)));
         return void res.end();
       }
       const replies: JsonObject[] = [];

@@ -109,6 +109,12 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
     background.push(sent.done);
   };
 
+  // A multi round-trip retry (2026-07-28) carries the requestState the server minted for it: this run's, not the recording's.
+  let liveState: string | null = null;
+  const withLiveState = (text: string): string => {
+    const recorded = liveState ? /"requestState"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(text) : null;
+    return recorded ? text.replace(recorded[1], JSON.stringify(liveState)) : text;
+  };
   const agent = new http.Agent({ keepAlive: true });
   const base: WireBase = {
     host: '127.0.0.1',
@@ -132,7 +138,8 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
           } else if (typeof v.method === 'string') live.count(v.method);
           else if ('id' in v) {
             live.answer(v.id);
-            const result = v.result as { protocolVersion?: unknown } | undefined;
+            const result = v.result as { protocolVersion?: unknown; requestState?: unknown } | undefined;
+            if (typeof result?.requestState === 'string') liveState = result.requestState;
             if (wire instanceof StreamableWire && typeof result?.protocolVersion === 'string') wire.noteProtocolVersion(result.protocolVersion);
           }
         }
@@ -169,7 +176,7 @@ export async function replaySession(opts: ReplayOptions): Promise<ReplayResult> 
       return answer(req, step.exchange);
     }
     for (const r of step.requests) live.sent(r.id);
-    const res = await w.send(names.rewrite(step.text), step.exchange && step.exchange.kind === 'http' ? sendTarget(step.exchange) : null);
+    const res = await w.send(withLiveState(names.rewrite(step.text)), step.exchange && step.exchange.kind === 'http' ? sendTarget(step.exchange) : null);
     reached = true;
     if (opts.stopOnRefusedHandshake && res.status != null && res.status >= 400 && step.requests.some((r) => r.method === 'initialize')) {
       fatal ??= new UsageError(refusedHandshake(res.status, opts.target, step.exchange?.requestHeaders ?? [], opts.headers ?? []));

@@ -39,7 +39,10 @@ export function toHar(store: CaptureStore, sessionId: string, only?: Set<string>
       version: '1.2',
       creator: { name: 'mcptap', version: mcptapVersion() },
       entries,
-      comment: `mcptap session ${session.id} (${session.transport}) to ${session.target}${session.label ? `, label ${session.label}` : ''}`,
+      // The peers and revision, as sessions and show name them (from initialize, or 2026-07-28's per-request _meta).
+      comment: `mcptap session ${session.id} (${session.transport}) to ${session.target}${session.label ? `, label ${session.label}` : ''}` +
+        (session.clientInfo || session.serverInfo ? `, ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'}` : '') +
+        (session.protocolVersion ? `, protocol ${session.protocolVersion}` : ''),
     },
   };
 }

@@ -56,8 +56,9 @@ function shortfallOf(name: string, session: Session, messages: number, turns: nu
 export function recordingLines(rec: Omit<Recording, 'version'>): string[] {
   const turns = rec.turns ?? [];
   // A direct session is written as before the gateway field existed, so old recordings round-trip byte for byte.
-  const { gateway, ...direct } = rec.session;
-  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: gateway ? rec.session : direct })];
+  // So is a session with a session id (grouping is that of stateless sessions).
+  const { gateway, grouping, ...direct } = rec.session;
+  const lines = [JSON.stringify({ type: 'mcptap-recording', version: RECORDING_VERSION, session: { ...direct, ...(gateway ? { gateway } : {}), ...(grouping ? { grouping } : {}) } })];
   for (const b of rec.blobs ?? []) lines.push(JSON.stringify({ type: 'blob', blob: b }));
   for (const t of turns) lines.push(JSON.stringify({ type: 'turn', turn: t }));
   const exchanges = [...rec.exchanges].sort((x, y) => x.startedAt - y.startedAt || x.id.localeCompare(y.id));

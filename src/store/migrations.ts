@@ -182,13 +182,17 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       CREATE INDEX streams_session ON streams(session_id);
     `);
   },
+  (db) => {
+    // How a stateless session (2026-07-28, no session id) was grouped, and whether that was a guess, as JSON.
+    db.exec(`ALTER TABLE sessions ADD COLUMN grouping TEXT`);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * The oldest schema that reads as the current one does (later migrations dropped indexes, added the
- * nullable sessions.gateway, which reads as null where it is missing, and the fact columns, whose facts
+ * nullable sessions.gateway and sessions.grouping, which read as null where missing, and the fact columns, whose facts
  * are read back from the older sentences where they are missing: see rows.ts).
  */
 export const MIN_READ_VERSION = 1;

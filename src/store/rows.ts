@@ -38,6 +38,7 @@ export const SESSION_FIELDS: Field<Session>[] = [
   ['error_count', (s) => s.errorCount],
   ['exchange_count', (s) => s.exchangeCount],
   ['gateway', (s) => json(s.gateway)],
+  ['grouping', (s) => json(s.grouping)],
 ];
 
 export function sessionToRow(s: Session): Row {
@@ -64,6 +65,8 @@ export function rowToSession(r: Row): Session {
     exchangeCount: r.exchange_count as number,
     // Databases and recordings from before the column read as direct sessions.
     gateway: parse(r.gateway),
+    // Sessions from before the column (and with a session id) read as null.
+    grouping: parse(r.grouping),
   };
 }
 

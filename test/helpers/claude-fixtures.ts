@@ -7,7 +7,9 @@ import path from 'node:path';
  */
 export const FIXTURE_DIR = process.env.MCPTAP_CLAUDE_FIXTURES ?? path.resolve('test/fixtures/claude-code-runs');
 export const RUNS = ['echo-http', 'echo-sse', 'gateway-prefixed', 'no-such-tool'] as const;
-export type Run = (typeof RUNS)[number];
+/** The runs against an MCPServer of the Python SDK 2.3.0 speaking 2026-07-28 (no handshake, no session). */
+export const RUNS_2026 = ['echo-2026', 'progress-2026', 'elicit-2026', 'tool-error-2026'] as const;
+export type Run = (typeof RUNS)[number] | (typeof RUNS_2026)[number];
 
 export interface RecordedExchange {
   started: number;
@@ -81,9 +83,60 @@ export function fullSizeBody(body: string): string {
 }
 
 /** Sends one recorded request as Claude Code did (its headers, its body at its full size), to `base`. */
-export async function sendRecorded(base: string, ex: RecordedExchange): Promise<{ status: number; body: string }> {
+export async function sendRecorded(base: string, ex: RecordedExchange, f: typeof fetch = fetch): Promise<{ status: number; body: string }> {
   const skip = new Set(['host', 'content-length', 'connection', 'accept-encoding']);
   const headers = Object.fromEntries(Object.entries(ex.requestHeaders).filter(([k]) => !skip.has(k)));
-  const r = await fetch(base + ex.url, { method: ex.method, headers, body: ex.method === 'GET' ? undefined : fullSizeBody(ex.requestBody) });
+  const r = await f(base + ex.url, { method: ex.method, headers, body: ex.method === 'GET' ? undefined : fullSizeBody(ex.requestBody) });
   return { status: r.status, body: await r.text() };
+}
+
+/** The `subscriptions/listen` exchange of a 2026 run: recorded without an answer (the client closed it at the end). */
+export const isListen = (ex: RecordedExchange) => ex.requestHeaders['mcp-method'] === 'subscriptions/listen';
+
+/**
+ * A 2026-07-28 server answering as the recorded one did, plus the `subscriptions/listen` stream the recording
+ * could not keep (it has no final response): acknowledged on an event stream that stays open until the client
+ * closes it, as the Python SDK 2.3.0 does.
+ */
+export function replayHandler2026(model: RecordedExchange[], mcp: RecordedExchange[]) {
+  const recorded = replayHandler(model, mcp);
+  return (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
+    if (req.headers['mcp-method'] !== 'subscriptions/listen') return recorded(req, res);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; params: { notifications: unknown } };
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
+      const ack = { jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: body.params.notifications, _meta: { 'io.modelcontextprotocol/subscriptionId': body.id } } };
+      res.write(`event: message\ndata: ${JSON.stringify(ack)}\n\n`);
+    });
+  };
+}
+
+/**
+ * Plays a 2026 run's client half as Claude Code sent it: the listen opened (and held) after discover, the
+ * other requests in their order, then the listen closed by the client, as at the end of the run. `f` is the
+ * client's fetch (a pool of connections of its own stands for a process of its own).
+ * Returns the HTTP statuses of the requests.
+ */
+export async function playRun2026(base: string, run: (typeof RUNS_2026)[number], f: typeof fetch = fetch): Promise<number[]> {
+  const all = clientRequests(run);
+  const listen = readRun(run, 'mcp').find(isListen)!;
+  const abort = new AbortController();
+  const statuses: number[] = [];
+  let opened: Promise<void> | null = null;
+  for (const { ex } of all) {
+    statuses.push((await sendRecorded(base, ex, f)).status);
+    if (!opened && ex.requestHeaders['mcp-method'] === 'server/discover') {
+      const skip = new Set(['host', 'content-length', 'connection', 'accept-encoding']);
+      const headers = Object.fromEntries(Object.entries(listen.requestHeaders).filter(([k]) => !skip.has(k)));
+      const r = await f(base + listen.url, { method: 'POST', headers, body: listen.requestBody, signal: abort.signal });
+      const reader = r.body!.getReader();
+      await reader.read(); // the acknowledgement arrived: the subscription is open
+      opened = reader.closed.catch(() => {});
+    }
+  }
+  abort.abort();
+  await opened;
+  return statuses;
 }

@@ -10,4 +10,6 @@ export default function setup(): void {
   // The trace and metrics backends (otel-jaeger, prometheus): missing, the suite fails here.
   jaegerProgram();
   prometheusPrograms();
+  // Revision 2026-07-28 peers (test/interop/rev2026.test.ts): the Python SDK 2.x server and client.
+  venvProgram('.venv-mcp2', 'python');
 }

@@ -8,6 +8,8 @@ import { actionFor } from '../keymap.js';
 import { color } from '../theme.js';
 import { JsonLine, jsonLines } from './json.js';
 import { wireLines } from '../../src/analysis/wire-text.js';
+import { roundTrips } from '../../src/analysis/round-trips.js';
+import { cachingText, roundTripText } from '../../src/cli/revision-format.js';
 import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
 
 interface Props {
@@ -27,12 +29,16 @@ const BODY_SHOWN = 2000;
 export function DetailView({ store, session, seq, height, width, input: inputRef, onJump, onAction }: Props) {
   const m = useMemo(() => store.message(session.id, seq), [store, session.id, seq]);
   const ex = useMemo(() => (m?.exchangeId ? store.exchange(m.exchangeId) : null), [store, m?.exchangeId]);
+  // Only a session that speaks 2026-07-28 or later can have multi-round-trip requests: others are not read for them.
+  const trips = useMemo(() => ((session.protocolVersion ?? '') >= '2026-07-28' ? roundTrips([...store.iterateMessages(session.id)]) : new Map()), [store, session.id, session.protocolVersion]);
   const [scroll, setScroll] = useState(0);
   // w shows the message as it went over the wire (SSE event, WebSocket frame, HTTP body) instead of its JSON.
   const [wire, setWire] = useState(false);
   const lines = useMemo(() => {
     if (!m) return [];
-    const out = wire ? ['── on the wire (w: back to the JSON)', ...wireLines(m, ex)] : jsonLines(m.payload);
+    // 2026-07-28: a result's caching hints, and where a multi-round-trip request stands, above the JSON.
+    const facts = wire ? [] : [cachingText(m.payload), roundTripText(trips.get(m.seq))].filter((x): x is string => x != null).map((f) => `── ${f}`);
+    const out = wire ? ['── on the wire (w: back to the JSON)', ...wireLines(m, ex)] : [...facts, ...jsonLines(m.payload)];
     if (m.truncated) out.push(`… truncated at --max-body (${m.size} bytes on the wire)`);
     if (ex) {
       out.push('', `── HTTP exchange ${ex.id}`);
@@ -48,7 +54,7 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
       }
     }
     return out;
-  }, [m, ex, wire]);
+  }, [m, ex, wire, trips]);
   const bodyHeight = Math.max(3, height - 3);
 
   useViewInput(inputRef, (input, key) => {

@@ -48,7 +48,9 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
         const via = describeGateway(s.gateway);
         const peers = s.transport === 'http' ? s.target : via ? `${s.clientInfo?.name ?? '?'} ${via}` : s.transport === 'model-api' ? `${s.clientInfo?.name ?? '?'} → model API ${s.target} (turns)` : `${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}`;
         const mark = s.id === referenceId ? 'R' : live ? '●' : ' ';
-        const line = `${mark} ${pad(s.id, 12)} ${shortLabel(s.label, labelW)} ${pad(transport(s.transport), transportW)} ${pad(peers, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
+        // A stateless session (2026-07-28) some of whose requests mcptap placed by guess (show says why).
+        const guessed = s.grouping?.uncertain ? ' (grouping?)' : '';
+        const line = `${mark} ${pad(s.id, 12)} ${shortLabel(s.label, labelW)} ${pad(transport(s.transport), transportW)} ${pad(peers + guessed, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
         return (
           <Text key={s.id} wrap="truncate-end" inverse={idx === selected} color={s.errorCount ? color('red') : live ? color('green') : undefined}>
             {pad(line, width)}

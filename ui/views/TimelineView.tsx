@@ -125,7 +125,7 @@ export function TimelineView({ store, session, version, height, width, input: in
     <Box flexDirection="column">
       <Text wrap="truncate-end">
         <Text bold>{`session ${session.id}`}</Text>
-        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${live ? ' · live' : ''} · ${session.transport} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'}${session.gateway ? ` ${describeGateway(session.gateway)}` : ''} · protocol ${session.protocolVersion ?? '?'}`}
+        {` · ${total}${seqs ? ` of ${maxSeq}` : ''} messages${follow && !play ? ' · following' : ''}${live ? ' · live' : ''} · ${session.transport}${session.grouping ? ` (stateless${session.grouping.uncertain ? `, ${session.grouping.guessed} placed by guess` : ''})` : ''} · ${session.clientInfo?.name ?? '?'} → ${session.serverInfo?.name ?? '?'}${session.gateway ? ` ${describeGateway(session.gateway)}` : ''} · protocol ${session.protocolVersion ?? '?'}`}
       </Text>
       <Text wrap="truncate-end" color={editing ? color('yellow') : undefined}>
         {`filter: ${filter}${editing ? '▏' : ''}`}

@@ -7,6 +7,7 @@ import { toolsContextCost } from './context-rules.js';
 import { toolResultCut } from './result-rules.js';
 import { toolNotOffered } from './offered-rules.js';
 import { STREAM_RULES } from './stream-rules.js';
+import { mcpHeaders, noBackChannel } from './rev2026-rules.js';
 import type { CheckInput, CheckOptions, Finding, Rule } from './types.js';
 import { fold, stamp } from './fold.js';
 import { clientTlsRefused, upstreamTls } from './tls-rules.js';
@@ -16,9 +17,9 @@ export type { Cause, CheckInput, CheckOptions, Claims, Finding, Rule, Severity }
 /** Every rule, grouped by the cause it names (the order of `--help`, SARIF and JUnit; findings are ordered by fold.ts). */
 export const RULES: Rule[] = [
   upstreamTls, upstreamFailure, gatewayUpstream,
-  transportMismatch, redirect, acceptHeader, endpointRewrite,
+  transportMismatch, redirect, acceptHeader, endpointRewrite, mcpHeaders,
   auth, oauthResource, gatewayAuth, gatewayServers, clientTlsRefused,
-  sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, rpcErrors,
+  sessionHeader, protocolVersion, ordering, invalidJsonRpc, unanswered, noBackChannel, rpcErrors,
   unknownTool, toolErrors, gatewayToolError,
   httpStatus,
   ...STREAM_RULES, ...MODEL_RULES, toolResultCut, toolNotOffered, toolsContextCost,

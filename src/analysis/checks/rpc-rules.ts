@@ -1,3 +1,4 @@
+import { LISTEN } from '../../wire/mcp-2026.js';
 import type { RpcMessage } from '../../model/model.js';
 import { decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
 import { SPECIFIC, type Finding, type Rule } from './types.js';
@@ -139,6 +140,8 @@ export const unanswered: Rule = {
       }
       if (m.kind !== 'request' || m.correlatedSeq != null || m.rpcId == null) continue;
       if (cancelled.has(key)) continue;
+      // A subscription (2026-07-28) has no answer while it lasts: its end is the stream's (subscription-dropped).
+      if (m.method === LISTEN && m.direction === 'client->server') continue;
       const waited = last - m.ts;
       if (opts.live && waited < 30_000) continue;
       const ex = v.exchangeOf(m);
@@ -241,7 +244,8 @@ export const rpcErrors: Rule = {
   check(input) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
-    const caps = (payload(v.initialize().response)?.result?.capabilities ?? null) as Record<string, unknown> | null;
+    // Declared in the initialize answer, or (2026-07-28, no handshake) in server/discover's, kept on the session.
+    const caps = (payload(v.initialize().response)?.result?.capabilities ?? input.session.serverCapabilities ?? null) as Record<string, unknown> | null;
     for (const m of input.messages) {
       if (m.kind !== 'error' || m.correlatedSeq == null) continue;
       const request = v.bySeq.get(m.correlatedSeq);
@@ -252,6 +256,10 @@ export const rpcErrors: Rule = {
       const text = `${err?.message ?? ''}`;
       // Claude Code's 2026-07-28 probe: a server that does not know it says so, and the client falls back to initialize.
       if (isProbe(request)) continue;
+      // A subscription (2026-07-28) the server closed because its client left (stdio: its input closed, the
+      // Python SDK answers "Connection closed"): that is how a subscription ends, not a failed call.
+      if (request.method === LISTEN && request.direction === 'client->server' && /connection closed/i.test(text) &&
+        !input.messages.some((x) => x.direction === 'client->server' && x.seq > m.seq)) continue;
       const code = m.errorCode;
       const by = m.direction === 'server->client' ? 'the server' : 'the client';
       const what = `${request.method}${request.subject ? ' ' + request.subject : ''}`;

@@ -14,7 +14,9 @@ export const sessionHeader: Rule = {
     if (input.session.transport !== 'streamable-http') return out;
     const issued = input.session.mcpSessionId;
     const http = v.requests();
-    const initAt = http.findIndex((e) => e.responseHeaders?.some(([k]) => k.toLowerCase() === 'mcp-session-id'));
+    // A refused server/discover probe may come back with a session id (the Python SDK 1.x gives one to any
+    // request it refuses): the session starts with the initialize after it.
+    const initAt = http.findIndex((e) => !v.carriesProbe(e) && e.responseHeaders?.some(([k]) => k.toLowerCase() === 'mcp-session-id'));
     const missing: string[] = [];
     const wrong: string[] = [];
     for (const e of http.slice(initAt < 0 ? http.length : initAt + 1)) {

@@ -1,4 +1,5 @@
-import type { Exchange } from '../../model/model.js';
+import type { Exchange, RpcMessage } from '../../model/model.js';
+import { LISTEN } from '../../wire/mcp-2026.js';
 import { ageAtGiveUp, isStreamExchange, requestFacts, type RequestFacts } from '../requests.js';
 import { sessionStreams, type StreamView } from '../streams.js';
 import { reqHeader, SessionView } from './context.js';
@@ -30,8 +31,11 @@ function dropped(input: CheckInput): StreamView[] {
   // A POST that never reached the upstream had no stream to drop: upstream-failure tells it.
   return factsOf(input).streams.filter((s) => s.end != null && s.end !== 'client-closed' && s.end !== 'proxy-stopped' &&
     s.exchange.failure?.kind !== 'upstream-unreachable' &&
-    s.inFlightAtClose.some((seq) => SessionView.of(input).bySeq.get(seq)?.direction === 'client->server'));
+    s.inFlightAtClose.some((seq) => isCall(SessionView.of(input).bySeq.get(seq))));
 }
+
+/** A client request waiting for its answer; a subscription (2026-07-28) waits for none (see subscriptionDropped). */
+const isCall = (m: RpcMessage | undefined) => m?.direction === 'client->server' && m.method !== LISTEN;
 
 /** Requests whose stream the server dropped before the client gave up: the drop is what they show. */
 function droppedSeqs(input: CheckInput): Set<number> {
@@ -150,7 +154,7 @@ export const streamDropped: Rule = {
     const bySeq = v.bySeq;
     const out: Finding[] = [];
     for (const s of dropped(input)) {
-      const waiting = s.inFlightAtClose.filter((seq) => bySeq.get(seq)?.direction === 'client->server');
+      const waiting = s.inFlightAtClose.filter((seq) => isCall(bySeq.get(seq)));
       const names = waiting.map((seq) => { const m = bySeq.get(seq)!; return `${m.method}${m.subject ? ' ' + m.subject : ''}`; }).join(', ');
       const how = s.end === 'reset' ? 'was reset' : s.end === 'idle-timeout' ? `was ended after ${secs(s.longestSilenceMs)} of silence (an idle timeout)` : 'was ended by the server';
       const label = s.kind === 'post-sse' ? 'the POST\'s event stream' : s.kind === 'post' ? 'the POST\'s connection' : s.kind === 'standalone-get' ? 'the standalone GET stream' : s.kind === 'legacy-sse' ? 'the SSE stream' : s.kind === 'websocket' ? 'the WebSocket' : 'the stdio server';
@@ -180,6 +184,39 @@ export const streamDropped: Rule = {
           `The client reconnected with Last-Event-ID ${secs(resume.startedAt - s.closedAt!)} after the drop, and the answers came on the new stream: nothing was lost, the call took longer.`,
           'Nothing was lost. If the drops are not on purpose (the server polling its clients), find what ends the streams.' + idle));
       }
+    }
+    return out;
+  },
+};
+
+/**
+ * A `subscriptions/listen` stream (2026-07-28) the server or a gateway ended while the client was still there.
+ * A subscription has no answer while it lasts; it ends normally when the client closes it, or when the server
+ * says so (a final `subscriptions/listen` result). Ended any other way, the client hears of no list change
+ * from then on (there is no resuming in this revision): it must listen again.
+ */
+export const subscriptionDropped: Rule = {
+  id: 'subscription-dropped',
+  cause: 'reachability',
+  confidence: SPECIFIC.certain,
+  description: 'A subscriptions/listen stream (2026-07-28) the server or a gateway ended without a final result while the client was still there: list-changed notifications are lost from then on.',
+  check(input) {
+    const v = SessionView.of(input);
+    const out: Finding[] = [];
+    for (const s of factsOf(input).streams) {
+      if (s.end == null || s.end === 'client-closed' || s.end === 'proxy-stopped' || s.exchange.failure?.kind === 'upstream-unreachable') continue;
+      const listen = s.inFlightAtClose.map((seq) => v.bySeq.get(seq)).find((m) => m?.method === LISTEN && m.direction === 'client->server');
+      if (!listen) continue;
+      const later = input.messages.some((m) => m.direction === 'client->server' && m.ts > s.closedAt!);
+      const by = s.end === 'idle-timeout' ? `after ${secs(s.longestSilenceMs)} of silence (an idle timeout, often a gateway's)` : s.end === 'reset' ? 'by the connection breaking mid-stream' : 'by the server side';
+      // The client was still there (it did not close the stream): what it subscribed to is lost from then on.
+      out.push(v.finding('subscription-dropped', 'error',
+        `the subscription ${JSON.stringify(listen.rpcId)} (subscriptions/listen) was ended ${by} without a final result${later ? ', while the client went on' : ''}`,
+        { messageSeqs: [listen.seq], exchangeIds: [s.exchangeId] },
+        `A subscription ends normally when the client closes its stream, or when the server answers the listen request before closing. This one just stopped: the client hears of no tools/prompts/resources list change from then on (${later ? 'it kept sending requests after the drop' : 'nothing came from the client after it'}).`,
+        `Find what ends the stream (the server's log; a gateway or load balancer timeout on long responses: send keep-alives or raise it). A server that closes on purpose should answer the listen request first; the client should listen again when the stream drops.`,
+        // The stream as a whole: a cut it suffered is this, told once.
+        { claims: v.exchangeClaims(s.exchange) }));
     }
     return out;
   },
@@ -260,4 +297,4 @@ export const suddenlySlow: Rule = {
   },
 };
 
-export const STREAM_RULES: Rule[] = [streamDropped, connectionPool, requestTimeout, lateAnswer, suddenlySlow];
+export const STREAM_RULES: Rule[] = [streamDropped, subscriptionDropped, connectionPool, requestTimeout, lateAnswer, suddenlySlow];
