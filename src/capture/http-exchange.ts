@@ -188,7 +188,8 @@ export class HttpExchangeCapture {
     ex.status = status;
     ex.firstByteAt = at;
     ex.responseHeaders = headers;
-    ex.responseBody = body;
+    // It names the upstream, whose URL can hold a key.
+    ex.responseBody = this.ctx.redactor.text(body);
     ex.responseBytes = Buffer.byteLength(body);
     this.headDone = true;
     this.statusAfterAssign(status);

@@ -338,7 +338,8 @@ export class SessionTracker {
         kind: d.kind,
         rpcId: d.rpcId,
         method: d.method,
-        subject: d.subject,
+        // A log line's subject is its head, cut from the scrubbed text (a cut secret would escape the scan).
+        subject: d.kind === 'log' ? text.slice(0, 200) : d.subject && this.opts.scrub(d.subject),
         payload: capped ? utf8Prefix(Buffer.from(text), this.opts.maxBody).toString('utf8') : text,
         truncated: capped,
         size: d.size,

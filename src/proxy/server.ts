@@ -95,6 +95,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new CaptureEngine({ target: routes.single ? target.display : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
+  // Fingerprints of one secret match across every capture into this database.
+  if (store) engine.redactor.useKey(store.fingerprintKey);
   const queue = engine.queue;
 
   const sockets = new Set<Socket>();
@@ -236,7 +238,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false, transform: null };
     // Under routes, the same client talks to several servers: its sessions are told apart per route.
     const clientKey = `${match.route.base}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
-    const routeTarget = routes.single ? null : match.route.upstream.target.display;
+    // A route's upstream URL can hold a key (`/api/mcp/<key>/mcp`); it is stored as the session's target.
+    const routeTarget = routes.single ? null : engine.redactor.url(match.route.upstream.target.display);
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
@@ -279,7 +282,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     });
   });
 
-  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
+  const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : engine.redactor.url(r.upstream.target.display) })]));
   server.on('upgrade', (req, socket, head) => {
     const match = routes.match(req.url ?? '/');
     if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);
