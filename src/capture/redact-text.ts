@@ -28,7 +28,7 @@ const SCAN = new RegExp([
   String.raw`(?<![\w+.-])([a-zA-Z][\w+.-]*:\/\/[^\s"'<>\\\`]+)`,
   String.raw`\b([Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+([\w.~+/-]{8,})(?!=[^=\s,]|[\w.~+/-])(=*)`,
   `(${KEY_SHAPE})`,
-  String.raw`${START}([A-Za-z][\w-]{1,60}):[ \t]+(?![Bb]earer\b|BEARER\b|[Bb]asic\b)([^\s"'\\,;]+)`,
+  String.raw`${START}([A-Za-z][\w-]{1,60}):[ \t]+(?![Bb]earer\b|BEARER\b|[Bb]asic\b|-)([^\s"'\\,;]+)`,
   String.raw`${START}(--?[A-Za-z][\w.-]*)(=|[ \t]+)(?!-)([^\s"'\\]+)`,
   String.raw`(?<=^|[\s"'(])(\/[\w.~%-]+(?:\/[\w.~%-]*)+)`,
   String.raw`${START}([A-Za-z_][\w.-]{0,79})=(?!=)([^&#;\s"'\\<>,]+)`,
