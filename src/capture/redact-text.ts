@@ -3,7 +3,8 @@ import { isCodeField, isSecretFlag, isSecretHeader, isSecretName, tokenLike } fr
 /** Turns a secret into its fingerprint (and may remember it, to scrub its echoes). */
 export type Conceal = (secret: string) => string;
 
-const STR = String.raw`"(?:[^"\\\n]|\\.)*"`;
+// Unrolled (runs of plain characters, then one escape): the per-character alternation was the slow part.
+const STR = String.raw`"[^"\\\n]*(?:\\.[^"\\\n]*)*"`;
 const SCALAR = String.raw`-?\d[\d.eE+-]*|true|false|null`;
 const ARR = String.raw`\[\s*(?:${STR}|${SCALAR})(?:\s*,\s*(?:${STR}|${SCALAR}))*\s*\]`;
 /** Where a word starts: the start, a space or punctuation, or a JSON escape (`\n`) inside a string. */
@@ -63,12 +64,20 @@ export function scrub(text: string, conceal: Conceal, depth = 0): string {
     if (url !== undefined) return scrubUrl(url, conceal, depth);
     if (scheme !== undefined) return credential(all, scheme, cred! + pad!, conceal);
     if (shaped !== undefined) return conceal(shaped);
-    if (hName !== undefined) return isSecretHeader(hName) ? `${all.slice(0, all.length - hValue!.length)}${conceal(hValue!)}` : `${all.slice(0, all.length - hValue!.length)}${scrub(hValue!, conceal, depth)}`;
-    if (flag !== undefined) return isSecretFlag(flag) ? `${flag}${flagSep}${conceal(flagValue!)}` : `${flag}${flagSep}${scrub(flagValue!, conceal, depth)}`;
+    if (hName !== undefined) return isSecretHeader(hName) ? `${all.slice(0, all.length - hValue!.length)}${conceal(hValue!)}` : `${all.slice(0, all.length - hValue!.length)}${inner(hValue!, conceal, depth)}`;
+    if (flag !== undefined) return isSecretFlag(flag) ? `${flag}${flagSep}${conceal(flagValue!)}` : `${flag}${flagSep}${inner(flagValue!, conceal, depth)}`;
     if (path !== undefined) return scrubPathQuery(path, conceal, depth);
-    if (eqName !== undefined) return `${eqName}=${secretField(eqName, eqValue!) ? conceal(decode(eqValue!)) : scrub(eqValue!, conceal, depth)}`;
+    if (eqName !== undefined) return `${eqName}=${secretField(eqName, eqValue!) ? conceal(decode(eqValue!)) : inner(eqValue!, conceal, depth)}`;
     return all;
   });
+}
+
+/** Shortest text that can hold a credential-shaped value (`a://u:pw@h`, `sk-…`): shorter is left as it is. */
+const MIN_SHAPED = 8;
+
+/** The value of a field that is not secret by name: scanned for shapes only when it can hold one. */
+function inner(value: string, conceal: Conceal, depth: number): string {
+  return value.length < MIN_SHAPED ? value : scrub(value, conceal, depth);
 }
 
 /**
@@ -92,7 +101,7 @@ function secretField(name: string, value: string): boolean {
 /** A JSON string token (quotes included): its text scrubbed, and JSON inside it followed. */
 function jsonString(token: string, conceal: Conceal, depth: number): string {
   const inner = token.slice(1, -1);
-  if (!inner) return token;
+  if (inner.length < MIN_SHAPED) return token;
   // JSON inside a string (a tool result's text): its keys are escaped, so it is read unescaped.
   if (depth < MAX_DEPTH && inner.includes('\\"') && inner.includes(':')) {
     let plain: string;

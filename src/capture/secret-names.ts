@@ -31,9 +31,19 @@ export function normaliseName(name: string): string {
 /** A JSON key, query or form field, environment variable or header name whose value is a secret. */
 export function isSecretName(name: string): boolean {
   if (!name || name.length > 80) return false;
-  const n = normaliseName(name);
-  return SECRET.test(n) && !NOT_SECRET.test(n);
+  // The same few names come back in every message: each is judged once.
+  let known = judged.get(name);
+  if (known === undefined) {
+    const n = normaliseName(name);
+    known = SECRET.test(n) && !NOT_SECRET.test(n);
+    if (judged.size >= MAX_JUDGED) judged.clear();
+    judged.set(name, known);
+  }
+  return known;
 }
+
+const MAX_JUDGED = 4096;
+const judged = new Map<string, boolean>();
 
 /**
  * OAuth's authorization `code` (a query, form or JSON field) is a secret; a field named `code` elsewhere
