@@ -175,3 +175,30 @@ describe('remembered secrets', () => {
     expect(r.headers([['authorization', 'Bearer abc']])).toEqual([['authorization', 'Bearer abc']]);
   });
 });
+
+describe('redaction on the capture path', () => {
+  it('scans a JSON body once: the message it carries reuses the exchange body\'s scan', async () => {
+    const { startProxy } = await import('../src/proxy/server.js');
+    const { startJsonServer } = await import('./helpers/peers.js');
+    const { tempDb } = await import('./helpers/tmp.js');
+    const tmp = tempDb('once.db');
+    const peer = await startJsonServer((body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: {} }));
+    });
+    const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, onWarning: () => {} });
+    try {
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'plain words and more words '.repeat(4000), password: 'hunter2-hunter2' } } });
+      const r = await fetch(proxy.url + '/mcp', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+      expect(r.status).toBe(200);
+      await r.text();
+      await proxy.flush();
+      // The request body (as the exchange's body and as its message) and the small answer: one scan each.
+      expect(proxy.engine.redactor.scannedChars).toBeGreaterThanOrEqual(body.length);
+      expect(proxy.engine.redactor.scannedChars).toBeLessThan(body.length * 1.2);
+    } finally {
+      await proxy.close();
+      await peer.close();
+      tmp.cleanup();
+    }
+  });
+});

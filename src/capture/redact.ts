@@ -37,6 +37,8 @@ export class Redactor {
   private seenPattern: RegExp | null = null;
   private readonly memo = new Map<string, string>();
   private memoChars = 0;
+  /** Characters of text scanned so far (a text met again is not scanned again). */
+  scannedChars = 0;
   private readonly conceal = (secret: string) => this.remember(secret);
 
   constructor(readonly enabled = true, key?: Buffer) {
@@ -166,6 +168,7 @@ export class Redactor {
     if (!this.enabled || !body) return body;
     const known = this.memo.get(body);
     if (known !== undefined) return known;
+    this.scannedChars += body.length;
     let out = scrub(body, this.conceal);
     if (this.seen.size) {
       this.seenPattern ??= new RegExp([...this.seen.keys()].map(escapeRegExp).join('|'), 'g');
