@@ -8,6 +8,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { startProxy } from '../src/proxy/server.js';
+import { CaptureStore } from '../src/store/read.js';
 import { connectClient, listen, startStreamableServer, type Peer } from './helpers/peers.js';
 import { readRun, replayHandler, sendRecorded } from './helpers/claude-fixtures.js';
 import { tempDb } from './helpers/tmp.js';
@@ -54,11 +55,14 @@ const S = {
   accessToken: 'corpus-access-token-0032',
   refreshToken: 'corpus-refresh-token-0033',
   fragmentToken: 'corpus-fragment-token-0034',
+  everythingSecret: 'corpus-everything-secret-0035',
+  everythingNeutral: 'ghu_corpus0036ABCDEFGHIJKLMNOPQRSTUVWXYZab',
 };
 
 const tmp = tempDb('corpus.db');
 const cli = path.resolve('dist/src/cli/main.js');
 const stdioServer = path.resolve('dist/test/helpers/stdio-server.js');
+const everythingBin = path.resolve('node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const upstreams: Array<{ close(): Promise<void> }> = [];
 
 /** An MCP server whose tool hands back secrets the ways real servers do (server-everything's get-env, a DSN). */
@@ -157,6 +161,18 @@ beforeAll(async () => {
   await client.callTool({ name: 'env', arguments: { name: 'DATABASE_URL' } });
   await client.callTool({ name: 'log', arguments: { lines: [`DATABASE_URL=postgres://app:${S.dbUrlPassword}@localhost/app`, `started with --token ${S.flagToken}`, `Authorization: Bearer ${S.bearer}`] } });
   await client.close();
+
+  // 5. server-everything's get-env under wrap: the whole environment as JSON inside a tool result's text.
+  const everything = new Client({ name: 'corpus', version: '1.0.0' });
+  await everything.connect(new StdioClientTransport({
+    command: process.execPath,
+    args: [cli, 'wrap', '--db', tmp.db, '--label', 'everything', '--', process.execPath, everythingBin, 'stdio'],
+    env: { ...process.env, STRIPE_SECRET_KEY: S.everythingSecret, SOME_SETTING: S.everythingNeutral } as Record<string, string>,
+    stderr: 'pipe',
+  }));
+  const env = await everything.callTool({ name: 'get-env', arguments: {} });
+  expect(JSON.stringify(env)).toContain(S.everythingSecret);
+  await everything.close();
 }, 120_000);
 
 afterAll(async () => {
@@ -171,7 +187,7 @@ describe('secrets corpus', () => {
 
   it('the traffic was recorded (the searches below look at real captures)', () => {
     const labels = new Set(sessionList().map((s) => s.label));
-    for (const l of ['sdk', 'model', 'oauth', 'stdio']) expect(labels.has(l), l).toBe(true);
+    for (const l of ['sdk', 'model', 'oauth', 'stdio', 'everything']) expect(labels.has(l), l).toBe(true);
   });
 
   it('no secret is in the database, its -wal or its -shm', () => {
@@ -183,7 +199,7 @@ describe('secrets corpus', () => {
   it('no secret in any export, CLI output or check report', () => {
     const out = cliRun('sessions', '--db', tmp.db, '--json');
     const ids = sessionList().map((s) => s.id);
-    expect(ids.length).toBeGreaterThanOrEqual(4);
+    expect(ids.length).toBeGreaterThanOrEqual(5);
     const outputs: Record<string, string> = { 'sessions --json': out, sessions: cliRun('sessions', '--db', tmp.db) };
     for (const id of ids) {
       outputs[`show ${id}`] = cliRun('show', id, '--db', tmp.db);
@@ -195,6 +211,22 @@ describe('secrets corpus', () => {
     for (const [what, text] of Object.entries(outputs)) expect(leaks(text), what).toEqual([]);
     // The searches found the fingerprints: there was something to leak.
     expect(outputs['search redacted']).toMatch(/\[redacted:[0-9a-f]{8}/);
+  });
+
+  it('one secret has one fingerprint in one database, from the proxy and from wrap alike', () => {
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const sessions = store.listSessions();
+      const sdk = sessions.find((x) => x.label === 'sdk')!;
+      const stdio = sessions.find((x) => x.label === 'stdio')!;
+      const header = store.exchanges(sdk.id)[0].requestHeaders.find(([k]) => k.toLowerCase() === 'authorization')![1];
+      expect(header).toMatch(/^Bearer \[redacted:[0-9a-f]{8}…0001\]$/);
+      const logged = store.messages(stdio.id).find((m) => m.kind === 'log' && m.payload.startsWith('Authorization:'))!;
+      expect(logged.payload).toBe(`Authorization: ${header}`);
+      expect(logged.subject).toBe(logged.payload);
+    } finally {
+      store.close();
+    }
   });
 
   it('usage counts and plain arguments stay as they were', () => {
