@@ -57,6 +57,7 @@ const S = {
   fragmentToken: 'corpus-fragment-token-0034',
   everythingSecret: 'corpus-everything-secret-0035',
   everythingNeutral: 'ghu_corpus0036ABCDEFGHIJKLMNOPQRSTUVWXYZab',
+  clientInfoKey: 'sk-corpusClientInfo0037abcdefgh',
 };
 
 const tmp = tempDb('corpus.db');
@@ -100,6 +101,8 @@ beforeAll(async () => {
   const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label: 'sdk', onWarning: () => {} });
   try {
     const c = await connectClient('streamable-http', `${proxy.url}/api/mcp/${S.pathKey}/mcp?token=${S.queryToken}`, {
+      // A client that put a key in its name: the session's clientInfo is stored apart from the messages.
+      name: `corpus ${S.clientInfoKey}`,
       headers: { authorization: `Bearer ${S.bearer}`, 'x-mcp-github-authorization': `Bearer ${S.aliasAuth}`, 'x-mcp-auth': S.mcpAuth, 'x-api-key': S.apiKeyHeader },
     });
     await c.client.callTool({ name: 'configure', arguments: { config: { password: Number(S.argPassword), authorization_token: S.authorizationToken, region: 'eu', max_tokens: 100 } } });

@@ -371,14 +371,24 @@ export class SessionTracker {
     };
   }
 
+  /** A part of a message kept on the session (clientInfo, capabilities), scrubbed like the message. */
+  private scrubbed<T>(value: T | undefined): T | null {
+    if (value == null) return null;
+    try {
+      return JSON.parse(this.opts.scrub(JSON.stringify(value))) as T;
+    } catch {
+      return null;
+    }
+  }
+
   private correlate(st: SessionState, m: RpcMessage, value: unknown): void {
     const v = value as Record<string, any> | null;
     if (m.kind === 'request' && m.rpcId != null) {
       st.pending.set(m.direction + enc(m.rpcId), m);
       if (m.method === 'initialize' && m.direction === 'client->server') {
         const p = v?.params ?? {};
-        st.session.clientInfo = p.clientInfo ?? null;
-        st.session.clientCapabilities = p.capabilities ?? null;
+        st.session.clientInfo = this.scrubbed(p.clientInfo);
+        st.session.clientCapabilities = this.scrubbed(p.capabilities);
         st.session.protocolVersion ??= typeof p.protocolVersion === 'string' ? p.protocolVersion : null;
       }
       return;
@@ -404,8 +414,8 @@ export class SessionTracker {
       const r = v?.result;
       if (m.kind === 'response' && r && (req.method === 'initialize' || req.method === 'server/discover')) {
         if (typeof r.protocolVersion === 'string') st.session.protocolVersion = r.protocolVersion;
-        if (r.serverInfo) st.session.serverInfo = r.serverInfo;
-        if (r.capabilities) st.session.serverCapabilities = r.capabilities;
+        if (r.serverInfo) st.session.serverInfo = this.scrubbed(r.serverInfo);
+        if (r.capabilities) st.session.serverCapabilities = this.scrubbed(r.capabilities);
         if (recogniseGateway(r.serverInfo)) this.noteGateway(st, `serverInfo ${LITELLM_SERVER_NAME}`);
       }
       // LiteLLM 1.108 scoped to one server passes that server's serverInfo on; its tool lists still tell.
