@@ -29,10 +29,11 @@ const SCAN = new RegExp([
   String.raw`(?<![\w+.-])([a-zA-Z][\w+.-]*:\/\/[^\s"'<>\\\`]+)`,
   String.raw`\b([Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+([\w.~+/-]{8,})(?!=[^=\s,]|[\w.~+/-])(=*)`,
   `(${KEY_SHAPE})`,
-  String.raw`${START}([A-Za-z][\w-]{1,60}):[ \t]+(?![Bb]earer\b|BEARER\b|[Bb]asic\b|-)([^\s"'\\,;]+)`,
-  String.raw`${START}(--?[A-Za-z][\w.-]*)(=|[ \t]+)(?!-)([^\s"'\\]+)`,
+  // Three kinds that start a word, behind one look-behind (checked once per position, not three times).
+  String.raw`${START}(?:([A-Za-z][\w-]{1,60}):[ \t]+(?![Bb]earer\b|BEARER\b|[Bb]asic\b|-)([^\s"'\\,;]+)` +
+    String.raw`|(--?[A-Za-z][\w.-]*)(=|[ \t]+)(?!-)([^\s"'\\]+)` +
+    String.raw`|([A-Za-z_][\w.-]{0,79})=(?!=)([^&#;\s"'\\<>,]+))`,
   String.raw`(?<=^|[\s"'(])(\/[\w.~%-]+(?:\/[\w.~%-]*)+)`,
-  String.raw`${START}([A-Za-z_][\w.-]{0,79})=(?!=)([^&#;\s"'\\<>,]+)`,
 ].join('|'), 'g');
 
 /** Query and fragment fields that sign or authorise a URL, beyond the secret-shaped names. */
@@ -59,7 +60,7 @@ function keySegment(seg: string): boolean {
 /** Scrubs secrets out of any text: JSON (and JSON inside its strings), URLs, logs, forms, command lines. */
 export function scrub(text: string, conceal: Conceal, depth = 0): string {
   return text.replace(SCAN, (all, str?: string, sep?: string, val?: string, url?: string, scheme?: string, cred?: string, pad?: string,
-    shaped?: string, hName?: string, hValue?: string, flag?: string, flagSep?: string, flagValue?: string, path?: string, eqName?: string, eqValue?: string) => {
+    shaped?: string, hName?: string, hValue?: string, flag?: string, flagSep?: string, flagValue?: string, eqName?: string, eqValue?: string, path?: string) => {
     if (str !== undefined) return sep === undefined ? jsonString(str, conceal, depth) : keyValue(str, sep, val!, conceal, depth);
     if (url !== undefined) return scrubUrl(url, conceal, depth);
     if (scheme !== undefined) return credential(all, scheme, cred! + pad!, conceal);
@@ -98,8 +99,38 @@ function secretField(name: string, value: string): boolean {
   return isSecretName(name);
 }
 
+/**
+ * Long strings met before, per redactor: a model client sends the same system prompt and tool descriptions
+ * on every turn, and each is scanned once. Bounded in characters.
+ */
+const LONG_STRING = 512;
+const STRING_MEMO_CHARS = 8 * 1024 * 1024;
+const memos = new WeakMap<Conceal, { map: Map<string, string>; chars: number }>();
+
+/** Forgets what a redactor's strings became (its fingerprint key changed). */
+export function forgetStrings(conceal: Conceal): void {
+  memos.delete(conceal);
+}
+
 /** A JSON string token (quotes included): its text scrubbed, and JSON inside it followed. */
 function jsonString(token: string, conceal: Conceal, depth: number): string {
+  if (token.length < LONG_STRING) return scrubString(token, conceal, depth);
+  let memo = memos.get(conceal);
+  if (!memo) memos.set(conceal, (memo = { map: new Map(), chars: 0 }));
+  const known = memo.map.get(token);
+  if (known !== undefined) return known;
+  const done = scrubString(token, conceal, depth);
+  memo.map.set(token, done);
+  memo.chars += token.length;
+  for (const k of memo.map.keys()) {
+    if (memo.chars <= STRING_MEMO_CHARS) break;
+    memo.map.delete(k);
+    memo.chars -= k.length;
+  }
+  return done;
+}
+
+function scrubString(token: string, conceal: Conceal, depth: number): string {
   const inner = token.slice(1, -1);
   if (inner.length < MIN_SHAPED) return token;
   // JSON inside a string (a tool result's text): its keys are escaped, so it is read unescaped.
@@ -113,9 +144,14 @@ function jsonString(token: string, conceal: Conceal, depth: number): string {
     const done = scrub(plain, conceal, depth + 1);
     return done === plain ? token : JSON.stringify(done);
   }
+  // Most strings are names and prose with nothing any alternative could start on: not scanned again.
+  if (!MAY_HOLD.test(inner)) return token;
   const done = scrub(inner, conceal, depth + 1);
   return done === inner ? token : `"${done}"`;
 }
+
+/** What every alternative of SCAN needs somewhere in a text (a cheap test before the full scan). */
+const MAY_HOLD = /[=/]|:[ \t]|(?:^|[\s(\[{,;|]|\\[nrt])-|[Bb]earer|BEARER|[Bb]asic|BASIC|sk-|gh[pousr]_|github_pat_|xox|A[KS]IA|glpat-|npm_|eyJ/;
 
 function unescape(token: string): string {
   try {

@@ -1,6 +1,6 @@
 import type { HeaderList } from '../model/model.js';
 import { FINGERPRINT, Fingerprinter } from './fingerprint.js';
-import { scrub, scrubPathQuery, scrubUrl } from './redact-text.js';
+import { forgetStrings, scrub, scrubPathQuery, scrubUrl } from './redact-text.js';
 import { isSecretFlag, isSecretHeader, isSecretName } from './secret-names.js';
 
 export { isSecretHeader } from './secret-names.js';
@@ -52,6 +52,7 @@ export class Redactor {
     this.seenPattern = null;
     this.memo.clear();
     this.memoChars = 0;
+    forgetStrings(this.conceal);
   }
 
   /** Secrets remembered for scrubbing other text. */
