@@ -58,6 +58,7 @@ const S = {
   everythingSecret: 'corpus-everything-secret-0035',
   everythingNeutral: 'ghu_corpus0036ABCDEFGHIJKLMNOPQRSTUVWXYZab',
   clientInfoKey: 'sk-corpusClientInfo0037abcdefgh',
+  connectorPathKey: 'Mk4Ns8Pq2Rt6Vw0Xy3Za5Bc7',
 };
 
 const tmp = tempDb('corpus.db');
@@ -120,7 +121,7 @@ beforeAll(async () => {
   try {
     for (const ex of model) {
       const body = JSON.parse(ex.requestBody) as Record<string, unknown>;
-      body.mcp_servers = [{ type: 'url', url: 'https://mcp.example.com/mcp', name: 'example', authorization_token: S.mcpServerToken }];
+      body.mcp_servers = [{ type: 'url', url: `https://mcp.example.com/api/mcp/${S.connectorPathKey}/mcp`, name: 'example', authorization_token: S.mcpServerToken }];
       const r = await sendRecorded(mproxy.url, { ...ex, requestHeaders: { ...ex.requestHeaders, 'x-api-key': S.modelKey }, requestBody: JSON.stringify(body) });
       expect(r.status).toBe(200);
     }
