@@ -202,3 +202,32 @@ describe('redaction on the capture path', () => {
     }
   });
 });
+
+describe('the fingerprint key of a database', () => {
+  it('is made once per database, kept across opens, and differs between databases', async () => {
+    const { openDatabase } = await import('../src/store/db.js');
+    const { fingerprintKey } = await import('../src/store/meta.js');
+    const { tempDb } = await import('./helpers/tmp.js');
+    const tmp = tempDb('key.db');
+    try {
+      const keyOf = (file: string) => {
+        const db = openDatabase(file, { create: true });
+        try {
+          return fingerprintKey(db);
+        } finally {
+          db.close();
+        }
+      };
+      const first = keyOf(tmp.db);
+      expect(first.length).toBe(32);
+      expect(keyOf(tmp.db).equals(first)).toBe(true);
+      expect(keyOf(tmp.db + '.other').equals(first)).toBe(false);
+      // Two redactors on one database fingerprint a secret alike; on another database, not.
+      const a = new Redactor(true, first).fingerprint('sk-ant-api03-abcdefghijklmnop0123');
+      expect(new Redactor(true, keyOf(tmp.db)).fingerprint('sk-ant-api03-abcdefghijklmnop0123')).toBe(a);
+      expect(new Redactor(true, keyOf(tmp.db + '.other')).fingerprint('sk-ant-api03-abcdefghijklmnop0123')).not.toBe(a);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
