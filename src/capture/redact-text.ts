@@ -13,9 +13,9 @@ const START = String.raw`(?<=^|[\s"'(\[{,;?&#=|]|\\[nrt])`;
 /**
  * Credentials recognisable by their shape whatever names them: vendor key prefixes (OpenAI / Anthropic
  * `sk-`, GitHub `ghp_` `gho_` `ghs_` `ghu_` `ghr_` `github_pat_`, Slack `xox?-`, AWS `AKIA`/`ASIA`, GitLab
- * `glpat-`, npm `npm_`) and JWTs.
+ * `glpat-`, npm `npm_`, Google `AIza`, Stripe `sk_live_`/`rk_live_`, Hugging Face `hf_`) and JWTs.
  */
-export const KEY_SHAPE = String.raw`\b(?:sk-ant-[\w-]{16,}|sk-[\w-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abposr]-[\w-]{10,}|A[KS]IA[0-9A-Z]{16}|glpat-[\w-]{20,}|npm_[A-Za-z0-9]{36}|eyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*)`;
+export const KEY_SHAPE = String.raw`\b(?:sk-ant-[\w-]{16,}|sk-[\w-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|xox[abposr]-[\w-]{10,}|A[KS]IA[0-9A-Z]{16}|glpat-[\w-]{20,}|npm_[A-Za-z0-9]{36}|AIza[\w-]{35}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|hf_[A-Za-z0-9]{30,}|eyJ[\w-]{6,}\.[\w-]{6,}\.[\w-]*)`;
 const KEY_SHAPE_WHOLE = new RegExp(`^${KEY_SHAPE}$`);
 
 /**
@@ -151,7 +151,7 @@ function scrubString(token: string, conceal: Conceal, depth: number): string {
 }
 
 /** What every alternative of SCAN needs somewhere in a text (a cheap test before the full scan). */
-const MAY_HOLD = /[=/]|:[ \t]|(?:^|[\s(\[{,;|]|\\[nrt])-|[Bb]earer|BEARER|[Bb]asic|BASIC|sk-|gh[pousr]_|github_pat_|xox|A[KS]IA|glpat-|npm_|eyJ/;
+const MAY_HOLD = /[=/]|:[ \t]|(?:^|[\s(\[{,;|]|\\[nrt])-|[Bb]earer|BEARER|[Bb]asic|BASIC|sk-|gh[pousr]_|github_pat_|xox|A[KS]IA|glpat-|npm_|AIza|k_live_|k_test_|hf_|eyJ/;
 
 function unescape(token: string): string {
   try {
