@@ -207,6 +207,42 @@ describe('redaction on the capture path', () => {
   });
 });
 
+describe('redaction on the capture path: event streams', () => {
+  it('scans an event stream\'s events once: its stored body reuses the scans of its messages', async () => {
+    const { startProxy } = await import('../src/proxy/server.js');
+    const { startRawHttpServer } = await import('./helpers/peers.js');
+    const { tempDb } = await import('./helpers/tmp.js');
+    const tmp = tempDb('once-sse.db');
+    const event = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'plain words and more words '.repeat(4000) }], token: 'sse-secret-0123456789' } });
+    const peer = await startRawHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`event: message\nid: 1\ndata: ${event}\n\n`));
+    });
+    const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, onWarning: () => {} });
+    try {
+      const request = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } });
+      const r = await fetch(proxy.url + '/mcp', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: request });
+      expect(await r.text()).toContain('sse-secret-0123456789');
+      await proxy.flush();
+      const scanned = proxy.engine.redactor.scannedChars;
+      expect(scanned).toBeGreaterThanOrEqual(event.length);
+      expect(scanned).toBeLessThan((event.length + request.length) * 1.2);
+    } finally {
+      await proxy.close();
+      await peer.close();
+    }
+    const { CaptureStore } = await import('../src/store/read.js');
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const [ex] = store.exchanges(store.listSessions()[0].id);
+      expect(ex.responseBody).toMatch(/^event: message\nid: 1\ndata: \{.*"token":"\[redacted:[0-9a-f]{8}…6789\]"\}\}\n\n$/s);
+    } finally {
+      store.close();
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('the fingerprint key of a database', () => {
   it('is made once per database, kept across opens, and differs between databases', async () => {
     const { openDatabase } = await import('../src/store/db.js');

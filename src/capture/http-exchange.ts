@@ -199,7 +199,8 @@ export class HttpExchangeCapture {
   private onResponseBody(r: BodyResult): void {
     const ex = this.exchange;
     ex.responseBytes = r.wireBytes;
-    ex.responseBody = r.text == null ? null : this.ctx.redactor.text(r.text);
+    // An event stream's events were scanned as messages already: its body reuses those scans.
+    ex.responseBody = r.text == null ? null : this.sse ? this.ctx.redactor.eventStream(r.text) : this.ctx.redactor.text(r.text);
     ex.responseTruncated = r.truncated;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'response', detail: r.error };
     if (this.sse) this.sse.end();

@@ -162,6 +162,16 @@ export class Redactor {
   }
 
   /**
+   * An event stream's raw body: each `data:` line as its own text, so that an event already scanned as a
+   * message (the same text) is not scanned again; the other lines (`id:`, `event:`, comments) as they are.
+   */
+  eventStream(body: string): string {
+    if (!this.enabled || !body) return body;
+    return body.replace(/^(data:[ ]?)?([^\r\n]+)/gm, (line, field: string | undefined, value: string) =>
+      field ? field + this.text(value) : this.text(line));
+  }
+
+  /**
    * Any text as it can be stored: a body, a message, a log line, a turn's text. Each text is scanned once:
    * the same text again (a JSON body and the one message it carries) is answered from a small memo.
    */
