@@ -25,7 +25,11 @@ const KEY_SHAPE_WHOLE = new RegExp(`^${KEY_SHAPE}$`);
  * pair (query, form, environment, `…;Password=x` connection strings).
  */
 const SCAN = new RegExp([
-  String.raw`(${STR})(?:(\s*:\s*)(${STR}|${ARR}|${SCALAR}))?`,
+  // A quote after a backslash opens nothing: tried there, escaped JSON (`\"a\":\"b\"`) made every one of its
+  // quotes scan to the end of the line, and a long line took time by its square.
+  String.raw`(?<!\\)(${STR})(?:(\s*:\s*)(${STR}|${ARR}|${SCALAR}))?`,
+  // JSON escaped once more, outside any string of its own (a log line printing a body): `\"key\":\"value\"`.
+  String.raw`\\"([\w.-]{1,64})\\"(\s*:\s*)(?:\\"((?:[^"\\\n]|\\[^"\n])*)\\"|(-?\d[\d.eE+-]*))`,
   String.raw`(?<![\w+.-])([a-zA-Z][\w+.-]*:\/\/[^\s"'<>\\\`]+)`,
   String.raw`\b([Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+([\w.~+/-]{8,})(?!=[^=\s,]|[\w.~+/-])(=*)`,
   `(${KEY_SHAPE})`,
@@ -59,9 +63,10 @@ function keySegment(seg: string): boolean {
 
 /** Scrubs secrets out of any text: JSON (and JSON inside its strings), URLs, logs, forms, command lines. */
 export function scrub(text: string, conceal: Conceal, depth = 0): string {
-  return text.replace(SCAN, (all, str?: string, sep?: string, val?: string, url?: string, scheme?: string, cred?: string, pad?: string,
+  return text.replace(SCAN, (all, str?: string, sep?: string, val?: string, escKey?: string, escSep?: string, escStr?: string, escNum?: string, url?: string, scheme?: string, cred?: string, pad?: string,
     shaped?: string, hName?: string, hValue?: string, flag?: string, flagSep?: string, flagValue?: string, eqName?: string, eqValue?: string, path?: string) => {
     if (str !== undefined) return sep === undefined ? jsonString(str, conceal, depth) : keyValue(str, sep, val!, conceal, depth);
+    if (escKey !== undefined) return escapedKeyValue(all, escKey, escSep!, escStr, escNum, conceal, depth);
     if (url !== undefined) return scrubUrl(url, conceal, depth);
     if (scheme !== undefined) return credential(all, scheme, cred! + pad!, conceal);
     if (shaped !== undefined) return conceal(shaped);
@@ -71,6 +76,16 @@ export function scrub(text: string, conceal: Conceal, depth = 0): string {
     if (eqName !== undefined) return `${eqName}=${secretField(eqName, eqValue!) ? conceal(decode(eqValue!)) : inner(eqValue!, conceal, depth)}`;
     return all;
   });
+}
+
+/** `\"key\":\"value\"` (or a number): concealed under a secret name, else scanned for shapes. */
+function escapedKeyValue(all: string, key: string, sep: string, str: string | undefined, num: string | undefined, conceal: Conceal, depth: number): string {
+  const head = `\\"${key}\\"${sep}`;
+  if (str !== undefined) {
+    if (str && (isCodeField(key) ? tokenLike(str) : isSecretName(key))) return `${head}\\"${conceal(str)}\\"`;
+    return `${head}\\"${inner(str, conceal, depth)}\\"`;
+  }
+  return isSecretName(key) && !isCodeField(key) ? `${head}\\"${conceal(num!)}\\"` : all;
 }
 
 /** Shortest text that can hold a credential-shaped value (`a://u:pw@h`, `sk-…`): shorter is left as it is. */
