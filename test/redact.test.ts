@@ -250,6 +250,41 @@ describe('redaction on the capture path: event streams', () => {
   });
 });
 
+describe('the target of a proxy', () => {
+  it('a key in the --target URL has the database\'s fingerprint, the same as in each exchange\'s upstream URL', async () => {
+    const { startProxy } = await import('../src/proxy/server.js');
+    const { startJsonServer } = await import('./helpers/peers.js');
+    const { tempDb } = await import('./helpers/tmp.js');
+    const { CaptureStore } = await import('../src/store/read.js');
+    const tmp = tempDb('target.db');
+    const key = 'Tg5Hk8Jm2Np6Qr9St3Vw7Xz1';
+    const peer = await startJsonServer((body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: {} }));
+    });
+    const proxy = await startProxy({ target: `${peer.url}/api/mcp/${key}`, port: 0, db: tmp.db, onWarning: () => {} });
+    try {
+      const r = await fetch(proxy.url + '/mcp', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+      expect(r.status).toBe(200);
+      await r.text();
+    } finally {
+      await proxy.close();
+      await peer.close();
+    }
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const [session] = store.listSessions();
+      const [ex] = store.exchanges(session.id);
+      const fp = /\[redacted:[0-9a-f]{8}…7Xz1\]/.exec(session.target)?.[0];
+      expect(session.target).not.toContain(key);
+      expect(fp).toBeDefined();
+      expect(ex.upstreamUrl).toContain(fp);
+    } finally {
+      store.close();
+      tmp.cleanup();
+    }
+  });
+});
+
 describe('the fingerprint key of a database', () => {
   it('is made once per database, kept across opens, and differs between databases', async () => {
     const { openDatabase } = await import('../src/store/db.js');

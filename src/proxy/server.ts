@@ -96,7 +96,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   // Fingerprints of one secret match across every capture into this database.
-  if (store) engine.redactor.useKey(store.fingerprintKey);
+  if (store) engine.useFingerprintKey(store.fingerprintKey);
   const queue = engine.queue;
 
   const sockets = new Set<Socket>();

@@ -44,7 +44,7 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   if (opts.db) {
     try {
       store = attachRecorder(engine.hub, opts.db, warn);
-      engine.redactor.useKey(store.fingerprintKey);
+      engine.useFingerprintKey(store.fingerprintKey);
     } catch (e) {
       // The server must run whatever happens to the capture: the client depends on it.
       warn(`not recording: ${(e as Error).message.split('\n')[0]}`);
