@@ -118,7 +118,7 @@ function secretField(name: string, value: string): boolean {
  * Long strings met before, per redactor: a model client sends the same system prompt and tool descriptions
  * on every turn, and each is scanned once. Bounded in characters.
  */
-const LONG_STRING = 512;
+const LONG_STRING = 128;
 const STRING_MEMO_CHARS = 8 * 1024 * 1024;
 const memos = new WeakMap<Conceal, { map: Map<string, string>; chars: number }>();
 
