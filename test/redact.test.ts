@@ -67,6 +67,7 @@ const KEEP: Array<[string, string]> = [
   ['OpenAI usage', '{"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"max_completion_tokens":null}}'],
   ['tokenizer text', '{"text":"The tokenizer splits text into tokens; a token is about 4 characters."}'],
   ['a tool named get_token_count', '{"name":"get_token_count","description":"Returns the token count of a text","inputSchema":{"type":"object","properties":{"text":{"type":"string"}}}}'],
+  ['an API error code that is a word', '{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}'],
   ['JSON-RPC error code', '{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid params"}}'],
   ['progressToken', '{"params":{"_meta":{"progressToken":"p-1234567890","claudecode/toolUseId":"toolu_01ABC"}}}'],
   ['OAuth metadata', '{"token_endpoint":"https://as.example/token","authorization_servers":["https://as.example"],"token_endpoint_auth_methods_supported":["none"]}'],

@@ -47,8 +47,9 @@ const judged = new Map<string, boolean>();
 
 /**
  * OAuth's authorization `code` (a query, form or JSON field) is a secret; a field named `code` elsewhere
- * is mostly not (JSON-RPC's error codes are numbers, a tool's `code` argument is source text): only a
- * token-like value (no spaces or punctuation, 8+ characters) under it is scrubbed.
+ * is mostly not (JSON-RPC's error codes are numbers, OpenAI's are words like `invalid_api_key`, a tool's
+ * `code` argument is source text): only a random-looking value under it is scrubbed, 8+ characters of
+ * letters and digits (both) without spaces or punctuation.
  */
 export function isCodeField(name: string): boolean {
   const n = name.toLowerCase();
@@ -56,7 +57,7 @@ export function isCodeField(name: string): boolean {
 }
 
 export function tokenLike(value: string): boolean {
-  return value.length >= 8 && /^[\w.~+/=-]+$/.test(value);
+  return value.length >= 8 && /^[\w.~+/=-]+$/.test(value) && /\d/.test(value) && /[A-Za-z]/.test(value);
 }
 
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-mcp-auth']);
