@@ -92,7 +92,7 @@ describe('WebSocket bridge', () => {
       expect(msgs.every((m) => m.channel === 'ws-frame')).toBe(true);
       const [ex] = store.exchanges(s.id);
       expect(ex).toMatchObject({ kind: 'websocket', status: 101, url: '/ws' });
-      expect(ex.requestHeaders.find(([k]) => k === 'authorization')![1]).toBe('Bearer abc…1234');
+      expect(ex.requestHeaders.find(([k]) => k === 'authorization')![1]).toMatch(/^Bearer \[redacted:[0-9a-f]{8}…1234\]$/);
     } finally {
       store.close();
     }

@@ -119,7 +119,10 @@ describe('mcptap wrap with an SDK McpServer over StdioServerTransport', () => {
     await c.client.close();
     const { session, messages } = sessionOf(tmp.db, 'sdk');
     expect(session.target).not.toContain(secret);
-    expect(session.target).toBe(`${process.execPath} ${sdkServer} '--api-key=sk-…1706' 'TOKEN=sk-…1706'`);
+    // One fingerprint for both (the database's key): a keyed hash and the last four characters.
+    const fpOf = /'--api-key=(\[redacted:[0-9a-f]{8}…1706\])' 'TOKEN=(\[redacted:[0-9a-f]{8}…1706\])'$/.exec(session.target)!;
+    expect(session.target.startsWith(`${process.execPath} ${sdkServer} '--api-key=`)).toBe(true);
+    expect(fpOf[1]).toBe(fpOf[2]);
     const logs = messages.filter((m) => m.kind === 'log').map((m) => m.payload);
     expect(logs).toEqual(['stdio-test-server: ready', 'first line', 'second: ünïcode ✓', '']);
     // The env secret the server echoed is scrubbed from the stored answer.

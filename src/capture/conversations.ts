@@ -129,6 +129,9 @@ export class ConversationTracker {
         return inputText === u.inputText ? u : { ...u, inputText, input: inputOf(inputText) };
       }),
       toolResults: results(turn.toolResults), serverResults: results(turn.serverResults),
+      // Read from the request as sent: a connector's URL can hold a key in its path.
+      mcpServers: turn.mcpServers.map((m) => (m.url ? { ...m, url: scrub(m.url) } : m)),
+      mcpListings: turn.mcpListings.map((l) => (l.error ? { ...l, error: scrub(l.error) } : l)),
     };
     st.session.messageCount++;
     if (t.error || t.toolResults.some((r) => r.isError)) st.session.errorCount++;

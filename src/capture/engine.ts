@@ -1,8 +1,8 @@
 import { CaptureHub } from './hub.js';
 import { CaptureQueue } from './queue.js';
 import { Redactor } from './redact.js';
-import { SessionTracker } from './tracker.js';
-import { ConversationTracker } from './conversations.js';
+import { SessionTracker, type TrackerOptions } from './tracker.js';
+import { ConversationTracker, type ConversationOptions } from './conversations.js';
 import { StreamTracker } from './streams.js';
 import type { CaptureContext } from './http-exchange.js';
 
@@ -33,21 +33,34 @@ export class CaptureEngine implements CaptureContext {
   readonly streams: StreamTracker;
   readonly maxBody: number;
   readonly maxStreamBody: number;
+  private readonly rawTarget: string;
+  private readonly trackerOptions: TrackerOptions;
+  private readonly conversationOptions: ConversationOptions;
 
   constructor(opts: EngineOptions) {
     this.redactor = new Redactor(opts.redact !== false);
     this.maxBody = opts.maxBody ?? DEFAULT_MAX_BODY;
     this.maxStreamBody = Math.min(this.maxBody, opts.maxStreamBody ?? DEFAULT_MAX_STREAM_BODY);
-    this.tracker = new SessionTracker(this.hub, {
+    this.rawTarget = opts.target;
+    this.trackerOptions = {
       target: this.redactor.url(opts.target),
       label: opts.label ?? null,
       maxBody: this.maxBody,
       scrub: (t) => this.redactor.text(t),
-    });
-    this.conversations = new ConversationTracker(this.hub, {
-      target: this.redactor.url(opts.target), label: opts.label ?? null, scrub: (t) => this.redactor.text(t),
-    });
+    };
+    this.tracker = new SessionTracker(this.hub, this.trackerOptions);
+    this.conversationOptions = { target: this.redactor.url(opts.target), label: opts.label ?? null, scrub: (t) => this.redactor.text(t) };
+    this.conversations = new ConversationTracker(this.hub, this.conversationOptions);
     this.streams = new StreamTracker(this.hub);
     this.queue = new CaptureQueue((err) => this.hub.emit('warning', `capture step failed: ${err.message}`));
+  }
+
+  /**
+   * The database's fingerprint key, given once the database is open (before any traffic): the target,
+   * redacted when the engine was made, is redacted again so its fingerprints are the database's too.
+   */
+  useFingerprintKey(key: Buffer): void {
+    this.redactor.useKey(key);
+    this.trackerOptions.target = this.conversationOptions.target = this.redactor.url(this.rawTarget);
   }
 }

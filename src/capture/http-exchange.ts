@@ -201,7 +201,8 @@ export class HttpExchangeCapture {
     ex.status = status;
     ex.firstByteAt = at;
     ex.responseHeaders = headers;
-    ex.responseBody = body;
+    // It names the upstream, whose URL can hold a key.
+    ex.responseBody = this.ctx.redactor.text(body);
     ex.responseBytes = Buffer.byteLength(body);
     this.headDone = true;
     this.statusAfterAssign(status);
@@ -211,7 +212,8 @@ export class HttpExchangeCapture {
   private onResponseBody(r: BodyResult): void {
     const ex = this.exchange;
     ex.responseBytes = r.wireBytes;
-    ex.responseBody = r.text == null ? null : this.ctx.redactor.text(r.text);
+    // An event stream's events were scanned as messages already: its body reuses those scans.
+    ex.responseBody = r.text == null ? null : this.sse ? this.ctx.redactor.eventStream(r.text) : this.ctx.redactor.text(r.text);
     ex.responseTruncated = r.truncated;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'response', detail: r.error };
     if (this.sse) this.sse.end();

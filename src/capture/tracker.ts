@@ -432,7 +432,8 @@ export class SessionTracker {
         kind: d.kind,
         rpcId: d.rpcId,
         method: d.method,
-        subject: d.subject,
+        // A log line's subject is its head, cut from the scrubbed text (a cut secret would escape the scan).
+        subject: d.kind === 'log' ? text.slice(0, 200) : d.subject && this.opts.scrub(d.subject),
         payload: capped ? utf8Prefix(Buffer.from(text), this.opts.maxBody).toString('utf8') : text,
         truncated: capped,
         size: d.size,
@@ -464,14 +465,24 @@ export class SessionTracker {
     };
   }
 
+  /** A part of a message kept on the session (clientInfo, capabilities), scrubbed like the message. */
+  private scrubbed<T>(value: T | undefined): T | null {
+    if (value == null) return null;
+    try {
+      return JSON.parse(this.opts.scrub(JSON.stringify(value))) as T;
+    } catch {
+      return null;
+    }
+  }
+
   private correlate(st: SessionState, m: RpcMessage, value: unknown): void {
     const v = value as Record<string, any> | null;
     if (m.kind === 'request' && m.rpcId != null) {
       st.pending.set(m.direction + enc(m.rpcId), m);
       if (m.method === 'initialize' && m.direction === 'client->server') {
         const p = v?.params ?? {};
-        st.session.clientInfo = p.clientInfo ?? null;
-        st.session.clientCapabilities = p.capabilities ?? null;
+        st.session.clientInfo = this.scrubbed(p.clientInfo);
+        st.session.clientCapabilities = this.scrubbed(p.capabilities);
         // What the client asks for, until the server's answer decides; it overrides the revision a 2026 client's
         // probe named (its header, its _meta) before it fell back to initialize.
         if (!st.versionAnswered && typeof p.protocolVersion === 'string') st.session.protocolVersion = p.protocolVersion;
@@ -505,8 +516,8 @@ export class SessionTracker {
           st.session.protocolVersion = r.protocolVersion;
           st.versionAnswered = true;
         }
-        if (r.serverInfo) st.session.serverInfo = r.serverInfo;
-        if (r.capabilities) st.session.serverCapabilities = r.capabilities;
+        if (r.serverInfo) st.session.serverInfo = this.scrubbed(r.serverInfo);
+        if (r.capabilities) st.session.serverCapabilities = this.scrubbed(r.capabilities);
         if (recogniseGateway(r.serverInfo)) this.noteGateway(st, `serverInfo ${LITELLM_SERVER_NAME}`);
       }
       // LiteLLM 1.108 scoped to one server passes that server's serverInfo on; its tool lists still tell.

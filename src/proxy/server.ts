@@ -111,6 +111,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const engine = new CaptureEngine({ target: routes.single ? target.display : routes.isForward ? 'forward' : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
+  // Fingerprints of one secret match across every capture into this database.
+  if (store) engine.useFingerprintKey(store.fingerprintKey);
   const queue = engine.queue;
 
   const sockets = new Set<Socket>();
@@ -266,7 +268,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false, transform: null };
     // Under routes, the same client talks to several servers: its sessions are told apart per route.
     const clientKey = `${match.route.base || match.route.name}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
-    const routeTarget = routes.single ? null : match.route.upstream.target.display;
+    // A route's upstream URL can hold a key (`/api/mcp/<key>/mcp`); it is stored as the session's target.
+    const routeTarget = routes.single ? null : engine.redactor.url(match.route.upstream.target.display);
     const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
@@ -327,7 +330,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const bridges = new Map<Route, WebSocketBridge>();
   const bridgeFor = (r: Route) => {
     let b = bridges.get(r);
-    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display, sessionLabel: routes.single ? undefined : r.name, interceptor: opts.interceptor, route: r.name, ca: upstreamCa }));
+    if (!b) bridges.set(r, b = new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : engine.redactor.url(r.upstream.target.display), sessionLabel: routes.single ? undefined : r.name, interceptor: opts.interceptor, route: r.name, ca: upstreamCa }));
     return b;
   };
   for (const r of routes.list()) bridgeFor(r);

@@ -5,9 +5,12 @@ import type { CaptureHub } from '../capture/hub.js';
 import { openDatabase } from '../store/db.js';
 import { RecorderClient } from '../store/recorder-client.js';
 import { unsavedLines } from '../store/jsonl.js';
+import { fingerprintKey } from '../store/meta.js';
 
 export interface AttachedStore {
   recorder: RecorderClient;
+  /** The database's fingerprint key: give it to the redactor before anything is captured. */
+  fingerprintKey: Buffer;
   flush(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -19,7 +22,13 @@ export interface AttachedStore {
  */
 export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) => void): AttachedStore {
   // Open (and migrate) here first, so that a bad path is a usage error before the proxy listens.
-  openDatabase(file, { create: true }).close();
+  const db = openDatabase(file, { create: true });
+  let key: Buffer;
+  try {
+    key = fingerprintKey(db);
+  } finally {
+    db.close();
+  }
   const recorder = new RecorderClient(file, warn);
   const off = [
     hub.on('session', (s) => recorder.session(s)),
@@ -31,6 +40,7 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
   ];
   return {
     recorder,
+    fingerprintKey: key,
     flush: () => recorder.flush(),
     async close() {
       off.forEach((f) => f());

@@ -36,7 +36,8 @@ export interface Wire {
 
 // Per-connection and per-body headers are the replay's own; the rest go out as recorded.
 const OWN = /^(host|connection|keep-alive|transfer-encoding|content-length|content-encoding|accept-encoding|upgrade|expect|te|trailer|proxy-connection|sec-websocket-(key|version|extensions|accept))$/i;
-export const REDACTED = /…|\[redacted \d+ chars #[0-9a-f]{6}\]/;
+// Fingerprints as written now (`[redacted:9f3a1c2e…2404]`) and by older versions (`sk-…2404`, `[redacted 8 chars #a1b2c3]`).
+export const REDACTED = /…|\[redacted[ :]/;
 
 /** Recorded headers made fit to send again: hop-by-hop gone, secrets that were redacted gone (or given by --header), the live session id in. */
 export class HeaderPlan {

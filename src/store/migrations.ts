@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { factsAsData } from './migrate-facts.js';
 
@@ -185,6 +186,12 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
   (db) => {
     // How a stateless session (2026-07-28, no session id) was grouped, and whether that was a guess, as JSON.
     db.exec(`ALTER TABLE sessions ADD COLUMN grouping TEXT`);
+  },
+  (db) => {
+    // Settings of the database itself. The fingerprint key makes fingerprints of one secret match within
+    // the database, and never leaves it (see src/store/meta.ts).
+    db.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)`);
+    db.prepare(`INSERT OR IGNORE INTO meta (name, value) VALUES ('fingerprint-key', ?)`).run(randomBytes(32));
   },
 ];
 

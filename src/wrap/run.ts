@@ -43,18 +43,20 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
   const stderr = opts.stderr ?? process.stderr;
   const warn = opts.warn ?? ((m: string) => void stderr.write(`mcptap: warning: ${m}\n`));
   const engine = new CaptureEngine({ target: 'stdio', label: opts.label ?? null, redact: opts.redact, maxBody: opts.maxBody });
-  const commandLine = shellLine(engine.redactor.command([opts.command, ...opts.args]));
-  engine.redactor.environment(process.env);
   engine.hub.on('warning', warn);
   let store: AttachedStore | null = null;
   if (opts.db) {
     try {
       store = attachRecorder(engine.hub, opts.db, warn);
+      engine.useFingerprintKey(store.fingerprintKey);
     } catch (e) {
       // The server must run whatever happens to the capture: the client depends on it.
       warn(`not recording: ${(e as Error).message.split('\n')[0]}`);
     }
   }
+  // After the database's key is known, so that the command line's fingerprints are the database's.
+  const commandLine = shellLine(engine.redactor.command([opts.command, ...opts.args]));
+  engine.redactor.environment(process.env);
   let telemetry: RunningTelemetry | null = null;
   try {
     telemetry = await startTelemetry(engine.hub, { otlp: opts.otlp, payloads: opts.otlpPayloads, warn });

@@ -121,7 +121,7 @@ export class StdioCapture {
   }
 }
 
-/** A stderr line; its head is the subject too, so that lists without payloads (the TUI's timeline) show it. */
+/** A stderr line; its head is the subject too, so that lists without payloads (the TUI's timeline) show it (the tracker cuts it again from the scrubbed text). */
 function logLine(text: string, size: number): DecodedMessage {
   return { kind: 'log', rpcId: null, method: null, subject: text.slice(0, 200), isError: false, errorCode: null, decodeError: null, value: undefined, text, batchIndex: null, size };
 }

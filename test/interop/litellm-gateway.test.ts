@@ -188,7 +188,7 @@ describe.each(pins().litellm)('LiteLLM %s: attribution and findings', (version) 
     const x = findings.filter((y) => y.ruleId === 'gateway-auth');
     expect(x).toHaveLength(1);
     expect(x[0].title).toMatch(f.badKeyMcpStatus === 400 ? /answered 400: LiteLLM refused the key \(not the master key/ : /answered 500: LiteLLM refused the key, reported as a server error/);
-    expect(x[0].explanation).toMatch(/The key came in x-litellm-api-key \(Bearer sk-/);
+    expect(x[0].explanation).toMatch(/The key came in x-litellm-api-key \(Bearer \[redacted:[0-9a-f]{8}…-key\]\)/);
     expect(x[0].explanation).not.toContain('sk-not-the-master-key');
     // Told once: not also as a 5xx or an HTTP refusal.
     expect(findings.filter((y) => y.ruleId === 'upstream-failure' || y.ruleId === 'http-status')).toEqual([]);

@@ -22,7 +22,7 @@ export function isLiteLLMKeyRefusal(e: Exchange): boolean {
     (e.status === 400 && /No connected db|no_db_connection/.test(body));
 }
 
-/** Which header carried the key, and how: the fingerprints keep the scheme (`Bearer sk-…1234`). */
+/** Which header carried the key, and how: the fingerprints keep the scheme (`Bearer [redacted:9f3a1c2e…1234]`). */
 function keyCarrier(e: Exchange): { said: string; fixHeader: string } {
   const litellm = reqHeader(e, 'x-litellm-api-key');
   const authz = reqHeader(e, 'authorization');

@@ -228,7 +228,7 @@ export const auth: Rule = {
           ? `The request carried a credential (shown by its fingerprint) and the server refused it: wrong key, expired token, or a key for another gateway or team.${said}`
           : `The request carried no Authorization header (nor x-api-key / x-litellm-api-key). A header configured for the client never reached the server: check the client config, and that nothing in between strips it.${said}`,
         sent
-          ? `Check the key: compare its fingerprint with the one the gateway expects (LiteLLM: a virtual key or the master key, sent as "Authorization: Bearer sk-…").`
+          ? `Check the key: compare the last four characters its fingerprint shows with the key the gateway expects (LiteLLM: a virtual key or the master key, sent as "Authorization: Bearer sk-…").`
           : `Add the header: claude mcp add --transport http <name> <url> --header "Authorization: Bearer <key>" (LiteLLM also accepts "x-litellm-api-key: <key>").`,
         { claims: v.exchangeClaims(e) }));
     }
