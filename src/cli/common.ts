@@ -89,3 +89,16 @@ export function preferInteractive(): void {
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
 }
+
+/** A repeatable option's values, in the order given (`--allow-host a --allow-host b`). */
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+/** The listening port's --allow-host / --allow-origin (src/proxy/host-guard.ts), for proxy and mock. */
+export function portGuardOptions(): Option[] {
+  return [
+    new Option('--allow-host <name>', "also serve requests whose Host is NAME (repeatable; 127.0.0.1, localhost, [::1] and --host always are)").argParser(collect).default([]),
+    new Option('--allow-origin <origin>', 'also serve browser requests from ORIGIN, e.g. https://app.example (repeatable; local pages always are)').argParser(collect).default([]),
+  ];
+}

@@ -7,7 +7,7 @@ import { probeTarget, type TargetProbe } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
-import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
+import { action, dbOption, portGuardOptions, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
 export interface ProxyCliOptions {
   target?: string;
@@ -24,6 +24,8 @@ export interface ProxyCliOptions {
   ui?: boolean;
   liveChecks: boolean;
   gatewayDebug?: boolean;
+  allowHost: string[];
+  allowOrigin: string[];
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -37,6 +39,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8808)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .addOption(dbOption())
+    .addOption(portGuardOptions()[0])
+    .addOption(portGuardOptions()[1])
     .option('--label <text>', 'name the sessions of this run (shown in lists and the TUI)')
     .option('--no-redact', 'store secrets (authorization, cookies, API keys) as sent')
     .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
@@ -70,7 +74,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       const proxy = await startProxy({
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
-        gatewayDebug: !!opts.gatewayDebug,
+        gatewayDebug: !!opts.gatewayDebug, allowHosts: opts.allowHost, allowOrigins: opts.allowOrigin,
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });

@@ -15,6 +15,7 @@ import { tuneHeapForStreaming } from './heap.js';
 import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
 import { RouteTable, type Route } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
+import { PortGate } from './host-guard.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
@@ -38,6 +39,9 @@ export interface ProxyOptions {
   onWarning?: (message: string) => void;
   /** Ask LiteLLM what it resolved for each MCP request (x-litellm-mcp-debug), recorded as a transform. */
   gatewayDebug?: boolean;
+  /** Host names and browser origins the listening port also serves (src/proxy/host-guard.ts). */
+  allowHosts?: string[];
+  allowOrigins?: string[];
 }
 
 export interface ProxyStats {
@@ -50,6 +54,8 @@ export interface ProxyStats {
   droppedWrites: number;
   /** Payloads stored cut because the database fell behind the traffic. */
   cutPayloads: number;
+  /** Requests refused with 403 for their Host or Origin. */
+  refused: number;
 }
 
 export interface RunningProxy {
@@ -96,6 +102,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   const queue = engine.queue;
+  const gate = new PortGate({ host, allowHosts: opts.allowHosts, allowOrigins: opts.allowOrigins }, warn);
 
   const sockets = new Set<Socket>();
   const transforms = transformsFor(opts);
@@ -228,6 +235,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (gate.request(req, res)) return;
     exchanges++;
     const t0 = now();
     const url = req.url ?? '/';
@@ -281,6 +289,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
   server.on('upgrade', (req, socket, head) => {
+    // Node's server leaves an upgraded socket without an error listener: a client reset must not crash us.
+    socket.on('error', () => {});
+    if (gate.upgrade(req, socket)) return;
     const match = routes.match(req.url ?? '/');
     if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);
     // The bridge sees the path below the route's prefix, as it would behind a single --target.
@@ -322,6 +333,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       writeFailures: store?.recorder.stats.failures ?? 0,
       droppedWrites: store?.recorder.stats.dropped ?? 0,
       cutPayloads: store?.recorder.cut ?? 0,
+      refused: gate.refused,
     }),
     flush: async () => {
       await settle();
