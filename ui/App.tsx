@@ -1,5 +1,6 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput, type Key } from 'ink';
+import { Box, useApp, useInput, type Key } from 'ink';
+import { Text } from './safe-text.js';
 import type { CaptureStore } from '../src/store/read.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
+import { terminalSafe } from '../model/terminal.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
 import { CaptureStore } from '../store/read.js';
 import { probeTarget, type TargetProbe } from '../proxy/probe.js';
@@ -64,7 +65,9 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
       const listeners = new Set<(line: string) => void>();
       const heldForUi: string[] = [];
-      const say = (line: string) => {
+      // Warnings and live findings quote what peers sent: escaped for the terminal.
+      const say = (text: string) => {
+        const line = terminalSafe(text);
         if (!opts.ui) return void process.stderr.write(line + '\n');
         heldForUi.push(line);
         for (const f of listeners) f(line);

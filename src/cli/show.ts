@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exchangeTrouble, rewritesText } from '../model/facts.js';
 import { filteredSeqs } from '../store/filtered.js';
-import { action, dbOption, examples, printJson } from './common.js';
+import { action, dbOption, examples, printJson, printText, rawJson } from './common.js';
 import { arrow, clockTime, duration, pad, sessionRowJson, summary } from './format.js';
 import { openSession } from './source.js';
 
@@ -11,6 +11,7 @@ import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/ga
 import { requestFacts } from '../analysis/requests.js';
 import { sessionStreams } from '../analysis/streams.js';
 import { requestsJson, streamLines, streamsJson } from './streams-format.js';
+import { jsonDepth, VIEW_DEPTH } from '../wire/json-depth.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -38,7 +39,7 @@ export function registerShow(program: Command): void {
         if (s.transport === 'model-api') {
           const conv = new TurnReader(store).conversation(s);
           if (opts.json) printJson(conversationJson(conv));
-          else process.stdout.write(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120).join('\n') + '\n');
+          else printText(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120).join('\n') + '\n');
           return 0;
         }
         const g = s.gateway;
@@ -58,7 +59,8 @@ export function registerShow(program: Command): void {
           const out: Record<string, unknown> = { session: sessionRowJson(s, store.spans().get(s.id)), messages: messages().map((m) => {
             let payload: unknown = m.payload;
             if (m.kind !== 'non-json' && !m.truncated) {
-              try { payload = JSON.parse(m.payload); } catch { /* stored raw */ }
+              // Too deep for JSON.stringify: printed as stored, which is the same JSON.
+              try { payload = jsonDepth(m.payload) > VIEW_DEPTH ? (JSON.parse(m.payload), rawJson(m.payload)) : JSON.parse(m.payload); } catch { /* stored raw */ }
             }
             return {
               seq: m.seq, ts: new Date(m.ts).toISOString(), direction: m.direction, kind: m.kind, id: m.rpcId,
@@ -78,19 +80,19 @@ export function registerShow(program: Command): void {
         }
         // A terminal's width; piped into a file or another program, summaries are not cut at all.
         const width = process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : Infinity;
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
+        printText(`session ${s.id}  ${s.transport}  ${s.target}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}  ${s.messageCount} messages, ${s.errorCount} errors\n`);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
           for (const e of exchanges) {
-            process.stdout.write(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
+            printText(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
             // --gateway-debug: what LiteLLM resolved for this request.
             const debug = gatewayDebugHeaders(e.responseHeaders);
-            if (debug.length) process.stdout.write(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
+            if (debug.length) printText(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
           }
         }
         if (opts.streams) {
-          process.stdout.write(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
+          printText(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
           return 0;
         }
         for (const m of messages()) {
@@ -99,7 +101,7 @@ export function registerShow(program: Command): void {
           const head = `${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} ${pad(m.rpcId == null ? '' : String(m.rpcId), 6)} ${pad(duration(m.kind === 'request' ? null : m.latencyMs), 8)} ${pad(status, 9)} `;
           const upstream = upstreamOf(m);
           const text = (upstream ? `→ ${upstream}: ` : '') + summary(m);
-          process.stdout.write(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
+          printText(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
         }
         return 0;
       } finally {

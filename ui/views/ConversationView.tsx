@@ -1,5 +1,6 @@
 import React, { useMemo, useState } from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import { TurnReader, type ConversationTurn } from '../../src/store/turns-read.js';
 import { clockTime, duration, pad } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
