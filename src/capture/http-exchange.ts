@@ -44,6 +44,10 @@ export class HttpExchangeCapture {
   private requestBytes = 0;
   private requestMessages: DecodedMessage[] = [];
   private requestDone = false;
+  /** The request's last byte came; an encoded body may still be decoding. */
+  private requestEnded = false;
+  /** The exchange ended while its request body was still decoding: finish once it is decoded. */
+  private finishAt: number | null = null;
   private headDone = false;
   private sse: SseDecoder | null = null;
   private responseJson: Buffer[] | null = null;
@@ -85,6 +89,7 @@ export class HttpExchangeCapture {
   }
 
   requestEnd(): void {
+    this.requestEnded = true;
     this.requestTap.end();
   }
 
@@ -109,6 +114,7 @@ export class HttpExchangeCapture {
     this.requestText = [];
     this.requestDone = true;
     this.maybeAssign();
+    if (this.finishAt !== null) this.finish(this.finishAt);
   }
 
   private hasMcpHeaders(): boolean {
@@ -312,6 +318,12 @@ export class HttpExchangeCapture {
 
   private finish(at: number): void {
     if (this.finished) return;
+    // A gzip request body can take longer to decode than the upstream takes to answer: its messages
+    // (the tools/call) come first, so the end waits for them rather than placing the exchange without.
+    if (!this.requestDone && this.requestEnded) {
+      this.finishAt = at;
+      return;
+    }
     this.finished = true;
     const ex = this.exchange;
     ex.endedAt = at || ex.startedAt;
