@@ -4,6 +4,7 @@ import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
 import type { StreamTracker } from './streams.js';
+import type { CaptureLimits } from './limits.js';
 import { ModelTurnCapture } from './model-exchange.js';
 import { recordHead } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
@@ -23,6 +24,8 @@ export interface CaptureContext {
   maxStreamBody: number;
   /** Stream facts (event-stream responses); absent where nothing reads them. */
   streams?: StreamTracker;
+  /** Bounds on what the capture keeps of hostile input; absent: none. */
+  limits?: CaptureLimits;
 }
 
 /** JSON bodies are decoded whole; past this size they are stored (capped) but not decoded. */
@@ -57,6 +60,8 @@ export class HttpExchangeCapture {
   /** The request carried JSON-RPC messages. */
   private sentRpc = false;
   private finished = false;
+  /** Messages stored from this exchange, against limits.maxMessages. */
+  private messageCount = 0;
   /** The model API the URL names (decided by the body), and its capture once the body confirms it. */
   private readonly modelApi: ModelApi | null;
   private model: ModelTurnCapture | null = null;
@@ -76,6 +81,8 @@ export class HttpExchangeCapture {
     this.requestTap = new BodyTap({
       contentEncoding: header(rawRequestHeaders, 'content-encoding'),
       cap: ctx.maxBody,
+      maxDecoded: ctx.limits?.max.maxDecoded,
+      onOverLimit: () => ctx.limits?.hit('decoded'),
       onDecoded: (c) => {
         this.requestBytes += c.length;
         if (this.requestBytes <= DECODE_LIMIT) this.requestText.push(c);
@@ -96,8 +103,9 @@ export class HttpExchangeCapture {
   private onRequestBody(r: BodyResult): void {
     const ex = this.exchange;
     ex.requestBytes = r.wireBytes;
-    ex.requestBody = r.text == null ? null : this.ctx.redactor.text(r.text);
-    ex.requestTruncated = r.truncated;
+    const kept = this.budgeted(r.text);
+    ex.requestBody = kept.text == null ? null : this.ctx.redactor.text(kept.text);
+    ex.requestTruncated = r.truncated || kept.cut;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'request', detail: r.error };
     if (this.modelApi && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
       this.model = ModelTurnCapture.start(this.ctx.conversations, ex, this.modelApi, Buffer.concat(this.requestText).toString('utf8'), ex.requestBody);
@@ -144,6 +152,8 @@ export class HttpExchangeCapture {
     this.responseTap = new BodyTap({
       contentEncoding: header(headers, 'content-encoding'),
       cap: this.sse ? this.ctx.maxStreamBody : this.ctx.maxBody,
+      maxDecoded: this.ctx.limits?.max.maxDecoded,
+      onOverLimit: () => this.ctx.limits?.hit('decoded'),
       onDecoded: (c) => {
         this.model?.chunk(c);
         if (this.sse) this.sse.push(c);
@@ -204,8 +214,9 @@ export class HttpExchangeCapture {
   private onResponseBody(r: BodyResult): void {
     const ex = this.exchange;
     ex.responseBytes = r.wireBytes;
-    ex.responseBody = r.text == null ? null : this.ctx.redactor.text(r.text);
-    ex.responseTruncated = r.truncated;
+    const kept = this.budgeted(r.text);
+    ex.responseBody = kept.text == null ? null : this.ctx.redactor.text(kept.text);
+    ex.responseTruncated = r.truncated || kept.cut;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'response', detail: r.error };
     if (this.sse) this.sse.end();
     if (this.responseJson && this.responseJsonBytes > 0 && this.responseJsonBytes <= DECODE_LIMIT) {
@@ -257,8 +268,20 @@ export class HttpExchangeCapture {
     this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
   }
 
+  /** A body as this minute's stored-bytes budgets let it be stored. */
+  private budgeted(text: string | null): { text: string | null; cut: boolean } {
+    return this.ctx.limits ? this.ctx.limits.budget(this.clientKey, text) : { text, cut: false };
+  }
+
   private record(direction: 'client->server' | 'server->client', channel: Channel, decoded: DecodedMessage[], at: number, eventId: string | null): void {
     if (!this.session || decoded.length === 0) return;
+    const max = this.ctx.limits?.max.maxMessages;
+    if (max != null && this.messageCount + decoded.length > max) {
+      // 416 bytes of brotli can carry half a million tiny events: past the bound they pass unrecorded.
+      this.ctx.limits!.hit('messages', decoded.length);
+      return;
+    }
+    this.messageCount += decoded.length;
     this.ctx.tracker.record(this.session.id, this.exchange.id, direction, channel, decoded, at, eventId);
   }
 

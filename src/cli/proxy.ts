@@ -7,6 +7,7 @@ import { CaptureStore } from '../store/read.js';
 import { probeTarget, type TargetProbe } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
+import { LIMIT_DEFAULTS } from '../capture/limits.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
 import { action, dbOption, portGuardOptions, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 
@@ -27,6 +28,10 @@ export interface ProxyCliOptions {
   gatewayDebug?: boolean;
   allowHost: string[];
   allowOrigin: string[];
+  maxDecoded: number;
+  maxMessages: number;
+  maxStoredPerClient: number;
+  maxStored: number;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -46,6 +51,10 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--no-redact', 'store secrets (authorization, cookies, API keys) as sent')
     .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
     .option('--max-stream-body <bytes>', 'cap on the stored raw copy of an event stream (each event is stored as a message regardless)', parseBytes('--max-stream-body'), DEFAULT_MAX_STREAM_BODY)
+    .option('--max-decoded <bytes>', 'stop reading a compressed body after it decodes to this much (bombs; forwarding is whole)', parseBytes('--max-decoded'), LIMIT_DEFAULTS.maxDecoded)
+    .option('--max-messages <n>', 'store at most N messages of one exchange or WebSocket connection', parseIntOption('--max-messages', 1, 1_000_000_000), LIMIT_DEFAULTS.maxMessages)
+    .option('--max-stored-per-client <bytes>', 'bodies stored per minute for one client; past it they are stored cut to 1 KB', parseBytes('--max-stored-per-client'), LIMIT_DEFAULTS.maxStoredPerClient)
+    .option('--max-stored <bytes>', 'bodies stored per minute for all clients together', parseBytes('--max-stored'), LIMIT_DEFAULTS.maxStored)
     .option('--insecure', 'accept any TLS certificate from an https target')
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
@@ -78,6 +87,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         gatewayDebug: !!opts.gatewayDebug, allowHosts: opts.allowHost, allowOrigins: opts.allowOrigin,
+        limits: { maxDecoded: opts.maxDecoded, maxMessages: opts.maxMessages, maxStoredPerClient: opts.maxStoredPerClient, maxStored: opts.maxStored },
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });

@@ -16,6 +16,7 @@ import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js
 import { RouteTable, type Route } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { PortGate } from './host-guard.js';
+import type { CaptureLimitOptions, LimitKind } from '../capture/limits.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
@@ -42,6 +43,8 @@ export interface ProxyOptions {
   /** Host names and browser origins the listening port also serves (src/proxy/host-guard.ts). */
   allowHosts?: string[];
   allowOrigins?: string[];
+  /** What the capture keeps of hostile input (src/capture/limits.ts); forwarding is never limited. */
+  limits?: CaptureLimitOptions;
 }
 
 export interface ProxyStats {
@@ -56,6 +59,8 @@ export interface ProxyStats {
   cutPayloads: number;
   /** Requests refused with 403 for their Host or Origin. */
   refused: number;
+  /** Times each capture limit applied (src/capture/limits.ts). */
+  limited: Record<LimitKind, number>;
 }
 
 export interface RunningProxy {
@@ -98,7 +103,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   tuneHeapForStreaming();
   const host = opts.host ?? '127.0.0.1';
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
-  const engine = new CaptureEngine({ target: routes.single ? target.display : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
+  const engine = new CaptureEngine({ target: routes.single ? target.display : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, limits: opts.limits });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   const queue = engine.queue;
@@ -334,6 +339,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       droppedWrites: store?.recorder.stats.dropped ?? 0,
       cutPayloads: store?.recorder.cut ?? 0,
       refused: gate.refused,
+      limited: { ...engine.limits.counts },
     }),
     flush: async () => {
       await settle();
