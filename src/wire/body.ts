@@ -9,6 +9,11 @@ export function pendingDecodes(): number {
   return decoding;
 }
 
+/** Another decoder's zlib work in the thread pool (a WebSocket message inflating): +1 when it starts, -1 when done. */
+export function trackDecode(delta: 1 | -1): void {
+  decoding += delta;
+}
+
 export interface BodyResult {
   /** Decoded UTF-8 text of the first `cap` bytes; null for an empty body. */
   text: string | null;
