@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { connectClient, startRawHttpServer, startStreamableServer, type Peer } from './helpers/peers.js';
-import { tempDb } from './helpers/tmp.js';
+import { tempDb, until } from './helpers/tmp.js';
 
 // The capture's bounds on what anyone sends (src/capture/limits.ts), set low so the test stays small:
 // a gzip "bomb" event stream with no newline stops being decoded at --max-decoded, an exchange of many
@@ -34,6 +34,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
       return void res.end(bomb);
     }
+    if (req.url === '/hold') {
+      // One event, then the stream stays open until the client goes.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      return void res.write(`data: ${TINY}\n\n`);
+    }
     if (req.url === '/tiny') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'br' });
       return void res.end(tinyEvents);
@@ -41,7 +46,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
   });
   mcp = await startStreamableServer();
-  const limits = { maxDecoded: 4 * 1024 * 1024, maxMessages: 500, maxStoredPerClient: 2 * 1024 * 1024, maxStored: 64 * 1024 * 1024 };
+  const limits = { maxDecoded: 4 * 1024 * 1024, maxMessages: 500, maxStoredPerClient: 2 * 1024 * 1024, maxStored: 64 * 1024 * 1024, maxStreamsPerClient: 2 };
   proxy = await startProxy({ target: upstream.url, port: 0, db: tmp.db, label: 'limits', limits, onWarning: (w) => warnings.push(w) });
   normal = await startProxy({ target: mcp.url, port: 0, db: tmp.db, label: 'normal', limits, onWarning: (w) => warnings.push(w) });
 });
@@ -127,6 +132,45 @@ describe('capture limits', () => {
     expect(uploads.filter((e) => e.requestTruncated)).toHaveLength(4);
     expect(proxy.stats().limited.stored).toBe(4);
     expect(warnings.filter((w) => w.includes('--max-stored'))).toHaveLength(1);
+    await servedAfter();
+  });
+
+  it('decodes at most --max-streams-per-client event streams of one client at once; the next is forwarded only', async () => {
+    const open = (ua: string) => new Promise<http.ClientRequest>((resolve, reject) => {
+      const req = http.request(proxy.url + '/hold', { headers: { 'user-agent': ua, accept: 'text/event-stream', 'mcp-session-id': `hold-${ua}` } }, (res) => {
+        res.once('data', () => resolve(req));
+      });
+      req.on('error', () => {});
+      req.once('response', (res) => res.on('error', reject));
+      req.end();
+    });
+    const held = [await open('streamer-1'), await open('streamer-1')];
+    const third = await open('streamer-1');
+    // Another client has slots of its own.
+    const other = await open('streamer-2');
+    await proxy.flush();
+    expect(proxy.stats().limited.streams).toBe(1);
+    expect(warnings.filter((w) => w.includes('--max-streams'))).toHaveLength(1);
+    for (const r of [...held, third, other]) r.destroy();
+    // The proxy has seen all four go (their slots are free) before the next stream opens.
+    await until(async () => {
+      await proxy.flush();
+      return exchangesOf('/hold').filter((e) => e.aborted).length === 4;
+    }, 'the four streams recorded as ended by their clients');
+    // The slots come back when the streams end: a new one is decoded again.
+    const again = await open('streamer-1');
+    await proxy.flush();
+    again.destroy();
+    await proxy.flush();
+    expect(proxy.stats().limited.streams).toBe(1);
+    const s = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const perSession = s.listSessions().filter((x) => x.mcpSessionId?.startsWith('hold-')).map((x) => s.messages(x.id).length);
+      // Four decoded streams (two, the other client's, the one after) carried their event; the third did not.
+      expect(perSession.reduce((a, b) => a + b, 0)).toBe(4);
+    } finally {
+      s.close();
+    }
     await servedAfter();
   });
 });

@@ -62,6 +62,8 @@ export class HttpExchangeCapture {
   private finished = false;
   /** Messages stored from this exchange, against limits.maxMessages. */
   private messageCount = 0;
+  /** This exchange holds one of limits' event-stream slots (released when it finishes). */
+  private streamSlot = false;
   /** The model API the URL names (decided by the body), and its capture once the body confirms it. */
   private readonly modelApi: ModelApi | null;
   private model: ModelTurnCapture | null = null;
@@ -143,7 +145,7 @@ export class HttpExchangeCapture {
     this.model?.head(type);
     if (this.model) {
       // A model API answer is read by its own decoder only.
-    } else if (type === 'text/event-stream') {
+    } else if (type === 'text/event-stream' && !this.streamRefused()) {
       this.sse = new SseDecoder((e) => this.onSseEvent(e), () => this.ctx.streams?.event(ex.id, 'keepalive', this.lastChunkAt));
       this.ctx.streams?.opened(ex, ex.method === 'GET' ? 'get-sse' : 'post-sse', at);
     } else if (type.includes('json')) {
@@ -151,7 +153,8 @@ export class HttpExchangeCapture {
     }
     this.responseTap = new BodyTap({
       contentEncoding: header(headers, 'content-encoding'),
-      cap: this.sse ? this.ctx.maxStreamBody : this.ctx.maxBody,
+      // A stream past the open-stream limits keeps no more of its raw copy than a decoded one.
+      cap: this.sse || (type === 'text/event-stream' && !this.model) ? this.ctx.maxStreamBody : this.ctx.maxBody,
       maxDecoded: this.ctx.limits?.max.maxDecoded,
       onOverLimit: () => this.ctx.limits?.hit('decoded'),
       onDecoded: (c) => {
@@ -268,6 +271,13 @@ export class HttpExchangeCapture {
     this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
   }
 
+  /** Past the open-stream limits a stream is forwarded, its head recorded, its events not decoded. */
+  private streamRefused(): boolean {
+    if (!this.ctx.limits) return false;
+    this.streamSlot = this.ctx.limits.openStream(this.clientKey);
+    return !this.streamSlot;
+  }
+
   /** A body as this minute's stored-bytes budgets let it be stored. */
   private budgeted(text: string | null): { text: string | null; cut: boolean } {
     return this.ctx.limits ? this.ctx.limits.budget(this.clientKey, text) : { text, cut: false };
@@ -355,6 +365,7 @@ export class HttpExchangeCapture {
     }
     this.maybeAssign(true);
     this.ctx.streams?.closed(ex.id, ex.closedBy, ex.endedAt);
+    if (this.streamSlot) this.ctx.limits!.closeStream(this.clientKey);
     this.model?.end(ex.endedAt);
     const s = this.session;
     if (s) {

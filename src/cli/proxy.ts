@@ -32,6 +32,8 @@ export interface ProxyCliOptions {
   maxMessages: number;
   maxStoredPerClient: number;
   maxStored: number;
+  maxStreamsPerClient: number;
+  maxStreams: number;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -55,6 +57,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--max-messages <n>', 'store at most N messages of one exchange or WebSocket connection', parseIntOption('--max-messages', 1, 1_000_000_000), LIMIT_DEFAULTS.maxMessages)
     .option('--max-stored-per-client <bytes>', 'bodies stored per minute for one client; past it they are stored cut to 1 KB', parseBytes('--max-stored-per-client'), LIMIT_DEFAULTS.maxStoredPerClient)
     .option('--max-stored <bytes>', 'bodies stored per minute for all clients together', parseBytes('--max-stored'), LIMIT_DEFAULTS.maxStored)
+    .option('--max-streams-per-client <n>', 'event streams one client may have decoded at once; further ones are forwarded, not decoded', parseIntOption('--max-streams-per-client', 1, 10_000_000), LIMIT_DEFAULTS.maxStreamsPerClient)
+    .option('--max-streams <n>', 'event streams decoded at once for all clients together', parseIntOption('--max-streams', 1, 10_000_000), LIMIT_DEFAULTS.maxStreams)
     .option('--insecure', 'accept any TLS certificate from an https target')
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
@@ -87,7 +91,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         target: opts.target, routes: served?.routes, port: opts.port, host: opts.host, db, label: opts.label ?? null,
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         gatewayDebug: !!opts.gatewayDebug, allowHosts: opts.allowHost, allowOrigins: opts.allowOrigin,
-        limits: { maxDecoded: opts.maxDecoded, maxMessages: opts.maxMessages, maxStoredPerClient: opts.maxStoredPerClient, maxStored: opts.maxStored },
+        limits: { maxDecoded: opts.maxDecoded, maxMessages: opts.maxMessages, maxStoredPerClient: opts.maxStoredPerClient, maxStored: opts.maxStored, maxStreamsPerClient: opts.maxStreamsPerClient, maxStreams: opts.maxStreams },
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
