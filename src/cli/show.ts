@@ -11,7 +11,7 @@ import { describeGateway, gatewayDebugHeaders, routeOfTool } from '../capture/ga
 import { requestFacts } from '../analysis/requests.js';
 import { sessionStreams } from '../analysis/streams.js';
 import { requestsJson, streamLines, streamsJson } from './streams-format.js';
-import { jsonDepth, VIEW_DEPTH } from '../wire/json-depth.js';
+import { jsonDepth, STRINGIFY_DEPTH } from '../wire/json-depth.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -59,8 +59,11 @@ export function registerShow(program: Command): void {
           const out: Record<string, unknown> = { session: sessionRowJson(s, store.spans().get(s.id)), messages: messages().map((m) => {
             let payload: unknown = m.payload;
             if (m.kind !== 'non-json' && !m.truncated) {
-              // Too deep for JSON.stringify: printed as stored, which is the same JSON.
-              try { payload = jsonDepth(m.payload) > VIEW_DEPTH ? (JSON.parse(m.payload), rawJson(m.payload)) : JSON.parse(m.payload); } catch { /* stored raw */ }
+              try {
+                const parsed: unknown = JSON.parse(m.payload);
+                // Too deep for JSON.stringify: printed as stored, which is the same JSON.
+                payload = jsonDepth(m.payload) > STRINGIFY_DEPTH ? rawJson(m.payload) : parsed;
+              } catch { /* stored raw */ }
             }
             return {
               seq: m.seq, ts: new Date(m.ts).toISOString(), direction: m.direction, kind: m.kind, id: m.rpcId,

@@ -8,6 +8,8 @@
 /** How deep a viewer shows a value; below it, DEEPER stands in. */
 export const VIEW_DEPTH = 64;
 export const DEEPER = '…(nested deeper)';
+/** Deeper than this, JSON.stringify is not trusted with a value (it overflows near 5,000 on Node 20). */
+export const STRINGIFY_DEPTH = 1000;
 
 /** The deepest nesting of arrays and objects in JSON text (strings skipped), without parsing it. */
 export function jsonDepth(text: string): number {
