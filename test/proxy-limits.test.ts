@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import zlib from 'node:zlib';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { connectClient, startRawHttpServer, startStreamableServer, type Peer } from './helpers/peers.js';
@@ -23,6 +23,8 @@ const BOMB_DECODED = 48 * 1024 * 1024;
 let bomb: Buffer;
 const TINY = '{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}';
 const EVENTS = 3000;
+// 8 MB of JSON that compresses as real payloads do (a few times, not thousands): past --max-decoded, no bomb.
+const longAnswer = zlib.gzipSync(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: randomBytes(6 * 1024 * 1024).toString('base64') }] } }));
 const tinyEvents = zlib.brotliCompressSync(Buffer.from(`data: ${TINY}\n\n`.repeat(EVENTS)));
 
 beforeAll(async () => {
@@ -33,6 +35,10 @@ beforeAll(async () => {
     if (req.url === '/bomb') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
       return void res.end(bomb);
+    }
+    if (req.url === '/long') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      return void res.end(longAnswer);
     }
     if (req.url === '/hold') {
       // One event, then the stream stays open until the client goes.
@@ -102,6 +108,20 @@ describe('capture limits', () => {
     await servedAfter();
   });
 
+  it('reads a compressed body past --max-decoded whole when it is no bomb', async () => {
+    const got = await fetchAll('/long', 'POST', Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"big"}}'), { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'long', 'user-agent': 'long' });
+    expect(got.bytes).toBe(longAnswer.length);
+    await proxy.flush();
+    expect(proxy.stats().limited.decoded).toBe(1);
+    const s = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const session = s.listSessions().find((x) => x.mcpSessionId === 'long')!;
+      expect(s.messages(session.id).map((m) => `${m.kind} ${m.method}`)).toEqual(['request tools/call', 'response tools/call']);
+    } finally {
+      s.close();
+    }
+  });
+
   it('stores at most --max-messages of one exchange, and counts the rest', async () => {
     const got = await fetchAll('/tiny', 'POST', Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}'), { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'tiny' });
     expect(got.bytes).toBe(tinyEvents.length);
@@ -120,6 +140,7 @@ describe('capture limits', () => {
 
   it('stores bodies cut to 1 KB once a client is past its per-minute budget', async () => {
     const body = Buffer.alloc(768 * 1024, 'p');
+    const before = proxy.stats().limited.stored;
     for (let i = 0; i < 6; i++) expect((await fetchAll('/upload', 'POST', body, { 'content-type': 'text/plain', 'user-agent': 'uploader' })).status).toBe(200);
     await proxy.flush();
     const uploads = exchangesOf('/upload');
@@ -130,7 +151,7 @@ describe('capture limits', () => {
     expect(stored.filter((n) => n === body.length), String(stored)).toHaveLength(2);
     expect(stored.filter((n) => n === 1024)).toHaveLength(4);
     expect(uploads.filter((e) => e.requestTruncated)).toHaveLength(4);
-    expect(proxy.stats().limited.stored).toBe(4);
+    expect(proxy.stats().limited.stored - before).toBe(4);
     expect(warnings.filter((w) => w.includes('--max-stored'))).toHaveLength(1);
     await servedAfter();
   });

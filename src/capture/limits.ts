@@ -7,7 +7,7 @@ import { now } from '../model/clock.js';
  * cut. Each limit warns once per run and counts every time it applies.
  */
 export interface CaptureLimitOptions {
-  /** Decoded bytes of one compressed HTTP body the capture reads (`--max-decoded`). */
+  /** Decoded bytes of one compressed HTTP body the capture reads, once it decodes to over 200 times its size (`--max-decoded`). */
   maxDecoded?: number;
   /** Messages stored from one exchange: an HTTP exchange, a WebSocket connection (`--max-messages`). */
   maxMessages?: number;
@@ -22,7 +22,7 @@ export interface CaptureLimitOptions {
 }
 
 export const LIMIT_DEFAULTS: Required<CaptureLimitOptions> = {
-  maxDecoded: 64 * 1024 * 1024,
+  maxDecoded: 16 * 1024 * 1024,
   maxMessages: 50_000,
   maxStoredPerClient: 64 * 1024 * 1024,
   maxStored: 256 * 1024 * 1024,
@@ -106,7 +106,7 @@ export class CaptureLimits {
 const mib = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
 
 const WARNINGS: Record<LimitKind, (m: Required<CaptureLimitOptions>) => string> = {
-  decoded: (m) => `a compressed body decoded to more than ${mib(m.maxDecoded)}: the capture stopped reading it (forwarded whole; --max-decoded to change); further ones are counted, not told`,
+  decoded: (m) => `a compressed body decoded to more than ${mib(m.maxDecoded)}, over 200 times its size (a bomb): the capture stopped reading it (forwarded whole; --max-decoded to change); further ones are counted, not told`,
   messages: (m) => `an exchange carried more than ${m.maxMessages} messages: the rest of it is forwarded but not stored (--max-messages to change); further ones are counted, not told`,
   streams: (m) => `a client held more than ${m.maxStreamsPerClient} event streams open (or everyone more than ${m.maxStreams}): further ones are forwarded but not decoded (--max-streams-per-client, --max-streams to change); further ones are counted, not told`,
   stored: (m) => `a client sent more than ${mib(m.maxStoredPerClient)} of bodies in a minute (or everyone more than ${mib(m.maxStored)}): bodies over that are stored cut to 1 KB (--max-stored-per-client, --max-stored to change); further ones are counted, not told`,

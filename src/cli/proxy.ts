@@ -53,7 +53,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--no-redact', 'store secrets (authorization, cookies, API keys) as sent')
     .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
     .option('--max-stream-body <bytes>', 'cap on the stored raw copy of an event stream (each event is stored as a message regardless)', parseBytes('--max-stream-body'), DEFAULT_MAX_STREAM_BODY)
-    .option('--max-decoded <bytes>', 'stop reading a compressed body after it decodes to this much (bombs; forwarding is whole)', parseBytes('--max-decoded'), LIMIT_DEFAULTS.maxDecoded)
+    .option('--max-decoded <bytes>', 'stop reading a compressed body that decodes to this much and over 200 times its size (bombs; forwarding is whole)', parseBytes('--max-decoded'), LIMIT_DEFAULTS.maxDecoded)
     .option('--max-messages <n>', 'store at most N messages of one exchange or WebSocket connection', parseIntOption('--max-messages', 1, 1_000_000_000), LIMIT_DEFAULTS.maxMessages)
     .option('--max-stored-per-client <bytes>', 'bodies stored per minute for one client; past it they are stored cut to 1 KB', parseBytes('--max-stored-per-client'), LIMIT_DEFAULTS.maxStoredPerClient)
     .option('--max-stored <bytes>', 'bodies stored per minute for all clients together', parseBytes('--max-stored'), LIMIT_DEFAULTS.maxStored)

@@ -4,6 +4,13 @@ import { utf8Trim } from './utf8.js';
 
 let decoding = 0;
 
+/**
+ * A compressed body is a bomb, not a long stream, when it decoded to this many times its wire size: JSON
+ * and event streams compress 5–50 times, a bomb thousands of times. A gzip event stream open for hours
+ * may decode to gigabytes and is never stopped for it.
+ */
+const BOMB_RATIO = 200;
+
 /** Encoded bodies whose zlib work has not finished yet (shutdown and tests wait for none). */
 export function pendingDecodes(): number {
   return decoding;
@@ -30,7 +37,7 @@ export interface BodyTapOptions {
   /** Every decoded byte, uncapped: it feeds the SSE and JSON decoders. */
   onDecoded?: (chunk: Buffer) => void;
   onEnd?: (r: BodyResult) => void;
-  /** Decoded bytes of a compressed body read at most (a bomb): past them decoding stops. */
+  /** Decoded bytes of a compressed body read at most when it is a bomb (over BOMB_RATIO): past them decoding stops. */
   maxDecoded?: number;
   /** Decoding stopped at maxDecoded. */
   onOverLimit?: () => void;
@@ -122,7 +129,7 @@ export class BodyTap {
     // Once anything decoded, the body is not raw deflate: stop keeping encoded bytes.
     this.raw = null;
     this.decodedBytes += c.length;
-    if (this.chain.length && this.opts.maxDecoded != null && this.decodedBytes > this.opts.maxDecoded) return this.stopDecoding();
+    if (this.chain.length && this.opts.maxDecoded != null && this.decodedBytes > this.opts.maxDecoded && this.decodedBytes > BOMB_RATIO * this.wireBytes) return this.stopDecoding();
     if (this.keptBytes < this.opts.cap) {
       const room = this.opts.cap - this.keptBytes;
       this.keep(c.length > room ? c.subarray(0, room) : c);
