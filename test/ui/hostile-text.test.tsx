@@ -44,6 +44,11 @@ describe('the TUI under hostile strings', () => {
       await until(() => (ui.lastFrame() ?? '').includes('tools/call'), 'the timeline', 10_000);
       await settle();
       expect(ui.lastFrame()).not.toMatch(FOREIGN_ESCAPE);
+      // The first message (initialize, with the client's name in it) in the detail view.
+      ui.stdin.write('\r');
+      await until(() => (ui.lastFrame() ?? '').includes('client→server'), 'the detail of a message', 10_000);
+      await settle();
+      expect(ui.lastFrame()).not.toMatch(FOREIGN_ESCAPE);
       const frames = ui.frames.join('\n');
       expect(frames).not.toContain('\x1b]52');
       expect(frames).not.toContain('\x1b]0;');
