@@ -46,6 +46,8 @@ export class HttpExchangeCapture {
   private requestText: Buffer[] = [];
   private requestBytes = 0;
   private requestMessages: DecodedMessage[] = [];
+  /** Decided by the body's first bytes (mayBeRpc): held for decoding, or not. */
+  private requestShape: 'kept' | 'skipped' | null = null;
   private requestDone = false;
   /** The request's last byte came; an encoded body may still be decoding. */
   private requestEnded = false;
@@ -87,7 +89,7 @@ export class HttpExchangeCapture {
       onOverLimit: () => ctx.limits?.hit('decoded'),
       onDecoded: (c) => {
         this.requestBytes += c.length;
-        if (this.requestBytes <= DECODE_LIMIT) this.requestText.push(c);
+        if (this.requestBytes <= DECODE_LIMIT && this.mayBeRpc(c)) this.requestText.push(c);
       },
       onEnd: (r) => this.onRequestBody(r),
     });
@@ -125,6 +127,20 @@ export class HttpExchangeCapture {
     this.requestDone = true;
     this.maybeAssign();
     if (this.finishAt !== null) this.finish(this.finishAt);
+  }
+
+  /**
+   * Whether a request body is worth holding for the JSON-RPC decoder: JSON (its first byte `{` or `[`),
+   * or anything sent the way MCP clients send (shown as the broken message it is). Twenty 8 MB
+   * text/plain POSTs from a page were all held whole only to be found not JSON.
+   */
+  private mayBeRpc(c: Buffer): boolean {
+    if (this.requestShape === null) {
+      const first = c.toString('latin1', 0, Math.min(c.length, 64)).trimStart()[0];
+      if (first === undefined) return true;
+      this.requestShape = first === '{' || first === '[' || !!this.modelApi || this.hasMcpHeaders() || this.acceptsEventStream() ? 'kept' : 'skipped';
+    }
+    return this.requestShape === 'kept';
   }
 
   private hasMcpHeaders(): boolean {
