@@ -73,6 +73,13 @@ export class WebSocketCapture {
 
   /** One socket went; `by` is the side whose socket closed first. */
   closed(by: 'client' | 'server', at: number): void {
+    // A big message may still be inflating, its close frame held behind it: judge the close after them.
+    const d = this.decoders;
+    if (d) return d['client->server'].whenIdle(() => d['server->client'].whenIdle(() => this.ended(by, at)));
+    this.ended(by, at);
+  }
+
+  private ended(by: 'client' | 'server', at: number): void {
     const ex = this.exchange;
     ex.endedAt = at;
     // Gone without the closing handshake: the connection dropped, it was not closed.

@@ -62,6 +62,7 @@ export class WsFrameDecoder {
   /** A message inflating in the thread pool: later bytes wait in `held`, in order. */
   private inflating = false;
   private held: Buffer[] = [];
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly handlers: WsFrameHandlers,
@@ -246,11 +247,19 @@ export class WsFrameDecoder {
       const held = this.held;
       this.held = [];
       for (const c of held) this.push(c);
+      if (!this.inflating) for (const f of this.idleWaiters.splice(0)) f();
     });
+  }
+
+  /** Runs `fn` once every byte pushed so far is decoded (at once, unless a message is inflating off the loop). */
+  whenIdle(fn: () => void): void {
+    if (this.inflating) this.idleWaiters.push(fn);
+    else fn();
   }
 
   private fail(message: string): void {
     this.held = [];
+    for (const f of this.idleWaiters.splice(0)) f();
     this.failed = true;
     this.pending = [];
     this.fragments = [];
