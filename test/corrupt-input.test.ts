@@ -92,3 +92,75 @@ describe('damaged recordings', () => {
     expect(snapshot(dir)).toEqual(before);
   });
 });
+
+describe('recordings with fields the model does not allow', () => {
+  /** The fixture with its first message line changed by `edit`. */
+  const variant = (name: string, edit: (m: Record<string, unknown>, all: Array<Record<string, unknown>>) => void): string => {
+    const lines = fs.readFileSync(FIXTURE, 'utf8').split('\n');
+    const objs = lines.map((l) => (l.trim() ? JSON.parse(l) as { type: string; message?: Record<string, unknown> } : null));
+    const messages = objs.filter((o) => o?.type === 'message').map((o) => o!.message!);
+    edit(messages[0], messages);
+    const dir = path.join(tmp.dir, `fields-${name}`);
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'bad.jsonl');
+    fs.writeFileSync(file, objs.map((o) => (o ? JSON.stringify(o) : '')).join('\n'));
+    return file;
+  };
+  it.each([
+    ['negative seq', (m: Record<string, unknown>) => void (m.seq = -5), /seq: Too small|seq: Number must be greater than 0|seq/],
+    ['fractional seq', (m: Record<string, unknown>) => void (m.seq = 1.5), /seq/],
+    ['string seq', (m: Record<string, unknown>) => void (m.seq = 'seven'), /seq/],
+    ['sideways', (m: Record<string, unknown>) => void (m.direction = 'sideways'), /direction/],
+    ['another session', (m: Record<string, unknown>) => void (m.sessionId = 'ffffffffffff'), /belongs to session "ffffffffffff"/],
+    ['object payload', (m: Record<string, unknown>) => void (m.payload = { jsonrpc: '2.0' }), /payload/],
+    ['duplicate seq', (m: Record<string, unknown>, all: Array<Record<string, unknown>>) => void (m.seq = all[1].seq), /two messages have seq/],
+  ])('%s: import says what in one line, exits 2, and leaves the database as it was', async (name, edit, message) => {
+    const file = variant(name.replace(/ /g, '-'), edit);
+    const dir = path.dirname(file);
+    // Into an existing database, and into one that does not exist yet (no empty database left behind).
+    const existing = path.join(dir, 'existing.db');
+    const seeded = await run(['import', FIXTURE, '--db', existing]);
+    expect(seeded.status, seeded.stderr).toBe(0);
+    await run(['prune', '--label', 'no-such-label', '--db', existing]);
+    const before = snapshot(dir);
+    for (const db of [existing, path.join(dir, 'fresh.db')]) {
+      const r = await run(['import', file, '--db', db]);
+      expect([r.status, r.stdout]).toEqual([2, '']);
+      expect(r.stderr).toMatch(/^mcptap: [^\n]*\n$/);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+describe('a database in a read-only folder', () => {
+  it('is read as it is on disk (SQLite cannot make its -shm there)', async () => {
+    const dir = path.join(tmp.dir, 'readonly');
+    fs.mkdirSync(dir);
+    const db = path.join(dir, 'captures.db');
+    expect((await run(['import', FIXTURE, '--db', db])).status).toBe(0);
+    // Fold the WAL in and leave the file alone: the state of a copied or mounted database.
+    await run(['prune', '--label', 'no-such-label', '--db', db]);
+    for (const f of fs.readdirSync(dir)) if (f !== 'captures.db') fs.rmSync(path.join(dir, f));
+    fs.chmodSync(db, 0o444);
+    fs.chmodSync(dir, 0o555);
+    // The test's own folder is private (0700): let the other user through it to the read-only one.
+    fs.chmodSync(tmp.dir, 0o711);
+    try {
+      // Root ignores folder permissions: run the reader as nobody, as another user would be.
+      const asOther = process.getuid?.() === 0 ? ['/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath]] as const : [process.execPath, []] as const;
+      const read = (...args: string[]) => spawnSync(asOther[0], [...asOther[1], cli, ...args, '--db', db], { encoding: 'utf8', timeout: 60_000 });
+      const sessions = read('sessions');
+      expect(sessions.stderr).toBe('');
+      expect(sessions.status).toBe(0);
+      expect(sessions.stdout).toContain(session);
+      const shown = read('show', session);
+      expect(shown.status, shown.stderr).toBe(0);
+      expect(shown.stdout).toContain('initialize');
+      expect(fs.readdirSync(dir)).toEqual(['captures.db']);
+    } finally {
+      fs.chmodSync(dir, 0o755);
+      fs.chmodSync(tmp.dir, 0o700);
+    }
+  });
+});

@@ -82,7 +82,7 @@ function store() {
 describe('requests the HTTP parser refuses', () => {
   it('answers 400 to Content-Length with Transfer-Encoding (request smuggling), and forwards nothing', async () => {
     const before = seen.length;
-    const answer = await raw('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    const answer = await raw('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(seen.slice(before)).toEqual([]);
     expect(warnings.some((w) => w.includes('400 Bad Request'))).toBe(true);
@@ -90,15 +90,15 @@ describe('requests the HTTP parser refuses', () => {
 
   it('answers 431 to 64 KB of headers, as Node does', async () => {
     const before = seen.length;
-    const answer = await raw(`GET /mcp HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+    const answer = await raw(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
     expect(seen.slice(before)).toEqual([]);
   });
 
   it('answers 400 to a header with characters HTTP forbids', async () => {
     const before = seen.length;
-    expect(await raw('GET /mcp HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(await raw('GET /mcp HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(await raw('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x01b\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(await raw('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Name: v\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(seen.slice(before)).toEqual([]);
   });
 
@@ -114,7 +114,7 @@ describe('input the proxy passes on and records', () => {
   it('forwards a malformed Mcp-Session-Id as sent and records it on a session of its own', async () => {
     const odd = ' spaces, "quotes" and ünïcödé ' + 'z'.repeat(2000);
     const before = seen.length;
-    const answer = await raw(Buffer.concat([Buffer.from('POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\nMcp-Session-Id: '), Buffer.from(odd, 'latin1'), Buffer.from('\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"ping"}')]));
+    const answer = await raw(Buffer.concat([Buffer.from('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\nMcp-Session-Id: '), Buffer.from(odd, 'latin1'), Buffer.from('\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"ping"}')]));
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(Buffer.from(String(seen[before].headers['mcp-session-id']), 'latin1')).toEqual(Buffer.from(odd.trim(), 'latin1'));
     await proxy.flush();
@@ -222,7 +222,7 @@ describe('input the proxy passes on and records', () => {
 /** A WebSocket handshake on a raw socket, then `frame`; returns what came back after the 101, until close. */
 function wsRaw(port: number, frame: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'));
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'));
     let buf = Buffer.alloc(0);
     let upgraded = false;
     s.on('data', (c: Buffer) => {

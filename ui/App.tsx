@@ -1,5 +1,6 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput } from 'ink';
+import { Box, useApp, useInput, type Key } from 'ink';
+import { Text } from './safe-text.js';
 import type { CaptureStore } from '../src/store/read.js';
 import type { Session } from '../src/model/model.js';
 import { diffSessions } from '../src/analysis/diff.js';

@@ -1,5 +1,5 @@
 import React from 'react';
-import { Text } from 'ink';
+import { Text } from './safe-text.js';
 
 /** A failing view shows one line, never a stack trace; the rest of the UI keeps working. */
 export class ErrorBoundary extends React.Component<{ children: React.ReactNode; resetKey: string }, { error: string | null; key: string }> {

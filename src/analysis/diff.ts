@@ -7,6 +7,7 @@ import { diffJson, type PathDiff } from './jsondiff.js';
 import { normalize, parseIgnore } from './normalize.js';
 import { diffToolSurface, toolSurface, toolSurfaceChanged, type ToolSurfaceDiff } from './tools.js';
 import { droppedByGateway, gatewayBetween, renamesExplained, type GatewayDiff } from './gateway-diff.js';
+import { parseForView } from '../wire/json-depth.js';
 
 /** One side of a comparison: a session with its messages (seq order) and exchanges. */
 export interface DiffInput {
@@ -96,7 +97,7 @@ const ref = (x: DiffInput): SessionRef => ({ id: x.session.id, label: x.session.
 function parse(m: RpcMessage): unknown {
   if (m.kind === 'non-json') return m.payload;
   try {
-    return JSON.parse(m.payload);
+    return parseForView(m.payload);
   } catch {
     return m.payload;
   }

@@ -1,3 +1,4 @@
+import { CaptureLimits, type CaptureLimitOptions } from './limits.js';
 import { CaptureHub } from './hub.js';
 import { CaptureQueue } from './queue.js';
 import { Redactor } from './redact.js';
@@ -13,6 +14,8 @@ export interface EngineOptions {
   maxBody?: number;
   /** Cap on the stored raw copy of an event stream's body (its events are stored as messages whatever this is). */
   maxStreamBody?: number;
+  /** What the capture spends on one body, exchange and client (src/capture/limits.ts). */
+  limits?: CaptureLimitOptions;
 }
 
 export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
@@ -36,6 +39,7 @@ export class CaptureEngine implements CaptureContext {
   private readonly rawTarget: string;
   private readonly trackerOptions: TrackerOptions;
   private readonly conversationOptions: ConversationOptions;
+  readonly limits: CaptureLimits;
 
   constructor(opts: EngineOptions) {
     this.redactor = new Redactor(opts.redact !== false);
@@ -52,6 +56,7 @@ export class CaptureEngine implements CaptureContext {
     this.conversationOptions = { target: this.redactor.url(opts.target), label: opts.label ?? null, scrub: (t) => this.redactor.text(t) };
     this.conversations = new ConversationTracker(this.hub, this.conversationOptions);
     this.streams = new StreamTracker(this.hub);
+    this.limits = new CaptureLimits(opts.limits ?? {}, (m) => this.hub.emit('warning', m));
     this.queue = new CaptureQueue((err) => this.hub.emit('warning', `capture step failed: ${err.message}`));
   }
 

@@ -28,7 +28,16 @@ export interface ServerSelection {
   by: 'path' | 'header' | null;
 }
 
-const list = (s: string) => s.split(',').map((x) => decodeURIComponent(x.trim())).filter(Boolean);
+/** A server name as written, percent-escapes decoded; a malformed escape (`50%-off`) is kept as written. */
+function serverName(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+const list = (s: string) => s.split(',').map((x) => serverName(x.trim())).filter(Boolean);
 
 /**
  * The servers a request selects on LiteLLM: the path (`/mcp/<a>[,<b>]`, or the older `/<a>/mcp`) wins

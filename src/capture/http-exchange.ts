@@ -5,6 +5,7 @@ import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
 import type { StreamTracker } from './streams.js';
+import type { CaptureLimits } from './limits.js';
 import { ModelTurnCapture } from './model-exchange.js';
 import { recordHead } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
@@ -24,6 +25,8 @@ export interface CaptureContext {
   maxStreamBody: number;
   /** Stream facts (event-stream responses); absent where nothing reads them. */
   streams?: StreamTracker;
+  /** Bounds on what the capture keeps of hostile input; absent: none. */
+  limits?: CaptureLimits;
 }
 
 /** JSON bodies are decoded whole; past this size they are stored (capped) but not decoded. */
@@ -44,7 +47,13 @@ export class HttpExchangeCapture {
   private requestText: Buffer[] = [];
   private requestBytes = 0;
   private requestMessages: DecodedMessage[] = [];
+  /** Decided by the body's first bytes (mayBeRpc): held for decoding, or not. */
+  private requestShape: 'kept' | 'skipped' | null = null;
   private requestDone = false;
+  /** The request's last byte came; an encoded body may still be decoding. */
+  private requestEnded = false;
+  /** The exchange ended while its request body was still decoding: finish once it is decoded. */
+  private finishAt: number | null = null;
   private headDone = false;
   private sse: SseDecoder | null = null;
   private responseJson: Buffer[] | null = null;
@@ -54,6 +63,10 @@ export class HttpExchangeCapture {
   /** The request carried JSON-RPC messages. */
   private sentRpc = false;
   private finished = false;
+  /** Messages stored from this exchange, against limits.maxMessages. */
+  private messageCount = 0;
+  /** This exchange holds one of limits' event-stream slots (released when it finishes). */
+  private streamSlot = false;
   /** The model API the URL names (decided by the body), and its capture once the body confirms it. */
   private readonly modelApi: ModelApi | null;
   private model: ModelTurnCapture | null = null;
@@ -75,9 +88,11 @@ export class HttpExchangeCapture {
     this.requestTap = new BodyTap({
       contentEncoding: header(rawRequestHeaders, 'content-encoding'),
       cap: ctx.maxBody,
+      maxDecoded: ctx.limits?.max.maxDecoded,
+      onOverLimit: () => ctx.limits?.hit('decoded'),
       onDecoded: (c) => {
         this.requestBytes += c.length;
-        if (this.requestBytes <= DECODE_LIMIT) this.requestText.push(c);
+        if (this.requestBytes <= DECODE_LIMIT && this.mayBeRpc(c)) this.requestText.push(c);
       },
       onEnd: (r) => this.onRequestBody(r),
     });
@@ -88,14 +103,16 @@ export class HttpExchangeCapture {
   }
 
   requestEnd(): void {
+    this.requestEnded = true;
     this.requestTap.end();
   }
 
   private onRequestBody(r: BodyResult): void {
     const ex = this.exchange;
     ex.requestBytes = r.wireBytes;
-    ex.requestBody = r.text == null ? null : this.ctx.redactor.text(r.text);
-    ex.requestTruncated = r.truncated;
+    const kept = this.budgeted(r.text);
+    ex.requestBody = kept.text == null ? null : this.ctx.redactor.text(kept.text);
+    ex.requestTruncated = r.truncated || kept.cut;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'request', detail: r.error };
     if (this.modelApi && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
       this.model = ModelTurnCapture.start(this.ctx.conversations, ex, this.modelApi, Buffer.concat(this.requestText).toString('utf8'), ex.requestBody);
@@ -112,6 +129,21 @@ export class HttpExchangeCapture {
     this.requestText = [];
     this.requestDone = true;
     this.maybeAssign();
+    if (this.finishAt !== null) this.finish(this.finishAt);
+  }
+
+  /**
+   * Whether a request body is worth holding for the JSON-RPC decoder: JSON (its first byte `{` or `[`),
+   * or anything sent the way MCP clients send (shown as the broken message it is). Twenty 8 MB
+   * text/plain POSTs from a page were all held whole only to be found not JSON.
+   */
+  private mayBeRpc(c: Buffer): boolean {
+    if (this.requestShape === null) {
+      const first = c.toString('latin1', 0, Math.min(c.length, 64)).trimStart()[0];
+      if (first === undefined) return true;
+      this.requestShape = first === '{' || first === '[' || !!this.modelApi || this.hasMcpHeaders() || this.acceptsEventStream() ? 'kept' : 'skipped';
+    }
+    return this.requestShape === 'kept';
   }
 
   private hasMcpHeaders(): boolean {
@@ -132,7 +164,7 @@ export class HttpExchangeCapture {
     this.model?.head(type);
     if (this.model) {
       // A model API answer is read by its own decoder only.
-    } else if (type === 'text/event-stream') {
+    } else if (type === 'text/event-stream' && !this.streamRefused()) {
       this.sse = new SseDecoder((e) => this.onSseEvent(e), () => this.ctx.streams?.event(ex.id, 'keepalive', this.lastChunkAt));
       this.ctx.streams?.opened(ex, ex.method === 'GET' ? 'get-sse' : 'post-sse', at);
     } else if (type.includes('json')) {
@@ -140,7 +172,10 @@ export class HttpExchangeCapture {
     }
     this.responseTap = new BodyTap({
       contentEncoding: header(headers, 'content-encoding'),
-      cap: this.sse ? this.ctx.maxStreamBody : this.ctx.maxBody,
+      // A stream past the open-stream limits keeps no more of its raw copy than a decoded one.
+      cap: this.sse || (type === 'text/event-stream' && !this.model) ? this.ctx.maxStreamBody : this.ctx.maxBody,
+      maxDecoded: this.ctx.limits?.max.maxDecoded,
+      onOverLimit: () => this.ctx.limits?.hit('decoded'),
       onDecoded: (c) => {
         this.model?.chunk(c);
         if (this.sse) this.sse.push(c);
@@ -213,8 +248,9 @@ export class HttpExchangeCapture {
     const ex = this.exchange;
     ex.responseBytes = r.wireBytes;
     // An event stream's events were scanned as messages already: its body reuses those scans.
-    ex.responseBody = r.text == null ? null : this.sse ? this.ctx.redactor.eventStream(r.text) : this.ctx.redactor.text(r.text);
-    ex.responseTruncated = r.truncated;
+    const kept = this.budgeted(r.text);
+    ex.responseBody = kept.text == null ? null : this.sse ? this.ctx.redactor.eventStream(kept.text) : this.ctx.redactor.text(kept.text);
+    ex.responseTruncated = r.truncated || kept.cut;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'response', detail: r.error };
     if (this.sse) this.sse.end();
     if (this.responseJson && this.responseJsonBytes > 0 && this.responseJsonBytes <= DECODE_LIMIT) {
@@ -266,8 +302,27 @@ export class HttpExchangeCapture {
     this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
   }
 
+  /** Past the open-stream limits a stream is forwarded, its head recorded, its events not decoded. */
+  private streamRefused(): boolean {
+    if (!this.ctx.limits) return false;
+    this.streamSlot = this.ctx.limits.openStream(this.clientKey);
+    return !this.streamSlot;
+  }
+
+  /** A body as this minute's stored-bytes budgets let it be stored. */
+  private budgeted(text: string | null): { text: string | null; cut: boolean } {
+    return this.ctx.limits ? this.ctx.limits.budget(this.clientKey, text) : { text, cut: false };
+  }
+
   private record(direction: 'client->server' | 'server->client', channel: Channel, decoded: DecodedMessage[], at: number, eventId: string | null): void {
     if (!this.session || decoded.length === 0) return;
+    const max = this.ctx.limits?.max.maxMessages;
+    if (max != null && this.messageCount + decoded.length > max) {
+      // 416 bytes of brotli can carry half a million tiny events: past the bound they pass unrecorded.
+      this.ctx.limits!.hit('messages', decoded.length);
+      return;
+    }
+    this.messageCount += decoded.length;
     this.ctx.tracker.record(this.session.id, this.exchange.id, direction, channel, decoded, at, eventId);
   }
 
@@ -329,6 +384,12 @@ export class HttpExchangeCapture {
 
   private finish(at: number): void {
     if (this.finished) return;
+    // A gzip request body can take longer to decode than the upstream takes to answer: its messages
+    // (the tools/call) come first, so the end waits for them rather than placing the exchange without.
+    if (!this.requestDone && this.requestEnded) {
+      this.finishAt = at;
+      return;
+    }
     this.finished = true;
     const ex = this.exchange;
     ex.endedAt = at || ex.startedAt;
@@ -337,6 +398,7 @@ export class HttpExchangeCapture {
     }
     this.maybeAssign(true);
     this.ctx.streams?.closed(ex.id, ex.closedBy, ex.endedAt);
+    if (this.streamSlot) this.ctx.limits!.closeStream(this.clientKey);
     this.model?.end(ex.endedAt);
     const s = this.session;
     if (s) {

@@ -21,9 +21,11 @@ export class WebSocketCapture {
   private closeFrom: Record<Direction, boolean> = { 'client->server': false, 'server->client': false };
   /** When the chunk that completed the message being recorded arrived. */
   private at = 0;
+  /** Messages stored from this connection, against limits.maxMessages. */
+  private messageCount = 0;
 
   constructor(
-    private readonly ctx: Pick<CaptureContext, 'hub' | 'tracker' | 'redactor' | 'maxBody' | 'streams'>,
+    private readonly ctx: Pick<CaptureContext, 'hub' | 'tracker' | 'redactor' | 'maxBody' | 'streams' | 'limits'>,
     start: Omit<ExchangeStart, 'kind' | 'requestHeaders'> & { rawHeaders: HeaderList },
     /** The route's upstream, when the proxy serves several (else the tracker's target). */
     private readonly sessionTarget: string | null = null,
@@ -73,6 +75,13 @@ export class WebSocketCapture {
 
   /** One socket went; `by` is the side whose socket closed first. */
   closed(by: 'client' | 'server', at: number): void {
+    // A big message may still be inflating, its close frame held behind it: judge the close after them.
+    const d = this.decoders;
+    if (d) return d['client->server'].whenIdle(() => d['server->client'].whenIdle(() => this.ended(by, at)));
+    this.ended(by, at);
+  }
+
+  private ended(by: 'client' | 'server', at: number): void {
     const ex = this.exchange;
     ex.endedAt = at;
     // Gone without the closing handshake: the connection dropped, it was not closed.
@@ -123,6 +132,8 @@ export class WebSocketCapture {
   private record(direction: Direction, m: WsMessage): void {
     const ex = this.exchange;
     if (!this.session) return;
+    const max = this.ctx.limits?.max.maxMessages;
+    if (max != null && ++this.messageCount > max) return void this.ctx.limits!.hit('messages');
     // A text message must be UTF-8 (RFC 6455 8.1); the receiving peer closes with 1007 when it is not.
     if (m.opcode === 1 && !m.truncated && !isUtf8(m.data)) ex.failure ??= { kind: 'bad-frames', from: side(direction), detail: 'a text message that is not valid UTF-8' };
     const text = m.opcode === 2 ? m.data.toString('latin1') : m.data.toString('utf8');

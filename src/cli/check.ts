@@ -5,7 +5,8 @@ import { DEFAULT_TOOLS_SHARE } from '../analysis/checks/context-rules.js';
 import { formatJson, formatJunit, formatSarif, formatText, type SessionFindings } from '../analysis/checks/format.js';
 import { EXIT, UsageError } from '../errors.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
-import { action, dbOption, examples, openStore, parseIntOption, warn } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, printText, warn } from './common.js';
+import { terminalSafe } from '../model/terminal.js';
 
 const FORMATS = { text: formatText, json: formatJson, sarif: formatSarif, junit: formatJunit } as const;
 
@@ -47,7 +48,7 @@ transport, access, session, protocol, tools, the rest.\n\nRules (the cause they 
             conversation: turns && input.session.transport === 'model-api' ? turns.context(input.session) : undefined,
           }, { slowMs: opts.slow, toolsShare: opts.toolsShare / 100 }),
         }));
-        process.stdout.write(format(all));
+        process.stdout.write(opts.format === 'text' ? terminalSafe(format(all)) : format(all));
         return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;
       } finally {
         store?.close();

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { Command, Option } from 'commander';
 import { UsageError, EXIT } from '../errors.js';
 import { defaultDbPath } from '../store/db.js';
 import { CaptureStore } from '../store/read.js';
+import { terminalSafe } from '../model/terminal.js';
 
 export const EXIT_CODES_HELP = `
 Exit codes: 0 ok · 1 a check or diff found something · 2 bad input`;
@@ -79,8 +81,37 @@ export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => '  $ ' + l).join('\n')}\n${EXIT_CODES_HELP}\n`;
 }
 
+/**
+ * --json output, exact. A payload nested too deep for JSON.stringify (which overflows near 5,000 levels)
+ * is spliced in as its stored text: `rawJson` marks such a value.
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  const raw: string[] = [];
+  // A string no payload can foresee (a fresh nonce after a NUL), which JSON.stringify writes as \u0000….
+  const nonce = randomBytes(6).toString('hex');
+  const mark = `\u0000mcptap-raw-${nonce}-`;
+  const text = JSON.stringify(value, (_k, v: unknown) => {
+    if (v instanceof RawJson) {
+      raw.push(v.text);
+      return `${mark}${raw.length - 1}`;
+    }
+    return v;
+  }, 2);
+  process.stdout.write((raw.length ? text.replace(new RegExp(`"\\\\u0000mcptap-raw-${nonce}-(\\d+)"`, 'g'), (_m, i: string) => raw[Number(i)]) : text) + '\n');
+}
+
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/** JSON text (valid, stored) to print as it is inside printJson's output. */
+export function rawJson(text: string): unknown {
+  return new RawJson(text);
+}
+
+/** Text output for a terminal: control characters from the wire are shown escaped (src/model/terminal.ts). */
+export function printText(text: string): void {
+  process.stdout.write(terminalSafe(text));
 }
 
 export type { Command };
@@ -93,4 +124,17 @@ export function preferInteractive(): void {
   if (!process.stdin.isTTY || !process.stdout.isTTY) return;
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
+}
+
+/** A repeatable option's values, in the order given (`--allow-host a --allow-host b`). */
+export function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+/** The listening port's --allow-host / --allow-origin (src/proxy/host-guard.ts), for proxy and mock. */
+export function portGuardOptions(): Option[] {
+  return [
+    new Option('--allow-host <name>', "also serve requests whose Host is NAME (repeatable; 127.0.0.1, localhost, [::1] and --host always are)").argParser(collect).default([]),
+    new Option('--allow-origin <origin>', 'also serve browser requests from ORIGIN, e.g. https://app.example (repeatable; local pages always are)').argParser(collect).default([]),
+  ];
 }

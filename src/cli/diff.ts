@@ -7,7 +7,7 @@ import { diffConversations, loadConversation, renderConversationDiff } from '../
 import { UsageError } from '../errors.js';
 import { EXIT } from '../errors.js';
 import { CaptureStore } from '../store/read.js';
-import { action, dbOption, examples, printJson, resolveDb, warn } from './common.js';
+import { action, dbOption, examples, printJson, resolveDb, printText, warn } from './common.js';
 
 export function registerDiff(program: Command): void {
   program
@@ -35,14 +35,14 @@ export function registerDiff(program: Command): void {
           if (!ca || !cb) throw new UsageError('diff compares two MCP sessions or two model conversations, not one of each');
           const d = diffConversations(ca, cb);
           if (opts.json) printJson(d);
-          else process.stdout.write(renderConversationDiff(d));
+          else printText(renderConversationDiff(d));
           return d.equivalent ? EXIT.ok : EXIT.found;
         }
         const report = diffSessions(loadDiffInput(a, store, warn), loadDiffInput(b, store, warn), { ignore: opts.ignore });
         if (opts.json) {
           const { pairs, ...rest } = report;
           printJson({ ...rest, pairs: pairs.map((p) => ({ status: p.status, aSeq: p.a?.seq ?? null, bSeq: p.b?.seq ?? null, method: (p.a ?? p.b)?.method ?? null, paths: p.paths, responsePaths: p.response?.paths ?? [] })), changes: rest.changes.map((p) => ({ aSeq: p.a?.seq, bSeq: p.b?.seq, method: (p.a ?? p.b)?.method, paths: p.paths, responsePaths: p.response?.paths ?? [] })) });
-        } else process.stdout.write(renderDiffText(report));
+        } else printText(renderDiffText(report));
         return report.equivalent ? EXIT.ok : EXIT.found;
       } finally {
         store?.close();

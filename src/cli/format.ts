@@ -3,6 +3,8 @@ import { decodeErrorText } from '../model/facts.js';
 import type { RpcMessage, Session } from '../model/model.js';
 import { describeGateway } from '../capture/gateway.js';
 import { foldIdentity, LISTEN, META, serverIdentity } from '../wire/mcp-2026.js';
+import { parseForView, stringifyForView } from '../wire/json-depth.js';
+import { terminalLine } from '../model/terminal.js';
 
 export function arrow(m: Pick<RpcMessage, 'direction'>): string {
   return m.direction === 'client->server' ? '→' : '←';
@@ -33,7 +35,9 @@ export function bytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)}M`;
 }
 
-export function pad(s: string, w: number): string {
+/** A table cell: wire text escaped for the terminal (src/model/terminal.ts), then cut or padded to `w`. */
+export function pad(text: string, w: number): string {
+  const s = terminalLine(text);
   if (s.length > w) return s.slice(0, Math.max(0, w - 1)) + '…';
   return s + ' '.repeat(w - s.length);
 }
@@ -45,7 +49,7 @@ export function summary(m: RpcMessage): string {
   if (m.kind === 'invalid') return `invalid JSON-RPC: ${m.decodeError ? decodeErrorText(m.decodeError) : ''}`.trim();
   let v: any;
   try {
-    v = JSON.parse(m.payload);
+    v = parseForView(m.payload);
   } catch {
     return m.truncated ? '(truncated)' : '';
   }
@@ -79,11 +83,11 @@ export function summary(m: RpcMessage): string {
   if (m.method === LISTEN) return `listen for ${Object.keys(p.notifications ?? {}).filter((k) => p.notifications[k]).join(', ') || 'nothing'}`;
   if (m.method === 'notifications/subscriptions/acknowledged') return `subscribed (${JSON.stringify(p._meta?.[META.subscriptionId] ?? null)}): ${Object.keys(p.notifications ?? {}).filter((k) => p.notifications[k]).join(', ') || 'nothing'}`;
   if (m.method === 'initialize') return `${p.clientInfo?.name ?? '?'} ${p.clientInfo?.version ?? ''} protocol ${p.protocolVersion ?? '?'}`.trim();
-  if (m.method === 'tools/call') return `${p.name}(${JSON.stringify(p.arguments ?? {})})`;
+  if (m.method === 'tools/call') return `${p.name}(${stringifyForView(p.arguments ?? {})})`;
   if (m.method === 'notifications/progress') return `progress ${p.progress}${p.total != null ? '/' + p.total : ''} ${p.message ?? ''}`.trim();
-  if (m.method === 'notifications/message') return `[${p.level}] ${typeof p.data === 'string' ? p.data : JSON.stringify(p.data)}`;
+  if (m.method === 'notifications/message') return `[${p.level}] ${typeof p.data === 'string' ? p.data : stringifyForView(p.data)}`;
   if (m.subject) return m.subject;
-  return Object.keys(p).length ? JSON.stringify(p) : '';
+  return Object.keys(p).length ? stringifyForView(p) : '';
 }
 
 /** What a multi-round-trip result asks the client for (2026-07-28 `inputRequests`): method and message of each. */

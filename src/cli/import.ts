@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { importRecording, readRecording, readUnsaved, restoreUnsaved } from '../store/jsonl.js';
-import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { action, dbOption, examples, openStore, printJson, resolveDb } from './common.js';
 import { UsageError } from '../errors.js';
 
 export function registerImport(program: Command): void {
@@ -29,9 +30,19 @@ export function registerImport(program: Command): void {
       const rec = readRecording(file);
       // Imported, a cut recording would pass for the whole session: refused, said.
       if (rec.shortfall) throw new UsageError(rec.shortfall.replace('; what is there is read', '; not imported (get the whole file again)'));
+      // A database this import creates and then cannot fill is not left behind, empty.
+      const fresh = !fs.existsSync(resolveDb(opts.db));
       const store = openStore(opts.db, { write: true });
+      let imported: ReturnType<typeof importRecording>;
       try {
-        const { session, renamed } = importRecording(store, rec, { label: opts.label });
+        imported = importRecording(store, rec, { label: opts.label });
+      } catch (e) {
+        store.close();
+        if (fresh) for (const f of ['', '-wal', '-shm']) fs.rmSync(resolveDb(opts.db) + f, { force: true });
+        throw e;
+      }
+      try {
+        const { session, renamed } = imported;
         if (opts.json) printJson({ id: session.id, renamed, messages: rec.messages.length, exchanges: rec.exchanges.length });
         else process.stdout.write(`imported ${file} as session ${session.id}${renamed ? ` (its original id ${rec.session.id} was taken)` : ''}: ${rec.messages.length} messages, ${rec.exchanges.length} exchanges\n`);
         return 0;

@@ -3,7 +3,7 @@ import { startMock, type RunningMock } from '../replay/mock.js';
 import type { Recording } from '../replay/recording.js';
 import { isRecordingPath, loadDiffInput } from '../analysis/input.js';
 import { UsageError } from '../errors.js';
-import { action, dbOption, examples, openStore, parseIntOption, warn } from './common.js';
+import { action, dbOption, portGuardOptions, examples, openStore, parseIntOption, warn } from './common.js';
 
 interface MockCliOptions {
   port: number;
@@ -11,6 +11,8 @@ interface MockCliOptions {
   speed: number;
   db?: string;
   name: string;
+  allowHost: string[];
+  allowOrigin: string[];
 }
 
 export function registerMock(program: Command): void {
@@ -22,6 +24,8 @@ export function registerMock(program: Command): void {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--speed <x>', 'play recorded progress and notifications X times as fast (0.5 = half speed)', parseSpeed, 1)
     .addOption(dbOption())
+    .addOption(portGuardOptions()[0])
+    .addOption(portGuardOptions()[1])
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap-mock')
     .addHelpText('after', examples(
       'mcptap mock 3f2a',
@@ -38,7 +42,7 @@ export function registerMock(program: Command): void {
         store?.close();
       }
       if (recording.session.transport === 'http') throw new UsageError(`session ${recording.session.id} is plain HTTP, not an MCP session; pick one from 'mcptap sessions'`);
-      const mock = await startMock({ recording, port: opts.port, host: opts.host, speed: opts.speed });
+      const mock = await startMock({ recording, port: opts.port, host: opts.host, speed: opts.speed, allowHosts: opts.allowHost, allowOrigins: opts.allowOrigin });
       printBanner(mock, recording, opts);
       const stop = async () => {
         await mock.close();

@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { startProxy, type RunningProxy } from '../proxy/server.js';
+import { terminalSafe } from '../model/terminal.js';
 import { attachLiveChecks } from '../analysis/checks/live.js';
 import { CaptureStore } from '../store/read.js';
 import { probeTarget, type TargetProbe } from '../proxy/probe.js';
 import { bannerLines, connectLines } from './banner.js';
 import { DEFAULT_MAX_BODY, DEFAULT_MAX_STREAM_BODY } from '../capture/engine.js';
+import { LIMIT_DEFAULTS } from '../capture/limits.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
 import { parseMetricsListen, resolveOtlp, startTelemetry, type RunningTelemetry } from '../telemetry/setup.js';
 import { Interceptor } from '../proxy/intercept.js';
 import { FILTER_HELP } from './show.js';
-import { action, dbOption, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
+import { action, dbOption, portGuardOptions, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 import { forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
 import { caFiles } from '../proxy/ca-files.js';
 import { UsageError } from '../errors.js';
@@ -35,6 +37,14 @@ export interface ProxyCliOptions extends ForwardCliOptions {
   otlpPayloads?: boolean;
   metrics?: { host: string; port: number };
   hold?: string;
+  allowHost: string[];
+  allowOrigin: string[];
+  maxDecoded: number;
+  maxMessages: number;
+  maxStoredPerClient: number;
+  maxStored: number;
+  maxStreamsPerClient: number;
+  maxStreams: number;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
@@ -48,10 +58,18 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--port <n>', 'port to listen on (0 picks a free one)', parseIntOption('--port', 0, 65535), 8808)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .addOption(dbOption())
+    .addOption(portGuardOptions()[0])
+    .addOption(portGuardOptions()[1])
     .option('--label <text>', 'name the sessions of this run (shown in lists and the TUI)')
     .option('--no-redact', 'store secrets (authorization, cookies, API keys) as sent')
     .option('--max-body <bytes>', 'cap on the stored copy of each body and message (forwarding is never capped)', parseBytes('--max-body'), DEFAULT_MAX_BODY)
     .option('--max-stream-body <bytes>', 'cap on the stored raw copy of an event stream (each event is stored as a message regardless)', parseBytes('--max-stream-body'), DEFAULT_MAX_STREAM_BODY)
+    .option('--max-decoded <bytes>', 'stop reading a compressed body that decodes to this much and over 200 times its size (bombs; forwarding is whole)', parseBytes('--max-decoded'), LIMIT_DEFAULTS.maxDecoded)
+    .option('--max-messages <n>', 'store at most N messages of one exchange or WebSocket connection', parseIntOption('--max-messages', 1, 1_000_000_000), LIMIT_DEFAULTS.maxMessages)
+    .option('--max-stored-per-client <bytes>', 'bodies stored per minute for one client; past it they are stored cut to 1 KB', parseBytes('--max-stored-per-client'), LIMIT_DEFAULTS.maxStoredPerClient)
+    .option('--max-stored <bytes>', 'bodies stored per minute for all clients together', parseBytes('--max-stored'), LIMIT_DEFAULTS.maxStored)
+    .option('--max-streams-per-client <n>', 'event streams one client may have decoded at once; further ones are forwarded, not decoded', parseIntOption('--max-streams-per-client', 1, 10_000_000), LIMIT_DEFAULTS.maxStreamsPerClient)
+    .option('--max-streams <n>', 'event streams decoded at once for all clients together', parseIntOption('--max-streams', 1, 10_000_000), LIMIT_DEFAULTS.maxStreams)
     .option('--insecure', 'accept any TLS certificate from an https target')
     .option('--name <name>', 'server name used in the printed `claude mcp add` lines', 'mcptap')
     .option('--ui', 'run the terminal UI in this process (q stops both)')
@@ -90,7 +108,9 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       // With the UI on screen, lines go to its footer (and all of them to stderr once it is gone).
       const listeners = new Set<(line: string) => void>();
       const heldForUi: string[] = [];
-      const say = (line: string) => {
+      // Warnings and live findings quote what peers sent: escaped for the terminal.
+      const say = (text: string) => {
+        const line = terminalSafe(text);
         if (!opts.ui) return void process.stderr.write(line + '\n');
         heldForUi.push(line);
         for (const f of listeners) f(line);
@@ -102,6 +122,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, insecure: opts.insecure,
         gatewayDebug: !!opts.gatewayDebug, interceptor,
         forward: policy ? { policy, upstreamCa: opts.upstreamCa } : undefined,
+        allowHosts: opts.allowHost, allowOrigins: opts.allowOrigin,
+        limits: { maxDecoded: opts.maxDecoded, maxMessages: opts.maxMessages, maxStoredPerClient: opts.maxStoredPerClient, maxStored: opts.maxStored, maxStreamsPerClient: opts.maxStreamsPerClient, maxStreams: opts.maxStreams },
         onWarning: (m) => say(`mcptap: warning: ${m}`),
       }).catch((e) => {
         if (fresh) for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import type { Session } from '../model/model.js';
 import { UsageError } from '../errors.js';
-import { action, dbOption, examples, openStore, printJson } from './common.js';
+import { action, dbOption, examples, openStore, printJson, printText } from './common.js';
 import { isoTime } from './format.js';
 
 /** A session without an end that saw traffic this recently may still be written by a running proxy. */
@@ -99,7 +99,7 @@ write it again. Giving the space back rewrites the file; a proxy writing meanwhi
           return 0;
         }
         const verb = opts.dryRun ? 'would delete' : 'deleted';
-        for (const s of doomed) process.stdout.write(`${verb} ${s.id}  ${s.label ?? ''}  ${isoTime(s.startedAt)}  ${s.messageCount} messages\n`);
+        for (const s of doomed) printText(`${verb} ${s.id}  ${s.label ?? ''}  ${isoTime(s.startedAt)}  ${s.messageCount} messages\n`);
         process.stdout.write(`${verb} ${counts.sessions} session${counts.sessions === 1 ? '' : 's'} (${counts.messages} messages, ${counts.exchanges} exchanges)`);
         if (shrunk === true) process.stdout.write(`; ${store.file} went from ${size(before)} to ${size(after)}\n`);
         else if (shrunk === false) process.stdout.write(`; another process holds ${store.file}, so its size stays (the space is reused; run again with the proxy stopped to shrink it)\n`);

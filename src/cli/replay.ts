@@ -7,7 +7,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { replaySession, type ReplayTransport } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';
 import { CaptureStore } from '../store/read.js';
-import { action, dbOption, examples, printJson, resolveDb, warn } from './common.js';
+import { action, dbOption, examples, printJson, resolveDb, printText, warn } from './common.js';
 
 interface ReplayCliOptions {
   target: string;
@@ -66,7 +66,7 @@ export function registerReplay(program: Command): void {
         const lines = [`replayed ${recording.session.id} to ${opts.target} as session ${result.session.id} (${result.sent} steps sent, ${result.answered} server requests answered from the recording)`];
         for (const m of result.missing) lines.push(`  never came: ${m}`);
         if (result.renamed.length) lines.push(`  called under the names the target lists: ${result.renamed.map((r) => `${r.from} → ${r.to}`).join(', ')}`);
-        process.stdout.write(lines.join('\n') + '\n\n' + renderDiffText(report));
+        printText(lines.join('\n') + '\n\n' + renderDiffText(report));
       }
       return report.equivalent ? EXIT.ok : EXIT.found;
     }));

@@ -12,7 +12,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { replaySession } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';
 import { resendPart } from '../replay/resend.js';
-import { action, dbOption, examples, parseIntOption, printJson, resolveDb } from './common.js';
+import { action, dbOption, examples, parseIntOption, printJson, resolveDb, printText } from './common.js';
 import { pad } from './format.js';
 import { collectHeader, load, parseSeconds } from './replay.js';
 
@@ -63,7 +63,7 @@ export function registerResend(program: Command): void {
         lines.push(differences.length ? `the answer differs (${differences.length}):` : 'the answer is the same (ids, session ids, UUIDs and times aside)');
         for (const d of differences.slice(0, 20)) lines.push(`  ${d.path.replace(/^\$\./, '')}: ${d.change === 'changed' ? `${JSON.stringify(d.a)} → ${JSON.stringify(d.b)}` : d.change === 'added' ? `only now ${JSON.stringify(d.b)}` : `only before ${JSON.stringify(d.a)}`}`);
         lines.push('', `the whole session against the original: ${report.verdict} (mcptap diff ${rec.session.id} ${session})`);
-        process.stdout.write(lines.join('\n') + '\n');
+        printText(lines.join('\n') + '\n');
       }
       return differences.length ? EXIT.found : EXIT.ok;
     }));

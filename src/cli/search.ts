@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT } from '../errors.js';
 import { filteredSeqs } from '../store/filtered.js';
-import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, printJson, printText } from './common.js';
 import { arrow, clockTime, pad, summary } from './format.js';
 import { FILTER_HELP } from './show.js';
 
@@ -30,7 +30,7 @@ export function registerSearch(program: Command): void {
             found.push({ session: s.id, label: s.label, seq: m.seq, ts: new Date(m.ts).toISOString(), direction: m.direction, kind: m.kind, method: m.method, subject: m.subject, summary: summary(m) });
             if (!opts.json) {
               const head = `${s.id}  ${String(m.seq).padStart(4)} ${clockTime(m.ts)} ${arrow(m)} ${pad(m.kind, 12)} ${pad(m.method ?? '', 26)} `;
-              process.stdout.write(head + (width === Infinity ? summary(m) : pad(summary(m), Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
+              printText(head + (width === Infinity ? summary(m) : pad(summary(m), Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
             }
           }
         }

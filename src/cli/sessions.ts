@@ -1,6 +1,6 @@
 import { isLive, sessionLength } from '../store/liveness.js';
 import type { Command } from 'commander';
-import { action, dbOption, examples, openStore, parseIntOption, printJson } from './common.js';
+import { action, dbOption, examples, openStore, parseIntOption, printJson, printText } from './common.js';
 import { duration, isoTime, pad, sessionRowJson, shortLabel } from './format.js';
 import { TurnReader } from '../store/turns-read.js';
 import type { Session } from '../model/model.js';
@@ -53,7 +53,7 @@ export function registerSessions(program: Command): void {
           const length = `${duration(sessionLength(s, span)) || '0ms'}${isLive(s, span) ? ', live' : ''}${s.grouping?.uncertain ? `, ${s.grouping.guessed} placed by guess` : ''}`;
           lines.push(`${pad(s.id, 12)}  ${shortLabel(s.label, 12)}  ${pad(s.transport, 15)}  ${pad(s.transport === 'http' ? s.target : peers, 34)}  ${pad(c ? API_SHORT[c.api ?? ''] ?? '' : s.protocolVersion ?? '', 10)}  ${String(s.messageCount).padStart(5)}  ${String(s.errorCount).padStart(4)}  ${pad(isoTime(s.startedAt), 20)}  ${length}`);
         }
-        process.stdout.write(lines.join('\n') + '\n');
+        printText(lines.join('\n') + '\n');
         return 0;
       } finally {
         store.close();

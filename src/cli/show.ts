@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exchangeTrouble, rewritesText } from '../model/facts.js';
 import { filteredSeqs } from '../store/filtered.js';
-import { action, dbOption, examples, printJson } from './common.js';
+import { action, dbOption, examples, printJson, printText, rawJson } from './common.js';
 import { arrow, clockTime, duration, isoTime, pad, sessionRowJson, summary } from './format.js';
 import { openSession } from './source.js';
 import { targetText } from '../model/target-text.js';
@@ -16,6 +16,7 @@ import { requestsJson, streamLines, streamsJson } from './streams-format.js';
 import { revisionOf } from '../analysis/revision.js';
 import { roundTrips } from '../analysis/round-trips.js';
 import { groupingText, peerText } from './revision-format.js';
+import { jsonDepth, STRINGIFY_DEPTH } from '../wire/json-depth.js';
 
 export const FILTER_HELP = "the timeline's filter language: method:tools/call tool:query dir:c2s|s2c kind:error status:>=400 latency:>500ms, free text, !negation; terms ANDed";
 
@@ -45,7 +46,7 @@ export function registerShow(program: Command): void {
           const conv = reader.conversation(s);
           const costs = new ContextCostReader(reader).costs(conv.turns);
           if (opts.json) printJson(conversationJson(conv, costs));
-          else process.stdout.write(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120, costs).join('\n') + '\n');
+          else printText(conversationLines(conv, process.stdout.isTTY ? Math.max(60, process.stdout.columns ?? 120) : 120, costs).join('\n') + '\n');
           return 0;
         }
         const g = s.gateway;
@@ -67,7 +68,11 @@ export function registerShow(program: Command): void {
           const out: Record<string, unknown> = { session: { ...sessionRowJson(s, store.spans().get(s.id)), revision: revisionOf(s, all) }, messages: messages().map((m) => {
             let payload: unknown = m.payload;
             if (m.kind !== 'non-json' && !m.truncated) {
-              try { payload = JSON.parse(m.payload); } catch { /* stored raw */ }
+              try {
+                const parsed: unknown = JSON.parse(m.payload);
+                // Too deep for JSON.stringify: printed as stored, which is the same JSON.
+                payload = jsonDepth(m.payload) > STRINGIFY_DEPTH ? rawJson(m.payload) : parsed;
+              } catch { /* stored raw */ }
             }
             return {
               seq: m.seq, ts: new Date(m.ts).toISOString(), direction: m.direction, kind: m.kind, id: m.rpcId,
@@ -92,24 +97,24 @@ export function registerShow(program: Command): void {
         const rev = revisionOf(s, all);
         // Which revision was spoken and who chose it: a handshake's in a word on the header line.
         const chosen = rev.how === 'initialize' ? ` (${rev.chosenBy})` : '';
-        process.stdout.write(`session ${s.id}  ${s.transport}  ${targetText(s)}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}${chosen}  ${s.messageCount} messages, ${s.errorCount} errors  started ${isoTime(s.startedAt)}\n`);
+        printText(`session ${s.id}  ${s.transport}  ${targetText(s)}  ${s.clientInfo?.name ?? '?'} → ${s.serverInfo?.name ?? '?'}${g ? `  ${describeGateway(g)}` : ''}  protocol ${s.protocolVersion ?? '?'}${chosen}  ${s.messageCount} messages, ${s.errorCount} errors  started ${isoTime(s.startedAt)}\n`);
         // A stateless session (2026-07-28) repeats its identity on every message: said once here, folded out of the lines below.
-        if (rev.how === 'per-request') process.stdout.write(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}; ${peerText(s)}\n`);
+        if (rev.how === 'per-request') printText(`  revision ${rev.version ?? '?'}: ${rev.chosenBy}; ${peerText(s)}\n`);
         const grouping = groupingText(s);
-        if (grouping) process.stdout.write(`  ${grouping}\n`);
+        if (grouping) printText(`  ${grouping}\n`);
         const trips = roundTrips(all);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
         if (opts.exchanges) {
           for (const e of exchanges) {
-            process.stdout.write(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
+            printText(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
             // --gateway-debug: what LiteLLM resolved for this request.
             const debug = gatewayDebugHeaders(e.responseHeaders);
-            if (debug.length) process.stdout.write(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
+            if (debug.length) printText(`      litellm: ${debug.map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
           }
         }
         if (opts.streams) {
-          process.stdout.write(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
+          printText(streamsOf().lines().map((l) => (l ? '  ' + l : l)).join('\n') + '\n');
           return 0;
         }
         for (const m of all) {
@@ -121,7 +126,7 @@ export function registerShow(program: Command): void {
           const trip = trips.get(m.seq);
           const round = !trip ? '' : trip.rounds != null ? `  [round ${trip.round} of #${trip.first}: ${trip.rounds} round trips, ${duration(trip.totalMs ?? null)} in all]` : `  [round ${trip.round} of #${trip.first}]`;
           const text = (upstream ? `→ ${upstream}: ` : '') + summary(m) + round;
-          process.stdout.write(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
+          printText(head + (width === Infinity ? text : pad(text, Math.max(10, width - head.length - 1)).trimEnd()) + '\n');
         }
         return 0;
       } finally {

@@ -50,6 +50,15 @@ export function makeUpstream(target: Target, insecure: boolean, tlsOpts?: Upstre
   };
 }
 
+/** A route segment as named; a malformed percent-escape names no route (decodeURIComponent would throw). */
+function routeName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '';
+  }
+}
+
 const WELL_KNOWN = /^\/\.well-known\/([^/?]+)(\/s\/([^/?]+))([^?]*)(\?.*)?$/;
 
 /**
@@ -108,12 +117,12 @@ export class RouteTable {
     if (this.forwardTls) return this.matchForward(url, socket);
     const wk = WELL_KNOWN.exec(url);
     if (wk) {
-      const route = this.routes.get(decodeURIComponent(wk[3]));
+      const route = this.routes.get(routeName(wk[3]));
       return route ? { route, path: `/.well-known/${wk[1]}${wk[4]}${wk[5] ?? ''}` } : null;
     }
     const m = /^\/s\/([^/?]+)(.*)$/s.exec(url);
     if (!m) return null;
-    const route = this.routes.get(decodeURIComponent(m[1]));
+    const route = this.routes.get(routeName(m[1]));
     if (!route) return null;
     const rest = m[2];
     return { route, path: rest === '' || rest.startsWith('?') ? '/' + rest : rest };

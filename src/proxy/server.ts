@@ -15,9 +15,11 @@ import { tuneHeapForStreaming } from './heap.js';
 import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
 import { RouteTable, type Route } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
+import { PortGate } from './host-guard.js';
+import type { CaptureLimitOptions, LimitKind } from '../capture/limits.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
-import { upstreamCas, upstreamFailureOf } from './upstream-tls.js';
+import { forwardOriginOf, upstreamCas, upstreamFailureOf } from './upstream-tls.js';
 import { connectHandler, type InterceptPolicy } from './forward.js';
 import { interceptRequest, type Interceptor } from './intercept.js';
 import { SseEventGate } from './sse-intercept.js';
@@ -49,6 +51,11 @@ export interface ProxyOptions {
   forward?: { policy: InterceptPolicy; upstreamCa?: string[]; caDir?: string };
   /** Holds the client messages that match (`--hold FILTER`) until they are forwarded, answered or dropped. */
   interceptor?: Interceptor;
+  /** Host names and browser origins the listening port also serves (src/proxy/host-guard.ts). */
+  allowHosts?: string[];
+  allowOrigins?: string[];
+  /** What the capture keeps of hostile input (src/capture/limits.ts); forwarding is never limited. */
+  limits?: CaptureLimitOptions;
 }
 
 export interface ProxyStats {
@@ -61,6 +68,10 @@ export interface ProxyStats {
   droppedWrites: number;
   /** Payloads stored cut because the database fell behind the traffic. */
   cutPayloads: number;
+  /** Requests refused with 403 for their Host or Origin. */
+  refused: number;
+  /** Times each capture limit applied (src/capture/limits.ts). */
+  limited: Record<LimitKind, number>;
 }
 
 export interface RunningProxy {
@@ -108,13 +119,17 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   tuneHeapForStreaming();
   const host = opts.host ?? '127.0.0.1';
   const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`mcptap: ${m}\n`));
-  const engine = new CaptureEngine({ target: routes.single ? target.display : routes.isForward ? 'forward' : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody });
+  const engine = new CaptureEngine({ target: routes.single ? target.display : routes.isForward ? 'forward' : 'routes', label: opts.label, redact: opts.redact, maxBody: opts.maxBody, maxStreamBody: opts.maxStreamBody, limits: opts.limits });
   engine.hub.on('warning', warn);
   const store: AttachedStore | null = opts.db ? attachRecorder(engine.hub, opts.db, warn) : null;
   // Fingerprints of one secret match across every capture into this database.
   if (store) engine.useFingerprintKey(store.fingerprintKey);
   const queue = engine.queue;
+  const gate = new PortGate({ host, allowHosts: opts.allowHosts, allowOrigins: opts.allowOrigins }, warn);
 
+  // A forward proxy's requests name another host by design (absolute-form, or inside a CONNECT tunnel): the
+  // Host/Origin rule guards what is addressed to the proxy itself.
+  const isForwarded = (req: http.IncomingMessage) => routes.isForward && !!forwardOriginOf(req.url ?? '/', req.socket);
   const sockets = new Set<Socket>();
   const transforms = transformsFor(opts);
   const forwardCounters = { tunnels: 0, intercepted: 0 };
@@ -260,6 +275,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!isForwarded(req) && gate.request(req, res)) return;
     exchanges++;
     const t0 = now();
     const url = req.url ?? '/';
@@ -335,6 +351,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
   for (const r of routes.list()) bridgeFor(r);
   server.on('upgrade', (req, socket, head) => {
+    // Node's server leaves an upgraded socket without an error listener: a client reset must not crash us.
+    socket.on('error', () => {});
+    if (!isForwarded(req) && gate.upgrade(req, socket)) return;
     const match = routes.match(req.url ?? '/', req.socket);
     if (!match) return void socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${routes.unknown(req.url ?? '/')}\n`);
     // The bridge sees the path below the route's prefix, as it would behind a single --target.
@@ -386,6 +405,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       writeFailures: store?.recorder.stats.failures ?? 0,
       droppedWrites: store?.recorder.stats.dropped ?? 0,
       cutPayloads: store?.recorder.cut ?? 0,
+      refused: gate.refused,
+      limited: { ...engine.limits.counts },
     }),
     flush: async () => {
       await settle();

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { listen } from '../proxy/listen.js';
+import { PortGate } from '../proxy/host-guard.js';
 import { UsageError } from '../errors.js';
 import { MockSession, mockScript, type JsonObject, type Plan } from './mock-session.js';
 import type { Recording } from './recording.js';
@@ -13,6 +14,10 @@ export interface MockOptions {
   host?: string;
   /** Recorded spacing of interim messages is divided by this (2 = twice as fast). */
   speed?: number;
+  /** Host names and browser origins the port also serves (src/proxy/host-guard.ts). */
+  allowHosts?: string[];
+  allowOrigins?: string[];
+  onWarning?: (message: string) => void;
 }
 
 export interface RunningMock {
@@ -66,7 +71,9 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     s.stream?.end();
   };
 
+  const gate = new PortGate({ host, allowHosts: opts.allowHosts, allowOrigins: opts.allowOrigins }, opts.onWarning ?? ((m) => process.stderr.write(`mcptap mock: ${m}\n`)));
   const server = http.createServer((req, res) => {
+    if (gate.request(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://mock.invalid');
     void (async () => {
       if (url.pathname === '/sse' && req.method === 'GET') return legacyStream(res);
@@ -164,7 +171,15 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     await Promise.all(plans.map((p) => s.mcp.play(p, (m) => s.mcp.push(m))));
   }
 
-  const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : [...p][0] ?? false) });
+  const wss = new WebSocketServer({
+    server, perMessageDeflate: false,
+    verifyClient: ({ req }, done) => {
+      const reason = gate.refuse(req);
+      if (reason === null) done(true);
+      else done(false, 403, `mcptap: forbidden: ${reason}`);
+    },
+    handleProtocols: (p) => (p.has('mcp') ? 'mcp' : [...p][0] ?? false),
+  });
   wss.on('connection', (ws: WebSocket) => {
     const mcp = newSession();
     const send = (m: JsonObject) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(m));

@@ -5,6 +5,11 @@ import path from 'node:path';
 import { MIGRATIONS, MIN_READ_VERSION, SCHEMA_VERSION } from './migrations.js';
 import { UsageError } from '../errors.js';
 
+// A database in a folder this user cannot write is opened through an `immutable=1` URI (a WAL database
+// otherwise needs to create its -shm file beside it). better-sqlite3 reads this once, when its native
+// part first loads, which is at the first `new Database`.
+process.env.SQLITE_USE_URI ??= '1';
+
 /** Where captures go when neither --db nor MCPTAP_DB says otherwise. */
 export function defaultDbPath(): string {
   return process.env.MCPTAP_DB || path.join(os.homedir(), '.mcptap', 'captures.db');
@@ -38,11 +43,12 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Database.Dat
   const sideFiles = memory ? [] : ['-wal', '-shm'].map((s) => file + s).filter((f) => !fs.existsSync(f));
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly: !!opts.readonly, fileMustExist: !memory });
+    db = new Database(memory ? file : plainName(file), { readonly: !!opts.readonly, fileMustExist: !memory });
   } catch (e) {
     throw new UsageError(`cannot open database ${file}: ${(e as Error).message}`);
   }
   try {
+    if (opts.readonly && !memory) db = readableInPlace(db, file);
     // A short busy timeout: a writer waiting here blocks the event loop that forwards traffic.
     db.pragma('busy_timeout = 50');
     if (!opts.readonly) {
@@ -67,6 +73,35 @@ export function openDatabase(file: string, opts: OpenOptions = {}): Database.Dat
     throw new UsageError(`cannot use database ${file}: ${(e as Error).message}`);
   }
   return db;
+}
+
+/** With URIs on, a file named `file:…` must not be read as one. */
+function plainName(file: string): string {
+  return file.startsWith('file:') ? `./${file}` : file;
+}
+
+/**
+ * The database, readable: a WAL database in a read-only folder (a mounted backup, another user's
+ * captures) fails on its first read, since SQLite cannot create its -shm file. Then it is opened as
+ * immutable, which reads the main file only: what a -wal beside it holds is not seen, and this says so.
+ */
+function readableInPlace(db: Database.Database, file: string): Database.Database {
+  try {
+    db.pragma('user_version', { simple: true });
+    return db;
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    if (!/^SQLITE_(READONLY|CANTOPEN)/.test(code)) throw e;
+    db.close();
+  }
+  const uri = 'file:' + encodeURI(path.resolve(file)).replace(/\?/g, '%3f').replace(/#/g, '%23') + '?immutable=1';
+  const immutable = new Database(uri, { readonly: true, fileMustExist: true });
+  immutable.pragma('user_version', { simple: true });
+  const wal = fs.existsSync(file + '-wal') ? fs.statSync(file + '-wal').size : 0;
+  if (wal > 0) {
+    process.stderr.write(`mcptap: ${path.dirname(path.resolve(file))} is read-only: showing ${file} without the ${wal} bytes of recent captures in ${file}-wal (copy the database and its -wal to a writable folder to see them)\n`);
+  }
+  return immutable;
 }
 
 function isEmpty(db: Database.Database): boolean {

@@ -121,6 +121,16 @@ function eachJsonLine(text: string, name: string, fn: (obj: Record<string, unkno
   });
 }
 
+/** A recording is one session: every message of it, each at a seq of its own. */
+function checkMessages(messages: RpcMessage[], sessionId: string, name: string): void {
+  const seen = new Set<number>();
+  for (const m of messages) {
+    if (m.sessionId !== sessionId) throw new UsageError(`${name}: message ${m.seq} belongs to session ${JSON.stringify(m.sessionId)}, not to the recording's session ${sessionId}`);
+    if (seen.has(m.seq)) throw new UsageError(`${name}: two messages have seq ${m.seq}; a recording holds each seq once`);
+    seen.add(m.seq);
+  }
+}
+
 /** Reads a recording from a path, or from its text when given text that starts with `{`. */
 export function readRecording(fileOrText: string): Recording {
   let text = fileOrText;
@@ -157,6 +167,7 @@ export function readRecording(fileOrText: string): Recording {
   });
   if (!header) throw new UsageError(`${name}: empty recording`);
   const h: { version: number; session: Session } = header;
+  checkMessages(messages, h.session.id, name);
   const shortfall = shortfallOf(name, h.session, messages.length, turns.length, exchanges.length);
   return { version: h.version, session: h.session, exchanges, messages, ...(turns.length || blobs.length ? { turns, blobs } : {}), ...(streams.length ? { streams } : {}), ...(shortfall ? { shortfall } : {}) };
 }

@@ -57,8 +57,34 @@ export function exchangeOfRecord(raw: Record<string, unknown>, where: string): E
   return { ...rest, failure: failureFromText(error, rest), rewrites: rewritesFromText(rewrite) };
 }
 
+// What a message line must hold for the database to take it as the model says: a file from elsewhere may
+// carry anything, and a wrong field either vanished from every view (a seq of -5, a direction of
+// "sideways") or failed inside SQLite with a message about bindings.
+const MessageCoreSchema = z.object({
+  sessionId: z.string(),
+  seq: z.number().int().positive(),
+  ts: z.number().finite(),
+  direction: z.enum(['client->server', 'server->client']),
+  kind: z.enum(['request', 'notification', 'response', 'error', 'invalid', 'non-json', 'log']),
+  channel: z.enum(['request-body', 'response-body', 'response-sse', 'get-sse', 'ws-frame', 'stdin', 'stdout', 'stderr']).optional(),
+  payload: z.string(),
+  exchangeId: z.string().nullable().optional(),
+  rpcId: z.union([z.string(), z.number()]).nullable().optional(),
+  method: z.string().nullable().optional(),
+  subject: z.string().nullable().optional(),
+  truncated: z.boolean().optional(),
+  size: z.number().int().nonnegative().optional(),
+  correlatedSeq: z.number().int().positive().nullable().optional(),
+  latencyMs: z.number().finite().nullable().optional(),
+  sseEventId: z.string().nullable().optional(),
+  batchIndex: z.number().int().nonnegative().nullable().optional(),
+  isError: z.boolean().optional(),
+  errorCode: z.number().int().nullable().optional(),
+});
+
 /** A message as a file holds it, its decode error as data whatever version wrote it. */
 export function messageOfRecord(raw: Record<string, unknown>, where: string): RpcMessage {
+  checked(MessageCoreSchema, raw, where);
   const m = raw as unknown as RpcMessage & { decodeError: unknown };
   const d = m.decodeError;
   if (d == null || (typeof d === 'object' && d)) return { ...m, decodeError: d == null ? null : checked(DecodeErrorSchema, d, `${where}: decodeError`) };

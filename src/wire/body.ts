@@ -4,9 +4,21 @@ import { utf8Trim } from './utf8.js';
 
 let decoding = 0;
 
+/**
+ * A compressed body is a bomb, not a long stream, when it decoded to this many times its wire size: JSON
+ * and event streams compress 5–50 times, a bomb thousands of times. A gzip event stream open for hours
+ * may decode to gigabytes and is never stopped for it.
+ */
+const BOMB_RATIO = 200;
+
 /** Encoded bodies whose zlib work has not finished yet (shutdown and tests wait for none). */
 export function pendingDecodes(): number {
   return decoding;
+}
+
+/** Another decoder's zlib work in the thread pool (a WebSocket message inflating): +1 when it starts, -1 when done. */
+export function trackDecode(delta: 1 | -1): void {
+  decoding += delta;
 }
 
 export interface BodyResult {
@@ -25,6 +37,10 @@ export interface BodyTapOptions {
   /** Every decoded byte, uncapped: it feeds the SSE and JSON decoders. */
   onDecoded?: (chunk: Buffer) => void;
   onEnd?: (r: BodyResult) => void;
+  /** Decoded bytes of a compressed body read at most when it is a bomb (over BOMB_RATIO): past them decoding stops. */
+  maxDecoded?: number;
+  /** Decoding stopped at maxDecoded. */
+  onOverLimit?: () => void;
 }
 
 function decoderFor(coding: string): Transform | null {
@@ -113,6 +129,7 @@ export class BodyTap {
     // Once anything decoded, the body is not raw deflate: stop keeping encoded bytes.
     this.raw = null;
     this.decodedBytes += c.length;
+    if (this.chain.length && this.opts.maxDecoded != null && this.decodedBytes > this.opts.maxDecoded && this.decodedBytes > BOMB_RATIO * this.wireBytes) return this.stopDecoding();
     if (this.keptBytes < this.opts.cap) {
       const room = this.opts.cap - this.keptBytes;
       this.keep(c.length > room ? c.subarray(0, room) : c);
@@ -148,7 +165,11 @@ export class BodyTap {
   }
 
   push(chunk: Buffer): void {
-    if (this.done) return;
+    if (this.done) {
+      // Stopped at maxDecoded: the rest is still counted as it passes.
+      if (this.chain.length) this.wireBytes += chunk.length;
+      return;
+    }
     this.wireBytes += chunk.length;
     if (this.chain.length) {
       this.raw?.push(chunk);
@@ -162,6 +183,19 @@ export class BodyTap {
     if (this.done) return;
     if (this.chain.length) this.chain[0].end();
     else this.finish();
+  }
+
+  /**
+   * A compressed body that decodes past maxDecoded (1.6 KB of brotli can become 1 GiB): the zlib work
+   * stops, what was kept is reported cut, and nothing more reaches the decoders. The bytes on the wire
+   * are not this tap's: they were forwarded whole.
+   */
+  private stopDecoding(): void {
+    this.truncated = true;
+    this.error = `${this.opts.contentEncoding}: decoded past ${this.opts.maxDecoded} bytes, the capture stopped reading it`;
+    this.opts.onOverLimit?.();
+    for (const d of this.chain) d.destroy();
+    this.finish();
   }
 
   /** Stops decoding (the connection went away); what was decoded so far is reported. */

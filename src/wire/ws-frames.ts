@@ -1,4 +1,5 @@
 import zlib from 'node:zlib';
+import { trackDecode } from './body.js';
 
 /** What permessage-deflate the two ends agreed on, for one direction of a connection. */
 export interface DeflateParams {
@@ -27,6 +28,12 @@ export interface WsFrameHandlers {
 }
 
 const WINDOW = 32 * 1024;
+/**
+ * Output inflated on the event loop for one message; a message that inflates to more is inflated again
+ * in zlib's thread pool, and the decoder holds its later bytes until then: a 60 MB message took the main
+ * thread for seconds, stalling every other client's forwarding with it.
+ */
+const INFLATE_STEP = 1024 * 1024;
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /**
@@ -52,6 +59,10 @@ export class WsFrameDecoder {
   private window: Buffer | null = null;
   private failed = false;
   private maskReported = false;
+  /** A message inflating in the thread pool: later bytes wait in `held`, in order. */
+  private inflating = false;
+  private held: Buffer[] = [];
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly handlers: WsFrameHandlers,
@@ -64,6 +75,7 @@ export class WsFrameDecoder {
 
   push(chunk: Buffer): void {
     if (this.failed) return;
+    if (this.inflating) return void this.held.push(chunk);
     if (this.skip > 0) {
       // Inside a frame too big to keep: count its bytes, hold none.
       const n = Math.min(this.skip, chunk.length);
@@ -134,6 +146,14 @@ export class WsFrameDecoder {
       off += head + len;
       this.frame((b0 & 0x80) !== 0, (b0 & 0x40) !== 0, opcode, payload);
       if (this.failed) return;
+      if (this.inflating) {
+        // The rest waits for the message inflating off the loop, so messages keep their order.
+        if (off < b.length) this.held.push(Buffer.from(b.subarray(off)));
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.need = 2;
+        return;
+      }
     }
     const rest = off === b.length ? null : Buffer.from(b.subarray(off));
     this.pending = rest ? [rest] : [];
@@ -193,25 +213,53 @@ export class WsFrameDecoder {
         this.window = null;
         data = Buffer.alloc(0);
       } else {
+        const input = Buffer.concat([data, TAIL]);
+        const opts: zlib.ZlibOptions = { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: Math.min(INFLATE_STEP, this.cap) };
+        if (this.window && !this.deflate!.noContextTakeover) opts.dictionary = this.window;
         try {
-          const input = Buffer.concat([data, TAIL]);
-          const opts: zlib.ZlibOptions = { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: this.cap };
-          if (this.window && !this.deflate!.noContextTakeover) opts.dictionary = this.window;
           data = zlib.inflateRawSync(input, opts);
-          if (!this.deflate!.noContextTakeover) {
-            const joined = this.window ? Buffer.concat([this.window, data]) : data;
-            this.window = Buffer.from(joined.subarray(Math.max(0, joined.length - WINDOW)));
-          }
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') truncated = true;
-          return this.fail(`permessage-deflate: ${(e as Error).message}`);
+          if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE' || this.cap <= INFLATE_STEP) return this.fail(`permessage-deflate: ${(e as Error).message}`);
+          return this.inflateOffLoop(input, { ...opts, maxOutputLength: this.cap }, opcode, wireBytes);
         }
+        this.keepWindow(data);
       }
     }
     this.handlers.onMessage({ opcode, data, wireBytes, truncated });
   }
 
+  /** The last 32 KB of a direction's output primes its next message's inflate (context takeover). */
+  private keepWindow(data: Buffer): void {
+    if (this.deflate!.noContextTakeover) return;
+    const joined = this.window ? Buffer.concat([this.window, data]) : data;
+    this.window = Buffer.from(joined.subarray(Math.max(0, joined.length - WINDOW)));
+  }
+
+  private inflateOffLoop(input: Buffer, opts: zlib.ZlibOptions, opcode: 1 | 2, wireBytes: number): void {
+    this.inflating = true;
+    trackDecode(1);
+    zlib.inflateRaw(input, opts, (err, data) => {
+      trackDecode(-1);
+      this.inflating = false;
+      if (err) return this.fail(`permessage-deflate: ${err.message}`);
+      this.keepWindow(data);
+      this.handlers.onMessage({ opcode, data, wireBytes, truncated: false });
+      const held = this.held;
+      this.held = [];
+      for (const c of held) this.push(c);
+      if (!this.inflating) for (const f of this.idleWaiters.splice(0)) f();
+    });
+  }
+
+  /** Runs `fn` once every byte pushed so far is decoded (at once, unless a message is inflating off the loop). */
+  whenIdle(fn: () => void): void {
+    if (this.inflating) this.idleWaiters.push(fn);
+    else fn();
+  }
+
   private fail(message: string): void {
+    this.held = [];
+    for (const f of this.idleWaiters.splice(0)) f();
     this.failed = true;
     this.pending = [];
     this.fragments = [];

@@ -1,5 +1,6 @@
 import React, { useMemo, useState } from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import { TurnReader, type ConversationTurn } from '../../src/store/turns-read.js';
 import { ContextCostReader } from '../../src/store/context-read.js';
 import { contextCostLine } from '../../src/cli/conversation-format.js';

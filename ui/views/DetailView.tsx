@@ -1,6 +1,7 @@
 import React, { useMemo, useState } from 'react';
 import { decodeErrorText, exchangeTrouble, rewriteText } from '../../src/model/facts.js';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import type { Session } from '../../src/model/model.js';
 import type { CaptureStore } from '../../src/store/read.js';
 import { clockTime, duration } from '../../src/cli/format.js';

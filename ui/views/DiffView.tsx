@@ -1,5 +1,6 @@
 import React, { useMemo } from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import type { DiffReport } from '../../src/analysis/diff.js';
 import { describeOutcome } from '../../src/analysis/diff.js';
 import { pad } from '../../src/cli/format.js';

@@ -1,5 +1,6 @@
 import React from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import { pad } from '../../src/cli/format.js';
 import { BINDINGS, keyName } from '../keymap.js';
 

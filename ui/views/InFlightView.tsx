@@ -1,5 +1,6 @@
 import React from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import { duration, pad } from '../../src/cli/format.js';
 import { actionFor } from '../keymap.js';
 import { useWindowedList } from '../hooks/useWindowedList.js';

@@ -1,5 +1,6 @@
 import React, { useState } from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import type { Finding } from '../../src/analysis/checks/engine.js';
 import { pad } from '../../src/cli/format.js';
 import { consequencesLabel, consequenceLine, times } from '../../src/analysis/checks/format.js';

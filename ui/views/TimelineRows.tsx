@@ -1,5 +1,6 @@
 import React from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import type { TimelineRow } from '../../src/store/read.js';
 import { bytes, duration, pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';

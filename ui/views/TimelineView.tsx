@@ -1,5 +1,6 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text } from 'ink';
+import { Box } from 'ink';
+import { Text } from '../safe-text.js';
 import { useRequestMarks } from '../hooks/useRequestMarks.js';
 import { useNow } from '../hooks/useInFlight.js';
 import type { Session } from '../../src/model/model.js';

@@ -1,13 +1,15 @@
 import React from 'react';
-import { Text } from 'ink';
+import { Text } from '../safe-text.js';
 import { color } from '../theme.js';
+import { terminalLine } from '../../src/model/terminal.js';
 
 /** Pretty JSON as coloured lines (keys, strings, numbers, literals). */
 export function jsonLines(text: string): string[] {
   try {
-    return JSON.stringify(JSON.parse(text), null, 2).split('\n');
+    return JSON.stringify(JSON.parse(text), null, 2).split('\n').map(terminalLine);
   } catch {
-    return text.split('\n');
+    // Not JSON, or too deep for JSON.stringify: the text as stored.
+    return text.split('\n').map(terminalLine);
   }
 }
 
