@@ -140,12 +140,9 @@ describe('the open session', () => {
     try {
       await see(ui, 'keys-test');
       await settled();
-      // The list: doomed, first, second, third, mismatch (oldest first); open "second".
-      ui.stdin.write('g');
-      await settled();
-      ui.stdin.write('jj');
-      await settled();
-      ui.stdin.write(ENTER);
+      // The list: doomed, first, second, third, mismatch (oldest first); open "second". One read: the keys
+      // apply in order, each against the state the one before left (a wait between them is no synchronisation).
+      ui.stdin.write(`gjj${ENTER}`);
       await see(ui, `session ${ids.second}`);
       writer.deleteSessions([ids.doomed]);
       // The UI polls the database's version, and re-reads the list without the pruned session.
