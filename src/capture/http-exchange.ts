@@ -12,6 +12,7 @@ import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
 import { SseDecoder, type SseEvent } from '../wire/sse.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
+import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 export interface CaptureContext {
   hub: CaptureHub;
@@ -227,7 +228,7 @@ export class HttpExchangeCapture {
     const keepAlive = () => this.ctx.streams?.event(ex.id, 'keepalive', at);
     if (e.event === 'endpoint') {
       keepAlive();
-      const legacyId = legacyIdFromEndpoint(e.data);
+      const legacyId = legacySessionIdOf(e.data);
       this.whenAssigned(() => {
         if (legacyId && this.session) this.ctx.tracker.bindLegacy(this.session.id, legacyId);
       });
@@ -329,15 +330,6 @@ export class HttpExchangeCapture {
       }
     }
     this.ctx.hub.emit('exchange', ex);
-  }
-}
-
-/** The `sessionId` a legacy `endpoint` event announces, relative or absolute. */
-export function legacyIdFromEndpoint(data: string): string | null {
-  try {
-    return new URL(data.trim(), 'http://endpoint.invalid/').searchParams.get('sessionId');
-  } catch {
-    return null;
   }
 }
 

@@ -48,7 +48,7 @@ export interface SessionHint {
   requestSessionId: string | null;
   /** `Mcp-Session-Id` the server answered with. */
   responseSessionId: string | null;
-  /** The legacy `sessionId` query parameter (POST /message?sessionId=…). */
+  /** The legacy session id query parameter (`sessionId` or the Python SDK's `session_id`; see wire/legacy-endpoint). */
   legacySessionId: string | null;
   /** The request body carried an `initialize` request. */
   hasInitialize: boolean;

@@ -17,6 +17,7 @@ import { RouteTable, type Route } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
 import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
+import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 export interface ProxyOptions {
   /** The one upstream; or give `routes`. */
@@ -237,7 +238,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     // Under routes, the same client talks to several servers: its sessions are told apart per route.
     const clientKey = `${match.route.base}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     const routeTarget = routes.single ? null : match.route.upstream.target.display;
-    const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
+    const legacyId = legacySessionIdOf(url);
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
       const raw = pairs(req.rawHeaders);

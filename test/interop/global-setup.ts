@@ -1,4 +1,5 @@
 import { pins, venvProgram } from './peers.js';
+import { assertPostgres } from './postgres.js';
 
 /** Fails the whole suite in one line when setup.sh has not installed a peer (never a silent skip). */
 export default function setup(): void {
@@ -6,4 +7,9 @@ export default function setup(): void {
   if (!p.litellm.length || !p.mcp) throw new Error('interop: test/interop/pins.sh names no LiteLLM or mcp pin');
   for (const v of p.litellm) venvProgram(`.venv-litellm-${v}`, 'litellm');
   venvProgram('.venv-mcp', 'python');
+  // The peer matrix's servers and clients.
+  venvProgram('.venv-mcp2', 'python');
+  venvProgram('.venv-fastmcp', 'python');
+  venvProgram('.venv-postgres-mcp', 'postgres-mcp');
+  assertPostgres();
 }

@@ -6,6 +6,7 @@ import {
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
 import { liteLLMSseClient } from './gateway-rules.js';
+import { isLegacyPostUrl } from '../../wire/legacy-endpoint.js';
 
 /** The URL the client used, rebuilt from its Host header (the proxy's address). */
 export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
@@ -143,7 +144,7 @@ export const transportMismatch: Rule = {
           `The client POSTed JSON-RPC to ${path}, which on legacy HTTP+SSE servers only serves the GET stream; messages go to the URL its "endpoint" event names.`,
           `Use the legacy transport: ${claudeAdd('sse', clientUrl(e, path))}`,
           { claims: v.exchangeClaims(e) }));
-      } else if (e.method === 'POST' && /[?&]sessionId=/.test(e.url) && e.status === 404) {
+      } else if (e.method === 'POST' && isLegacyPostUrl(e.url) && e.status === 404) {
         out.push(v.finding('transport-mismatch', 'error',
           `POST ${path} answered 404: the server does not know this legacy SSE session`,
           { exchangeIds: [e.id] },
