@@ -202,13 +202,16 @@ export class SessionTracker {
       // Its client's server/discover probe, or a request sent too early, just before and not yet part of
       // a handshake, belongs to this session: users need to see why a fallback happened. A stream GET
       // does not: it was another attempt (the other transport, an earlier process).
+      // An initialize answered with a redirect (LiteLLM's /mcp → /mcp/) is not a handshake: the client's
+      // repeat of it at the new URL belongs to the same session.
+      const redirected = ex.status != null && ex.status >= 300 && ex.status < 400;
       const prev = this.byClient.get(h.clientKey);
       if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && prev.probe !== 'stream' && ex.startedAt - prev.lastActivity < PROBE_WINDOW_MS) {
-        prev.initializeSeen = true;
+        prev.initializeSeen = !redirected;
         return prev;
       }
       const st = this.create('streamable-http', ex.startedAt, target);
-      st.initializeSeen = true;
+      st.initializeSeen = !redirected;
       return st;
     }
     if (!h.isMcp && isOAuthDiscoveryPath(ex.url)) {

@@ -7,7 +7,8 @@ import path from 'node:path';
  */
 export const FIXTURE_DIR = process.env.MCPTAP_CLAUDE_FIXTURES ?? path.resolve('test/fixtures/claude-code-runs');
 export const RUNS = ['echo-http', 'echo-sse', 'gateway-prefixed', 'no-such-tool'] as const;
-export type Run = (typeof RUNS)[number];
+/** The runs against real peers (LiteLLM 1.77.3's redirect, postgres-mcp over SSE), whose MCP side the others' shape does not fit. */
+export type Run = (typeof RUNS)[number] | 'redirect-followed' | 'postgres-sse-direct';
 
 export interface RecordedExchange {
   started: number;

@@ -108,8 +108,9 @@ export const unanswered: Rule = {
       const key = `${m.direction}|${typeof m.rpcId}|${m.rpcId}`;
       if (m.kind === 'request' && m.rpcId != null) {
         const prev = inflight.get(key);
-        // A request refused at the HTTP level is over: a client may send it again with the same id (Claude Code retries its probe).
-        const over = (r: RpcMessage) => (r.correlatedSeq != null && r.correlatedSeq < m.seq) || refusedAtHttp(v.exchangeOf(r));
+        // A request refused or redirected at the HTTP level is over: a client may send it again with the same id
+        // (Claude Code retries its probe, and re-sends each request LiteLLM redirects from /mcp to /mcp/).
+        const over = (r: RpcMessage) => (r.correlatedSeq != null && r.correlatedSeq < m.seq) || answeredAtHttp(v.exchangeOf(r));
         if (prev && !over(prev)) {
           out.push(v.finding('unanswered', 'error',
             `id ${JSON.stringify(m.rpcId)} used again (#${m.seq} ${m.method}) while #${prev.seq} ${prev.method} was still waiting`,
@@ -175,6 +176,8 @@ export const unanswered: Rule = {
 
 /** The exchange was refused with an HTTP error status (what it carried answers the HTTP request, not a call). */
 const refusedAtHttp = (e: { status: number | null } | undefined) => e?.status != null && e.status >= 400;
+/** Refused or redirected at the HTTP level: the request is over, whatever it carried. */
+const answeredAtHttp = (e: { status: number | null } | undefined) => e?.status != null && e.status >= 300;
 
 const SPEC_CODES = new Set([-32700, -32600, -32601, -32602, -32603, -32002, -32042, -32001, -32000]);
 
