@@ -189,6 +189,17 @@ export class TurnReader {
     return out;
   }
 
+  /**
+   * Tool results a conversation's turns carried back to the model (Claude Code's own `No such tool available`
+   * among them) whose text holds every one of `texts` (lowercase), in turn order.
+   */
+  toolResultsContaining(sessionId: string, texts: string[]): Array<{ turn: number; ts: number; toolUseId: string; isError: boolean; text: string }> {
+    if (!this.available || !texts.length) return [];
+    const rows = this.store.db.prepare(`SELECT r.turn_seq, t.ts, r.tool_use_id, r.is_error, r.text FROM tool_results r JOIN turns t ON t.session_id = r.session_id AND t.seq = r.turn_seq
+      WHERE r.session_id = ? ${texts.map(() => `AND instr(lower(r.text), ?) > 0`).join(' ')} ORDER BY r.turn_seq, r.idx`).all(sessionId, ...texts) as Row[];
+    return rows.map((r) => ({ turn: r.turn_seq as number, ts: r.ts as number, toolUseId: r.tool_use_id as string, isError: !!r.is_error, text: r.text as string }));
+  }
+
   /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */
   counts(sessionId: string): { turns: number; toolUses: number; errors: number } {
     if (!this.available) return { turns: 0, toolUses: 0, errors: 0 };
