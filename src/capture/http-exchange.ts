@@ -53,6 +53,8 @@ export class HttpExchangeCapture {
   private mcp = false;
   /** The request carried JSON-RPC messages. */
   private sentRpc = false;
+  /** The request was a server/discover probe: its refusal is no error of the session. */
+  private probe = false;
   private finished = false;
   /** The model API the URL names (decided by the body), and its capture once the body confirms it. */
   private readonly modelApi: ModelApi | null;
@@ -274,7 +276,7 @@ export class HttpExchangeCapture {
 
   /** A status that arrives after the exchange was placed still counts against its session. */
   private statusAfterAssign(status: number): void {
-    if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status);
+    if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status, this.probe);
   }
 
   private maybeAssign(force = false): void {
@@ -293,7 +295,7 @@ export class HttpExchangeCapture {
       responseSessionId: header(respHeaders, 'mcp-session-id'),
       legacySessionId: this.legacySessionId,
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
-      hasProbe: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover'),
+      hasProbe: (this.probe = this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover')),
       isMcp: this.mcp,
       // A Streamable HTTP client sends MCP-Protocol-Version on every request after initialize
       // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.

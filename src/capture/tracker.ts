@@ -143,7 +143,8 @@ export class SessionTracker {
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     st.lastActivity = ex.startedAt;
-    if (ex.status != null && ex.status >= 400) st.session.errorCount++;
+    // A refused server/discover probe is how a client learns to fall back to initialize: no error (check agrees).
+    if (ex.status != null && ex.status >= 400 && probe !== 'discover') st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
     if (st.session.transport !== 'http') {
       this.byClient.set(h.clientKey, st);
@@ -268,9 +269,9 @@ export class SessionTracker {
   }
 
   /** An exchange placed before its response head: an error status it gets later still counts. */
-  noteStatus(sessionId: string, status: number): void {
+  noteStatus(sessionId: string, status: number, probe = false): void {
     const st = this.states.get(sessionId);
-    if (!st || status < 400) return;
+    if (!st || status < 400 || probe) return;
     st.session.errorCount++;
     this.hub.emit('session', st.session);
   }
@@ -354,9 +355,10 @@ export class SessionTracker {
         decodeError: d.decodeError,
       };
       st.session.messageCount++;
-      if (m.isError || m.kind === 'invalid' || m.kind === 'non-json') st.session.errorCount++;
       st.lastActivity = ts;
       this.correlate(st, m, d.value);
+      // Counted once paired: the error answering a server/discover probe is the refusal clients recover from.
+      if ((m.isError || m.kind === 'invalid' || m.kind === 'non-json') && !(m.kind === 'error' && m.method === 'server/discover')) st.session.errorCount++;
       this.hub.emit('message', m, true);
       out.push(m);
     }
