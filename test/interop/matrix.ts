@@ -9,6 +9,7 @@ import { runChecks } from '../../src/analysis/checks/engine.js';
 import { loadDiffInput } from '../../src/analysis/input.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { CaptureStore } from '../../src/store/read.js';
+import { diffSessions } from '../../src/analysis/diff.js';
 import { HERE, OFFLINE_ENV, venvProgram } from './peers.js';
 
 // The peer matrix: one real server implementation over one transport, driven by one real client, through
@@ -70,8 +71,10 @@ async function tsClientRun(transport: Transport, name: string, call: ToolCall): 
   const client = new Client({ name, version: '1.0.0' });
   await client.connect(transport);
   try {
-    await client.listTools();
-    const r = await client.callTool({ name: call.name, arguments: call.arguments });
+    const { tools } = await client.listTools();
+    // Behind a gateway the tool may be listed with a server prefix (LiteLLM: db_main-echo): call it as listed.
+    const name = tools.find((t) => t.name === call.name)?.name ?? tools.find((t) => t.name.endsWith('-' + call.name))?.name ?? call.name;
+    const r = await client.callTool({ name, arguments: call.arguments });
     return (r.content as Array<{ text: string }>)[0].text;
   } finally {
     await client.close();
@@ -94,13 +97,14 @@ function pyClientRun(kind: ClientKind, transport: 'sse' | 'streamable-http', url
  * One HTTP cell: a fresh proxy in front of `origin`, recording into `db`; the client talks to the proxy at
  * `endpointPath` (the server's /mcp or /sse); the proxy is closed (everything stored) before judging.
  */
-export async function httpCell(db: string, origin: string, endpointPath: string, transport: 'sse' | 'streamable-http', client: ClientKind, call: ToolCall = ECHO): Promise<Outcome> {
+export async function httpCell(db: string, origin: string, endpointPath: string, transport: 'sse' | 'streamable-http', client: ClientKind, call: ToolCall = ECHO,
+  via: { headers?: Record<string, string>; fetch?: (url: string | URL, init?: RequestInit) => Promise<Response> } = {}): Promise<Outcome> {
   const proxy = await startProxy({ target: origin, port: 0, db, onWarning: () => {} });
   let echoed: string | null = null;
   try {
     const url = proxy.url + endpointPath;
     if (client !== 'ts-sdk') echoed = await pyClientRun(client, transport, url);
-    else echoed = await tsClientRun(transport === 'sse' ? new SSEClientTransport(new URL(url)) : new StreamableHTTPClientTransport(new URL(url)), 'matrix-ts-client', call);
+    else echoed = await tsClientRun(transport === 'sse' ? new SSEClientTransport(new URL(url)) : new StreamableHTTPClientTransport(new URL(url), { requestInit: via.headers ? { headers: via.headers } : undefined, fetch: via.fetch }), 'matrix-ts-client', call);
   } finally {
     await proxy.close();
   }
@@ -142,4 +146,17 @@ export function verdict(o: Outcome): string {
   if (o.findings.length) wrong.push(`findings: ${o.findings.map((f) => f.replace(/\].*/, ']')).join(', ')}`);
   if (!o.echoed) wrong.push('no echo');
   return wrong.length ? wrong.join('; ') : 'clean';
+}
+
+/** The diff verdict of the one MCP session in each of two databases (direct, then through the gateway). */
+export function diffVerdict(directDb: string, gatewayDb: string): string {
+  const a = CaptureStore.open(directDb, { readonly: true });
+  const b = CaptureStore.open(gatewayDb, { readonly: true });
+  try {
+    const one = (st: CaptureStore) => st.listSessions().filter((s) => s.transport !== 'model-api' && s.transport !== 'http')[0].id;
+    return diffSessions(loadDiffInput(one(a), a), loadDiffInput(one(b), b)).verdict;
+  } finally {
+    a.close();
+    b.close();
+  }
 }

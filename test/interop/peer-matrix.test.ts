@@ -2,8 +2,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSseServer, startStatelessServer, startStreamableServer, type Peer } from '../helpers/peers.js';
 import { tempDb } from '../helpers/tmp.js';
-import { httpCell, stdioCell, table, verdict, type CellTransport, type ClientKind, type Outcome, type Row, type ToolCall } from './matrix.js';
-import { freePort, HERE, startChild, startFastMcp, venvProgram } from './peers.js';
+import { diffVerdict, httpCell, stdioCell, table, verdict, type CellTransport, type ClientKind, type Outcome, type Row, type ToolCall } from './matrix.js';
+import { freePort, HERE, pins, startChild, startFastMcp, venvProgram } from './peers.js';
+import { MASTER_KEY } from './litellm.js';
+import { ownConnections, startStack, type Stack } from './stack.js';
 import { postgresMcpStdio, startPostgres, startPostgresMcpSse, type Postgres } from './postgres.js';
 
 // The peer matrix: every real server implementation here over every transport it speaks, through mcptap, each
@@ -87,7 +89,7 @@ afterAll(async () => {
   await pg?.stop();
   dbs.cleanup();
   // The matrix, for the test output (and the README's copy of it).
-  console.log(`\nPeer matrix (through mcptap, direct)\n${table(rows)}\n`);
+  console.log(`\nPeer matrix (through mcptap)\n${table(rows)}\n`);
 });
 
 async function run(cell: Cell): Promise<Outcome> {
@@ -125,6 +127,50 @@ describe('peer matrix: every real server over every transport it speaks, through
       expect(outcome.sessions).toBe(1);
       expect(outcome.client).toBeTruthy();
       expect(outcome.server).toBeTruthy();
+    });
+  }
+});
+
+// Behind LiteLLM, at each pin (one LiteLLM per pin for all its cells: each start takes tens of seconds). The same
+// FastMCP servers LiteLLM fronts are also recorded directly; the diff of the two must be "equivalent apart from
+// the gateway".
+describe.each(pins().litellm)('peer matrix behind LiteLLM %s', (version) => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack(version);
+  });
+  afterAll(async () => s?.close());
+
+  const cells: Array<{ name: 'db_main' | 'files'; transport: 'sse' | 'streamable-http' }> = [
+    { name: 'db_main', transport: 'sse' },
+    { name: 'files', transport: 'streamable-http' },
+  ];
+  for (const cell of cells) {
+    it(`Python SDK 1.x FastMCP · ${cell.transport} · ts-sdk client · via LiteLLM ${version}`, async () => {
+      const row: Row = { peer: 'Python SDK 1.x FastMCP', transport: cell.transport, client: 'ts-sdk', via: `LiteLLM ${version}`, result: 'not run' };
+      rows.push(row);
+      const up = s.upstream[cell.name];
+      const directDb = `${dbs.db}.${n++}`;
+      const gatewayDb = `${dbs.db}.${n++}`;
+      const direct = await httpCell(directDb, up.url, new URL(up.endpoint).pathname, cell.transport, 'ts-sdk');
+      // LiteLLM 1.77 gives no session id: a client of its own connections, as a real one has.
+      const pool = ownConnections();
+      let gateway: Outcome;
+      try {
+        gateway = await httpCell(gatewayDb, s.litellm.url, `/mcp/${cell.name}`, 'streamable-http', 'ts-sdk', undefined, { headers: { Authorization: `Bearer ${MASTER_KEY}` }, fetch: pool.fetch });
+      } finally {
+        pool.close();
+      }
+      const diff = diffVerdict(directDb, gatewayDb);
+      row.result = verdict(gateway) === 'clean' && diff.startsWith('equivalent apart from the gateway') ? 'clean; diff: equivalent apart from the gateway' : `${verdict(gateway)}; diff: ${diff.slice(0, 100)}`;
+      expect(direct.findings).toEqual([]);
+      expect(gateway.findings).toEqual([]);
+      expect(gateway.unpaired).toEqual([]);
+      expect(gateway.sessions).toBe(1);
+      expect(gateway.client).toBeTruthy();
+      expect(gateway.server).toBeTruthy();
+      expect(gateway.echoed).toContain(`${cell.name}: from the matrix`);
+      expect(diff).toMatch(/^equivalent apart from the gateway/);
     });
   }
 });
