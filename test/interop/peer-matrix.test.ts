@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSseServer, startStatelessServer, startStreamableServer, type Peer } from '../helpers/peers.js';
 import { tempDb } from '../helpers/tmp.js';
-import { diffVerdict, httpCell, stdioCell, table, verdict, type CellTransport, type ClientKind, type Outcome, type Row, type ToolCall } from './matrix.js';
+import { diffVerdict, httpCell, observe, stdioCell, table, verdict, type CellTransport, type ClientKind, type Outcome, type Row, type ToolCall } from './matrix.js';
 import { freePort, HERE, pins, startChild, startFastMcp, venvProgram } from './peers.js';
 import { MASTER_KEY } from './litellm.js';
 import { ownConnections, startStack, type Stack } from './stack.js';
@@ -127,6 +127,36 @@ describe('peer matrix: every real server over every transport it speaks, through
       expect(outcome.sessions).toBe(1);
       expect(outcome.client).toBeTruthy();
       expect(outcome.server).toBeTruthy();
+    });
+  }
+});
+
+// Known faults per peer: the wrong transport for the server (the commonest mistake), each told by exactly its root
+// cause as the first finding. The client fails to connect; what was recorded is judged as for a clean cell.
+const FAULTS: Array<{ peer: string; server: () => Promise<Server>; client: 'sse' | 'streamable-http'; path: string; root: string }> = [
+  { peer: 'Python SDK 1.x FastMCP', server: () => fastMcp1('streamable-http'), client: 'sse', path: '/mcp', root: 'transport-mismatch' },
+  { peer: 'Python SDK 1.x FastMCP', server: () => fastMcp1('sse'), client: 'streamable-http', path: '/sse', root: 'transport-mismatch' },
+  { peer: 'fastmcp 4.2.3', server: () => pythonServer('fastmcp', 'streamable-http'), client: 'sse', path: '/mcp', root: 'transport-mismatch' },
+  { peer: 'TypeScript SDK (server-everything)', server: async () => peerOf(await startSseServer()), client: 'streamable-http', path: '/sse', root: 'transport-mismatch' },
+];
+
+describe('peer matrix, known faults: the root cause and nothing before it', () => {
+  for (const fault of FAULTS) {
+    it(`${fault.peer} · ${fault.client} client at ${fault.path} → ${fault.root}`, async () => {
+      const row: Row = { peer: fault.peer, transport: `${fault.client} at ${fault.path}`, client: 'ts-sdk', via: 'direct (fault)', result: 'not run' };
+      rows.push(row);
+      const server = await fault.server();
+      const db = `${dbs.db}.${n++}`;
+      try {
+        await httpCell(db, server.origin, fault.path, fault.client, 'ts-sdk').catch(() => undefined);
+      } finally {
+        await server.stop();
+      }
+      const o = observe(db, null);
+      const errors = o.findings.filter((f) => f.startsWith('error'));
+      row.result = errors.length ? `root cause: ${errors[0].replace(/^error \[([^\]]+)\].*$/, '$1')}${errors.length > 1 ? ` (+${errors.length - 1} more)` : ''}` : 'no error found';
+      expect(errors[0]).toMatch(new RegExp(`^error \\[${fault.root}\\]`));
+      expect(errors).toHaveLength(1);
     });
   }
 });
