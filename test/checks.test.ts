@@ -248,7 +248,7 @@ describe('rules', () => {
     expect(location).toBe(`${proxyUrl}/mcp/`);
     const f = of(fs, 'redirect');
     expect(f).toHaveLength(1);
-    expect(f[0]).toMatchObject({ severity: 'error', title: 'POST /mcp answered 307: redirected to /mcp/, which MCP clients do not follow' });
+    expect(f[0]).toMatchObject({ severity: 'error', title: 'POST /mcp answered 307: redirected to /mcp/, and the client did not follow it' });
     expect(f[0].explanation).toContain('trailing slash');
     expect(f[0].explanation).toContain('mcptap rewrote the Location');
     expect(f[0].fix).toContain(`claude mcp add --transport http <name> ${proxyUrl}/mcp/`);

@@ -74,6 +74,26 @@ describe('mcptap sessions / show on conversations', () => {
   });
 });
 
+describe("a conversation's length and search", () => {
+  it('LENGTH spans the turns (a conversation has no JSON-RPC messages): first turn to the end of the last', () => {
+    const list = JSON.parse(run('sessions', '--json').stdout) as Array<{ id: string; lengthMs: number }>;
+    const turns = JSON.parse(run('show', ids['echo-http'].conv, '--json').stdout).turns as Array<{ ts: string | number }>;
+    const at = (t: string | number) => (typeof t === 'number' ? t : Date.parse(t));
+    const length = list.find((s) => s.id === ids['echo-http'].conv)!.lengthMs;
+    expect(length).toBeGreaterThan(0);
+    expect(length).toBeGreaterThanOrEqual(at(turns[1].ts) - at(turns[0].ts));
+    expect(run('sessions').stdout.split('\n').find((l) => l.startsWith(ids['echo-http'].conv))).not.toMatch(/\s0(\.00)?ms$/);
+  });
+
+  it('search "No such tool" finds the tool result Claude Code sent the model (the README\'s example)', () => {
+    const r = run('search', 'No such tool', '--json');
+    expect(r.status).toBe(0);
+    const hits = JSON.parse(r.stdout) as Array<{ session: string; kind: string; seq: number; summary: string }>;
+    expect(hits).toEqual([expect.objectContaining({ session: ids['no-such-tool'].conv, kind: 'tool-result', seq: 2, summary: expect.stringContaining('No such tool available: mcp__srv__echo') })]);
+    expect(run('search', 'No such tool').stdout).toContain(`${ids['no-such-tool'].conv}  turn   2`);
+  });
+});
+
 describe('export / import / diff of conversations', () => {
   it('a JSONL recording carries the turns and blobs; imported with its MCP session, the join holds', () => {
     const conv = path.join(tmp.dir, 'conv.jsonl');

@@ -92,7 +92,7 @@ describe('LiteLLM 1.77.3 through mcptap proxy (live-mode recordings)', () => {
 
   it('redirect: POST /mcp → 307 /mcp/ is told as LiteLLM serving MCP on /mcp/, with the URL to use', () => {
     const x = findings('1.77.3', 'live-redirect').filter((f) => f.ruleId === 'redirect');
-    expect(x.map((f) => f.title)).toEqual(['POST /mcp answered 307: redirected to /mcp/, which MCP clients do not follow']);
+    expect(x.map((f) => f.title)).toEqual(['POST /mcp answered 307: redirected to /mcp/, and the client did not follow it']);
     expect(x[0].explanation).toMatch(/LiteLLM serves MCP on \/mcp\//);
     expect(x[0].fix).toMatch(/claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp\/$/);
   });

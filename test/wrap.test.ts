@@ -153,7 +153,8 @@ describe('mcptap wrap with an SDK McpServer over StdioServerTransport', () => {
     const codes = { SIGTERM: 143, SIGINT: 130, SIGHUP: 129 };
     expect(await exit).toEqual([codes[sig], null]);
     const { session, exchanges } = sessionOf(tmp.db, `sig-${sig}`);
-    expect(session.endReason).toBe('killed');
+    // wrap passed the signal on: the session ended because mcptap stopped, not by the server's doing.
+    expect(session.endReason).toBe('proxy-stopped');
     expect(exchanges[0]).toMatchObject({ status: codes[sig], failure: { kind: 'process-killed', signal: sig } });
   });
 

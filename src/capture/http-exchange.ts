@@ -14,6 +14,7 @@ import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
 import { SseDecoder, type SseEvent } from '../wire/sse.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
+import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 export interface CaptureContext {
   hub: CaptureHub;
@@ -62,6 +63,8 @@ export class HttpExchangeCapture {
   private mcp = false;
   /** The request carried JSON-RPC messages. */
   private sentRpc = false;
+  /** The request was a server/discover probe: its refusal is no error of the session. */
+  private probe = false;
   private finished = false;
   /** Messages stored from this exchange, against limits.maxMessages. */
   private messageCount = 0;
@@ -278,7 +281,7 @@ export class HttpExchangeCapture {
     const keepAlive = () => this.ctx.streams?.event(ex.id, 'keepalive', at);
     if (e.event === 'endpoint') {
       keepAlive();
-      const legacyId = legacyIdFromEndpoint(e.data);
+      const legacyId = legacySessionIdOf(e.data);
       this.whenAssigned(() => {
         if (legacyId && this.session) this.ctx.tracker.bindLegacy(this.session.id, legacyId);
       });
@@ -343,7 +346,7 @@ export class HttpExchangeCapture {
 
   /** A status that arrives after the exchange was placed still counts against its session. */
   private statusAfterAssign(status: number): void {
-    if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status);
+    if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status, this.probe);
   }
 
   private maybeAssign(force = false): void {
@@ -362,7 +365,7 @@ export class HttpExchangeCapture {
       responseSessionId: header(respHeaders, 'mcp-session-id'),
       legacySessionId: this.legacySessionId,
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
-      hasProbe: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover'),
+      hasProbe: (this.probe = this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover')),
       isMcp: this.mcp,
       // A Streamable HTTP client sends MCP-Protocol-Version on every request after initialize
       // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.
@@ -408,15 +411,6 @@ export class HttpExchangeCapture {
       }
     }
     this.ctx.hub.emit('exchange', ex);
-  }
-}
-
-/** The `sessionId` a legacy `endpoint` event announces, relative or absolute. */
-export function legacyIdFromEndpoint(data: string): string | null {
-  try {
-    return new URL(data.trim(), 'http://endpoint.invalid/').searchParams.get('sessionId');
-  } catch {
-    return null;
   }
 }
 

@@ -56,7 +56,7 @@ export interface SessionHint {
   requestSessionId: string | null;
   /** `Mcp-Session-Id` the server answered with. */
   responseSessionId: string | null;
-  /** The legacy `sessionId` query parameter (POST /message?sessionId=…). */
+  /** The legacy session id query parameter (`sessionId` or the Python SDK's `session_id`; see wire/legacy-endpoint). */
   legacySessionId: string | null;
   /** The request body carried an `initialize` request. */
   hasInitialize: boolean;
@@ -166,7 +166,8 @@ export class SessionTracker {
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     st.lastActivity = ex.startedAt;
-    if (ex.status != null && ex.status >= 400) st.session.errorCount++;
+    // A refused server/discover probe is how a client learns to fall back to initialize: no error (check agrees).
+    if (ex.status != null && ex.status >= 400 && probe !== 'discover') st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
     // A 2026-07-28 request names its revision in a header too (the body's _meta says the same, or the server refuses it).
     if (!st.session.protocolVersion && !h.hasInitialize && h.isMcp) st.session.protocolVersion = header(ex.requestHeaders, 'mcp-protocol-version') ?? null;
@@ -228,13 +229,16 @@ export class SessionTracker {
       // Its client's server/discover probe, or a request sent too early, just before and not yet part of
       // a handshake, belongs to this session: users need to see why a fallback happened. A stream GET
       // does not: it was another attempt (the other transport, an earlier process).
+      // An initialize answered with a redirect (LiteLLM's /mcp → /mcp/) is not a handshake: the client's
+      // repeat of it at the new URL belongs to the same session.
+      const redirected = ex.status != null && ex.status >= 300 && ex.status < 400;
       const prev = this.byClient.get(h.clientKey);
       if (prev && !prev.initializeSeen && !prev.session.mcpSessionId && prev.probe !== 'stream' && !prev.probeAnswered && ex.startedAt - prev.lastActivity < PROBE_WINDOW_MS) {
-        prev.initializeSeen = true;
+        prev.initializeSeen = !redirected;
         return prev;
       }
       const st = this.create('streamable-http', ex.startedAt, target, routeName);
-      st.initializeSeen = true;
+      st.initializeSeen = !redirected;
       return st;
     }
     if (!h.isMcp && isOAuthDiscoveryPath(ex.url)) {
@@ -359,9 +363,9 @@ export class SessionTracker {
   }
 
   /** An exchange placed before its response head: an error status it gets later still counts. */
-  noteStatus(sessionId: string, status: number): void {
+  noteStatus(sessionId: string, status: number, probe = false): void {
     const st = this.states.get(sessionId);
-    if (!st || status < 400) return;
+    if (!st || status < 400 || probe) return;
     st.session.errorCount++;
     this.hub.emit('session', st.session);
   }
@@ -446,9 +450,10 @@ export class SessionTracker {
         decodeError: d.decodeError,
       };
       st.session.messageCount++;
-      if (m.isError || m.kind === 'invalid' || m.kind === 'non-json') st.session.errorCount++;
       st.lastActivity = ts;
       this.correlate(st, m, d.value);
+      // Counted once paired: the error answering a server/discover probe is the refusal clients recover from.
+      if ((m.isError || m.kind === 'invalid' || m.kind === 'non-json') && !(m.kind === 'error' && m.method === 'server/discover')) st.session.errorCount++;
       this.hub.emit('message', m, true);
       out.push(m);
     }

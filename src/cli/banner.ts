@@ -12,7 +12,8 @@ export function clientBase(proxy: RunningProxy): string {
 export function connectLines(proxy: RunningProxy, name: string, probe: TargetProbe | null): string[] {
   const base = clientBase(proxy);
   const root = proxy.target.prefix;
-  const http = `claude mcp add --transport http ${name} ${base}${root ? '/' : '/mcp'}`;
+  // The path the target redirected /mcp to (LiteLLM's /mcp/), so the client need not follow a redirect each time.
+  const http = `claude mcp add --transport http ${name} ${base}${root ? '/' : probe?.mcpPath ?? '/mcp'}`;
   const sse = `claude mcp add --transport sse ${name} ${base}${root ? '/' : '/sse'}`;
   return probe?.transport === 'sse' ? [sse, http] : [http, sse];
 }
@@ -20,7 +21,7 @@ export function connectLines(proxy: RunningProxy, name: string, probe: TargetPro
 function targetLine(probe: TargetProbe | null): string {
   if (!probe) return '';
   if (!probe.reachable) return `   NOT REACHABLE (${probe.error}): start the server or fix --target; the proxy runs anyway`;
-  if (probe.transport === 'streamable-http') return '   (speaks Streamable HTTP)';
+  if (probe.transport === 'streamable-http') return `   (speaks Streamable HTTP${probe.mcpPath ? ` on ${probe.mcpPath}: /mcp redirects there` : ''})`;
   if (probe.transport === 'sse') return '   (speaks legacy HTTP+SSE)';
   if (probe.postStatus === 401 || probe.postStatus === 403) return `   (answers ${probe.postStatus}: the client needs a key)`;
   return `   (answers${probe.postStatus ? ` ${probe.postStatus}` : ''}, but not like an MCP endpoint at this path)`;

@@ -23,6 +23,7 @@ import { forwardOriginOf, upstreamCas, upstreamFailureOf } from './upstream-tls.
 import { connectHandler, type InterceptPolicy } from './forward.js';
 import { interceptRequest, type Interceptor } from './intercept.js';
 import { SseEventGate } from './sse-intercept.js';
+import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 export interface ProxyOptions {
   /** The one upstream; or give `routes`. */
@@ -286,7 +287,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const clientKey = `${match.route.base || match.route.name}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
     // A route's upstream URL can hold a key (`/api/mcp/<key>/mcp`); it is stored as the session's target.
     const routeTarget = routes.single ? null : engine.redactor.url(match.route.upstream.target.display);
-    const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
+    const legacyId = legacySessionIdOf(url);
     const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
     queue.push(() => {
       const raw = pairs(req.rawHeaders);

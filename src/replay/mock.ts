@@ -6,6 +6,7 @@ import { PortGate } from '../proxy/host-guard.js';
 import { UsageError } from '../errors.js';
 import { MockSession, mockScript, type JsonObject, type Plan } from './mock-session.js';
 import type { Recording } from './recording.js';
+import { legacyEndpointOf, type LegacyEndpoint } from '../wire/legacy-endpoint.js';
 
 export interface MockOptions {
   recording: Recording;
@@ -42,7 +43,7 @@ const SSE_HEAD = { 'content-type': 'text/event-stream', 'cache-control': 'no-cac
 
 /**
  * Serves a recorded session as an MCP server with no upstream, on one port: Streamable HTTP on the
- * recorded path (and /mcp), legacy HTTP+SSE on /sse and /message, and WebSocket on any path.
+ * recorded path (and /mcp), legacy HTTP+SSE on /sse and the recorded endpoint (/message by default), and WebSocket on any path.
  */
 export async function startMock(opts: MockOptions): Promise<RunningMock> {
   const speed = opts.speed ?? 1;
@@ -50,6 +51,7 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
   const script = mockScript(opts.recording);
   const host = opts.host ?? '127.0.0.1';
   const path = streamablePath(opts.recording);
+  const legacy = legacyForm(opts.recording);
   const sessions = new Map<string, HttpSession>();
   const sockets = new Set<Socket>();
   const live = new Set<MockSession>();
@@ -77,7 +79,7 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     const url = new URL(req.url ?? '/', 'http://mock.invalid');
     void (async () => {
       if (url.pathname === '/sse' && req.method === 'GET') return legacyStream(res);
-      if (url.pathname === '/message' && req.method === 'POST') return legacyPost(req, res, url.searchParams.get('sessionId'));
+      if (url.pathname === legacy.path && req.method === 'POST') return legacyPost(req, res, url.searchParams.get(legacy.param));
       if (url.pathname === path || url.pathname === '/mcp') return streamable(req, res);
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`mcptap mock serves ${path}, /sse and WebSocket\n`);
     })().catch((err: Error) => {
@@ -155,7 +157,7 @@ export async function startMock(opts: MockOptions): Promise<RunningMock> {
     const s: HttpSession = { mcp: newSession(), stream: res };
     sessions.set(s.mcp.id, s);
     res.writeHead(200, SSE_HEAD);
-    res.write(`event: endpoint\ndata: /message?sessionId=${s.mcp.id}\n\n`);
+    res.write(`event: endpoint\ndata: ${legacy.path}?${legacy.param}=${s.mcp.id}\n\n`);
     s.mcp.attach((m) => writeEvent(res, m));
     res.on('close', () => endSession(s.mcp.id));
   }
@@ -234,6 +236,18 @@ function streamablePath(rec: Recording): string {
   if (!post) return '/mcp';
   const p = new URL(post.url, 'http://mock.invalid').pathname;
   return p === '/sse' || p === '/message' ? '/mcp' : p;
+}
+
+/**
+ * Where the mock's legacy endpoint is: as the recorded server announced it (the Python SDK's
+ * `/messages/?session_id=…`), else the TypeScript SDK's `/message?sessionId=…`.
+ */
+function legacyForm(rec: Recording): { path: string; param: LegacyEndpoint['param'] } {
+  for (const e of rec.exchanges) {
+    const form = e.kind === 'http' && e.method === 'POST' ? legacyEndpointOf(e.url) : null;
+    if (form) return { path: form.path, param: form.param };
+  }
+  return { path: '/message', param: 'sessionId' };
 }
 
 function writeEvent(res: http.ServerResponse, m: JsonObject): void {

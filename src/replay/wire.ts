@@ -4,6 +4,7 @@ import type { HeaderList } from '../model/model.js';
 import { header, mediaType, pairs } from '../model/headers.js';
 import { isSecretHeader } from '../capture/redact.js';
 import { SseDecoder } from '../wire/sse.js';
+import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 // The replay client's side of each transport, spoken with node:http and ws so that recorded bodies
 // and headers go out as recorded (names, order, ids), which an MCP SDK client would not allow.
@@ -228,7 +229,7 @@ export class LegacySseWire implements Wire {
       if (event !== 'endpoint') return false;
       const u = new URL(data.trim(), `http://${this.b.host}:${this.b.port}${path}`);
       this.endpoint = u.pathname + u.search;
-      this.sessionId = u.searchParams.get('sessionId');
+      this.sessionId = legacySessionIdOf(this.endpoint);
       announced();
       return true;
     });

@@ -16,6 +16,8 @@ type Row = Record<string, unknown>;
 const CALL_WINDOW_MS = 10 * 60_000;
 /** Clients connect their MCP servers at start, before the first model turn. */
 const CONNECT_BEFORE_MS = 5 * 60_000;
+/** A session of the run may have ended (refused) just before the first model turn; one that ended earlier was another run. */
+const RUN_START_SLACK_MS = 30_000;
 
 /**
  * Reads model turns, their blobs and the join to MCP calls (across every session and proxy that wrote
@@ -131,20 +133,50 @@ export class TurnReader {
   context(session: Session): ConversationContext {
     const conv = this.conversation(session);
     if (!conv.turns.length) return { turns: [], mcp: [] };
-    const first = conv.turns[0].ts;
-    const last = Math.max(...conv.turns.map((t) => t.endedAt ?? t.ts));
-    const ids = new Set(conv.turns.flatMap((t) => t.toolUses.map((u) => u.mcpCall?.session)).filter((x): x is string => !!x));
-    const near = this.store.db.prepare(`SELECT id FROM sessions WHERE transport NOT IN ('model-api', 'http') AND started_at BETWEEN ? AND ?`)
-      .all(first - CONNECT_BEFORE_MS, last) as Array<{ id: string }>;
-    for (const r of near) ids.add(r.id);
     const mcp: McpSide[] = [];
-    for (const id of ids) {
+    for (const id of this.runSessionIds(conv)) {
       const s = this.store.getSession(id);
       if (!s) continue;
       const listing = this.store.db.prepare(`SELECT payload FROM messages WHERE session_id = ? AND method = 'tools/list' AND kind = 'response' ORDER BY seq DESC LIMIT 1`).get(id) as { payload: string } | undefined;
       mcp.push({ session: s, tools: listing ? toolNamesOf(listing.payload) : null, failed: s.serverInfo == null });
     }
     return { turns: conv.turns, mcp: relevantMcpSides(conv.turns, mcp), costs: new ContextCostReader(this).costs(conv.turns) };
+  }
+
+  /**
+   * The MCP sessions of a conversation's run: those its calls went to, and those its client started for it,
+   * from the end of the conversation before it (an earlier run's sessions are not this run's) or minutes
+   * before its first turn, up to its last turn; a session that had already ended well before the first turn
+   * (a separate `claude mcp list`, say) is not part of it.
+   */
+  runSessionIds(conv: Conversation): string[] {
+    const ids = new Set(conv.turns.flatMap((t) => t.toolUses.map((u) => u.mcpCall?.session)).filter((x): x is string => !!x));
+    if (!conv.turns.length) return [...ids];
+    const first = conv.turns[0].ts;
+    const last = Math.max(...conv.turns.map((t) => t.endedAt ?? t.ts));
+    const db = this.store.db;
+    const before = db.prepare(`SELECT max(coalesce(ended_at, ts)) AS at FROM turns WHERE session_id != ? AND coalesce(ended_at, ts) < ?`).get(conv.session.id, first) as { at: number | null };
+    const from = Math.max(first - CONNECT_BEFORE_MS, before.at ?? -Infinity);
+    const near = db.prepare(`SELECT id FROM sessions WHERE transport NOT IN ('model-api', 'http') AND started_at BETWEEN ? AND ?
+      AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at`).all(from, last, first - RUN_START_SLACK_MS) as Array<{ id: string }>;
+    for (const r of near) ids.add(r.id);
+    return [...ids];
+  }
+
+  /**
+   * The last run: the newest conversation and the MCP sessions it used, when the newest session belongs to
+   * it; else the newest session alone (an MCP client with no model traffic through mcptap).
+   */
+  lastRun(): { conversation: Session | null; sessions: Session[] } {
+    const newest = this.store.listSessions({ limit: 1 })[0];
+    if (!newest) return { conversation: null, sessions: [] };
+    if (!this.available) return { conversation: null, sessions: [newest] };
+    const row = this.store.db.prepare(`SELECT s.id, max(coalesce(t.ended_at, t.ts)) AS last FROM sessions s JOIN turns t ON t.session_id = s.id
+      WHERE s.transport = 'model-api' GROUP BY s.id ORDER BY min(t.ts) DESC LIMIT 1`).get() as { id: string; last: number } | undefined;
+    const conversation = row ? this.store.getSession(row.id) : null;
+    if (!conversation || (newest.id !== conversation.id && newest.startedAt > row!.last + RUN_START_SLACK_MS)) return { conversation: null, sessions: [newest] };
+    const mcp = this.runSessionIds(this.conversation(conversation)).map((id) => this.store.getSession(id)).filter((s): s is Session => !!s);
+    return { conversation, sessions: [...mcp.sort((a, b) => a.startedAt - b.startedAt), conversation] };
   }
 
   /** The tools/call requests of an MCP session that a model turn caused: seq → conversation and turn. */
@@ -162,6 +194,17 @@ export class TurnReader {
       }
     }
     return out;
+  }
+
+  /**
+   * Tool results a conversation's turns carried back to the model (Claude Code's own `No such tool available`
+   * among them) whose text holds every one of `texts` (lowercase), in turn order.
+   */
+  toolResultsContaining(sessionId: string, texts: string[]): Array<{ turn: number; ts: number; toolUseId: string; isError: boolean; text: string }> {
+    if (!this.available || !texts.length) return [];
+    const rows = this.store.db.prepare(`SELECT r.turn_seq, t.ts, r.tool_use_id, r.is_error, r.text FROM tool_results r JOIN turns t ON t.session_id = r.session_id AND t.seq = r.turn_seq
+      WHERE r.session_id = ? ${texts.map(() => `AND instr(lower(r.text), ?) > 0`).join(' ')} ORDER BY r.turn_seq, r.idx`).all(sessionId, ...texts) as Row[];
+    return rows.map((r) => ({ turn: r.turn_seq as number, ts: r.ts as number, toolUseId: r.tool_use_id as string, isError: !!r.is_error, text: r.text as string }));
   }
 
   /** Per conversation: turns, tool uses, and errors (failed answers and error results sent back). */

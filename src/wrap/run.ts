@@ -72,7 +72,10 @@ export async function runWrap(opts: WrapOptions): Promise<number> {
 
   const child = spawn(opts.command, opts.args, { stdio: ['pipe', 'pipe', 'pipe'], env: process.env, cwd: process.cwd() });
   const onSignal = (sig: NodeJS.Signals) => {
-    if (child.exitCode == null && child.signalCode == null) child.kill(sig);
+    if (child.exitCode == null && child.signalCode == null) {
+      queue.push(() => cap!.forwarded(sig));
+      child.kill(sig);
+    }
   };
   for (const s of FORWARDED) process.on(s, onSignal);
 

@@ -22,6 +22,8 @@ export class StdioCapture {
   private readonly stderr: LineSplitter;
   private at = 0;
   private stdinClosed = false;
+  /** A signal mcptap passed on to the server (Ctrl-C on wrap): its end is mcptap's doing, not the server's. */
+  private forwardedSignal: string | null = null;
   /** The client's last sign of life: input from it, or output it took. */
   private clientSeenAt: number;
 
@@ -92,6 +94,11 @@ export class StdioCapture {
     this.engine.streams.closed(this.exchange.id, 'client', Math.min(this.clientSeenAt, at));
   }
 
+  /** wrap forwarded `signal` to the server (its own interruption). */
+  forwarded(signal: string): void {
+    this.forwardedSignal ??= signal;
+  }
+
   end(how: ProcessEnd, at: number): void {
     this.at = at;
     if (!this.stdinClosed) this.decoders.stdin.end();
@@ -109,9 +116,10 @@ export class StdioCapture {
       ex.status = 127;
       ex.failure = { kind: 'process-not-started', detail: how.error };
     }
-    this.engine.streams.closed(ex.id, this.stdinClosed ? 'client' : 'server', at);
+    const stopped = this.forwardedSignal != null && !this.stdinClosed;
+    this.engine.streams.closed(ex.id, this.stdinClosed ? 'client' : stopped ? 'proxy' : 'server', at);
     this.engine.hub.emit('exchange', ex);
-    const reason = how.kind === 'failed' ? 'spawn-failed' : this.stdinClosed ? 'stdin-closed' : how.kind === 'signal' ? 'killed' : 'exited';
+    const reason = how.kind === 'failed' ? 'spawn-failed' : this.stdinClosed ? 'stdin-closed' : stopped ? 'proxy-stopped' : how.kind === 'signal' ? 'killed' : 'exited';
     this.engine.tracker.end(this.session.id, reason, at);
   }
 

@@ -9,7 +9,8 @@ export const FIXTURE_DIR = process.env.MCPTAP_CLAUDE_FIXTURES ?? path.resolve('t
 export const RUNS = ['echo-http', 'echo-sse', 'gateway-prefixed', 'no-such-tool'] as const;
 /** The runs against an MCPServer of the Python SDK 2.3.0 speaking 2026-07-28 (no handshake, no session). */
 export const RUNS_2026 = ['echo-2026', 'progress-2026', 'elicit-2026', 'tool-error-2026'] as const;
-export type Run = (typeof RUNS)[number] | (typeof RUNS_2026)[number];
+/** The runs against real peers (LiteLLM 1.77.3's redirect, postgres-mcp over SSE), whose MCP side the others' shape does not fit. */
+export type Run = (typeof RUNS)[number] | (typeof RUNS_2026)[number] | 'redirect-followed' | 'postgres-sse-direct';
 
 export interface RecordedExchange {
   started: number;

@@ -1,5 +1,6 @@
 import { pins, venvProgram } from './peers.js';
 import { jaegerProgram, prometheusPrograms } from './observability.js';
+import { assertPostgres } from './postgres.js';
 
 /** Fails the whole suite in one line when setup.sh has not installed a peer (never a silent skip). */
 export default function setup(): void {
@@ -12,4 +13,7 @@ export default function setup(): void {
   prometheusPrograms();
   // Revision 2026-07-28 peers (test/interop/rev2026.test.ts): the Python SDK 2.x server and client.
   venvProgram('.venv-mcp2', 'python');
+  venvProgram('.venv-fastmcp', 'python');
+  venvProgram('.venv-postgres-mcp', 'postgres-mcp');
+  assertPostgres();
 }

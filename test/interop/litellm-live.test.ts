@@ -123,7 +123,7 @@ describe.each(pins().litellm)('LiteLLM %s: live findings through mcptap proxy', 
     expect(a.status).toBe(f.bareMcpStatus);
     if (f.bareMcpStatus !== 307) return;
     const line = await liveLine('redirect', /POST \/mcp answered 307/);
-    expect(line).toMatch(/redirected to \/mcp\/, which MCP clients do not follow — fix: Point the client at the URL the server redirects to: claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp\//);
+    expect(line).toMatch(/redirected to \/mcp\/, and the client did not follow it — fix: Point the client at the URL the server redirects to: claude mcp add --transport http <name> http:\/\/127\.0\.0\.1:\d+\/mcp\//);
     const findings = recorded('live-redirect');
     expect(findings.find((x) => x.ruleId === 'redirect')!.explanation).toMatch(/LiteLLM serves MCP on \/mcp\//);
   });

@@ -37,9 +37,16 @@ export class SessionView {
 
   /** The client's initialize request and the server's answer, if any. */
   initialize(): { request?: RpcMessage; response?: RpcMessage } {
-    const request = this.input.messages.find((m) => m.kind === 'request' && m.method === 'initialize' && m.direction === 'client->server');
+    // An initialize answered with a redirect was sent again where it pointed: that one is the handshake.
+    const request = this.input.messages.find((m) => m.kind === 'request' && m.method === 'initialize' && m.direction === 'client->server' && !this.redirected(m));
     const response = request?.correlatedSeq != null ? this.bySeq.get(request.correlatedSeq) : undefined;
     return { request, response };
+  }
+
+  /** The message rode an exchange answered with a redirect (3xx): the server never saw it as a call. */
+  redirected(m: RpcMessage): boolean {
+    const status = this.exchangeOf(m)?.status;
+    return status != null && status >= 300 && status < 400;
   }
 
   /** The messages an exchange carried, in seq order. */

@@ -6,6 +6,7 @@ import {
 import { SPECIFIC, type Finding, type Rule } from './types.js';
 import { isOAuthDiscoveryPath as isDiscoveryPath, isResourceMetadataPath as isMetadataPath } from '../../wire/oauth-paths.js';
 import { liteLLMSseClient } from './gateway-rules.js';
+import { isLegacyPostUrl } from '../../wire/legacy-endpoint.js';
 
 /** The URL the client used, rebuilt from its Host header (the proxy's address). */
 export function clientUrl(e: Exchange, path = e.url.split('?')[0]): string {
@@ -70,10 +71,10 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export const redirect: Rule = {
   id: 'redirect',
-  description: "An MCP request answered with a redirect, such as Starlette's (and LiteLLM's) /mcp → /mcp/: MCP clients do not follow it.",
+  description: "An MCP request answered with a redirect, such as Starlette's (and LiteLLM's) /mcp → /mcp/: an error when the client did not follow it, a note when it did (judged from what the client sent next).",
   cause: 'transport',
   confidence: SPECIFIC.certain,
-  check(input) {
+  check(input, opts) {
     const v = SessionView.of(input);
     const out: Finding[] = [];
     for (const e of v.requests()) {
@@ -85,6 +86,7 @@ export const redirect: Rule = {
       const location = resHeader(e, 'location');
       // Where the client should have gone, as a proxy URL: the redirect's path, under the same --target prefix.
       let fixed: string | null = null;
+      let toPath: string | null = null;
       let shown = location ?? '(no Location header)';
       if (location) {
         try {
@@ -92,23 +94,55 @@ export const redirect: Rule = {
           const to = new URL(location, upstream);
           const prefix = upstream.pathname.endsWith(path) ? upstream.pathname.slice(0, upstream.pathname.length - path.length) : null;
           shown = to.origin === upstream.origin ? to.pathname + to.search : to.href;
-          if (to.origin === upstream.origin && prefix != null && to.pathname.startsWith(prefix)) fixed = clientUrl(e, to.pathname.slice(prefix.length) || '/');
-          else if (to.origin !== upstream.origin) fixed = to.href;
+          if (to.origin === upstream.origin && prefix != null && to.pathname.startsWith(prefix)) {
+            toPath = to.pathname.slice(prefix.length) || '/';
+            fixed = clientUrl(e, toPath);
+          } else if (locationRewritten(e)) {
+            // mcptap moved the Location onto the proxy: the client's next request names the proxy's path.
+            toPath = new URL(location, 'http://proxy.invalid').pathname;
+          } else if (to.origin !== upstream.origin) fixed = to.href;
         } catch {
           // A Location that is not a URL: say what it was.
         }
       }
-      const transport = opensStream || /\/sse\/?$/.test(path) ? 'sse' : 'http';
+      // A GET stream of a Streamable HTTP session is its standalone stream, not legacy SSE.
+      const transport = input.session.transport === 'sse' || /\/sse\/?$/.test(path) ? 'sse' : 'http';
+      const fix = fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`;
+      const followedBy = toPath != null ? followUp(v, input.exchanges, e, toPath) : null;
+      // Live, a client gets its time to follow before "did not follow" is said.
+      if (!followedBy && opts?.live && (opts.now ?? Date.now()) - e.startedAt < FOLLOW_WINDOW_MS) continue;
+      if (followedBy) {
+        out.push(v.finding('redirect', 'info',
+          `${e.method} ${path} answered ${e.status}: redirected to ${shown}, and the client followed it`,
+          { exchangeIds: [e.id, followedBy.id], messageSeqs: v.seqsOf(e.id) },
+          `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}; the client sent the same request again to ${shown}, which answered ${followedBy.status ?? 'nothing yet'}. It works, at the cost of a round trip per request.`,
+          fix, { claims: v.exchangeClaims(e) }));
+        continue;
+      }
       out.push(v.finding('redirect', 'error',
-        `${e.method} ${path} answered ${e.status}: redirected to ${shown}, which MCP clients do not follow`,
+        `${e.method} ${path} answered ${e.status}: redirected to ${shown}, and the client did not follow it`,
         { exchangeIds: [e.id], messageSeqs: v.seqsOf(e.id) },
-        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. Claude Code and most MCP clients do not follow a redirect of an MCP request, so the connection fails${locationRewritten(e) ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
-        fixed ? `Point the client at the URL the server redirects to: ${claudeAdd(transport, fixed)}` : `Point the client at the URL the server redirects to.`,
-        { claims: v.exchangeClaims(e) }));
+        `The server redirects this URL${shown === path + '/' ? ' to the same path with a trailing slash (a Starlette/FastAPI mount: LiteLLM serves MCP on /mcp/)' : ''}. The client did not follow the redirect: nothing was sent to ${shown} after it, so this request went unanswered${locationRewritten(e) ? '; mcptap rewrote the Location to stay on the proxy, for clients that do follow it' : ''}.`,
+        fix, { claims: v.exchangeClaims(e) }));
     }
     return out;
   },
 };
+
+/** How long after a redirect the client's repeat of the request still counts as following it. */
+const FOLLOW_WINDOW_MS = 30_000;
+
+/**
+ * The client's request that followed a redirect: sent after it to the redirect's path, with the same method
+ * (307/308 keep it; 301–303 may turn it into a GET) and, for a request that carried JSON-RPC, the same ids.
+ */
+function followUp(v: SessionView, exchanges: Exchange[], e: Exchange, toPath: string): Exchange | null {
+  const ids = new Set(v.messagesOf(e.id).filter((m) => m.direction === 'client->server').map((m) => `${m.method}|${JSON.stringify(m.rpcId)}`));
+  const keepsMethod = e.status === 307 || e.status === 308;
+  return exchanges.find((x) => x.id !== e.id && x.kind === 'http' && x.startedAt >= e.startedAt && x.startedAt - e.startedAt <= FOLLOW_WINDOW_MS &&
+    v.path(x) === toPath && (!keepsMethod || x.method === e.method) &&
+    (!ids.size || v.messagesOf(x.id).some((m) => m.direction === 'client->server' && ids.has(`${m.method}|${JSON.stringify(m.rpcId)}`)))) ?? null;
+}
 
 export const transportMismatch: Rule = {
   id: 'transport-mismatch',
@@ -143,7 +177,7 @@ export const transportMismatch: Rule = {
           `The client POSTed JSON-RPC to ${path}, which on legacy HTTP+SSE servers only serves the GET stream; messages go to the URL its "endpoint" event names.`,
           `Use the legacy transport: ${claudeAdd('sse', clientUrl(e, path))}`,
           { claims: v.exchangeClaims(e) }));
-      } else if (e.method === 'POST' && /[?&]sessionId=/.test(e.url) && e.status === 404) {
+      } else if (e.method === 'POST' && isLegacyPostUrl(e.url) && e.status === 404) {
         out.push(v.finding('transport-mismatch', 'error',
           `POST ${path} answered 404: the server does not know this legacy SSE session`,
           { exchangeIds: [e.id] },

@@ -56,16 +56,22 @@ function mcpSideLine(ctx: ConversationContext, tool: string): string {
   const failed = ctx.mcp.filter((m) => m.failed);
   const empty = ctx.mcp.filter((m) => !m.failed && m.tools && m.tools.length === 0);
   const having = ctx.mcp.filter((m) => m.tools?.includes(tool));
+  const listing = ctx.mcp.filter((m) => !m.failed && m.tools?.length);
   const parts: string[] = [];
+  // The run's own sessions first: what its client was offered is where the name went wrong.
   if (having.length) parts.push(`MCP session ${having[0].session.id} (${having[0].session.serverInfo?.name ?? '?'}) does list '${tool}'.`);
+  else for (const m of listing.slice(0, 2)) parts.push(`MCP session ${m.session.id} (${m.session.serverInfo?.name ?? '?'}) lists ${m.tools!.length} tools, not '${tool}': ${list(m.tools!, 4)}.`);
   for (const m of failed) parts.push(`MCP session ${m.session.id} never completed its handshake, so its tools never reached the model: see \`mcptap check ${m.session.id}\`.`);
   for (const m of empty) parts.push(`MCP session ${m.session.id} (${m.session.serverInfo?.name ?? '?'}) listed zero tools: see \`mcptap check ${m.session.id}\`.`);
-  if (!parts.length) {
-    const m = ctx.mcp.find((x) => x.tools) as McpSide | undefined;
-    if (m) parts.push(`MCP session ${m.session.id} (${m.session.serverInfo?.name ?? '?'}) lists ${m.tools!.length} tools, not '${tool}': ${list(m.tools!, 4)}.`);
-  }
   return parts.join(' ');
 }
+
+/**
+ * The fix when the offered name differs from the called one by a gateway's server prefix. LiteLLM 1.77.0–1.77.3
+ * (and 1.80.18 on) prefix every tool with '<server>-', also with `x-mcp-servers: db_main` or `/mcp/db_main`;
+ * only 1.77.5–1.80 drop the prefix when exactly one server is selected.
+ */
+const PREFIX_FIX = "LiteLLM names tools '<server>-<tool>': 1.77.0–1.77.3 and 1.80.18+ always do (also with x-mcp-servers: <server> or the URL /mcp/<server>); only 1.77.5–1.80 drop the prefix when exactly one server is selected. Change the text that names the tool to the offered name, rather than expecting the gateway to drop its prefix.";
 
 export const modelUnknownTool = conversationRule('model-unknown-tool',
   "The model called a tool the client does not have ('No such tool available'): no MCP call was sent.",
@@ -90,7 +96,7 @@ export const modelUnknownTool = conversationRule('model-unknown-tool',
           `${back ? ` and the client answered the model itself in turn ${back.turn.seq}: ${back.text}` : ''}. ` +
           `${near.name ? `The closest offered name is '${near.name}'${near.reason ? `: ${near.reason}` : ''}. ` : ''}${mcpSideLine(ctx, tool)}`,
           near.name && near.reason
-            ? `Use the name the client offers, '${near.name}': the model took '${u.name}' from somewhere else (an earlier conversation, CLAUDE.md, a skill or prompt that names the tool). Update that text, or make the gateway's names match (LiteLLM prefixes tools with '<server_name>-' when a key reaches several servers; scope the key or URL to one server to drop the prefix).`
+            ? `Use the name the client offers, '${near.name}': the model took '${u.name}' from somewhere else (an earlier conversation, CLAUDE.md, a skill or prompt that names the tool).${/lists it with the prefix/.test(near.reason ?? '') ? ' ' + PREFIX_FIX : ' Update that text.'}`
             : ctx.mcp.some((m) => m.failed || m.tools?.length === 0)
               ? `Fix the MCP server's connection first (see its findings), then run /mcp in Claude Code so the tools are listed again.`
               : `Check that the MCP server is connected (claude mcp list) and lists '${tool}'; then the model will be offered '${u.name}'.`));

@@ -1,7 +1,7 @@
 import { LISTEN } from '../../wire/mcp-2026.js';
 import type { RpcMessage } from '../../model/model.js';
 import { decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
-import { SPECIFIC, type Finding, type Rule } from './types.js';
+import { SPECIFIC, type CheckInput, type Finding, type Rule } from './types.js';
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -109,8 +109,9 @@ export const unanswered: Rule = {
       const key = `${m.direction}|${typeof m.rpcId}|${m.rpcId}`;
       if (m.kind === 'request' && m.rpcId != null) {
         const prev = inflight.get(key);
-        // A request refused at the HTTP level is over: a client may send it again with the same id (Claude Code retries its probe).
-        const over = (r: RpcMessage) => (r.correlatedSeq != null && r.correlatedSeq < m.seq) || refusedAtHttp(v.exchangeOf(r));
+        // A request refused or redirected at the HTTP level is over: a client may send it again with the same id
+        // (Claude Code retries its probe, and re-sends each request LiteLLM redirects from /mcp to /mcp/).
+        const over = (r: RpcMessage) => (r.correlatedSeq != null && r.correlatedSeq < m.seq) || answeredAtHttp(v.exchangeOf(r));
         if (prev && !over(prev)) {
           out.push(v.finding('unanswered', 'error',
             `id ${JSON.stringify(m.rpcId)} used again (#${m.seq} ${m.method}) while #${prev.seq} ${prev.method} was still waiting`,
@@ -162,6 +163,18 @@ export const unanswered: Rule = {
           { claims: { messageSeqs: [m.seq] } }));
         continue;
       }
+      // mcptap itself stopped (Ctrl-C) with the call in flight: the answer could not come through, which says
+      // nothing of the server (progress that had arrived says it was working).
+      if (m.direction === 'client->server' && proxyStoppedDuring(input.session, ex)) {
+        const progress = input.messages.filter((x) => x.direction === 'server->client' && x.method === 'notifications/progress' && x.seq > m.seq && x.exchangeId === m.exchangeId).length;
+        out.push(v.finding('unanswered', 'info',
+          `${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) was in flight when the proxy shut down${progress ? ` (${progress} progress notification${progress > 1 ? 's' : ''} had arrived)` : ''}`,
+          { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] },
+          `mcptap stopped after ${(waited / 1000).toFixed(1)}s with this request still waiting, so its answer was never seen${progress ? '; the server was still reporting progress' : ''}. This is the proxy shutting down, not a fault of the server or the client.`,
+          `Nothing to fix; to see the answer, let the call finish before stopping mcptap.`,
+          { claims: { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] } }));
+        continue;
+      }
       out.push(v.finding('unanswered', 'error',
         `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) got no response; waited ${(waited / 1000).toFixed(1)}s`,
         { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] },
@@ -176,8 +189,17 @@ export const unanswered: Rule = {
   },
 };
 
+/** The session ended because mcptap stopped, with this exchange still open then (or closed as it stopped). */
+function proxyStoppedDuring(session: CheckInput['session'], ex: { endedAt: number | null; closedBy: 'client' | 'server' | null } | undefined): boolean {
+  if (session.endReason !== 'proxy-stopped' || session.endedAt == null) return false;
+  // A stream the server ended is the server's doing, however soon the proxy stopped after.
+  return !ex || ex.endedAt == null || (ex.closedBy !== 'server' && Math.abs(session.endedAt - ex.endedAt) < 1000);
+}
+
 /** The exchange was refused with an HTTP error status (what it carried answers the HTTP request, not a call). */
 const refusedAtHttp = (e: { status: number | null } | undefined) => e?.status != null && e.status >= 400;
+/** Refused or redirected at the HTTP level: the request is over, whatever it carried. */
+const answeredAtHttp = (e: { status: number | null } | undefined) => e?.status != null && e.status >= 300;
 
 const SPEC_CODES = new Set([-32700, -32600, -32601, -32602, -32603, -32002, -32042, -32001, -32000]);
 

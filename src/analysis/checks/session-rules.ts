@@ -123,7 +123,7 @@ export const ordering: Rule = {
     const { request, response } = v.initialize();
     if (request) {
       const doneAt = response?.seq ?? Infinity;
-      const early = input.messages.filter((m) => m.direction === 'client->server' && m.kind === 'request' && m.seq < doneAt && m !== request && m.method !== 'ping' && m.method !== 'server/discover');
+      const early = input.messages.filter((m) => m.direction === 'client->server' && m.kind === 'request' && m.seq < doneAt && m !== request && m.method !== 'ping' && m.method !== 'server/discover' && !v.redirected(m));
       if (early.length) {
         out.push(v.finding('ordering', 'error',
           `${early.length} request${early.length > 1 ? 's' : ''} (${early[0].method}…) sent before the initialize handshake completed`,
