@@ -10,7 +10,7 @@ import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
-import { SseDecoder, type SseEvent } from '../wire/sse.js';
+import { SSE_EVENT_LIMIT, SseDecoder, type SseEvent } from '../wire/sse.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
 
 export interface CaptureContext {
@@ -225,8 +225,11 @@ export class HttpExchangeCapture {
     const at = this.lastChunkAt;
     const ex = this.exchange;
     const keepAlive = () => this.ctx.streams?.event(ex.id, 'keepalive', at);
+    if (e.cut?.kind === 'over-limit') return this.overLimitEvent(e);
     if (e.event === 'endpoint') {
       keepAlive();
+      // An endpoint event the stream ended inside never reached the client: no session was announced.
+      if (e.cut) return;
       const legacyId = legacyIdFromEndpoint(e.data);
       this.whenAssigned(() => {
         if (legacyId && this.session) this.ctx.tracker.bindLegacy(this.session.id, legacyId);
@@ -246,9 +249,32 @@ export class HttpExchangeCapture {
         d.decodeError = { kind: 'unread-sse-event', detail: e.event };
       }
     }
+    if (e.cut) {
+      // The stream ended before the blank line that dispatches the event: clients drop it unread.
+      for (const d of decoded) {
+        d.kind = 'invalid';
+        d.decodeError = { kind: 'unfinished-sse-event', detail: `${e.cut.size} characters` };
+      }
+    }
     this.ctx.streams?.event(ex.id, 'message', at);
-    const channel: Channel = ex.method === 'GET' ? 'get-sse' : 'response-sse';
-    this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
+    this.whenAssigned(() => this.record('server->client', this.sseChannel(), decoded, at, e.id));
+  }
+
+  private sseChannel(): Channel {
+    return this.exchange.method === 'GET' ? 'get-sse' : 'response-sse';
+  }
+
+  /** An event past the decoder's bound: stored cut as the start it had, not decoded (it was forwarded whole). */
+  private overLimitEvent(e: SseEvent): void {
+    const at = this.lastChunkAt;
+    const size = e.cut!.size;
+    const d: DecodedMessage = {
+      kind: 'non-json', rpcId: null, method: null, subject: null, isError: false, errorCode: null,
+      decodeError: { kind: 'over-limit', detail: `an SSE event of ${size} characters, over the ${SSE_EVENT_LIMIT}-character decoding limit: stored cut, not decoded` },
+      value: undefined, text: e.data, batchIndex: null, size,
+    };
+    this.ctx.streams?.event(this.exchange.id, 'message', at);
+    this.whenAssigned(() => this.record('server->client', this.sseChannel(), [d], at, e.id));
   }
 
   private record(direction: 'client->server' | 'server->client', channel: Channel, decoded: DecodedMessage[], at: number, eventId: string | null): void {
