@@ -348,6 +348,7 @@ export class HttpExchangeCapture {
     this.ctx.streams?.closed(ex.id, ex.closedBy, ex.endedAt);
     this.model?.end(ex.endedAt);
     const s = this.session;
+    if (s && !this.model) this.ctx.tracker.exchangeEnded(s.id, ex.endedAt);
     if (s) {
       if (ex.method === 'DELETE' && ex.status != null && ex.status < 300) this.ctx.tracker.end(s.id, 'delete', ex.endedAt);
       else if (s.transport === 'sse' && ex.method === 'GET' && mediaType(header(ex.responseHeaders, 'content-type')) === 'text/event-stream') {

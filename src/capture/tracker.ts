@@ -14,13 +14,30 @@ export interface TrackerOptions {
   maxBody: number;
   /** Scrubs secrets out of payload text before it is stored. */
   scrub: (text: string) => string;
+  /** A session idle this long with no exchange open is forgotten (default IDLE_FORGET_MS). */
+  idleForgetMs?: number;
 }
+
+/**
+ * How long an HTTP session with nothing open and nothing sent is remembered. Clients rarely send DELETE
+ * (Claude Code does not), so a long-running proxy would otherwise hold every session it ever saw, with
+ * its requests never answered. Forgetting writes nothing: the stored session just gets no more traffic,
+ * and a client that comes back after this with the same Mcp-Session-Id is picked up as a session joined late.
+ */
+export const IDLE_FORGET_MS = 30 * 60_000;
+
+/** Requests cancelled (notifications/cancelled) remembered per session, so that a late answer still pairs. */
+const CANCELLED_KEPT = 64;
 
 interface SessionState {
   session: Session;
   nextSeq: number;
   /** Requests waiting for their response, keyed by direction of the request + JSON id. */
   pending: Map<string, RpcMessage>;
+  /** Requests their sender cancelled, newest last: no longer waiting, but a late answer still pairs with one. */
+  cancelled: Map<string, RpcMessage>;
+  /** Exchanges placed in it that have not finished (an open stream keeps a quiet session remembered). */
+  openExchanges: number;
   initializeSeen: boolean;
   lastActivity: number;
   /** The path a Streamable HTTP session POSTs its messages to. */
@@ -101,8 +118,13 @@ export class SessionTracker {
   private readonly byConnection = new Map<string, SessionState>();
   /** Traffic that carries no JSON-RPC, grouped per run and upstream. */
   private readonly httpSessions = new Map<string, SessionState>();
+  private readonly idleForgetMs: number;
+  /** Capture time of the last sweep for idle sessions (sweeps run on traffic, so a test drives them by timestamps). */
+  private sweptAt = 0;
 
-  constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
+  constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {
+    this.idleForgetMs = opts.idleForgetMs ?? IDLE_FORGET_MS;
+  }
 
   private create(transport: Transport, startedAt: number, target: string | null = null): SessionState {
     const session: Session = {
@@ -124,7 +146,7 @@ export class SessionTracker {
       exchangeCount: 0,
       gateway: null,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), cancelled: new Map(), openExchanges: 0, initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -136,12 +158,14 @@ export class SessionTracker {
 
   /** Decides the session of an HTTP exchange once its request body and response head are known. */
   assign(h: SessionHint): Session {
+    this.sweep(h.exchange.startedAt);
     const probe = probeOf(h);
     const st = this.pick(h, probe);
     st.probe = probe && (st.probe === probe || st.session.exchangeCount === 0) ? probe : null;
     const ex = h.exchange;
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
+    st.openExchanges++;
     st.lastActivity = ex.startedAt;
     if (ex.status != null && ex.status >= 400) st.session.errorCount++;
     if (h.responseSessionId && !st.session.mcpSessionId) this.bindMcpId(st, h.responseSessionId);
@@ -272,6 +296,34 @@ export class SessionTracker {
     this.hub.emit('session', st.session);
   }
 
+  /** An exchange placed by assign() finished (a session with none open can be forgotten when idle). */
+  exchangeEnded(sessionId: string, at: number): void {
+    const st = this.states.get(sessionId);
+    if (!st) return;
+    st.openExchanges = Math.max(0, st.openExchanges - 1);
+    st.lastActivity = Math.max(st.lastActivity, at);
+  }
+
+  /**
+   * Forgets HTTP sessions idle past idleForgetMs with no exchange open (see IDLE_FORGET_MS). WebSocket and
+   * stdio sessions end with their connection. Runs at most once per tenth of that time, in one pass.
+   */
+  private sweep(now: number): void {
+    if (now - this.sweptAt < this.idleForgetMs / 10) return;
+    this.sweptAt = now;
+    const gone = new Set<SessionState>();
+    for (const st of this.states.values()) {
+      const t = st.session.transport;
+      if (t === 'websocket' || t === 'stdio' || st.openExchanges > 0 || now - st.lastActivity < this.idleForgetMs) continue;
+      gone.add(st);
+    }
+    if (gone.size === 0) return;
+    for (const st of gone) this.states.delete(st.session.id);
+    for (const map of [this.byMcpId, this.byLegacyId, this.byClient, this.byConnection, this.httpSessions]) {
+      for (const [k, st] of map) if (gone.has(st)) map.delete(k);
+    }
+  }
+
   /** A WebSocket connection is one session. */
   openWebSocket(ex: Exchange): Session {
     return this.openConnection(ex, 'websocket');
@@ -304,8 +356,10 @@ export class SessionTracker {
   }
 
   /** How many entries each of the tracker's maps holds (what a long-running proxy keeps in memory). */
-  sizes(): { sessions: number; mcpIds: number; legacyIds: number; clients: number; connections: number } {
-    return { sessions: this.states.size, mcpIds: this.byMcpId.size, legacyIds: this.byLegacyId.size, clients: this.byClient.size, connections: this.byConnection.size };
+  sizes(): { sessions: number; mcpIds: number; legacyIds: number; clients: number; connections: number; pending: number } {
+    let pending = 0;
+    for (const st of this.states.values()) pending += st.pending.size + st.cancelled.size;
+    return { sessions: this.states.size, mcpIds: this.byMcpId.size, legacyIds: this.byLegacyId.size, clients: this.byClient.size, connections: this.byConnection.size, pending };
   }
 
   endAll(reason: string, at: number): void {
@@ -382,6 +436,18 @@ export class SessionTracker {
       }
       return;
     }
+    if (m.kind === 'notification' && m.method === 'notifications/cancelled') {
+      // The sender gave up on its own request: it waits no more.
+      const id = v?.params?.requestId;
+      const key = m.direction + enc(id);
+      const req = id == null ? undefined : st.pending.get(key);
+      if (req) {
+        st.pending.delete(key);
+        st.cancelled.set(key, req);
+        if (st.cancelled.size > CANCELLED_KEPT) st.cancelled.delete(st.cancelled.keys().next().value!);
+      }
+      return;
+    }
     if (m.kind === 'response' || m.kind === 'error') {
       const reqDir: Direction = m.direction === 'client->server' ? 'server->client' : 'client->server';
       let key = m.rpcId != null ? reqDir + enc(m.rpcId) : null;
@@ -391,9 +457,10 @@ export class SessionTracker {
         const same = [...st.pending].filter(([, r]) => r.exchangeId === m.exchangeId && r.direction === reqDir);
         if (same.length === 1) key = same[0][0];
       }
-      const req = key == null ? undefined : st.pending.get(key);
+      const req = key == null ? undefined : st.pending.get(key) ?? st.cancelled.get(key);
       if (!req || key == null) return;
       st.pending.delete(key);
+      st.cancelled.delete(key);
       req.correlatedSeq = m.seq;
       m.correlatedSeq = req.seq;
       m.method = req.method;

@@ -7,6 +7,8 @@ import { joinTurns } from '../../capture/conversation.js';
 import { relevantMcpSides } from './model-context.js';
 import type { ConversationContext, Finding } from './types.js';
 import { consequencesLabel } from './format.js';
+import type { StreamFacts } from '../../capture/streams.js';
+import { IDLE_FORGET_MS } from '../../capture/tracker.js';
 
 /** What a finding is remembered by: its rule and title. */
 const keyOf = (f: Finding) => `${f.ruleId}|${f.title}`;
@@ -15,6 +17,8 @@ interface Live {
   session: Session;
   messages: RpcMessage[];
   exchanges: Map<string, Exchange>;
+  /** The facts of its streams (who ended each and how), by exchange id, as `mcptap check` reads them. */
+  streams: Map<string, StreamFacts>;
   /** Clock time of the last capture event for the session. */
   lastEvent: number;
   /** The window was trimmed for idleness and nothing came since. */
@@ -112,7 +116,7 @@ const BUDGET = 0.02;
 export interface LiveChecks {
   stop(): void;
   /** Rounds run so far, the time spent in them, and the payload and body characters the windows hold. */
-  stats(): { rounds: number; busyMs: number; heldChars: number; idleWindows: number };
+  stats(): { rounds: number; busyMs: number; heldChars: number; idleWindows: number; sessions: number };
 }
 
 /** The time and timers the budget runs on; a test passes its own to check the budget without depending on the machine's speed. */
@@ -140,9 +144,14 @@ const realClock: LiveClock = {
   },
 };
 
-export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number; clock?: LiveClock } = {}): LiveChecks {
+/**
+ * `idleMs`: quiet this long, a session's window keeps only the handshake and tool list; `forgetMs`: quiet
+ * this long, it is forgotten, as the session tracker forgets it (IDLE_FORGET_MS).
+ */
+export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void, opts: { slowMs?: number; debounceMs?: number; idleMs?: number; forgetMs?: number; clock?: LiveClock } = {}): LiveChecks {
   const clock = opts.clock ?? realClock;
   const idleMs = opts.idleMs ?? IDLE_MS;
+  const forgetMs = opts.forgetMs ?? IDLE_FORGET_MS;
   const live = new Map<string, Live>();
   const printed = new Set<string>();
   // A failure that comes back in a client's next attempt is news: a retry that still fails must not
@@ -169,7 +178,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     return { turns, mcp: relevantMcpSides(turns, sides) };
   };
   const check = (l: Live) => {
-    const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()], conversation: conversation(l) },
+    const findings = runChecks({ session: l.session, messages: l.messages, exchanges: [...l.exchanges.values()], streams: [...l.streams.values()], conversation: conversation(l) },
       { slowMs: opts.slowMs, live: !l.session.endedAt, now: clock.epoch?.() ?? Date.now() });
     for (const f of findings) {
       if (f.severity !== 'error') continue;
@@ -217,9 +226,15 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     // Clients often never end a session (no DELETE, no close): a quiet one keeps only the handshake and
     // its latest tool list, so that it is checked as before if it wakes up, and memory stays flat.
     for (const l of live.values()) {
-      if (!l.idle && !dirty.has(l) && t0 - l.lastEvent >= idleMs) {
+      if (dirty.has(l)) continue;
+      if (t0 - l.lastEvent >= forgetMs) {
+        live.delete(l.session.id);
+        rechecks.get(l)?.cancel();
+        rechecks.delete(l);
+      } else if (!l.idle && t0 - l.lastEvent >= idleMs) {
         l.messages = outsideWindow(l.messages);
         l.exchanges.clear();
+        l.streams.clear();
         l.idle = true;
       }
     }
@@ -263,7 +278,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     }),
     hub.on('session', (s) => {
       let l = state(s.id);
-      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), lastEvent: 0, idle: false, printed: new Set() }));
+      if (!l) live.set(s.id, (l = { session: s, messages: [], exchanges: new Map(), streams: new Map(), lastEvent: 0, idle: false, printed: new Set() }));
       l.session = s;
       touch(l);
       if (s.endedAt) schedule(l);
@@ -275,6 +290,13 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       l.exchanges.set(e.id, slimExchange(e));
       if (l.exchanges.size > WINDOW) l.exchanges.delete(l.exchanges.keys().next().value!);
       if (e.endedAt) schedule(l);
+    }),
+    hub.on('stream', (f) => {
+      const l = f.sessionId ? state(f.sessionId) : undefined;
+      if (!l) return;
+      l.streams.set(f.exchangeId, f);
+      if (l.streams.size > WINDOW) l.streams.delete(l.streams.keys().next().value!);
+      if (f.closedAt != null) schedule(l);
     }),
     hub.on('message', (m, isNew) => {
       const l = state(m.sessionId);
@@ -310,7 +332,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
         for (const m of l.messages) heldChars += m.payload.length;
         for (const e of l.exchanges.values()) heldChars += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
       }
-      return { rounds, busyMs, heldChars, idleWindows: [...live.values()].filter((l) => l.idle).length };
+      return { rounds, busyMs, heldChars, idleWindows: [...live.values()].filter((l) => l.idle).length, sessions: live.size };
     },
   };
 }
