@@ -6,6 +6,7 @@ import { RecorderClient } from '../src/store/recorder-client.js';
 import { CaptureStore } from '../src/store/read.js';
 import { tempDb } from './helpers/tmp.js';
 import type { StreamFacts } from '../src/capture/streams.js';
+import type { Worker } from 'node:worker_threads';
 
 // The recorder thread with a real database: every message arrives, and when the database is behind
 // by more than the allowed bytes, big payloads are stored cut and flagged rather than held in memory.
@@ -137,6 +138,33 @@ describe('a database outage', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('when the database thread dies, what it had not stored comes back for the rescue file', async () => {
+    const db = path.join(tmp.dir, 'dies.db');
+    openDatabase(db, { create: true }).close();
+    const warnings: string[] = [];
+    const rec = new RecorderClient(db, (w) => warnings.push(w), 1);
+    const s4 = { ...session, id: 'deadbeef0001' };
+    const locker = openDatabase(db);
+    locker.prepare('BEGIN EXCLUSIVE').run();
+    try {
+      rec.session(s4);
+      rec.message({ ...message(1, '{"jsonrpc":"2.0","method":"before"}'), sessionId: s4.id });
+      // Sent, and held in the thread's retry backlog: not in the database.
+      expect(await rec.flush()).toBe(false);
+      const exited = new Promise((r) => (rec as unknown as { worker: Worker }).worker.once('exit', r));
+      await (rec as unknown as { worker: Worker }).worker.terminate();
+      await exited;
+      rec.message({ ...message(2, '{"jsonrpc":"2.0","method":"after"}'), sessionId: s4.id });
+    } finally {
+      locker.prepare('ROLLBACK').run();
+      locker.close();
+    }
+    const left = await rec.close();
+    expect(left!.sessions.map((s) => s.id)).toEqual([s4.id]);
+    expect(left!.messages.map((m) => m.payload)).toEqual(['{"jsonrpc":"2.0","method":"before"}', '{"jsonrpc":"2.0","method":"after"}']);
+    expect(warnings.some((w) => w.startsWith('capture database thread failed'))).toBe(true);
   });
 });
 
