@@ -1,5 +1,6 @@
 import type { CaptureHub } from './hub.js';
 import type { Channel, Exchange, Failure, HeaderList, Session } from '../model/model.js';
+import type { Rewrite } from '../model/facts.js';
 import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
@@ -10,7 +11,7 @@ import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
-import { SSE_EVENT_LIMIT, SseDecoder, type SseEvent } from '../wire/sse.js';
+import { isLegacySseStream, SSE_EVENT_LIMIT, SseDecoder, type SseEvent } from '../wire/sse.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
 
 export interface CaptureContext {
@@ -67,7 +68,6 @@ export class HttpExchangeCapture {
     /** The upstream of the proxy route that carried it, when the proxy serves several. */
     private readonly route: string | null = null,
   ) {
-    ctx.hub.emit('exchange', exchange);
     this.modelApi = modelApiOfUrl(exchange.method, exchange.url);
     this.requestTap = new BodyTap({
       contentEncoding: header(rawRequestHeaders, 'content-encoding'),
@@ -108,7 +108,9 @@ export class HttpExchangeCapture {
     }
     this.requestText = [];
     this.requestDone = true;
-    this.maybeAssign();
+    this.maybeAssign(false, false);
+    // The first publish: the request whole (and its session, when the request alone places it).
+    this.ctx.hub.emit('exchange', ex);
   }
 
   private hasMcpHeaders(): boolean {
@@ -149,8 +151,9 @@ export class HttpExchangeCapture {
       onEnd: (r) => this.onResponseBody(r),
     });
     this.headDone = true;
+    this.maybeAssign(false, false);
+    // One publish for the head and, usually, the session it placed the exchange in.
     this.ctx.hub.emit('exchange', ex);
-    this.maybeAssign();
   }
 
   responseChunk(chunk: Buffer, at: number): void {
@@ -216,9 +219,15 @@ export class HttpExchangeCapture {
         if (rpc || (this.sentRpc && !errorStatus) || (this.mcp && broken)) this.record('server->client', 'response-body', decoded, at, null);
       });
     }
-    this.finish(this.lastChunkAt);
-    // Encoded bodies finish decoding after the exchange may have ended: publish the final state.
-    this.ctx.hub.emit('exchange', ex);
+    // Encoded bodies finish decoding after the exchange may have ended: then this is the final state's publish.
+    if (this.finished) this.ctx.hub.emit('exchange', ex);
+    else this.finish(this.lastChunkAt);
+  }
+
+  /** The proxy changed what it passed on (src/proxy/transforms.ts): recorded on the exchange, its URLs redacted. */
+  rewrote(change: Rewrite): void {
+    const r = this.ctx.redactor;
+    this.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.urls(change.before), after: r.urls(change.after) });
   }
 
   private onSseEvent(e: SseEvent): void {
@@ -302,12 +311,14 @@ export class HttpExchangeCapture {
     if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status);
   }
 
-  private maybeAssign(force = false): void {
+  /** Places the exchange in its session once enough is known; `publish`: unless the caller publishes next. */
+  private maybeAssign(force = false, publish = true): void {
     if (this.session) return;
     if (!force && !(this.requestDone && (this.headDone || this.placedByRequest()))) return;
     const ex = this.exchange;
     const respHeaders = ex.responseHeaders;
-    const isStream = ex.method === 'GET' && mediaType(header(respHeaders, 'content-type')) === 'text/event-stream';
+    const responseType = mediaType(header(respHeaders, 'content-type'));
+    const isStream = ex.method === 'GET' && responseType === 'text/event-stream';
     const requestSessionId = header(this.rawRequestHeaders, 'mcp-session-id');
     this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
       !!header(respHeaders, 'mcp-session-id') ||
@@ -320,9 +331,7 @@ export class HttpExchangeCapture {
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
       hasProbe: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover'),
       isMcp: this.mcp,
-      // A Streamable HTTP client sends MCP-Protocol-Version on every request after initialize
-      // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.
-      isLegacyStream: isStream && !requestSessionId && !header(this.rawRequestHeaders, 'mcp-protocol-version'),
+      isLegacyStream: isLegacySseStream(ex.method, (name) => header(this.rawRequestHeaders, name), responseType),
       clientKey: this.clientKey,
       connection: ex.clientAddress,
       target: this.route,
@@ -333,7 +342,7 @@ export class HttpExchangeCapture {
     const steps = this.waiting;
     this.waiting = [];
     for (const s of steps) s();
-    this.ctx.hub.emit('exchange', ex);
+    if (publish) this.ctx.hub.emit('exchange', ex);
   }
 
   private finish(at: number): void {
@@ -344,7 +353,7 @@ export class HttpExchangeCapture {
     if (!this.requestDone) {
       this.requestDone = true;
     }
-    this.maybeAssign(true);
+    this.maybeAssign(true, false);
     this.ctx.streams?.closed(ex.id, ex.closedBy, ex.endedAt);
     this.model?.end(ex.endedAt);
     const s = this.session;

@@ -152,10 +152,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const routeOrigin = (req: http.IncomingMessage, st: InFlight) => proxyOrigin(req) + st.route.base;
 
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
-  const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => {
-    const r = engine.redactor;
-    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.urls(change.before), after: r.urls(change.after) });
-  });
+  const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => st.cap!.rewrote(change));
 
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
     st.proxyRes = proxyRes;

@@ -175,3 +175,13 @@ export class SseDecoder {
     this.pendingChars = 0;
   }
 }
+
+/**
+ * A GET answered with an event stream that no Streamable HTTP client asked for: the legacy HTTP+SSE
+ * transport's stream. A Streamable HTTP client sends Mcp-Session-Id, or MCP-Protocol-Version (2025-06-18 on)
+ * on every request after initialize, its standalone stream to a stateless server included; a 2024-11-05
+ * client sends neither. `requestHeader` and `responseType` read the exchange's headers (names lower-case).
+ */
+export function isLegacySseStream(method: string, requestHeader: (name: string) => unknown, responseType: string): boolean {
+  return method === 'GET' && responseType === 'text/event-stream' && !requestHeader('mcp-session-id') && !requestHeader('mcp-protocol-version');
+}
