@@ -3,19 +3,15 @@ import type { Socket } from 'node:net';
 import { CaptureEngine } from '../capture/engine.js';
 import { badRequestRefuser } from './client-error.js';
 import { now } from '../model/clock.js';
-import { pairs, header, mediaType } from '../model/headers.js';
-import { HttpExchangeCapture } from '../capture/http-exchange.js';
-import type { Failure, HeaderList, Rewrite } from '../model/model.js';
-import { failureText } from '../model/facts.js';
-import { newExchange } from '../capture/new-exchange.js';
 import { listen } from './listen.js';
 import { UsageError } from '../errors.js';
 import { pendingDecodes } from '../wire/body.js';
 import { tuneHeapForStreaming } from './heap.js';
-import { parseTarget, upstreamPath, upstreamUrl, type Target } from './target.js';
-import { RouteTable, type Route } from './routes.js';
+import { parseTarget, type Target } from './target.js';
+import { RouteTable } from './routes.js';
 import { WebSocketBridge } from './ws-bridge.js';
-import { transformsFor, type BodyRewriter, type TransformContext } from './transforms.js';
+import { HttpForwarder } from './forwarder.js';
+import { transformsFor } from './transforms.js';
 import { attachRecorder, type AttachedStore } from './store-link.js';
 
 export interface ProxyOptions {
@@ -67,24 +63,6 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** How long the head of an event stream may wait to go out together with the first event. */
-const STREAM_HEAD_WAIT_MS = 20;
-
-// Hop-by-hop headers describe one connection; the proxy's connections are its own.
-const HOP_BY_HOP = new Set(['connection', 'keep-alive']);
-const REQUEST_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection']);
-
-interface InFlight {
-  route: Route;
-  cap: HttpExchangeCapture | null;
-  proxyReq: http.ClientRequest | null;
-  proxyRes: http.IncomingMessage | null;
-  upstreamFailed: boolean;
-  clientGone: boolean;
-  /** What the transforms see of this exchange; made when the request goes upstream. */
-  transform: TransformContext | null;
-}
-
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   if (!opts.target && !opts.routes) throw new UsageError('give --target, or routes to serve');
   const routes = opts.routes ? RouteTable.named(opts.routes, !!opts.insecure) : RouteTable.single(parseTarget(opts.target!), !!opts.insecure);
@@ -99,7 +77,6 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 
   const sockets = new Set<Socket>();
   const transforms = transformsFor(opts);
-  let exchanges = 0;
   // Streams cut by our own shutdown are not upstream failures.
   let stopping = false;
 
@@ -112,169 +89,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     s.on('close', () => sockets.delete(s));
   });
 
-  /**
-   * The forwarding core: the request goes upstream with its headers as the client sent them (case,
-   * order, repeats), except Host, which names the target, and the hop-by-hop ones, which describe the
-   * client's connection. A direct http.request: http-proxy's per-request set-up (URL parsing, option
-   * merging, event fan-out) cost more CPU per call than the capture's decoding.
-   */
-  const forward = (req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string, onError: (err: NodeJS.ErrnoException) => void) => {
-    const upstream = st.route.upstream;
-    const raw = req.rawHeaders;
-    const headers: string[] = [];
-    let host = false;
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const lk = raw[i].toLowerCase();
-      if (lk === 'host') {
-        if (!host) headers.push(raw[i], upstream.host);
-        host = true;
-      } else if (!REQUEST_HOP_BY_HOP.has(lk)) headers.push(raw[i], raw[i + 1]);
-    }
-    if (!host) headers.push('Host', upstream.host);
-    st.transform = {
-      method: req.method ?? 'GET', path, target: upstream.target, proxyOrigin: routeOrigin(req, st), routeBase: st.route.base,
-      requestHeaders: req.headers, record: (change) => noteRewrite(st, change),
-    };
-    transforms.request(st.transform, headers);
-    const proxyReq = upstream.request({ hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, agent: upstream.agent });
-    st.proxyReq = proxyReq;
-    proxyReq.on('socket', (sock) => sock.setNoDelay?.(true));
-    proxyReq.on('response', (proxyRes) => onResponse(proxyRes, req, res, st, path));
-    proxyReq.on('error', onError);
-    // A failing client is seen on `res` ('close'); the upstream request goes with it.
-    req.on('error', () => proxyReq.destroy());
-    req.pipe(proxyReq);
-  };
-
   /** The proxy as the client addressed it (its Host header), for URLs that must lead back to it. */
   const proxyOrigin = (req: http.IncomingMessage) => `http://${req.headers.host ?? `${host}:${port}`}`;
-  /** The proxy's URL for the root of a route's upstream (its `/s/NAME` prefix under routes). */
-  const routeOrigin = (req: http.IncomingMessage, st: InFlight) => proxyOrigin(req) + st.route.base;
+  const forwarder = new HttpForwarder({ engine, routes, transforms, proxyOrigin, stopping: () => stopping });
 
-  /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
-  const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => st.cap!.rewrote(change));
-
-  const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
-    st.proxyRes = proxyRes;
-    const target = st.route.upstream.target;
-    const tHead = now();
-    const status = proxyRes.statusCode ?? 502;
-    const raw = pairs(proxyRes.rawHeaders);
-    queue.push(() => st.cap!.responseHead(status, raw, tHead));
-
-    let out: string[] = [];
-    for (const [k, v] of raw) {
-      const lk = k.toLowerCase();
-      if (HOP_BY_HOP.has(lk)) continue;
-      if (lk === 'transfer-encoding' && req.httpVersion === '1.0') continue;
-      out.push(k, v);
-    }
-    const ctx = st.transform!;
-    out = transforms.responseHeaders(ctx, status, out);
-    const body = transforms.responseBody(ctx, status, raw);
-    if (!body?.holdsHead) res.writeHead(status, proxyRes.statusMessage, out);
-    // An SSE client must see its stream open before the first event arrives: a standalone GET stream
-    // may stay quiet for minutes. When an event follows soon, the head waits for it and both go out in
-    // one write (servers often send the head on its own; passing it on at once cost every Streamable
-    // HTTP call a write and a wake-up of the client). `res.headersSent` cannot tell whether the head
-    // went out: it is true from writeHead on.
-    if (mediaType(header(raw, 'content-type')) === 'text/event-stream') {
-      const t = setTimeout(() => {
-        if (!res.destroyed && !res.writableEnded) res.flushHeaders();
-      }, STREAM_HEAD_WAIT_MS);
-      t.unref();
-      proxyRes.once('data', () => clearTimeout(t));
-    }
-    proxyRes.on('data', (chunk: Buffer) => {
-      const t = now();
-      queue.push(() => st.cap!.responseChunk(chunk, t));
-    });
-    proxyRes.on('end', () => {
-      const t = now();
-      queue.push(() => st.cap!.responseEnd(t));
-    });
-    proxyRes.on('close', () => {
-      if (proxyRes.complete || st.clientGone || stopping) return;
-      st.upstreamFailed = true;
-      const t = now();
-      queue.push(() => st.cap!.fail({ kind: 'body-cut', body: 'response', by: 'server', code: null }, t));
-      res.destroy();
-    });
-    proxyRes.on('error', () => {});
-    if (body) passRewritten(proxyRes, res, body, status, out);
-    else proxyRes.pipe(res);
-  };
-
-  /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
-  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[]) => {
-    const release = (bytes: Buffer, ended: boolean) => {
-      proxyRes.off('data', onData);
-      proxyRes.off('end', onEnd);
-      if (body.holdsHead) res.writeHead(status, proxyRes.statusMessage, body.head(out));
-      if (ended) return void res.end(bytes.length ? bytes : undefined);
-      if (bytes.length) res.write(bytes);
-      proxyRes.pipe(res);
-    };
-    const onData = (chunk: Buffer) => {
-      const bytes = body.feed(chunk);
-      if (bytes) release(bytes, false);
-    };
-    const onEnd = () => release(body.end(), true);
-    proxyRes.on('data', onData);
-    proxyRes.on('end', onEnd);
-  };
-
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    exchanges++;
-    const t0 = now();
-    const url = req.url ?? '/';
-    const match = routes.match(url);
-    if (!match) return void unrouted(req, res, routes.unknown(url));
-    const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false, transform: null };
-    // Under routes, the same client talks to several servers: its sessions are told apart per route.
-    const clientKey = `${match.route.base}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
-    const routeTarget = routes.single ? null : match.route.upstream.target.display;
-    const legacyId = url.includes('sessionId=') ? new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('sessionId') : null;
-    const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
-    queue.push(() => {
-      const raw = pairs(req.rawHeaders);
-      const r = engine.redactor;
-      const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
-      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget);
-    });
-    req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
-    req.on('end', () => queue.push(() => st.cap!.requestEnd()));
-    res.on('close', () => {
-      if (res.writableFinished || st.upstreamFailed) return;
-      st.clientGone = true;
-      // The client went away: stop the upstream request too, or a long SSE stream would leak.
-      st.proxyRes?.destroy();
-      st.proxyReq?.destroy();
-      const t = now();
-      queue.push(() => st.cap!.fail({ kind: 'client-aborted' }, t));
-    });
-
-    // Upstream, the path carries the --target prefix.
-    forward(req, res, st, upstreamPath(match.route.upstream.target, match.path), (err: NodeJS.ErrnoException) => {
-      // The client left first and its going took the upstream request down: nothing failed upstream.
-      if (st.clientGone) return;
-      const t = now();
-      const code = err.code ?? 'ERROR';
-      st.upstreamFailed = true;
-      if (res.headersSent) {
-        // The answer had begun: what the client got is cut short.
-        res.destroy();
-        queue.push(() => st.cap!.fail({ kind: 'body-cut', body: 'response', by: 'server', code }, t));
-        return;
-      }
-      const failure: Failure = { kind: 'upstream-unreachable', code, message: err.message };
-      const body = JSON.stringify({ error: 'mcptap: the upstream request failed', target: match.route.upstream.target.display, cause: failureText(failure) });
-      const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-error', failure.kind]];
-      res.writeHead(502, headers.flat());
-      res.end(body);
-      queue.push(() => st.cap!.answeredByProxy(502, headers, body, failure, t));
-    });
-  });
+  server.on('request', forwarder.handle);
 
   const bridges = new Map(routes.list().map((r) => [r, new WebSocketBridge(engine, r.upstream.target, { insecure: !!opts.insecure, sessionTarget: routes.single ? undefined : r.upstream.target.display })]));
   server.on('upgrade', (req, socket, head) => {
@@ -311,7 +130,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     routes,
     engine,
     stats: () => ({
-      exchanges,
+      exchanges: forwarder.exchanges,
       webSockets: [...bridges.values()].reduce((n, b) => n + b.count, 0),
       captureFailures: queue.failures,
       written: store?.recorder.stats.written ?? 0,
@@ -344,11 +163,4 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       return closed;
     },
   };
-}
-
-/** A path under routes that names none: answered here, since there is nowhere to send it. */
-function unrouted(req: http.IncomingMessage, res: http.ServerResponse, message: string): void {
-  req.resume();
-  res.writeHead(404, { 'content-type': 'application/json', 'x-mcptap-error': 'no-route' });
-  res.end(JSON.stringify({ error: message }));
 }
