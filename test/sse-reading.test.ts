@@ -31,12 +31,12 @@ async function readBody(req: http.IncomingMessage): Promise<any> {
 }
 
 /** A stateless Streamable HTTP server whose tools/call answer comes as one SSE event, finished or not. */
-async function streamableServer(finished: boolean): Promise<{ url: string; close(): Promise<void> }> {
+async function streamableServer(finished: boolean, text = 'hi'): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(async (req, res) => {
     if (req.method !== 'POST') return void res.writeHead(405).end();
     const msg = await readBody(req);
     if (msg.id == null) return void res.writeHead(202).end();
-    const result = msg.method === 'initialize' ? INIT_RESULT : msg.method === 'tools/list' ? TOOLS : { content: [{ type: 'text', text: 'hi' }] };
+    const result = msg.method === 'initialize' ? INIT_RESULT : msg.method === 'tools/list' ? TOOLS : { content: [{ type: 'text', text }] };
     const answer = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result });
     if (msg.method !== 'tools/call') return void res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -103,6 +103,24 @@ describe('an event the stream ends inside', () => {
     expect((r.content as Array<{ text: string }>)[0].text).toBe('hi');
     await proxy.flush();
     expect(findingsOf('finished')).toEqual([]);
+  });
+});
+
+describe('a big event (9 MB), under the decoder\'s bound', () => {
+  it('reaches the client whole, is decoded whole and answers its call: no finding', async () => {
+    const text = 'z'.repeat(9 * 1024 * 1024);
+    const server = await streamableServer(true, text);
+    open.push(server.close);
+    const proxy = await proxyFor(server.url, 'big-event');
+    const client = new Client({ name: 'sdk-client', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(proxy.url + '/mcp')));
+    open.push(() => client.close());
+    const r = await client.callTool({ name: 'echo', arguments: {} });
+    expect((r.content as Array<{ text: string }>)[0].text.length).toBe(text.length);
+    await proxy.flush();
+    const [s] = sessionsOf('big-event');
+    expect(s.messages.find((m) => m.kind === 'response' && m.method === 'tools/call')).toMatchObject({ channel: 'response-sse', truncated: true, decodeError: null });
+    expect(findingsOf('big-event').filter((f) => f.severity !== 'info')).toEqual([]);
   });
 });
 

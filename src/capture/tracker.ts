@@ -394,7 +394,8 @@ export class SessionTracker {
         method: d.method,
         subject: d.subject,
         payload: capped ? utf8Prefix(Buffer.from(text), this.opts.maxBody).toString('utf8') : text,
-        truncated: capped,
+        // A line or event past its decoder's bound arrives as its start only.
+        truncated: capped || d.decodeError?.kind === 'over-limit',
         size: d.size,
         correlatedSeq: null,
         latencyMs: null,

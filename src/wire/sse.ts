@@ -21,11 +21,11 @@ export interface SseEvent {
 }
 
 /**
- * Characters of one event held for decoding; past it the event is read cut (the forwarded bytes are
- * untouched). The cut is made at the chunk that crosses it, so an event within one chunk of the bound
+ * Characters of one event held for decoding, as for a JSON body (64 MB); past it the event is read cut
+ * (the forwarded bytes are untouched), and, not decoded, it answers no request. The cut is made at the chunk that crosses it, so an event within one chunk of the bound
  * (sockets and inflate hand over at most 64 KB) may still be read whole.
  */
-export const SSE_EVENT_LIMIT = 8 * 1024 * 1024;
+export const SSE_EVENT_LIMIT = 64 * 1024 * 1024;
 
 const LF = 10;
 const CR = 13;
