@@ -116,8 +116,11 @@ describe.each(['streamable-http', 'sse', 'websocket'] as const)('%s', (kind) => 
     expect(othersQuiet(all)).toEqual([]);
   });
 
-  it('the upstream drops the stream mid-call, no resumption: one stream-dropped finding', async () => {
+  it('the upstream drops the stream mid-call, no resumption: one stream-dropped finding, live and in check alike', async () => {
     const run = await scenario(kind);
+    const lines: string[] = [];
+    const live = attachLiveChecks(run.proxy.engine.hub, (l) => lines.push(l), { clock: immediateClock(() => Date.now()) });
+    open.push(async () => live.stop());
     // Progress first: the answer's stream is open (its head and an event are out) when it drops.
     const call = run.client.callTool({ name: 'slow', arguments: {} }, undefined, { timeout: 30_000, onprogress: () => {} }).then(() => 'answered', (e: Error) => e.message);
     const slow = await run.server.called();
@@ -132,6 +135,9 @@ describe.each(['streamable-http', 'sse', 'websocket'] as const)('%s', (kind) => 
     expect(f[0].severity).toBe('error');
     expect(f[0].title).toMatch(/with 1 request in flight \(tools\/call slow\)/);
     expect(f[0].title).toMatch(/the client did not resume$/);
+    // Live checks read the same stream facts (who ended the stream), so they tell the same story.
+    await until(() => lines.some((l) => l.includes('[stream-dropped]')), 'the live finding');
+    expect(lines.find((l) => l.includes('[stream-dropped]'))).toContain(f[0].title);
   });
 });
 

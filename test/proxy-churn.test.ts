@@ -47,6 +47,6 @@ describe('many short sessions', () => {
     agent.destroy();
     await proxy.flush();
     expect(n).toBe(SESSIONS);
-    expect(proxy.engine.tracker.sizes()).toEqual({ sessions: 0, mcpIds: 0, legacyIds: 0, clients: 0, connections: 0 });
+    expect(proxy.engine.tracker.sizes()).toEqual({ sessions: 0, mcpIds: 0, legacyIds: 0, clients: 0, connections: 0, pending: 0 });
   });
 });

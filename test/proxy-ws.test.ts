@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
@@ -14,11 +15,20 @@ let server: http.Server;
 let wss: WebSocketServer;
 let proxy: RunningProxy;
 let wsBase: string;
+let slowRefused: (s: Duplex) => void;
+const slowRefusal = new Promise<Duplex>((r) => (slowRefused = r));
 
 beforeAll(async () => {
   server = http.createServer();
   wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
   server.on('upgrade', (req, socket, head) => {
+    if (req.url === '/slow-refusal') {
+      // A refusal whose body never ends: the client must get what has come so far, and its leaving must close this.
+      socket.write('HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n');
+      socket.resume();
+      slowRefused(socket);
+      return;
+    }
     if (req.url === '/private') {
       socket.end('HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="mcp"\r\ncontent-type: application/json\r\ncontent-length: 24\r\n\r\n{"error":"unauthorized"}');
       return;
@@ -40,6 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  void slowRefusal.then((s) => s.destroy());
   await proxy.close();
   for (const c of wss.clients) c.terminate();
   server.closeAllConnections();
@@ -106,6 +117,28 @@ describe('WebSocket bridge', () => {
     });
     expect(res.statusCode).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="mcp"');
+  });
+
+  it('relays a refusal as it arrives, and closes the upstream when the client leaves', async () => {
+    const req = http.get(proxy.url + '/slow-refusal', { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+    req.on('error', () => {});
+    const res = await new Promise<http.IncomingMessage>((r) => req.once('response', r));
+    expect(res.statusCode).toBe(503);
+    const first = await new Promise<Buffer>((r) => res.once('data', r));
+    expect(first.toString()).toBe('first');
+    const upstream = await slowRefusal;
+    // The proxy closing its side reaches the upstream as the end of what it reads (the server keeps it half-open).
+    const closed = new Promise<void>((r) => (upstream.readableEnded ? r() : upstream.once('end', () => r())));
+    req.destroy();
+    await closed;
+    await proxy.flush();
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const ex = store.listSessions().flatMap((s) => store.exchanges(s.id)).find((e) => e.url === '/slow-refusal')!;
+      expect(ex).toMatchObject({ status: 503, responseBody: 'first', responseBytes: 5, failure: { kind: 'upgrade-refused', status: 503 } });
+    } finally {
+      store.close();
+    }
   });
 
   it('answers 502 when the upstream cannot be reached', async () => {

@@ -5,6 +5,8 @@ import { openDatabase } from '../src/store/db.js';
 import { RecorderClient } from '../src/store/recorder-client.js';
 import { CaptureStore } from '../src/store/read.js';
 import { tempDb } from './helpers/tmp.js';
+import type { StreamFacts } from '../src/capture/streams.js';
+import type { Worker } from 'node:worker_threads';
 
 // The recorder thread with a real database: every message arrives, and when the database is behind
 // by more than the allowed bytes, big payloads are stored cut and flagged rather than held in memory.
@@ -97,6 +99,72 @@ describe('RecorderClient', () => {
     } finally {
       raw.close();
     }
+  });
+});
+
+describe('a database outage', () => {
+  it('stream facts updated while the database was locked keep their newest state after it recovers', async () => {
+    const db = path.join(tmp.dir, 'outage.db');
+    openDatabase(db, { create: true }).close();
+    const rec = new RecorderClient(db, () => {}, 1);
+    const s3 = { ...session, id: 'facefeed0001' };
+    const ex: Exchange = {
+      id: 'ex-stream', sessionId: s3.id, kind: 'http', method: 'GET', url: '/mcp', upstreamUrl: 'http://x/mcp', status: 200,
+      requestHeaders: [], responseHeaders: [['content-type', 'text/event-stream']], startedAt: 1, firstByteAt: 2, endedAt: null,
+      requestBytes: 0, responseBytes: 0, requestBody: null, responseBody: null, requestTruncated: false, responseTruncated: false,
+      failure: null, aborted: false, closedBy: null, rewrites: [], clientAddress: null,
+    };
+    const facts = (events: number, closedAt: number | null): StreamFacts => ({
+      exchangeId: ex.id, sessionId: s3.id, carrier: 'get-sse', openedAt: 1, firstByteAt: 2, lastEventAt: 10 * events, lastActivityAt: 10 * events,
+      events, keepAlives: 0, bytes: 100 * events, longestSilenceMs: 10, closedAt, closedBy: closedAt == null ? null : 'server', resumedFrom: null,
+    });
+    const locker = openDatabase(db);
+    locker.prepare('BEGIN EXCLUSIVE').run();
+    try {
+      rec.session(s3);
+      rec.exchange(ex);
+      rec.stream(facts(1, null));
+      expect(await rec.flush()).toBe(false);
+      rec.stream(facts(5, 60));
+      expect(await rec.flush()).toBe(false);
+    } finally {
+      locker.prepare('ROLLBACK').run();
+      locker.close();
+    }
+    expect(await rec.close()).toBeNull();
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      expect(store.streams(s3.id)).toMatchObject([{ events: 5, closedAt: 60, closedBy: 'server' }]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('when the database thread dies, what it had not stored comes back for the rescue file', async () => {
+    const db = path.join(tmp.dir, 'dies.db');
+    openDatabase(db, { create: true }).close();
+    const warnings: string[] = [];
+    const rec = new RecorderClient(db, (w) => warnings.push(w), 1);
+    const s4 = { ...session, id: 'deadbeef0001' };
+    const locker = openDatabase(db);
+    locker.prepare('BEGIN EXCLUSIVE').run();
+    try {
+      rec.session(s4);
+      rec.message({ ...message(1, '{"jsonrpc":"2.0","method":"before"}'), sessionId: s4.id });
+      // Sent, and held in the thread's retry backlog: not in the database.
+      expect(await rec.flush()).toBe(false);
+      const exited = new Promise((r) => (rec as unknown as { worker: Worker }).worker.once('exit', r));
+      await (rec as unknown as { worker: Worker }).worker.terminate();
+      await exited;
+      rec.message({ ...message(2, '{"jsonrpc":"2.0","method":"after"}'), sessionId: s4.id });
+    } finally {
+      locker.prepare('ROLLBACK').run();
+      locker.close();
+    }
+    const left = await rec.close();
+    expect(left!.sessions.map((s) => s.id)).toEqual([s4.id]);
+    expect(left!.messages.map((m) => m.payload)).toEqual(['{"jsonrpc":"2.0","method":"before"}', '{"jsonrpc":"2.0","method":"after"}']);
+    expect(warnings.some((w) => w.startsWith('capture database thread failed'))).toBe(true);
   });
 });
 

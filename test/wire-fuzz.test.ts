@@ -33,12 +33,18 @@ function* splittings(buf: Buffer, seed: number): Generator<Buffer[]> {
   for (let k = 0; k < 200; k++) yield randomSplits(buf, rand);
 }
 
-function sse(parts: Buffer[]): { events: SseEvent[]; errors: string[] } {
+function chunksOf(buf: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
+  return out;
+}
+
+function sse(parts: Buffer[], limit?: number): { events: SseEvent[] } {
   const events: SseEvent[] = [];
-  const d = new SseDecoder((e) => events.push(e));
+  const d = new SseDecoder((e) => events.push(e), undefined, limit);
   for (const p of parts) d.push(p);
   d.end();
-  return { events, errors: d.errors };
+  return { events };
 }
 
 const initResult = { jsonrpc: '2.0', id: 0, result: { protocolVersion: '2025-11-25', capabilities: { tools: { listChanged: true } }, serverInfo: { name: 'everything', version: '2.0.0' } } };
@@ -64,7 +70,7 @@ describe('SseDecoder', () => {
 
   it('reads event names, ids and multi-byte text', () => {
     const r = sse([Buffer.from(streams['legacy endpoint then CRLF message'])]);
-    expect(r.events[0]).toEqual({ event: 'endpoint', data: '/message?sessionId=6f1c', id: null });
+    expect(r.events[0]).toEqual({ event: 'endpoint', data: '/message?sessionId=6f1c', id: null, cut: null });
     expect(r.events[1].event).toBe('message');
     const m = sse([Buffer.from(streams['multi-line data, emoji and CJK'])]);
     expect(JSON.parse(m.events[0].data).params.data).toBe('héllo 🌍 你好');
@@ -77,9 +83,62 @@ describe('SseDecoder', () => {
     expect(r.events[0].data).toBe(big);
   });
 
-  it('reports a stream that ends inside an event', () => {
-    expect(sse([Buffer.from('data: {"jsonrpc":"2.0"')]).errors).toContain('stream ended inside an event');
-    expect(sse([Buffer.from(': ping\n\n')]).errors).toEqual([]);
+  it('reports the event a stream ends inside, with its data, marked unfinished, however it is split', () => {
+    const text = 'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\ndata: {"jsonrpc":"2.0","id":2,\ndata: "result":{}}\n';
+    const whole = sse([Buffer.from(text)]);
+    expect(whole.events).toEqual([
+      { event: 'message', data: '{"jsonrpc":"2.0","id":1,"result":{}}', id: null, cut: null },
+      { event: 'message', data: '{"jsonrpc":"2.0","id":2,\n"result":{}}', id: null, cut: { kind: 'unfinished', size: 50 } },
+    ]);
+    for (const parts of splittings(Buffer.from(text), 3)) expect(sse(parts)).toEqual(whole);
+    expect(sse([Buffer.from('data: x')]).events).toEqual([{ event: 'message', data: 'x', id: null, cut: { kind: 'unfinished', size: 7 } }]);
+  });
+
+  it('ends cleanly on every blank-line form, and after comments or fields without data', () => {
+    for (const text of ['data: a\n\n', 'data: a\r\r', 'data: a\r\n\r\n', 'data: a\n\r\n', ': ping\n\n', ': ping\n', 'event: x\n', 'data: a\n\n\n']) {
+      const r = sse([Buffer.from(text)]);
+      expect(r.events.every((e) => e.cut == null), JSON.stringify(text)).toBe(true);
+    }
+  });
+
+  it('drops a UTF-8 BOM at the start of the stream, as EventSource and TextDecoderStream do', () => {
+    const text = '\ufeffevent: endpoint\ndata: /messages?sessionId=ab12\n\n';
+    const whole = sse([Buffer.from(text)]);
+    expect(whole.events).toEqual([{ event: 'endpoint', data: '/messages?sessionId=ab12', id: null, cut: null }]);
+    for (const parts of splittings(Buffer.from(text), 5)) expect(sse(parts)).toEqual(whole);
+    // Only the first: later, a BOM is a character of the field name, as clients read it (no data line).
+    expect(sse([Buffer.from('data: a\n\n\ufeffdata: b\n\n')]).events.map((e) => e.data)).toEqual(['a']);
+  });
+
+  it('reads an event past its size bound once, cut to its start, and the events after it whole', () => {
+    const big = `data: {"jsonrpc":"2.0","id":1,"result":{"text":"${'x'.repeat(5000)}"}}\n`;
+    const text = `event: message\nid: 7\n${big}${big}\ndata: {"jsonrpc":"2.0","id":2,"result":{}}\n\n`;
+    // The cut is made at the chunk that crosses the bound (sockets and inflate hand over at most 64 KB).
+    const whole = sse(chunksOf(Buffer.from(text), 1000), 4096);
+    expect(whole.events).toHaveLength(2);
+    expect(whole.events[0]).toMatchObject({ event: 'message', id: '7', cut: { kind: 'over-limit', size: text.indexOf('\n\n') + 2 } });
+    expect(whole.events[0].data.length).toBeLessThanOrEqual(4096);
+    expect(whole.events[0].data.startsWith('{"jsonrpc":"2.0","id":1')).toBe(true);
+    expect(whole.events[1]).toEqual({ event: 'message', data: '{"jsonrpc":"2.0","id":2,"result":{}}', id: null, cut: null });
+    // Split into chunks smaller than the bound, the cut comes at the chunk that crosses it: the same events.
+    const rand = prng(11);
+    for (let k = 0; k < 50; k++) {
+      const r = sse(randomSplits(Buffer.from(text), rand).flatMap((b) => chunksOf(b, 1000)), 4096);
+      expect(r.events.map((e) => [e.cut?.kind ?? null, e.cut?.size ?? null, e.id])).toEqual(whole.events.map((e) => [e.cut?.kind ?? null, e.cut?.size ?? null, e.id]));
+      expect(r.events[1]).toEqual(whole.events[1]);
+    }
+  });
+
+  it('holds no more than its bound of an unfinished event that never ends', () => {
+    const events: SseEvent[] = [];
+    const dec = new SseDecoder((e) => events.push(e), undefined, 1024 * 1024);
+    dec.push(Buffer.from('data: '));
+    const chunk = Buffer.alloc(64 * 1024, 'y');
+    for (let i = 0; i < 96 * 16; i++) dec.push(chunk);
+    dec.end();
+    expect(events).toHaveLength(1);
+    expect(events[0].cut).toEqual({ kind: 'over-limit', size: 6 + 96 * 1024 * 1024 });
+    expect(events[0].data.length).toBeLessThanOrEqual(1024 * 1024);
   });
 });
 

@@ -5,12 +5,15 @@ import type { Blob, Turn } from './turn.js';
 import { inputOf, type ModelRequest } from '../wire/model-api/types.js';
 import { header } from '../model/headers.js';
 import { newSessionId } from '../model/ids.js';
+import { IDLE_FORGET_MS } from './tracker.js';
 
 export interface ConversationOptions {
   target: string;
   label: string | null;
   /** Scrubs secrets out of text before it is stored (what a turn quotes of bodies: results, errors, inputs). */
   scrub: (text: string) => string;
+  /** A conversation idle this long with no turn open is forgotten (default IDLE_FORGET_MS, as MCP sessions). */
+  idleForgetMs?: number;
 }
 
 interface ConversationState {
@@ -18,6 +21,9 @@ interface ConversationState {
   nextSeq: number;
   /** Messages the latest turn sent: a continuing conversation sends at least as many. */
   messageCount: number;
+  /** Turns assigned and not yet recorded (a conversation with one open is not forgotten). */
+  inFlight: number;
+  lastActivity: number;
 }
 
 /** Conversations remembered for grouping, newest last; each is a few hundred bytes. */
@@ -45,6 +51,7 @@ export class ConversationTracker {
   private readonly open = new Map<string, ConversationState>();
   private readonly byId = new Map<string, ConversationState>();
   private readonly knownBlobs = new Set<string>();
+  private sweptAt = 0;
   /** The latest texts of repeated members (tools, system), newest first, with their hashes. */
   private readonly recent: Array<{ key: string; text: string; hash: string }> = [];
 
@@ -53,6 +60,7 @@ export class ConversationTracker {
   /** The conversation an exchange belongs to, decided from its request. */
   /** `target` is the upstream of the proxy route that carried it, when the proxy serves several. */
   assign(ex: Exchange, headers: HeaderList, req: ModelRequest, clientKey: string, target: string | null = null, routeName: string | null = null): Session {
+    this.sweep(ex.startedAt);
     const conversationId = header(headers, 'x-claude-code-session-id');
     const key = conversationId ? 'id:' + conversationId : `history:${req.api}|${clientKey}|${blobHash(req.firstMessage ?? '')}`;
     let st = this.open.get(key);
@@ -65,6 +73,8 @@ export class ConversationTracker {
       if (this.open.size > MAX_OPEN) this.open.delete(this.open.keys().next().value!);
     }
     st.messageCount = Math.max(st.messageCount, req.messageCount);
+    st.inFlight++;
+    st.lastActivity = Math.max(st.lastActivity, ex.startedAt);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
     this.hub.emit('session', st.session);
@@ -78,10 +88,19 @@ export class ConversationTracker {
       clientCapabilities: null, serverCapabilities: null, startedAt: at, endedAt: null, endReason: null,
       messageCount: 0, errorCount: 0, exchangeCount: 0,
     };
-    const st: ConversationState = { session, nextSeq: 1, messageCount: 0 };
+    const st: ConversationState = { session, nextSeq: 1, messageCount: 0, inFlight: 0, lastActivity: at };
     this.byId.set(session.id, st);
     this.hub.emit('session', session);
     return st;
+  }
+
+  /** Forgets conversations idle past the idle time with no turn open (nothing is written; see IDLE_FORGET_MS). */
+  private sweep(now: number): void {
+    const idle = this.opts.idleForgetMs ?? IDLE_FORGET_MS;
+    if (now - this.sweptAt < idle / 10) return;
+    this.sweptAt = now;
+    for (const [id, st] of this.byId) if (st.inFlight === 0 && now - st.lastActivity >= idle) this.byId.delete(id);
+    for (const [key, st] of this.open) if (!this.byId.has(st.session.id)) this.open.delete(key);
   }
 
   /** Stores a text once; returns its hash. */
@@ -133,6 +152,8 @@ export class ConversationTracker {
       mcpServers: turn.mcpServers.map((m) => (m.url ? { ...m, url: scrub(m.url) } : m)),
       mcpListings: turn.mcpListings.map((l) => (l.error ? { ...l, error: scrub(l.error) } : l)),
     };
+    st.inFlight = Math.max(0, st.inFlight - 1);
+    st.lastActivity = Math.max(st.lastActivity, t.endedAt ?? t.ts);
     st.session.messageCount++;
     if (t.error || t.toolResults.some((r) => r.isError)) st.session.errorCount++;
     this.hub.emit('turn', t);

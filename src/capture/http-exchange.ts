@@ -1,6 +1,7 @@
 import { clientNameOf } from '../wire/mcp-2026.js';
 import type { CaptureHub } from './hub.js';
 import type { Channel, Exchange, Failure, HeaderList, Session } from '../model/model.js';
+import type { Rewrite } from '../model/facts.js';
 import type { Redactor } from './redact.js';
 import type { SessionTracker } from './tracker.js';
 import type { ConversationTracker } from './conversations.js';
@@ -12,7 +13,7 @@ import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
-import { SseDecoder, type SseEvent } from '../wire/sse.js';
+import { isLegacySseStream, SSE_EVENT_LIMIT, SseDecoder, type SseEvent } from '../wire/sse.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
 import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
@@ -86,7 +87,6 @@ export class HttpExchangeCapture {
     /** That route's name: the label of the sessions it carries. */
     private readonly routeName: string | null = null,
   ) {
-    ctx.hub.emit('exchange', exchange);
     this.modelApi = modelApiOfUrl(exchange.method, exchange.url);
     this.requestTap = new BodyTap({
       contentEncoding: header(rawRequestHeaders, 'content-encoding'),
@@ -131,7 +131,9 @@ export class HttpExchangeCapture {
     }
     this.requestText = [];
     this.requestDone = true;
-    this.maybeAssign();
+    this.maybeAssign(false, false);
+    // The first publish: the request whole (and its session, when the request alone places it).
+    this.ctx.hub.emit('exchange', ex);
     if (this.finishAt !== null) this.finish(this.finishAt);
   }
 
@@ -190,8 +192,9 @@ export class HttpExchangeCapture {
       onEnd: (r) => this.onResponseBody(r),
     });
     this.headDone = true;
+    this.maybeAssign(false, false);
+    // One publish for the head and, usually, the session it placed the exchange in.
     this.ctx.hub.emit('exchange', ex);
-    this.maybeAssign();
   }
 
   responseChunk(chunk: Buffer, at: number): void {
@@ -270,17 +273,28 @@ export class HttpExchangeCapture {
         if (rpc || (this.sentRpc && !errorStatus) || (this.mcp && broken)) this.record('server->client', 'response-body', decoded, at, null);
       });
     }
-    this.finish(this.lastChunkAt);
-    // Encoded bodies finish decoding after the exchange may have ended: publish the final state.
-    this.ctx.hub.emit('exchange', ex);
+    // Encoded bodies finish decoding after the exchange may have ended: then this is the final state's publish.
+    if (this.finished) this.ctx.hub.emit('exchange', ex);
+    else this.finish(this.lastChunkAt);
+  }
+
+  /** The proxy changed what it passed on (src/proxy/transforms.ts): recorded on the exchange, its URLs redacted. */
+  rewrote(change: Rewrite): void {
+    const r = this.ctx.redactor;
+    // A body the intercept changed may hold secrets anywhere in it: scrubbed as bodies are.
+    const scrub = change.kind.startsWith('intercept-') ? (t: string) => r.text(r.urls(t)) : (t: string) => r.urls(t);
+    this.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
   }
 
   private onSseEvent(e: SseEvent): void {
     const at = this.lastChunkAt;
     const ex = this.exchange;
     const keepAlive = () => this.ctx.streams?.event(ex.id, 'keepalive', at);
+    if (e.cut?.kind === 'over-limit') return this.overLimitEvent(e);
     if (e.event === 'endpoint') {
       keepAlive();
+      // An endpoint event the stream ended inside never reached the client: no session was announced.
+      if (e.cut) return;
       const legacyId = legacySessionIdOf(e.data);
       this.whenAssigned(() => {
         if (legacyId && this.session) this.ctx.tracker.bindLegacy(this.session.id, legacyId);
@@ -300,9 +314,32 @@ export class HttpExchangeCapture {
         d.decodeError = { kind: 'unread-sse-event', detail: e.event };
       }
     }
+    if (e.cut) {
+      // The stream ended before the blank line that dispatches the event: clients drop it unread.
+      for (const d of decoded) {
+        d.kind = 'invalid';
+        d.decodeError = { kind: 'unfinished-sse-event', detail: `${e.cut.size} characters` };
+      }
+    }
     this.ctx.streams?.event(ex.id, 'message', at);
-    const channel: Channel = ex.method === 'GET' ? 'get-sse' : 'response-sse';
-    this.whenAssigned(() => this.record('server->client', channel, decoded, at, e.id));
+    this.whenAssigned(() => this.record('server->client', this.sseChannel(), decoded, at, e.id));
+  }
+
+  private sseChannel(): Channel {
+    return this.exchange.method === 'GET' ? 'get-sse' : 'response-sse';
+  }
+
+  /** An event past the decoder's bound: stored cut as the start it had, not decoded (it was forwarded whole). */
+  private overLimitEvent(e: SseEvent): void {
+    const at = this.lastChunkAt;
+    const size = e.cut!.size;
+    const d: DecodedMessage = {
+      kind: 'non-json', rpcId: null, method: null, subject: null, isError: false, errorCode: null,
+      decodeError: { kind: 'over-limit', detail: `an SSE event of ${size} characters, over the ${SSE_EVENT_LIMIT}-character decoding limit: stored cut, not decoded` },
+      value: undefined, text: e.data, batchIndex: null, size,
+    };
+    this.ctx.streams?.event(this.exchange.id, 'message', at);
+    this.whenAssigned(() => this.record('server->client', this.sseChannel(), [d], at, e.id));
   }
 
   /** Past the open-stream limits a stream is forwarded, its head recorded, its events not decoded. */
@@ -349,12 +386,14 @@ export class HttpExchangeCapture {
     if (this.session && !this.model && status >= 400) this.ctx.tracker.noteStatus(this.session.id, status, this.probe);
   }
 
-  private maybeAssign(force = false): void {
+  /** Places the exchange in its session once enough is known; `publish`: unless the caller publishes next. */
+  private maybeAssign(force = false, publish = true): void {
     if (this.session) return;
     if (!force && !(this.requestDone && (this.headDone || this.placedByRequest()))) return;
     const ex = this.exchange;
     const respHeaders = ex.responseHeaders;
-    const isStream = ex.method === 'GET' && mediaType(header(respHeaders, 'content-type')) === 'text/event-stream';
+    const responseType = mediaType(header(respHeaders, 'content-type'));
+    const isStream = ex.method === 'GET' && responseType === 'text/event-stream';
     const requestSessionId = header(this.rawRequestHeaders, 'mcp-session-id');
     this.mcp = this.requestMessages.length > 0 || this.hasMcpHeaders() || isStream ||
       !!header(respHeaders, 'mcp-session-id') ||
@@ -367,9 +406,7 @@ export class HttpExchangeCapture {
       hasInitialize: this.requestMessages.some((m) => m.kind === 'request' && m.method === 'initialize'),
       hasProbe: (this.probe = this.requestMessages.some((m) => m.kind === 'request' && m.method === 'server/discover')),
       isMcp: this.mcp,
-      // A Streamable HTTP client sends MCP-Protocol-Version on every request after initialize
-      // (2025-06-18 on), its standalone stream to a stateless server included; a 2024-11-05 client never does.
-      isLegacyStream: isStream && !requestSessionId && !header(this.rawRequestHeaders, 'mcp-protocol-version'),
+      isLegacyStream: isLegacySseStream(ex.method, (name) => header(this.rawRequestHeaders, name), responseType),
       clientKey: this.clientKey,
       clientName: clientNameOf(this.requestMessages.map((m) => m.value)),
       connection: ex.clientAddress,
@@ -382,7 +419,7 @@ export class HttpExchangeCapture {
     const steps = this.waiting;
     this.waiting = [];
     for (const s of steps) s();
-    this.ctx.hub.emit('exchange', ex);
+    if (publish) this.ctx.hub.emit('exchange', ex);
   }
 
   private finish(at: number): void {
@@ -399,11 +436,12 @@ export class HttpExchangeCapture {
     if (!this.requestDone) {
       this.requestDone = true;
     }
-    this.maybeAssign(true);
+    this.maybeAssign(true, false);
     this.ctx.streams?.closed(ex.id, ex.closedBy, ex.endedAt);
     if (this.streamSlot) this.ctx.limits!.closeStream(this.clientKey);
     this.model?.end(ex.endedAt);
     const s = this.session;
+    if (s && !this.model) this.ctx.tracker.exchangeEnded(s.id, ex.endedAt);
     if (s) {
       if (ex.method === 'DELETE' && ex.status != null && ex.status < 300) this.ctx.tracker.end(s.id, 'delete', ex.endedAt);
       else if (s.transport === 'sse' && ex.method === 'GET' && mediaType(header(ex.responseHeaders, 'content-type')) === 'text/event-stream') {

@@ -15,13 +15,30 @@ export interface TrackerOptions {
   maxBody: number;
   /** Scrubs secrets out of payload text before it is stored. */
   scrub: (text: string) => string;
+  /** A session idle this long with no exchange open is forgotten (default IDLE_FORGET_MS). */
+  idleForgetMs?: number;
 }
+
+/**
+ * How long an HTTP session with nothing open and nothing sent is remembered. Clients rarely send DELETE
+ * (Claude Code does not), so a long-running proxy would otherwise hold every session it ever saw, with
+ * its requests never answered. Forgetting writes nothing: the stored session just gets no more traffic,
+ * and a client that comes back after this with the same Mcp-Session-Id is picked up as a session joined late.
+ */
+export const IDLE_FORGET_MS = 30 * 60_000;
+
+/** Requests cancelled (notifications/cancelled) remembered per session, so that a late answer still pairs. */
+const CANCELLED_KEPT = 64;
 
 interface SessionState {
   session: Session;
   nextSeq: number;
   /** Requests waiting for their response, keyed by direction of the request + JSON id. */
   pending: Map<string, RpcMessage>;
+  /** Requests their sender cancelled, newest last: no longer waiting, but a late answer still pairs with one. */
+  cancelled: Map<string, RpcMessage>;
+  /** Exchanges placed in it that have not finished (an open stream keeps a quiet session remembered). */
+  openExchanges: number;
   initializeSeen: boolean;
   lastActivity: number;
   /** The path a Streamable HTTP session POSTs its messages to. */
@@ -116,8 +133,13 @@ export class SessionTracker {
   private readonly byConnection = new Map<string, SessionState>();
   /** Traffic that carries no JSON-RPC, grouped per run and upstream. */
   private readonly httpSessions = new Map<string, SessionState>();
+  private readonly idleForgetMs: number;
+  /** Capture time of the last sweep for idle sessions (sweeps run on traffic, so a test drives them by timestamps). */
+  private sweptAt = 0;
 
-  constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {}
+  constructor(private readonly hub: CaptureHub, private readonly opts: TrackerOptions) {
+    this.idleForgetMs = opts.idleForgetMs ?? IDLE_FORGET_MS;
+  }
 
   private create(transport: Transport, startedAt: number, target: string | null = null, routeName: string | null = null): SessionState {
     const session: Session = {
@@ -139,7 +161,7 @@ export class SessionTracker {
       exchangeCount: 0,
       gateway: null,
     };
-    const st: SessionState = { session, nextSeq: 1, pending: new Map(), initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null, versionAnswered: false, probeAnswered: false, clientKey: null, clientName: null };
+    const st: SessionState = { session, nextSeq: 1, pending: new Map(), cancelled: new Map(), openExchanges: 0, initializeSeen: false, lastActivity: startedAt, endpointPath: null, selection: null, probe: null, versionAnswered: false, probeAnswered: false, clientKey: null, clientName: null };
     this.states.set(session.id, st);
     this.hub.emit('session', session);
     return st;
@@ -154,6 +176,7 @@ export class SessionTracker {
     // A server/discover refused with a session id (the Python SDK 1.x hands one to any request it refuses):
     // the id names no session, and the client's fallback initialize belongs with the probe.
     const h = refusedProbeWithId(hint) ? { ...hint, responseSessionId: null } : hint;
+    this.sweep(h.exchange.startedAt);
     const probe = probeOf(h);
     this.guess = null;
     const st = this.pick(h, probe);
@@ -165,6 +188,7 @@ export class SessionTracker {
     this.noteGrouping(st, h, probe, first);
     ex.sessionId = st.session.id;
     st.session.exchangeCount++;
+    st.openExchanges++;
     st.lastActivity = ex.startedAt;
     // A refused server/discover probe is how a client learns to fall back to initialize: no error (check agrees).
     if (ex.status != null && ex.status >= 400 && probe !== 'discover') st.session.errorCount++;
@@ -370,6 +394,34 @@ export class SessionTracker {
     this.hub.emit('session', st.session);
   }
 
+  /** An exchange placed by assign() finished (a session with none open can be forgotten when idle). */
+  exchangeEnded(sessionId: string, at: number): void {
+    const st = this.states.get(sessionId);
+    if (!st) return;
+    st.openExchanges = Math.max(0, st.openExchanges - 1);
+    st.lastActivity = Math.max(st.lastActivity, at);
+  }
+
+  /**
+   * Forgets HTTP sessions idle past idleForgetMs with no exchange open (see IDLE_FORGET_MS). WebSocket and
+   * stdio sessions end with their connection. Runs at most once per tenth of that time, in one pass.
+   */
+  private sweep(now: number): void {
+    if (now - this.sweptAt < this.idleForgetMs / 10) return;
+    this.sweptAt = now;
+    const gone = new Set<SessionState>();
+    for (const st of this.states.values()) {
+      const t = st.session.transport;
+      if (t === 'websocket' || t === 'stdio' || st.openExchanges > 0 || now - st.lastActivity < this.idleForgetMs) continue;
+      gone.add(st);
+    }
+    if (gone.size === 0) return;
+    for (const st of gone) this.states.delete(st.session.id);
+    for (const map of [this.byMcpId, this.byLegacyId, this.byClient, this.byConnection, this.httpSessions]) {
+      for (const [k, st] of map) if (gone.has(st)) map.delete(k);
+    }
+  }
+
   /** A WebSocket connection is one session. */
   openWebSocket(ex: Exchange): Session {
     return this.openConnection(ex, 'websocket');
@@ -402,8 +454,10 @@ export class SessionTracker {
   }
 
   /** How many entries each of the tracker's maps holds (what a long-running proxy keeps in memory). */
-  sizes(): { sessions: number; mcpIds: number; legacyIds: number; clients: number; connections: number } {
-    return { sessions: this.states.size, mcpIds: this.byMcpId.size, legacyIds: this.byLegacyId.size, clients: this.byClient.size, connections: this.byConnection.size };
+  sizes(): { sessions: number; mcpIds: number; legacyIds: number; clients: number; connections: number; pending: number } {
+    let pending = 0;
+    for (const st of this.states.values()) pending += st.pending.size + st.cancelled.size;
+    return { sessions: this.states.size, mcpIds: this.byMcpId.size, legacyIds: this.byLegacyId.size, clients: this.byClient.size, connections: this.byConnection.size, pending };
   }
 
   endAll(reason: string, at: number): void {
@@ -439,7 +493,8 @@ export class SessionTracker {
         // A log line's subject is its head, cut from the scrubbed text (a cut secret would escape the scan).
         subject: d.kind === 'log' ? text.slice(0, 200) : d.subject && this.opts.scrub(d.subject),
         payload: capped ? utf8Prefix(Buffer.from(text), this.opts.maxBody).toString('utf8') : text,
-        truncated: capped,
+        // A line or event past its decoder's bound arrives as its start only.
+        truncated: capped || d.decodeError?.kind === 'over-limit',
         size: d.size,
         correlatedSeq: null,
         latencyMs: null,
@@ -495,6 +550,18 @@ export class SessionTracker {
       if (m.direction === 'client->server') liftClientIdentity(st.session, v?.params);
       return;
     }
+    if (m.kind === 'notification' && m.method === 'notifications/cancelled') {
+      // The sender gave up on its own request: it waits no more.
+      const id = v?.params?.requestId;
+      const key = m.direction + enc(id);
+      const req = id == null ? undefined : st.pending.get(key);
+      if (req) {
+        st.pending.delete(key);
+        st.cancelled.set(key, req);
+        if (st.cancelled.size > CANCELLED_KEPT) st.cancelled.delete(st.cancelled.keys().next().value!);
+      }
+      return;
+    }
     if (m.kind === 'response' || m.kind === 'error') {
       const reqDir: Direction = m.direction === 'client->server' ? 'server->client' : 'client->server';
       let key = m.rpcId != null ? reqDir + enc(m.rpcId) : null;
@@ -504,9 +571,10 @@ export class SessionTracker {
         const same = [...st.pending].filter(([, r]) => r.exchangeId === m.exchangeId && r.direction === reqDir);
         if (same.length === 1) key = same[0][0];
       }
-      const req = key == null ? undefined : st.pending.get(key);
+      const req = key == null ? undefined : st.pending.get(key) ?? st.cancelled.get(key);
       if (!req || key == null) return;
       st.pending.delete(key);
+      st.cancelled.delete(key);
       req.correlatedSeq = m.seq;
       m.correlatedSeq = req.seq;
       m.method = req.method;

@@ -4,6 +4,7 @@ import { header } from '../model/headers.js';
 import type { Direction, Exchange, Failure, HeaderList, Session } from '../model/model.js';
 import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
+import { utf8Prefix } from '../wire/utf8.js';
 import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';
 
 const side = (d: Direction) => (d === 'client->server' ? 'client' : 'server');
@@ -96,12 +97,14 @@ export class WebSocketCapture {
   }
 
   /** The upstream answered the upgrade with something other than 101, which the client got as it was. */
-  refused(status: number, headers: HeaderList, body: Buffer, headAt: number, at: number): void {
+  /** `body`: the stored copy (at most maxBody bytes); `bytes`: what the upstream sent. */
+  refused(status: number, headers: HeaderList, body: Buffer, bytes: number, headAt: number, at: number): void {
     const ex = this.exchange;
     recordHead(ex, this.ctx.redactor, status, headers, headAt);
     ex.endedAt = at;
-    ex.responseBody = this.ctx.redactor.text(body.toString('utf8')).slice(0, this.ctx.maxBody);
-    ex.responseBytes = body.length;
+    ex.responseBody = this.ctx.redactor.text(utf8Prefix(body, this.ctx.maxBody).toString('utf8'));
+    ex.responseBytes = bytes;
+    ex.responseTruncated = bytes > body.length;
     ex.closedBy = 'server';
     ex.failure ??= { kind: 'upgrade-refused', status };
     this.endUnopened('ws-refused', at);

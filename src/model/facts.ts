@@ -69,10 +69,12 @@ export interface Rewrite {
  * - `over-limit`: a line too long to decode, stored cut (detail: its size and the limit)
  * - `invalid-jsonrpc`: JSON, but not JSON-RPC 2.0 (detail: which rule it breaks)
  * - `unread-sse-event`: JSON-RPC sent under an SSE event name clients do not read (detail: the name)
+ * - `unfinished-sse-event`: an SSE event the stream ended inside, before the blank line that dispatches it;
+ *   clients drop it unread (detail: its size)
  * - `other`: recorded by an older mcptap in words this one does not recognise (detail: the words)
  */
 export interface DecodeError {
-  kind: 'not-json' | 'over-limit' | 'invalid-jsonrpc' | 'unread-sse-event' | 'other';
+  kind: 'not-json' | 'over-limit' | 'invalid-jsonrpc' | 'unread-sse-event' | 'unfinished-sse-event' | 'other';
   detail: string;
 }
 
@@ -118,6 +120,7 @@ export function rewritesText(list: readonly Rewrite[]): string {
 /** Why a message did not decode, in one phrase. */
 export function decodeErrorText(d: DecodeError): string {
   if (d.kind === 'unread-sse-event') return `sent as SSE event "${d.detail}": clients read only "message" events, so none will see it`;
+  if (d.kind === 'unfinished-sse-event') return `an SSE event the stream ended inside (${d.detail}, no blank line after it): clients drop it unread`;
   return d.detail;
 }
 

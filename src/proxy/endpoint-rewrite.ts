@@ -1,5 +1,6 @@
 import { header, mediaType } from '../model/headers.js';
 import type { BodyRewriter, Transform } from './transforms.js';
+import { isLegacySseStream } from '../wire/sse.js';
 
 export interface EndpointRewriteOptions {
   /** The upstream URL of the GET stream (for resolving relative endpoints). */
@@ -115,13 +116,9 @@ export const endpointTransform: Transform = {
   },
 };
 
-/** A GET answered with an open, plain event stream that no Streamable HTTP client asked for. */
+/** A legacy stream (see isLegacySseStream) whose bytes can be rewritten as they pass: open-ended and not encoded. */
 function isLegacyStream(method: string, request: Record<string, string | string[] | undefined>, response: Array<[string, string]>): boolean {
-  return method === 'GET' &&
-    mediaType(header(response, 'content-type')) === 'text/event-stream' &&
+  return isLegacySseStream(method, (name) => request[name], mediaType(header(response, 'content-type'))) &&
     !header(response, 'content-length') &&
-    !/\S/.test((header(response, 'content-encoding') ?? '').replace(/identity/i, '')) &&
-    !request['mcp-session-id'] &&
-    // A Streamable HTTP client's standalone stream (to a stateless server, it carries no session id).
-    !request['mcp-protocol-version'];
+    !/\S/.test((header(response, 'content-encoding') ?? '').replace(/identity/i, ''));
 }

@@ -190,12 +190,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const routeOrigin = (req: http.IncomingMessage, st: InFlight) => proxyOrigin(req) + st.route.base;
 
   /** Records a change the proxy made to what it passes on (several in one exchange are all kept). */
-  const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => {
-    const r = engine.redactor;
-    // A body the intercept changed may hold secrets anywhere in it: scrubbed as bodies are.
-    const scrub = change.kind.startsWith('intercept-') ? (t: string) => r.text(r.urls(t)) : (t: string) => r.urls(t);
-    st.cap!.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
-  });
+  const noteRewrite = (st: InFlight, change: Rewrite) => queue.push(() => st.cap!.rewrote(change));
 
   const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, st: InFlight, path: string) => {
     st.proxyRes = proxyRes;

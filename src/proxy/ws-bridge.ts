@@ -30,11 +30,11 @@ export class WebSocketBridge {
     const queue = this.engine.queue;
     const url = req.url ?? '/';
     const upstream = upstreamUrl(this.target, url, true);
-    let cap: WebSocketCapture | null = null;
+    let capture: WebSocketCapture | null = null;
     const clientAddress = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : null;
     const rawHeaders = req.rawHeaders;
     queue.push(() => {
-      cap = new WebSocketCapture(this.engine, { method: req.method ?? 'GET', url, upstreamUrl: upstream, rawHeaders: pairs(rawHeaders), startedAt: t0, clientAddress }, this.opts.sessionTarget ?? null, this.opts.sessionLabel ?? null);
+      capture = new WebSocketCapture(this.engine, { method: req.method ?? 'GET', url, upstreamUrl: upstream, rawHeaders: pairs(rawHeaders), startedAt: t0, clientAddress }, this.opts.sessionTarget ?? null, this.opts.sessionLabel ?? null);
     });
     socket.on('error', () => {});
     this.live.add(socket);
@@ -62,6 +62,7 @@ export class WebSocketBridge {
 
     let answered = false;
     let clientGone = false;
+    let refusal: http.IncomingMessage | null = null;
     upReq.on('upgrade', (res, upSocket, upHead) => {
       answered = true;
       const t = now();
@@ -83,26 +84,48 @@ export class WebSocketBridge {
       socket.setNoDelay(true);
       upSocket.setNoDelay(true);
       // The session opens before the first bytes are read, so frames that came with the head are kept.
-      queue.push(() => cap!.opened(res.statusCode ?? 101, raw, t));
-      this.relay(socket, upSocket, () => cap!, head, upHead);
+      queue.push(() => capture!.opened(res.statusCode ?? 101, raw, t));
+      this.relay(socket, upSocket, () => capture!, head, upHead);
     });
 
     upReq.on('response', (res) => {
-      // The upstream refused the upgrade: give the client the same answer.
+      // The upstream refused the upgrade: the client gets the same answer, relayed as it arrives (a slow
+      // or endless refusal body is not held), and the connection closes after it.
       answered = true;
+      refusal = res;
       const t = now();
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
-        for (const [k, v] of pairs(res.rawHeaders)) if (!/^(connection|transfer-encoding|content-length)$/i.test(k)) lines.push(`${k}: ${v}`);
-        lines.push(`content-length: ${body.length}`, 'connection: close', '', '');
-        socket.end(Buffer.concat([Buffer.from(lines.join('\r\n')), body]));
-        const raw = pairs(res.rawHeaders);
-        const tEnd = now();
-        queue.push(() => cap!.refused(res.statusCode ?? 0, raw, body, t, tEnd));
+      const raw = pairs(res.rawHeaders);
+      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
+      // Node has undone any chunking; a Content-Length still holds, else the body ends with the connection.
+      for (const [k, v] of raw) if (!/^(connection|transfer-encoding|keep-alive)$/i.test(k)) lines.push(`${k}: ${v}`);
+      lines.push('connection: close', '', '');
+      socket.write(lines.join('\r\n'));
+      // Read (and drop) what the client sends, so that its leaving is seen.
+      socket.resume();
+      const limit = this.engine.maxBody;
+      const kept: Buffer[] = [];
+      let keptBytes = 0;
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        if (keptBytes < limit) {
+          kept.push(c.length > limit - keptBytes ? c.subarray(0, limit - keptBytes) : c);
+          keptBytes += Math.min(c.length, limit - keptBytes);
+        }
+        socket.write(c);
       });
+      // 'close' without 'end': the client left mid-body (the upstream was closed) or the upstream cut it.
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        socket.end();
+        const tEnd = now();
+        const body = Buffer.concat(kept);
+        queue.push(() => capture!.refused(res.statusCode ?? 0, raw, body, bytes, t, tEnd));
+      };
+      res.on('end', finish);
+      res.on('close', finish);
       res.on('error', () => socket.destroy());
     });
 
@@ -114,13 +137,20 @@ export class WebSocketBridge {
       }
       const t = now();
       const gone = clientGone;
-      queue.push(() => cap!.failed(gone ? { kind: 'client-aborted' } : { kind: 'upstream-unreachable', code, message: err.message }, t));
+      queue.push(() => capture!.failed(gone ? { kind: 'client-aborted' } : { kind: 'upstream-unreachable', code, message: err.message }, t));
     });
-    // The client hung up before the upstream answered.
-    socket.once('close', () => {
-      if (answered) return;
-      clientGone = true;
+    // The client hung up before the upstream answered, or while its refusal was being relayed: the
+    // upstream connection has no one to answer and is closed.
+    const left = () => {
+      if (answered && !(refusal && !refusal.complete)) return;
+      clientGone = !answered;
       upReq.destroy();
+    };
+    socket.once('close', left);
+    // The server keeps sockets half-open: a client's FIN is an 'end' without a 'close'.
+    socket.once('end', () => {
+      if (refusal) socket.destroy();
+      left();
     });
     upReq.end();
   }

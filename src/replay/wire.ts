@@ -139,6 +139,7 @@ function consume(b: Base, res: http.IncomingMessage, onEvent?: (event: string, d
     const sse = mediaType(res.headers['content-type'] ?? '') === 'text/event-stream';
     const json = /json/.test(res.headers['content-type'] ?? '');
     const dec = sse ? new SseDecoder((e) => {
+      if (e.cut?.kind === 'unfinished') return;
       if (onEvent?.(e.event, e.data)) return;
       if (e.event === 'message') deliver(e.data);
     }) : null;

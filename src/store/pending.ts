@@ -88,7 +88,8 @@ export class PendingRecords {
     for (const m of b.messages) this.message(m);
     for (const t of b.turns ?? []) this.turn(t);
     for (const x of b.blobs ?? []) this.blob(x);
-    for (const f of b.streams ?? []) if (!this.streams.has(f.exchangeId)) this.stream(f);
+    // Later batches carry later states: each replaces what an earlier one held (the newest wins, as for rows).
+    for (const f of b.streams ?? []) this.stream(f);
   }
 
   /** Drops the oldest messages beyond `max`; returns how many. */

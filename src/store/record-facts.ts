@@ -32,7 +32,7 @@ const RewriteSchema: z.ZodType<Rewrite> = z.object({
 });
 
 const DecodeErrorSchema: z.ZodType<DecodeError> = z.object({
-  kind: z.enum(['not-json', 'over-limit', 'invalid-jsonrpc', 'unread-sse-event', 'other']),
+  kind: z.enum(['not-json', 'over-limit', 'invalid-jsonrpc', 'unread-sse-event', 'unfinished-sse-event', 'other']),
   detail: z.string(),
 });
 

@@ -17,6 +17,11 @@ const CUT_TO = 4096;
 const SEND_AT = 256 * 1024;
 /** Text buffers up to this size are reused. */
 const SPARE_MAX = 1024 * 1024;
+/**
+ * Payload characters of batches sent and not yet in the database that are kept for the rescue file, in
+ * case the database thread dies with them. Past it the oldest are let go (counted in stats.dropped).
+ */
+const UNSTORED_MAX = 64 * 1024 * 1024;
 
 /** The worker script; tests run this file from src/, where only the built copy of the worker exists. */
 function workerUrl(): URL {
@@ -44,6 +49,11 @@ export class RecorderClient {
   private acks = new Map<number, (m: Extract<FromWorker, { type: 'ack' }>) => void>();
   private nextAck = 1;
   private dead: Backlog | null = null;
+  /** Batches sent to the database thread that it has not yet stored, oldest first. */
+  private unstored: Array<{ seq: number; batch: RecordBatch; chars: number }> = [];
+  private unstoredChars = 0;
+  private nextSeq = 1;
+  private closing = false;
   stats: RecorderStats = { written: 0, pending: 0, failures: 0, dropped: 0, lastError: null };
   /** Bytes posted to the database thread and not yet taken by it. */
   private inflight = 0;
@@ -55,7 +65,10 @@ export class RecorderClient {
     this.worker = new Worker(workerUrl(), { workerData: { file } });
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'warning') this.onWarning(m.message);
-      else if (m.type === 'stats') this.stats = m.stats;
+      else if (m.type === 'stats') {
+        this.stats = m.stats;
+        this.stored(m.stored);
+      }
       else if (m.type === 'taken') {
         this.inflight -= m.bytes;
         this.keep(m.buffer);
@@ -70,14 +83,46 @@ export class RecorderClient {
         this.acks.delete(m.id);
       }
     });
-    this.worker.on('error', (err) => {
-      // Keep what could not be sent: close() writes it beside the database.
-      this.dead ??= { sessions: [], exchanges: [], messages: [] };
-      this.onWarning(`capture database thread failed (${err.message}); traffic keeps flowing, captures are kept in memory until shutdown`);
-      for (const ack of this.acks.values()) ack({ type: 'ack', id: 0, ok: false, stats: this.stats });
-      this.acks.clear();
+    this.worker.on('error', (err) => this.died(err.message));
+    this.worker.on('exit', (code) => {
+      if (!this.closing) this.died(`it exited with code ${code}`);
     });
     this.worker.unref();
+  }
+
+  /** The database thread is gone: what it had not stored, and all that comes after, is kept for close() to rescue. */
+  private died(why: string): void {
+    if (this.dead) return;
+    this.dead = { sessions: [], exchanges: [], messages: [] };
+    for (const u of this.unstored) this.keepDead(u.batch);
+    this.unstored = [];
+    this.unstoredChars = 0;
+    this.onWarning(`capture database thread failed (${why}); traffic keeps flowing, captures are kept in memory until shutdown`);
+    for (const ack of this.acks.values()) ack({ type: 'ack', id: 0, ok: false, stats: this.stats });
+    this.acks.clear();
+  }
+
+  private keepDead(batch: RecordBatch): void {
+    const d = this.dead!;
+    d.sessions.push(...batch.sessions);
+    d.exchanges.push(...batch.exchanges);
+    d.messages.push(...batch.messages);
+    if (batch.turns) (d.turns ??= []).push(...batch.turns);
+    if (batch.blobs) (d.blobs ??= []).push(...batch.blobs);
+    if (batch.streams) (d.streams ??= []).push(...batch.streams);
+  }
+
+  /** Batches up to `seq` are in the database: no longer kept for a rescue. */
+  private stored(seq: number): void {
+    let n = 0;
+    while (n < this.unstored.length && this.unstored[n].seq <= seq) this.unstoredChars -= this.unstored[n++].chars;
+    if (n) this.unstored.splice(0, n);
+  }
+
+  private keepUnstored(seq: number, batch: RecordBatch, chars: number): void {
+    this.unstored.push({ seq, batch, chars });
+    this.unstoredChars += chars;
+    while (this.unstoredChars > UNSTORED_MAX && this.unstored.length > 1) this.unstoredChars -= this.unstored.shift()!.chars;
   }
 
   session(s: Session): void {
@@ -148,18 +193,13 @@ export class RecorderClient {
   };
 
   private send(): void {
+    const chars = this.gathered;
     this.gathered = 0;
     if (!this.pending.size) return;
     const batch = this.pending.take();
-    if (this.dead) {
-      this.dead.sessions.push(...batch.sessions);
-      this.dead.exchanges.push(...batch.exchanges);
-      this.dead.messages.push(...batch.messages);
-      if (batch.turns) (this.dead.turns ??= []).push(...batch.turns);
-      if (batch.blobs) (this.dead.blobs ??= []).push(...batch.blobs);
-      if (batch.streams) (this.dead.streams ??= []).push(...batch.streams);
-      return;
-    }
+    if (this.dead) return this.keepDead(batch);
+    const seq = this.nextSeq++;
+    this.keepUnstored(seq, batch, chars);
     const packed = packBatch(batch, this.buffer);
     const bytes = packed.length;
     this.inflight += bytes;
@@ -169,7 +209,7 @@ export class RecorderClient {
     }
     // Turns are few and small (the big texts they repeat are blobs, each sent once): cloned, not packed.
     const model = batch.turns || batch.blobs || batch.streams ? { turns: batch.turns, blobs: batch.blobs, streams: batch.streams } : undefined;
-    this.worker.postMessage({ type: 'batch', batch: packed, bytes, model } satisfies ToWorker, [packed.buffer]);
+    this.worker.postMessage({ type: 'batch', seq, batch: packed, bytes, model } satisfies ToWorker, [packed.buffer]);
   }
 
   private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {
@@ -204,6 +244,7 @@ export class RecorderClient {
     this.soon = null;
     this.send();
     const ack = await this.request('close');
+    this.closing = true;
     await this.worker.terminate();
     if (ack.ok) return null;
     return ack.backlog ?? this.dead ?? { sessions: [], exchanges: [], messages: [] };

@@ -8,14 +8,15 @@ import { Recorder } from './recorder.js';
 // never block the event loop that forwards traffic.
 
 export type ToWorker =
-  | { type: 'batch'; batch: PackedBatch; bytes: number; model?: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'> }
+  | { type: 'batch'; seq: number; batch: PackedBatch; bytes: number; model?: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'> }
   | { type: 'flush'; id: number }
   | { type: 'close'; id: number };
 
 export type FromWorker =
   | { type: 'ack'; id: number; ok: boolean; stats: Recorder['stats']; backlog?: ReturnType<Recorder['backlog']> }
   | { type: 'warning'; message: string }
-  | { type: 'stats'; stats: Recorder['stats'] }
+  /** `stored`: every batch up to this seq is in the database (none is left in the retry backlog). */
+  | { type: 'stats'; stats: Recorder['stats']; stored: number }
   /** A batch reached the database (or the retry backlog): its bytes are no longer in flight. */
   | { type: 'taken'; bytes: number; buffer: ArrayBuffer };
 
@@ -28,12 +29,15 @@ const db = openDatabase((workerData as { file: string }).file, { create: true })
 db.pragma('busy_timeout = 250');
 // Capture writes append: a small page cache does, and it is memory the proxy keeps for good.
 db.pragma('cache_size = -2000');
+/** The newest batch received: a write that succeeds leaves nothing older unwritten. */
+let received = 0;
 const recorder = new Recorder(db, {
-  flushMs: 5, onWarning: (message) => post({ type: 'warning', message }), onWrite: () => post({ type: 'stats', stats: recorder.stats }) });
+  flushMs: 5, onWarning: (message) => post({ type: 'warning', message }), onWrite: () => post({ type: 'stats', stats: recorder.stats, stored: received }) });
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'batch') {
     // Batches come every few milliseconds already: write each at once, so the sender knows how far behind we are.
+    received = m.seq;
     recorder.writePacked(m.batch, m.model);
     // The text buffer goes back for reuse: a transferred buffer is freed only when this thread's GC
     // gets to it, and this thread allocates too little to run one often.

@@ -1,6 +1,6 @@
 import { LISTEN } from '../../wire/mcp-2026.js';
 import type { RpcMessage } from '../../model/model.js';
-import { decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
+import { decodeErrorOf, decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
 import { SPECIFIC, type CheckInput, type Finding, type Rule } from './types.js';
 
 function distance(a: string, b: string): number {
@@ -214,7 +214,18 @@ export const invalidJsonRpc: Rule = {
     const noBatches = (input.session.protocolVersion ?? '') >= '2025-06-18';
     for (const m of input.messages) {
       const who = m.direction === 'client->server' ? 'the client' : 'the server';
-      if (m.kind === 'invalid') {
+      if (decodeErrorOf(m, 'unfinished-sse-event') != null) {
+        // The answer it carried is lost with it: that, not the stream's end, is why its request hung.
+        const req = m.rpcId != null ? input.messages.find((r) => r.kind === 'request' && r.direction !== m.direction && r.rpcId === m.rpcId && r.seq < m.seq) : undefined;
+        const seqs = req ? [req.seq, m.seq] : [m.seq];
+        const exchangeIds = m.exchangeId ? [m.exchangeId] : [];
+        out.push(v.finding('invalid-jsonrpc', 'error', `${who}'s stream ended inside an SSE event${req ? ` (the answer to ${req.method}${req.subject ? ' ' + req.subject : ''})` : ''}: no client read it`, { messageSeqs: seqs, exchangeIds },
+          `The event has no blank line after it: an SSE client dispatches an event only at that blank line and drops what is pending when the stream ends${req ? `, so ${req.method} got no answer` : ''}.`,
+          `Make the server end each event with a blank line ("\\n\\n") and flush it before closing the stream.`,
+          { claims: { messageSeqs: seqs, exchangeIds }, confidence: SPECIFIC.certain + 0.05 }));
+      } else if (decodeErrorOf(m, 'over-limit') != null) {
+        // Cut by mcptap's own decoding limit, not by the peer: nothing to say about the sender.
+      } else if (m.kind === 'invalid') {
         const misnamed = misnamedEvent(m);
         out.push(v.finding('invalid-jsonrpc', 'error', `${who} sent invalid JSON-RPC: ${decodeErrorWords(m)}`, { messageSeqs: [m.seq] },
           misnamed != null

@@ -38,7 +38,8 @@ export class ModelResponseDecoder {
     this.reader = readerFor(api);
     if (contentType === 'text/event-stream') {
       this.sse = new SseDecoder((e) => {
-        if (e.data === '') return;
+        // An event the client never dispatched (the stream ended inside it) or read cut is not part of the turn.
+        if (e.data === '' || e.cut) return;
         this.reader.event(parseJson(e.data), e.data);
       });
     } else {
