@@ -117,7 +117,7 @@ describe('sessions that never send DELETE', () => {
     for (let i = 0; i < 1000; i++) {
       const ex = post(t0 + i * MIN, null, '127.0.0.1:1');
       const s = conversations.assign(ex, [['x-claude-code-session-id', `conv-${i}`]], { api: 'anthropic', model: 'm', stream: true, messageCount: 1, firstMessage: `hi ${i}`, tools: null, toolNames: [] } as never, 'k');
-      conversations.record({ sessionId: s.id, exchangeId: ex.id, ts: ex.startedAt, endedAt: ex.startedAt + 1000, toolUses: [], toolResults: [], serverResults: [], text: '', error: null } as never);
+      conversations.record({ sessionId: s.id, exchangeId: ex.id, ts: ex.startedAt, endedAt: ex.startedAt + 1000, toolUses: [], toolResults: [], serverResults: [], mcpServers: [], mcpListings: [], text: '', error: null } as never);
     }
     expect(sizes()).toBeLessThanOrEqual(12);
   });

@@ -71,7 +71,8 @@ describe('Claude Code wire (observed 2026-11)', () => {
         '> request tools/list',
         '< response tools/list',
       ]);
-      expect(session.errorCount).toBeGreaterThanOrEqual(1);
+      // The refused probe is how a 2026 client finds an older server: the client recovered, so it is no error.
+      expect(session.errorCount).toBe(0);
     } finally {
       store.close();
     }

@@ -39,13 +39,21 @@ beforeAll(async () => {
     method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test-0000', 'x-claude-code-session-id': id },
     body: JSON.stringify({ model: 'm', max_tokens: 10, tools: names.map(tool), messages: [{ role: 'user', content: 'hi' }] }),
   }).then((r) => r.text());
-  try {
+  // Each run lists the server's tools first, as a Claude Code process does when it starts (a conversation is
+  // checked against its own run's MCP sessions, not an earlier run's).
+  const list = async () => {
     const c = await connectClient('streamable-http', mcpProxy.url + '/mcp', { name: 'claude-code' });
     await c.client.listTools();
     await c.close();
+  };
+  try {
+    await list();
     await offer('plain', ['Read', 'mcp__db__query']);
+    await list();
     await offer('search', ['Read', 'ToolSearch', 'mcp__db__query']);
+    await list();
     await offer('all', ['Read', 'mcp__db__query', 'mcp__db__list_schemas', 'mcp__db__db_explain']);
+    await list();
     // A search's answer: the tool_result hands the model tool_reference blocks (the tools stay deferred).
     await fetch(modelProxy.url + '/v1/messages?beta=true', {
       method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test-0000', 'x-claude-code-session-id': 'refs' },

@@ -131,9 +131,8 @@ export class HttpExchangeCapture {
     }
     this.requestText = [];
     this.requestDone = true;
-    this.maybeAssign(false, false);
     // The first publish: the request whole (and its session, when the request alone places it).
-    this.ctx.hub.emit('exchange', ex);
+    if (!this.maybeAssign()) this.ctx.hub.emit('exchange', ex);
     if (this.finishAt !== null) this.finish(this.finishAt);
   }
 
@@ -192,9 +191,8 @@ export class HttpExchangeCapture {
       onEnd: (r) => this.onResponseBody(r),
     });
     this.headDone = true;
-    this.maybeAssign(false, false);
     // One publish for the head and, usually, the session it placed the exchange in.
-    this.ctx.hub.emit('exchange', ex);
+    if (!this.maybeAssign()) this.ctx.hub.emit('exchange', ex);
   }
 
   responseChunk(chunk: Buffer, at: number): void {
@@ -387,9 +385,10 @@ export class HttpExchangeCapture {
   }
 
   /** Places the exchange in its session once enough is known; `publish`: unless the caller publishes next. */
-  private maybeAssign(force = false, publish = true): void {
-    if (this.session) return;
-    if (!force && !(this.requestDone && (this.headDone || this.placedByRequest()))) return;
+  /** Places the exchange in its session once it can (publishing it, unless `publish` is false); true when it did now. */
+  private maybeAssign(force = false, publish = true): boolean {
+    if (this.session) return false;
+    if (!force && !(this.requestDone && (this.headDone || this.placedByRequest()))) return false;
     const ex = this.exchange;
     const respHeaders = ex.responseHeaders;
     const responseType = mediaType(header(respHeaders, 'content-type'));
@@ -413,13 +412,15 @@ export class HttpExchangeCapture {
       target: this.route,
       routeName: this.routeName,
     });
+    // Published before its messages: whoever reads a message (live telemetry's trace context) finds its exchange.
+    if (publish) this.ctx.hub.emit('exchange', ex);
     this.record('client->server', 'request-body', this.requestMessages, ex.startedAt, null);
     this.sentRpc = this.requestMessages.length > 0;
     this.requestMessages = [];
     const steps = this.waiting;
     this.waiting = [];
     for (const s of steps) s();
-    if (publish) this.ctx.hub.emit('exchange', ex);
+    return true;
   }
 
   private finish(at: number): void {
