@@ -153,8 +153,11 @@ describe('a database outage', () => {
       rec.message({ ...message(1, '{"jsonrpc":"2.0","method":"before"}'), sessionId: s4.id });
       // Sent, and held in the thread's retry backlog: not in the database.
       expect(await rec.flush()).toBe(false);
-      const exited = new Promise((r) => (rec as unknown as { worker: Worker }).worker.once('exit', r));
-      await (rec as unknown as { worker: Worker }).worker.terminate();
+      // The thread dies of an error of its own (a batch it cannot read). Terminating it instead could land inside a
+      // SQLite call waiting on the lock, which better-sqlite3 turns into a fatal V8 error of the whole process.
+      const worker = (rec as unknown as { worker: Worker }).worker;
+      const exited = new Promise((r) => worker.once('exit', r));
+      worker.postMessage({ type: 'batch', seq: 0, bytes: 0, batch: null, model: null });
       await exited;
       rec.message({ ...message(2, '{"jsonrpc":"2.0","method":"after"}'), sessionId: s4.id });
     } finally {
