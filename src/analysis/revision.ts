@@ -1,4 +1,5 @@
 import type { RpcMessage, Session } from '../model/model.js';
+import { payloadJson } from '../model/payload.js';
 import { clientIdentity, DISCOVER } from '../wire/mcp-2026.js';
 
 // Which revision of MCP a session spoke, and who chose it. Up to 2025-11-25 the client proposes one in
@@ -15,14 +16,7 @@ export interface Revision {
   fellBack: boolean;
 }
 
-function parse(m: RpcMessage | undefined): any {
-  if (!m || m.kind === 'non-json' || m.truncated) return undefined;
-  try {
-    return JSON.parse(m.payload);
-  } catch {
-    return undefined;
-  }
-}
+const parse = payloadJson;
 
 /** The revision of a session, from its first messages (an initialize, a server/discover, or a request's `_meta`). */
 export function revisionOf(session: Session, messages: Iterable<RpcMessage>): Revision {

@@ -1,4 +1,5 @@
 import type { RpcMessage } from '../model/model.js';
+import { payloadJson } from '../model/payload.js';
 
 // A multi round-trip request (2026-07-28): the server answers `resultType: "input_required"` with what it needs
 // (`inputRequests`, `requestState`), and the client sends the request again, with a new id, carrying
@@ -14,14 +15,7 @@ export interface RoundTrip {
   totalMs?: number;
 }
 
-function parse(m: RpcMessage | undefined): any {
-  if (!m || m.kind === 'non-json' || m.truncated) return undefined;
-  try {
-    return JSON.parse(m.payload);
-  } catch {
-    return undefined;
-  }
-}
+const parse = payloadJson;
 
 const isRetry = (params: any) => params != null && (params.inputResponses != null || params.requestState != null);
 

@@ -144,14 +144,7 @@ export const movedResource = (e: Exchange) => rewritesOf(e, 'oauth-resource')[0]
 /** The SSE event name JSON-RPC was sent under, when clients skip it (not "message"), or undefined. */
 export const misnamedEvent = (m: RpcMessage) => decodeErrorOf(m, 'unread-sse-event') ?? undefined;
 
-export function payload(m: RpcMessage | undefined): any {
-  if (!m || m.kind === 'non-json' || m.truncated) return undefined;
-  try {
-    return JSON.parse(m.payload);
-  } catch {
-    return undefined;
-  }
-}
+export { payloadJson as payload } from '../../model/payload.js';
 
 export const reqHeader = (e: Exchange, name: string) => header(e.requestHeaders, name);
 export const resHeader = (e: Exchange, name: string) => header(e.responseHeaders, name);
