@@ -139,6 +139,9 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         await proxy.close();
         throw e;
       }
+      // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details). Attached before
+      // the target is probed: a slow target delays the banner, never what is said of the traffic already flowing.
+      if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`), { onFinding: telemetry ? (f) => telemetry!.onFinding(f) : undefined });
       if (telemetry?.metricsUrl) say(`mcptap: metrics at ${telemetry.metricsUrl}`);
       if (otlp) say(`mcptap: sending spans to ${otlp.url ?? 'the collector in OTEL_EXPORTER_OTLP_ENDPOINT'}`);
       if (!LOOPBACK.test(opts.host)) {
@@ -162,8 +165,6 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         if (!opts.ui) process.stdout.write(bannerLines(proxy, db, opts, probe).join('\n') + '\n');
         else if (!probe.reachable) say(`mcptap: warning: the target ${proxy.target.display} is not reachable (${probe.error}); the proxy runs anyway`);
       }
-      // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details).
-      if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`), { onFinding: telemetry ? (f) => telemetry!.onFinding(f) : undefined });
       if (opts.ui) {
         preferInteractive();
         const { runTui } = await import('../../ui/run.js');
