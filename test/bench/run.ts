@@ -63,6 +63,15 @@ if (want('sse')) {
   say(`SSE stream: ${r.mb} MB in ${r.events} events through full capture and live checks in ${r.seconds}s, ${r.stored} messages stored (${r.cut} cut); RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); first event reached the client ${r.firstEventMs} ms after the upstream wrote it`);
 }
 
+if (want('bombs')) {
+  const { benchBombs } = await import('./bombs.js');
+  const r = await benchBombs();
+  const whole = r.clientBytes.every((n) => n === r.bombBytes);
+  say('');
+  say(`bombs: four ${(r.bombBytes / 1024).toFixed(1)} KB brotli event streams inflating to 1 GiB each with no newline, at once: every client got every byte (${mark(whole)}); peak RSS growth of the process holding proxy and clients ${r.streamPeakRssMb} MB (bound < 512: ${mark(r.streamPeakRssMb < 512)}; before the limits: 4.2 GB and a crash)`);
+  say(`bombs: twenty 8 MB text/plain POSTs from a page: database + WAL ${r.postsDiskMb} MB (bound < 128, twice the 64 MB a minute one client may store, for the WAL: ${mark(r.postsDiskMb < 128)}; before: 273–281 MB); peak RSS growth over both ${r.postsPeakRssMb} MB; limits applied ${JSON.stringify(r.limited)}`);
+}
+
 if (want('forward')) {
   const { benchForward } = await import('./forward.js');
   for (const line of await benchForward()) say(line);
