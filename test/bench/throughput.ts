@@ -16,6 +16,8 @@ export interface PathFigures {
   p99: number;
   /** CPU time the proxy process spent per call (user + system), when there is a proxy. */
   cpuMicrosPerCall?: number;
+  /** Bytes the proxy's main thread allocated on its JS heap per call (see proxy-child.ts), when there is a proxy. */
+  allocBytesPerCall?: number;
 }
 /** What mcptap's database holds after the runs: every record written, none cut or dropped. */
 export interface StoredFigures {
@@ -36,8 +38,12 @@ export interface TransportFigures {
 type PathName = 'direct' | 'bare' | 'mcptap';
 const ROUNDS = 5;
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** Each path's median round by calls/s. */
-const medianRound = (rounds: PathFigures[]) => [...rounds].sort((a, b) => a.callsPerSec - b.callsPerSec)[Math.floor(rounds.length / 2)];
+/** Each path's median round by calls/s, with the median of the rounds' CPU and allocations per call. */
+const medianRound = (rounds: PathFigures[]): PathFigures => {
+  const mid = [...rounds].sort((a, b) => a.callsPerSec - b.callsPerSec)[Math.floor(rounds.length / 2)];
+  if (mid.cpuMicrosPerCall == null) return mid;
+  return { ...mid, cpuMicrosPerCall: median(rounds.map((r) => r.cpuMicrosPerCall!)), allocBytesPerCall: median(rounds.map((r) => r.allocBytesPerCall!)) };
+};
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
@@ -102,14 +108,14 @@ export async function run(kind: TransportKind, base: string, clients: number, se
     stored.pending = f.pending;
   }
   const secs = (performance.now() - t0) / 1000;
-  const cpu = proc ? (await ask<{ cpuMicros: number }>(proc, 'cpu-read')).cpuMicros : undefined;
+  const used = proc ? await ask<{ cpuMicros: number; allocatedBytes: number }>(proc, 'cpu-read') : undefined;
   await Promise.all(conns.map((c) => c.close()));
   lat.sort((a, b) => a - b);
   return {
     callsPerSec: Math.round(lat.length / secs),
     p50: Math.round(pct(lat, 0.5) * 1000) / 1000,
     p99: Math.round(pct(lat, 0.99) * 1000) / 1000,
-    ...(cpu != null ? { cpuMicrosPerCall: Math.round(cpu / lat.length) } : {}),
+    ...(used ? { cpuMicrosPerCall: Math.round(used.cpuMicros / lat.length), allocBytesPerCall: Math.round(used.allocatedBytes / lat.length) } : {}),
   };
 }
 
