@@ -1,4 +1,5 @@
 import { isCodeField, isSecretFlag, isSecretHeader, isSecretName, tokenLike } from './secret-names.js';
+import { jsonPieces } from './redact-json.js';
 
 /** Turns a secret into its fingerprint (and may remember it, to scrub its echoes). */
 export type Conceal = (secret: string) => string;
@@ -63,6 +64,39 @@ function keySegment(seg: string): boolean {
 
 /** Scrubs secrets out of any text: JSON (and JSON inside its strings), URLs, logs, forms, command lines. */
 export function scrub(text: string, conceal: Conceal, depth = 0): string {
+  return scrubJson(text, conceal, depth) ?? scanned(text, conceal, depth);
+}
+
+const secretKey = (name: string) => isSecretName(name) || isCodeField(name);
+
+/**
+ * A JSON object or array scrubbed as SCAN would, with its pieces found by redact-json.ts instead (most
+ * texts are JSON, and most of their strings hold nothing); null when the text is not one.
+ */
+function scrubJson(text: string, conceal: Conceal, depth: number): string | null {
+  let out: string | null = null;
+  let last = 0;
+  const put = (start: number, end: number, done: string) => {
+    out = (out ?? '') + text.slice(last, start) + done;
+    last = end;
+  };
+  const ok = jsonPieces(text, secretKey, {
+    string(start, end, deeper) {
+      const token = text.slice(start, end);
+      const done = jsonString(token, conceal, deeper ? depth + 1 : depth);
+      if (done !== token) put(start, end, done);
+    },
+    keyValue(keyStart, keyEnd, valueStart, valueEnd) {
+      const done = keyValue(text.slice(keyStart, keyEnd), text.slice(keyEnd, valueStart), text.slice(valueStart, valueEnd), conceal, depth);
+      if (done !== text.slice(keyStart, valueEnd)) put(keyStart, valueEnd, done);
+    },
+  });
+  if (!ok) return null;
+  return out === null ? text : out + text.slice(last);
+}
+
+/** scrub() by SCAN: any text. */
+export function scanned(text: string, conceal: Conceal, depth = 0): string {
   return text.replace(SCAN, (all, str?: string, sep?: string, val?: string, escKey?: string, escSep?: string, escStr?: string, escNum?: string, url?: string, scheme?: string, cred?: string, pad?: string,
     shaped?: string, hName?: string, hValue?: string, flag?: string, flagSep?: string, flagValue?: string, eqName?: string, eqValue?: string, path?: string) => {
     if (str !== undefined) return sep === undefined ? jsonString(str, conceal, depth) : keyValue(str, sep, val!, conceal, depth);
