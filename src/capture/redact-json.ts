@@ -42,22 +42,27 @@ interface Action {
 }
 
 /**
- * Reads `text` as one JSON object or array; null when it is not one (nothing was called). Otherwise calls
- * `h` for each piece in order and returns true. `secretKey(name)`: whether a key's value goes to keyValue.
+ * Reads `text` as one JSON object or array; false when it is not one (then nothing was called). Otherwise
+ * calls `h` for each piece in order and returns true. `secretKey(name)`: whether a key's value goes to keyValue.
  */
 export function jsonPieces(text: string, secretKey: (name: string) => boolean, h: PieceHandlers): boolean {
-  let i = 0;
-  while (i < text.length && isWs(text.charCodeAt(i))) i++;
-  const c = text.charCodeAt(i);
-  if (c !== 123 && c !== 91) return false;
+  if (!opensJson(text)) return false;
   const r = new Reader(text, secretKey);
-  i = r.value(i, 0);
+  const i = r.value(r.ws(0), 0);
   if (i < 0 || r.ws(i) !== text.length) return false;
   for (const x of r.actions) {
     if (x.kind === 0) h.string(x.a, x.b, x.deeper);
     else h.keyValue(x.a, x.b, x.c, x.d);
   }
   return true;
+}
+
+/** Whether the text's first character after JSON whitespace opens an object or an array (what jsonPieces reads). */
+export function opensJson(text: string): boolean {
+  let i = 0;
+  while (i < text.length && isWs(text.charCodeAt(i))) i++;
+  const c = text.charCodeAt(i);
+  return c === 123 || c === 91;
 }
 
 class Reader {

@@ -1,5 +1,5 @@
 import { isCodeField, isSecretFlag, isSecretHeader, isSecretName, tokenLike } from './secret-names.js';
-import { jsonPieces } from './redact-json.js';
+import { jsonPieces, opensJson } from './redact-json.js';
 
 /** Turns a secret into its fingerprint (and may remember it, to scrub its echoes). */
 export type Conceal = (secret: string) => string;
@@ -74,6 +74,7 @@ const secretKey = (name: string) => isSecretName(name) || isCodeField(name);
  * texts are JSON, and most of their strings hold nothing); null when the text is not one.
  */
 function scrubJson(text: string, conceal: Conceal, depth: number): string | null {
+  if (!opensJson(text)) return null;
   let out: string | null = null;
   let last = 0;
   const put = (start: number, end: number, done: string) => {

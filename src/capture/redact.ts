@@ -19,6 +19,30 @@ const URL_HEADERS = new Set(['location', 'content-location', 'referer']);
 const SCHEME = /^(bearer|basic|token|digest|apikey|dpop)\s+/i;
 const WHOLE_FINGERPRINT = new RegExp(`^${FINGERPRINT.source}$`);
 
+/** Texts shorter than this are remembered as clean (see Redactor.scrubShort); at most CLEAN_KEPT of each kind. */
+const CLEAN_CHARS = 128;
+const CLEAN_KEPT = 4096;
+
+function remember(set: Set<string>, text: string): void {
+  if (set.size >= CLEAN_KEPT) set.clear();
+  set.add(text);
+}
+
+type HeaderKind = 'url' | 'cookie' | 'secret' | 'plain';
+const headerKinds = new Map<string, HeaderKind>();
+
+/** How a header's value is redacted, by its name (judged once per name). */
+function headerKind(name: string): HeaderKind {
+  let kind = headerKinds.get(name);
+  if (kind === undefined) {
+    const lower = name.toLowerCase();
+    kind = URL_HEADERS.has(lower) ? 'url' : lower === 'cookie' || lower === 'set-cookie' ? 'cookie' : isSecretHeader(name) ? 'secret' : 'plain';
+    if (headerKinds.size >= CLEAN_KEPT) headerKinds.clear();
+    headerKinds.set(name, kind);
+  }
+  return kind;
+}
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -36,6 +60,9 @@ export class Redactor {
   /** All remembered secrets as one pattern (built when first needed after a change). */
   private seenPattern: RegExp | null = null;
   private readonly memo = new Map<string, string>();
+  /** Short texts and URLs that scrubbing leaves as they are (see scrubShort). */
+  private readonly clean = new Set<string>();
+  private readonly cleanUrls = new Set<string>();
   private memoChars = 0;
   /** Characters of text scanned so far (a text met again is not scanned again). */
   scannedChars = 0;
@@ -52,6 +79,8 @@ export class Redactor {
     this.seenPattern = null;
     this.memo.clear();
     this.memoChars = 0;
+    this.clean.clear();
+    this.cleanUrls.clear();
     forgetStrings(this.conceal);
   }
 
@@ -89,14 +118,26 @@ export class Redactor {
     if (!this.enabled) return list;
     return list.map((pair) => {
       const [name, value] = pair;
-      const lower = name.toLowerCase();
-      if (URL_HEADERS.has(lower)) return [name, this.url(value)];
-      if (lower === 'cookie' || lower === 'set-cookie') return [name, this.cookie(value)];
-      if (isSecretHeader(name)) return [name, this.credential(value)];
-      const done = scrub(value, this.conceal);
+      const kind = headerKind(name);
+      if (kind === 'url') return [name, this.url(value)];
+      if (kind === 'cookie') return [name, this.cookie(value)];
+      if (kind === 'secret') return [name, this.credential(value)];
+      const done = this.scrubShort(value);
       // An untouched pair is shared, never copied.
       return done === value ? pair : [name, done];
     });
+  }
+
+  /**
+   * scrub(), answered from `clean` for a short text it left as it was before: the same few header values,
+   * URLs and words come back with every request. Only texts shorter than a long JSON string (128) are
+   * kept, so that skipping the scan skips nothing it would have remembered (redact-text's string memo).
+   */
+  private scrubShort(text: string): string {
+    if (this.clean.has(text)) return text;
+    const done = scrub(text, this.conceal);
+    if (done === text && text.length < CLEAN_CHARS) remember(this.clean, text);
+    return done;
   }
 
   private cookie(value: string): string {
@@ -152,8 +193,11 @@ export class Redactor {
 
   /** A URL (or a path with its query) as it can be stored. */
   url(url: string): string {
-    if (!this.enabled) return url;
-    return /^[a-zA-Z][\w+.-]*:\/\//.test(url) ? scrubUrl(url, this.conceal) : scrubPathQuery(url, this.conceal);
+    if (!this.enabled || this.cleanUrls.has(url)) return url;
+    const done = /^[a-zA-Z][\w+.-]*:\/\//.test(url) ? scrubUrl(url, this.conceal) : scrubPathQuery(url, this.conceal);
+    // A URL that holds nothing (each POST of a legacy session names the same one) is not read again.
+    if (done === url && url.length < CLEAN_CHARS) remember(this.cleanUrls, url);
+    return done;
   }
 
   /** A sentence naming URLs (a rewrite's before and after). */
@@ -180,7 +224,7 @@ export class Redactor {
     const known = this.memo.get(body);
     if (known !== undefined) return known;
     this.scannedChars += body.length;
-    let out = scrub(body, this.conceal);
+    let out = this.scrubShort(body);
     if (this.seen.size) {
       this.seenPattern ??= new RegExp([...this.seen.keys()].map(escapeRegExp).join('|'), 'g');
       out = out.replace(this.seenPattern, (s) => this.seen.get(s) ?? s);

@@ -10,7 +10,8 @@ export function pairs(raw: string[]): HeaderList {
 export function header(list: HeaderList | null | undefined, name: string): string | null {
   if (!list) return null;
   const n = name.toLowerCase();
-  for (const [k, v] of list) if (k.toLowerCase() === n) return v;
+  // Lengths first: lower-casing every name on every lookup was a copy per header per call.
+  for (const [k, v] of list) if (k.length === n.length && (k === n || k.toLowerCase() === n)) return v;
   return null;
 }
 
