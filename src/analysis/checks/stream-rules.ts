@@ -234,11 +234,12 @@ export const connectionPool: Rule = {
     const v = SessionView.of(input);
     const http = input.exchanges.filter((e) => e.kind === 'http' && e.clientAddress);
     const queued = new Map<Exchange, Exchange[]>();
+    const streams = http.filter((s) => s.method === 'GET' && isStreamExchange(s));
     for (const p of http) {
       if (p.method !== 'POST') continue;
       // Started on the very connection a GET stream let go of, at once: it was waiting for it. A client
       // with a free connection would have sent it on that one long before.
-      const holder = http.find((s) => s.method === 'GET' && isStreamExchange(s) && s.clientAddress === p.clientAddress &&
+      const holder = streams.find((s) => s.clientAddress === p.clientAddress &&
         s.endedAt != null && s.endedAt <= p.startedAt && p.startedAt - s.endedAt <= QUEUED_MS);
       if (holder) queued.set(holder, [...(queued.get(holder) ?? []), p]);
     }
@@ -281,11 +282,14 @@ export const suddenlySlow: Rule = {
     const out: Finding[] = [];
     for (const [tool, calls] of byTool) {
       for (let i = HISTORY; i < calls.length; i++) {
+        const c = calls[i];
+        // Only a call over a minute can be sudden: the history is read for those alone (a live window of
+        // 1,000 quick calls sorted its history for each of them, every round).
+        if (c.ms < SUDDEN_MS) continue;
         const before = calls.slice(0, i).filter((c) => c.done);
         if (before.length < HISTORY) continue;
         const usual = median(before.map((c) => c.ms));
-        const c = calls[i];
-        if (usual >= USUAL_MS || c.ms < SUDDEN_MS) continue;
+        if (usual >= USUAL_MS) continue;
         out.push(v.finding('tool-suddenly-slow', c.done ? 'warning' : 'error',
           `tools/call ${tool} ${c.done ? 'took' : 'has been running for'} ${secs(c.ms)}; its ${before.length} calls before took ${secs(usual)} (median)`,
           { messageSeqs: [c.seq, ...(c.answer != null ? [c.answer] : [])], exchangeIds: [v.bySeq.get(c.seq)?.exchangeId].filter((x): x is string => !!x) },
