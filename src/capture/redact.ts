@@ -224,7 +224,8 @@ export class Redactor {
     const known = this.memo.get(body);
     if (known !== undefined) return known;
     this.scannedChars += body.length;
-    let out = this.scrubShort(body);
+    // Texts the memo takes are not kept as clean as well (most are messages, each seen once or twice).
+    let out = body.length < 64 ? this.scrubShort(body) : scrub(body, this.conceal);
     if (this.seen.size) {
       this.seenPattern ??= new RegExp([...this.seen.keys()].map(escapeRegExp).join('|'), 'g');
       out = out.replace(this.seenPattern, (s) => this.seen.get(s) ?? s);

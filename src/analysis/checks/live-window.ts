@@ -122,9 +122,9 @@ export function keepStream(l: Live, f: StreamFacts): void {
   if (l.streams.size > WINDOW) l.streams.delete(l.streams.keys().next().value!);
 }
 
-/** A message new (`isNew`) or updated (a request learning its response). */
-export function keepMessage(l: Live, m: RpcMessage, isNew: boolean): void {
-  if (m.method === 'tools/call') keepCall(l, m, isNew);
+/** A message new (`isNew`) or updated (a request learning its response); `calls`: keep tools/call for the join with model turns. */
+export function keepMessage(l: Live, m: RpcMessage, isNew: boolean, calls = true): void {
+  if (calls && m.method === 'tools/call') keepCall(l, m, isNew);
   const slim = slimMessage(m);
   if (isNew) {
     l.messages.push(slim);

@@ -72,6 +72,15 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
   const firstSeen = new Map<string, string>();
   const debounce = opts.debounceMs ?? 250;
   const state = (id: string): Live | undefined => live.get(id);
+  /**
+   * Model conversations live now. The MCP calls a conversation joins are kept only while there is one: a
+   * call its turns can name comes after the turn that asked for it, when the conversation is live already.
+   */
+  const conversations = new Set<Live>();
+  const forget = (l: Live) => {
+    live.delete(l.session.id);
+    conversations.delete(l);
+  };
   const dirty = new Set<Live>();
   let timer: { cancel(): void } | null = null;
   /** No round starts before this (clock ms). */
@@ -101,7 +110,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       }
     }
     report(l, findings, print, firstSeen);
-    if (l.session.endedAt) live.delete(l.session.id);
+    if (l.session.endedAt) forget(l);
     else if (waiting(l)) recheck(l);
   };
   const rechecks = new Map<Live, { cancel(): void }>();
@@ -131,7 +140,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     for (const l of live.values()) {
       if (dirty.has(l)) continue;
       if (t0 - l.lastEvent >= forgetMs) {
-        live.delete(l.session.id);
+        forget(l);
         rechecks.get(l)?.cancel();
         rechecks.delete(l);
       } else if (!l.idle && t0 - l.lastEvent >= idleMs) quieten(l);
@@ -163,7 +172,10 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
     }),
     hub.on('session', (s) => {
       let l = state(s.id);
-      if (!l) live.set(s.id, (l = newLive(s)));
+      if (!l) {
+        live.set(s.id, (l = newLive(s)));
+        if (s.transport === 'model-api') conversations.add(l);
+      }
       l.session = s;
       touch(l);
       if (s.endedAt) schedule(l);
@@ -185,7 +197,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       const l = state(m.sessionId);
       if (!l) return;
       touch(l);
-      keepMessage(l, m, isNew);
+      keepMessage(l, m, isNew, conversations.size > 0);
       schedule(l);
     }),
   ];
@@ -197,6 +209,7 @@ export function attachLiveChecks(hub: CaptureHub, print: (line: string) => void,
       rechecks.clear();
       dirty.clear();
       live.clear();
+      conversations.clear();
     },
     stats: () => {
       let heldChars = 0;
