@@ -1,5 +1,5 @@
 import { newExchangeId } from '../model/ids.js';
-import type { Exchange, HeaderList } from '../model/model.js';
+import type { Exchange, HeaderList, Rewrite } from '../model/model.js';
 import type { Redactor } from './redact.js';
 
 /** What is known of an exchange when it starts; the rest fills in as it goes. */
@@ -39,4 +39,13 @@ export function recordHead(ex: Exchange, redactor: Redactor, status: number, hea
   ex.status = status;
   ex.firstByteAt = at;
   ex.responseHeaders = redactor.headers(headers);
+}
+
+/**
+ * A change the proxy made to what it passed on (a transform, or the intercept's edit), kept on the exchange:
+ * URLs in it redacted; an intercepted message may hold secrets anywhere, so it is scrubbed as bodies are.
+ */
+export function recordRewrite(ex: Exchange, redactor: Redactor, change: Rewrite): void {
+  const scrub = change.kind.startsWith('intercept-') ? (t: string) => redactor.text(redactor.urls(t)) : (t: string) => redactor.urls(t);
+  ex.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
 }

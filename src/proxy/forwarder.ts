@@ -1,12 +1,11 @@
 import type http from 'node:http';
 import type { CaptureEngine } from '../capture/engine.js';
-import { HttpExchangeCapture } from '../capture/http-exchange.js';
-import { newExchange } from '../capture/new-exchange.js';
+import { startHttpCapture } from '../capture/client-facts.js';
+import type { HttpExchangeCapture } from '../capture/http-exchange.js';
 import { now } from '../model/clock.js';
 import { failureText } from '../model/facts.js';
 import { pairs } from '../model/headers.js';
 import type { Failure, HeaderList, Rewrite } from '../model/model.js';
-import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 import { interceptRequest, type Interceptor } from './intercept.js';
 import type { Route, RouteTable } from './routes.js';
 import { SseEventGate } from './sse-intercept.js';
@@ -64,17 +63,13 @@ export class HttpForwarder {
     const match = routes.match(url, req.socket);
     if (!match) return void unrouted(req, res, routes.unknown(url));
     const st: InFlight = { route: match.route, cap: null, proxyReq: null, proxyRes: null, upstreamFailed: false, clientGone: false, transform: null };
-    // Under routes, the same client talks to several servers: its sessions are told apart per route.
-    const clientKey = `${match.route.base || match.route.name}|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`;
-    // A route's upstream URL can hold a key (`/api/mcp/<key>/mcp`); it is stored as the session's target.
-    const routeTarget = routes.single ? null : engine.redactor.url(match.route.upstream.target.display);
-    const legacyId = legacySessionIdOf(url);
-    const clientAddress = req.socket.remoteAddress ? `${req.socket.remoteAddress}:${req.socket.remotePort}` : null;
+    const start = startHttpCapture(req, t0);
     queue.push(() => {
-      const raw = pairs(req.rawHeaders);
-      const r = engine.redactor;
-      const ex = newExchange({ kind: 'http', method: req.method ?? 'GET', url: r.url(routes.isForward ? match.path : url), upstreamUrl: r.url(upstreamUrl(match.route.upstream.target, match.path)), requestHeaders: r.headers(raw), startedAt: t0, clientAddress });
-      st.cap = new HttpExchangeCapture(engine, ex, raw, clientKey, legacyId, routeTarget, routes.single ? null : match.route.name);
+      const route = match.route;
+      st.cap = start(engine, {
+        route: route.base || route.name, url: routes.isForward ? match.path : url, upstreamUrl: upstreamUrl(route.upstream.target, match.path),
+        target: routes.single ? null : route.upstream.target.display, routeName: routes.single ? null : route.name,
+      });
     });
     req.on('data', (chunk: Buffer) => queue.push(() => st.cap!.requestChunk(chunk)));
     req.on('end', () => queue.push(() => st.cap!.requestEnd()));
