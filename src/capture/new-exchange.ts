@@ -42,10 +42,9 @@ export function recordHead(ex: Exchange, redactor: Redactor, status: number, hea
 }
 
 /**
- * A change the proxy made to what it passed on (a transform, or the intercept's edit), kept on the exchange:
- * URLs in it redacted; an intercepted message may hold secrets anywhere, so it is scrubbed as bodies are.
+ * A change the proxy made to what it passed on (a transform, or the intercept's edit), kept on the exchange,
+ * redacted as any text is: a URL's key, or a secret anywhere in an edited message, in one pass.
  */
 export function recordRewrite(ex: Exchange, redactor: Redactor, change: Rewrite): void {
-  const scrub = change.kind.startsWith('intercept-') ? (t: string) => redactor.text(redactor.urls(t)) : (t: string) => redactor.urls(t);
-  ex.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
+  ex.rewrites.push({ kind: change.kind, before: change.before == null ? null : redactor.text(change.before), after: redactor.text(change.after) });
 }
