@@ -70,14 +70,17 @@ export class ProxyLifecycle {
   stats(): ProxyStats {
     const { engine, store } = this.p;
     const recorder = store?.recorder;
+    const { exchanges, webSockets, refused } = this.p.counts();
     return {
-      ...this.p.counts(),
+      exchanges,
+      webSockets,
       captureFailures: engine.queue.failures,
       written: recorder?.stats.written ?? 0,
       pendingWrites: recorder?.stats.pending ?? 0,
       writeFailures: recorder?.stats.failures ?? 0,
       droppedWrites: recorder?.stats.dropped ?? 0,
       cutPayloads: recorder?.cut ?? 0,
+      refused,
       limited: { ...engine.limits.counts },
     };
   }
