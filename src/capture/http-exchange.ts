@@ -10,7 +10,7 @@ import type { CaptureLimits } from './limits.js';
 import { ModelTurnCapture } from './model-exchange.js';
 import { recordHead, recordRewrite } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
-import type { ModelApi } from '../wire/model-api/types.js';
+import { parseJson, type ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from '../model/headers.js';
 import { BodyTap, type BodyResult } from '../wire/body.js';
 import { isLegacySseStream, SSE_EVENT_LIMIT, SseDecoder, type SseEvent } from '../wire/sse.js';
@@ -117,12 +117,16 @@ export class HttpExchangeCapture {
     ex.requestBody = kept.text == null ? null : this.ctx.redactor.text(kept.text);
     ex.requestTruncated = r.truncated || kept.cut;
     if (r.error) ex.failure ??= { kind: 'decoding-failed', body: 'request', detail: r.error };
-    if (this.modelApi && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
-      this.model = ModelTurnCapture.start(this.ctx.conversations, ex, this.modelApi, Buffer.concat(this.requestText).toString('utf8'), ex.requestBody);
+    const decodable = this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT;
+    const text = decodable ? Buffer.concat(this.requestText).toString('utf8') : '';
+    // A path a model API uses (the legacy transport's /messages is one): parsed once for both readers.
+    const parsed = decodable && this.modelApi ? parseJson(text) : undefined;
+    if (this.modelApi && decodable) {
+      this.model = ModelTurnCapture.start(this.ctx.conversations, ex, this.modelApi, text, ex.requestBody, parsed);
       if (this.model && this.headDone) this.model.head(this.responseType);
     }
-    if (!this.model && this.requestBytes > 0 && this.requestBytes <= DECODE_LIMIT) {
-      const decoded = decodeJsonRpcText(Buffer.concat(this.requestText).toString('utf8'));
+    if (!this.model && decodable) {
+      const decoded = decodeJsonRpcText(text, parsed === undefined ? undefined : { value: parsed });
       // A JSON body that is not JSON-RPC (a model API call through the same gateway) is plain HTTP;
       // a broken body sent the way MCP clients send is still shown, as the error it is.
       if (decoded.some((d) => looksLikeRpc(d.value)) || this.hasMcpHeaders() || this.acceptsEventStream()) {

@@ -37,8 +37,9 @@ export class ModelTurnCapture {
   }
 
   /** A capture for the request, or null when the body is not a model API request after all. */
-  static start(conversations: ConversationTracker, exchange: Exchange, api: ModelApi, text: string, storedBody: string | null): ModelTurnCapture | null {
-    const body = parseJson(text);
+  /** `parsed`: the text parsed already (undefined: parsed here). */
+  static start(conversations: ConversationTracker, exchange: Exchange, api: ModelApi, text: string, storedBody: string | null, parsed?: unknown): ModelTurnCapture | null {
+    const body = parsed !== undefined ? parsed : parseJson(text);
     if (!looksLikeModelRequest(api, body)) return null;
     const b = body as Record<string, unknown>;
     // The blobs are made of the stored (redacted) copy: a key the client put in its prompt stays off disk.

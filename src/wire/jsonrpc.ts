@@ -95,13 +95,17 @@ export function classify(value: unknown): DecodedMessage {
  * Decodes a whole JSON body or SSE data field: one message, a batch (each member classified, with its
  * index), or one `non-json` message carrying the raw text. Whitespace decodes to nothing.
  */
-export function decodeJsonRpcText(text: string): DecodedMessage[] {
+export function decodeJsonRpcText(text: string, parsed?: { value: unknown }): DecodedMessage[] {
   if (!/\S/.test(text)) return [];
   let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    return [withText(message('non-json', null, null, null, false, null, { kind: 'not-json', detail: (e as Error).message.split('\n')[0] }, undefined), text, null)];
+  // `parsed`: JSON.parse(text), when the caller has it already (it must not have been changed since).
+  if (parsed) value = parsed.value;
+  else {
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      return [withText(message('non-json', null, null, null, false, null, { kind: 'not-json', detail: (e as Error).message.split('\n')[0] }, undefined), text, null)];
+    }
   }
   if (Array.isArray(value)) {
     if (value.length === 0) return [withText(invalid(value, 'empty batch'), text, null)];
