@@ -149,26 +149,33 @@ class Reader {
     return k;
   }
 
-  object(i: number, nesting: number): number {
+  /** The items of an object (`close` 125) or array (93) opening at `i`, each read by `item` (its end, or -1); the container's end, or -1. */
+  private items(i: number, nesting: number, close: number, item: (at: number) => number): number {
     if (nesting > MAX_NESTING) return -1;
     const t = this.text;
     i = this.ws(i + 1);
-    if (t.charCodeAt(i) === 125) return i + 1;
+    if (t.charCodeAt(i) === close) return i + 1;
     for (;;) {
-      if (t.charCodeAt(i) !== QUOTE) return -1;
-      const keyEnd = this.string(i);
-      if (keyEnd < 0) return -1;
-      let v = this.ws(keyEnd);
-      if (t.charCodeAt(v) !== 58) return -1;
-      v = this.ws(v + 1);
-      const end = this.member(i, keyEnd, v, nesting);
+      const end = item(i);
       if (end < 0) return -1;
       i = this.ws(end);
       const c = t.charCodeAt(i);
-      if (c === 125) return i + 1;
+      if (c === close) return i + 1;
       if (c !== 44) return -1;
       i = this.ws(i + 1);
     }
+  }
+
+  object(i: number, nesting: number): number {
+    return this.items(i, nesting, 125, (k) => {
+      const t = this.text;
+      if (t.charCodeAt(k) !== QUOTE) return -1;
+      const keyEnd = this.string(k);
+      if (keyEnd < 0) return -1;
+      const colon = this.ws(keyEnd);
+      if (t.charCodeAt(colon) !== 58) return -1;
+      return this.member(k, keyEnd, this.ws(colon + 1), nesting);
+    });
   }
 
   /** A key (`keyStart`..`keyEnd`) and its value at `v`, as SCAN's first alternative matches them; the value's end, or -1. */
@@ -202,23 +209,12 @@ class Reader {
   }
 
   array(i: number, nesting: number, deeper: boolean): number {
-    if (nesting > MAX_NESTING) return -1;
-    const t = this.text;
-    i = this.ws(i + 1);
-    if (t.charCodeAt(i) === 93) return i + 1;
-    for (;;) {
-      let end: number;
-      if (t.charCodeAt(i) === QUOTE) {
-        end = this.string(i);
-        if (end > 0) this.str(i, end, deeper);
-      } else end = this.value(i, nesting);
-      if (end < 0) return -1;
-      i = this.ws(end);
-      const c = t.charCodeAt(i);
-      if (c === 93) return i + 1;
-      if (c !== 44) return -1;
-      i = this.ws(i + 1);
-    }
+    return this.items(i, nesting, 93, (k) => {
+      if (this.text.charCodeAt(k) !== QUOTE) return this.value(k, nesting);
+      const end = this.string(k);
+      if (end > 0) this.str(k, end, deeper);
+      return end;
+    });
   }
 
   /** Whether the array at `i` holds at least one element and no object or array (SCAN's ARR matches it whole). */
