@@ -122,6 +122,36 @@ describe('proxy --forward', () => {
     }
   });
 
+  it('a forwarded recording replays against its real host: the recorded one by default, or a --target', async () => {
+    await proxy.flush();
+    const store = openStore();
+    let session;
+    try {
+      session = store.listSessions().find((x) => x.transport === 'streamable-http' && x.clientInfo?.name === 'forward-test-client')!;
+      writeRecording(store, session.id, path.join(tmp.dir, 'forwarded.jsonl'));
+    } finally {
+      store.close();
+    }
+    // The real host's certificate is from the test's CA: trusted as Node trusts any, through NODE_EXTRA_CA_CERTS.
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: realCa.certPath };
+    for (const [i, target] of [[], ['--target', new URL(mcpUrl).origin]].entries()) {
+      const db = path.join(tmp.dir, `replay-${i}.db`);
+      const r = await run(process.execPath, [CLI, 'replay', path.join(tmp.dir, 'forwarded.jsonl'), ...target, '--db', db, '--json'], { env, timeout: 60_000 }).catch((e) => e);
+      expect(r.stderr ?? '', target.join(' ')).toBe('');
+      const out = JSON.parse(r.stdout);
+      expect(out.diff.equivalent, target.join(' ')).toBe(true);
+      expect(out.missing).toEqual([]);
+      const replayed = CaptureStore.open(db, { readonly: true });
+      try {
+        const s = replayed.getSession(out.replay)!;
+        expect(s.target).toBe(session.target);
+        expect(replayed.messages(s.id).map((m) => m.method).filter(Boolean)).toEqual(expect.arrayContaining(['initialize', 'tools/list', 'tools/call']));
+      } finally {
+        replayed.close();
+      }
+    }
+  });
+
   it("Claude Code's recorded traffic, both halves, through the tunnel: the model turns, the MCP session and the join", async () => {
     const requests = clientRequests('echo-http').map(({ ex }) => ({
       method: ex.method, url: ex.url, body: ex.requestBody,
