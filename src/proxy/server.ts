@@ -359,7 +359,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   if (issuer) {
     server.on('connect', connectHandler({
       engine, issuer, policy: opts.forward!.policy, counters: forwardCounters,
-      server,
+      server, warn,
       track: (s) => {
         sockets.add(s);
         s.on('close', () => sockets.delete(s));
