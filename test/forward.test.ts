@@ -150,6 +150,14 @@ describe('proxy --forward', () => {
         replayed.close();
       }
     }
+      // A recording made against no server URL (a stdio command) has nothing to go back to: --target is asked for.
+    const lines = fs.readFileSync(path.resolve('test/fixtures/recording-v4.jsonl'), 'utf8').split('\n');
+    const head = JSON.parse(lines[0]);
+    head.session = { ...head.session, transport: 'stdio', target: 'npx -y some-mcp-server' };
+    fs.writeFileSync(path.join(tmp.dir, 'stdio.jsonl'), [JSON.stringify(head), ...lines.slice(1)].join('\n'));
+    const bad = await run(process.execPath, [CLI, 'replay', path.join(tmp.dir, 'stdio.jsonl'), '--db', path.join(tmp.dir, 'replay-bad.db')]).then(() => null, (e) => e);
+    expect(bad?.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining("give --target: session f320a1d4d901 was recorded against 'npx -y some-mcp-server'")]);
   });
 
   it("Claude Code's recorded traffic, both halves, through the tunnel: the model turns, the MCP session and the join", async () => {
