@@ -1,10 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import tls from 'node:tls';
 import { UsageError } from '../errors.js';
 import { parseTarget, type Target } from './target.js';
-import { forwardOriginOf, verifiedHttpsRequest, type UpstreamTls } from './upstream-tls.js';
+import { caContext, forwardOriginOf, verifiedHttpsRequest, type UpstreamTls } from './upstream-tls.js';
 
 /** Where a request goes upstream, and the pooled connections that carry it. */
 export interface Upstream {
@@ -47,19 +46,9 @@ export function makeUpstream(target: Target, insecure: boolean, tlsOpts?: Upstre
     port: Number(target.url.port) || (secure ? 443 : 80),
     host: target.url.host,
     // A verified upstream checks the certificate itself (verifiedHttpsRequest), to record what was wrong with it.
-    // Its CAs go in as one context made once: as `ca`, the agent joins the ~150 PEMs into its pool key on every
-    // request (three times) and parses them all again for every new connection.
-    agent: verified ? new https.Agent({ keepAlive: true, rejectUnauthorized: false, ...(tlsOpts.ca ? { secureContext: upstreamContext(tlsOpts) } : {}) }) : secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
+    // Its CAs go in as one context made once (caContext), not as `ca`.
+    agent: verified ? new https.Agent({ keepAlive: true, rejectUnauthorized: false, ...(tlsOpts.ca ? { secureContext: caContext(tlsOpts.ca) } : {}) }) : secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
   };
-}
-
-const contexts = new WeakMap<UpstreamTls, tls.SecureContext>();
-
-/** The TLS context holding an upstream's trusted CAs, made once per set of options. */
-function upstreamContext(tlsOpts: UpstreamTls): tls.SecureContext {
-  let c = contexts.get(tlsOpts);
-  if (!c) contexts.set(tlsOpts, (c = tls.createSecureContext({ ca: tlsOpts.ca })));
-  return c;
 }
 
 /** A route segment as named; a malformed percent-escape names no route (decodeURIComponent would throw). */
