@@ -314,3 +314,25 @@ describe('the fingerprint key of a database', () => {
     }
   });
 });
+
+describe('a secret learned after a text was first scrubbed', () => {
+  const secret = 'opaque-session-value-42';
+  const body = `{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"the session is ${secret} as before"}]}}`;
+
+  it('is scrubbed from the same text seen again (the memo of scrubbed texts is not stale)', () => {
+    const r = new Redactor(true, KEY);
+    expect(r.text(body)).toContain(secret);
+    r.headers([['authorization', `Bearer ${secret}`]]);
+    expect(r.text(body)).not.toContain(secret);
+    expect(r.text(body)).toMatch(fp);
+  });
+
+  it('is scrubbed from an ordinary header and a URL that were clean before', () => {
+    const r = new Redactor(true, KEY);
+    expect(r.headers([['x-echo', secret]])[0][1]).toBe(secret);
+    expect(r.url(`/mcp?s=${secret}`)).toContain(secret);
+    r.headers([['authorization', `Bearer ${secret}`]]);
+    expect(r.headers([['x-echo', secret]])[0][1]).not.toContain(secret);
+    expect(r.url(`/mcp?s=${secret}`)).not.toContain(secret);
+  });
+});

@@ -103,8 +103,20 @@ export class Redactor {
       this.seen.set(secret, fp);
       if (this.seen.size > MAX_REMEMBERED) this.seen.delete(this.seen.keys().next().value!);
       this.seenPattern = null;
+      // What was scrubbed before this secret was known may hold it: nothing is answered from memory.
+      this.memo.clear();
+      this.memoChars = 0;
+      this.clean.clear();
+      this.cleanUrls.clear();
     }
     return fp;
+  }
+
+  /** The remembered secrets in a text already scrubbed by pattern, concealed where they stand. */
+  private known(text: string): string {
+    if (!this.seen.size) return text;
+    this.seenPattern ??= new RegExp([...this.seen.keys()].map(escapeRegExp).join('|'), 'g');
+    return text.replace(this.seenPattern, (s) => this.seen.get(s) ?? s);
   }
 
   /** A credential header's value: its scheme stays (`Bearer [redacted:…]`), the rest is concealed. */
@@ -135,7 +147,7 @@ export class Redactor {
    */
   private scrubShort(text: string): string {
     if (this.clean.has(text)) return text;
-    const done = scrub(text, this.conceal);
+    const done = this.known(scrub(text, this.conceal));
     if (done === text && text.length < CLEAN_CHARS) remember(this.clean, text);
     return done;
   }
@@ -194,7 +206,7 @@ export class Redactor {
   /** A URL (or a path with its query) as it can be stored. */
   url(url: string): string {
     if (!this.enabled || this.cleanUrls.has(url)) return url;
-    const done = /^[a-zA-Z][\w+.-]*:\/\//.test(url) ? scrubUrl(url, this.conceal) : scrubPathQuery(url, this.conceal);
+    const done = this.known(/^[a-zA-Z][\w+.-]*:\/\//.test(url) ? scrubUrl(url, this.conceal) : scrubPathQuery(url, this.conceal));
     // A URL that holds nothing (each POST of a legacy session names the same one) is not read again.
     if (done === url && url.length < CLEAN_CHARS) remember(this.cleanUrls, url);
     return done;
@@ -220,11 +232,7 @@ export class Redactor {
     if (known !== undefined) return known;
     this.scannedChars += body.length;
     // Texts the memo takes are not kept as clean as well (most are messages, each seen once or twice).
-    let out = body.length < 64 ? this.scrubShort(body) : scrub(body, this.conceal);
-    if (this.seen.size) {
-      this.seenPattern ??= new RegExp([...this.seen.keys()].map(escapeRegExp).join('|'), 'g');
-      out = out.replace(this.seenPattern, (s) => this.seen.get(s) ?? s);
-    }
+    const out = body.length < 64 ? this.scrubShort(body) : this.known(scrub(body, this.conceal));
     if (body.length >= 64 && body.length <= MEMO_CHARS) {
       this.memo.set(body, out);
       this.memoChars += body.length;
