@@ -5,7 +5,8 @@ import type { CaptureStore } from '../src/store/read.js';
 import type { Session } from '../src/model/model.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
-import { runChecks } from '../src/analysis/checks/engine.js';
+import { checkStored } from '../src/analysis/checks/error-count.js';
+import { useErrorCounts } from './hooks/useErrorCounts.js';
 import { actionFor, hints, type Screen } from './keymap.js';
 import { keypressReader, type Keypress } from './keypress.js';
 import { useDataVersion } from './hooks/useDataVersion.js';
@@ -25,7 +26,6 @@ import { InFlightView } from './views/InFlightView.js';
 import { useInFlight, useNow } from './hooks/useInFlight.js';
 import { HelpView } from './views/HelpView.js';
 import { ConversationView } from './views/ConversationView.js';
-import { TurnReader } from '../src/store/turns-read.js';
 import { color } from './theme.js';
 import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
 import type { Interceptor } from '../src/proxy/intercept.js';
@@ -144,10 +144,8 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
       return (e as Error).message;
     }
   }, [screen, shown, refId, refShown]);
-  const findings = useMemo(() => (screen === 'problems' && session
-    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id), streams: store.streams(session.id),
-      conversation: session.transport === 'model-api' ? new TurnReader(store).context(session) : undefined })
-    : []), [screen, shown]);
+  const findings = useMemo(() => (screen === 'problems' && session ? checkStored(store, session) : []), [screen, shown]);
+  const errors = useErrorCounts(store, sessions.slice(list.start, list.end), version, screen === 'sessions');
 
   // In flight: from the sessions list, every session still open; from a timeline, its session.
   const [inFlightAll, setInFlightAll] = useState(false);
@@ -249,7 +247,7 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
   else if (screen === 'held') body = <HeldView held={held} filter={interceptor?.filter ?? ''} now={heldNow} height={bodyHeight} width={width} input={viewInput} onDecide={decide} />;
   else if (screen === 'inflight' && inFlightAll) body = <InFlightView rows={inFlight} now={now} manySessions height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
   else if (screen !== 'sessions' && !session && openId) body = <Text color={color('yellow')}>{`session ${openId} is no longer in the database (pruned by another process?); Esc goes back to the list`}</Text>;
-  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
+  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} errors={errors} />;
   else if (screen === 'timeline' && session.transport === 'model-api') {
     body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} onAction={onAction} />;
   } else if (screen === 'timeline') {

@@ -5,6 +5,7 @@ import { action, dbOption, examples, printJson, printText, rawJson } from './com
 import { arrow, clockTime, duration, isoTime, pad, sessionRowJson, summary } from './format.js';
 import { openSession } from './source.js';
 import { targetText } from '../model/target-text.js';
+import { withErrors } from '../analysis/checks/error-count.js';
 
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
@@ -39,8 +40,10 @@ export function registerShow(program: Command): void {
       'mcptap show 9c1d --json | jq \'.turns[].toolUses[] | select(.mcpCall == null)\'',
     ))
     .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean; streams?: boolean; filter?: string }) => {
-      const { store, session: s } = openSession(id, opts.db);
+      const { store, session: opened } = openSession(id, opts.db);
       try {
+        // Its error count is what `mcptap check` counts (root causes), as in the sessions list.
+        const [s] = withErrors(store, [opened]);
         if (s.transport === 'model-api') {
           const reader = new TurnReader(store);
           const conv = reader.conversation(s);
