@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from '../src/proxy/server.js';
 import { CaptureStore } from '../src/store/read.js';
 import { ErrorCounts } from '../src/analysis/checks/error-count.js';
-import { connectClient, echoServer, listen, streamableHandler } from './helpers/peers.js';
+import { echoServer, listen, startStatelessServer, streamableHandler } from './helpers/peers.js';
+import { legacySseAttempt, probedSession } from './helpers/failed-sse.js';
 import { tempDb } from './helpers/tmp.js';
-import { CLAUDE_CODE_UA, discoverProbe } from './helpers/check-scenarios.js';
 import { clientRequests, playRun2026, readRun, replayHandler, replayHandler2026, RUNS, RUNS_2026, sendRecorded, type Run } from './helpers/claude-fixtures.js';
 
 // The sessions list's ERR (and its red, `show`'s header, the MCP server's errorsOnly) is what `mcptap check`
@@ -33,20 +33,19 @@ beforeAll(async () => {
     else for (const { ex } of clientRequests(r)) await sendRecorded(p.url, ex);
     await p.close();
   }
-  // A real TypeScript SDK server at /mcp/: a Claude Code client refused on its probe then working, and a legacy
-  // SSE client whose GETs the server refuses (no message is ever exchanged).
+  // A real TypeScript SDK server at /mcp/: a Claude Code client refused on its probe then working, and the seed's
+  // mistake, a legacy SSE client, at it (the server answers its GET 400 with a JSON-RPC error) and at a stateless
+  // server that declines the GET (405, no message at all) or keeps it open without an endpoint event.
   const mcp = streamableHandler(echoServer, '/mcp/');
   const server = await listen(http.createServer((req, res) => void mcp.handle(req, res)));
   closers.push(async () => { await mcp.closeAll(); await server.close(); });
-  const p = await startProxy({ target: `http://127.0.0.1:${server.port}`, port: 0, db: tmp.db, label: 'sdk', onWarning: () => {} });
-  expect(await discoverProbe(p.url + '/mcp/')).toBe(400);
-  const ok = await connectClient('streamable-http', p.url + '/mcp/', { name: 'claude-code', headers: { 'user-agent': CLAUDE_CODE_UA } });
-  await ok.client.callTool({ name: 'echo', arguments: { message: 'hi' } });
-  await ok.close();
-  await p.close();
-  const p2 = await startProxy({ target: `http://127.0.0.1:${server.port}`, port: 0, db: tmp.db, label: 'sse-mistake', onWarning: () => {} });
-  await connectClient('sse', p2.url + '/mcp/', { name: 'claude-code', headers: { 'user-agent': CLAUDE_CODE_UA } }).then((c) => c.close(), () => undefined);
-  await p2.close();
+  await probedSession(tmp.db, `http://127.0.0.1:${server.port}/mcp/`, 'sdk');
+  await legacySseAttempt(tmp.db, `http://127.0.0.1:${server.port}/mcp/`, 'sse-mistake');
+  for (const declineGet of [true, false]) {
+    const stateless = await startStatelessServer({ declineGet });
+    closers.push(stateless.close);
+    await legacySseAttempt(tmp.db, stateless.endpoint, 'sse-mistake');
+  }
 }, 180_000);
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
@@ -68,9 +67,10 @@ describe("ERR is check's count of error root causes", () => {
     expect(rows.find((s) => s.label === 'no-such-tool' && s.transport === 'model-api')!.errorCount).toBe(1);
     // The SDK client refused on its probe, then working: no error.
     expect(rows.filter((s) => s.label === 'sdk').map((s) => s.errorCount)).toEqual([0]);
-    // The legacy SSE attempt: no message, refused GETs, and check's transport-mismatch.
+    // The legacy SSE attempts: refused or hanging GETs, two with no message at all, and check's transport-mismatch.
     const failed = rows.filter((s) => s.label === 'sse-mistake');
-    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.length).toBe(3);
+    expect(failed.filter((s) => s.messageCount === 0).length).toBe(2);
     for (const s of failed) {
       expect(s.errorCount).toBeGreaterThan(0);
       const one = run('check', s.id, '--format', 'json');
@@ -88,8 +88,12 @@ describe("ERR is check's count of error root causes", () => {
       const line = text.find((l) => l.startsWith(s.id))!;
       expect(line.split(/\s{2,}/)).toContain(String(s.errorCount));
     }
-    const failed = rows.find((s) => s.label === 'sse-mistake')!;
-    expect(run('show', failed.id).stdout).toContain(`0 messages, ${failed.errorCount} errors`);
+    const failed = rows.find((s) => s.label === 'sse-mistake' && s.messageCount === 0)!;
+    const shown = run('show', failed.id).stdout;
+    expect(shown).toContain(`0 messages, ${failed.errorCount} errors`);
+    // No message to print: its exchanges are what it has.
+    expect(shown).toContain('no JSON-RPC message; its 1 HTTP exchange:');
+    expect(shown).toMatch(/GET\s+\/mcp\s+(405|200)\s+\d/);
   });
 
   it('re-checks a session only when its traffic changed', () => {

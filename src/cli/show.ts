@@ -108,7 +108,9 @@ export function registerShow(program: Command): void {
         const trips = roundTrips(all);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
-        if (opts.exchanges) {
+        // A session that carried no JSON-RPC message (a legacy SSE client's GET refused or left hanging) is its exchanges.
+        if (!all.length && exchanges.length && !opts.exchanges && !opts.streams) printText(`  no JSON-RPC message; its ${exchanges.length} HTTP exchange${exchanges.length > 1 ? 's' : ''}:\n`);
+        if (opts.exchanges || (!all.length && !opts.streams)) {
           for (const e of exchanges) {
             printText(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
             // --gateway-debug: what LiteLLM resolved for this request.
