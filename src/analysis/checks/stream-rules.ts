@@ -281,11 +281,14 @@ export const suddenlySlow: Rule = {
     const out: Finding[] = [];
     for (const [tool, calls] of byTool) {
       for (let i = HISTORY; i < calls.length; i++) {
-        const before = calls.slice(0, i).filter((c) => c.done);
-        if (before.length < HISTORY) continue;
-        const usual = median(before.map((c) => c.ms));
         const c = calls[i];
-        if (usual >= USUAL_MS || c.ms < SUDDEN_MS) continue;
+        // Only a call over a minute can be sudden: the history's median is taken for those alone (a long
+        // session has thousands of calls, and a median over every call's history was quadratic).
+        if (c.ms < SUDDEN_MS) continue;
+        const before = calls.slice(0, i).filter((x) => x.done);
+        if (before.length < HISTORY) continue;
+        const usual = median(before.map((x) => x.ms));
+        if (usual >= USUAL_MS) continue;
         out.push(v.finding('tool-suddenly-slow', c.done ? 'warning' : 'error',
           `tools/call ${tool} ${c.done ? 'took' : 'has been running for'} ${secs(c.ms)}; its ${before.length} calls before took ${secs(usual)} (median)`,
           { messageSeqs: [c.seq, ...(c.answer != null ? [c.answer] : [])], exchangeIds: [v.bySeq.get(c.seq)?.exchangeId].filter((x): x is string => !!x) },
