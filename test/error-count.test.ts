@@ -99,14 +99,20 @@ describe("ERR is check's count of error root causes", () => {
   it('re-checks a session only when its traffic changed', () => {
     const store = CaptureStore.open(tmp.db, { readonly: true });
     try {
-      let t = 0;
-      const counts = new ErrorCounts(store, () => t);
+      // The clock is read once per call, once per session, and once more after each check (its cost): so it counts the checks.
+      let reads = 0;
+      const counts = new ErrorCounts(store, () => reads++);
       const sessions = store.listSessions();
       const first = counts.counts(sessions);
-      t += 1000;
+      expect(reads).toBe(1 + 2 * sessions.length);
+      reads = 0;
       const again = counts.counts(sessions);
+      expect(reads).toBe(1 + sessions.length);
       expect(again.errors).toEqual(first.errors);
       expect(again.staleFor).toBeNull();
+      // With no time left for checks, a fresh reader gives no count yet and asks to be called again at once.
+      const spent = new ErrorCounts(store, () => reads++).counts(sessions, 0);
+      expect(spent).toEqual({ errors: new Map(), staleFor: 0 });
     } finally {
       store.close();
     }

@@ -73,19 +73,26 @@ export class ErrorCounts {
     this.turns = new TurnReader(store);
   }
 
-  /** The counts of `sessions`; `staleFor` is the ms until a count held back by its cost may be brought up to date (null: all are). */
-  counts(sessions: Session[]): { errors: Map<string, number>; staleFor: number | null } {
+  /**
+   * The counts of `sessions`; `staleFor` is the ms until a count held back may be brought up to date (null: all
+   * are). `budgetMs`: once this much time went on checks in this call, the rest wait for the next (the TUI runs
+   * in the proxy's process with `proxy --ui`: one call never holds the event loop for every row's check); a
+   * session never checked yet then has no count.
+   */
+  counts(sessions: Session[], budgetMs = Infinity): { errors: Map<string, number>; staleFor: number | null } {
     const marks = changeMarks(this.store);
     const errors = new Map<string, number>();
     let staleFor: number | null = null;
+    const start = this.clock();
     for (const s of sessions) {
       const mark = marks.get(s.id);
       if (mark == null) continue;
       const had = this.cache.get(s.id);
       const now = this.clock();
-      if (had && had.mark !== mark && now - had.at < had.cost * 9) {
-        staleFor = Math.min(staleFor ?? Infinity, had.at + had.cost * 9 - now);
-        errors.set(s.id, had.errors);
+      const waitFor = had && had.mark !== mark ? Math.max(had.at + had.cost * 9 - now, 0) : 0;
+      if (had?.mark !== mark && (waitFor > 0 || now - start >= budgetMs)) {
+        staleFor = Math.min(staleFor ?? Infinity, waitFor);
+        if (had) errors.set(s.id, had.errors);
         continue;
       }
       if (!had || had.mark !== mark) {
