@@ -1,38 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { startPlainToolsServer, type Peer } from './helpers/peers.js';
-import { tempDb, until } from './helpers/tmp.js';
+import { tempDb } from './helpers/tmp.js';
 import { captureSession } from './helpers/capture.js';
+import { hasTmux, killTerms, term as termIn, tmux } from './helpers/tmux.js';
 
 // The real `mcptap tui` in tmux, fed as a person's terminal feeds it: Backspace (DEL), a bracketed
 // paste, several keys in one read, Ctrl-C; and what the terminal holds after the UI is gone.
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const tmp = tempDb();
 const peers: Peer[] = [];
 const cli = path.resolve('dist/src/cli/main.js');
 const sessions: string[] = [];
 const ids: string[] = [];
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-
-/** A tmux session running `command`; `see` waits for text on its screen. */
-function term(name: string, width: number, height: number, command: string) {
-  sessions.push(name);
-  tmux('new-session', '-d', '-s', name, '-x', String(width), '-y', String(height), command);
-  const screen = () => tmux('capture-pane', '-p', '-t', name);
-  return {
-    screen,
-    keys: (...k: string[]) => tmux('send-keys', '-t', name, ...k),
-    see: (text: string | RegExp) => until(() => (typeof text === 'string' ? screen().includes(text) : text.test(screen())), `the screen to show ${text}`, 60_000)
-      .then(screen, (e) => { throw new Error(`${e.message}; the screen was:\n${screen()}`); }),
-    /** Ink switches to raw mode after its first frame; a key sent before is read in cooked mode and lost. */
-    raw: async () => {
-      const tty = tmux('display-message', '-p', '-t', name, '#{pane_tty}').trim();
-      await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 60_000);
-    },
-  };
-}
+const term = (name: string, width: number, height: number, command: string) => termIn(sessions, name, width, height, command);
 
 beforeAll(async () => {
   if (!hasTmux) return;
@@ -52,7 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of sessions) spawnSync('tmux', ['kill-session', '-t', s]);
+  killTerms(sessions);
   for (const p of peers) await p.close();
   tmp.cleanup();
 });

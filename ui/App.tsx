@@ -5,7 +5,8 @@ import type { CaptureStore } from '../src/store/read.js';
 import type { Session } from '../src/model/model.js';
 import { diffSessions } from '../src/analysis/diff.js';
 import { loadDiffInput } from '../src/analysis/input.js';
-import { runChecks } from '../src/analysis/checks/engine.js';
+import { checkStored } from '../src/analysis/checks/error-count.js';
+import { useErrorCounts } from './hooks/useErrorCounts.js';
 import { actionFor, hints, type Screen } from './keymap.js';
 import { keypressReader, type Keypress } from './keypress.js';
 import { useDataVersion } from './hooks/useDataVersion.js';
@@ -25,13 +26,14 @@ import { InFlightView } from './views/InFlightView.js';
 import { useInFlight, useNow } from './hooks/useInFlight.js';
 import { HelpView } from './views/HelpView.js';
 import { ConversationView } from './views/ConversationView.js';
-import { TurnReader } from '../src/store/turns-read.js';
 import { color } from './theme.js';
 import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
 import type { Interceptor } from '../src/proxy/intercept.js';
 import { useHeld } from './hooks/useHeld.js';
 import { useIntercept } from './hooks/useIntercept.js';
 import { HeldView } from './views/HeldView.js';
+import { ExchangesView } from './views/ExchangesView.js';
+import { ExchangeView } from './views/ExchangeView.js';
 
 export interface AppProps {
   store: CaptureStore;
@@ -110,16 +112,17 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
     setFilter('');
     push('timeline');
   };
-  // An exchange opens as its first message; one that carried none (a refused GET stream) is told in the footer.
-  const openExchange = (exchangeId: string) => {
+  // An exchange opens as its first message; one that carried none (a refused GET stream) opens on its own.
+  const [exchangeId, setExchangeId] = useState<string | null>(null);
+  const openExchange = (id: string) => {
     if (!session) return;
-    const first = [...store.iterateMessages(session.id)].find((m) => m.exchangeId === exchangeId);
+    const first = [...store.iterateMessages(session.id)].find((m) => m.exchangeId === id);
     if (first) {
       setSeq(first.seq);
       return push('detail');
     }
-    const e = store.exchanges(session.id).find((x) => x.id === exchangeId);
-    setStatus(e ? `exchange ${e.id}: ${e.method} ${e.url} → ${e.status ?? 'no answer'}; it carried no JSON-RPC message (mcptap show ${session.id} --exchanges)` : `exchange ${exchangeId} is not in this session`);
+    setExchangeId(id);
+    push('exchange');
   };
   const say = (fn: () => string) => {
     try {
@@ -144,10 +147,8 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
       return (e as Error).message;
     }
   }, [screen, shown, refId, refShown]);
-  const findings = useMemo(() => (screen === 'problems' && session
-    ? runChecks({ session, messages: [...store.iterateMessages(session.id)], exchanges: store.exchanges(session.id), streams: store.streams(session.id),
-      conversation: session.transport === 'model-api' ? new TurnReader(store).context(session) : undefined })
-    : []), [screen, shown]);
+  const findings = useMemo(() => (screen === 'problems' && session ? checkStored(store, session) : []), [screen, shown]);
+  const errors = useErrorCounts(store, sessions.slice(list.start, list.end), version, screen === 'sessions');
 
   // In flight: from the sessions list, every session still open; from a timeline, its session.
   const [inFlightAll, setInFlightAll] = useState(false);
@@ -244,14 +245,21 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
   };
 
   const bodyHeight = height - 3;
+  const messageless = !!session && session.transport !== 'model-api' && session.messageCount === 0 && session.exchangeCount > 0;
   let body: React.ReactNode;
   if (screen === 'help') body = <HelpView height={height - 3} width={width} />;
   else if (screen === 'held') body = <HeldView held={held} filter={interceptor?.filter ?? ''} now={heldNow} height={bodyHeight} width={width} input={viewInput} onDecide={decide} />;
   else if (screen === 'inflight' && inFlightAll) body = <InFlightView rows={inFlight} now={now} manySessions height={bodyHeight} width={width} input={viewInput} onOpen={jump} />;
   else if (screen !== 'sessions' && !session && openId) body = <Text color={color('yellow')}>{`session ${openId} is no longer in the database (pruned by another process?); Esc goes back to the list`}</Text>;
-  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} />;
+  else if (screen === 'sessions' || !session) body = <SessionsView sessions={sessions} selected={list.selected} start={list.start} end={list.end} width={width} referenceId={refId} connect={proxy?.connect} spans={spans} errors={errors} />;
   else if (screen === 'timeline' && session.transport === 'model-api') {
     body = <ConversationView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} onJump={jump} onAction={onAction} />;
+  } else if (screen === 'timeline' && messageless) {
+    // No JSON-RPC message at all (a refused or hanging GET of a legacy SSE client): its exchanges are the timeline.
+    body = <ExchangesView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} live={isLive(session, spans.get(session.id))}
+      onOpen={openExchange} onAction={onAction} />;
+  } else if (screen === 'exchange' && exchangeId) {
+    body = <ExchangeView store={store} session={session} exchangeId={exchangeId} version={version} height={bodyHeight} width={width} input={viewInput} />;
   } else if (screen === 'timeline') {
     body = <TimelineView key={session.id} store={store} session={session} version={version} height={bodyHeight} width={width} input={viewInput} initialSeq={seq} live={isLive(session, spans.get(session.id))}
       onOpen={(s) => { setSeq(s); push('detail'); }} onAction={onAction} filter={filter} setFilter={setFilter} />;
@@ -271,11 +279,11 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
     <Box flexDirection="column" width={width}>
       <Text inverse wrap="truncate-end">{` mcptap · ${interceptor ? `${held.length} held (h) · ` : ''}${proxy ? `proxy ${proxy.url} → ${proxy.target} · ` : ''}${store.file} · ${screen}${refId ? ` · reference ${refId}` : ''} `.padEnd(width)}</Text>
       <Box height={bodyHeight} flexDirection="column" overflow="hidden">
-        <ErrorBoundary resetKey={`${screen}:${session?.id}:${seq}`}>{body}</ErrorBoundary>
+        <ErrorBoundary resetKey={`${screen}:${session?.id}:${seq}:${exchangeId}`}>{body}</ErrorBoundary>
       </Box>
       {notice
         ? <Text color={color('yellow')} wrap="truncate-end">{`⚠ ${notice}`}</Text>
-        : <Text dimColor wrap="truncate-end">{status || hints(screen, width)}</Text>}
+        : <Text dimColor wrap="truncate-end">{status || hints(screen === 'timeline' && messageless ? 'exchanges' : screen, width)}</Text>}
     </Box>
   );
 }

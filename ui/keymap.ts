@@ -1,6 +1,6 @@
 import type { Key } from 'ink';
 
-export type Screen = 'sessions' | 'timeline' | 'detail' | 'diff' | 'problems' | 'inflight' | 'held' | 'help';
+export type Screen = 'sessions' | 'timeline' | 'exchanges' | 'detail' | 'exchange' | 'diff' | 'problems' | 'inflight' | 'held' | 'help';
 
 export type Action =
   | 'up' | 'down' | 'pageUp' | 'pageDown' | 'top' | 'bottom' | 'open' | 'back' | 'quit' | 'help'
@@ -23,10 +23,10 @@ export const BINDINGS: Binding[] = [
   { keys: ['@pageUp', 'u'], action: 'pageUp', screens: 'all', help: 'page up' },
   { keys: ['@pageDown'], action: 'pageDown', screens: 'all', help: 'page down' },
   // Space pages too, except on the timeline, where it pauses playback.
-  { keys: [' '], action: 'pageDown', screens: ['sessions', 'detail', 'diff', 'problems'], help: 'page down' },
+  { keys: [' '], action: 'pageDown', screens: ['sessions', 'detail', 'exchange', 'diff', 'problems'], help: 'page down' },
   { keys: ['g'], action: 'top', screens: 'all', help: 'first' },
   { keys: ['G'], action: 'bottom', screens: 'all', help: 'last' },
-  { keys: ['@return'], action: 'open', screens: ['sessions', 'timeline', 'problems', 'diff', 'inflight'], help: 'open' },
+  { keys: ['@return'], action: 'open', screens: ['sessions', 'timeline', 'exchanges', 'problems', 'diff', 'inflight'], help: 'open' },
   { keys: ['@escape', 'b', '@backspace'], action: 'back', screens: 'all', help: 'back' },
   { keys: ['q'], action: 'quit', screens: 'all', help: 'quit' },
   { keys: ['?'], action: 'help', screens: 'all', help: 'all keys' },
@@ -37,10 +37,10 @@ export const BINDINGS: Binding[] = [
   { keys: [',', '@leftArrow'], action: 'stepBack', screens: ['timeline'], help: 'playback: step back' },
   { keys: ['.', '@rightArrow'], action: 'stepForward', screens: ['timeline'], help: 'playback: step forward' },
   { keys: ['s'], action: 'speed', screens: ['timeline'], help: 'playback: speed 1× / 4× / 16× / max' },
-  { keys: ['d'], action: 'diff', screens: ['sessions', 'timeline'], help: 'diff against the reference session' },
+  { keys: ['d'], action: 'diff', screens: ['sessions', 'timeline', 'exchanges'], help: 'diff against the reference session' },
   { keys: ['r'], action: 'reference', screens: ['sessions'], help: 'mark the selected session as the reference' },
-  { keys: ['i'], action: 'inflight', screens: ['sessions', 'timeline'], help: 'in flight: every request still waiting, live (age, the stream it waits on, its last byte)' },
-  { keys: ['!'], action: 'problems', screens: ['sessions', 'timeline'], help: 'problems (mcptap check) of the session' },
+  { keys: ['i'], action: 'inflight', screens: ['sessions', 'timeline', 'exchanges'], help: 'in flight: every request still waiting, live (age, the stream it waits on, its last byte)' },
+  { keys: ['!'], action: 'problems', screens: ['sessions', 'timeline', 'exchanges'], help: 'problems (mcptap check) of the session' },
   { keys: ['c'], action: 'correlated', screens: ['detail'], help: 'jump to the correlated request / response' },
   { keys: ['R'], action: 'resend', screens: ['detail'], help: 'resend this message (edit it in $EDITOR first), as a new session' },
   { keys: ['w'], action: 'raw', screens: ['detail'], help: 'the wire: the SSE event or WebSocket frame as sent, or the decoded JSON' },
@@ -76,6 +76,8 @@ export function hints(screen: Screen, width = Infinity): string {
     sessions: ['open', 'reference', 'diff', 'problems', 'inflight', 'help', 'quit'],
     timeline: ['open', 'filter', 'follow', 'play', 'diff', 'problems', 'inflight', 'back', 'help'],
     detail: ['correlated', 'resend', 'raw', 'curl', 'yank', 'export', 'back', 'help'],
+    exchanges: ['open', 'problems', 'diff', 'back', 'help'],
+    exchange: ['back', 'help'],
     diff: ['open', 'back', 'help'],
     problems: ['open', 'back', 'help'],
     inflight: ['open', 'back', 'help'],

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_SLOW_MS, RULES, runChecks } from '../analysis/checks/engine.js';
+import { DEFAULT_SLOW_MS, RULES } from '../analysis/checks/engine.js';
+import { checkFindings } from '../analysis/checks/error-count.js';
 import { TurnReader } from '../store/turns-read.js';
 import { DEFAULT_TOOLS_SHARE } from '../analysis/checks/context-rules.js';
 import type { Session } from '../model/model.js';
@@ -47,10 +48,7 @@ transport, access, session, protocol, tools, the rest.\n\nRules (the cause they 
         if (last) (opts.format === 'text' ? process.stdout : process.stderr).write(lastRunLine(last) + '\n');
         const all: SessionFindings[] = inputs.map((input) => ({
           session: input.session,
-          findings: runChecks({
-            ...input,
-            conversation: turns && input.session.transport === 'model-api' ? turns.context(input.session) : undefined,
-          }, { slowMs: opts.slow, toolsShare: opts.toolsShare / 100 }),
+          findings: checkFindings(input, turns, { slowMs: opts.slow, toolsShare: opts.toolsShare / 100 }),
         }));
         process.stdout.write(opts.format === 'text' ? terminalSafe(format(all)) : format(all));
         return all.some((s) => s.findings.some((f) => f.severity === 'error')) ? EXIT.found : EXIT.ok;

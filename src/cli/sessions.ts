@@ -18,6 +18,7 @@ function conversationSummary(turns: TurnReader, s: Session) {
   };
 }
 import { describeGateway } from '../capture/gateway.js';
+import { withErrors } from '../analysis/checks/error-count.js';
 
 export function registerSessions(program: Command): void {
   program
@@ -30,7 +31,8 @@ export function registerSessions(program: Command): void {
     .action(action((opts: { db?: string; json?: boolean; last?: number }) => {
       const store = openStore(opts.db);
       try {
-        const sessions = store.listSessions({ limit: opts.last });
+        // ERRS is what `mcptap check ID` counts: the session's error root causes.
+        const sessions = withErrors(store, store.listSessions({ limit: opts.last }));
         const spans = store.spans();
         const turns = new TurnReader(store);
         const convs = new Map(sessions.filter((s) => s.transport === 'model-api').map((s) => [s.id, conversationSummary(turns, s)]));

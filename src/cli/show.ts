@@ -5,6 +5,7 @@ import { action, dbOption, examples, printJson, printText, rawJson } from './com
 import { arrow, clockTime, duration, isoTime, pad, sessionRowJson, summary } from './format.js';
 import { openSession } from './source.js';
 import { targetText } from '../model/target-text.js';
+import { withErrors } from '../analysis/checks/error-count.js';
 
 import { conversationJson, conversationLines } from './conversation-format.js';
 import { TurnReader } from '../store/turns-read.js';
@@ -39,8 +40,10 @@ export function registerShow(program: Command): void {
       'mcptap show 9c1d --json | jq \'.turns[].toolUses[] | select(.mcpCall == null)\'',
     ))
     .action(action((id: string, opts: { db?: string; json?: boolean; exchanges?: boolean; streams?: boolean; filter?: string }) => {
-      const { store, session: s } = openSession(id, opts.db);
+      const { store, session: opened } = openSession(id, opts.db);
       try {
+        // Its error count is what `mcptap check` counts (root causes), as in the sessions list.
+        const [s] = withErrors(store, [opened]);
         if (s.transport === 'model-api') {
           const reader = new TurnReader(store);
           const conv = reader.conversation(s);
@@ -105,7 +108,9 @@ export function registerShow(program: Command): void {
         const trips = roundTrips(all);
         // A request refused at the HTTP level (a 401, a 406) has no JSON-RPC answer: its row says so.
         const httpStatus = new Map(exchanges.map((e) => [e.id, e.status]));
-        if (opts.exchanges) {
+        // A session that carried no JSON-RPC message (a legacy SSE client's GET refused or left hanging) is its exchanges.
+        if (!all.length && exchanges.length && !opts.exchanges && !opts.streams) printText(`  no JSON-RPC message; its ${exchanges.length} HTTP exchange${exchanges.length > 1 ? 's' : ''}:\n`);
+        if (opts.exchanges || (!all.length && !opts.streams)) {
           for (const e of exchanges) {
             printText(`  ${e.id}  ${clockTime(e.startedAt)}  ${pad(e.method, 6)} ${pad(e.url, 40)} ${String(e.status ?? '---')}  ${duration(e.endedAt && e.endedAt - e.startedAt)}${exchangeTrouble(e) ? '  ' + exchangeTrouble(e) : ''}${e.rewrites.length ? '  rewrote ' + rewritesText(e.rewrites) : ''}\n`);
             // --gateway-debug: what LiteLLM resolved for this request.

@@ -2,7 +2,7 @@ import type { RpcMessage, Session } from '../model/model.js';
 import type { CaptureStore } from '../store/read.js';
 import { UsageError } from '../errors.js';
 import { matches, parseFilter } from '../analysis/filter.js';
-import { runChecks } from '../analysis/checks/engine.js';
+import { checkFindings, errorCauses, withErrors } from '../analysis/checks/error-count.js';
 import { loadDiffInput } from '../analysis/input.js';
 import { requestFacts } from '../analysis/requests.js';
 import { sessionStreams } from '../analysis/streams.js';
@@ -65,7 +65,8 @@ export function listSessions(store: CaptureStore, f: SessionFilters, args: PageA
   const has = (v: string | null | undefined, want: string | undefined) => !want || (v ?? '').toLowerCase().includes(want.toLowerCase());
   const spans = store.spans();
   // Newest first: the question is nearly always about the last run.
-  const all = store.listSessions().reverse().filter((s) =>
+  // errorsOnly and errorCount: the error root causes `mcptap check` gives each session.
+  const all = withErrors(store, store.listSessions()).reverse().filter((s) =>
     has(s.clientInfo?.name, f.client)
     && (has(s.serverInfo?.name, f.server) || has(s.target, f.server) || has(s.label, f.server) || has(describeGateway(s.gateway), f.server))
     && (!f.transport || s.transport === f.transport) && (!f.errorsOnly || s.errorCount > 0) && (since == null || s.startedAt >= since))
@@ -114,7 +115,7 @@ function seqCursor(cursor: string | undefined): number {
 }
 
 export function showSession(store: CaptureStore, id: string, opts: { filter?: string; unfoldMeta?: boolean }, args: PageArgs) {
-  const s = store.resolveSession(id);
+  const [s] = withErrors(store, [store.resolveSession(id)]);
   if (s.transport === 'model-api') return { session: sessionRowJson(s), note: 'a model conversation: use the conversation tool', messages: [], more: null };
   const keep = filterSeqs(store, s.id, opts.filter);
   const limit = args.limit ?? 50;
@@ -139,10 +140,8 @@ export function showSession(store: CaptureStore, id: string, opts: { filter?: st
 export function checkSession(store: CaptureStore, id: string | undefined, opts: { slowMs?: number; toolsShare?: number }, maxBytes: number) {
   const s: Session | undefined = id ? store.resolveSession(id) : store.listSessions({ limit: 1 })[0];
   if (!s) throw new UsageError(`no sessions in ${store.file} yet`);
-  const input = loadDiffInput(s.id, store);
-  const turns = new TurnReader(store);
-  const findings = runChecks({ ...input, conversation: s.transport === 'model-api' ? turns.context(s) : undefined }, { slowMs: opts.slowMs, toolsShare: opts.toolsShare });
-  const row = sessionRowJson(s);
+  const findings = checkFindings(loadDiffInput(s.id, store), new TurnReader(store), { slowMs: opts.slowMs, toolsShare: opts.toolsShare });
+  const row = sessionRowJson({ ...s, errorCount: errorCauses(findings) });
   const page = fitPage(findings.map((f) => capStrings(f) as typeof f), maxBytes, (f) => f.ruleId, null, row);
   return {
     session: row, verdict: findings.length ? `${findings.filter((f) => f.severity === 'error').length} errors, ${findings.filter((f) => f.severity === 'warning').length} warnings, ${findings.filter((f) => f.severity === 'info').length} notes` : 'no findings',
@@ -151,7 +150,7 @@ export function checkSession(store: CaptureStore, id: string | undefined, opts: 
 }
 
 export function conversation(store: CaptureStore, id: string, args: PageArgs) {
-  const s = store.resolveSession(id);
+  const [s] = withErrors(store, [store.resolveSession(id)]);
   if (s.transport !== 'model-api') throw new UsageError(`${s.id} is an MCP session (${s.transport}), not a model conversation: use show_session`);
   const reader = new TurnReader(store);
   const conv = reader.conversation(s);
@@ -168,7 +167,7 @@ export function conversation(store: CaptureStore, id: string, args: PageArgs) {
 }
 
 export function streams(store: CaptureStore, id: string, maxBytes: number) {
-  const s = store.resolveSession(id);
+  const [s] = withErrors(store, [store.resolveSession(id)]);
   const all = [...store.iterateMessages(s.id)];
   const exchanges = store.exchanges(s.id);
   const recorded = store.streams(s.id);

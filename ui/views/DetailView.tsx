@@ -1,5 +1,7 @@
 import React, { useMemo, useState } from 'react';
-import { decodeErrorText, exchangeTrouble, rewriteText } from '../../src/model/facts.js';
+import { useScroll } from '../hooks/useScroll.js';
+import { exchangeLines } from './exchange-lines.js';
+import { decodeErrorText } from '../../src/model/facts.js';
 import { Box } from 'ink';
 import { Text } from '../safe-text.js';
 import type { Session } from '../../src/model/model.js';
@@ -24,15 +26,11 @@ interface Props {
   onAction: (a: 'yank' | 'export' | 'resend' | 'curl', seq: number) => void;
 }
 
-/** Characters of an error response's body the detail view shows. */
-const BODY_SHOWN = 2000;
-
 export function DetailView({ store, session, seq, height, width, input: inputRef, onJump, onAction }: Props) {
   const m = useMemo(() => store.message(session.id, seq), [store, session.id, seq]);
   const ex = useMemo(() => (m?.exchangeId ? store.exchange(m.exchangeId) : null), [store, m?.exchangeId]);
   // Only a session that speaks 2026-07-28 or later can have multi-round-trip requests: others are not read for them.
   const trips = useMemo(() => ((session.protocolVersion ?? '') >= '2026-07-28' ? roundTrips([...store.iterateMessages(session.id)]) : new Map()), [store, session.id, session.protocolVersion]);
-  const [scroll, setScroll] = useState(0);
   // w shows the message as it went over the wire (SSE event, WebSocket frame, HTTP body) instead of its JSON.
   const [wire, setWire] = useState(false);
   const lines = useMemo(() => {
@@ -41,32 +39,16 @@ export function DetailView({ store, session, seq, height, width, input: inputRef
     const facts = wire ? [] : [cachingText(m.payload), roundTripText(trips.get(m.seq))].filter((x): x is string => x != null).map((f) => `── ${f}`);
     const out = wire ? ['── on the wire (w: back to the JSON)', ...wireLines(m, ex)] : [...facts, ...jsonLines(m.payload)];
     if (m.truncated) out.push(`… truncated at --max-body (${m.size} bytes on the wire)`);
-    if (ex) {
-      out.push('', `── HTTP exchange ${ex.id}`);
-      out.push(`${ex.method} ${ex.url} → ${ex.status ?? '—'}${exchangeTrouble(ex) ? `  (${exchangeTrouble(ex)})` : ''}`);
-      out.push(`upstream ${ex.upstreamUrl}   first byte ${duration(ex.firstByteAt && ex.firstByteAt - ex.startedAt)}   total ${duration(ex.endedAt && ex.endedAt - ex.startedAt)}   ${ex.requestBytes}B → ${ex.responseBytes}B`);
-      for (const r of ex.rewrites) out.push(`rewrote ${rewriteText(r)}`);
-      out.push('request headers:', ...ex.requestHeaders.map(([k, v]) => `  ${k}: ${v}`));
-      if (ex.responseHeaders) out.push('response headers:', ...ex.responseHeaders.map(([k, v]) => `  ${k}: ${v}`));
-      // A refusal's body (an OAuth 401's error, a gateway's 403) is no JSON-RPC message: shown here.
-      if (ex.status != null && ex.status >= 400 && ex.responseBody) {
-        const body = ex.responseBody.length > BODY_SHOWN ? ex.responseBody.slice(0, BODY_SHOWN) + ' …' : ex.responseBody;
-        out.push('response body:', ...body.split(/\r?\n/).map((l) => '  ' + l));
-      }
-    }
+    if (ex) out.push('', ...exchangeLines(ex));
     return out;
   }, [m, ex, wire, trips]);
   const bodyHeight = Math.max(3, height - 3);
+  const { scroll, setScroll, onAction: scrolled } = useScroll(lines.length, bodyHeight);
 
   useViewInput(inputRef, (input, key) => {
     const a = actionFor(input, key, 'detail');
-    if (a === 'down') setScroll((s) => Math.min(Math.max(0, lines.length - bodyHeight), s + 1));
-    else if (a === 'up') setScroll((s) => Math.max(0, s - 1));
-    else if (a === 'pageDown') setScroll((s) => Math.min(Math.max(0, lines.length - bodyHeight), s + bodyHeight));
-    else if (a === 'pageUp') setScroll((s) => Math.max(0, s - bodyHeight));
-    else if (a === 'top') setScroll(0);
-    else if (a === 'bottom') setScroll(Math.max(0, lines.length - bodyHeight));
-    else if (a === 'correlated' && m?.correlatedSeq != null) {
+    if (scrolled(a)) return true;
+    if (a === 'correlated' && m?.correlatedSeq != null) {
       setScroll(0);
       onJump(m.correlatedSeq);
     } else if (a === 'raw') {

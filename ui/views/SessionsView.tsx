@@ -25,9 +25,11 @@ interface Props {
   /** How to point a client at the proxy this UI runs beside. */
   connect?: string;
   spans: Map<string, SessionSpan>;
+  /** ERR: each shown session's error root causes, as `mcptap check` counts them. */
+  errors: Map<string, number>;
 }
 
-export function SessionsView({ sessions, selected, start, end, width, referenceId, connect, spans }: Props) {
+export function SessionsView({ sessions, selected, start, end, width, referenceId, connect, spans, errors }: Props) {
   const now = Date.now();
   // Narrow: short transport and label names, so the server (what tells sessions apart) keeps its room.
   const wide = width >= 96;
@@ -51,9 +53,10 @@ export function SessionsView({ sessions, selected, start, end, width, referenceI
         const mark = s.id === referenceId ? 'R' : live ? '●' : ' ';
         // A stateless session (2026-07-28) some of whose requests mcptap placed by guess (show says why).
         const guessed = s.grouping?.uncertain ? ' (grouping?)' : '';
-        const line = `${mark} ${pad(s.id, 12)} ${shortLabel(s.label, labelW)} ${pad(transport(s.transport), transportW)} ${pad(peers + guessed, peersW)} ${String(s.messageCount).padStart(6)} ${String(s.errorCount).padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
+        const err = errors.get(s.id);
+        const line = `${mark} ${pad(s.id, 12)} ${shortLabel(s.label, labelW)} ${pad(transport(s.transport), transportW)} ${pad(peers + guessed, peersW)} ${String(s.messageCount).padStart(6)} ${String(err ?? '').padStart(4)} ${age(s.startedAt, now).padStart(4)}`;
         return (
-          <Text key={s.id} wrap="truncate-end" inverse={idx === selected} color={s.errorCount ? color('red') : live ? color('green') : undefined}>
+          <Text key={s.id} wrap="truncate-end" inverse={idx === selected} color={err ? color('red') : live ? color('green') : undefined}>
             {pad(line, width)}
           </Text>
         );

@@ -6,7 +6,8 @@ import { bytes, duration, pad } from '../../src/cli/format.js';
 import { color } from '../theme.js';
 import type { RequestMark } from '../hooks/useRequestMarks.js';
 
-function rel(ms: number): string {
+/** Time since the session started, as the timelines show it. */
+export function rel(ms: number): string {
   if (ms < 1000) return `+${ms.toFixed(0)}ms`;
   if (ms < 60_000) return `+${(ms / 1000).toFixed(2)}s`;
   return `+${Math.floor(ms / 60_000)}m${Math.floor((ms % 60_000) / 1000)}s`;

@@ -283,12 +283,12 @@ export const suddenlySlow: Rule = {
     for (const [tool, calls] of byTool) {
       for (let i = HISTORY; i < calls.length; i++) {
         const c = calls[i];
-        // Only a call over a minute can be sudden: the history is read for those alone (a live window of
-        // 1,000 quick calls sorted its history for each of them, every round).
+        // Only a call over a minute can be sudden: the history's median is taken for those alone (a long
+        // session has thousands of calls, and a median over every call's history was quadratic).
         if (c.ms < SUDDEN_MS) continue;
-        const before = calls.slice(0, i).filter((c) => c.done);
+        const before = calls.slice(0, i).filter((x) => x.done);
         if (before.length < HISTORY) continue;
-        const usual = median(before.map((c) => c.ms));
+        const usual = median(before.map((x) => x.ms));
         if (usual >= USUAL_MS) continue;
         out.push(v.finding('tool-suddenly-slow', c.done ? 'warning' : 'error',
           `tools/call ${tool} ${c.done ? 'took' : 'has been running for'} ${secs(c.ms)}; its ${before.length} calls before took ${secs(usual)} (median)`,
