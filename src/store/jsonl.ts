@@ -9,6 +9,7 @@ import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, exchangeToRow, mess
 import type { Blob, Turn } from '../capture/turn.js';
 import { TurnReader } from './turns-read.js';
 import { TurnWriter } from './turn-rows.js';
+import { isCallRow, ToolLinker } from './tool-links.js';
 import { exchangeOfRecord, messageOfRecord } from './record-facts.js';
 import { streamOfRecord } from './stream-record.js';
 import { StreamWriter } from './stream-rows.js';
@@ -200,6 +201,11 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
       for (const x of messages) m.run(messageToRow(x));
       if (turns.length || rec.blobs?.length) new TurnWriter(db).write(turns, rec.blobs ?? []);
       if (streams.length) new StreamWriter(db).write(streams);
+      // The recording's tool uses and calls join to what the database holds, as if recorded with it.
+      const linker = new ToolLinker(db);
+      for (const x of messages) if (isCallRow(x.direction, x.kind, x.method)) linker.call(x.sessionId, x.seq, x.ts, x.payload);
+      for (const t of turns) linker.turn(t.sessionId, t.ts);
+      linker.link();
     })();
   } catch (err) {
     throw new UsageError(`cannot import into ${store.file}: ${(err as Error).message}`);

@@ -5,7 +5,8 @@ import type { Blob, Turn } from '../capture/turn.js';
 import { TurnWriter } from './turn-rows.js';
 import { StreamWriter } from './stream-rows.js';
 import type { StreamFacts } from '../capture/streams.js';
-import { BIG_COLUMNS, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
+import { BIG_COLUMNS, TABLES, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
+import { isCallRow, ToolLinker } from './tool-links.js';
 import {
   EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
   exchangeToRow, messageToRow, sessionToRow, upsertSql,
@@ -88,6 +89,12 @@ export class Recorder {
     this.schedule();
   }
 
+  private toolLinker: ToolLinker | null = null;
+
+  private get linker(): ToolLinker {
+    return (this.toolLinker ??= new ToolLinker(this.db));
+  }
+
   private writeModel(b: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'>): void {
     if (b.streams?.length) {
       this.streamWriter ??= new StreamWriter(this.db);
@@ -96,6 +103,7 @@ export class Recorder {
     if (!b.turns?.length && !b.blobs?.length) return;
     this.turnWriter ??= new TurnWriter(this.db);
     this.turnWriter.write(b.turns ?? [], b.blobs ?? []);
+    for (const t of b.turns ?? []) this.linker.turn(t.sessionId, t.ts);
   }
 
   private schedule(): void {
@@ -129,10 +137,15 @@ export class Recorder {
       this.db.transaction(() => {
         for (const s of batch.sessions) stmts.session.run(sessionToRow(s));
         for (const e of batch.exchanges) stmts.exchange.run(exchangeToRow(e));
-        for (const m of batch.messages) stmts.message.run(messageToRow(m));
+        for (const m of batch.messages) {
+          stmts.message.run(messageToRow(m));
+          if (isCallRow(m.direction, m.kind, m.method)) this.linker.call(m.sessionId, m.seq, m.ts, m.payload);
+        }
         this.writeModel(batch);
+        this.toolLinker?.link();
       })();
     } catch (err) {
+      this.toolLinker?.reset();
       return this.failed(batch, err as Error);
     }
     return this.written(total);
@@ -155,11 +168,18 @@ export class Recorder {
       const byTable = [stmts.session, stmts.exchange, stmts.message];
       // A zero-length blob binds as NULL; the empty string is what was captured.
       const bytes = (b: Buffer) => (b.length ? b : '');
+      const at = (c: string) => TABLES[2].columns.indexOf(c);
+      const [session, seq, ts, direction, kind, method, payload] = ['session_id', 'seq', 'ts', 'direction', 'kind', 'method', 'payload'].map(at);
       this.db.transaction(() => {
-        for (const [t, row] of unpackRows(p, bytes)) byTable[t].run(row);
+        for (const [t, row] of unpackRows(p, bytes)) {
+          byTable[t].run(row);
+          if (t === 2 && isCallRow(row[direction], row[kind], row[method])) this.linker.call(row[session] as string, row[seq] as number, row[ts] as number, String(row[payload]));
+        }
         this.writeModel(model);
+        this.toolLinker?.link();
       })();
     } catch (err) {
+      this.toolLinker?.reset();
       return this.failed(whole(), err as Error);
     }
     return this.written(p.count + modelCount);
