@@ -35,13 +35,13 @@ function exchange(i: number): Exchange {
   };
 }
 
-/** Capture-side CPU of one turn: request decode, blob hashing, the stored body rebuilt, the SSE answer decoded. */
-export function decodeCpu(): { requestKb: number; microsPerTurn: number } {
+/** Capture of turn `i` of one conversation on `hub`: the request decoded, then the SSE answer in two chunks. */
+function turnCapture(hub: CaptureHub): { text: string; one: (i: number) => void } {
   const { body, answer } = fullRequest();
   const text = JSON.stringify(body);
   const chunks = [Buffer.from(answer.slice(0, 400)), Buffer.from(answer.slice(400))];
   const redactor = new Redactor(true);
-  const conversations = new ConversationTracker(new CaptureHub(), { target: 'bench', label: null, scrub: (t) => redactor.text(t) });
+  const conversations = new ConversationTracker(hub, { target: 'bench', label: null, scrub: (t) => redactor.text(t) });
   const one = (i: number) => {
     const ex = exchange(i);
     const cap = ModelTurnCapture.start(conversations, ex, 'anthropic-messages', text, text)!;
@@ -50,6 +50,12 @@ export function decodeCpu(): { requestKb: number; microsPerTurn: number } {
     for (const c of chunks) cap.chunk(c);
     cap.end(i + 1);
   };
+  return { text, one };
+}
+
+/** Capture-side CPU of one turn: request decode, blob hashing, the stored body rebuilt, the SSE answer decoded. */
+export function decodeCpu(): { requestKb: number; microsPerTurn: number } {
+  const { text, one } = turnCapture(new CaptureHub());
   for (let i = 0; i < 50; i++) one(i);
   const N = 400;
   const t0 = process.cpuUsage();
@@ -63,9 +69,6 @@ export function decodeCpu(): { requestKb: number; microsPerTurn: number } {
  * hand-off of the turn and its blobs to the database thread included.
  */
 export async function recordedTurnCpu(): Promise<{ microsPerTurn: number }> {
-  const { body, answer } = fullRequest();
-  const text = JSON.stringify(body);
-  const chunks = [Buffer.from(answer.slice(0, 400)), Buffer.from(answer.slice(400))];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcptap-bench-turn-'));
   const file = path.join(dir, 'captures.db');
   openDatabase(file, { create: true }).close();
@@ -74,16 +77,7 @@ export async function recordedTurnCpu(): Promise<{ microsPerTurn: number }> {
   hub.on('session', (s) => rec.session(s));
   hub.on('turn', (t) => rec.turn(t));
   hub.on('blob', (b) => rec.blob(b));
-  const redactor = new Redactor(true);
-  const conversations = new ConversationTracker(hub, { target: 'bench', label: null, scrub: (t) => redactor.text(t) });
-  const one = (i: number) => {
-    const ex = exchange(i);
-    const cap = ModelTurnCapture.start(conversations, ex, 'anthropic-messages', text, text)!;
-    conversations.assign(ex, ex.requestHeaders, cap.request, 'bench');
-    cap.head('text/event-stream');
-    for (const c of chunks) cap.chunk(c);
-    cap.end(i + 1);
-  };
+  const { one } = turnCapture(hub);
   for (let i = 0; i < 50; i++) one(i);
   await rec.flush();
   const N = 400;
