@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { CaptureContext } from './http-exchange.js';
 import { header } from '../model/headers.js';
-import type { Direction, Exchange, Failure, HeaderList, Session } from '../model/model.js';
-import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
+import type { Direction, Exchange, Failure, HeaderList, Rewrite, Session } from '../model/model.js';
+import { newExchange, recordHead, recordRewrite, type ExchangeStart } from './new-exchange.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';
@@ -72,6 +72,11 @@ export class WebSocketCapture {
       this.ctx.streams?.bytes(this.exchange.id, chunk.length, at);
     }
     this.decoders?.[direction].push(chunk);
+  }
+
+  /** The intercept changed a frame it held (src/proxy/ws-intercept.ts): recorded on the exchange, redacted. */
+  rewrote(change: Rewrite): void {
+    recordRewrite(this.exchange, this.ctx.redactor, change);
   }
 
   /** One socket went; `by` is the side whose socket closed first. */

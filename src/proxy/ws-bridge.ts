@@ -168,10 +168,7 @@ export class WebSocketBridge {
     up.on('data', tap('server->client'));
     const interceptor = this.opts.interceptor;
     if (interceptor) {
-      const r = this.engine.redactor;
-      const record = (change: Rewrite) => queue.push(() => {
-        cap().exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.text(change.before), after: r.text(change.after) });
-      });
+      const record = (change: Rewrite) => queue.push(() => cap().rewrote(change));
       // Both sides go through a gate: the client's to remember the requests the server's answers are named after.
       const gates = { client: new FrameGate(interceptor, this.opts.route ?? '', (b) => void up.write(b), record, 'client'), server: new FrameGate(interceptor, this.opts.route ?? '', (b) => void client.write(b), record, 'server') };
       if (clientHead.length) gates.client.push(clientHead);
