@@ -120,13 +120,26 @@ export class Recorder {
       const bytes = (b: Buffer) => (b.length ? b : '');
       this.db.transaction(() => {
         for (const [t, row] of unpackRows(p, bytes)) w.row(t, row);
-        w.linker.link();
+        this.link(w.linker);
       })();
     } catch (err) {
       this.rowWriters?.linker.reset();
       return this.failed(whole(), err as Error);
     }
     return this.written(p.count);
+  }
+
+  /**
+   * Links the batch's tool uses and calls, in a savepoint of the batch's transaction: a failure there
+   * (a bug, not bad input) costs those links, never the captured rows.
+   */
+  private link(linker: ToolLinker): void {
+    try {
+      this.db.transaction(() => linker.link())();
+    } catch (err) {
+      linker.reset();
+      this.opts.onWarning?.(`tool uses of this batch were not linked to their MCP calls (${(err as Error).message}); the records are stored`);
+    }
   }
 
   private rowWriters: { row: (t: number, row: unknown[]) => void; linker: ToolLinker } | null = null;

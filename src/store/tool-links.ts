@@ -21,6 +21,18 @@ const LOOKBACK_MS = CALL_WINDOW_MS + 60 * 60_000;
 /** Stored in place of a call's canonical arguments (which can be a file's content): equal texts, equal hashes. */
 export const argsHash = (canonical: string): string => createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 
+/**
+ * The hash of a tool input's canonical JSON; null for one nested too deep to walk (a hostile or broken
+ * input joins nothing by its arguments, and never fails the batch that carries it).
+ */
+function inputArgs(input: unknown): string | null {
+  try {
+    return argsHash(canonicalJson(input));
+  } catch {
+    return null;
+  }
+}
+
 /** Whether a message row is a `tools/call` request, the only kind the join reads. */
 export const isCallRow = (direction: unknown, kind: unknown, method: unknown): boolean =>
   method === 'tools/call' && kind === 'request' && direction === 'client->server';
@@ -103,7 +115,13 @@ export class ToolLinker {
 
   /** A tools/call request row written. A payload cut short (it does not parse) is no call for the join. */
   call(sessionId: string, seq: number, ts: number, payload: string): void {
-    const c = mcpCallOf(sessionId, seq, ts, payload, null);
+    let c: McpCall | null;
+    try {
+      c = mcpCallOf(sessionId, seq, ts, payload, null);
+    } catch {
+      // Arguments nested too deep to put in canonical form: the call joins by its tool-use id or not at all.
+      c = null;
+    }
     if (!c) return;
     if (!this.stmts.insertCall.run(sessionId, seq, ts, c.name, argsHash(c.args), c.toolUseId).changes) return;
     if (!c.toolUseId) this.freeFrom = Math.min(this.freeFrom, ts);
@@ -168,13 +186,14 @@ export class ToolLinker {
     });
     // Only the calls a tool use here could match: by its id, or by its tool's name and its arguments.
     const wanted = new Map<string, [string, string]>();
-    const args = (input: unknown) => argsHash(canonicalJson(input));
+    // An input too deep to hash matches no stored hash.
+    const args = (input: unknown) => inputArgs(input) ?? '';
     for (const t of turns.values()) {
       for (const u of t.toolUses) {
         const exact = s.exactCall.get(u.id, from, to) as Row | undefined;
         if (exact) add(exact);
-        const key: [string, string] = [mcpToolName(u.name), args(u.input ?? {})];
-        wanted.set(key.join('\0'), key);
+        const hash = inputArgs(u.input ?? {});
+        if (hash) wanted.set(mcpToolName(u.name) + '\0' + hash, [mcpToolName(u.name), hash]);
       }
     }
     for (const [name, hash] of wanted.values()) for (const r of s.freeCalls.all(name, hash, Math.max(lower, from), to) as Row[]) add(r);
