@@ -81,7 +81,7 @@ const sqlFor = {
   usesFrom: `SELECT u.turn_seq, u.id, u.name, u.kind, u.input FROM tool_uses u JOIN turns t ON t.session_id = u.session_id AND t.seq = u.turn_seq
     WHERE u.session_id = ? AND t.ts >= ? ORDER BY u.turn_seq, u.idx`,
   exactCall: `SELECT session_id, seq, ts, name, args_hash, tool_use_id FROM tool_calls WHERE tool_use_id = ? AND tool_use_id IS NOT NULL AND ts BETWEEN ? AND ? ORDER BY ts, session_id, seq LIMIT 1`,
-  freeCalls: `SELECT session_id, seq, ts, name, args_hash, tool_use_id FROM tool_calls WHERE name = ? AND args_hash = ? AND ts BETWEEN ? AND ?
+  freeCalls: `SELECT session_id, seq, ts, name, args_hash, tool_use_id FROM tool_calls WHERE name = ? AND ts BETWEEN ? AND ?
     AND tool_use_id IS NULL ORDER BY ts`,
   claimedBefore: `SELECT l.mcp_session_id, l.mcp_seq FROM tool_links l JOIN turns t ON t.session_id = l.session_id AND t.seq = l.turn_seq
     WHERE l.session_id = ? AND t.ts < ? AND l.linked_by = 'name-args-time'`,
@@ -184,8 +184,9 @@ export class ToolLinker {
     const add = (r: Row) => calls.set(callKey(r.session_id, r.seq), {
       sessionId: r.session_id, seq: r.seq, ts: r.ts, name: r.name, args: r.args_hash, toolUseId: r.tool_use_id ?? null, result: null,
     });
-    // Only the calls a tool use here could match: by its id, or by its tool's name and its arguments.
-    const wanted = new Map<string, [string, string]>();
+    // Only the calls a tool use here could match: by its id, or by its tool's name and its arguments. The
+    // index is by name and time only (appended to as calls come, where one by arguments is written all over).
+    const wanted = new Map<string, Set<string>>();
     // An input too deep to hash matches no stored hash.
     const args = (input: unknown) => inputArgs(input) ?? '';
     for (const t of turns.values()) {
@@ -193,10 +194,13 @@ export class ToolLinker {
         const exact = s.exactCall.get(u.id, from, to) as Row | undefined;
         if (exact) add(exact);
         const hash = inputArgs(u.input ?? {});
-        if (hash) wanted.set(mcpToolName(u.name) + '\0' + hash, [mcpToolName(u.name), hash]);
+        const name = mcpToolName(u.name);
+        if (hash) wanted.set(name, (wanted.get(name) ?? new Set()).add(hash));
       }
     }
-    for (const [name, hash] of wanted.values()) for (const r of s.freeCalls.all(name, hash, Math.max(lower, from), to) as Row[]) add(r);
+    for (const [name, hashes] of wanted) {
+      for (const r of s.freeCalls.all(name, Math.max(lower, from), to) as Row[]) if (hashes.has(r.args_hash)) add(r);
+    }
     const claimed = new Set((s.claimedBefore.all(conversation, lower) as Row[]).map((r) => callKey(r.mcp_session_id, r.mcp_seq)));
     const links = linkToolUses([...turns.values()], [...calls.values()], { args, claimed });
     s.dropFrom.run(conversation, conversation, lower);
