@@ -173,7 +173,7 @@ export class ToolLinker {
     }
     // The conversation's window, as the join has always read it: from just before its first turn to minutes after its last.
     const from = all[0].ts - 1000;
-    const to = Math.max(...all.map((t) => t.end)) + CALL_WINDOW_MS;
+    const to = all.reduce((m, t) => Math.max(m, t.end), -Infinity) + CALL_WINDOW_MS;
     const lower = Number.isFinite(fromTs) ? fromTs : -Number.MAX_VALUE;
     const turns = new Map<number, Turn>();
     for (const t of all) if (t.ts >= lower) turns.set(t.seq, { seq: t.seq, ts: t.ts, toolUses: [] } as unknown as Turn);
