@@ -7,6 +7,11 @@ import { CaptureStore } from '../src/store/read.js';
 import { tempDb } from './helpers/tmp.js';
 import type { StreamFacts } from '../src/capture/streams.js';
 import type { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import type { Turn } from '../src/capture/turn.js';
+import { TurnReader } from '../src/store/turns-read.js';
+import { unsavedLines } from '../src/store/jsonl.js';
 
 // The recorder thread with a real database: every message arrives, and when the database is behind
 // by more than the allowed bytes, big payloads are stored cut and flagged rather than held in memory.
@@ -168,6 +173,86 @@ describe('a database outage', () => {
     expect(left!.sessions.map((s) => s.id)).toEqual([s4.id]);
     expect(left!.messages.map((m) => m.payload)).toEqual(['{"jsonrpc":"2.0","method":"before"}', '{"jsonrpc":"2.0","method":"after"}']);
     expect(warnings.some((w) => w.startsWith('capture database thread failed'))).toBe(true);
+  });
+});
+
+describe('every record kind on the one path to the database thread', () => {
+  const conv: Session = { ...session, id: 'c0nversat10n', transport: 'model-api' };
+  const mcp: Session = { ...session, id: 'mcpsess10n01' };
+  const turn: Turn = {
+    sessionId: conv.id, seq: 1, exchangeId: 'ex-turn', ts: 100, endedAt: 150, api: 'anthropic-messages', model: 'claude-x', stream: true, status: 200,
+    toolsHash: 'a'.repeat(32), systemHash: null, toolNamesHash: null, stopReason: 'tool_use', usage: { input_tokens: 3 }, error: null,
+    text: 'Je vais appeler l’outil — 東京 🚀', messageCount: 1, mcpListings: [], mcpServers: [], serverResults: [],
+    toolUses: [{ id: 'toolu_rescue', name: 'mcp__srv__echo', input: { message: 'hé' }, inputText: '{"message":"hé"}', kind: 'tool_use', serverLabel: null }],
+    toolResults: [{ toolUseId: 'toolu_before', isError: true, text: 'x'.repeat(70_000) + 'é' }],
+  };
+  const blob = { hash: 'a'.repeat(32), text: JSON.stringify([{ name: 'mcp__srv__echo', description: 'ëcho' }]) };
+  const call: RpcMessage = {
+    ...message(1, '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hé"},"_meta":{"claudecode/toolUseId":"toolu_rescue"}}}'),
+    sessionId: mcp.id, ts: 160, direction: 'client->server', channel: 'request-body', kind: 'request', rpcId: 1, method: 'tools/call',
+  };
+  const stream: StreamFacts = {
+    exchangeId: 'ex-get', sessionId: mcp.id, carrier: 'get-sse', openedAt: 1, firstByteAt: 2, lastEventAt: 50, lastActivityAt: 55,
+    events: 5, keepAlives: 1, bytes: 500, longestSilenceMs: 10, closedAt: 60, closedBy: 'server', resumedFrom: null,
+  };
+  const recordAll = (rec: RecorderClient) => {
+    rec.session(conv);
+    rec.session(mcp);
+    rec.blob(blob);
+    rec.turn(turn);
+    rec.message(call);
+    rec.stream(stream);
+  };
+  const expectAll = (db: string) => {
+    const store = CaptureStore.open(db, { readonly: true });
+    try {
+      const reader = new TurnReader(store);
+      const [t] = reader.turns(conv.id);
+      expect(t).toMatchObject({ text: turn.text, usage: turn.usage, toolResults: turn.toolResults, toolUses: [{ id: 'toolu_rescue', input: { message: 'hé' } }] });
+      expect(reader.blob(blob.hash)).toBe(blob.text);
+      const raw = store.db.prepare(`SELECT * FROM streams WHERE exchange_id = 'ex-get'`).get() as Record<string, unknown>;
+      expect(raw).toMatchObject({ events: 5, closed_by: 'server', keep_alives: 1 });
+      expect(reader.conversation(conv).turns[0].toolUses[0]).toMatchObject({ linkedBy: 'tool-use-id', mcpCall: { session: mcp.id, seq: 1 } });
+    } finally {
+      store.close();
+    }
+  };
+
+  it('turns, blobs, calls and stream facts are packed and stored exactly, and the link made', async () => {
+    const db = path.join(tmp.dir, 'kinds.db');
+    openDatabase(db, { create: true }).close();
+    const rec = new RecorderClient(db, () => {}, 1);
+    recordAll(rec);
+    expect(await rec.close()).toBeNull();
+    expect(rec.stats).toMatchObject({ failures: 0, written: 6 });
+    expectAll(db);
+  });
+
+  it('when the database thread dies with them unstored, the rescue file holds every kind and mcptap import puts them back', async () => {
+    const db = path.join(tmp.dir, 'kinds-dies.db');
+    openDatabase(db, { create: true }).close();
+    const rec = new RecorderClient(db, () => {}, 1);
+    const locker = openDatabase(db);
+    locker.prepare('BEGIN EXCLUSIVE').run();
+    try {
+      recordAll(rec);
+      expect(await rec.flush()).toBe(false);
+      const worker = (rec as unknown as { worker: Worker }).worker;
+      const exited = new Promise((r) => worker.once('exit', r));
+      worker.postMessage({ type: 'batch', seq: 0, bytes: 0, batch: null });
+      await exited;
+    } finally {
+      locker.prepare('ROLLBACK').run();
+      locker.close();
+    }
+    const left = (await rec.close())!;
+    expect([left.turns?.length, left.blobs?.length, left.messages.length, left.streams?.length]).toEqual([1, 1, 1, 1]);
+    const rescue = path.join(tmp.dir, 'kinds.unsaved.jsonl');
+    fs.writeFileSync(rescue, unsavedLines(db, left).join('\n') + '\n');
+    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'import', rescue, '--db', db], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expectAll(db);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Session } from '../model/model.js';
 import type { ToolResultBlock, Turn, TurnError } from './turn.js';
-import { linkToolUses, type LinkedBy, type McpCall } from './join.js';
+import { linkToolUses, type LinkedBy, type McpCall, type McpResult } from './join.js';
 
 // A conversation as people read it: turns with each tool use joined to the MCP call it caused.
 
@@ -41,18 +41,34 @@ export interface Conversation {
   turns: ConversationTurn[];
 }
 
-/** Turns joined to the MCP calls given (from the store, or from live capture windows). */
+/** A tool use's link as a conversation shows it: the call, how it was linked, and the call's answer. */
+export interface UseLink {
+  session: string;
+  seq: number;
+  by: LinkedBy;
+  result: McpResult | null;
+}
+
+/** Turns joined to the MCP calls given (from live capture windows, or a database from before stored links). */
 export function joinTurns(turns: Turn[], toolNames: (t: Turn) => string[], calls: McpCall[]): ConversationTurn[] {
   const links = linkToolUses(turns, calls);
+  return linkedTurns(turns, toolNames, (id) => {
+    const l = links.get(id);
+    return l && { session: l.call.sessionId, seq: l.call.seq, by: l.by, result: l.call.result };
+  });
+}
+
+/** Turns as people read them, each tool use with the link `linkOf` gives for its id. */
+export function linkedTurns(turns: Turn[], toolNames: (t: Turn) => string[], linkOf: (toolUseId: string) => UseLink | undefined): ConversationTurn[] {
   return turns.map((t): ConversationTurn => ({
     seq: t.seq, ts: t.ts, endedAt: t.endedAt, api: t.api, model: t.model, stream: t.stream, status: t.status,
     stopReason: t.stopReason, usage: t.usage, toolsOffered: toolNames(t), toolsHash: t.toolsHash, systemHash: t.systemHash,
     toolUses: t.toolUses.map((u) => {
-      const l = links.get(u.id);
+      const l = linkOf(u.id);
       return {
         id: u.id, name: u.name, input: u.input, kind: u.kind,
-        mcpCall: l ? { session: l.call.sessionId, seq: l.call.seq } : null, linkedBy: l?.by ?? null,
-        result: l?.call.result ? { isError: l.call.result.isError, text: l.call.result.text } : null,
+        mcpCall: l ? { session: l.session, seq: l.seq } : null, linkedBy: l?.by ?? null,
+        result: l?.result ? { isError: l.result.isError, text: l.result.text } : null,
       };
     }),
     toolResults: t.toolResults, serverResults: t.serverResults, error: t.error, text: t.text, exchangeId: t.exchangeId,

@@ -55,13 +55,23 @@ export function mcpToolName(modelName: string): string {
   return splitClaudeName(modelName)?.tool ?? modelName;
 }
 
+export interface LinkOptions {
+  /** How a tool use's input is compared with `McpCall.args` (default: canonical JSON; the store compares hashes). */
+  args?: (input: unknown) => string;
+  /** Calls (`callKey`) that turns outside those given have claimed already. */
+  claimed?: Set<string>;
+}
+
+/** A call's key among all sessions: its session and seq. */
+export const callKey = (sessionId: string, seq: number): string => sessionId + ':' + seq;
+
 /**
  * Links each tool use of a conversation to the MCP `tools/call` it caused: exactly, by the tool-use id
  * the call carries; otherwise by tool name, canonical arguments and time (the first unclaimed call
  * after the turn that asked for it, before the next turn began). Calls carrying another tool use's id
  * are never matched by name. Returns links by tool-use id.
  */
-export function linkToolUses(turns: Turn[], calls: McpCall[]): Map<string, ToolUseLink> {
+export function linkToolUses(turns: Turn[], calls: McpCall[], opts: LinkOptions = {}): Map<string, ToolUseLink> {
   const links = new Map<string, ToolUseLink>();
   const byUseId = new Map<string, McpCall>();
   for (const c of calls) if (c.toolUseId && !byUseId.has(c.toolUseId)) byUseId.set(c.toolUseId, c);
@@ -77,14 +87,15 @@ export function linkToolUses(turns: Turn[], calls: McpCall[]): Map<string, ToolU
     }
   });
   if (!pending.length) return links;
-  const claimed = new Set<McpCall>();
+  const claimed = new Set(opts.claimed);
+  const argsOf = opts.args ?? ((input: unknown) => canonicalJson(input));
   const free = calls.filter((c) => !c.toolUseId).sort((a, b) => a.ts - b.ts);
   for (const p of pending) {
     const name = mcpToolName(p.use.name);
-    const args = canonicalJson(p.use.input ?? {});
-    const hit = free.find((c) => !claimed.has(c) && c.ts >= p.from && c.ts <= p.until && c.name === name && c.args === args);
+    const args = argsOf(p.use.input ?? {});
+    const hit = free.find((c) => !claimed.has(callKey(c.sessionId, c.seq)) && c.ts >= p.from && c.ts <= p.until && c.name === name && c.args === args);
     if (hit) {
-      claimed.add(hit);
+      claimed.add(callKey(hit.sessionId, hit.seq));
       links.set(p.use.id, { call: hit, by: 'name-args-time' });
     }
   }

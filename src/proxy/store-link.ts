@@ -46,7 +46,7 @@ export function attachRecorder(hub: CaptureHub, file: string, warn: (m: string) 
       off.forEach((f) => f());
       const left = await recorder.close();
       if (!left) return;
-      const count = left.sessions.length + left.exchanges.length + left.messages.length + (left.turns?.length ?? 0);
+      const count = left.sessions.length + left.exchanges.length + left.messages.length + (left.turns?.length ?? 0) + (left.blobs?.length ?? 0) + (left.streams?.length ?? 0);
       if (!count) return;
       const text = unsavedLines(file, left).join('\n') + '\n';
       const name = `${path.basename(file)}.unsaved-${Date.now()}.jsonl`;

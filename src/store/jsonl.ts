@@ -9,6 +9,7 @@ import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, exchangeToRow, mess
 import type { Blob, Turn } from '../capture/turn.js';
 import { TurnReader } from './turns-read.js';
 import { TurnWriter } from './turn-rows.js';
+import { isCallRow, ToolLinker } from './tool-links.js';
 import { exchangeOfRecord, messageOfRecord } from './record-facts.js';
 import { streamOfRecord } from './stream-record.js';
 import { StreamWriter } from './stream-rows.js';
@@ -200,6 +201,11 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
       for (const x of messages) m.run(messageToRow(x));
       if (turns.length || rec.blobs?.length) new TurnWriter(db).write(turns, rec.blobs ?? []);
       if (streams.length) new StreamWriter(db).write(streams);
+      // The recording's tool uses and calls join to what the database holds, as if recorded with it.
+      const linker = new ToolLinker(db);
+      for (const x of messages) if (isCallRow(x.direction, x.kind, x.method)) linker.call(x.sessionId, x.seq, x.ts, x.payload);
+      for (const t of turns) linker.turn(t.sessionId, t.ts);
+      linker.link();
     })();
   } catch (err) {
     throw new UsageError(`cannot import into ${store.file}: ${(err as Error).message}`);
@@ -209,7 +215,7 @@ export function importRecording(store: CaptureStore, rec: Recording, opts: { lab
 
 /**
  * What a proxy whose database never recovered leaves beside it at shutdown: line 1
- * `{"type":"mcptap-unsaved","version":1,"database":"…"}`, then `session`, `exchange` and `message` lines
+ * `{"type":"mcptap-unsaved","version":1,"database":"…"}`, then `session`, `exchange`, `message`, `blob`, `turn` and `stream` lines
  * (records of any number of sessions, the latest state of each). `mcptap import` puts them back.
  */
 export const UNSAVED_TYPE = 'mcptap-unsaved';
@@ -222,6 +228,7 @@ export function unsavedLines(database: string, b: RecordBatch): string[] {
     ...b.messages.map((x) => JSON.stringify({ type: 'message', message: x })),
     ...(b.blobs ?? []).map((x) => JSON.stringify({ type: 'blob', blob: x })),
     ...(b.turns ?? []).map((x) => JSON.stringify({ type: 'turn', turn: x })),
+    ...(b.streams ?? []).map((x) => JSON.stringify({ type: 'stream', stream: x })),
   ];
 }
 
@@ -247,6 +254,7 @@ export function readUnsaved(file: string): RecordBatch | null {
     else if (obj.type === 'message' && obj.message) out.messages.push(messageOfRecord(obj.message as Record<string, unknown>, `${file}:${lineNo}`));
     else if (obj.type === 'turn' && obj.turn) (out.turns ??= []).push(obj.turn as Turn);
     else if (obj.type === 'blob' && obj.blob) (out.blobs ??= []).push(obj.blob as Blob);
+    else if (obj.type === 'stream' && obj.stream) (out.streams ??= []).push(streamOfRecord(obj.stream, `${file}:${lineNo}`));
     else throw new UsageError(`${file}:${lineNo}: unknown line type ${JSON.stringify(obj.type)}`);
   });
   return out;
@@ -263,6 +271,7 @@ export function restoreUnsaved(store: CaptureStore, b: RecordBatch): void {
   for (const x of b.messages) recorder.message(x);
   for (const x of b.blobs ?? []) recorder.blob(x);
   for (const x of b.turns ?? []) recorder.turn(x);
+  for (const x of b.streams ?? []) recorder.stream(x);
   const ok = recorder.close();
   if (!ok) throw new UsageError(`cannot write to ${store.file}: ${recorder.stats.lastError ?? 'the database refused the records'}`);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { factsAsData } from './migrate-facts.js';
+import { backfillToolLinks } from './tool-links.js';
 
 // Each entry moves the schema from version i to i+1 inside one transaction. Never edit a shipped
 // entry: add a new one, so that every database ever written still opens.
@@ -193,6 +194,12 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
     db.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)`);
     db.prepare(`INSERT OR IGNORE INTO meta (name, value) VALUES ('fingerprint-key', ?)`).run(randomBytes(32));
   },
+  (db) => {
+    // Tool uses linked to the MCP calls they caused, stored as they are made (before, every read of a
+    // conversation or session rejoined every session around it); a database written before has its
+    // links made here, once.
+    backfillToolLinks(db);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -200,6 +207,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /**
  * The oldest schema that reads as the current one does (later migrations dropped indexes, added the
  * nullable sessions.gateway and sessions.grouping, which read as null where missing, and the fact columns, whose facts
- * are read back from the older sentences where they are missing: see rows.ts).
+ * are read back from the older sentences where they are missing: see rows.ts; a database without the stored tool
+ * links has them made as it is read: see turns-read.ts).
  */
 export const MIN_READ_VERSION = 1;

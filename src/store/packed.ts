@@ -3,39 +3,54 @@ import {
   EXCHANGE_COLUMNS, EXCHANGE_FIELDS, MESSAGE_COLUMNS, MESSAGE_FIELDS, SESSION_COLUMNS, SESSION_FIELDS,
   rowToExchange, rowToMessage, rowToSession, type Field,
 } from './rows.js';
+import {
+  BLOB_COLUMNS, BLOB_FIELDS, TOOL_RESULT_COLUMNS, TOOL_RESULT_FIELDS, TOOL_USE_COLUMNS, TOOL_USE_FIELDS, TURN_COLUMNS, TURN_FIELDS,
+  resultsOf, rowToTurn, usesOf,
+} from './turn-rows.js';
+import { rowToStream, STREAM_COLUMNS, STREAM_FIELDS } from './stream-rows.js';
 
 /**
- * How a batch crosses to the database thread: every row, column by column, encoded into one buffer
- * that is transferred, not cloned. A structured clone costs the sending thread per value; this costs
- * a tag and a copy. The big text columns (payloads, bodies) are then bound from the buffer as bytes,
- * so no thread makes a second string of them: that is what made memory grow under a fast SSE stream.
+ * How a batch crosses to the database thread, whatever it holds (sessions, exchanges, messages, model
+ * turns with their tool uses and results, blobs, stream facts): every row, column by column, encoded
+ * into one buffer that is transferred, not cloned. A structured clone costs the sending thread per
+ * value; this costs a tag and a copy. The big text columns (payloads, bodies, blobs, tool inputs and
+ * results) are then bound from the buffer as bytes, so no thread makes a second string of them: that
+ * is what made memory grow under a fast SSE stream.
  *
- * Layout: for each table (sessions, exchanges, messages) its rows, for each row its columns in
- * column order, each value a tag byte (0 null, 1 float64 LE, 2 UTF-8 with a uint32 LE byte length).
+ * Layout: for each table (in TABLES order) its rows, for each row its columns in column order, each
+ * value a tag byte (0 null, 1 float64 LE, 2 UTF-8 with a uint32 LE byte length).
  */
 export interface PackedBatch {
   buffer: ArrayBuffer;
   /** Bytes of `buffer` in use. */
   length: number;
-  /** Rows per table: sessions, exchanges, messages. */
-  rows: [number, number, number];
-  /** Records in the batch. */
+  /** Rows per table, in TABLES order. */
+  rows: number[];
+  /** Records in the batch (a turn with its tool uses and results is one). */
   count: number;
 }
 
 type Row = Record<string, unknown>;
 
 /** Columns that can be large: they are bound as bytes. */
-export const BIG_COLUMNS = new Set(['payload', 'request_body', 'response_body']);
+export const BIG_COLUMNS = new Set(['payload', 'request_body', 'response_body', 'text', 'input']);
 
 export interface Table {
+  name: string;
   columns: string[];
   /** Positions of the big text columns. */
   big: boolean[];
 }
 
-const table = (columns: string[]): Table => ({ columns, big: columns.map((c) => BIG_COLUMNS.has(c)) });
-export const TABLES: [Table, Table, Table] = [table(SESSION_COLUMNS), table(EXCHANGE_COLUMNS), table(MESSAGE_COLUMNS)];
+const table = (name: string, columns: string[]): Table => ({ name, columns, big: columns.map((c) => BIG_COLUMNS.has(c)) });
+/** Every table a batch writes, in the order its rows are packed and written (a turn before its tool rows). */
+export const TABLES = [
+  table('sessions', SESSION_COLUMNS), table('exchanges', EXCHANGE_COLUMNS), table('messages', MESSAGE_COLUMNS),
+  table('turns', TURN_COLUMNS), table('tool_uses', TOOL_USE_COLUMNS), table('tool_results', TOOL_RESULT_COLUMNS),
+  table('blobs', BLOB_COLUMNS), table('streams', STREAM_COLUMNS),
+];
+/** Positions in TABLES. */
+export const T = { session: 0, exchange: 1, message: 2, turn: 3, use: 4, result: 5, blob: 6, stream: 7 } as const;
 
 class Writer {
   buf: Buffer;
@@ -72,28 +87,49 @@ class Writer {
   }
 }
 
+/** Characters a batch's big texts hold (what its buffer is sized from, and what the rescue bound counts). */
+export function batchChars(b: RecordBatch): number {
+  let n = 0;
+  for (const e of b.exchanges) n += (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
+  for (const m of b.messages) n += m.payload.length;
+  for (const t of b.turns ?? []) {
+    n += t.text.length;
+    for (const u of t.toolUses) n += u.inputText.length;
+    for (const r of t.toolResults) n += r.text.length;
+  }
+  for (const x of b.blobs ?? []) n += x.text.length;
+  return n;
+}
+
 /**
  * `buffer(n)` gives memory of at least n bytes; the recorder passes buffers that came back from the
  * database thread, so a long stream reuses the same few instead of leaving each to a GC.
  */
 export function packBatch(b: RecordBatch, buffer: (n: number) => ArrayBuffer = (n) => new ArrayBuffer(n)): PackedBatch {
+  const turns = b.turns ?? [];
+  const blobs = b.blobs ?? [];
+  const streams = b.streams ?? [];
   // Sized from the big columns up front, so that a batch rarely needs to grow its buffer.
-  let size = 1024 + b.sessions.length * 2048;
-  for (const e of b.exchanges) size += 2048 + (e.requestBody?.length ?? 0) + (e.responseBody?.length ?? 0);
-  for (const m of b.messages) size += 256 + m.payload.length;
+  const size = 1024 + b.sessions.length * 2048 + b.exchanges.length * 2048 + b.messages.length * 256 + turns.length * 4096
+    + streams.length * 256 + batchChars(b);
   const w = new Writer(buffer, size);
   // Straight from the model to the buffer, column by column: no row objects in between.
-  const put = <T>(items: T[], fields: Field<T>[]) => {
+  const put = <X>(items: X[], fields: Field<X>[]) => {
     for (const x of items) for (const f of fields) w.value(f[1](x));
+    return items.length;
   };
-  put(b.sessions, SESSION_FIELDS);
-  put(b.exchanges, EXCHANGE_FIELDS);
-  put(b.messages, MESSAGE_FIELDS);
+  const uses = usesOf(turns);
+  const results = resultsOf(turns);
+  const rows = [
+    put(b.sessions, SESSION_FIELDS), put(b.exchanges, EXCHANGE_FIELDS), put(b.messages, MESSAGE_FIELDS),
+    put(turns, TURN_FIELDS), put(uses, TOOL_USE_FIELDS), put(results, TOOL_RESULT_FIELDS),
+    put(blobs, BLOB_FIELDS), put(streams, STREAM_FIELDS),
+  ];
   return {
     buffer: w.buf.buffer as ArrayBuffer,
     length: w.off,
-    rows: [b.sessions.length, b.exchanges.length, b.messages.length],
-    count: b.sessions.length + b.exchanges.length + b.messages.length,
+    rows,
+    count: b.sessions.length + b.exchanges.length + b.messages.length + turns.length + blobs.length + streams.length,
   };
 }
 
@@ -104,9 +140,9 @@ export function packBatch(b: RecordBatch, buffer: (n: number) => ArrayBuffer = (
 export function* unpackRows(p: PackedBatch, big?: (bytes: Buffer) => unknown): Generator<[number, unknown[]]> {
   const data = Buffer.from(p.buffer, 0, p.length);
   let off = 0;
-  for (let t = 0; t < 3; t++) {
+  for (let t = 0; t < TABLES.length; t++) {
     const { columns, big: isBig } = TABLES[t];
-    for (let r = 0; r < p.rows[t]; r++) {
+    for (let r = 0; r < (p.rows[t] ?? 0); r++) {
       const row: unknown[] = new Array(columns.length);
       for (let c = 0; c < columns.length; c++) {
         const tag = data[off++];
@@ -126,15 +162,35 @@ export function* unpackRows(p: PackedBatch, big?: (bytes: Buffer) => unknown): G
   }
 }
 
-/** Back to model objects: when the database refused the batch and it must wait for a retry. */
+/** Back to model objects: when the database refused the batch and it must wait for a retry (or the rescue file). */
 export function unpackBatch(p: PackedBatch): RecordBatch {
   const out: RecordBatch = { sessions: [], exchanges: [], messages: [] };
+  const turns: Row[] = [];
+  const parts = new Map<string, { uses: Row[]; results: Row[] }>();
+  const partsOf = (r: Row) => {
+    const k = r.session_id + ':' + r.turn_seq;
+    let g = parts.get(k);
+    if (!g) parts.set(k, (g = { uses: [], results: [] }));
+    return g;
+  };
   for (const [t, values] of unpackRows(p)) {
     const row: Row = {};
     TABLES[t].columns.forEach((c, i) => (row[c] = values[i]));
-    if (t === 0) out.sessions.push(rowToSession(row));
-    else if (t === 1) out.exchanges.push(rowToExchange(row));
-    else out.messages.push(rowToMessage(row));
+    if (t === T.session) out.sessions.push(rowToSession(row));
+    else if (t === T.exchange) out.exchanges.push(rowToExchange(row));
+    else if (t === T.message) out.messages.push(rowToMessage(row));
+    else if (t === T.turn) turns.push(row);
+    else if (t === T.use) partsOf(row).uses.push(row);
+    else if (t === T.result) partsOf(row).results.push(row);
+    else if (t === T.blob) (out.blobs ??= []).push({ hash: row.hash as string, text: row.text as string });
+    else (out.streams ??= []).push(rowToStream(row));
+  }
+  if (turns.length) {
+    out.turns = turns.map((r) => {
+      const g = parts.get(r.session_id + ':' + r.seq);
+      return rowToTurn(r, g?.uses ?? [], g?.results ?? []);
+    });
+    out.blobs ??= [];
   }
   return out;
 }

@@ -4,6 +4,7 @@ import type { Exchange, MessageKind, RpcMessage, Session } from '../model/model.
 import { UsageError } from '../errors.js';
 import { openDatabase } from './db.js';
 import { rowToExchange, rowToMessage, rowToSession } from './rows.js';
+import { ToolLinker } from './tool-links.js';
 import { deleteStreams, readStreams } from './stream-rows.js';
 import type { StreamFacts } from '../capture/streams.js';
 
@@ -202,8 +203,11 @@ export class CaptureStore {
     // A conversation's turns go with it, and the blobs no turn names any more.
     const turnTables = !!this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'`).get();
     const delTurns = turnTables ? ['turns', 'tool_uses', 'tool_results'].map((t) => this.db.prepare(`DELETE FROM ${t} WHERE session_id = ?`)) : [];
+    const linker = ToolLinker.available(this.db) ? new ToolLinker(this.db) : null;
+    const relink = new Set<string>();
     this.db.transaction(() => {
       for (const id of ids) {
+        for (const c of linker?.forget(id) ?? []) relink.add(c);
         out.messages += del.messages.run(id).changes;
         deleteStreams(this.db, id);
         out.exchanges += del.exchanges.run(id).changes;
@@ -214,6 +218,8 @@ export class CaptureStore {
         this.db.exec(`DELETE FROM blobs WHERE hash NOT IN (SELECT tools_hash FROM turns WHERE tools_hash IS NOT NULL
           UNION SELECT system_hash FROM turns WHERE system_hash IS NOT NULL UNION SELECT tool_names_hash FROM turns WHERE tool_names_hash IS NOT NULL)`);
       }
+      // A conversation whose calls went may link its tool uses to others now (as a read would have joined them).
+      for (const c of relink) linker!.relink(c);
     })();
     return out;
   }

@@ -35,7 +35,8 @@ function workerUrl(): URL {
  * it is sent goes once) and hands them to the database thread every 100 ms (bigger transactions cost
  * the database thread less per row: each commit writes the pages it touched once), or as soon as
  * a quarter megabyte of payload has gathered: under a fast stream, payloads then die young instead of
- * piling up in the heap. Batches travel packed in one transferred buffer (see packed.ts).
+ * piling up in the heap. Batches travel packed in one transferred buffer (see packed.ts), every record
+ * kind alike, and each is kept until the thread says it is stored.
  */
 export class RecorderClient {
   private readonly worker: Worker;
@@ -149,6 +150,7 @@ export class RecorderClient {
 
   turn(t: Turn): void {
     this.pending.turn(t);
+    this.gathered += t.text.length + t.toolResults.reduce((n, r) => n + r.text.length, 0);
     this.schedule();
   }
 
@@ -207,9 +209,7 @@ export class RecorderClient {
       this.overloaded = true;
       this.onWarning(`capture database is ${Math.round(this.inflight / 1048576)} MB behind the traffic; payloads over ${CUT_TO} bytes are stored cut until it catches up`);
     }
-    // Turns are few and small (the big texts they repeat are blobs, each sent once): cloned, not packed.
-    const model = batch.turns || batch.blobs || batch.streams ? { turns: batch.turns, blobs: batch.blobs, streams: batch.streams } : undefined;
-    this.worker.postMessage({ type: 'batch', seq, batch: packed, bytes, model } satisfies ToWorker, [packed.buffer]);
+    this.worker.postMessage({ type: 'batch', seq, batch: packed, bytes } satisfies ToWorker, [packed.buffer]);
   }
 
   private request(type: 'flush' | 'close'): Promise<Extract<FromWorker, { type: 'ack' }>> {

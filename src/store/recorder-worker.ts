@@ -1,14 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from './db.js';
 import type { PackedBatch } from './packed.js';
-import type { RecordBatch } from './pending.js';
 import { Recorder } from './recorder.js';
 
 // The database side of the recorder, on its own thread: SQLite commits and WAL checkpoints (fsync)
 // never block the event loop that forwards traffic.
 
 export type ToWorker =
-  | { type: 'batch'; seq: number; batch: PackedBatch; bytes: number; model?: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'> }
+  | { type: 'batch'; seq: number; batch: PackedBatch; bytes: number }
   | { type: 'flush'; id: number }
   | { type: 'close'; id: number };
 
@@ -38,7 +37,7 @@ port.on('message', (m: ToWorker) => {
   if (m.type === 'batch') {
     // Batches come every few milliseconds already: write each at once, so the sender knows how far behind we are.
     received = m.seq;
-    recorder.writePacked(m.batch, m.model);
+    recorder.writePacked(m.batch);
     // The text buffer goes back for reuse: a transferred buffer is freed only when this thread's GC
     // gets to it, and this thread allocates too little to run one often.
     const buffer = m.batch.buffer;

@@ -5,11 +5,9 @@ import type { Blob, Turn } from '../capture/turn.js';
 import { TurnWriter } from './turn-rows.js';
 import { StreamWriter } from './stream-rows.js';
 import type { StreamFacts } from '../capture/streams.js';
-import { BIG_COLUMNS, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
-import {
-  EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS,
-  exchangeToRow, messageToRow, sessionToRow, upsertSql,
-} from './rows.js';
+import { BIG_COLUMNS, packBatch, T, TABLES, unpackBatch, unpackRows, type PackedBatch } from './packed.js';
+import { isCallRow, ToolLinker } from './tool-links.js';
+import { EXCHANGE_COLUMNS, MESSAGE_COLUMNS, SESSION_COLUMNS, upsertSql } from './rows.js';
 
 export interface RecorderStats {
   written: number;
@@ -47,8 +45,6 @@ export class Recorder {
   private readonly flushMs: number;
   private readonly maxBacklog: number;
   readonly stats: RecorderStats = { written: 0, pending: 0, failures: 0, dropped: 0, lastError: null };
-  private stmts: { session: Database.Statement; exchange: Database.Statement; message: Database.Statement } | null = null;
-  private packedStmts: { session: Database.Statement; exchange: Database.Statement; message: Database.Statement } | null = null;
 
   constructor(private readonly db: Database.Database, private readonly opts: RecorderOptions = {}) {
     this.flushMs = opts.flushMs ?? 15;
@@ -80,22 +76,9 @@ export class Recorder {
     this.schedule();
   }
 
-  private turnWriter: TurnWriter | null = null;
-  private streamWriter: StreamWriter | null = null;
-
   stream(f: StreamFacts): void {
     this.pending.stream(f);
     this.schedule();
-  }
-
-  private writeModel(b: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'>): void {
-    if (b.streams?.length) {
-      this.streamWriter ??= new StreamWriter(this.db);
-      this.streamWriter.write(b.streams);
-    }
-    if (!b.turns?.length && !b.blobs?.length) return;
-    this.turnWriter ??= new TurnWriter(this.db);
-    this.turnWriter.write(b.turns ?? [], b.blobs ?? []);
   }
 
   private schedule(): void {
@@ -108,72 +91,85 @@ export class Recorder {
     this.timer.unref?.();
   }
 
-  private prepare() {
-    if (!this.stmts) {
-      this.stmts = {
-        session: this.db.prepare(upsertSql('sessions', SESSION_COLUMNS, ['id'])),
-        exchange: this.db.prepare(upsertSql('exchanges', EXCHANGE_COLUMNS, ['id'])),
-        message: this.db.prepare(upsertSql('messages', MESSAGE_COLUMNS, ['session_id', 'seq'])),
-      };
-    }
-    return this.stmts;
-  }
-
   /** Writes everything gathered so far. Returns false when the database refused the write. */
   flush(): boolean {
     const total = this.pending.size;
     if (total === 0) return true;
     const batch = this.pending.take();
-    try {
-      const stmts = this.prepare();
-      this.db.transaction(() => {
-        for (const s of batch.sessions) stmts.session.run(sessionToRow(s));
-        for (const e of batch.exchanges) stmts.exchange.run(exchangeToRow(e));
-        for (const m of batch.messages) stmts.message.run(messageToRow(m));
-        this.writeModel(batch);
-      })();
-    } catch (err) {
-      return this.failed(batch, err as Error);
-    }
-    return this.written(total);
+    // Records kept here (a retry, a restore) go the way every batch from the proxy goes: packed rows.
+    return this.writeRows(packBatch(batch), () => batch);
   }
 
   /**
-   * Writes a batch packed by the proxy thread, binding its payload bytes as they are (no strings are
+   * Writes a batch packed by the proxy thread, binding its big texts' bytes as they are (no strings are
    * made of them here). Behind a backlog of failed writes it queues up instead, so order holds.
    */
-  writePacked(p: PackedBatch, model: Pick<RecordBatch, 'turns' | 'blobs' | 'streams'> = {}): boolean {
-    const modelCount = (model.turns?.length ?? 0) + (model.blobs?.length ?? 0) + (model.streams?.length ?? 0);
-    if (p.count === 0 && modelCount === 0) return true;
-    const whole = () => ({ ...unpackBatch(p), ...model });
+  writePacked(p: PackedBatch): boolean {
+    if (p.count === 0) return true;
     if (this.pending.size > 0) {
-      this.pending.add(whole());
+      this.pending.add(unpackBatch(p));
       return this.flush();
     }
+    return this.writeRows(p, () => unpackBatch(p));
+  }
+
+  private writeRows(p: PackedBatch, whole: () => RecordBatch): boolean {
     try {
-      const stmts = this.preparePacked();
-      const byTable = [stmts.session, stmts.exchange, stmts.message];
+      const w = this.writers();
       // A zero-length blob binds as NULL; the empty string is what was captured.
       const bytes = (b: Buffer) => (b.length ? b : '');
       this.db.transaction(() => {
-        for (const [t, row] of unpackRows(p, bytes)) byTable[t].run(row);
-        this.writeModel(model);
+        for (const [t, row] of unpackRows(p, bytes)) w.row(t, row);
+        this.link(w.linker);
       })();
     } catch (err) {
+      this.rowWriters?.linker.reset();
       return this.failed(whole(), err as Error);
     }
-    return this.written(p.count + modelCount);
+    return this.written(p.count);
   }
 
-  private preparePacked() {
+  /**
+   * Links the batch's tool uses and calls, in a savepoint of the batch's transaction: a failure there
+   * (a bug, not bad input) costs those links, never the captured rows.
+   */
+  private link(linker: ToolLinker): void {
+    try {
+      this.db.transaction(() => linker.link())();
+    } catch (err) {
+      linker.reset();
+      this.opts.onWarning?.(`tool uses of this batch were not linked to their MCP calls (${(err as Error).message}); the records are stored`);
+    }
+  }
+
+  private rowWriters: { row: (t: number, row: unknown[]) => void; linker: ToolLinker } | null = null;
+
+  /** One statement per table, positional, big texts bound as bytes; turns and calls also go to the linker. */
+  private writers() {
+    if (this.rowWriters) return this.rowWriters;
     // Big text columns arrive as UTF-8 bytes: CAST stores them as the TEXT they are.
     const place = (c: string) => (BIG_COLUMNS.has(c) ? 'CAST(? AS TEXT)' : '?');
-    this.packedStmts ??= {
-      session: this.db.prepare(upsertSql('sessions', SESSION_COLUMNS, ['id'], place)),
-      exchange: this.db.prepare(upsertSql('exchanges', EXCHANGE_COLUMNS, ['id'], place)),
-      message: this.db.prepare(upsertSql('messages', MESSAGE_COLUMNS, ['session_id', 'seq'], place)),
+    const turns = new TurnWriter(this.db, place);
+    const linker = new ToolLinker(this.db);
+    const stmts: Database.Statement[] = [
+      this.db.prepare(upsertSql('sessions', SESSION_COLUMNS, ['id'], place)),
+      this.db.prepare(upsertSql('exchanges', EXCHANGE_COLUMNS, ['id'], place)),
+      this.db.prepare(upsertSql('messages', MESSAGE_COLUMNS, ['session_id', 'seq'], place)),
+      turns.turn, turns.use, turns.result, turns.blob, new StreamWriter(this.db).stmt,
+    ];
+    const m = (c: string) => TABLES[T.message].columns.indexOf(c);
+    const [session, seq, ts, direction, kind, method, payload] = ['session_id', 'seq', 'ts', 'direction', 'kind', 'method', 'payload'].map(m);
+    const turnTs = TABLES[T.turn].columns.indexOf('ts');
+    const row = (t: number, r: unknown[]) => {
+      if (t === T.turn) {
+        turns.turnRow(r);
+        linker.turn(r[0] as string, r[turnTs] as number);
+        return;
+      }
+      stmts[t].run(r);
+      if (t === T.message && isCallRow(r[direction], r[kind], r[method])) linker.call(r[session] as string, r[seq] as number, r[ts] as number, String(r[payload]));
     };
-    return this.packedStmts;
+    return (this.rowWriters = { row, linker });
   }
 
   private failed(batch: RecordBatch, err: Error): false {

@@ -13,7 +13,7 @@ const bool = (v: unknown): boolean => v === 1 || v === true;
 /** A column and how its value is read off a model object. */
 export type Field<T> = [column: string, get: (x: T) => unknown];
 
-function toRow<T>(fields: Field<T>[], x: T): Row {
+export function toRow<T>(fields: Field<T>[], x: T): Row {
   const row: Row = {};
   for (const [c, get] of fields) row[c] = get(x);
   return row;

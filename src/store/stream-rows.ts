@@ -1,17 +1,29 @@
 import type Database from 'better-sqlite3';
 import type { StreamCarrier, StreamCloser, StreamFacts } from '../capture/streams.js';
+import type { Field } from './rows.js';
 
 // The mapping between stream facts and the rows of `streams`, for the recorder and the read API.
 
-const COLUMNS = ['exchange_id', 'session_id', 'carrier', 'opened_at', 'first_byte_at', 'last_event_at', 'last_activity_at',
-  'events', 'keep_alives', 'bytes', 'longest_silence_ms', 'closed_at', 'closed_by', 'resumed_from'] as const;
+/** Stream columns in table order, each with how it is read off the facts. */
+export const STREAM_FIELDS: Field<StreamFacts>[] = [
+  ['exchange_id', (f) => f.exchangeId],
+  ['session_id', (f) => f.sessionId],
+  ['carrier', (f) => f.carrier],
+  ['opened_at', (f) => f.openedAt],
+  ['first_byte_at', (f) => f.firstByteAt],
+  ['last_event_at', (f) => f.lastEventAt],
+  ['last_activity_at', (f) => f.lastActivityAt],
+  ['events', (f) => f.events],
+  ['keep_alives', (f) => f.keepAlives],
+  ['bytes', (f) => f.bytes],
+  ['longest_silence_ms', (f) => f.longestSilenceMs],
+  ['closed_at', (f) => f.closedAt],
+  ['closed_by', (f) => f.closedBy],
+  ['resumed_from', (f) => f.resumedFrom],
+];
+export const STREAM_COLUMNS = STREAM_FIELDS.map(([c]) => c);
 
-function toRow(f: StreamFacts): unknown[] {
-  return [f.exchangeId, f.sessionId, f.carrier, f.openedAt, f.firstByteAt, f.lastEventAt, f.lastActivityAt,
-    f.events, f.keepAlives, f.bytes, f.longestSilenceMs, f.closedAt, f.closedBy, f.resumedFrom];
-}
-
-function fromRow(r: Record<string, unknown>): StreamFacts {
+export function rowToStream(r: Record<string, unknown>): StreamFacts {
   return {
     exchangeId: r.exchange_id as string, sessionId: (r.session_id as string) ?? null, carrier: r.carrier as StreamCarrier,
     openedAt: r.opened_at as number, firstByteAt: (r.first_byte_at as number) ?? null, lastEventAt: (r.last_event_at as number) ?? null,
@@ -23,14 +35,14 @@ function fromRow(r: Record<string, unknown>): StreamFacts {
 
 /** Writes stream facts; a stream written again replaces its row (its facts only grow). */
 export class StreamWriter {
-  private readonly stmt: Database.Statement;
+  readonly stmt: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.stmt = db.prepare(`INSERT OR REPLACE INTO streams (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    this.stmt = db.prepare(`INSERT OR REPLACE INTO streams (${STREAM_COLUMNS.join(', ')}) VALUES (${STREAM_COLUMNS.map(() => '?').join(', ')})`);
   }
 
   write(streams: StreamFacts[]): void {
-    for (const f of streams) this.stmt.run(...toRow(f));
+    for (const f of streams) this.stmt.run(STREAM_FIELDS.map(([, get]) => get(f)));
   }
 }
 
@@ -45,7 +57,7 @@ function hasStreams(db: Database.Database): boolean {
 export function readStreams(db: Database.Database, sessionId: string): StreamFacts[] {
   if (!hasStreams(db)) return [];
   const rows = db.prepare(`SELECT s.* FROM streams s JOIN exchanges e ON e.id = s.exchange_id WHERE e.session_id = ? ORDER BY s.opened_at`).all(sessionId) as Record<string, unknown>[];
-  return rows.map(fromRow);
+  return rows.map(rowToStream);
 }
 
 /** Deletes the streams of a session's exchanges (before the exchanges go). */

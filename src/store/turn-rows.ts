@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Blob, Turn } from '../capture/turn.js';
+import { toRow, type Field } from './rows.js';
 
 // The mapping between turns and their rows (turns, tool_uses, tool_results, blobs), for the recorder,
 // the read API and import alike.
@@ -17,14 +18,69 @@ function inputValue(text: unknown): unknown {
   }
 }
 
+/** Turn columns in table order, each with how it is read off the model. */
+export const TURN_FIELDS: Field<Turn>[] = [
+  ['session_id', (t) => t.sessionId],
+  ['seq', (t) => t.seq],
+  ['exchange_id', (t) => t.exchangeId],
+  ['ts', (t) => t.ts],
+  ['ended_at', (t) => t.endedAt],
+  ['api', (t) => t.api],
+  ['model', (t) => t.model],
+  ['stream', (t) => (t.stream ? 1 : 0)],
+  ['status', (t) => t.status],
+  ['tools_hash', (t) => t.toolsHash],
+  ['system_hash', (t) => t.systemHash],
+  ['tool_names_hash', (t) => t.toolNamesHash],
+  ['stop_reason', (t) => t.stopReason],
+  ['usage', (t) => json(t.usage)],
+  ['error', (t) => json(t.error)],
+  ['text', (t) => t.text],
+  ['message_count', (t) => t.messageCount],
+  ['server_results', (t) => (t.serverResults.length ? json(t.serverResults) : null)],
+  ['mcp_listings', (t) => (t.mcpListings.length ? json(t.mcpListings) : null)],
+  ['mcp_servers', (t) => (t.mcpServers.length ? json(t.mcpServers) : null)],
+];
+
+/** A turn's tool use or result by position: the rows of `tool_uses` and `tool_results`. */
+export type TurnPart = [turn: Turn, idx: number];
+
+export const TOOL_USE_FIELDS: Field<TurnPart>[] = [
+  ['session_id', ([t]) => t.sessionId],
+  ['turn_seq', ([t]) => t.seq],
+  ['idx', ([, i]) => i],
+  ['id', ([t, i]) => t.toolUses[i].id],
+  ['name', ([t, i]) => t.toolUses[i].name],
+  ['kind', ([t, i]) => t.toolUses[i].kind],
+  ['input', ([t, i]) => t.toolUses[i].inputText || JSON.stringify(t.toolUses[i].input ?? {})],
+  ['server_label', ([t, i]) => t.toolUses[i].serverLabel],
+];
+
+export const TOOL_RESULT_FIELDS: Field<TurnPart>[] = [
+  ['session_id', ([t]) => t.sessionId],
+  ['turn_seq', ([t]) => t.seq],
+  ['idx', ([, i]) => i],
+  ['tool_use_id', ([t, i]) => t.toolResults[i].toolUseId],
+  ['is_error', ([t, i]) => (t.toolResults[i].isError ? 1 : 0)],
+  ['text', ([t, i]) => t.toolResults[i].text],
+];
+
+export const BLOB_FIELDS: Field<Blob>[] = [
+  ['hash', (b) => b.hash],
+  ['text', (b) => b.text],
+];
+
+export const TURN_COLUMNS = TURN_FIELDS.map(([c]) => c);
+export const TOOL_USE_COLUMNS = TOOL_USE_FIELDS.map(([c]) => c);
+export const TOOL_RESULT_COLUMNS = TOOL_RESULT_FIELDS.map(([c]) => c);
+export const BLOB_COLUMNS = BLOB_FIELDS.map(([c]) => c);
+
+/** The tool uses and the tool results of turns, as rows go. */
+export const usesOf = (turns: Turn[]): TurnPart[] => turns.flatMap((t) => t.toolUses.map((_, i): TurnPart => [t, i]));
+export const resultsOf = (turns: Turn[]): TurnPart[] => turns.flatMap((t) => t.toolResults.map((_, i): TurnPart => [t, i]));
+
 export function turnToRow(t: Turn): Row {
-  return {
-    session_id: t.sessionId, seq: t.seq, exchange_id: t.exchangeId, ts: t.ts, ended_at: t.endedAt, api: t.api,
-    model: t.model, stream: t.stream ? 1 : 0, status: t.status, tools_hash: t.toolsHash, system_hash: t.systemHash,
-    tool_names_hash: t.toolNamesHash, stop_reason: t.stopReason, usage: json(t.usage), error: json(t.error), text: t.text,
-    message_count: t.messageCount, server_results: t.serverResults.length ? json(t.serverResults) : null,
-    mcp_listings: t.mcpListings.length ? json(t.mcpListings) : null, mcp_servers: t.mcpServers.length ? json(t.mcpServers) : null,
-  };
+  return toRow(TURN_FIELDS, t);
 }
 
 /** A turn from its row, with its tool uses and results (rows of their tables, in order). */
@@ -45,37 +101,42 @@ export function rowToTurn(r: Row, uses: Row[], results: Row[]): Turn {
   };
 }
 
-const TURN_COLUMNS = Object.keys(turnToRow({
-  sessionId: '', seq: 0, exchangeId: '', ts: 0, endedAt: null, api: 'anthropic-messages', model: null, stream: false, status: null,
-  toolsHash: null, systemHash: null, toolNamesHash: null, toolUses: [], toolResults: [], serverResults: [], mcpListings: [], mcpServers: [],
-  stopReason: null, usage: null, error: null, text: '', messageCount: 0,
-}));
-
-/** Statements that write turns and blobs; a turn written again replaces its tool rows. */
+/**
+ * Statements that write turns and blobs; a turn written again replaces its tool rows. The column
+ * placeholders are the database thread's (packed.ts), so rows bind as the recorder sends them.
+ */
 export class TurnWriter {
-  private readonly stmts: Record<'turn' | 'delUses' | 'delResults' | 'use' | 'result' | 'blob', Database.Statement>;
+  readonly turn: Database.Statement;
+  readonly use: Database.Statement;
+  readonly result: Database.Statement;
+  readonly blob: Database.Statement;
+  private readonly delUses: Database.Statement;
+  private readonly delResults: Database.Statement;
 
-  constructor(db: Database.Database) {
-    this.stmts = {
-      turn: db.prepare(`INSERT OR REPLACE INTO turns (${TURN_COLUMNS.join(', ')}) VALUES (${TURN_COLUMNS.map((c) => '@' + c).join(', ')})`),
-      delUses: db.prepare(`DELETE FROM tool_uses WHERE session_id = ? AND turn_seq = ?`),
-      delResults: db.prepare(`DELETE FROM tool_results WHERE session_id = ? AND turn_seq = ?`),
-      use: db.prepare(`INSERT INTO tool_uses (session_id, turn_seq, idx, id, name, kind, input, server_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      result: db.prepare(`INSERT INTO tool_results (session_id, turn_seq, idx, tool_use_id, is_error, text) VALUES (?, ?, ?, ?, ?, ?)`),
-      blob: db.prepare(`INSERT OR IGNORE INTO blobs (hash, text) VALUES (?, ?)`),
-    };
+  constructor(db: Database.Database, place: (column: string) => string = () => '?') {
+    const insert = (verb: string, table: string, columns: string[]) =>
+      db.prepare(`${verb} INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(place).join(', ')})`);
+    this.turn = insert('INSERT OR REPLACE', 'turns', TURN_COLUMNS);
+    this.use = insert('INSERT', 'tool_uses', TOOL_USE_COLUMNS);
+    this.result = insert('INSERT', 'tool_results', TOOL_RESULT_COLUMNS);
+    this.blob = insert('INSERT OR IGNORE', 'blobs', BLOB_COLUMNS);
+    this.delUses = db.prepare(`DELETE FROM tool_uses WHERE session_id = ? AND turn_seq = ?`);
+    this.delResults = db.prepare(`DELETE FROM tool_results WHERE session_id = ? AND turn_seq = ?`);
+  }
+
+  /** A turn's row written: its tool rows from before go (the rows that follow are its current ones). */
+  turnRow(row: unknown[]): void {
+    this.turn.run(row);
+    this.delUses.run(row[0], row[1]);
+    this.delResults.run(row[0], row[1]);
   }
 
   /** Call inside a transaction. */
   write(turns: Turn[], blobs: Blob[]): void {
-    const s = this.stmts;
-    for (const b of blobs) s.blob.run(b.hash, b.text);
-    for (const t of turns) {
-      s.turn.run(turnToRow(t));
-      s.delUses.run(t.sessionId, t.seq);
-      s.delResults.run(t.sessionId, t.seq);
-      t.toolUses.forEach((u, i) => s.use.run(t.sessionId, t.seq, i, u.id, u.name, u.kind, u.inputText || JSON.stringify(u.input ?? {}), u.serverLabel));
-      t.toolResults.forEach((r, i) => s.result.run(t.sessionId, t.seq, i, r.toolUseId, r.isError ? 1 : 0, r.text));
-    }
+    const values = <T>(fields: Field<T>[], x: T) => fields.map(([, get]) => get(x));
+    for (const b of blobs) this.blob.run(values(BLOB_FIELDS, b));
+    for (const t of turns) this.turnRow(values(TURN_FIELDS, t));
+    for (const u of usesOf(turns)) this.use.run(values(TOOL_USE_FIELDS, u));
+    for (const r of resultsOf(turns)) this.result.run(values(TOOL_RESULT_FIELDS, r));
   }
 }

@@ -1,7 +1,8 @@
 import type { Session } from '../model/model.js';
 import type { Turn } from '../capture/turn.js';
-import { mcpCallOf, toolNamesOf, type McpCall } from '../capture/join.js';
-import { joinTurns, type Conversation } from '../capture/conversation.js';
+import { mcpCallOf, resultOf, toolNamesOf, type LinkedBy, type McpCall } from '../capture/join.js';
+import { joinTurns, linkedTurns, type Conversation, type UseLink } from '../capture/conversation.js';
+import { CALL_WINDOW_MS, ToolLinker } from './tool-links.js';
 
 export type { Conversation, ConversationToolUse, ConversationTurn } from '../capture/conversation.js';
 import type { CaptureStore } from './read.js';
@@ -12,8 +13,6 @@ import { ContextCostReader } from './context-read.js';
 
 type Row = Record<string, unknown>;
 
-/** How far around a conversation MCP calls are looked for: a call is sent after its turn, by seconds at most. */
-const CALL_WINDOW_MS = 10 * 60_000;
 /** Clients connect their MCP servers at start, before the first model turn. */
 const CONNECT_BEFORE_MS = 5 * 60_000;
 /** A session of the run may have ended (refused) just before the first model turn; one that ended earlier was another run. */
@@ -21,15 +20,20 @@ const RUN_START_SLACK_MS = 30_000;
 
 /**
  * Reads model turns, their blobs and the join to MCP calls (across every session and proxy that wrote
- * to the database). A database from before turns existed (opened read-only, not migrated) has none.
+ * to the database), as the recorder stored it (tool-links.ts). A database from before turns existed
+ * (opened read-only, not migrated) has none; one from before stored links, opened read-only, has its
+ * links made as it is read, as they were then.
  */
 export class TurnReader {
   private readonly blobs = new Map<string, string | null>();
   private readonly names = new Map<string, string[]>();
   readonly available: boolean;
+  /** The database holds the links (schema 10 on). */
+  private readonly stored: boolean;
 
   constructor(private readonly store: CaptureStore) {
     this.available = !!store.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'`).get();
+    this.stored = this.available && ToolLinker.available(store.db);
   }
 
   turns(sessionId: string): Turn[] {
@@ -98,8 +102,8 @@ export class TurnReader {
     return n;
   }
 
-  /** `tools/call` requests of MCP sessions between two times, with their answers. */
-  mcpCalls(from: number, to: number): McpCall[] {
+  /** `tools/call` requests of MCP sessions between two times, with their answers (for a database without stored links). */
+  private mcpCalls(from: number, to: number): McpCall[] {
     const db = this.store.db;
     const sessions = db.prepare(`SELECT id FROM sessions WHERE transport != 'model-api' AND started_at <= ? AND (ended_at IS NULL OR ended_at >= ?)`)
       .all(to, from) as Array<{ id: string }>;
@@ -121,9 +125,22 @@ export class TurnReader {
   conversation(session: Session): Conversation {
     const turns = this.turns(session.id);
     if (!turns.length) return { session, turns: [] };
+    if (this.stored) return { session, turns: linkedTurns(turns, (t) => this.toolNames(t), this.links(session.id)) };
     const from = turns[0].ts - 1000;
     const to = Math.max(...turns.map((t) => t.endedAt ?? t.ts)) + CALL_WINDOW_MS;
     return { session, turns: joinTurns(turns, (t) => this.toolNames(t), this.mcpCalls(from, to)) };
+  }
+
+  /** A conversation's stored links by tool-use id, each with its call's answer. */
+  private links(sessionId: string): (toolUseId: string) => UseLink | undefined {
+    const rows = this.store.db.prepare(`SELECT l.tool_use_id, l.mcp_session_id, l.mcp_seq, l.linked_by, a.seq AS answer_seq, a.payload AS answer
+      FROM tool_links l LEFT JOIN messages r ON r.session_id = l.mcp_session_id AND r.seq = l.mcp_seq
+      LEFT JOIN messages a ON a.session_id = l.mcp_session_id AND a.seq = r.correlated_seq WHERE l.session_id = ?`).all(sessionId) as Row[];
+    const links = new Map<string, UseLink>(rows.map((r) => [r.tool_use_id as string, {
+      session: r.mcp_session_id as string, seq: r.mcp_seq as number, by: r.linked_by as LinkedBy,
+      result: r.answer_seq != null ? resultOf(r.answer_seq as number, r.answer as string) : null,
+    }]));
+    return (id) => links.get(id);
   }
 
   /**
@@ -183,6 +200,11 @@ export class TurnReader {
   causedCalls(session: Session): Map<number, { conversation: string; turn: number; toolUse: string }> {
     const out = new Map<number, { conversation: string; turn: number; toolUse: string }>();
     if (!this.available || session.transport === 'model-api') return out;
+    if (this.stored) {
+      const rows = this.store.db.prepare(`SELECT mcp_seq, session_id, turn_seq, tool_use_id FROM tool_links WHERE mcp_session_id = ? ORDER BY session_id, turn_seq`).all(session.id) as Row[];
+      for (const r of rows) out.set(r.mcp_seq as number, { conversation: r.session_id as string, turn: r.turn_seq as number, toolUse: r.tool_use_id as string });
+      return out;
+    }
     const end = session.endedAt ?? Number.MAX_SAFE_INTEGER;
     const convs = this.store.db.prepare(`SELECT DISTINCT s.id FROM sessions s JOIN turns t ON t.session_id = s.id
       WHERE s.transport = 'model-api' AND t.ts BETWEEN ? AND ?`).all(session.startedAt - CALL_WINDOW_MS, end) as Array<{ id: string }>;

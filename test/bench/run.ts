@@ -99,7 +99,7 @@ if (want('slow-reader')) {
   say(`slow reader: ${r.mb} MB read at ${r.readMbPerSec} MB/s in ${r.seconds} s; the upstream was at most ${r.upstreamAheadMaxMb} MB ahead of the reader (backpressure); proxy RSS growth ${r.rssGrowthMb} MB (target < 64: ${mark(r.rssGrowthMb < 64)}); ${r.messagesStored} of ${r.eventsSent} events stored`);
 }
 
-for (const [name, mod, fn] of [['diff', './diff.js', 'benchDiff'], ['tui', './tui.js', 'benchTui']] as const) {
+for (const [name, mod, fn] of [['diff', './diff.js', 'benchDiff'], ['tui', './tui.js', 'benchTui'], ['links', './links.js', 'benchLinks']] as const) {
   if (!want(name)) continue;
   let bench: (() => Promise<Record<string, number>>) | undefined;
   try {
