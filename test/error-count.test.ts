@@ -94,6 +94,16 @@ describe("ERR is check's count of error root causes", () => {
     // No message to print: its exchanges are what it has.
     expect(shown).toContain('no JSON-RPC message; its 1 HTTP exchange:');
     expect(shown).toMatch(/GET\s+\/mcp\s+(405|200)\s+\d/);
+    // Its LENGTH is its exchanges' (it was 0: only messages and turns were timed).
+    const store = CaptureStore.open(tmp.db, { readonly: true });
+    try {
+      const exchanges = store.exchanges(failed.id);
+      const span = Math.max(...exchanges.map((e) => e.endedAt ?? e.startedAt)) - Math.min(...exchanges.map((e) => e.startedAt));
+      expect((rows.find((s) => s.id === failed.id) as Row & { lengthMs: number }).lengthMs).toBe(span);
+      expect(span).toBeGreaterThan(0);
+    } finally {
+      store.close();
+    }
   });
 
   it('re-checks a session only when its traffic changed', () => {

@@ -179,13 +179,13 @@ export class CaptureStore {
     return new Map(rows.map((r) => [r.id, r.at]));
   }
 
-  /** Each session's first and last message, newest traffic and open connections (see liveness.ts). */
+  /** Each session's first and last message (or turn, or for a session with neither its HTTP exchanges), newest traffic and open connections (see liveness.ts). */
   spans(): Map<string, SessionSpan> {
     // A conversation's traffic is its model turns, not JSON-RPC messages (a database from before turns has none).
     const turns = !!this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'turns'`).get();
     const rows = this.db.prepare(`SELECT s.id AS id, s.started_at AS started,
-        coalesce((SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq ASC LIMIT 1), ${turns ? '(SELECT min(t.ts) FROM turns t WHERE t.session_id = s.id)' : 'NULL'}) AS first,
-        coalesce((SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1), ${turns ? '(SELECT max(coalesce(t.ended_at, t.ts)) FROM turns t WHERE t.session_id = s.id)' : 'NULL'}) AS last,
+        coalesce((SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq ASC LIMIT 1), ${turns ? '(SELECT min(t.ts) FROM turns t WHERE t.session_id = s.id)' : 'NULL'}, (SELECT min(e.started_at) FROM exchanges e WHERE e.session_id = s.id)) AS first,
+        coalesce((SELECT m.ts FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1), ${turns ? '(SELECT max(coalesce(t.ended_at, t.ts)) FROM turns t WHERE t.session_id = s.id)' : 'NULL'}, (SELECT max(coalesce(e.ended_at, e.started_at)) FROM exchanges e WHERE e.session_id = s.id)) AS last,
         (SELECT max(coalesce(e.ended_at, e.started_at)) FROM exchanges e WHERE e.session_id = s.id) AS ex,
         (SELECT count(*) FROM exchanges e WHERE e.session_id = s.id AND e.ended_at IS NULL) AS open
       FROM sessions s`).all() as Array<{ id: string; started: number; first: number | null; last: number | null; ex: number | null; open: number }>;
