@@ -282,6 +282,13 @@ export class HttpExchangeCapture {
     // A body the intercept changed may hold secrets anywhere in it: scrubbed as bodies are.
     const scrub = change.kind.startsWith('intercept-') ? (t: string) => r.text(r.urls(t)) : (t: string) => r.urls(t);
     this.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
+    // A held answer is decided after the server's bytes ended the exchange: the change is published anew.
+    if (this.finished) this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  /** A message the proxy itself wrote on this event stream (an answer given at the intercept). */
+  injected(text: string, at: number): void {
+    this.whenAssigned(() => this.record('server->client', this.sseChannel(), decodeJsonRpcText(text), at, null));
   }
 
   private onSseEvent(e: SseEvent): void {

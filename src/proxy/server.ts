@@ -22,7 +22,7 @@ import { attachRecorder, type AttachedStore } from './store-link.js';
 import { forwardOriginOf, upstreamCas, upstreamFailureOf } from './upstream-tls.js';
 import { connectHandler, type InterceptPolicy } from './forward.js';
 import { interceptRequest, type Interceptor } from './intercept.js';
-import { SseEventGate } from './sse-intercept.js';
+import { answerGate } from './response-intercept.js';
 import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 export interface ProxyOptions {
@@ -210,7 +210,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const ctx = st.transform!;
     out = transforms.responseHeaders(ctx, status, out);
     const body = transforms.responseBody(ctx, status, raw);
-    if (!body?.holdsHead) res.writeHead(status, proxyRes.statusMessage, out);
+    // --hold: the server's answers one message at a time (src/proxy/response-intercept.ts).
+    const held = opts.interceptor ? answerGate(opts.interceptor, req.method, raw, !!body, st.route.name, { record: (c) => noteRewrite(st, c), injected: (text) => void queue.push(() => st.cap!.injected(text, now())) }) : null;
+    if (!body?.holdsHead && !held?.holdsHead) res.writeHead(status, proxyRes.statusMessage, out);
     // An SSE client must see its stream open before the first event arrives: a standalone GET stream
     // may stay quiet for minutes. When an event follows soon, the head waits for it and both go out in
     // one write (servers often send the head on its own; passing it on at once cost every Streamable
@@ -239,27 +241,23 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       res.destroy();
     });
     proxyRes.on('error', () => {});
-    // dir:s2c: the server's events one at a time, a held one stopping those after it.
-    const interceptor = opts.interceptor?.serverSide && mediaType(header(raw, 'content-type')) === 'text/event-stream' ? opts.interceptor : null;
-    const pass = !interceptor ? () => void proxyRes.pipe(res) : () => {
-      const gate = new SseEventGate(interceptor, st.route.name, (b) => void res.write(b), () => res.end(), (change) => noteRewrite(st, change));
-      proxyRes.on('data', (c: Buffer) => gate.push(c));
-      proxyRes.on('end', () => gate.finish());
-      res.on('close', () => gate.close());
+    const pass = (first?: Buffer) => {
+      if (held) return held.run(proxyRes, res, status, out, first);
+      if (first) res.write(first);
+      proxyRes.pipe(res);
     };
     if (body) passRewritten(proxyRes, res, body, status, out, pass);
     else pass();
   };
 
   /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
-  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[], passRest: () => void) => {
+  const passRewritten = (proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[], passRest: (first?: Buffer) => void) => {
     const release = (bytes: Buffer, ended: boolean) => {
       proxyRes.off('data', onData);
       proxyRes.off('end', onEnd);
       if (body.holdsHead) res.writeHead(status, proxyRes.statusMessage, body.head(out));
       if (ended) return void res.end(bytes.length ? bytes : undefined);
-      if (bytes.length) res.write(bytes);
-      passRest();
+      passRest(bytes.length ? bytes : undefined);
     };
     const onData = (chunk: Buffer) => {
       const bytes = body.feed(chunk);
