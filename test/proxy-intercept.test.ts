@@ -195,8 +195,8 @@ describe('proxy --hold', () => {
     try {
       const first = c.client.callTool({ name: 'echo', arguments: { message: 'one' } });
       let h = await waitHeld();
-      expect(h.noAnswer).toMatch(/WebSocket/);
-      expect(() => gate.answer(h.id, '{"result": {}}')).toThrow(/WebSocket/);
+      // Answering by hand over a WebSocket: test/proxy-hold-ws.test.ts.
+      expect(h.noAnswer).toBeNull();
       // A frame sent after the held one waits behind it: the server sees them in order.
       let listed = false;
       const list = c.client.listTools().then((r) => ((listed = true), r));

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { CaptureContext } from './http-exchange.js';
 import { header } from '../model/headers.js';
-import type { Direction, Exchange, Failure, HeaderList, Session } from '../model/model.js';
+import type { Direction, Exchange, Failure, HeaderList, Rewrite, Session } from '../model/model.js';
 import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
 import { utf8Prefix } from '../wire/utf8.js';
@@ -130,6 +130,18 @@ export class WebSocketCapture {
     this.session = this.ctx.tracker.openConnection(this.exchange, 'websocket', this.sessionTarget, this.sessionLabel);
     this.ctx.tracker.end(this.session.id, reason, at);
     this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  /** A change the proxy made to a message it relayed (the intercept's), scrubbed as bodies are, and published. */
+  rewrote(change: Rewrite): void {
+    const r = this.ctx.redactor;
+    this.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.text(change.before), after: r.text(change.after) });
+    this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  /** A message the proxy itself sent to the client (an answer given at the intercept). */
+  injected(text: string, at: number): void {
+    if (this.session) this.ctx.tracker.record(this.session.id, this.exchange.id, 'server->client', 'ws-frame', decodeJsonRpcText(text), at);
   }
 
   private record(direction: Direction, m: WsMessage): void {

@@ -281,10 +281,11 @@ export class WsServerTransport implements Transport {
   }
 }
 
-export async function startWsServer(opts: { factory?: ServerFactory } = {}): Promise<Peer> {
+/** `deflate`: the server agrees to permessage-deflate (context takeover) and compresses every message. */
+export async function startWsServer(opts: { factory?: ServerFactory; deflate?: boolean } = {}): Promise<Peer> {
   const factory = opts.factory ?? everything;
   const server = http.createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
-  const wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  const wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false), perMessageDeflate: opts.deflate ? { threshold: 0 } : false });
   let live = 0;
   wss.on('connection', async (ws) => {
     live++;
