@@ -2,11 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { connectClient, startPlainToolsServer } from './helpers/peers.js';
+import { WebSocket as WsSocket } from 'ws';
+import { connectClient, startPlainToolsServer, startWsServer } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 
 // `mcptap proxy --ui --hold FILTER` in tmux, between a real SDK client and server: a matching call
-// is held in the UI; f forwards it, a answers it (through $EDITOR), x drops it.
+// is held in the UI; f forwards it, a answers it (through $EDITOR), x drops it; over Streamable HTTP, and
+// over a WebSocket whose two ends compress every message.
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const tmp = tempDb();
@@ -20,6 +22,7 @@ const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content
 
 afterAll(() => {
   spawnSync('tmux', ['kill-session', '-t', name]);
+  spawnSync('tmux', ['kill-session', '-t', `${name}-ws`]);
   tmp.cleanup();
 });
 
@@ -61,6 +64,52 @@ describe.skipIf(!hasTmux)('mcptap proxy --ui --hold in a terminal', () => {
       tmux('send-keys', '-t', name, 'q');
       await see('mcptap exited 0');
     } finally {
+      await server.close();
+    }
+  });
+  it('over a compressed WebSocket: a answers the held call as the server would, x drops the next', { timeout: 180_000 }, async () => {
+    const server = await startWsServer({ deflate: true });
+    const g = globalThis as { WebSocket?: unknown };
+    const saved = g.WebSocket;
+    g.WebSocket = class extends WsSocket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols, { perMessageDeflate: { threshold: 0 } });
+      }
+    };
+    const ws = `${name}-ws`;
+    const wsScreen = () => tmux('capture-pane', '-p', '-t', ws);
+    const wsSee = (t: string | RegExp) => until(() => (typeof t === 'string' ? wsScreen().includes(t) : t.test(wsScreen())), `the screen to show ${t}`, 60_000)
+      .then(wsScreen, (e) => { throw new Error(`${e.message}; the screen was:\n${wsScreen()}`); });
+    const editor = path.join(tmp.dir, 'answer-ws.sh');
+    fs.writeFileSync(editor, `#!/bin/sh\nprintf '%s' '{"result":{"content":[{"type":"text","text":"answered over the socket in tmux"}]}}' > "$1"\n`, { mode: 0o755 });
+    const db = path.join(tmp.dir, 'intercept-ws.db');
+    tmux('new-session', '-d', '-s', ws, '-x', '120', '-y', '36', `EDITOR=${editor} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cli} proxy --ui --port 0 --target ${server.url} --db ${db} --hold 'tool:echo'; echo "mcptap exited $?"; sleep 60`);
+    try {
+      const url = /proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(await wsSee(/proxy http:\/\/127\.0\.0\.1:\d+ → /))![1];
+      const tty = tmux('display-message', '-p', '-t', ws, '#{pane_tty}').trim();
+      await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 60_000);
+      const c = await connectClient('websocket', `${url.replace(/^http/, 'ws')}/`, { name: 'claude-code' });
+      try {
+        const first = c.client.callTool({ name: 'echo', arguments: { message: 'one' } });
+        await wsSee('1 held (h)');
+        tmux('send-keys', '-t', ws, 'h');
+        await wsSee(/#1 → tools\/call echo +WS frame .* \d+s held, ~\d+s before a 60s client timeout/);
+        tmux('send-keys', '-t', ws, 'a');
+        expect(text(await first)).toBe('answered over the socket in tmux');
+        await wsSee("answered #1 in the server's place");
+        const second = c.client.callTool({ name: 'echo', arguments: { message: 'two' } }, undefined, { timeout: 3000 });
+        await wsSee('#2 → tools/call echo');
+        tmux('send-keys', '-t', ws, 'x');
+        await wsSee('dropped #2 tools/call: the server never saw it');
+        await expect(second).rejects.toThrow(/timed out/i);
+        expect(text(await c.client.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } }))).toMatch(/3/);
+      } finally {
+        await c.close();
+      }
+      tmux('send-keys', '-t', ws, 'q');
+      await wsSee('mcptap exited 0');
+    } finally {
+      g.WebSocket = saved;
       await server.close();
     }
   });

@@ -34,6 +34,17 @@ export interface HeldMessage {
   noAnswer: string | null;
   /** Who sent it: a client message, or (with dir:s2c) a server's. */
   direction: Direction;
+  /** What carries it: a POST body, an event on a stream, a JSON answer, a WebSocket message. */
+  via: HeldVia;
+}
+
+export type HeldVia = 'post' | 'event' | 'json-answer' | 'websocket';
+
+/** What dropping a held message does, for the person who drops it. */
+export function dropEffect(h: Pick<HeldMessage, 'via' | 'direction'>): string {
+  if (h.via === 'post') return 'the client got an HTTP 502';
+  if (h.via === 'json-answer') return 'the client got an HTTP 502 instead of the answer';
+  return h.direction === 'client->server' ? 'the server never saw it' : 'the client never got it';
 }
 
 export interface InterceptorEvents {
@@ -113,8 +124,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   }
 
   /** Holds a body: its id in the held list, and what will be decided for it. */
-  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null = null, direction: Direction = 'client->server'): { id: number; verdict: Promise<Verdict> } {
-    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer, direction };
+  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null, direction: Direction, via: HeldVia): { id: number; verdict: Promise<Verdict> } {
+    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer, direction, via };
     const verdict = new Promise<Verdict>((resolve) => this.waiting.set(held.id, { held, decide: resolve }));
     this.emit('change');
     return { id: held.id, verdict };
@@ -207,7 +218,7 @@ export function interceptRequest(interceptor: Interceptor, req: http.IncomingMes
     let gone = false;
     const legacyId = legacySessionIdOf(req.url ?? '');
     const noAnswer = legacyId && !interceptor.hasLegacyStream(legacyId) ? 'came over legacy SSE, and its event stream (where the answer goes) does not pass through this proxy' : null;
-    const { id, verdict } = interceptor.hold(text, m, route, noAnswer);
+    const { id, verdict } = interceptor.hold(text, m, route, noAnswer, 'client->server', 'post');
     res.on('close', () => {
       if (res.writableFinished) return;
       gone = true;

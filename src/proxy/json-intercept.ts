@@ -62,7 +62,7 @@ export function holdJsonAnswer(
       res.writeHead(status, proxyRes.statusMessage, out);
       return void res.end(raw);
     }
-    const { id, verdict } = interceptor.hold(text!, m, route, SERVER_NO_ANSWER, 'server->client');
+    const { id, verdict } = interceptor.hold(text!, m, route, SERVER_NO_ANSWER, 'server->client', 'json-answer');
     res.on('close', () => {
       if (!res.writableFinished) interceptor.abandon(id);
     });

@@ -108,7 +108,7 @@ export class SseEventGate {
     }
     const m = data ? this.interceptor.matchingServer(data) : null;
     if (!m) return this.write(e);
-    const { id, verdict } = this.interceptor.hold(data, m, this.route, SERVER_NO_ANSWER, 'server->client');
+    const { id, verdict } = this.interceptor.hold(data, m, this.route, SERVER_NO_ANSWER, 'server->client', 'event');
     this.holding = id;
     void verdict.then((v) => {
       if (v.kind === 'forward' && v.edited) {

@@ -229,7 +229,7 @@ export class FrameGate {
     const m = text == null ? null : client ? this.interceptor.matching(text) : this.interceptor.matchingServer(text);
     if (!m) return this.pass(it, null);
     const noAnswer = client ? (this.answer ? null : 'came over a WebSocket whose server side the proxy cannot write to') : SERVER_NO_ANSWER;
-    const { id, verdict } = this.interceptor.hold(text!, m, this.route, noAnswer, client ? 'client->server' : 'server->client');
+    const { id, verdict } = this.interceptor.hold(text!, m, this.route, noAnswer, client ? 'client->server' : 'server->client', 'websocket');
     this.holding = id;
     void verdict.then((v) => {
       if (v.kind === 'forward' && v.edited) {
