@@ -8,7 +8,7 @@ import type { ConversationTracker } from './conversations.js';
 import type { StreamTracker } from './streams.js';
 import type { CaptureLimits } from './limits.js';
 import { ModelTurnCapture } from './model-exchange.js';
-import { recordHead } from './new-exchange.js';
+import { recordHead, recordRewrite } from './new-exchange.js';
 import { modelApiOfUrl } from '../wire/model-api/detect.js';
 import type { ModelApi } from '../wire/model-api/types.js';
 import { header, mediaType } from '../model/headers.js';
@@ -278,10 +278,7 @@ export class HttpExchangeCapture {
 
   /** The proxy changed what it passed on (src/proxy/transforms.ts): recorded on the exchange, its URLs redacted. */
   rewrote(change: Rewrite): void {
-    const r = this.ctx.redactor;
-    // A body the intercept changed may hold secrets anywhere in it: scrubbed as bodies are.
-    const scrub = change.kind.startsWith('intercept-') ? (t: string) => r.text(r.urls(t)) : (t: string) => r.urls(t);
-    this.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : scrub(change.before), after: scrub(change.after) });
+    recordRewrite(this.exchange, this.ctx.redactor, change);
     // A held answer is decided after the server's bytes ended the exchange: the change is published anew.
     if (this.finished) this.ctx.hub.emit('exchange', this.exchange);
   }

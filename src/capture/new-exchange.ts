@@ -1,5 +1,5 @@
 import { newExchangeId } from '../model/ids.js';
-import type { Exchange, HeaderList } from '../model/model.js';
+import type { Exchange, HeaderList, Rewrite } from '../model/model.js';
 import type { Redactor } from './redact.js';
 
 /** What is known of an exchange when it starts; the rest fills in as it goes. */
@@ -39,4 +39,12 @@ export function recordHead(ex: Exchange, redactor: Redactor, status: number, hea
   ex.status = status;
   ex.firstByteAt = at;
   ex.responseHeaders = redactor.headers(headers);
+}
+
+/**
+ * A change the proxy made to what it passed on (a transform, or the intercept's edit), kept on the exchange,
+ * redacted as any text is: a URL's key, or a secret anywhere in an edited message, in one pass.
+ */
+export function recordRewrite(ex: Exchange, redactor: Redactor, change: Rewrite): void {
+  ex.rewrites.push({ kind: change.kind, before: change.before == null ? null : redactor.text(change.before), after: redactor.text(change.after) });
 }

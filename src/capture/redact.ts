@@ -156,11 +156,6 @@ export class Redactor {
     return /^[a-zA-Z][\w+.-]*:\/\//.test(url) ? scrubUrl(url, this.conceal) : scrubPathQuery(url, this.conceal);
   }
 
-  /** A sentence naming URLs (a rewrite's before and after). */
-  urls(text: string): string {
-    return this.text(text);
-  }
-
   /**
    * An event stream's raw body: each `data:` line as its own text, so that an event already scanned as a
    * message (the same text) is not scanned again; the other lines (`id:`, `event:`, comments) as they are.

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { CaptureContext } from './http-exchange.js';
 import { header } from '../model/headers.js';
 import type { Direction, Exchange, Failure, HeaderList, Rewrite, Session } from '../model/model.js';
-import { newExchange, recordHead, type ExchangeStart } from './new-exchange.js';
+import { newExchange, recordHead, recordRewrite, type ExchangeStart } from './new-exchange.js';
 import { decodeJsonRpcText } from '../wire/jsonrpc.js';
 import { utf8Prefix } from '../wire/utf8.js';
 import { negotiatedDeflate, WsFrameDecoder, type WsMessage } from '../wire/ws-frames.js';
@@ -74,6 +74,13 @@ export class WebSocketCapture {
     this.decoders?.[direction].push(chunk);
   }
 
+  /** The intercept changed a frame it held (src/proxy/ws-intercept.ts): recorded on the exchange, redacted. */
+  rewrote(change: Rewrite): void {
+    recordRewrite(this.exchange, this.ctx.redactor, change);
+    // Published at once: a connection is published again only when it closes, which may be hours away.
+    this.ctx.hub.emit('exchange', this.exchange);
+  }
+
   /** One socket went; `by` is the side whose socket closed first. */
   closed(by: 'client' | 'server', at: number): void {
     // A big message may still be inflating, its close frame held behind it: judge the close after them.
@@ -129,13 +136,6 @@ export class WebSocketCapture {
   private endUnopened(reason: string, at: number): void {
     this.session = this.ctx.tracker.openConnection(this.exchange, 'websocket', this.sessionTarget, this.sessionLabel);
     this.ctx.tracker.end(this.session.id, reason, at);
-    this.ctx.hub.emit('exchange', this.exchange);
-  }
-
-  /** A change the proxy made to a message it relayed (the intercept's), scrubbed as bodies are, and published. */
-  rewrote(change: Rewrite): void {
-    const r = this.ctx.redactor;
-    this.exchange.rewrites.push({ kind: change.kind, before: change.before == null ? null : r.text(change.before), after: r.text(change.after) });
     this.ctx.hub.emit('exchange', this.exchange);
   }
 

@@ -2,10 +2,9 @@ import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { CaptureEngine } from '../capture/engine.js';
-import { HttpExchangeCapture } from '../capture/http-exchange.js';
-import { newExchange } from '../capture/new-exchange.js';
+import { startHttpCapture } from '../capture/client-facts.js';
+import type { HttpExchangeCapture } from '../capture/http-exchange.js';
 import { now } from '../model/clock.js';
-import { pairs } from '../model/headers.js';
 import type { Failure, HeaderList } from '../model/model.js';
 import { failureText } from '../model/facts.js';
 import type { LeafIssuer } from './ca.js';
@@ -72,12 +71,7 @@ class TunnelRecord {
   private readonly cap: HttpExchangeCapture;
 
   constructor(private readonly engine: CaptureEngine, req: http.IncomingMessage, authority: string, at: number) {
-    const r = engine.redactor;
-    const raw = pairs(req.rawHeaders);
-    const s = req.socket;
-    const clientAddress = s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : null;
-    const ex = newExchange({ kind: 'http', method: 'CONNECT', url: r.url(authority), upstreamUrl: r.url(`tcp://${authority}`), requestHeaders: r.headers(raw), startedAt: at, clientAddress });
-    this.cap = new HttpExchangeCapture(engine, ex, raw, `connect|${s.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`, null, `tcp://${authority}`);
+    this.cap = startHttpCapture(req, at)(engine, { route: 'connect', url: authority, upstreamUrl: `tcp://${authority}`, target: `tcp://${authority}`, routeName: null });
     this.cap.requestEnd();
   }
 
