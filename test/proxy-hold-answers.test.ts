@@ -1,9 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startProxy, type RunningProxy } from '../src/proxy/server.js';
-import { Interceptor } from '../src/proxy/intercept.js';
-import { CaptureStore } from '../src/store/read.js';
-import { connectClient, startPlainToolsServer, startSseServer, type Peer } from './helpers/peers.js';
-import { tempDb, until } from './helpers/tmp.js';
+import { heldOne, holdingProxy, readStored, resultText as text } from './helpers/hold.js';
+import { connectClient, startPlainToolsServer, startSseServer } from './helpers/peers.js';
+import { tempDb } from './helpers/tmp.js';
 
 // --hold where the last stop left it refused or untouched: a server's plain application/json answer
 // (the SDK's enableJsonResponse), and answering by hand over legacy SSE. Real SDK peers, real sockets.
@@ -15,36 +13,14 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-async function proxied(peer: Peer, filter: string, label: string): Promise<{ proxy: RunningProxy; gate: Interceptor }> {
-  const gate = new Interceptor(filter);
-  const proxy = await startProxy({ target: peer.url, port: 0, db: tmp.db, label, interceptor: gate, onWarning: () => {} });
-  open.push({ close: async () => {
-    gate.releaseAll();
-    await proxy.close();
-  } });
-  return { proxy, gate };
-}
 
-const heldOne = async (gate: Interceptor) => {
-  await until(() => gate.held().length === 1, 'a held message');
-  return gate.held()[0];
-};
-const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0].text;
 
-function stored<T>(fn: (store: CaptureStore) => T): T {
-  const store = CaptureStore.open(tmp.db, { readonly: true });
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
 
 describe('proxy --hold: a plain application/json answer (Streamable HTTP with enableJsonResponse)', () => {
   it('holds the answer (named after its request); forwards it as it came, edited, or drops it', async () => {
     const server = await startPlainToolsServer({ jsonResponse: true });
     open.push(server);
-    const { proxy, gate } = await proxied(server, 'dir:s2c tool:query', 'hold-json');
+    const { proxy, gate } = await holdingProxy(server.url, 'dir:s2c tool:query', tmp.db, 'hold-json', open);
     const c = await connectClient('streamable-http', proxy.url + '/mcp', { name: 'hold-json' });
     try {
       // Other answers are not held.
@@ -73,7 +49,7 @@ describe('proxy --hold: a plain application/json answer (Streamable HTTP with en
       await c.close();
     }
     await proxy.flush();
-    const rewrites = stored((s) => {
+    const rewrites = readStored(tmp.db, (s) => {
       const session = s.listSessions().find((x) => x.clientInfo?.name === 'hold-json')!;
       return s.exchanges(session.id).flatMap((e) => e.rewrites);
     });
@@ -88,7 +64,7 @@ describe('proxy --hold: answering by hand over legacy SSE', () => {
   it('sends the answer on the client\'s event stream as the server would, and the POST gets 202', async () => {
     const sse = await startSseServer();
     open.push(sse);
-    const { proxy, gate } = await proxied(sse, 'tool:echo', 'hold-sse-answer');
+    const { proxy, gate } = await holdingProxy(sse.url, 'tool:echo', tmp.db, 'hold-sse-answer', open);
     const c = await connectClient('sse', proxy.url + '/sse', { name: 'hold-sse-answer' });
     try {
       const call = c.client.callTool({ name: 'echo', arguments: { message: 'x' } });
@@ -106,7 +82,7 @@ describe('proxy --hold: answering by hand over legacy SSE', () => {
       await c.close();
     }
     await proxy.flush();
-    const { answers, kinds } = stored((s) => {
+    const { answers, kinds } = readStored(tmp.db, (s) => {
       const session = s.listSessions().find((x) => x.clientInfo?.name === 'hold-sse-answer')!;
       return {
         answers: s.messages(session.id).filter((m) => m.direction === 'server->client' && m.method === 'tools/call').map((m) => m.kind),

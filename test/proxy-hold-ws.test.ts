@@ -1,11 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { WebSocket as WsSocket, WebSocketServer } from 'ws';
-import { startProxy, type RunningProxy } from '../src/proxy/server.js';
-import { Interceptor } from '../src/proxy/intercept.js';
-import { CaptureStore } from '../src/store/read.js';
+import { heldOne, holdingProxy, readStored, resultText as text } from './helpers/hold.js';
 import { connectClient, startWsServer, type Peer } from './helpers/peers.js';
-import { tempDb, until } from './helpers/tmp.js';
+import { tempDb } from './helpers/tmp.js';
 
 // --hold on WebSocket connections the last stop could not hold: permessage-deflate (context takeover,
 // every message compressed by both ends) and fragmented messages, one message at a time; and answering
@@ -29,37 +27,15 @@ class DeflatingWs extends WsSocket {
   }
 }
 
-async function proxied(target: string, filter: string, label: string): Promise<{ proxy: RunningProxy; gate: Interceptor; ws: string }> {
-  const gate = new Interceptor(filter);
-  const proxy = await startProxy({ target, port: 0, db: tmp.db, label, interceptor: gate, onWarning: () => {} });
-  open.push({ close: async () => {
-    gate.releaseAll();
-    await proxy.close();
-  } });
-  return { proxy, gate, ws: proxy.url.replace(/^http/, 'ws') + '/' };
-}
 
-const heldOne = async (gate: Interceptor) => {
-  await until(() => gate.held().length === 1, 'a held message');
-  return gate.held()[0];
-};
-const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0].text;
 
-function stored<T>(fn: (store: CaptureStore) => T): T {
-  const store = CaptureStore.open(tmp.db, { readonly: true });
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
 
 describe('proxy --hold over a compressed WebSocket (permessage-deflate, context takeover)', () => {
   it('holds compressed client frames; answers by hand (result and error), drops, edits; later messages stay readable', async () => {
     g.WebSocket = DeflatingWs;
     const server = await startWsServer({ deflate: true });
     open.push(server);
-    const { proxy, gate, ws } = await proxied(server.url, 'tool:echo', 'hold-ws-deflate');
+    const { proxy, gate, ws } = await holdingProxy(server.url, 'tool:echo', tmp.db, 'hold-ws-deflate', open);
     const c = await connectClient('websocket', ws, { name: 'hold-ws-deflate' });
     try {
       const answered = c.client.callTool({ name: 'echo', arguments: { message: 'one' } });
@@ -88,7 +64,7 @@ describe('proxy --hold over a compressed WebSocket (permessage-deflate, context 
       await c.close();
     }
     await proxy.flush();
-    const { extensions, answers, kinds } = stored((s) => {
+    const { extensions, answers, kinds } = readStored(tmp.db, (s) => {
       const session = s.listSessions().find((x) => x.clientInfo?.name === 'hold-ws-deflate')!;
       const exchanges = s.exchanges(session.id);
       return {
@@ -107,7 +83,7 @@ describe('proxy --hold over a compressed WebSocket (permessage-deflate, context 
     g.WebSocket = DeflatingWs;
     const server = await startWsServer({ deflate: true });
     open.push(server);
-    const { gate, ws } = await proxied(server.url, 'dir:s2c tool:echo', 'hold-ws-deflate-s2c');
+    const { gate, ws } = await holdingProxy(server.url, 'dir:s2c tool:echo', tmp.db, 'hold-ws-deflate-s2c', open);
     const c = await connectClient('websocket', ws, { name: 'hold-ws-deflate-s2c' });
     try {
       const first = c.client.callTool({ name: 'echo', arguments: { message: 'back' } });
@@ -178,7 +154,7 @@ describe('proxy --hold over fragmented WebSocket messages', () => {
   it('holds a message sent in fragments (compressed, a ping among them) as one; what waits behind it keeps its order', async () => {
     const server = await startFragmentingServer();
     open.push(server);
-    const { gate, ws } = await proxied(server.url, 'method:tools/call tool:query', 'hold-ws-fragments');
+    const { gate, ws } = await holdingProxy(server.url, 'method:tools/call tool:query', tmp.db, 'hold-ws-fragments', open);
     const c = await fragmentingClient(ws);
     // Not matching: passes whole.
     sendInPieces(c.ws, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
@@ -200,7 +176,7 @@ describe('proxy --hold over fragmented WebSocket messages', () => {
   it('with dir:s2c holds a fragmented, compressed answer; edits it; the next answers still inflate at the client', async () => {
     const server = await startFragmentingServer();
     open.push(server);
-    const { gate, ws } = await proxied(server.url, 'dir:s2c method:tools/call', 'hold-ws-fragments-s2c');
+    const { gate, ws } = await holdingProxy(server.url, 'dir:s2c method:tools/call', tmp.db, 'hold-ws-fragments-s2c', open);
     const c = await fragmentingClient(ws);
     c.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query', arguments: { sql: 'select 1' } } }));
     const h = await heldOne(gate);

@@ -15,9 +15,29 @@ const tmp = tempDb();
 const cli = path.resolve('dist/src/cli/main.js');
 const name = `mcptap-intercept-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-p', '-t', name);
-const see = (text: string | RegExp) => until(() => (typeof text === 'string' ? screen().includes(text) : text.test(screen())), `the screen to show ${text}`, 60_000)
-  .then(screen, (e) => { throw new Error(`${e.message}; the screen was:\n${screen()}`); });
+/** What tmux session `pane` shows, and a wait for the screen to show something. */
+const watch = (pane: string) => {
+  const screen = () => tmux('capture-pane', '-p', '-t', pane);
+  const see = (t: string | RegExp) => until(() => (typeof t === 'string' ? screen().includes(t) : t.test(screen())), `the screen to show ${t}`, 60_000)
+    .then(screen, (e) => { throw new Error(`${e.message}; the screen was:\n${screen()}`); });
+  return { screen, see };
+};
+const { see } = watch(name);
+
+/**
+ * Starts `mcptap proxy --ui --hold FILTER` in tmux session `pane`, its "editor" writing a result with `answer`
+ * into the file it is given; resolves to the proxy's URL once the UI reads keys.
+ */
+async function proxyInTmux(pane: string, target: string, filter: string, answer: string, rows: number): Promise<string> {
+  const editor = path.join(tmp.dir, `${pane}-answer.sh`);
+  fs.writeFileSync(editor, `#!/bin/sh\nprintf '%s' '{"result":{"content":[{"type":"text","text":"${answer}"}]}}' > "$1"\n`, { mode: 0o755 });
+  const db = path.join(tmp.dir, `${pane}.db`);
+  tmux('new-session', '-d', '-s', pane, '-x', '120', '-y', String(rows), `EDITOR=${editor} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cli} proxy --ui --port 0 --target ${target} --db ${db} --hold '${filter}'; echo "mcptap exited $?"; sleep 60`);
+  const url = /proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(await watch(pane).see(/proxy http:\/\/127\.0\.0\.1:\d+ → /))![1];
+  const tty = tmux('display-message', '-p', '-t', pane, '#{pane_tty}').trim();
+  await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 60_000);
+  return url;
+}
 const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0].text;
 
 afterAll(() => {
@@ -29,15 +49,8 @@ afterAll(() => {
 describe.skipIf(!hasTmux)('mcptap proxy --ui --hold in a terminal', () => {
   it('holds a matching call; f forwards, a answers through $EDITOR, x drops', { timeout: 180_000 }, async () => {
     const server = await startPlainToolsServer();
-    // The "editor" writes a result into the file it is given.
-    const editor = path.join(tmp.dir, 'answer.sh');
-    fs.writeFileSync(editor, `#!/bin/sh\nprintf '%s' '{"result":{"content":[{"type":"text","text":"answered in tmux"}]}}' > "$1"\n`, { mode: 0o755 });
-    const db = path.join(tmp.dir, 'intercept.db');
-    tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '30', `EDITOR=${editor} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cli} proxy --ui --port 0 --target ${server.url} --db ${db} --hold 'tool:query'; echo "mcptap exited $?"; sleep 60`);
     try {
-      const url = /proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(await see(/proxy http:\/\/127\.0\.0\.1:\d+ → /))![1];
-      const tty = tmux('display-message', '-p', '-t', name, '#{pane_tty}').trim();
-      await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 60_000);
+      const url = await proxyInTmux(name, server.url, 'tool:query', 'answered in tmux', 30);
       const c = await connectClient('streamable-http', `${url}/mcp`, { name: 'claude-code' });
       try {
         const first = c.client.callTool({ name: 'query', arguments: { sql: 'select 1' } });
@@ -77,17 +90,9 @@ describe.skipIf(!hasTmux)('mcptap proxy --ui --hold in a terminal', () => {
       }
     };
     const ws = `${name}-ws`;
-    const wsScreen = () => tmux('capture-pane', '-p', '-t', ws);
-    const wsSee = (t: string | RegExp) => until(() => (typeof t === 'string' ? wsScreen().includes(t) : t.test(wsScreen())), `the screen to show ${t}`, 60_000)
-      .then(wsScreen, (e) => { throw new Error(`${e.message}; the screen was:\n${wsScreen()}`); });
-    const editor = path.join(tmp.dir, 'answer-ws.sh');
-    fs.writeFileSync(editor, `#!/bin/sh\nprintf '%s' '{"result":{"content":[{"type":"text","text":"answered over the socket in tmux"}]}}' > "$1"\n`, { mode: 0o755 });
-    const db = path.join(tmp.dir, 'intercept-ws.db');
-    tmux('new-session', '-d', '-s', ws, '-x', '120', '-y', '36', `EDITOR=${editor} NO_COLOR=1 TERM=xterm-256color ${process.execPath} ${cli} proxy --ui --port 0 --target ${server.url} --db ${db} --hold 'tool:echo'; echo "mcptap exited $?"; sleep 60`);
+    const wsSee = watch(ws).see;
     try {
-      const url = /proxy (http:\/\/127\.0\.0\.1:\d+)/.exec(await wsSee(/proxy http:\/\/127\.0\.0\.1:\d+ → /))![1];
-      const tty = tmux('display-message', '-p', '-t', ws, '#{pane_tty}').trim();
-      await until(() => /(^|\s)-icanon(\s|$)/.test(execFileSync('stty', ['-F', tty, '-a'], { encoding: 'utf8' })), 'raw mode', 60_000);
+      const url = await proxyInTmux(ws, server.url, 'tool:echo', 'answered over the socket in tmux', 36);
       const c = await connectClient('websocket', `${url.replace(/^http/, 'ws')}/`, { name: 'claude-code' });
       try {
         const first = c.client.callTool({ name: 'echo', arguments: { message: 'one' } });
