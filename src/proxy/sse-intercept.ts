@@ -9,7 +9,7 @@ import type { Interceptor } from './intercept.js';
 // also takes the answers given by hand to its client's held POSTs, written as the server writes its own:
 // an `event: message` between two of the server's events.
 
-export const SERVER_NO_ANSWER = 'is a server message: it is the answer (forward, edit or drop it)';
+export const SERVER_NO_ANSWER = 'is a server message: it is the answer itself';
 
 /** The end of the first whole event in `b` (after its blank line), or -1. */
 function eventEnd(b: Buffer): number {

@@ -39,6 +39,8 @@ export function useIntercept(interceptor: Interceptor | undefined, say: (line: s
         interceptor.forward(m.id, edited);
         say(`forwarded #${m.id} as edited (recorded as an intercept-edit transform)`);
       } else {
+        // Refused before the editor opens: nothing typed there could be sent.
+        if (m.rpcId == null || m.noAnswer) return say(`still held: #${m.id} ${m.noAnswer ?? 'is a notification: it has no answer'} (forward, edit or drop it)`);
         const answer = inEditor(ANSWER_TEMPLATE, `answer-${m.id}.json`);
         if (answer == null) return;
         interceptor.answer(m.id, answer);
