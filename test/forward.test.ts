@@ -3,7 +3,10 @@ import fs from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
+import { once } from 'node:events';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
+import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy, type RunningProxy } from '../src/proxy/server.js';
 import { LeafIssuer } from '../src/proxy/ca.js';
@@ -13,7 +16,7 @@ import { TurnReader } from '../src/store/turns-read.js';
 import { writeRecording } from '../src/store/jsonl.js';
 import { runChecks } from '../src/analysis/checks/engine.js';
 import { loadDiffInput } from '../src/analysis/input.js';
-import { streamableHandler } from './helpers/peers.js';
+import { echoServer, streamableHandler, WsServerTransport } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
 import { clientRequests, readRun, replayHandler } from './helpers/claude-fixtures.js';
 
@@ -38,6 +41,7 @@ let tunnelledUrl: string;
 let rogueUrl: string;
 let echoPort: number;
 let plainPort: number;
+let wsPort: number;
 
 async function serve(server: net.Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -90,6 +94,15 @@ beforeAll(async () => {
   rogueUrl = `https://localhost:${await httpsServer(rogue, 'localhost', (_req, res) => res.end('should never be seen'))}/`;
   echoPort = await serve(net.createServer((s) => s.pipe(s)));
   plainPort = await serve((await import('node:http')).createServer((_req, res) => res.end('plain inside a tunnel')));
+  // An MCP server over WebSocket behind TLS (wss://).
+  const wsHttps = https.createServer({ ...(await real.leaf('localhost')) });
+  const wss = new WebSocketServer({ server: wsHttps, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  wss.on('connection', (ws) => void echoServer().server.connect(new WsServerTransport(ws)));
+  closers.push(async () => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  });
+  wsPort = await serve(wsHttps);
   proxy = await startProxy({
     forward: { policy: { all: false, hosts: ['localhost'], passthrough: [] }, upstreamCa: [realCa.certPath], caDir: mcptapCa.dir },
     port: 0, db: tmp.db, onWarning: () => {},
@@ -122,6 +135,44 @@ describe('proxy --forward', () => {
     }
   });
 
+  it('a forwarded recording replays against its real host: the recorded one by default, or a --target', async () => {
+    await proxy.flush();
+    const store = openStore();
+    let session;
+    try {
+      session = store.listSessions().find((x) => x.transport === 'streamable-http' && x.clientInfo?.name === 'forward-test-client')!;
+      writeRecording(store, session.id, path.join(tmp.dir, 'forwarded.jsonl'));
+    } finally {
+      store.close();
+    }
+    // The real host's certificate is from the test's CA: trusted as Node trusts any, through NODE_EXTRA_CA_CERTS.
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: realCa.certPath };
+    for (const [i, target] of [[], ['--target', new URL(mcpUrl).origin]].entries()) {
+      const db = path.join(tmp.dir, `replay-${i}.db`);
+      const r = await run(process.execPath, [CLI, 'replay', path.join(tmp.dir, 'forwarded.jsonl'), ...target, '--db', db, '--json'], { env, timeout: 60_000 }).catch((e) => e);
+      expect(r.stderr ?? '', target.join(' ')).toBe('');
+      const out = JSON.parse(r.stdout);
+      expect(out.diff.equivalent, target.join(' ')).toBe(true);
+      expect(out.missing).toEqual([]);
+      const replayed = CaptureStore.open(db, { readonly: true });
+      try {
+        const s = replayed.getSession(out.replay)!;
+        expect(s.target).toBe(session.target);
+        expect(replayed.messages(s.id).map((m) => m.method).filter(Boolean)).toEqual(expect.arrayContaining(['initialize', 'tools/list', 'tools/call']));
+      } finally {
+        replayed.close();
+      }
+    }
+      // A recording made against no server URL (a stdio command) has nothing to go back to: --target is asked for.
+    const lines = fs.readFileSync(path.resolve('test/fixtures/recording-v4.jsonl'), 'utf8').split('\n');
+    const head = JSON.parse(lines[0]);
+    head.session = { ...head.session, transport: 'stdio', target: 'npx -y some-mcp-server' };
+    fs.writeFileSync(path.join(tmp.dir, 'stdio.jsonl'), [JSON.stringify(head), ...lines.slice(1)].join('\n'));
+    const bad = await run(process.execPath, [CLI, 'replay', path.join(tmp.dir, 'stdio.jsonl'), '--db', path.join(tmp.dir, 'replay-bad.db')]).then(() => null, (e) => e);
+    expect(bad?.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining("give --target: session f320a1d4d901 was recorded against 'npx -y some-mcp-server'")]);
+  });
+
   it("Claude Code's recorded traffic, both halves, through the tunnel: the model turns, the MCP session and the join", async () => {
     const requests = clientRequests('echo-http').map(({ ex }) => ({
       method: ex.method, url: ex.url, body: ex.requestBody,
@@ -140,6 +191,33 @@ describe('proxy --forward', () => {
       const c = new TurnReader(store).conversation(conv!);
       const use = c.turns[0].toolUses[0];
       expect(use).toMatchObject({ name: 'mcp__srv__echo', linkedBy: 'tool-use-id', result: { isError: false, text: 'Echo: hello from fixture' } });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a WebSocket inside an intercepted tunnel works as in reverse mode: its frames are a websocket session of the real host', async () => {
+    // The tunnel a proxy-aware WebSocket client makes: CONNECT, then TLS to the real name through it.
+    const rawSocket = net.connect(proxy.port, '127.0.0.1');
+    await once(rawSocket, 'connect');
+    rawSocket.write(`CONNECT localhost:${wsPort} HTTP/1.1\r\nHost: localhost:${wsPort}\r\n\r\n`);
+    const [answer] = await once(rawSocket, 'data');
+    expect(String(answer)).toMatch(/^HTTP\/1\.1 200 /);
+    const secure = tls.connect({ socket: rawSocket, servername: 'localhost', ca: fs.readFileSync(mcptapCa.certPath, 'utf8') });
+    await once(secure, 'secureConnect');
+    const ws = new WebSocket(`wss://localhost:${wsPort}/`, 'mcp', { createConnection: () => secure });
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'forward-ws-client', version: '1' } } }));
+    const [reply] = await once(ws, 'message');
+    expect(JSON.parse(String(reply))).toMatchObject({ id: 1, result: { serverInfo: expect.anything() } });
+    ws.close();
+    await once(ws, 'close');
+    await proxy.flush();
+    const store = openStore();
+    try {
+      const s = store.listSessions().find((x) => x.transport === 'websocket' && x.clientInfo?.name === 'forward-ws-client');
+      expect(s?.target).toBe(`https://localhost:${wsPort}`);
+      expect(store.messages(s!.id).map((m) => m.method)).toContain('initialize');
     } finally {
       store.close();
     }

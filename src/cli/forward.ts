@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { caFiles, caInfo } from '../proxy/ca-files.js';
 
-const ensureCa = async (...a: Parameters<typeof import('../proxy/ca.js').ensureCa>) => (await import('../proxy/ca.js')).ensureCa(...a);
+// The certificate library is loaded only by the commands that need it.
+const caModule = () => import('../proxy/ca.js');
+const ensureCa = async (...a: Parameters<typeof import('../proxy/ca.js').ensureCa>) => (await caModule()).ensureCa(...a);
 import { MODEL_API_HOSTS, type InterceptPolicy } from '../proxy/forward.js';
 import { entriesOf, fileOf, readConfig, SCOPES } from '../integrations/claude-code.js';
 import { UsageError } from '../errors.js';
@@ -63,6 +65,11 @@ export function forwardPolicy(opts: ForwardCliOptions): InterceptPolicy & { from
   };
 }
 
+/** The banner's word on a name-constrained CA (`names`: what it may sign for; null: anything). */
+export function forwardCaLines(names: string[] | null): string[] {
+  return names ? [`  mcptap's CA is name-constrained to ${names.join(', ')}: any other host is tunnelled blind, whatever --intercept says`] : [];
+}
+
 /** What a client's environment needs to go through the forward proxy at `proxyUrl` and trust its CA. */
 export function forwardEnvLines(proxyUrl: string, caPath: string): string[] {
   return [
@@ -79,23 +86,37 @@ const shellQuote = (line: string) => {
   return /^[A-Za-z0-9_./:,@+-]*$/.test(v) ? `export ${line}` : `export ${line.slice(0, i)}='${v.replace(/'/g, `'\\''`)}'`;
 };
 
+/** What `ca --constrain` names: the hosts given, or (none given) the ones `proxy --forward` decrypts by default. */
+function constrainTo(value: true | string[]): string[] {
+  const hosts = value === true ? forwardPolicy({}).hosts : hostList('--constrain', value);
+  if (!hosts.length) throw new UsageError('--constrain needs at least one host (example: --constrain api.anthropic.com mcp.example.com)');
+  return hosts;
+}
+
 export function registerCa(program: Command): void {
   program
     .command('ca')
     .description("mcptap's certificate authority for proxy --forward: where it is, its fingerprint, how to trust it")
     .option('--reset', 'make a new CA (clients that trusted the old one must be given the new file)')
+    .option('--constrain [host...]', "with --reset (or a first CA): name-constrain it to these hosts ('*.example.com': the subdomains); no host: the ones proxy --forward decrypts by default (the model API hosts and Claude Code's MCP servers)")
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', examples('mcptap ca', 'mcptap ca --json', 'mcptap ca --reset'))
-    .action(action(async (opts: { reset?: boolean; json?: boolean }) => {
-      const files = await ensureCa(caFiles(), !!opts.reset);
+    .addHelpText('after', examples('mcptap ca', 'mcptap ca --json', 'mcptap ca --reset', 'mcptap ca --reset --constrain   # only the model API hosts and your MCP servers\' hosts',
+      "mcptap ca --reset --constrain api.anthropic.com '*.example.com'"))
+    .action(action(async (opts: { reset?: boolean; constrain?: true | string[]; json?: boolean }) => {
+      const files = caFiles();
+      const constrain = opts.constrain ? constrainTo(opts.constrain) : null;
+      if (constrain && !opts.reset && fs.existsSync(files.certPath)) throw new UsageError(`--constrain makes a new CA and ${files.certPath} exists: add --reset (clients that trust the old one must be given the new file)`);
+      await ensureCa(files, !!opts.reset, constrain);
       const info = caInfo(files)!;
-      if (opts.json) return void printJson({ ...info, notAfter: info.notAfter.toISOString(), trust: forwardEnvLines('http://127.0.0.1:8808', info.certPath) });
+      const names = (await caModule()).caNames(files);
+      if (opts.json) return void printJson({ ...info, notAfter: info.notAfter.toISOString(), constrainedTo: names, trust: forwardEnvLines('http://127.0.0.1:8808', info.certPath) });
       process.stdout.write([
         `${opts.reset ? 'new ' : ''}CA certificate: ${info.certPath}`,
         `private key:    ${info.keyPath} (mode 0600; never in a capture or export)`,
         `subject:        ${info.subject}`,
         `SHA-256:        ${info.sha256}`,
         `valid until:    ${info.notAfter.toISOString()}`,
+        `signs for:      ${names ? `${names.join(', ')} only (name-constrained; proxy --forward tunnels any other host blind)` : 'any host (not name-constrained; mcptap ca --reset --constrain limits it)'}`,
         '',
         'Trust it in the environment a client starts with (Node reads it at start; in settings.json it has no effect):',
         `  export NODE_EXTRA_CA_CERTS=${info.certPath}`,

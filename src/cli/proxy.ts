@@ -13,7 +13,7 @@ import { parseMetricsListen, resolveOtlp, startTelemetry, type RunningTelemetry 
 import { Interceptor } from '../proxy/intercept.js';
 import { FILTER_HELP } from './show.js';
 import { action, dbOption, portGuardOptions, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
-import { forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
+import { forwardCaLines, forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
 import { caFiles } from '../proxy/ca-files.js';
 import { UsageError } from '../errors.js';
 
@@ -153,6 +153,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         const lines = [
           `mcptap forward proxy on ${proxy.url} → captures in ${db}`,
           `  decrypts: ${policy.all ? 'every host' : policy.hosts.join(', ')}${policy.passthrough.length ? `; never: ${policy.passthrough.join(', ')}` : ''}; everything else is tunnelled blind`,
+          ...forwardCaLines(await (await import('../proxy/ca.js')).caNames()),
           '  start Claude Code with:',
           ...forwardEnvLines(proxy.url, caFiles().certPath).map((l) => `    export ${l}`),
           '    claude',

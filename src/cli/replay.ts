@@ -7,10 +7,11 @@ import { EXIT, UsageError } from '../errors.js';
 import { replaySession, type ReplayTransport } from '../replay/replay.js';
 import type { Recording } from '../replay/recording.js';
 import { CaptureStore } from '../store/read.js';
+import { parseTarget } from '../proxy/target.js';
 import { action, dbOption, examples, printJson, resolveDb, printText, warn } from './common.js';
 
 interface ReplayCliOptions {
-  target: string;
+  target?: string;
   transport?: ReplayTransport;
   endpoint?: string;
   timing: 'wait' | 'original';
@@ -27,7 +28,7 @@ export function registerReplay(program: Command): void {
     .command('replay')
     .description("re-send a recorded session's client side to a live server, record the run, and diff it against the original")
     .argument('<session>', 'session id/prefix, or a .jsonl recording')
-    .requiredOption('--target <url>', 'server origin with optional path prefix; recorded paths are appended (http://localhost:4000 + /mcp)')
+    .option('--target <url>', 'server origin with optional path prefix; recorded paths are appended (http://localhost:4000 + /mcp); default: the server it was recorded against (a forwarded recording: its real host)')
     .option('--transport <t>', 'http, sse or ws (default: the recorded transport)', parseTransport)
     .option('--endpoint <path>', "the MCP endpoint's path on the target, instead of the recorded one (e.g. /mcp/ for LiteLLM, /mcp for a FastMCP server)", parseEndpoint)
     .option('--timing <mode>', "'wait' sends each message once the server has sent what it sent before it; 'original' keeps the recorded pacing", parseTiming, 'wait')
@@ -39,6 +40,7 @@ export function registerReplay(program: Command): void {
     .option('--json', 'print { original, replay, sent, answered, missing, diff } as JSON')
     .addHelpText('after', examples(
       'mcptap replay 3f2a --target http://localhost:4000',
+      'mcptap replay 3f2a   # against the server it was recorded against (proxy --forward: the real https:// host)',
       'mcptap replay reference.jsonl --target http://localhost:3001 --transport sse',
       "mcptap replay 3f2a --target https://gateway.example.com/mcp-proxy --header 'x-litellm-api-key: sk-…' --timing original",
       "mcptap replay 3f2a --target http://localhost:4000 --endpoint /mcp/db_main --header 'Authorization: Bearer sk-1234'   # a direct session, now through LiteLLM",
@@ -47,9 +49,10 @@ export function registerReplay(program: Command): void {
     .action(action(async (arg: string, opts: ReplayCliOptions) => {
       const db = resolveDb(opts.db);
       const recording = load(arg, isRecordingPath(arg) ? null : db);
+      const target = opts.target ?? recordedTarget(recording);
       const warnings: string[] = [];
       const result = await replaySession({
-        recording, target: opts.target, transport: opts.transport, endpoint: opts.endpoint, timing: opts.timing, db,
+        recording, target, transport: opts.transport, endpoint: opts.endpoint, timing: opts.timing, db,
         headers: opts.header ?? [], timeoutMs: opts.timeout * 1000, insecure: opts.insecure,
         onWarning: (m) => {
           warnings.push(m);
@@ -57,19 +60,36 @@ export function registerReplay(program: Command): void {
         },
         onWaiting: (m) => process.stderr.write(`mcptap: ${m}\n`),
       });
-      if (!result.session) throw new UsageError(`nothing was captured while replaying to ${opts.target}`);
+      if (!result.session) throw new UsageError(`nothing was captured while replaying to ${target}`);
       const replayed = load(result.session.id, db);
       const report = diffSessions(recording, replayed, { ignore: opts.ignore });
       if (opts.json) {
         printJson({ original: recording.session.id, replay: result.session.id, sent: result.sent, answered: result.answered, missing: result.missing, renamed: result.renamed, warnings, diff: summary(report) });
       } else {
-        const lines = [`replayed ${recording.session.id} to ${opts.target} as session ${result.session.id} (${result.sent} steps sent, ${result.answered} server requests answered from the recording)`];
+        const lines = [`replayed ${recording.session.id} to ${target} as session ${result.session.id} (${result.sent} steps sent, ${result.answered} server requests answered from the recording)`];
         for (const m of result.missing) lines.push(`  never came: ${m}`);
         if (result.renamed.length) lines.push(`  called under the names the target lists: ${result.renamed.map((r) => `${r.from} → ${r.to}`).join(', ')}`);
         printText(lines.join('\n') + '\n\n' + renderDiffText(report));
       }
       return report.equivalent ? EXIT.ok : EXIT.found;
     }));
+}
+
+/**
+ * Where a recording replays without --target: the server it was recorded against, when that is an http(s) URL
+ * (the proxy's --target, or the real host of a forwarded session); a stdio command or a proxy with several
+ * routes names none.
+ */
+function recordedTarget(rec: Recording): string {
+  const t = rec.session.target;
+  if (/^https?:\/\//i.test(t)) {
+    try {
+      return parseTarget(t).display;
+    } catch {
+      // Not a URL the proxy can reach: asked for below.
+    }
+  }
+  throw new UsageError(`give --target: session ${rec.session.id} was recorded against '${t.slice(0, 80)}', not a server URL to send it to again`);
 }
 
 /** A session from the database (when given) or a recording file, read whole. */

@@ -57,6 +57,8 @@ export interface ForwardDeps {
   /** Sockets to close when the proxy stops. */
   track(socket: net.Socket): void;
   counters: { tunnels: number; intercepted: number };
+  /** Told once per host that the policy would decrypt but the CA's name constraints do not cover. */
+  warn?: (message: string) => void;
 }
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\nProxy-Agent: mcptap\r\n\r\n';
@@ -102,6 +104,17 @@ export function connectHandler(deps: ForwardDeps): (req: http.IncomingMessage, s
   const used = new WeakSet<net.Socket>();
   deps.server.on('request', (req: http.IncomingMessage) => used.add(req.socket));
   const accept = (s: net.Socket) => deps.server.emit('connection', s);
+  const toldOutside = new Set<string>();
+  /** A leaf for a name outside the CA's constraints would be refused by the client: such a host goes through blind. */
+  const outside = (host: string) => {
+    if (deps.issuer.permits(host)) return false;
+    const h = host.toLowerCase();
+    if (!toldOutside.has(h) && toldOutside.size < 1000) {
+      toldOutside.add(h);
+      deps.warn?.(`${host} is outside the names mcptap's CA may sign for (${deps.issuer.names().join(', ')}): tunnelled, not decrypted; to see it, mcptap ca --reset --constrain with it added`);
+    }
+    return true;
+  };
   return (req, socket, head) => {
     const t0 = now();
     deps.track(socket);
@@ -112,7 +125,7 @@ export function connectHandler(deps: ForwardDeps): (req: http.IncomingMessage, s
     const parsed = parseAuthority(authority);
     if (typeof parsed === 'string') return void refuse(socket, 400, 'Bad Request', 'bad-connect', `CONNECT ${parsed}`);
     const rec = new TunnelRecord(deps.engine, req, authority, t0);
-    if (!intercepts(deps.policy, parsed.host)) return void tunnel(deps, rec, socket, head, parsed);
+    if (!intercepts(deps.policy, parsed.host) || outside(parsed.host)) return void tunnel(deps, rec, socket, head, parsed);
     deps.counters.intercepted++;
     socket.write(ESTABLISHED);
     const start = (first: Buffer) => {
@@ -142,8 +155,9 @@ function terminateTls(deps: ForwardDeps, rec: TunnelRecord, socket: net.Socket, 
       secureContext,
       // Only what the proxy speaks: a client that insists on h2 fails the handshake rather than being misread.
       ALPNProtocols: ['http/1.1'],
+      // The name the client asked for; the CONNECT host's leaf for a name the CA may not sign for.
       SNICallback: (name, cb) => {
-        deps.issuer.context(name || at.host).then((c) => cb(null, c), (e: Error) => cb(e));
+        deps.issuer.context(name && deps.issuer.permits(name) ? name : at.host).then((c) => cb(null, c), (e: Error) => cb(e));
       },
     });
     let ok = false;

@@ -3,10 +3,13 @@ import type { Socket } from 'node:net';
 import type { CaptureEngine } from '../capture/engine.js';
 import type { LimitKind } from '../capture/limits.js';
 import { now } from '../model/clock.js';
-import { pendingDecodes } from '../wire/body.js';
+import { decodesDrained, pendingDecodes } from '../wire/body.js';
 import { listen } from './listen.js';
 import type { RouteTable } from './routes.js';
 import type { AttachedStore } from './store-link.js';
+
+/** How long flush and shutdown wait for bodies still decoding (each of up to five rounds). */
+const SETTLE_DECODES_MS = 6000;
 
 export interface ProxyStats {
   exchanges: number;
@@ -115,12 +118,26 @@ export class ProxyLifecycle {
     await store?.close();
   }
 
-  /** Lets pending socket callbacks and zlib work land in the capture queue, then runs it. */
+  /**
+   * Lets pending socket callbacks and zlib work land in the capture queue, then runs it. zlib works in the
+   * thread pool, and on a loaded machine a large body takes seconds: waited for (not polled), up to a bound
+   * so a stuck decoder never holds shutdown.
+   */
   private async settle(): Promise<void> {
-    const deadline = Date.now() + 2000;
-    for (let i = 0; i < 3 || (pendingDecodes() > 0 && Date.now() < deadline); i++) {
-      await new Promise((r) => setImmediate(r));
-      this.p.engine.queue.flush();
+    const turns = async (): Promise<void> => {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setImmediate(r));
+        this.p.engine.queue.flush();
+      }
+    };
+    await turns();
+    for (let round = 0; round < 5 && pendingDecodes() > 0; round++) {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => { timer = setTimeout(r, SETTLE_DECODES_MS); });
+      await Promise.race([decodesDrained(), bound]);
+      clearTimeout(timer);
+      await turns();
     }
   }
+
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { UsageError } from '../errors.js';
 import { parseTarget, type Target } from './target.js';
-import { forwardOriginOf, verifiedHttpsRequest, type UpstreamTls } from './upstream-tls.js';
+import { caContext, forwardOriginOf, verifiedHttpsRequest, type UpstreamTls } from './upstream-tls.js';
 
 /** Where a request goes upstream, and the pooled connections that carry it. */
 export interface Upstream {
@@ -46,7 +46,8 @@ export function makeUpstream(target: Target, insecure: boolean, tlsOpts?: Upstre
     port: Number(target.url.port) || (secure ? 443 : 80),
     host: target.url.host,
     // A verified upstream checks the certificate itself (verifiedHttpsRequest), to record what was wrong with it.
-    agent: verified ? new https.Agent({ keepAlive: true, rejectUnauthorized: false, ca: tlsOpts.ca }) : secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
+    // Its CAs go in as one context made once (caContext), not as `ca`.
+    agent: verified ? new https.Agent({ keepAlive: true, rejectUnauthorized: false, ...(tlsOpts.ca ? { secureContext: caContext(tlsOpts.ca) } : {}) }) : secure ? new https.Agent({ keepAlive: true, rejectUnauthorized: !insecure }) : new http.Agent({ keepAlive: true }),
   };
 }
 

@@ -118,7 +118,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     if (!isForwarded(req) && gate.upgrade(req, socket)) return;
     webSockets.handle(req, socket, head);
   });
-  if (issuer) server.on('connect', connectHandler({ engine, issuer, policy: opts.forward!.policy, counters: { tunnels: 0, intercepted: 0 }, server, track: life.track }));
+  if (issuer) server.on('connect', connectHandler({ engine, issuer, policy: opts.forward!.policy, counters: { tunnels: 0, intercepted: 0 }, server, track: life.track, warn }));
   server.on('clientError', badRequestRefuser(warn));
 
   port = await life.listen(port, host);

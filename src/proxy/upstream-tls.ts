@@ -35,6 +35,19 @@ export function upstreamCas(extraFiles: string[] = []): string[] {
   return out;
 }
 
+const contexts = new WeakMap<string[], tls.SecureContext>();
+
+/**
+ * One TLS context holding the CAs an upstream may chain to, made once per list and shared by every connection.
+ * Given as `ca` instead, every new connection parses the ~150 certificates again (about 50 ms), and an https
+ * agent joins them into its pool key on every request.
+ */
+export function caContext(ca: string[]): tls.SecureContext {
+  let c = contexts.get(ca);
+  if (!c) contexts.set(ca, (c = tls.createSecureContext({ ca })));
+  return c;
+}
+
 /** Where a socket came from in forward mode: the origin of the CONNECT tunnel it carries. */
 const TUNNEL_ORIGIN = Symbol('mcptap.tunnelOrigin');
 

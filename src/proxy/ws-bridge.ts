@@ -9,6 +9,7 @@ import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
 import { gateConnection } from './ws-intercept.js';
 import type { Interceptor } from './intercept.js';
+import { caContext } from './upstream-tls.js';
 
 /**
  * Relays a WebSocket connection byte for byte: the client's upgrade request goes upstream as it was
@@ -57,7 +58,7 @@ export class WebSocketBridge {
       path: upstreamPath(this.target, url),
       headers,
       agent: false,
-      ...(secure ? { rejectUnauthorized: !this.opts.insecure, ...(this.opts.ca ? { ca: this.opts.ca } : {}) } : {}),
+      ...(secure ? { rejectUnauthorized: !this.opts.insecure, ...(this.opts.ca ? { secureContext: caContext(this.opts.ca) } : {}) } : {}),
     });
 
     let answered = false;

@@ -3,6 +3,15 @@ import type { Transform } from 'node:stream';
 import { utf8Trim } from './utf8.js';
 
 let decoding = 0;
+let drained: Array<() => void> = [];
+
+function decodes(delta: 1 | -1): void {
+  decoding += delta;
+  if (decoding > 0 || drained.length === 0) return;
+  const waiting = drained;
+  drained = [];
+  for (const w of waiting) w();
+}
 
 /**
  * A compressed body is a bomb, not a long stream, when it decoded to this many times its wire size: JSON
@@ -16,9 +25,14 @@ export function pendingDecodes(): number {
   return decoding;
 }
 
+/** Resolves when no body is decoding (at once if none is): shutdown and flush wait on it, not on a poll. */
+export function decodesDrained(): Promise<void> {
+  return decoding === 0 ? Promise.resolve() : new Promise((r) => drained.push(r));
+}
+
 /** Another decoder's zlib work in the thread pool (a WebSocket message inflating): +1 when it starts, -1 when done. */
 export function trackDecode(delta: 1 | -1): void {
-  decoding += delta;
+  decodes(delta);
 }
 
 export interface BodyResult {
@@ -97,7 +111,7 @@ export class BodyTap {
       this.chain.push(d);
     }
     if (this.chain.length === 0) return;
-    decoding++;
+    decodes(1);
     // Keep the encoded bytes of a deflate body in case it turns out to be raw deflate.
     if (codings.includes('deflate')) this.raw = [];
     for (let i = 0; i < this.chain.length - 1; i++) this.chain[i].pipe(this.chain[i + 1]);
@@ -210,7 +224,7 @@ export class BodyTap {
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    if (this.chain.length) decoding--;
+    if (this.chain.length) decodes(-1);
     const kept = this.kept ? this.kept.subarray(0, this.keptBytes) : Buffer.alloc(0);
     const text = this.keptBytes === 0 && this.wireBytes === 0 ? null : (this.truncated ? utf8Trim(kept) : kept).toString('utf8');
     this.kept = null;

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import express from 'express';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
@@ -27,19 +28,25 @@ export interface OAuthPeer extends Peer {
  * resource metadata (the 2025-03-26 way, and a gateway's): clients fall back to its origin's
  * /.well-known/oauth-authorization-server.
  */
-export async function startOAuthServer(opts: { resource?: (ownUrl: string) => string; strictAudience?: boolean; ownAuthorizationServer?: boolean } = {}): Promise<OAuthPeer> {
+/**
+ * `tls`: both servers speak HTTPS with this certificate, reached by the name it is for (a "real" host behind
+ * mcptap's forward proxy).
+ */
+export async function startOAuthServer(opts: { resource?: (ownUrl: string) => string; strictAudience?: boolean; ownAuthorizationServer?: boolean; tls?: { key: string; cert: string; host: string } } = {}): Promise<OAuthPeer> {
   const provider = new DemoInMemoryAuthProvider();
   if (opts.ownAuthorizationServer) return startSelfAuthorizingServer(provider);
-  const asServer = http.createServer();
+  const origin = (port: number) => opts.tls ? `https://${opts.tls.host}:${port}` : `http://127.0.0.1:${port}`;
+  const newServer = () => (opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }) : http.createServer()) as http.Server;
+  const asServer = newServer();
   const as = await listen(asServer);
-  const issuer = new URL(`http://127.0.0.1:${as.port}`);
+  const issuer = new URL(origin(as.port));
   const asApp = express();
   asApp.use(mcpAuthRouter({ provider, issuerUrl: issuer }));
   asServer.on('request', asApp);
 
-  const rsServer = http.createServer();
+  const rsServer = newServer();
   const rs = await listen(rsServer);
-  const url = `http://127.0.0.1:${rs.port}`;
+  const url = origin(rs.port);
   const own = new URL(url + '/mcp');
   const resource = new URL(opts.resource ? opts.resource(own.href) : own.href);
   const mcp = streamableHandler(echoServer, '/mcp');
