@@ -223,6 +223,33 @@ describe('proxy --forward', () => {
     }
   });
 
+  it('a wss:// upgrade to a host whose certificate nobody trusts: a 502 naming upstream-tls, recorded as such', async () => {
+    const roguePort = new URL(rogueUrl).port;
+    const rawSocket = net.connect(proxy.port, '127.0.0.1');
+    await once(rawSocket, 'connect');
+    rawSocket.write(`CONNECT localhost:${roguePort} HTTP/1.1\r\nHost: localhost:${roguePort}\r\n\r\n`);
+    const [answer] = await once(rawSocket, 'data');
+    expect(String(answer)).toMatch(/^HTTP\/1\.1 200 /);
+    const secure = tls.connect({ socket: rawSocket, servername: 'localhost', ca: fs.readFileSync(mcptapCa.certPath, 'utf8') });
+    await once(secure, 'secureConnect');
+    const ws = new WebSocket(`wss://localhost:${roguePort}/ws`, 'mcp', { createConnection: () => secure });
+    ws.on('error', () => {});
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
+    expect(res.statusCode).toBe(502);
+    expect(res.headers['x-mcptap-error']).toBe('upstream-tls');
+    res.resume();
+    secure.destroy();
+    await proxy.flush();
+    const store = openStore();
+    try {
+      const all = store.listSessions().flatMap((s) => store.exchanges(s.id));
+      const hit = all.find((e) => e.url.startsWith('/ws') && e.upstreamUrl.includes(`localhost:${roguePort}`));
+      expect(hit?.failure).toMatchObject({ kind: 'upstream-tls', host: 'localhost', code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    } finally {
+      store.close();
+    }
+  });
+
   it('a host it does not intercept is tunnelled blind: the client gets the real host, mcptap records the tunnel only', async () => {
     const { stdout } = await run('curl', ['-sS', '--proxy', proxy.url, '--cacert', realCa.certPath, tunnelledUrl], { timeout: 60_000 });
     expect(stdout).toBe('the real host, unread');

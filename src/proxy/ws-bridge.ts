@@ -3,13 +3,14 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { CaptureEngine } from '../capture/engine.js';
 import { now } from '../model/clock.js';
+import { failureText } from '../model/facts.js';
 import { pairs } from '../model/headers.js';
 import type { Direction, Rewrite } from '../model/model.js';
 import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
 import { gateConnection } from './ws-intercept.js';
 import type { Interceptor } from './intercept.js';
-import { caContext } from './upstream-tls.js';
+import { caContext, upstreamFailureOf, verifiedHttpsRequest } from './upstream-tls.js';
 
 /**
  * Relays a WebSocket connection byte for byte: the client's upgrade request goes upstream as it was
@@ -51,14 +52,16 @@ export class WebSocketBridge {
       } else headers.push(rawHeaders[i], rawHeaders[i + 1]);
     }
     if (!host) headers.push('Host', this.target.url.host);
-    const upReq = (secure ? https : http).request({
+    // A verified upstream (forward mode's CAs) checks the certificate itself, as HTTP's does, to record what was wrong.
+    const verified = secure && !!this.opts.ca && !this.opts.insecure;
+    const upReq = (verified ? verifiedHttpsRequest : secure ? https.request : http.request)({
       hostname: this.target.url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: Number(this.target.url.port) || (secure ? 443 : 80),
       method: req.method,
       path: upstreamPath(this.target, url),
       headers,
       agent: false,
-      ...(secure ? { rejectUnauthorized: !this.opts.insecure, ...(this.opts.ca ? { secureContext: caContext(this.opts.ca) } : {}) } : {}),
+      ...(secure ? { rejectUnauthorized: !verified && !this.opts.insecure, ...(this.opts.ca ? { secureContext: caContext(this.opts.ca) } : {}) } : {}),
     });
 
     let answered = false;
@@ -131,14 +134,14 @@ export class WebSocketBridge {
     });
 
     upReq.on('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? 'ERROR';
+      const failure = upstreamFailureOf(err);
       if (!clientGone && !socket.destroyed && socket.writable) {
-        const body = JSON.stringify({ error: 'mcptap: the upstream WebSocket failed', target: this.target.display, cause: `${code}: ${err.message}` });
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+        const body = JSON.stringify({ error: 'mcptap: the upstream WebSocket failed', target: this.target.display, cause: failureText(failure) });
+        socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\nx-mcptap-error: ${failure.kind}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
       }
       const t = now();
       const gone = clientGone;
-      queue.push(() => capture!.failed(gone ? { kind: 'client-aborted' } : { kind: 'upstream-unreachable', code, message: err.message }, t));
+      queue.push(() => capture!.failed(gone ? { kind: 'client-aborted' } : failure, t));
     });
     // The client hung up before the upstream answered, or while its refusal was being relayed: the
     // upstream connection has no one to answer and is closed.
