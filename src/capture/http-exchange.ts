@@ -283,6 +283,13 @@ export class HttpExchangeCapture {
   /** The proxy changed what it passed on (src/proxy/transforms.ts): recorded on the exchange, its URLs redacted. */
   rewrote(change: Rewrite): void {
     recordRewrite(this.exchange, this.ctx.redactor, change);
+    // A held answer is decided after the server's bytes ended the exchange: the change is published anew.
+    if (this.finished) this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  /** A message the proxy itself wrote on this event stream (an answer given at the intercept). */
+  injected(text: string, at: number): void {
+    this.whenAssigned(() => this.record('server->client', this.sseChannel(), decodeJsonRpcText(text), at, null));
   }
 
   private onSseEvent(e: SseEvent): void {

@@ -77,6 +77,8 @@ export class WebSocketCapture {
   /** The intercept changed a frame it held (src/proxy/ws-intercept.ts): recorded on the exchange, redacted. */
   rewrote(change: Rewrite): void {
     recordRewrite(this.exchange, this.ctx.redactor, change);
+    // Published at once: a connection is published again only when it closes, which may be hours away.
+    this.ctx.hub.emit('exchange', this.exchange);
   }
 
   /** One socket went; `by` is the side whose socket closed first. */
@@ -135,6 +137,11 @@ export class WebSocketCapture {
     this.session = this.ctx.tracker.openConnection(this.exchange, 'websocket', this.sessionTarget, this.sessionLabel);
     this.ctx.tracker.end(this.session.id, reason, at);
     this.ctx.hub.emit('exchange', this.exchange);
+  }
+
+  /** A message the proxy itself sent to the client (an answer given at the intercept). */
+  injected(text: string, at: number): void {
+    if (this.session) this.ctx.tracker.record(this.session.id, this.exchange.id, 'server->client', 'ws-frame', decodeJsonRpcText(text), at);
   }
 
   private record(direction: Direction, m: WsMessage): void {

@@ -79,7 +79,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--intercept-all', 'with --forward: decrypt every host')
     .option('--passthrough <host...>', 'with --forward: always tunnel these hosts blind (host, port, bytes and times only)')
     .option('--upstream-ca <file...>', 'with --forward: more CA certificates (PEM) to trust for the real hosts')
-    .option('--hold <filter>', `with --ui: hold the client messages that match (${FILTER_HELP}) until you forward, edit, answer or drop them (h in the UI)`)
+    .option('--hold <filter>', `with --ui: hold the client messages that match (${FILTER_HELP}) until you forward, edit in $EDITOR, answer in the server's place or drop them (h in the UI); over Streamable HTTP, legacy SSE and WebSocket (fragmented and compressed frames too), one message at a time; with dir:s2c the server's events, JSON answers and frames instead`)
     .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .option('--otlp <url>', 'stream OpenTelemetry spans (OTLP/HTTP) to this collector as exchanges complete, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT when set)')
     .option('--otlp-payloads', 'put tool arguments and results (redacted as stored) on the exported spans')
@@ -94,6 +94,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       'mcptap proxy --forward   # then: eval "$(mcptap claude env --forward)" && claude',
       'mcptap proxy --forward --intercept mcp.example.com --passthrough statsig.anthropic.com',
       "mcptap proxy --target http://localhost:4000 --ui --hold 'method:tools/call tool:execute_sql'   # hold each such call (intercept)",
+      "mcptap proxy --target http://localhost:4000 --ui --hold 'dir:s2c tool:execute_sql'   # hold the answers to them instead",
     ))
     .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);

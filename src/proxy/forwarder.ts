@@ -8,7 +8,7 @@ import { pairs } from '../model/headers.js';
 import type { Failure, HeaderList, Rewrite } from '../model/model.js';
 import { interceptRequest, type Interceptor } from './intercept.js';
 import type { Route, RouteTable } from './routes.js';
-import { SseEventGate } from './sse-intercept.js';
+import { answerGate } from './response-intercept.js';
 import { holdStreamHead, isEventStream } from './stream-head.js';
 import { upstreamPath, upstreamUrl } from './target.js';
 import type { BodyRewriter, TransformContext, TransformPipeline } from './transforms.js';
@@ -178,7 +178,9 @@ export class HttpForwarder {
     const ctx = st.transform!;
     out = transforms.responseHeaders(ctx, status, out);
     const body = transforms.responseBody(ctx, status, raw);
-    if (!body?.holdsHead) res.writeHead(status, proxyRes.statusMessage, out);
+    // --hold: the server's answers one message at a time (src/proxy/response-intercept.ts).
+    const held = this.d.interceptor ? answerGate(this.d.interceptor, req.method, raw, !!body, st.route.name, { record: (c) => this.noteRewrite(st, c), injected: (text) => void queue.push(() => st.cap!.injected(text, now())) }) : null;
+    if (!body?.holdsHead && !held?.holdsHead) res.writeHead(status, proxyRes.statusMessage, out);
     const eventStream = isEventStream(raw);
     if (eventStream) holdStreamHead(res, proxyRes);
     proxyRes.on('data', (chunk: Buffer) => {
@@ -197,13 +199,10 @@ export class HttpForwarder {
       res.destroy();
     });
     proxyRes.on('error', () => {});
-    // dir:s2c: the server's events one at a time, a held one stopping those after it.
-    const interceptor = this.d.interceptor?.serverSide && eventStream ? this.d.interceptor : null;
-    const pass = !interceptor ? () => void proxyRes.pipe(res) : () => {
-      const gate = new SseEventGate(interceptor, st.route.name, (b) => void res.write(b), () => res.end(), (change) => this.noteRewrite(st, change));
-      proxyRes.on('data', (c: Buffer) => gate.push(c));
-      proxyRes.on('end', () => gate.finish());
-      res.on('close', () => gate.close());
+    const pass = (first?: Buffer) => {
+      if (held) return held.run(proxyRes, res, status, out, first);
+      if (first) res.write(first);
+      proxyRes.pipe(res);
     };
     if (body) passRewritten(proxyRes, res, body, status, out, pass);
     else pass();
@@ -211,14 +210,13 @@ export class HttpForwarder {
 }
 
 /** A body a transform holds: what it lets go of is sent, then the rest is piped as it comes. */
-function passRewritten(proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[], passRest: () => void): void {
+function passRewritten(proxyRes: http.IncomingMessage, res: http.ServerResponse, body: BodyRewriter, status: number, out: string[], passRest: (first?: Buffer) => void): void {
   const release = (bytes: Buffer, ended: boolean) => {
     proxyRes.off('data', onData);
     proxyRes.off('end', onEnd);
     if (body.holdsHead) res.writeHead(status, proxyRes.statusMessage, body.head(out));
     if (ended) return void res.end(bytes.length ? bytes : undefined);
-    if (bytes.length) res.write(bytes);
-    passRest();
+    passRest(bytes.length ? bytes : undefined);
   };
   const onData = (chunk: Buffer) => {
     const bytes = body.feed(chunk);

@@ -4,11 +4,14 @@ import type { Direction, Failure, HeaderList, Rewrite } from '../model/model.js'
 import { UsageError } from '../errors.js';
 import { matches, parseFilter, type FilterTerm } from '../analysis/filter.js';
 import { decodeJsonRpcText, type DecodedMessage } from '../wire/jsonrpc.js';
+import { legacySessionIdOf } from '../wire/legacy-endpoint.js';
 
 // mitmproxy's intercept for MCP: a client message that matches a filter (the timeline's filter language)
 // is held instead of forwarded, until someone forwards it (edited or not), answers it in the server's
-// place, or drops it. What is held is a whole HTTP request body (a Streamable HTTP or legacy SSE POST);
-// a body that matches nothing goes on as it came.
+// place, or drops it. What is held is a whole HTTP request body (a Streamable HTTP or legacy SSE POST),
+// an event, a WebSocket message, or (dir:s2c) a JSON answer; one that matches nothing goes on as it came.
+// An answer given by hand goes where the server's would: the POST's own answer (Streamable HTTP), the
+// session's event stream (legacy SSE: sse-intercept.ts), the server's frames (ws-intercept.ts).
 
 /** What is decided for a held message. */
 export type Verdict =
@@ -31,6 +34,17 @@ export interface HeldMessage {
   noAnswer: string | null;
   /** Who sent it: a client message, or (with dir:s2c) a server's. */
   direction: Direction;
+  /** What carries it: a POST body, an event on a stream, a JSON answer, a WebSocket message. */
+  via: HeldVia;
+}
+
+export type HeldVia = 'post' | 'event' | 'json-answer' | 'websocket';
+
+/** What dropping a held message does, for the person who drops it. */
+export function dropEffect(h: Pick<HeldMessage, 'via' | 'direction'>): string {
+  if (h.via === 'post') return 'the client got an HTTP 502';
+  if (h.via === 'json-answer') return 'the client got an HTTP 502 instead of the answer';
+  return h.direction === 'client->server' ? 'the server never saw it' : 'the client never got it';
 }
 
 export interface InterceptorEvents {
@@ -50,6 +64,8 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   private readonly terms: FilterTerm[];
   private readonly waiting = new Map<number, { held: HeldMessage; decide: (v: Verdict) => void }>();
   private readonly requests = new Map<string, { method: string | null; subject: string | null }>();
+  /** Legacy SSE streams open through the proxy, by session id: where a held POST's answer goes. */
+  private readonly legacyStreams = new Map<string, (text: string) => boolean>();
   private nextId = 1;
   /** `dir:s2c`: the filter holds server messages (answers, server requests and notifications), not the client's. */
   readonly serverSide: boolean;
@@ -89,9 +105,27 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
     if (this.requests.size > REMEMBERED_REQUESTS) this.requests.delete(this.requests.keys().next().value!);
   }
 
+  /** A legacy SSE stream of session `id` is open: answers to its client's POSTs can be written on it. */
+  openLegacyStream(id: string, write: (text: string) => boolean): () => void {
+    this.legacyStreams.set(id, write);
+    return () => {
+      if (this.legacyStreams.get(id) === write) this.legacyStreams.delete(id);
+    };
+  }
+
+  /** Writes an answer on legacy session `id`'s event stream; false when none is open through the proxy. */
+  answerOnStream(id: string, text: string): boolean {
+    return this.legacyStreams.get(id)?.(text) ?? false;
+  }
+
+  /** Whether an answer to a POST of legacy session `id` has a stream to go on. */
+  hasLegacyStream(id: string): boolean {
+    return this.legacyStreams.has(id);
+  }
+
   /** Holds a body: its id in the held list, and what will be decided for it. */
-  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null = null, direction: Direction = 'client->server'): { id: number; verdict: Promise<Verdict> } {
-    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer, direction };
+  hold(body: string, m: DecodedMessage, route: string, noAnswer: string | null, direction: Direction, via: HeldVia): { id: number; verdict: Promise<Verdict> } {
+    const held: HeldMessage = { id: this.nextId++, heldAt: Date.now(), method: m.method, subject: m.subject, rpcId: m.rpcId, body, route, noAnswer, direction, via };
     const verdict = new Promise<Verdict>((resolve) => this.waiting.set(held.id, { held, decide: resolve }));
     this.emit('change');
     return { id: held.id, verdict };
@@ -182,8 +216,9 @@ export function interceptRequest(interceptor: Interceptor, req: http.IncomingMes
     if (!m) return hooks.forward(raw);
     // The client may give up while it waits: the held message leaves the list with it.
     let gone = false;
-    const legacy = /[?&]sessionId=/.test(req.url ?? '');
-    const { id, verdict } = interceptor.hold(text, m, route, legacy ? 'came over legacy SSE: its answer goes on the event stream, where the intercept cannot write yet' : null);
+    const legacyId = legacySessionIdOf(req.url ?? '');
+    const noAnswer = legacyId && !interceptor.hasLegacyStream(legacyId) ? 'came over legacy SSE, and its event stream (where the answer goes) does not pass through this proxy' : null;
+    const { id, verdict } = interceptor.hold(text, m, route, noAnswer, 'client->server', 'post');
     res.on('close', () => {
       if (res.writableFinished) return;
       gone = true;
@@ -196,17 +231,26 @@ export function interceptRequest(interceptor: Interceptor, req: http.IncomingMes
         return hooks.forward(Buffer.from(v.body));
       }
       if (v.kind === 'answer') {
-        const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-intercept', 'answered']];
         hooks.record({ kind: 'intercept-answer', before: null, after: v.body });
-        res.writeHead(200, headers.flat());
-        res.end(v.body);
-        return hooks.answered(200, headers, v.body, null);
+        // Legacy SSE: the POST is accepted (202, as the SDK's server answers it) and the answer goes on the stream.
+        if (legacyId && !interceptor.answerOnStream(legacyId, v.body)) return refuse(res, hooks, 'answer not sent: the event stream had closed', 'the answer given at the intercept was not sent: the event stream had closed');
+        const headers: HeaderList = legacyId ? [['content-type', 'text/plain'], ['x-mcptap-intercept', 'answered']] : [['content-type', 'application/json'], ['x-mcptap-intercept', 'answered']];
+        const body = legacyId ? 'Accepted' : v.body;
+        const status = legacyId ? 202 : 200;
+        res.writeHead(status, headers.flat());
+        res.end(body);
+        return hooks.answered(status, headers, body, null);
       }
-      const body = JSON.stringify({ error: 'mcptap: the request was dropped at the intercept (mcptap proxy --hold)' });
-      const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-intercept', 'dropped']];
-      res.writeHead(502, headers.flat());
-      res.end(body);
-      hooks.answered(502, headers, body, { kind: 'other', detail: 'dropped at the intercept' });
+      refuse(res, hooks, 'dropped at the intercept', 'the request was dropped at the intercept (mcptap proxy --hold)');
     });
   });
+}
+
+/** mcptap answers the client itself with a 502: the request went nowhere (`why`, said as `message`). */
+function refuse(res: http.ServerResponse, hooks: InterceptHooks, why: string, message: string): void {
+  const body = JSON.stringify({ error: `mcptap: ${message}` });
+  const headers: HeaderList = [['content-type', 'application/json'], ['x-mcptap-intercept', 'dropped']];
+  res.writeHead(502, headers.flat());
+  res.end(body);
+  hooks.answered(502, headers, body, { kind: 'other', detail: why });
 }

@@ -8,7 +8,7 @@ import { pairs } from '../model/headers.js';
 import type { Direction, Rewrite } from '../model/model.js';
 import { WebSocketCapture } from '../capture/ws-exchange.js';
 import { upstreamPath, upstreamUrl, type Target } from './target.js';
-import { FrameGate } from './ws-intercept.js';
+import { gateConnection } from './ws-intercept.js';
 import type { Interceptor } from './intercept.js';
 import { caContext, upstreamFailureOf, verifiedHttpsRequest } from './upstream-tls.js';
 
@@ -89,7 +89,7 @@ export class WebSocketBridge {
       upSocket.setNoDelay(true);
       // The session opens before the first bytes are read, so frames that came with the head are kept.
       queue.push(() => capture!.opened(res.statusCode ?? 101, raw, t));
-      this.relay(socket, upSocket, () => capture!, head, upHead);
+      this.relay(socket, upSocket, () => capture!, head, upHead, res.headers['sec-websocket-extensions']);
     });
 
     upReq.on('response', (res) => {
@@ -160,7 +160,7 @@ export class WebSocketBridge {
   }
 
   /** Pipes the two sockets to each other and mirrors each side's bytes to the capture. */
-  private relay(client: Socket, up: Socket, cap: () => WebSocketCapture, clientHead: Buffer, upHead: Buffer): void {
+  private relay(client: Socket, up: Socket, cap: () => WebSocketCapture, clientHead: Buffer, upHead: Buffer, extensions?: string): void {
     const queue = this.engine.queue;
     const tap = (direction: Direction) => (chunk: Buffer) => {
       const t = now();
@@ -174,7 +174,10 @@ export class WebSocketBridge {
     if (interceptor) {
       const record = (change: Rewrite) => queue.push(() => cap().rewrote(change));
       // Both sides go through a gate: the client's to remember the requests the server's answers are named after.
-      const gates = { client: new FrameGate(interceptor, this.opts.route ?? '', (b) => void up.write(b), record, 'client'), server: new FrameGate(interceptor, this.opts.route ?? '', (b) => void client.write(b), record, 'server') };
+      const gates = gateConnection(interceptor, this.opts.route ?? '', client, up, extensions, record, (text) => {
+        const t = now();
+        queue.push(() => cap().injected(text, t));
+      });
       if (clientHead.length) gates.client.push(clientHead);
       if (upHead.length) gates.server.push(upHead);
       client.on('data', (c: Buffer) => gates.client.push(c));

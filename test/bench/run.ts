@@ -45,6 +45,19 @@ if (want('throughput')) {
   }
 }
 
+if (want('hold')) {
+  const { benchHold } = await import('./hold.js');
+  const rows = await benchHold({ transports: transports.length ? transports : undefined });
+  say('');
+  say('proxy --hold with a filter that matches nothing, vs the same proxy without it (full capture; 5 interleaved rounds of 1.5 s, medians):');
+  say('c2s = a client-side filter (POST bodies read whole before forwarding); s2c = dir:s2c (server events and frames cut and matched one by one)');
+  say('transport        clients  mcptap calls/s  c2s calls/s  s2c calls/s  c2s/mcptap  s2c/mcptap  p50 mcptap  added p50 c2s  added p50 s2c  CPU/call mcptap→c2s→s2c');
+  for (const r of rows) {
+    const m = r.modes;
+    say(`${r.transport.padEnd(16)} ${String(r.clients).padStart(7)}  ${String(m.plain.callsPerSec).padStart(14)}  ${String(m.c2s.callsPerSec).padStart(11)}  ${String(m.s2c.callsPerSec).padStart(11)}  ${r.ratio.c2s.toFixed(2).padStart(10)}  ${r.ratio.s2c.toFixed(2).padStart(10)}  ${m.plain.p50.toFixed(3).padStart(10)}  ${r.addedP50.c2s.toFixed(3).padStart(13)}  ${r.addedP50.s2c.toFixed(3).padStart(13)}  ${`${m.plain.cpuMicrosPerCall}→${m.c2s.cpuMicrosPerCall}→${m.s2c.cpuMicrosPerCall} µs`.padStart(24)}`);
+  }
+}
+
 if (want('otlp')) {
   const { benchOtlp } = await import('./otlp.js');
   const r = await benchOtlp();

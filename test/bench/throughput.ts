@@ -47,8 +47,8 @@ const medianRound = (rounds: PathFigures[]): PathFigures => {
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
-export function child(script: string, args: string[], execArgv: string[] = []): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
-  const proc = fork(here(script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+export function child(script: string, args: string[], execArgv: string[] = [], env?: Record<string, string>): Promise<{ proc: ChildProcess; msg: Record<string, string> }> {
+  const proc = fork(here(script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv, env: env ? { ...process.env, ...env } : undefined });
   return new Promise((resolve, reject) => {
     proc.once('message', (msg) => resolve({ proc, msg: msg as Record<string, string> }));
     proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));

@@ -86,7 +86,8 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 }
 
 /** Stateful Streamable HTTP, one transport (and one server) per MCP session, as server-everything runs it. */
-export function streamableHandler(factory: ServerFactory = everything, path = '/mcp') {
+/** `jsonResponse`: answers each POST with one application/json body (the SDK's `enableJsonResponse`), not an event stream. */
+export function streamableHandler(factory: ServerFactory = everything, path = '/mcp', jsonResponse = false) {
   const transports = new Map<string, { transport: StreamableHTTPServerTransport; done: () => Promise<void>; streamOpened: () => void }>();
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (new URL(req.url!, 'http://x').pathname !== path) return void res.writeHead(404).end();
@@ -126,6 +127,7 @@ export function streamableHandler(factory: ServerFactory = everything, path = '/
     };
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse: jsonResponse,
       onsessioninitialized: (id) => {
         transports.set(id, {
           transport,
@@ -157,9 +159,9 @@ export function streamableHandler(factory: ServerFactory = everything, path = '/
   };
 }
 
-export async function startStreamableServer(opts: { factory?: ServerFactory; path?: string } = {}): Promise<Peer> {
+export async function startStreamableServer(opts: { factory?: ServerFactory; path?: string; jsonResponse?: boolean } = {}): Promise<Peer> {
   const path = opts.path ?? '/mcp';
-  const h = streamableHandler(opts.factory, path);
+  const h = streamableHandler(opts.factory, path, opts.jsonResponse);
   const l = await listen(http.createServer(h.handle));
   const url = `http://127.0.0.1:${l.port}`;
   return {
@@ -279,10 +281,11 @@ export class WsServerTransport implements Transport {
   }
 }
 
-export async function startWsServer(opts: { factory?: ServerFactory } = {}): Promise<Peer> {
+/** `deflate`: the server agrees to permessage-deflate (context takeover) and compresses every message. */
+export async function startWsServer(opts: { factory?: ServerFactory; deflate?: boolean } = {}): Promise<Peer> {
   const factory = opts.factory ?? everything;
   const server = http.createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
-  const wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false) });
+  const wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has('mcp') ? 'mcp' : false), perMessageDeflate: opts.deflate ? { threshold: 0 } : false });
   let live = 0;
   wss.on('connection', async (ws) => {
     live++;
@@ -374,8 +377,8 @@ export function startGatewayLikeServer(opts: { prefix: string; failingTool?: str
   return startStreamableServer({ factory: toolsServer(opts.prefix, opts.failingTool) });
 }
 
-export function startPlainToolsServer(opts: { failingTool?: string } = {}): Promise<Peer> {
-  return startStreamableServer({ factory: toolsServer('', opts.failingTool) });
+export function startPlainToolsServer(opts: { failingTool?: string; jsonResponse?: boolean } = {}): Promise<Peer> {
+  return startStreamableServer({ factory: toolsServer('', opts.failingTool), jsonResponse: opts.jsonResponse });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { useStdin, useStdout } from 'ink';
-import type { HeldMessage, Interceptor } from '../../src/proxy/intercept.js';
+import { dropEffect, type HeldMessage, type Interceptor } from '../../src/proxy/intercept.js';
 import { editText } from '../../src/cli/resend.js';
 
 const ANSWER_TEMPLATE = JSON.stringify({ result: { content: [{ type: 'text', text: '' }] } }, null, 2) + '\n';
@@ -32,13 +32,15 @@ export function useIntercept(interceptor: Interceptor | undefined, say: (line: s
         say(`forwarded #${m.id} ${m.method ?? ''}`);
       } else if (action === 'drop') {
         interceptor.drop(m.id);
-        say(`dropped #${m.id} ${m.method ?? ''}: the client got an HTTP 502`);
+        say(`dropped #${m.id} ${m.method ?? ''}: ${dropEffect(m)}`);
       } else if (action === 'editHeld') {
         const edited = inEditor(JSON.stringify(JSON.parse(m.body), null, 2) + '\n', `held-${m.id}.json`);
         if (edited == null) return;
         interceptor.forward(m.id, edited);
         say(`forwarded #${m.id} as edited (recorded as an intercept-edit transform)`);
       } else {
+        // Refused before the editor opens: nothing typed there could be sent.
+        if (m.rpcId == null || m.noAnswer) return say(`still held: #${m.id} ${m.noAnswer ?? 'is a notification: it has no answer'} (forward, edit or drop it)`);
         const answer = inEditor(ANSWER_TEMPLATE, `answer-${m.id}.json`);
         if (answer == null) return;
         interceptor.answer(m.id, answer);

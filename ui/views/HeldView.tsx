@@ -13,6 +13,8 @@ import { useViewInput, type ViewInputRef } from '../hooks/useViewInput.js';
  */
 export const CLIENT_TIMEOUT_MS = 60_000;
 
+const VIA: Record<HeldMessage['via'], string> = { post: 'POST', event: 'SSE event', 'json-answer': 'JSON', websocket: 'WS frame' };
+
 interface Props {
   held: HeldMessage[];
   filter: string;
@@ -37,7 +39,7 @@ export function HeldView({ held, filter, now, height, width, input: inputRef, on
     else return false;
     return true;
   });
-  if (!held.length) return <Text>{`Nothing held. Client messages that match "${filter}" stop here until you forward, edit, answer or drop them.`}</Text>;
+  if (!held.length) return <Text>{`Nothing held. ${/(^|\s)dir:s2c(\s|$)/.test(filter) ? 'Server' : 'Client'} messages that match "${filter}" stop here until you forward, edit, ${/(^|\s)dir:s2c(\s|$)/.test(filter) ? '' : 'answer '}or drop them.`}</Text>;
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">{`${held.length} held (matching "${filter}") — f forward · e edit · a answer · x drop`}</Text>
@@ -45,7 +47,7 @@ export function HeldView({ held, filter, now, height, width, input: inputRef, on
         const waited = now - h.heldAt;
         const left = Math.ceil((CLIENT_TIMEOUT_MS - waited) / 1000);
         const clock = left > 0 ? `${Math.floor(waited / 1000)}s held, ~${left}s before a 60s client timeout` : `${Math.floor(waited / 1000)}s held: past a 60s client timeout`;
-        const line = `#${h.id} ${h.direction === 'client->server' ? '→' : '←'} ${pad(`${h.method ?? '?'}${h.subject ? ' ' + h.subject : ''}`, 32)} ${pad(h.route ? `→ ${h.route}` : '', 14)} ${clock}`;
+        const line = `#${h.id} ${h.direction === 'client->server' ? '→' : '←'} ${pad(`${h.method ?? '?'}${h.subject ? ' ' + h.subject : ''}`, 32)} ${pad(VIA[h.via], 9)} ${pad(h.route ? `→ ${h.route}` : '', 14)} ${clock}`;
         return (
           <Text key={h.id} wrap="truncate-end" inverse={list.start + i === list.selected} color={left > 0 ? undefined : color('red')}>
             {pad(line, width)}
@@ -53,6 +55,7 @@ export function HeldView({ held, filter, now, height, width, input: inputRef, on
         );
       })}
       {selected ? <Text dimColor wrap="truncate-end">{pad(selected.body.replace(/\s+/g, ' '), width)}</Text> : null}
+      {selected?.noAnswer ? <Text dimColor wrap="truncate-end">{`no a: it ${selected.noAnswer}`}</Text> : null}
     </Box>
   );
 }
