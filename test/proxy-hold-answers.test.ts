@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { heldOne, holdingProxy, readStored, resultText as text } from './helpers/hold.js';
 import { connectClient, startPlainToolsServer, startSseServer } from './helpers/peers.js';
 import { tempDb } from './helpers/tmp.js';
+import { rewriteText } from '../src/model/facts.js';
 
 // --hold where the last stop left it refused or untouched: a server's plain application/json answer
 // (the SDK's enableJsonResponse), and answering by hand over legacy SSE. Real SDK peers, real sockets.
@@ -53,7 +54,9 @@ describe('proxy --hold: a plain application/json answer (Streamable HTTP with en
       const session = s.listSessions().find((x) => x.clientInfo?.name === 'hold-json')!;
       return s.exchanges(session.id).flatMap((e) => e.rewrites);
     });
-    expect(rewrites.map((r) => r.kind)).toEqual(['intercept-edit', 'other']);
+    // The edit is labelled as the server's, the drop has its own kind (it was 'other').
+    expect(rewrites.map((r) => r.kind)).toEqual(['intercept-server-edit', 'intercept-drop']);
+    expect(rewriteText(rewrites[0])).toMatch(/^server message edited at the intercept: /);
     expect(JSON.parse(rewrites[0].before!).result.content[0].text).toBe('1 row for: select 2');
     expect(JSON.parse(rewrites[0].after).result.content[0].text).toMatch(/edited on its way back/);
     expect(rewrites[1].after).toMatch(/dropped at the intercept/);

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { WebSocket as WsSocket, WebSocketServer } from 'ws';
 import { heldOne, holdingProxy, readStored, resultText as text } from './helpers/hold.js';
 import { connectClient, startWsServer, type Peer } from './helpers/peers.js';
+import { rewriteText } from '../src/model/facts.js';
 import { tempDb } from './helpers/tmp.js';
 
 // --hold on WebSocket connections the last stop could not hold: permessage-deflate (context takeover,
@@ -83,7 +84,7 @@ describe('proxy --hold over a compressed WebSocket (permessage-deflate, context 
     g.WebSocket = DeflatingWs;
     const server = await startWsServer({ deflate: true });
     open.push(server);
-    const { gate, ws } = await holdingProxy(server.url, 'dir:s2c tool:echo', tmp.db, 'hold-ws-deflate-s2c', open);
+    const { gate, ws, proxy } = await holdingProxy(server.url, 'dir:s2c tool:echo', tmp.db, 'hold-ws-deflate-s2c', open);
     const c = await connectClient('websocket', ws, { name: 'hold-ws-deflate-s2c' });
     try {
       const first = c.client.callTool({ name: 'echo', arguments: { message: 'back' } });
@@ -101,6 +102,14 @@ describe('proxy --hold over a compressed WebSocket (permessage-deflate, context 
     } finally {
       await c.close();
     }
+    await proxy.flush();
+    // The server's frame edited: recorded as the server's, and labelled so (not "request body edited").
+    const rewrites = readStored(tmp.db, (s) => {
+      const session = s.listSessions().find((x) => x.clientInfo?.name === 'hold-ws-deflate-s2c')!;
+      return s.exchanges(session.id).flatMap((e) => e.rewrites);
+    });
+    expect(rewrites.map((r) => r.kind)).toEqual(['intercept-server-edit']);
+    expect(rewriteText(rewrites[0])).toMatch(/^server message edited at the intercept: /);
   });
 });
 

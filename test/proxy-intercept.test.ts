@@ -83,7 +83,7 @@ describe('proxy --hold', () => {
       expect(rewrites[0].kind).toBe('intercept-edit');
       expect(JSON.parse(rewrites[0].before!).params.arguments.sql).toBe('select 1');
       expect(JSON.parse(rewrites[0].after).params.arguments.sql).toBe('select 2');
-      expect(rewriteText(rewrites[0])).toMatch(/^request body edited at the intercept: /);
+      expect(rewriteText(rewrites[0])).toMatch(/^client message edited at the intercept: /);
     } finally {
       store.close();
     }
@@ -240,7 +240,10 @@ describe('proxy --hold', () => {
     const store = CaptureStore.open(tmp.db, { readonly: true });
     try {
       const s = store.listSessions().find((x) => x.label === 'intercept-ws' && x.transport === 'websocket')!;
-      expect(store.exchanges(s.id).flatMap((e) => e.rewrites).map((r) => r.kind)).toEqual(['intercept-edit']);
+      const rewrites = store.exchanges(s.id).flatMap((e) => e.rewrites);
+      // The client's frame edited (the dir:s2c proxy records nothing).
+      expect(rewrites.map((r) => r.kind)).toEqual(['intercept-edit']);
+      expect(rewriteText(rewrites[0])).toMatch(/^client message edited at the intercept: /);
     } finally {
       store.close();
     }
@@ -276,7 +279,8 @@ describe('proxy --hold', () => {
     try {
       const s = store.listSessions().find((x) => x.label === 'intercept-s2c' && x.transport === 'streamable-http')!;
       const [r] = store.exchanges(s.id).flatMap((e) => e.rewrites);
-      expect(r.kind).toBe('intercept-edit');
+      expect(r.kind).toBe('intercept-server-edit');
+      expect(rewriteText(r)).toMatch(/^server message edited at the intercept: /);
       expect(JSON.parse(r.after).result.content[0].text).toBe('edited on its way back');
     } finally {
       store.close();

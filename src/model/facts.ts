@@ -51,8 +51,12 @@ export type RewriteKind =
   | 'oauth-resource'
   /** `--hold`: a held client message sent on as the user edited it (before: as the client sent it). */
   | 'intercept-edit'
+  /** `--hold` with dir:s2c: a held server message (an answer, event or frame) sent on as the user edited it (before: as the server sent it). */
+  | 'intercept-server-edit'
   /** `--hold`: a held request answered by the user in the server's place (after: the answer). */
   | 'intercept-answer'
+  /** `--hold` with dir:s2c: a held JSON answer dropped, the client answered 502 instead (before: the answer; after: what the client got). */
+  | 'intercept-drop'
   /** Recorded by an older mcptap in words this one does not recognise (`after` holds them). */
   | 'other';
 
@@ -107,8 +111,10 @@ export function rewriteText(r: Rewrite): string {
     case 'location': return `location ${r.before} → ${r.after}`;
     case 'oauth-challenge': return `www-authenticate resource_metadata ${r.before} → ${r.after}`;
     case 'oauth-resource': return `oauth resource ${r.before} → ${r.after}`;
-    case 'intercept-edit': return `request body edited at the intercept: ${r.before} → ${r.after}`;
+    case 'intercept-edit': return `client message edited at the intercept: ${r.before} → ${r.after}`;
+    case 'intercept-server-edit': return `server message edited at the intercept: ${r.before} → ${r.after}`;
     case 'intercept-answer': return `answered at the intercept: ${r.after}`;
+    case 'intercept-drop': return `${r.after}: ${r.before}`;
     case 'other': return r.after;
   }
 }

@@ -73,12 +73,12 @@ export function holdJsonAnswer(
         return void res.end(raw);
       }
       if (v.kind === 'forward') {
-        record({ kind: 'intercept-edit', before: text, after: v.body });
+        record({ kind: 'intercept-server-edit', before: text, after: v.body });
         const body = Buffer.from(v.body);
         res.writeHead(status, proxyRes.statusMessage, headFor(out, body.length));
         return void res.end(body);
       }
-      record({ kind: 'other', before: text, after: 'dropped at the intercept: the client got 502' });
+      record({ kind: 'intercept-drop', before: text, after: 'dropped at the intercept: the client got 502' });
       const body = JSON.stringify({ error: 'mcptap: the answer was dropped at the intercept (mcptap proxy --hold)' });
       res.writeHead(502, { 'content-type': 'application/json', 'x-mcptap-intercept': 'dropped' });
       res.end(body);

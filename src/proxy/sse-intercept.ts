@@ -112,7 +112,7 @@ export class SseEventGate {
     this.holding = id;
     void verdict.then((v) => {
       if (v.kind === 'forward' && v.edited) {
-        this.record({ kind: 'intercept-edit', before: data, after: v.body });
+        this.record({ kind: 'intercept-server-edit', before: data, after: v.body });
         this.write(Buffer.from(withData(text, v.body)));
       } else if (v.kind === 'forward') this.write(e);
       this.holding = null;

@@ -233,7 +233,7 @@ export class FrameGate {
     this.holding = id;
     void verdict.then((v) => {
       if (v.kind === 'forward' && v.edited) {
-        this.record({ kind: 'intercept-edit', before: text!, after: v.body });
+        this.record({ kind: client ? 'intercept-edit' : 'intercept-server-edit', before: text!, after: v.body });
         this.pass(it, Buffer.from(v.body));
       } else if (v.kind === 'forward') this.pass(it, null);
       else {

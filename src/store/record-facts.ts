@@ -26,7 +26,7 @@ const FailureSchema: z.ZodType<Failure> = z.discriminatedUnion('kind', [
 ]);
 
 const RewriteSchema: z.ZodType<Rewrite> = z.object({
-  kind: z.enum(['gateway-debug-header', 'sse-endpoint', 'location', 'oauth-challenge', 'oauth-resource', 'intercept-edit', 'intercept-answer', 'other']),
+  kind: z.enum(['gateway-debug-header', 'sse-endpoint', 'location', 'oauth-challenge', 'oauth-resource', 'intercept-edit', 'intercept-server-edit', 'intercept-answer', 'intercept-drop', 'other']),
   before: z.string().nullable(),
   after: z.string(),
 });
