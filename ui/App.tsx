@@ -28,7 +28,7 @@ import { HelpView } from './views/HelpView.js';
 import { ConversationView } from './views/ConversationView.js';
 import { color } from './theme.js';
 import { viewTakes, type ViewKeys } from './hooks/useViewInput.js';
-import type { Interceptor } from '../src/proxy/intercept.js';
+import type { HoldControl } from '../src/proxy/intercept.js';
 import { useHeld } from './hooks/useHeld.js';
 import { useIntercept } from './hooks/useIntercept.js';
 import { HeldView } from './views/HeldView.js';
@@ -44,8 +44,11 @@ export interface AppProps {
   notices?: (listener: (line: string) => void) => () => void;
   /** Called when the user quits with Ctrl-C (the command then exits 130, not 0). */
   onInterrupt?: () => void;
-  /** `proxy --ui --hold FILTER`: what it holds, decided on the held screen (h). */
-  interceptor?: Interceptor;
+  /**
+   * What `--hold FILTER` holds, decided on the held screen (h): the interceptor of `proxy --ui`, or the hold
+   * channel of the running proxy `mcptap tui` is attached to.
+   */
+  interceptor?: HoldControl;
 }
 
 export function App({ store, sessionId, reference, proxy, notices, onInterrupt, interceptor }: AppProps) {
@@ -223,7 +226,7 @@ export function App({ store, sessionId, reference, proxy, notices, onInterrupt, 
     else if (a === 'help') push('help');
     else if (a === 'held') {
       if (interceptor) push('held');
-      else setStatus('nothing is intercepted here: start mcptap proxy --ui --hold FILTER');
+      else setStatus('nothing is intercepted here: start mcptap proxy --hold FILTER (with --ui, or beside this TUI)');
     }
     else if (a === 'back') back();
     else if (screen === 'sessions') {

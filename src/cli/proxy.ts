@@ -11,6 +11,7 @@ import { LIMIT_DEFAULTS } from '../capture/limits.js';
 import { loadRoutes, printRoutesBanner } from './proxy-routes.js';
 import { parseMetricsListen, resolveOtlp, startTelemetry, type RunningTelemetry } from '../telemetry/setup.js';
 import { Interceptor } from '../proxy/intercept.js';
+import { serveHoldChannel, type HoldChannel } from '../proxy/hold-channel.js';
 import { FILTER_HELP } from './show.js';
 import { action, dbOption, portGuardOptions, examples, parseBytes, parseIntOption, preferInteractive, resolveDb } from './common.js';
 import { forwardCaLines, forwardEnvLines, forwardPolicy, type ForwardCliOptions } from './forward.js';
@@ -79,7 +80,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
     .option('--intercept-all', 'with --forward: decrypt every host')
     .option('--passthrough <host...>', 'with --forward: always tunnel these hosts blind (host, port, bytes and times only)')
     .option('--upstream-ca <file...>', 'with --forward: more CA certificates (PEM) to trust for the real hosts')
-    .option('--hold <filter>', `with --ui: hold the client messages that match (${FILTER_HELP}) until you forward, edit in $EDITOR, answer in the server's place or drop them (h in the UI); over Streamable HTTP, legacy SSE and WebSocket (fragmented and compressed frames too), one message at a time; with dir:s2c the server's events, JSON answers and frames instead`)
+    .option('--hold <filter>', `hold the client messages that match (${FILTER_HELP}) until you forward, edit in $EDITOR, answer in the server's place or drop them (h in the UI: with --ui, or in mcptap tui --db attached to this proxy, which holds only while a TUI is attached and forwards what it held when the last one quits); over Streamable HTTP, legacy SSE and WebSocket (fragmented and compressed frames too), one message at a time; with dir:s2c the server's events, JSON answers and frames instead`)
     .option('--gateway-debug', "ask LiteLLM what it resolved for each MCP request (adds x-litellm-mcp-debug: true; its x-mcp-debug-* answer headers are kept, redacted)")
     .option('--otlp <url>', 'stream OpenTelemetry spans (OTLP/HTTP) to this collector as exchanges complete, e.g. http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT when set)')
     .option('--otlp-payloads', 'put tool arguments and results (redacted as stored) on the exported spans')
@@ -95,13 +96,13 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       'mcptap proxy --forward --intercept mcp.example.com --passthrough statsig.anthropic.com',
       "mcptap proxy --target http://localhost:4000 --ui --hold 'method:tools/call tool:execute_sql'   # hold each such call (intercept)",
       "mcptap proxy --target http://localhost:4000 --ui --hold 'dir:s2c tool:execute_sql'   # hold the answers to them instead",
+      "mcptap proxy --target http://localhost:4000 --hold 'method:tools/call'   # then, in another terminal: mcptap tui (h: the held screen)",
     ))
     .action(action(async (opts: ProxyCliOptions, cmd: Command) => {
       const db = resolveDb(opts.db);
       if (opts.forward && (opts.target || opts.routes)) throw new UsageError('--forward takes no --target or --routes: each request names its own host');
       if (!opts.forward && (opts.intercept || opts.interceptAll || opts.passthrough || opts.upstreamCa)) throw new UsageError('--intercept, --intercept-all, --passthrough and --upstream-ca go with --forward');
       const policy = opts.forward ? forwardPolicy(opts) : null;
-      if (opts.hold != null && !opts.ui) throw new UsageError('--hold needs --ui: the held messages are forwarded, edited, answered or dropped in the terminal UI');
       const interceptor = opts.hold != null ? new Interceptor(opts.hold) : undefined;
       const otlp = resolveOtlp(opts.otlp);
       const served = opts.target || policy ? null : await loadRoutes(opts.routes, cmd.getOptionValueSource('port') === 'default' ? null : opts.port);
@@ -131,15 +132,20 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         throw e;
       });
       let telemetry: RunningTelemetry | null = null;
+      let channel: HoldChannel | null = null;
       try {
+        // --hold: what is held is served to `mcptap tui` beside this proxy (hold-channel.ts).
+        if (interceptor) channel = await serveHoldChannel(interceptor, db, !!opts.ui);
         telemetry = await startTelemetry(proxy.engine.hub, {
           otlp, metrics: opts.metrics, payloads: opts.otlpPayloads, warn: (m) => say(`mcptap: warning: ${m}`),
           records: () => ({ captured: proxy.stats().written, dropped: proxy.stats().droppedWrites }),
         });
       } catch (e) {
+        await channel?.close();
         await proxy.close();
         throw e;
       }
+      if (channel && !opts.ui) say(`mcptap: holding what matches "${opts.hold}" while a TUI is attached: mcptap tui --db ${db}`);
       // Each error finding, once, as one line, while traffic flows (`mcptap check` has the details). Attached before
       // the target is probed: a slow target delays the banner, never what is said of the traffic already flowing.
       if (opts.liveChecks) attachLiveChecks(proxy.engine.hub, (line) => say(`mcptap: ${line}`), { onFinding: telemetry ? (f) => telemetry!.onFinding(f) : undefined });
@@ -185,6 +191,7 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
         } finally {
           store.close();
           // Whatever is still held goes on as it came: the client is not left waiting on a proxy that is gone.
+          await channel?.close();
           interceptor?.releaseAll();
           await proxy.close();
           await telemetry?.close();
@@ -195,6 +202,8 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       }
       const stop = async (signal: string) => {
         process.stderr.write(`\nmcptap: ${signal}: flushing captures and stopping\n`);
+        await channel?.close();
+        interceptor?.releaseAll();
         await proxy.close();
         await telemetry?.close();
         const st = proxy.stats();

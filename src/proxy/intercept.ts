@@ -52,6 +52,21 @@ export interface InterceptorEvents {
   change: [];
 }
 
+/**
+ * What the held screen drives: the interceptor itself (`proxy --ui`), or a client of a running proxy's hold
+ * channel (`mcptap tui` beside `mcptap proxy --hold`, hold-channel.ts). A refused decision throws (or
+ * rejects) with the reason; the message stays held.
+ */
+export interface HoldControl {
+  readonly filter: string;
+  held(): HeldMessage[];
+  on(event: 'change', listener: () => void): unknown;
+  off(event: 'change', listener: () => void): unknown;
+  forward(id: number, edited?: string): void | Promise<void>;
+  answer(id: number, answer: string): void | Promise<void>;
+  drop(id: number): void | Promise<void>;
+}
+
 /** Whether a decoded message is one the filter holds. */
 function holds(m: DecodedMessage, direction: Direction, terms: FilterTerm[]): boolean {
   return matches({ method: m.method, subject: m.subject, direction, kind: m.kind, isError: m.isError, latencyMs: null, rpcId: m.rpcId, errorCode: m.errorCode }, terms);
@@ -60,7 +75,7 @@ function holds(m: DecodedMessage, direction: Direction, terms: FilterTerm[]): bo
 /** Client requests remembered for naming the answers to them (an answer carries only the id). */
 const REMEMBERED_REQUESTS = 10_000;
 
-export class Interceptor extends EventEmitter<InterceptorEvents> {
+export class Interceptor extends EventEmitter<InterceptorEvents> implements HoldControl {
   private readonly terms: FilterTerm[];
   private readonly waiting = new Map<number, { held: HeldMessage; decide: (v: Verdict) => void }>();
   private readonly requests = new Map<string, { method: string | null; subject: string | null }>();
@@ -69,6 +84,11 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
   private nextId = 1;
   /** `dir:s2c`: the filter holds server messages (answers, server requests and notifications), not the client's. */
   readonly serverSide: boolean;
+  /**
+   * Whether matching messages are held now. Off while no one can decide them: a headless `proxy --hold`
+   * holds only while a TUI is attached to its hold channel; what matches meanwhile goes on as it came.
+   */
+  holding = true;
 
   constructor(readonly filter: string) {
     super();
@@ -86,12 +106,13 @@ export class Interceptor extends EventEmitter<InterceptorEvents> {
       for (const m of all) if (m.kind === 'request' && m.rpcId != null) this.remember(m);
       return null;
     }
+    if (!this.holding) return null;
     return all.find((m) => (m.kind === 'request' || m.kind === 'notification') && holds(m, 'client->server', this.terms)) ?? null;
   }
 
   /** The message of a server event or frame that matches (an answer named after its request), or null. */
   matchingServer(text: string): DecodedMessage | null {
-    if (!this.serverSide || (!text.trimStart().startsWith('{') && !text.trimStart().startsWith('['))) return null;
+    if (!this.serverSide || !this.holding || (!text.trimStart().startsWith('{') && !text.trimStart().startsWith('['))) return null;
     for (const m of decodeJsonRpcText(text)) {
       const asked = (m.kind === 'response' || m.kind === 'error') && m.rpcId != null ? this.requests.get(String(m.rpcId)) : undefined;
       const named = asked ? { ...m, method: asked.method, subject: asked.subject } : m;

@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'react';
-import type { HeldMessage, Interceptor } from '../../src/proxy/intercept.js';
+import type { HeldMessage, HoldControl } from '../../src/proxy/intercept.js';
 
 /** The messages `--hold` holds now, re-read whenever the list changes. */
-export function useHeld(interceptor: Interceptor | undefined): HeldMessage[] {
+export function useHeld(interceptor: HoldControl | undefined): HeldMessage[] {
   const [held, setHeld] = useState<HeldMessage[]>(() => interceptor?.held() ?? []);
   useEffect(() => {
     if (!interceptor) return;

@@ -1,5 +1,5 @@
 import { useStdin, useStdout } from 'ink';
-import { dropEffect, type HeldMessage, type Interceptor } from '../../src/proxy/intercept.js';
+import { dropEffect, type HeldMessage, type HoldControl } from '../../src/proxy/intercept.js';
 import { editText } from '../../src/cli/resend.js';
 
 const ANSWER_TEMPLATE = JSON.stringify({ result: { content: [{ type: 'text', text: '' }] } }, null, 2) + '\n';
@@ -7,9 +7,9 @@ const ANSWER_TEMPLATE = JSON.stringify({ result: { content: [{ type: 'text', tex
 /**
  * The held screen's decisions. Edit and answer open $EDITOR (the UI hands the terminal over while it
  * runs); what is saved is validated by the interceptor, and a refusal is said in the status line with
- * the message still held.
+ * the message still held. Decisions made over a hold channel settle when the proxy replies.
  */
-export function useIntercept(interceptor: Interceptor | undefined, say: (line: string) => void) {
+export function useIntercept(interceptor: HoldControl | undefined, say: (line: string) => void) {
   const { setRawMode } = useStdin();
   const { stdout } = useStdout();
   const inEditor = (text: string, name: string): string | null => {
@@ -24,26 +24,26 @@ export function useIntercept(interceptor: Interceptor | undefined, say: (line: s
       stdout.write('\u001b[2J\u001b[3J\u001b[H');
     }
   };
-  return (action: 'forward' | 'editHeld' | 'answerHeld' | 'drop', m: HeldMessage) => {
+  return async (action: 'forward' | 'editHeld' | 'answerHeld' | 'drop', m: HeldMessage) => {
     if (!interceptor) return;
     try {
       if (action === 'forward') {
-        interceptor.forward(m.id);
+        await interceptor.forward(m.id);
         say(`forwarded #${m.id} ${m.method ?? ''}`);
       } else if (action === 'drop') {
-        interceptor.drop(m.id);
+        await interceptor.drop(m.id);
         say(`dropped #${m.id} ${m.method ?? ''}: ${dropEffect(m)}`);
       } else if (action === 'editHeld') {
         const edited = inEditor(JSON.stringify(JSON.parse(m.body), null, 2) + '\n', `held-${m.id}.json`);
         if (edited == null) return;
-        interceptor.forward(m.id, edited);
+        await interceptor.forward(m.id, edited);
         say(`forwarded #${m.id} as edited (recorded as an intercept-edit transform)`);
       } else {
         // Refused before the editor opens: nothing typed there could be sent.
         if (m.rpcId == null || m.noAnswer) return say(`still held: #${m.id} ${m.noAnswer ?? 'is a notification: it has no answer'} (forward, edit or drop it)`);
         const answer = inEditor(ANSWER_TEMPLATE, `answer-${m.id}.json`);
         if (answer == null) return;
-        interceptor.answer(m.id, answer);
+        await interceptor.answer(m.id, answer);
         say(`answered #${m.id} in the server's place`);
       }
     } catch (e) {

@@ -22,7 +22,7 @@ interface Props {
   height: number;
   width: number;
   input: ViewInputRef;
-  onDecide: (action: 'forward' | 'editHeld' | 'answerHeld' | 'drop', m: HeldMessage) => void;
+  onDecide: (action: 'forward' | 'editHeld' | 'answerHeld' | 'drop', m: HeldMessage) => void | Promise<void>;
 }
 
 /** What `--hold` holds, oldest first, each with how long it has waited against the client's timeout. */
@@ -35,7 +35,7 @@ export function HeldView({ held, filter, now, height, width, input: inputRef, on
     else if (a === 'down') list.move(1);
     else if (a === 'top') list.setSelected(0);
     else if (a === 'bottom') list.setSelected(held.length - 1);
-    else if ((a === 'forward' || a === 'editHeld' || a === 'answerHeld' || a === 'drop') && selected) onDecide(a, selected);
+    else if ((a === 'forward' || a === 'editHeld' || a === 'answerHeld' || a === 'drop') && selected) void onDecide(a, selected);
     else return false;
     return true;
   });
