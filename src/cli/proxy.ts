@@ -135,7 +135,12 @@ export function registerProxy(program: Command, hooks: { onStarted?: (p: Running
       let channel: HoldChannel | null = null;
       try {
         // --hold: what is held is served to `mcptap tui` beside this proxy (hold-channel.ts).
-        if (interceptor) channel = await serveHoldChannel(interceptor, db, !!opts.ui);
+        // With --ui its own screen decides: a channel that cannot be served is only said.
+        if (interceptor) channel = await serveHoldChannel(interceptor, db, !!opts.ui).catch((e: Error) => {
+          if (!opts.ui) throw e;
+          say(`mcptap: warning: no TUI beside this one can attach: ${e.message}`);
+          return null;
+        });
         telemetry = await startTelemetry(proxy.engine.hub, {
           otlp, metrics: opts.metrics, payloads: opts.otlpPayloads, warn: (m) => say(`mcptap: warning: ${m}`),
           records: () => ({ captured: proxy.stats().written, dropped: proxy.stats().droppedWrites }),
