@@ -11,6 +11,7 @@ import { ensureCa, LeafIssuer } from '../src/proxy/ca.js';
 import { caFiles } from '../src/proxy/ca-files.js';
 import { CaptureStore } from '../src/store/read.js';
 import { tempDb } from './helpers/tmp.js';
+import { serveClosing } from './helpers/tunnel.js';
 
 // A name-constrained CA (`mcptap ca --reset --constrain HOST…`): Node's TLS client accepts its leaves for the names
 // it lists and refuses any other (checked with leaves minted straight from it), and proxy --forward, which would
@@ -26,14 +27,7 @@ const warnings: string[] = [];
 let issuer: LeafIssuer;
 let proxy: RunningProxy;
 
-async function serve(server: net.Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise<void>((r) => {
-    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    server.close(() => r());
-  }));
-  return (server.address() as net.AddressInfo).port;
-}
+const serve = (server: net.Server): Promise<number> => serveClosing(closers, server);
 
 /** Node's TLS client, trusting only the constrained CA, against a server with the CA's leaf for `name`. */
 async function handshake(name: string): Promise<string> {

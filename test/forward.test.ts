@@ -4,7 +4,6 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
-import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { runChecks } from '../src/analysis/checks/engine.js';
 import { loadDiffInput } from '../src/analysis/input.js';
 import { echoServer, streamableHandler, WsServerTransport } from './helpers/peers.js';
 import { tempDb, until } from './helpers/tmp.js';
+import { serveClosing, tlsThroughProxy } from './helpers/tunnel.js';
 import { clientRequests, readRun, replayHandler } from './helpers/claude-fixtures.js';
 
 // Forward mode over real sockets: local HTTPS servers stand in for the real hosts (their certificates from a
@@ -43,14 +43,7 @@ let echoPort: number;
 let plainPort: number;
 let wsPort: number;
 
-async function serve(server: net.Server): Promise<number> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(() => new Promise<void>((r) => {
-    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    server.close(() => r());
-  }));
-  return (server.address() as net.AddressInfo).port;
-}
+const serve = (server: net.Server): Promise<number> => serveClosing(closers, server);
 
 async function httpsServer(issuer: LeafIssuer, name: string, handler: Parameters<typeof https.createServer>[1]): Promise<number> {
   const { key, cert } = await issuer.leaf(name);
@@ -198,13 +191,7 @@ describe('proxy --forward', () => {
 
   it('a WebSocket inside an intercepted tunnel works as in reverse mode: its frames are a websocket session of the real host', async () => {
     // The tunnel a proxy-aware WebSocket client makes: CONNECT, then TLS to the real name through it.
-    const rawSocket = net.connect(proxy.port, '127.0.0.1');
-    await once(rawSocket, 'connect');
-    rawSocket.write(`CONNECT localhost:${wsPort} HTTP/1.1\r\nHost: localhost:${wsPort}\r\n\r\n`);
-    const [answer] = await once(rawSocket, 'data');
-    expect(String(answer)).toMatch(/^HTTP\/1\.1 200 /);
-    const secure = tls.connect({ socket: rawSocket, servername: 'localhost', ca: fs.readFileSync(mcptapCa.certPath, 'utf8') });
-    await once(secure, 'secureConnect');
+    const secure = await tlsThroughProxy(proxy.port, 'localhost', wsPort, fs.readFileSync(mcptapCa.certPath, 'utf8'));
     const ws = new WebSocket(`wss://localhost:${wsPort}/`, 'mcp', { createConnection: () => secure });
     await once(ws, 'open');
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'forward-ws-client', version: '1' } } }));
@@ -225,13 +212,7 @@ describe('proxy --forward', () => {
 
   it('a wss:// upgrade to a host whose certificate nobody trusts: a 502 naming upstream-tls, recorded as such', async () => {
     const roguePort = new URL(rogueUrl).port;
-    const rawSocket = net.connect(proxy.port, '127.0.0.1');
-    await once(rawSocket, 'connect');
-    rawSocket.write(`CONNECT localhost:${roguePort} HTTP/1.1\r\nHost: localhost:${roguePort}\r\n\r\n`);
-    const [answer] = await once(rawSocket, 'data');
-    expect(String(answer)).toMatch(/^HTTP\/1\.1 200 /);
-    const secure = tls.connect({ socket: rawSocket, servername: 'localhost', ca: fs.readFileSync(mcptapCa.certPath, 'utf8') });
-    await once(secure, 'secureConnect');
+    const secure = await tlsThroughProxy(proxy.port, 'localhost', Number(roguePort), fs.readFileSync(mcptapCa.certPath, 'utf8'));
     const ws = new WebSocket(`wss://localhost:${roguePort}/ws`, 'mcp', { createConnection: () => secure });
     ws.on('error', () => {});
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];

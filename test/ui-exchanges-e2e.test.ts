@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { echoServer, startStatelessServer, startStreamableServer, type Peer } from './helpers/peers.js';
-import { legacySseAttempt, probedSession } from './helpers/failed-sse.js';
+import type { Peer } from './helpers/peers.js';
+import { threeSessions } from './helpers/failed-sse.js';
 import { tempDb } from './helpers/tmp.js';
 import { hasTmux, killTerms, term } from './helpers/tmux.js';
 import { CaptureStore } from '../src/store/read.js';
@@ -19,13 +19,7 @@ const ids: Record<string, string> = {};
 
 beforeAll(async () => {
   if (!hasTmux) return;
-  const streamable = await startStreamableServer({ factory: echoServer });
-  const declining = await startStatelessServer({ declineGet: true });
-  const stateless = await startStatelessServer();
-  peers.push(streamable, declining, stateless);
-  await probedSession(tmp.db, streamable.endpoint, 'healthy');
-  await legacySseAttempt(tmp.db, declining.endpoint, 'refused');
-  await legacySseAttempt(tmp.db, stateless.endpoint, 'hanging');
+  peers.push(...(await threeSessions(tmp.db)));
   const store = CaptureStore.open(tmp.db, { readonly: true });
   for (const s of store.listSessions()) ids[s.label!] = s.id;
   store.close();

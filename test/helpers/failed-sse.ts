@@ -2,7 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { startProxy } from '../../src/proxy/server.js';
 import { CLAUDE_CODE_UA, discoverProbe } from './check-scenarios.js';
-import { connectClient } from './peers.js';
+import { connectClient, echoServer, startStatelessServer, startStreamableServer, type Peer } from './peers.js';
 
 /**
  * The seed's mistake, `claude mcp add --transport sse` at a Streamable HTTP endpoint, through a proxy writing
@@ -46,4 +46,19 @@ export async function probedSession(db: string, endpoint: string, label: string)
   } finally {
     await proxy.close();
   }
+}
+
+/**
+ * Three sessions in `db`, labelled by what happened: `healthy` (a Claude Code-like client refused on its probe,
+ * then working), `refused` (a legacy SSE client whose GET a stateless server declines: no message at all) and
+ * `hanging` (its GET kept open without an endpoint event). The servers are returned for the caller to close.
+ */
+export async function threeSessions(db: string): Promise<Peer[]> {
+  const streamable = await startStreamableServer({ factory: echoServer });
+  const declining = await startStatelessServer({ declineGet: true });
+  const stateless = await startStatelessServer();
+  await probedSession(db, streamable.endpoint, 'healthy');
+  await legacySseAttempt(db, declining.endpoint, 'refused');
+  await legacySseAttempt(db, stateless.endpoint, 'hanging');
+  return [streamable, declining, stateless];
 }

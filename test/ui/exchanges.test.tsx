@@ -3,8 +3,8 @@ import { render } from 'ink-testing-library';
 import { CaptureStore } from '../../src/store/read.js';
 import { App } from '../../ui/App.js';
 import { checkStored, errorCauses } from '../../src/analysis/checks/error-count.js';
-import { startStatelessServer, startStreamableServer, echoServer, type Peer } from '../helpers/peers.js';
-import { legacySseAttempt, probedSession } from '../helpers/failed-sse.js';
+import type { Peer } from '../helpers/peers.js';
+import { threeSessions } from '../helpers/failed-sse.js';
 import { tempDb, until } from '../helpers/tmp.js';
 
 // The sessions list's ERR is check's count, and a session with no JSON-RPC message (the seed's `--transport sse`
@@ -17,13 +17,7 @@ let store: CaptureStore;
 const ids = { healthy: '', refused: '', hanging: '' };
 
 beforeAll(async () => {
-  const streamable = await startStreamableServer({ factory: echoServer });
-  const declining = await startStatelessServer({ declineGet: true });
-  const stateless = await startStatelessServer();
-  peers.push(streamable, declining, stateless);
-  await probedSession(tmp.db, streamable.endpoint, 'healthy');
-  await legacySseAttempt(tmp.db, declining.endpoint, 'refused');
-  await legacySseAttempt(tmp.db, stateless.endpoint, 'hanging');
+  peers.push(...(await threeSessions(tmp.db)));
   store = CaptureStore.open(tmp.db, { readonly: true });
   for (const s of store.listSessions()) ids[s.label as keyof typeof ids] = s.id;
 });
