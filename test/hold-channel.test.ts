@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { HoldClient, holdSocketPath } from '../src/proxy/hold-channel.js';
@@ -153,6 +154,33 @@ describe('mcptap proxy --hold, decided over the hold channel', () => {
     expect(await third).toBeTruthy();
     expect(gate.held()).toEqual([]);
     await expect(gate.drop(1)).rejects.toThrow(/the proxy has stopped/);
+    expect(await p.exited).toBe(0);
+  });
+
+  it('a line past the bound (128 MiB with no newline) closes that connection only: the proxy holds on for the next', { timeout: 120_000 }, async () => {
+    const db = path.join(tmp.dir, 'long-line.db');
+    const p = await holdingProxy(db, 'tool:query');
+    const socket = holdSocketPath(db, tmp.dir);
+    const flood = net.connect(socket);
+    const closed = new Promise<void>((r) => flood.on('close', () => r()));
+    flood.on('error', () => {});
+    const chunk = Buffer.alloc(8 * 1024 * 1024, 'x');
+    for (let i = 0; i < 17 && !flood.destroyed; i++) {
+      if (!flood.write(chunk)) await new Promise<void>((r) => { flood.once('drain', r); flood.once('close', r); });
+    }
+    await closed;
+    const gate = await HoldClient.connect(socket);
+    const c = await connectClient('streamable-http', `${p.url}/mcp`, { name: 'after-flood' });
+    try {
+      const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 5' } });
+      await until(() => gate.held().length === 1, 'the held call');
+      await gate.forward(gate.held()[0].id);
+      expect(text(await call)).toBe('1 row for: select 5');
+    } finally {
+      await c.close();
+      await gate.close();
+    }
+    p.child.kill('SIGINT');
     expect(await p.exited).toBe(0);
   });
 

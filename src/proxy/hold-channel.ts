@@ -8,6 +8,9 @@ import readline from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { HeldMessage, HoldControl, Interceptor, InterceptorEvents } from './intercept.js';
 
+/** The longest request line the hold channel reads (an edited message with room to spare). */
+const MAX_LINE = 128 * 1024 * 1024;
+
 // The hold channel: a running `mcptap proxy --hold FILTER` serves what it holds to `mcptap tui` started
 // beside it, and takes its decisions (forward, edit, answer, drop). It is a Unix domain socket (mode 0600)
 // in a directory only its user can enter (~/.mcptap/hold, 0700): no web page and no other user reaches it,
@@ -86,6 +89,14 @@ export async function serveHoldChannel(interceptor: Interceptor, db: string, alw
     const lines = readline.createInterface({ input: socket, crlfDelay: Infinity });
     // A TUI that dies resets its socket: that is a detach, never an error of the proxy's.
     lines.on('error', () => socket.destroy());
+    // One request is a line of JSON (an edit carries a message): a line past the bound is no request, and the
+    // connection is closed before it can fill the proxy's memory.
+    let sinceNewline = 0;
+    socket.on('data', (chunk: Buffer) => {
+      const nl = chunk.lastIndexOf(10);
+      sinceNewline = nl < 0 ? sinceNewline + chunk.length : chunk.length - nl - 1;
+      if (sinceNewline > MAX_LINE) socket.destroy();
+    });
     lines.on('line', (line) => {
       let r: Request;
       try {
