@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { HoldClient, holdSocketPath } from '../src/proxy/hold-channel.js';
 import { rewriteText } from '../src/model/facts.js';
 import { readStored, resultText as text } from './helpers/hold.js';
@@ -17,6 +17,7 @@ import { tempDb, until } from './helpers/tmp.js';
 const tmp = tempDb();
 const cli = path.resolve('dist/src/cli/main.js');
 const children: ChildProcess[] = [];
+const cliRun = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
 let server: Peer;
 
 /** Starts `mcptap proxy --hold FILTER` with HOME in the temp folder; its URL once it listens and serves the channel. */
@@ -176,6 +177,31 @@ describe('mcptap proxy --hold, decided over the hold channel', () => {
       await until(() => gate.held().length === 1, 'the held call');
       await gate.forward(gate.held()[0].id);
       expect(text(await call)).toBe('1 row for: select 5');
+    } finally {
+      await c.close();
+      await gate.close();
+    }
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(0);
+  });
+
+  it('a call held is in flight, not unanswered: check finds no error and the session list shows ERR 0', { timeout: 120_000 }, async () => {
+    const db = path.join(tmp.dir, 'in-flight.db');
+    const p = await holdingProxy(db, 'tool:query');
+    const gate = await HoldClient.connect(holdSocketPath(db, tmp.dir));
+    const c = await connectClient('streamable-http', `${p.url}/mcp`, { name: 'in-flight' });
+    try {
+      const call = c.client.callTool({ name: 'query', arguments: { sql: 'select 6' } });
+      await until(() => gate.held().length === 1, 'the held call');
+      await until(() => JSON.parse(cliRun('sessions', '--json', '--db', db).stdout).some((x: { messageCount: number }) => x.messageCount >= 4), 'the held call stored');
+      const checked = cliRun('check', '--db', db, '--format', 'json');
+      const findings = (JSON.parse(checked.stdout) as Array<{ findings: Array<{ ruleId: string; severity: string; title: string }> }>).flatMap((x) => x.findings);
+      expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
+      expect(findings.find((f) => f.ruleId === 'unanswered')).toMatchObject({ severity: 'info', title: expect.stringContaining('still waiting') });
+      expect(checked.status).toBe(0);
+      expect(JSON.parse(cliRun('sessions', '--json', '--db', db).stdout).map((x: { errorCount: number }) => x.errorCount)).toEqual([0]);
+      await gate.forward(gate.held()[0].id);
+      expect(text(await call)).toBe('1 row for: select 6');
     } finally {
       await c.close();
       await gate.close();

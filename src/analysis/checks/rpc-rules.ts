@@ -1,4 +1,5 @@
 import { LISTEN } from '../../wire/mcp-2026.js';
+import { OPEN_LIVE_MS } from '../../store/liveness.js';
 import type { RpcMessage } from '../../model/model.js';
 import { decodeErrorOf, decodeErrorWords, isProbe, misnamedEvent, payload, SessionView, unexpectedAnswer } from './context.js';
 import { SPECIFIC, type CheckInput, type Finding, type Rule } from './types.js';
@@ -173,6 +174,19 @@ export const unanswered: Rule = {
           `mcptap stopped after ${(waited / 1000).toFixed(1)}s with this request still waiting, so its answer was never seen${progress ? '; the server was still reporting progress' : ''}. This is the proxy shutting down, not a fault of the server or the client.`,
           `Nothing to fix; to see the answer, let the call finish before stopping mcptap.`,
           { claims: { messageSeqs: [m.seq], exchangeIds: ex ? [ex.id] : [] } }));
+        continue;
+      }
+      // Read from the database while the proxy still records the session, a request whose exchange is still
+      // open is in flight (a long tool, or a message held at the intercept), not unanswered. A proxy that died
+      // leaves both open for good: past OPEN_LIVE_MS it is the capture that ended.
+      const clock = opts.now ?? Date.now();
+      if (!opts.live && input.session.endedAt == null && ex && ex.endedAt == null && clock - m.ts < OPEN_LIVE_MS) {
+        out.push(v.finding('unanswered', 'info',
+          `${m.direction === 'client->server' ? '' : 'server→client '}${m.method}${m.subject ? ' ' + m.subject : ''} (id ${JSON.stringify(m.rpcId)}) is still waiting, ${((clock - m.ts) / 1000).toFixed(1)}s after it was sent`,
+          { messageSeqs: [m.seq], exchangeIds: [ex.id] },
+          `The session is still being recorded and the request's ${ex.method} is still open: its answer may yet come (or the request is held at mcptap's intercept).`,
+          `Nothing to fix yet; check again once the call has finished, or watch it live (mcptap tui).`,
+          { claims: { messageSeqs: [m.seq], exchangeIds: [ex.id] } }));
         continue;
       }
       out.push(v.finding('unanswered', 'error',
